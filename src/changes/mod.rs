@@ -1,0 +1,155 @@
+//! The change event: one record per effective mutation.
+//!
+//! Command handlers never build events directly; they describe an effect to the [`Recorder`]
+//! carried by their shard lock (`keyspace::Locked`), which encodes it into the log's record format
+//! at once (one copy, no allocation per argument). When the lock is released the recorder's
+//! records are committed to the [`log::ChangeLog`] — still under the shard lock, so per-key order
+//! in the log is apply order. The effect is deterministic (DESIGN.md, "Record what happened"):
+//! relative TTLs become `PXAT`, INCRBYFLOAT becomes `SET`, and a write that changes nothing
+//! records nothing.
+//!
+//! A record may carry no `args`: it is then a companion event for another key of the same effect
+//! (`rename_to` beside the `rename_from` that carries `RENAME src dst`), informative for feeds and
+//! skipped by replay.
+
+pub mod log;
+
+use crate::keyspace::value::ValueType;
+
+/// Who caused a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Origin {
+    Client = 0,
+    Expiry = 1,
+    Eviction = 2,
+    Replication = 3,
+    Trigger = 4,
+}
+
+impl Origin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Client => "client",
+            Origin::Expiry => "expiry",
+            Origin::Eviction => "eviction",
+            Origin::Replication => "replication",
+            Origin::Trigger => "trigger",
+        }
+    }
+    pub fn from_u8(v: u8) -> Origin {
+        match v {
+            1 => Origin::Expiry,
+            2 => Origin::Eviction,
+            3 => Origin::Replication,
+            4 => Origin::Trigger,
+            _ => Origin::Client,
+        }
+    }
+}
+
+/// DynamoDB-style classification of a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ChangeKind {
+    Insert = 0,
+    Modify = 1,
+    Remove = 2,
+}
+
+impl ChangeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Insert => "insert",
+            ChangeKind::Modify => "modify",
+            ChangeKind::Remove => "remove",
+        }
+    }
+    pub fn from_u8(v: u8) -> ChangeKind {
+        match v {
+            0 => ChangeKind::Insert,
+            2 => ChangeKind::Remove,
+            _ => ChangeKind::Modify,
+        }
+    }
+    /// Insert when the key did not exist before, else Modify.
+    pub fn upsert(existed: bool) -> ChangeKind {
+        if existed {
+            ChangeKind::Modify
+        } else {
+            ChangeKind::Insert
+        }
+    }
+}
+
+/// The caller's identity, copied into every record it produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Who {
+    pub origin: Origin,
+    pub client_id: u64,
+}
+
+impl Who {
+    pub const EXPIRY: Who = Who {
+        origin: Origin::Expiry,
+        client_id: 0,
+    };
+    pub fn client(id: u64) -> Who {
+        Who {
+            origin: Origin::Client,
+            client_id: id,
+        }
+    }
+}
+
+/// Records encoded but not yet committed: each is a complete log record whose offset, timestamp
+/// and transaction fields the log fills in at commit.
+#[derive(Default, Debug)]
+pub struct Recorder {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) count: u32,
+}
+
+impl Recorder {
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Encodes one change. `key` is empty for keyspace-wide events (flushdb, flushall, swapdb).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &mut self,
+        who: Who,
+        db: usize,
+        key: &[u8],
+        event: &str,
+        change: ChangeKind,
+        vtype: ValueType,
+        args: &[&[u8]],
+    ) {
+        log::encode_record(&mut self.buf, who, db, key, event, change, vtype, args);
+        self.count += 1;
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.count = 0;
+    }
+}
+
+/// A decoded change, as readers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEvent {
+    pub offset: u64,
+    pub ts: u64,
+    pub tx_id: u64,
+    pub tx_n: u32,
+    pub client_id: u64,
+    pub origin: Origin,
+    pub change: ChangeKind,
+    pub vtype: ValueType,
+    pub db: u32,
+    pub event: String,
+    pub key: Vec<u8>,
+    pub args: Vec<Vec<u8>>,
+}

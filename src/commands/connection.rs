@@ -1,0 +1,498 @@
+//! Connection commands: PING ECHO QUIT RESET SELECT HELLO AUTH and the CLIENT family.
+
+use std::sync::atomic::Ordering;
+
+use super::args::{int, is, Cursor};
+use super::{cmd, container, flag::*, table, CommandSpec, Ctx};
+use crate::error::{self, CmdError, CmdResult};
+use crate::protocol::resp::Args;
+use crate::server::session::{Action, ReplyMode};
+
+const C: &[&str] = &["connection"];
+
+/// The Redis version Eddy's protocol and commands correspond to (what clients check features by).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("ping", -1, FAST, (0, 0, 0), C, "connection", ping,
+        "Returns the server's liveliness response.", "[message]", "1.0.0", "O(1)"),
+    cmd!("echo", 2, FAST, (0, 0, 0), C, "connection", echo,
+        "Returns the given string.", "message", "1.0.0", "O(1)"),
+    cmd!("quit", -1, ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST, (0, 0, 0), C, "connection", quit,
+        "Closes the connection.", "", "1.0.0", "O(1)"),
+    cmd!("reset", 1, NO_AUTH | LOADING | STALE | FAST | NOSCRIPT, (0, 0, 0), C, "connection", reset,
+        "Resets the connection.", "", "6.2.0", "O(1)"),
+    cmd!("select", 2, LOADING | STALE | FAST, (0, 0, 0), C, "connection", select,
+        "Changes the selected database.", "index", "1.0.0", "O(1)"),
+    cmd!("hello", -1, NO_AUTH | LOADING | STALE | FAST | NOSCRIPT, (0, 0, 0), C, "connection", hello,
+        "Handshakes with the Redis server.", "[protover [AUTH username password] [SETNAME clientname]]", "6.0.0", "O(1)"),
+    cmd!("auth", -2, NO_AUTH | LOADING | STALE | FAST | NOSCRIPT, (0, 0, 0), C, "connection", auth,
+        "Authenticates the connection.", "[username] password", "1.0.0", "O(N) where N is the number of passwords defined for the user"),
+    CommandSpec {
+        name: "client",
+        arity: -2,
+        flags: 0,
+        keys: (0, 0, 0),
+        acl: &["slow"],
+        group: "connection",
+        summary: "A container for client connection commands.",
+        syntax: "",
+        since: "2.4.0",
+        complexity: "Depends on subcommand.",
+        handler: container,
+        subcommands: &[
+            cmd!("id", 2, LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_id,
+                "Returns the unique client ID of the connection.", "", "5.0.0", "O(1)"),
+            cmd!("setname", 3, LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_setname,
+                "Sets the connection name.", "connection-name", "2.6.9", "O(1)"),
+            cmd!("getname", 2, LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_getname,
+                "Returns the name of the connection.", "", "2.6.9", "O(1)"),
+            cmd!("list", -2, ADMIN | LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_list,
+                "Lists open connections.", "[TYPE normal | master | replica | pubsub] [ID client-id [client-id ...]]", "2.4.0", "O(N) where N is the number of client connections"),
+            cmd!("info", 2, LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_info,
+                "Returns information about the connection.", "", "6.2.0", "O(1)"),
+            cmd!("kill", -3, ADMIN | LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_kill,
+                "Terminates open connections.", "ip:port | [ID client-id] [TYPE normal | master | slave | replica | pubsub] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME yes | no]", "2.4.0", "O(N) where N is the number of client connections"),
+            cmd!("reply", 3, LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_reply,
+                "Instructs the server whether to reply to commands.", "ON | OFF | SKIP", "3.2.0", "O(1)"),
+            cmd!("no-evict", 3, ADMIN | LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_no_evict,
+                "Sets the client eviction mode of the connection.", "ON | OFF", "7.0.0", "O(1)"),
+            cmd!("no-touch", 3, LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_no_touch,
+                "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "ON | OFF", "7.2.0", "O(1)"),
+            cmd!("setinfo", 4, LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_setinfo,
+                "Sets information specific to the client or connection.", "LIB-NAME libname | LIB-VER libver", "7.2.0", "O(1)"),
+            cmd!("help", 2, LOADING | STALE, (0, 0, 0), C, "connection", client_help,
+                "Returns helpful text about the different subcommands.", "", "5.0.0", "O(1)"),
+        ],
+    },
+];
+
+fn ping(ctx: &mut Ctx, a: Args) -> CmdResult {
+    match a.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(a.get(1)),
+        _ => return Err(error::wrong_arity("ping")),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx, a: Args) -> CmdResult {
+    ctx.out.bulk(a.get(1));
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    ctx.out.ok();
+    ctx.sess.action = Some(Action::Close);
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let s = &mut *ctx.sess;
+    s.db = 0;
+    s.resp3 = false;
+    ctx.out.resp3 = false;
+    s.reply = ReplyMode::On;
+    s.no_evict = false;
+    s.no_touch = false;
+    s.authenticated = !ctx.srv.auth_required();
+    s.info.name.lock().clear();
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let n = int(a.get(1))?;
+    if n < 0 || n as usize >= ctx.srv.keyspace.ndbs() {
+        return Err(error::DB_INDEX.into());
+    }
+    ctx.sess.db = n as usize;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Checks a password for `user` against `requirepass` (the default user is the only user).
+fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    let want = ctx.srv.config.get("requirepass");
+    if user != b"default" {
+        return false;
+    }
+    // With no password configured the default user is `nopass`: any password is accepted.
+    want.is_empty() || constant_time_eq(want.as_bytes(), pass)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn auth(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match a.len() {
+        2 => (b"default", a.get(1)),
+        3 => (a.get(1), a.get(2)),
+        _ => return Err(error::SYNTAX.into()),
+    };
+    if a.len() == 2 && !ctx.srv.auth_required() {
+        return Err(error::AUTH_NOT_CONFIGURED.into());
+    }
+    if !check_password(ctx, user, pass) {
+        return Err(error::WRONGPASS.into());
+    }
+    ctx.sess.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let mut c = Cursor::new(a, 1);
+    let mut proto = if ctx.sess.resp3 { 3 } else { 2 };
+    if let Some(p) = c.next() {
+        let v = int(p).map_err(|_| CmdError::from("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(error::NOPROTO.into());
+        }
+        proto = v;
+    }
+    let mut setname: Option<&[u8]> = None;
+    let mut authed = false;
+    while let Some(opt) = c.next() {
+        if is(opt, "AUTH") && c.remaining() >= 2 {
+            let (u, p) = (c.value()?, c.value()?);
+            if !check_password(ctx, u, p) {
+                return Err(error::WRONGPASS.into());
+            }
+            authed = true;
+        } else if is(opt, "SETNAME") && c.has_more() {
+            let n = c.value()?;
+            if !valid_name(n) {
+                return Err(error::CLIENT_NAME.into());
+            }
+            setname = Some(n);
+        } else {
+            return Err(CmdError::owned(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                error::sanitize(opt, 64)
+            )));
+        }
+    }
+    if authed {
+        ctx.sess.authenticated = true;
+    }
+    if !ctx.sess.authenticated {
+        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+    }
+    if let Some(n) = setname {
+        *ctx.sess.info.name.lock() = n.to_vec();
+    }
+    ctx.sess.resp3 = proto == 3;
+    ctx.out.resp3 = proto == 3;
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(proto);
+    out.bulk(b"id");
+    out.int(ctx.sess.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+fn client_id(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    ctx.out.int(ctx.sess.id as i64);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let n = a.get(2);
+    if !valid_name(n) {
+        return Err(error::CLIENT_NAME.into());
+    }
+    *ctx.sess.info.name.lock() = n.to_vec();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let n = ctx.sess.info.name.lock().clone();
+    if n.is_empty() {
+        ctx.out.null();
+    } else {
+        ctx.out.bulk(&n);
+    }
+    Ok(())
+}
+
+/// CLIENT LIST/INFO line of a client, with the current command name for the caller itself.
+fn line_of(ctx: &Ctx, info: &crate::server::clients::ClientInfo, current: Option<&str>) -> String {
+    let t = table();
+    let cmd = match current {
+        Some(c) => c.to_string(),
+        None => {
+            let id = info.last_cmd.load(Ordering::Relaxed);
+            t.full_names.get(id).cloned().unwrap_or_else(|| "NULL".into())
+        }
+    };
+    let mut l = info.line(&cmd);
+    if info.id == ctx.sess.id {
+        // The caller's own fields are fresher in its session than in the registry.
+        l = l
+            .replace(
+                &format!(" db={} ", info.db.load(Ordering::Relaxed)),
+                &format!(" db={} ", ctx.sess.db),
+            )
+            .replace(
+                &format!(" resp={} ", info.resp.load(Ordering::Relaxed)),
+                &format!(" resp={} ", if ctx.sess.resp3 { 3 } else { 2 }),
+            );
+    }
+    l
+}
+
+fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut c = Cursor::new(a, 2);
+    while let Some(opt) = c.next() {
+        if is(opt, "TYPE") {
+            let t = c.value()?;
+            if !(is(t, "normal") || is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub")) {
+                return Err(CmdError::owned(format!(
+                    "ERR Unknown client type '{}'",
+                    error::sanitize(t, 64)
+                )));
+            }
+            if !is(t, "normal") {
+                ids = Some(Vec::new());
+            }
+        } else if is(opt, "ID") {
+            let mut v = Vec::new();
+            while let Some(x) = c.next() {
+                let n = int(x).map_err(|_| CmdError::from("ERR Invalid client ID"))?;
+                if n <= 0 {
+                    return Err("ERR Invalid client ID".into());
+                }
+                v.push(n as u64);
+            }
+            ids = Some(v);
+        } else {
+            return Err(error::SYNTAX.into());
+        }
+    }
+    let mut s = String::new();
+    for info in ctx.srv.clients.all() {
+        if ids.as_ref().is_some_and(|v| !v.contains(&info.id)) {
+            continue;
+        }
+        let cur = (info.id == ctx.sess.id).then_some("client|list");
+        s.push_str(&line_of(ctx, &info, cur));
+        s.push('\n');
+    }
+    ctx.out.verbatim(&s);
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let info = ctx.sess.info.clone();
+    let mut s = line_of(ctx, &info, Some("client|info"));
+    s.push('\n');
+    ctx.out.verbatim(&s);
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let clients = ctx.srv.clients.all();
+    if a.len() == 3 {
+        // Old form: CLIENT KILL addr:port.
+        let addr = a.get(2);
+        let Some(c) = clients.iter().find(|c| c.addr.as_bytes() == addr) else {
+            return Err(error::NO_SUCH_CLIENT.into());
+        };
+        kill(ctx, c);
+        ctx.out.ok();
+        return Ok(());
+    }
+    let mut id: Option<u64> = None;
+    let mut addr: Option<&[u8]> = None;
+    let mut laddr: Option<&[u8]> = None;
+    let mut user: Option<&[u8]> = None;
+    let mut normal_only: Option<bool> = None;
+    let mut skipme = true;
+    let mut maxage: Option<u64> = None;
+    let mut c = Cursor::new(a, 2);
+    while c.has_more() {
+        let opt = c.value()?;
+        let v = c.value()?;
+        if is(opt, "ID") {
+            let n = int(v).map_err(|_| CmdError::from("ERR client-id should be greater than 0"))?;
+            if n <= 0 {
+                return Err("ERR client-id should be greater than 0".into());
+            }
+            id = Some(n as u64);
+        } else if is(opt, "ADDR") {
+            addr = Some(v);
+        } else if is(opt, "LADDR") {
+            laddr = Some(v);
+        } else if is(opt, "USER") {
+            user = Some(v);
+        } else if is(opt, "TYPE") {
+            if is(v, "normal") {
+                normal_only = Some(true);
+            } else if is(v, "master") || is(v, "replica") || is(v, "slave") || is(v, "pubsub") {
+                normal_only = Some(false);
+            } else {
+                return Err(CmdError::owned(format!(
+                    "ERR Unknown client type '{}'",
+                    error::sanitize(v, 64)
+                )));
+            }
+        } else if is(opt, "SKIPME") {
+            skipme = if is(v, "yes") {
+                true
+            } else if is(v, "no") {
+                false
+            } else {
+                return Err(error::SYNTAX.into());
+            };
+        } else if is(opt, "MAXAGE") {
+            maxage = Some(int(v)?.max(0) as u64);
+        } else {
+            return Err(error::SYNTAX.into());
+        }
+    }
+    let mut n = 0;
+    for cl in &clients {
+        let hit = id.is_none_or(|i| cl.id == i)
+            && addr.is_none_or(|x| cl.addr.as_bytes() == x)
+            && laddr.is_none_or(|x| cl.laddr.as_bytes() == x)
+            && user.is_none_or(|u| u == b"default")
+            && normal_only != Some(false)
+            && maxage.is_none_or(|m| cl.created.elapsed().as_secs() >= m)
+            && !(skipme && cl.id == ctx.sess.id);
+        if hit {
+            kill(ctx, cl);
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn kill(ctx: &mut Ctx, c: &crate::server::clients::ClientInfo) {
+    if c.id == ctx.sess.id {
+        ctx.sess.action = Some(Action::Close);
+    } else {
+        c.kill();
+    }
+}
+
+fn on_off(v: &[u8]) -> CmdResult<bool> {
+    if is(v, "ON") {
+        Ok(true)
+    } else if is(v, "OFF") {
+        Ok(false)
+    } else {
+        Err(error::SYNTAX.into())
+    }
+}
+
+fn client_reply(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let v = a.get(2);
+    if is(v, "ON") {
+        ctx.sess.reply = ReplyMode::On;
+        ctx.out.ok();
+    } else if is(v, "OFF") {
+        ctx.sess.reply = ReplyMode::Off;
+    } else if is(v, "SKIP") {
+        if ctx.sess.reply != ReplyMode::Off {
+            ctx.sess.reply = ReplyMode::Skip;
+        }
+    } else {
+        return Err(error::SYNTAX.into());
+    }
+    Ok(())
+}
+
+fn client_no_evict(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let on = on_off(a.get(2))?;
+    ctx.sess.no_evict = on;
+    ctx.sess.info.no_evict.store(on, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_no_touch(ctx: &mut Ctx, a: Args) -> CmdResult {
+    ctx.sess.no_touch = on_off(a.get(2))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_setinfo(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let (attr, v) = (a.get(2), a.get(3));
+    if !valid_name(v) && !v.is_empty() {
+        return Err(CmdError::owned(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            error::sanitize(attr, 32)
+        )));
+    }
+    let v = String::from_utf8_lossy(v).into_owned();
+    if is(attr, "LIB-NAME") {
+        *ctx.sess.info.lib_name.lock() = v;
+    } else if is(attr, "LIB-VER") {
+        *ctx.sess.info.lib_ver.lock() = v;
+    } else {
+        return Err(CmdError::owned(format!(
+            "ERR Unrecognized option '{}'",
+            error::sanitize(attr, 32)
+        )));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let lines = [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, TYPE, USER, ADDR, LADDR, SKIPME, MAXAGE.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options: TYPE, ID.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <option> <value>",
+        "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! The command table and dispatch.
+//!
+//! Each family file (`strings.rs`, `keys.rs`, ...) starts with its table: one declarative
+//! [`CommandSpec`] per command (name, arity, Redis flags, key positions, ACL categories, docs,
+//! handler). Everything generic happens here, once: unknown-command and arity errors with Redis's
+//! wording, subcommand resolution, authentication, statistics. `COMMAND`, `COMMAND INFO/DOCS/...`
+//! are answered from the same table (`commands/introspection.rs`).
+//!
+//! A handler gets a [`Ctx`] (server, session, reply writer) and the arguments, parses them with
+//! the cursor parser (`args.rs`), locks the shards of its keys through [`Ctx::lock`], writes its
+//! reply, and returns `Err` only before it has written anything: the dispatcher then writes the
+//! error reply.
+
+pub mod args;
+pub mod changes;
+pub mod connection;
+pub mod introspection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::changes::Who;
+use crate::error::{self, CmdError, CmdResult};
+use crate::keyspace::Locked;
+use crate::protocol::resp::{Args, Out};
+use crate::server::session::Session;
+use crate::server::Server;
+
+/// Redis command flags, named as `COMMAND INFO` reports them.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const MOVABLE_KEYS: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+    /// Eddy-internal: runs with the world lock held exclusively (whole-keyspace operations).
+    pub const EXCLUSIVE: u32 = 1 << 24;
+
+    /// Flag names in the order Redis prints them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+pub type Handler = fn(&mut Ctx, Args) -> CmdResult;
+
+/// One command (or subcommand) of the table.
+pub struct CommandSpec {
+    /// Lower-case name (for a subcommand, just the subcommand: `get` under `config`).
+    pub name: &'static str,
+    /// Redis convention: N = exactly N arguments including the name, -N = at least N.
+    pub arity: i32,
+    pub flags: u32,
+    /// Legacy key positions: first, last (negative counts from the end), step. 0,0,0 = no keys.
+    pub keys: (i32, i32, i32),
+    /// ACL categories besides those derived from the flags, without the `@`.
+    pub acl: &'static [&'static str],
+    /// Redis command group (`string`, `generic`, `server`, ...).
+    pub group: &'static str,
+    pub summary: &'static str,
+    /// Argument syntax after the name, as the Redis docs write it; COMMAND DOCS derives its
+    /// argument tree from it (redis-cli's hints).
+    pub syntax: &'static str,
+    pub since: &'static str,
+    pub complexity: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub fn is_write(&self) -> bool {
+        self.flags & flag::WRITE != 0
+    }
+
+    /// ACL categories, derived from flags as Redis does plus the explicit ones.
+    pub fn categories(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = Vec::new();
+        let f = self.flags;
+        if f & flag::WRITE != 0 {
+            v.push("write");
+        }
+        if f & flag::READONLY != 0 && !self.acl.contains(&"scripting") {
+            v.push("read");
+        }
+        if f & flag::ADMIN != 0 {
+            v.push("admin");
+            v.push("dangerous");
+        }
+        if f & flag::PUBSUB != 0 {
+            v.push("pubsub");
+        }
+        if f & flag::FAST != 0 {
+            v.push("fast");
+        } else {
+            v.push("slow");
+        }
+        if f & flag::BLOCKING != 0 {
+            v.push("blocking");
+        }
+        for c in self.acl {
+            if !v.contains(c) {
+                v.push(c);
+            }
+        }
+        v
+    }
+
+    /// Positions of key arguments in `args` (legacy key spec).
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        let (first, last, step) = self.keys;
+        if first <= 0 || step <= 0 {
+            return Vec::new();
+        }
+        let last = if last < 0 {
+            argc as i32 + last
+        } else {
+            last
+        };
+        (first..=last.min(argc as i32 - 1))
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+/// Shorthand for table entries; `subcommands` empty.
+macro_rules! cmd {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $acl:expr, $group:literal,
+     $handler:path, $summary:literal, $syntax:literal, $since:literal, $complexity:literal) => {
+        $crate::commands::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            acl: $acl,
+            group: $group,
+            summary: $summary,
+            syntax: $syntax,
+            since: $since,
+            complexity: $complexity,
+            handler: $handler,
+            subcommands: &[],
+        }
+    };
+}
+pub(crate) use cmd;
+
+/// A handler for container commands, reached only if a subcommand lookup is bypassed.
+pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
+    Err(error::SYNTAX.into())
+}
+
+/// All families' tables.
+fn families() -> [&'static [CommandSpec]; 6] {
+    [
+        strings::COMMANDS,
+        keys::COMMANDS,
+        connection::COMMANDS,
+        server::COMMANDS,
+        changes::COMMANDS,
+        introspection::COMMANDS,
+    ]
+}
+
+/// Per-command statistics (INFO commandstats).
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// The resolved table: top-level commands by name, and every spec (subcommands included) by id.
+pub struct Table {
+    by_name: HashMap<&'static str, usize>,
+    pub specs: Vec<&'static CommandSpec>,
+    /// Full name (`config|get`) of each spec id.
+    pub full_names: Vec<String>,
+    /// Subcommand ids of each spec id, by subcommand name.
+    subs: Vec<HashMap<&'static str, usize>>,
+    pub stats: Vec<CmdStat>,
+}
+
+impl Table {
+    fn build() -> Table {
+        let mut t = Table {
+            by_name: HashMap::new(),
+            specs: Vec::new(),
+            full_names: Vec::new(),
+            subs: Vec::new(),
+            stats: Vec::new(),
+        };
+        for fam in families() {
+            for spec in fam {
+                let id = t.add(spec, spec.name.to_string());
+                t.by_name.insert(spec.name, id);
+                for sub in spec.subcommands {
+                    let sid = t.add(sub, format!("{}|{}", spec.name, sub.name));
+                    t.subs[id].insert(sub.name, sid);
+                }
+            }
+        }
+        t
+    }
+
+    fn add(&mut self, spec: &'static CommandSpec, full: String) -> usize {
+        self.specs.push(spec);
+        self.full_names.push(full);
+        self.subs.push(HashMap::new());
+        self.stats.push(CmdStat::default());
+        self.specs.len() - 1
+    }
+
+    /// Top-level command by name, case-insensitively.
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let mut low = [0u8; 32];
+        if name.len() > low.len() {
+            return None;
+        }
+        for (d, s) in low.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let s = std::str::from_utf8(&low[..name.len()]).ok()?;
+        self.by_name.get(s).copied()
+    }
+
+    pub fn lookup_sub(&self, id: usize, name: &[u8]) -> Option<usize> {
+        let s = String::from_utf8_lossy(name).to_ascii_lowercase();
+        self.subs[id].get(s.as_str()).copied()
+    }
+
+    pub fn subcommand_ids(&self, id: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = self.subs[id].values().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Ids of top-level commands, in table order.
+    pub fn top_level(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = self.by_name.values().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn reset_stats(&self) {
+        for s in &self.stats {
+            s.calls.store(0, Ordering::Relaxed);
+            s.usec.store(0, Ordering::Relaxed);
+            s.rejected.store(0, Ordering::Relaxed);
+            s.failed.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub fn table() -> &'static Table {
+    static T: OnceLock<Table> = OnceLock::new();
+    T.get_or_init(Table::build)
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    pub srv: &'a Server,
+    pub sess: &'a mut Session,
+    pub out: &'a mut Out,
+    /// Time of the command in ms (one clock reading per command, as Redis's `mstime` cache).
+    pub now: u64,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn who(&self) -> Who {
+        Who::client(self.sess.id)
+    }
+
+    /// Locks the shards of `keys` in the session's database.
+    pub fn lock(&self, keys: &[&[u8]]) -> Locked<'a> {
+        let srv: &'a Server = self.srv;
+        srv.keyspace
+            .lock(&srv.log, self.who(), self.sess.db, self.now, keys)
+    }
+
+    pub fn lock1(&self, key: &[u8]) -> Locked<'a> {
+        self.lock(&[key])
+    }
+
+    /// Locks every shard (KEYS-style walks that must see one consistent state, FLUSHALL).
+    pub fn lock_all(&self) -> Locked<'a> {
+        let srv: &'a Server = self.srv;
+        srv.keyspace
+            .lock_all(&srv.log, self.who(), self.sess.db, self.now)
+    }
+}
+
+/// How the dispatcher resolved a request, for the connection loop.
+pub struct Resolved {
+    pub id: usize,
+    pub spec: &'static CommandSpec,
+}
+
+/// Resolves the command in `args` (top-level or `container sub`) and checks its arity. On error
+/// the reply to send is returned.
+pub fn resolve(args: &Args) -> Result<Resolved, CmdError> {
+    let t = table();
+    let name = args.get(0);
+    let Some(mut id) = t.lookup(name) else {
+        return Err(error::unknown_command(name, &mut args.iter().skip(1)));
+    };
+    let mut spec = t.specs[id];
+    if !spec.subcommands.is_empty() {
+        if args.len() < 2 {
+            return Err(error::wrong_arity(spec.name));
+        }
+        match t.lookup_sub(id, args.get(1)) {
+            Some(sid) => {
+                id = sid;
+                spec = t.specs[sid];
+            }
+            None => return Err(error::unknown_subcommand(args.get(1), spec.name)),
+        }
+        if !arity_ok(spec.arity, args.len()) {
+            return Err(error::unknown_subcommand_arity(spec.name, t.specs[t.lookup(name).unwrap_or(0)].name));
+        }
+        return Ok(Resolved { id, spec });
+    }
+    if !arity_ok(spec.arity, args.len()) {
+        return Err(error::wrong_arity(spec.name));
+    }
+    Ok(Resolved { id, spec })
+}
+
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    let argc = argc as i32;
+    (arity > 0 && argc == arity) || (arity < 0 && argc >= -arity)
+}
+
+/// Runs one resolved command: authentication gate, handler, statistics. The reply (or error) is
+/// written to `ctx.out`.
+pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args) {
+    let t = table();
+    let st = &t.stats[r.id];
+    if !ctx.sess.authenticated && r.spec.flags & flag::NO_AUTH == 0 && ctx.srv.auth_required() {
+        st.rejected.fetch_add(1, Ordering::Relaxed);
+        ctx.out.error(error::NOAUTH);
+        return;
+    }
+    let start = Instant::now();
+    let res = (r.spec.handler)(ctx, args);
+    let us = start.elapsed().as_micros() as u64;
+    st.calls.fetch_add(1, Ordering::Relaxed);
+    st.usec.fetch_add(us, Ordering::Relaxed);
+    if let Err(e) = res {
+        st.failed.fetch_add(1, Ordering::Relaxed);
+        ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);
+        ctx.out.error(e.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests;

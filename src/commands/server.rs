@@ -1,0 +1,469 @@
+//! Server commands: INFO, CONFIG, TIME, LASTSAVE, SHUTDOWN, DEBUG.
+//!
+//! INFO uses Redis's section and field names so monitoring tools parse it unchanged; fields that
+//! describe machinery Eddy does not have (RDB child processes, replication backlog) report the
+//! idle values Redis reports when that machinery is idle.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::args::{float, int, is};
+use super::connection::REDIS_VERSION;
+use super::{cmd, container, flag::*, table, CommandSpec, Ctx};
+use crate::config::{self, DEFS};
+use crate::error::{self, CmdError, CmdResult};
+use crate::protocol::resp::Args;
+use crate::server::session::Action;
+use crate::util::glob::glob_match;
+
+const SV: &[&str] = &["server"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("info", -1, LOADING | STALE, (0, 0, 0), &["dangerous", "server"], "server", info,
+        "Returns information and statistics about the server.", "[section [section ...]]", "1.0.0", "O(1)"),
+    cmd!("time", 1, LOADING | STALE | FAST, (0, 0, 0), &["fast", "server"], "server", time,
+        "Returns the server time.", "", "2.6.0", "O(1)"),
+    cmd!("lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), &["fast", "dangerous", "admin"], "server", lastsave,
+        "Returns the Unix timestamp of the last successful save to disk.", "", "1.0.0", "O(1)"),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, (0, 0, 0), SV, "server", shutdown,
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
+    cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), SV, "server", debug,
+        "A container for debugging commands.", "subcommand [argument ...]", "1.0.0", "Depends on subcommand."),
+    CommandSpec {
+        name: "config",
+        arity: -2,
+        flags: 0,
+        keys: (0, 0, 0),
+        acl: &["slow"],
+        group: "server",
+        summary: "A container for server configuration commands.",
+        syntax: "",
+        since: "2.0.0",
+        complexity: "Depends on subcommand.",
+        handler: container,
+        subcommands: &[
+            cmd!("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), SV, "server", config_get,
+                "Returns the effective values of configuration parameters.", "parameter [parameter ...]", "2.0.0", "O(N) when N is the number of configuration parameters provided"),
+            cmd!("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), SV, "server", config_set,
+                "Sets configuration parameters in-flight.", "parameter value [parameter value ...]", "2.0.0", "O(N) when N is the number of configuration parameters provided"),
+            cmd!("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), SV, "server", config_resetstat,
+                "Resets the server's statistics.", "", "2.0.0", "O(1)"),
+            cmd!("rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), SV, "server", config_rewrite,
+                "Persists the effective configuration to file.", "", "2.8.0", "O(1)"),
+            cmd!("help", 2, LOADING | STALE, (0, 0, 0), SV, "server", config_help,
+                "Returns helpful text about the different subcommands.", "", "5.0.0", "O(1)"),
+        ],
+    },
+];
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+/// Resident set size of this process in bytes.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// (user, system) CPU seconds of this process.
+fn cpu_secs() -> (f64, f64) {
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = 100.0;
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / tick;
+    (get(11), get(12))
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+    "errorstats", "cluster", "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+    "commandstats", "errorstats", "cluster", "keyspace", "changes",
+];
+
+fn info(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let mut wanted: Vec<String> = a
+        .iter()
+        .skip(1)
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+        wanted.push("changes".into());
+    }
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted.extend(ALL_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    let mut out = String::new();
+    for sec in ALL_SECTIONS {
+        if !wanted.iter().any(|w| w == sec) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        section(ctx, sec, &mut out);
+    }
+    ctx.out.verbatim(&out);
+    Ok(())
+}
+
+fn section(ctx: &Ctx, name: &str, o: &mut String) {
+    let srv = ctx.srv;
+    let up = srv.started.elapsed().as_secs();
+    let title = match name {
+        "commandstats" => "Commandstats".to_string(),
+        "errorstats" => "Errorstats".to_string(),
+        "cpu" => "CPU".to_string(),
+        n => {
+            let mut c = n.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        }
+    };
+    let _ = write!(o, "# {title}\r\n");
+    let mut kv = |k: &str, v: String| {
+        let _ = write!(o, "{k}:{v}\r\n");
+    };
+    match name {
+        "server" => {
+            kv("redis_version", REDIS_VERSION.into());
+            kv("eddy_version", env!("CARGO_PKG_VERSION").into());
+            kv("redis_git_sha1", "00000000".into());
+            kv("redis_git_dirty", "0".into());
+            kv("redis_build_id", "0".into());
+            kv("redis_mode", "standalone".into());
+            kv("os", format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+            kv("arch_bits", "64".into());
+            kv("multiplexing_api", "epoll".into());
+            kv("process_id", std::process::id().to_string());
+            kv("process_supervised", "no".into());
+            kv("run_id", srv.run_id.clone());
+            kv("tcp_port", srv.port.load(Ordering::Relaxed).to_string());
+            kv("server_time_usec", crate::util::now_us().to_string());
+            kv("uptime_in_seconds", up.to_string());
+            kv("uptime_in_days", (up / 86400).to_string());
+            kv("hz", srv.config.get("hz"));
+            kv("configured_hz", srv.config.get("hz"));
+            kv("lru_clock", crate::keyspace::value::clock().to_string());
+            kv(
+                "executable",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            kv(
+                "config_file",
+                srv.config
+                    .file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            kv("io_threads_active", "0".into());
+        }
+        "clients" => {
+            kv("connected_clients", srv.clients.count().to_string());
+            kv("cluster_connections", "0".into());
+            kv("maxclients", srv.config.get("maxclients"));
+            kv("client_recent_max_input_buffer", "0".into());
+            kv("client_recent_max_output_buffer", "0".into());
+            kv("blocked_clients", "0".into());
+            kv("tracking_clients", "0".into());
+            kv("clients_in_timeout_table", "0".into());
+        }
+        "memory" => {
+            let rss = rss_bytes();
+            let max: u64 = srv.config.get("maxmemory").parse().unwrap_or(0);
+            kv("used_memory", rss.to_string());
+            kv("used_memory_human", human(rss));
+            kv("used_memory_rss", rss.to_string());
+            kv("used_memory_rss_human", human(rss));
+            kv("used_memory_peak", rss.to_string());
+            kv("used_memory_peak_human", human(rss));
+            kv("maxmemory", max.to_string());
+            kv("maxmemory_human", human(max));
+            kv("maxmemory_policy", srv.config.get("maxmemory-policy"));
+            kv("mem_fragmentation_ratio", "1.00".into());
+            kv("mem_allocator", "mimalloc".into());
+            kv("changes_memory_bytes", srv.log.memory_bytes().to_string());
+        }
+        "persistence" => {
+            kv("loading", "0".into());
+            kv("async_loading", "0".into());
+            kv("rdb_changes_since_last_save", srv.log.last_offset().to_string());
+            kv("rdb_bgsave_in_progress", "0".into());
+            kv("rdb_last_save_time", srv.lastsave.load(Ordering::Relaxed).to_string());
+            kv("rdb_last_bgsave_status", "ok".into());
+            kv("rdb_last_bgsave_time_sec", "-1".into());
+            kv("rdb_current_bgsave_time_sec", "-1".into());
+            kv("aof_enabled", (srv.config.get_bool("appendonly") as u8).to_string());
+            kv("aof_rewrite_in_progress", "0".into());
+            kv("aof_rewrite_scheduled", "0".into());
+            kv("aof_last_rewrite_time_sec", "-1".into());
+            kv("aof_current_rewrite_time_sec", "-1".into());
+            kv("aof_last_bgrewrite_status", "ok".into());
+            kv("aof_last_write_status", "ok".into());
+        }
+        "stats" => {
+            let st = &srv.stats;
+            let ks = srv.keyspace.stats();
+            kv("total_connections_received", st.connections_received.load(Ordering::Relaxed).to_string());
+            kv("total_commands_processed", st.commands_processed.load(Ordering::Relaxed).to_string());
+            kv("instantaneous_ops_per_sec", "0".into());
+            kv("total_net_input_bytes", st.net_input_bytes.load(Ordering::Relaxed).to_string());
+            kv("total_net_output_bytes", st.net_output_bytes.load(Ordering::Relaxed).to_string());
+            kv("rejected_connections", st.rejected_connections.load(Ordering::Relaxed).to_string());
+            kv("expired_keys", ks.expired.to_string());
+            kv("evicted_keys", "0".into());
+            kv("keyspace_hits", ks.hits.to_string());
+            kv("keyspace_misses", ks.misses.to_string());
+            kv("pubsub_channels", "0".into());
+            kv("pubsub_patterns", "0".into());
+            kv("total_error_replies", st.errors.load(Ordering::Relaxed).to_string());
+        }
+        "replication" => {
+            kv("role", "master".into());
+            kv("connected_slaves", "0".into());
+            kv("master_failover_state", "no-failover".into());
+            kv("master_replid", srv.run_id.clone());
+            kv("master_replid2", "0".repeat(40));
+            kv("master_repl_offset", srv.log.last_offset().to_string());
+            kv("second_repl_offset", "-1".into());
+            kv("repl_backlog_active", "0".into());
+            kv("repl_backlog_size", "1048576".into());
+            kv("repl_backlog_first_byte_offset", "0".into());
+            kv("repl_backlog_histlen", "0".into());
+        }
+        "cpu" => {
+            let (u, s) = cpu_secs();
+            kv("used_cpu_sys", format!("{s:.6}"));
+            kv("used_cpu_user", format!("{u:.6}"));
+            kv("used_cpu_sys_children", "0.000000".into());
+            kv("used_cpu_user_children", "0.000000".into());
+        }
+        "commandstats" => {
+            let t = table();
+            for (id, st) in t.stats.iter().enumerate() {
+                let calls = st.calls.load(Ordering::Relaxed);
+                let rej = st.rejected.load(Ordering::Relaxed);
+                if calls == 0 && rej == 0 {
+                    continue;
+                }
+                let us = st.usec.load(Ordering::Relaxed);
+                kv(
+                    &format!("cmdstat_{}", t.full_names[id]),
+                    format!(
+                        "calls={calls},usec={us},usec_per_call={:.2},rejected_calls={rej},failed_calls={}",
+                        if calls > 0 { us as f64 / calls as f64 } else { 0.0 },
+                        st.failed.load(Ordering::Relaxed)
+                    ),
+                );
+            }
+        }
+        "keyspace" => {
+            for (i, (keys, expires)) in srv.keyspace.db_sizes().into_iter().enumerate() {
+                if keys > 0 {
+                    kv(&format!("db{i}"), format!("keys={keys},expires={expires},avg_ttl=0"));
+                }
+            }
+        }
+        "changes" => {
+            kv("changes_epoch", srv.log.epoch().to_string());
+            kv("changes_first_offset", srv.log.first_offset().to_string());
+            kv("changes_last_offset", srv.log.last_offset().to_string());
+            kv("changes_memory_bytes", srv.log.memory_bytes().to_string());
+        }
+        _ => {}
+    }
+}
+
+fn time(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let us = crate::util::now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    ctx.out.int(ctx.srv.lastsave.load(Ordering::Relaxed) as i64);
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let mut save = None;
+    for opt in a.iter().skip(1) {
+        if is(opt, "NOSAVE") && save.is_none() {
+            save = Some(false);
+        } else if is(opt, "SAVE") && save.is_none() {
+            save = Some(true);
+        } else if is(opt, "NOW") || is(opt, "FORCE") {
+        } else if is(opt, "ABORT") {
+            return Err("ERR No shutdown in progress.".into());
+        } else {
+            return Err(error::SYNTAX.into());
+        }
+    }
+    tracing::warn!(client = ctx.sess.id, "User requested shutdown...");
+    ctx.sess.action = Some(Action::Shutdown { save });
+    Ok(())
+}
+
+fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let sub = a.get(1);
+    if is(sub, "SLEEP") && a.len() == 3 {
+        let secs = float(a.get(2))?;
+        if secs > 0.0 {
+            ctx.sess.action = Some(Action::Sleep(Duration::from_secs_f64(secs.min(3600.0))));
+        }
+        ctx.out.ok();
+    } else if is(sub, "SET-ACTIVE-EXPIRE") && a.len() == 3 {
+        let on = int(a.get(2))? != 0;
+        ctx.srv.active_expire.store(on, Ordering::Relaxed);
+        ctx.out.ok();
+    } else if is(sub, "HELP") {
+        let lines = [
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            "HELP",
+            "    Print this help.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+    } else {
+        return Err(CmdError::owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            error::sanitize(sub, 64)
+        )));
+    }
+    Ok(())
+}
+
+fn config_get(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let mut hits: Vec<usize> = Vec::new();
+    for pat in a.iter().skip(2) {
+        for (i, d) in DEFS.iter().enumerate() {
+            let m = glob_match(pat, d.name.as_bytes(), true)
+                || d.alias.is_some_and(|al| glob_match(pat, al.as_bytes(), true));
+            if m && !hits.contains(&i) {
+                hits.push(i);
+            }
+        }
+    }
+    ctx.out.map(hits.len());
+    for i in hits {
+        ctx.out.bulk_str(DEFS[i].name);
+        ctx.out.bulk(ctx.srv.config.get_index(i).as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx, a: Args) -> CmdResult {
+    if a.len() % 2 != 0 {
+        return Err(error::unknown_subcommand_arity("set", "config"));
+    }
+    let mut pairs: Vec<(usize, String)> = Vec::new();
+    for i in (2..a.len()).step_by(2) {
+        let name = a.get(i);
+        let Some(idx) = config::find(&String::from_utf8_lossy(name)) else {
+            return Err(error::unknown_option(name));
+        };
+        let d = &DEFS[idx];
+        if !d.runtime {
+            return Err(error::config_set_failed(d.name, "can't set immutable config"));
+        }
+        if pairs.iter().any(|(j, _)| *j == idx) {
+            return Err(error::config_set_failed(d.name, "duplicate parameter"));
+        }
+        pairs.push((idx, String::from_utf8_lossy(a.get(i + 1)).into_owned()));
+    }
+    ctx.srv
+        .config
+        .set_many(&pairs)
+        .map_err(|(i, why)| error::config_set_failed(DEFS[i].name, &why))?;
+    ctx.srv.apply_config();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let srv = ctx.srv;
+    table().reset_stats();
+    srv.keyspace.reset_stats();
+    for c in [
+        &srv.stats.connections_received,
+        &srv.stats.commands_processed,
+        &srv.stats.rejected_connections,
+        &srv.stats.net_input_bytes,
+        &srv.stats.net_output_bytes,
+        &srv.stats.errors,
+    ] {
+        c.store(0, Ordering::Relaxed);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let Some(path) = ctx.srv.config.file.clone() else {
+        return Err(error::NO_CONFIG_FILE.into());
+    };
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let new = ctx.srv.config.rewrite_text(&old);
+    let tmp = path.with_extension("rewrite.tmp");
+    std::fs::write(&tmp, new)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| CmdError::owned(format!("ERR Rewriting config file: {e}")))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let lines = [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}

@@ -1,0 +1,430 @@
+//! One configuration registry behind the command line, the config file and `CONFIG GET/SET/
+//! REWRITE/RESETSTAT`.
+//!
+//! Every option is a [`Def`] in [`DEFS`], named as in redis.conf where Redis has the option and
+//! the meaning matches. Values are kept as canonical strings (memory sizes in bytes, booleans as
+//! `yes`/`no`), which is what `CONFIG GET` returns. Options read on the hot path are mirrored into
+//! atomics ([`Hot`]) whenever a value changes, so a command never parses a config string.
+//!
+//! Sources are applied in redis-server's order: the config file (first positional argument), then
+//! the command line (`--name value ...`), later values winning. Unknown or malformed options are
+//! an error naming the option.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::protocol::split::split_args;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Int { min: i64, max: i64 },
+    Bool,
+    Enum(&'static [&'static str]),
+    /// A byte count, accepting Redis's units (`kb`, `mb`, `gb`, `k`, `m`, `g`).
+    Memory,
+    Str,
+    /// `save` rules: pairs of seconds and changes, or empty.
+    Save,
+}
+
+#[derive(Debug)]
+pub struct Def {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub kind: Kind,
+    pub default: &'static str,
+    /// Can be changed with CONFIG SET.
+    pub runtime: bool,
+}
+
+const fn def(name: &'static str, kind: Kind, default: &'static str, runtime: bool) -> Def {
+    Def {
+        name,
+        alias: None,
+        kind,
+        default,
+        runtime,
+    }
+}
+
+const U16: Kind = Kind::Int {
+    min: 0,
+    max: 65535,
+};
+const NONNEG: Kind = Kind::Int {
+    min: 0,
+    max: i64::MAX,
+};
+
+/// The registry. Order is the order `CONFIG REWRITE` appends new lines in.
+pub static DEFS: &[Def] = &[
+    def("port", U16, "6379", false),
+    def("bind", Kind::Str, "127.0.0.1", false),
+    def("dir", Kind::Str, "./data", false),
+    def("databases", Kind::Int { min: 1, max: 1024 }, "16", false),
+    def("requirepass", Kind::Str, "", true),
+    def("maxclients", Kind::Int { min: 1, max: 1_000_000 }, "10000", true),
+    def("timeout", NONNEG, "0", true),
+    def("tcp-backlog", NONNEG, "511", false),
+    def("tcp-keepalive", NONNEG, "300", true),
+    def("proto-max-bulk-len", Kind::Memory, "536870912", true),
+    def("client-query-buffer-limit", Kind::Memory, "1073741824", true),
+    def("notify-keyspace-events", Kind::Str, "", true),
+    def("appendonly", Kind::Bool, "yes", true),
+    def(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+        true,
+    ),
+    def("save", Kind::Save, "3600 1 300 100 60 10000", true),
+    def("maxmemory", Kind::Memory, "0", true),
+    def(
+        "maxmemory-policy",
+        Kind::Enum(&[
+            "noeviction",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+        ]),
+        "noeviction",
+        true,
+    ),
+    def("hz", Kind::Int { min: 1, max: 500 }, "10", true),
+    def(
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning"]),
+        "notice",
+        true,
+    ),
+    def("logfile", Kind::Str, "", false),
+    def("daemonize", Kind::Enum(&["no"]), "no", false),
+    def("io-threads", Kind::Int { min: 1, max: 128 }, "2", false),
+    def("keyspace-shards", Kind::Int { min: 1, max: 4096 }, "64", false),
+    def("changes-memory-bytes", Kind::Memory, "67108864", true),
+    def("changes-retention-ms", NONNEG, "86400000", true),
+    def("changes-retention-bytes", Kind::Memory, "0", true),
+    Def {
+        name: "busy-reply-threshold",
+        alias: Some("lua-time-limit"),
+        kind: NONNEG,
+        default: "5000",
+        runtime: true,
+    },
+];
+
+/// Hot-path mirrors of some options.
+#[derive(Debug, Default)]
+pub struct Hot {
+    pub proto_max_bulk_len: AtomicU64,
+    pub query_buffer_limit: AtomicU64,
+    pub maxclients: AtomicU64,
+    pub timeout_secs: AtomicU64,
+    pub requirepass_set: AtomicBool,
+    pub changes_memory_bytes: AtomicU64,
+}
+
+pub struct Config {
+    values: RwLock<Vec<String>>,
+    /// The config file given at start-up (CONFIG REWRITE writes it back).
+    pub file: Option<PathBuf>,
+    pub hot: Hot,
+}
+
+pub fn find(name: &str) -> Option<usize> {
+    DEFS.iter()
+        .position(|d| d.name.eq_ignore_ascii_case(name) || d.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+}
+
+/// Parses a memory amount with Redis's units.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let l = s.to_ascii_lowercase();
+    let (num, mul) = [
+        ("gb", 1u64 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1_000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m)))
+    .unwrap_or((l.clone(), 1));
+    let n: u64 = num.parse().ok()?;
+    n.checked_mul(mul)
+}
+
+/// Validates and canonicalises a value for `d`.
+pub fn canonical(d: &Def, v: &str) -> Result<String, String> {
+    match d.kind {
+        Kind::Int { min, max } => {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if n < min || n > max {
+                return Err(format!("argument must be between {min} and {max} inclusive"));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Bool => match v.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Enum(opts) => {
+            let l = v.to_ascii_lowercase();
+            if opts.contains(&l.as_str()) {
+                Ok(l)
+            } else {
+                Err("argument(s) must be one of the following: ".to_string() + &opts.join(", "))
+            }
+        }
+        Kind::Memory => parse_memory(v)
+            .map(|n| n.to_string())
+            .ok_or_else(|| "argument must be a memory value".into()),
+        Kind::Str => Ok(v.to_string()),
+        Kind::Save => {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(parts.join(" "))
+        }
+    }
+}
+
+impl Config {
+    pub fn defaults() -> Config {
+        let c = Config {
+            values: RwLock::new(DEFS.iter().map(|d| d.default.to_string()).collect()),
+            file: None,
+            hot: Hot::default(),
+        };
+        c.refresh_hot();
+        c
+    }
+
+    /// Builds the configuration from redis-server style arguments (without the program name).
+    pub fn from_args(args: &[String]) -> Result<Config, String> {
+        let mut cmd = clap::Command::new("eddy-server")
+            .version(env!("CARGO_PKG_VERSION"))
+            .about("Eddy: a Redis-compatible key-value server in which every mutation is an event")
+            .override_usage("eddy-server [/path/to/eddy.conf] [--option value ...]")
+            .arg(clap::Arg::new("config-file").index(1).help("redis.conf-style config file"));
+        for d in DEFS {
+            let mut a = clap::Arg::new(d.name)
+                .long(d.name)
+                .num_args(1..)
+                .action(clap::ArgAction::Append)
+                .value_name("value")
+                .help(format!("default: {:?}", d.default));
+            if let Some(al) = d.alias {
+                a = a.alias(al);
+            }
+            cmd = cmd.arg(a);
+        }
+        let m = match cmd.try_get_matches_from(std::iter::once("eddy-server".to_string()).chain(args.iter().cloned())) {
+            Ok(m) => m,
+            Err(e) => {
+                use clap::error::ErrorKind::*;
+                if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+                    print!("{e}");
+                    std::process::exit(0);
+                }
+                return Err(e.to_string());
+            }
+        };
+        let mut c = Config::defaults();
+        if let Some(path) = m.get_one::<String>("config-file") {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("can't open config file '{path}': {e}"))?;
+            c.load_text(&text)
+                .map_err(|e| format!("in config file '{path}': {e}"))?;
+            c.file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)));
+        }
+        for d in DEFS {
+            if let Some(mut occ) = m.get_occurrences::<String>(d.name) {
+                if let Some(last) = occ.next_back() {
+                    let v: Vec<&str> = last.map(|s| s.as_str()).collect();
+                    c.set(d.name, &v.join(" "))
+                        .map_err(|e| format!("option '--{}': {e}", d.name))?;
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// Applies redis.conf-format text.
+    pub fn load_text(&self, text: &str) -> Result<(), String> {
+        for (n, line) in text.lines().enumerate() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let parts = split_args(t.as_bytes())
+                .ok_or_else(|| format!("line {}: unbalanced quotes", n + 1))?;
+            let Some((name, rest)) = parts.split_first() else {
+                continue;
+            };
+            let name = String::from_utf8_lossy(name).to_string();
+            let vals: Vec<String> = rest
+                .iter()
+                .map(|v| String::from_utf8_lossy(v).to_string())
+                .collect();
+            self.set(&name, &vals.join(" "))
+                .map_err(|e| format!("line {}: option '{name}': {e}", n + 1))?;
+        }
+        Ok(())
+    }
+
+    /// Sets an option (any source). Errors name what is wrong with the value.
+    pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
+        let i = find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        let v = canonical(&DEFS[i], value)?;
+        self.values.write()[i] = v;
+        self.refresh_hot();
+        Ok(())
+    }
+
+    /// Sets several options at once: all are validated before any is applied (CONFIG SET).
+    pub fn set_many(&self, pairs: &[(usize, String)]) -> Result<(), (usize, String)> {
+        let mut canon = Vec::with_capacity(pairs.len());
+        for (i, v) in pairs {
+            canon.push((*i, canonical(&DEFS[*i], v).map_err(|e| (*i, e))?));
+        }
+        {
+            let mut vals = self.values.write();
+            for (i, v) in canon {
+                vals[i] = v;
+            }
+        }
+        self.refresh_hot();
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> String {
+        find(name)
+            .map(|i| self.values.read()[i].clone())
+            .unwrap_or_default()
+    }
+
+    pub fn get_index(&self, i: usize) -> String {
+        self.values.read()[i].clone()
+    }
+
+    pub fn get_i64(&self, name: &str) -> i64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
+    pub fn get_bool(&self, name: &str) -> bool {
+        self.get(name) == "yes"
+    }
+
+    fn refresh_hot(&self) {
+        let v = self.values.read();
+        let num = |n: &str| {
+            find(n)
+                .and_then(|i| v[i].parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let h = &self.hot;
+        h.proto_max_bulk_len
+            .store(num("proto-max-bulk-len"), Ordering::Relaxed);
+        h.query_buffer_limit
+            .store(num("client-query-buffer-limit"), Ordering::Relaxed);
+        h.maxclients.store(num("maxclients"), Ordering::Relaxed);
+        h.timeout_secs.store(num("timeout"), Ordering::Relaxed);
+        h.changes_memory_bytes
+            .store(num("changes-memory-bytes"), Ordering::Relaxed);
+        let pass = find("requirepass").map(|i| !v[i].is_empty()).unwrap_or(false);
+        h.requirepass_set.store(pass, Ordering::Relaxed);
+    }
+
+    /// Renders the config file with current values: existing lines for known options are updated
+    /// in place (the first occurrence; later duplicates dropped), and options that differ from
+    /// their default and were not in the file are appended.
+    pub fn rewrite_text(&self, old: &str) -> String {
+        let vals = self.values.read();
+        let mut seen = vec![false; DEFS.len()];
+        let mut out = String::new();
+        for line in old.lines() {
+            let t = line.trim();
+            let name = t.split_whitespace().next().unwrap_or("");
+            match (t.starts_with('#'), find(name)) {
+                (false, Some(i)) if !name.is_empty() => {
+                    if !seen[i] {
+                        seen[i] = true;
+                        out.push_str(&format_line(DEFS[i].name, &vals[i], DEFS[i].kind));
+                    }
+                }
+                _ => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        for (i, d) in DEFS.iter().enumerate() {
+            if !seen[i] && vals[i] != canonical(d, d.default).unwrap_or_default() {
+                out.push_str(&format_line(d.name, &vals[i], d.kind));
+            }
+        }
+        out
+    }
+}
+
+fn format_line(name: &str, v: &str, kind: Kind) -> String {
+    match kind {
+        Kind::Save if v.is_empty() => format!("{name} \"\"\n"),
+        Kind::Save => format!("{name} {v}\n"),
+        _ => {
+            let needs_quote = v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"');
+            if needs_quote {
+                format!("{name} \"{}\"\n", v.replace('\\', "\\\\").replace('"', "\\\""))
+            } else {
+                format!("{name} {v}\n")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_arguments_win_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("eddy-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("e.conf");
+        std::fs::write(&f, "port 7000\nmaxmemory 1mb\n# comment\n").unwrap();
+        let c = Config::from_args(&[f.display().to_string(), "--port".into(), "7001".into()]).unwrap();
+        assert_eq!(c.get("port"), "7001");
+        assert_eq!(c.get("maxmemory"), "1048576");
+        let rewritten = c.rewrite_text("port 7000\nmaxmemory 1mb\n# comment\n");
+        assert!(rewritten.starts_with("port 7001\nmaxmemory 1048576\n# comment\n"));
+    }
+
+    #[test]
+    fn bad_options_name_the_option() {
+        let e = Config::from_args(&["--port".into(), "x".into()]).unwrap_err();
+        assert!(e.contains("port"), "{e}");
+        let e = Config::from_args(&["--no-such-option".into(), "1".into()]).unwrap_err();
+        assert!(e.contains("no-such-option"), "{e}");
+        assert!(Config::defaults().set("appendfsync", "sometimes").is_err());
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("2GB"), Some(2 << 30));
+        assert_eq!(parse_memory("5m"), Some(5_000_000));
+        assert_eq!(parse_memory("x"), None);
+    }
+}

@@ -1,0 +1,134 @@
+//! Redis wire error strings, in one place.
+//!
+//! Every error a client can see is either one of these constants or built by one of the helper
+//! functions below, so the exact wording Redis clients match on (`WRONGTYPE`, `ERR wrong number of
+//! arguments for 'get' command`, ...) is written once and never formatted inline by a handler.
+
+use std::borrow::Cow;
+
+/// An error reply: the text after the leading `-`, with its Redis error code (`ERR`, `WRONGTYPE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl CmdError {
+    pub fn owned(s: String) -> Self {
+        CmdError(Cow::Owned(s))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        CmdError(Cow::Borrowed(s))
+    }
+}
+
+pub type CmdResult<T = ()> = Result<T, CmdError>;
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const INCR_OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const INCR_NAN: &str = "ERR increment would produce NaN or Infinity";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const OUT_OF_RANGE: &str = "ERR index out of range";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+pub const INVALID_DB: &str = "ERR invalid DB index";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const OFFSET_RANGE: &str = "ERR offset is out of range";
+pub const INVALID_EXPIRE_SET: &str = "ERR invalid expire time in 'set' command";
+pub const INVALID_EXPIRE_GETEX: &str = "ERR invalid expire time in 'getex' command";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub const BAD_DUMP: &str = "ERR DUMP payload version or checksum are wrong";
+pub const BAD_DUMP_DATA: &str = "ERR Bad data format";
+pub const NEGATIVE_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub const EXPIRE_OPTS_NX: &str =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_OPTS_GTLT: &str = "ERR GT and LT options at the same time are not compatible";
+pub const TIMEOUT_NEG: &str = "ERR timeout is negative";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const CLIENT_NAME: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
+pub const LOADING: &str = "LOADING Eddy is loading the dataset in memory";
+pub const MAXCLIENTS: &str = "ERR max number of clients reached";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const READONLY_KEY: &str = "ERR this key is read-only";
+pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";
+
+pub fn wrong_arity(cmd: &str) -> CmdError {
+    CmdError::owned(format!("ERR wrong number of arguments for '{cmd}' command"))
+}
+
+pub fn unknown_command(name: &[u8], args: &mut dyn Iterator<Item = &[u8]>) -> CmdError {
+    let mut s = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        sanitize(name, 128)
+    );
+    for a in args.take(16) {
+        s.push('\'');
+        s.push_str(&sanitize(a, 128));
+        s.push_str("' ");
+    }
+    CmdError::owned(s)
+}
+
+pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        sanitize(sub, 128),
+        cmd.to_ascii_uppercase()
+    ))
+}
+
+pub fn unknown_subcommand_arity(sub: &str, cmd: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR wrong number of arguments for '{cmd}|{sub}' command"
+    ))
+}
+
+pub fn invalid_expire(cmd: &str) -> CmdError {
+    CmdError::owned(format!("ERR invalid expire time in '{cmd}' command"))
+}
+
+pub fn unknown_option(name: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+        sanitize(name, 128)
+    ))
+}
+
+pub fn config_set_failed(name: &str, why: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+    ))
+}
+
+pub fn protocol(msg: &str) -> String {
+    format!("ERR Protocol error: {msg}")
+}
+
+/// Renders client-supplied bytes for an error message the way Redis does: printable ASCII kept,
+/// everything else replaced, truncated.
+pub fn sanitize(b: &[u8], max: usize) -> String {
+    b.iter()
+        .take(max)
+        .map(|&c| {
+            if (0x20..0x7f).contains(&c) && c != b'\'' {
+                c as char
+            } else {
+                ' '
+            }
+        })
+        .collect()
+}

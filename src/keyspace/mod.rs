@@ -1,0 +1,405 @@
+//! The keyspace: databases split into shards by key hash, each shard behind its own mutex.
+//!
+//! ## Layout
+//! `Keyspace` owns `N` shards (a power of two); a key lives in shard `hash(key) & (N-1)` in every
+//! database, so a shard holds its slice of all 16 (`databases`) databases. Each database slice
+//! ([`Db`]) is an insertion-ordered hash map of keys to values plus a second map of absolute
+//! expiry times for the keys that have one (as Redis's `expires` dict).
+//!
+//! Insertion order matters: removal is `swap_remove` (the last entry moves into the hole), so
+//! walking a map from its end towards index 0 — what SCAN does — returns every key that was
+//! present for the whole walk at least once, whatever is inserted or removed meanwhile. It also
+//! gives O(1) random sampling for RANDOMKEY and the active expiry cycle.
+//!
+//! ## Locking contract
+//! * A command locks the shards of its keys through [`Keyspace::lock`], in ascending shard order
+//!   (so two multi-key commands cannot deadlock), runs synchronously, and releases them. Never
+//!   `.await` while a [`Locked`] is alive.
+//! * Changes are recorded into the `Locked`'s recorder as they are applied; when the `Locked` is
+//!   dropped they are committed to the change log *before* the shard locks are released, so the
+//!   log's order for any one key is the order in which changes were applied.
+//! * Whole-keyspace operations (FLUSHALL, SWAPDB, and later EXEC) take the server's world lock
+//!   exclusively (see `server::Server::world`); everything else holds it shared.
+
+pub mod encoding;
+pub mod expiry;
+pub mod value;
+
+use std::hash::BuildHasher;
+
+use indexmap::IndexMap;
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+use crate::changes::log::ChangeLog;
+use crate::changes::{ChangeKind, Recorder, Who};
+use crate::error::{CmdResult, WRONGTYPE};
+use value::{Key, Str, Value, ValueType};
+
+pub type Hasher = foldhash::fast::FixedState;
+pub type Map<V> = IndexMap<Key, V, Hasher>;
+
+/// One database's slice within a shard.
+#[derive(Default)]
+pub struct Db {
+    pub keys: Map<Value>,
+    pub expires: Map<u64>,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+    pub fn is_expired(&self, key: &[u8], now: u64) -> bool {
+        !self.expires.is_empty() && self.expires.get(key).is_some_and(|&at| at <= now)
+    }
+    /// Removes a key and its TTL; the caller records the change.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let v = self.keys.swap_remove(key)?;
+        if !self.expires.is_empty() {
+            self.expires.swap_remove(key);
+        }
+        Some(v)
+    }
+}
+
+/// Per-shard counters, summed for INFO (kept under the shard lock: no shared atomics).
+#[derive(Default, Clone, Copy)]
+pub struct ShardStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+pub struct Shard {
+    pub dbs: Vec<Db>,
+    pub stats: ShardStats,
+}
+
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    mask: usize,
+    hasher: Hasher,
+    ndbs: usize,
+}
+
+impl Keyspace {
+    pub fn new(nshards: usize, ndbs: usize) -> Self {
+        let n = nshards.next_power_of_two().max(1);
+        Keyspace {
+            shards: (0..n)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        dbs: (0..ndbs).map(|_| Db::default()).collect(),
+                        stats: ShardStats::default(),
+                    })
+                })
+                .collect(),
+            mask: n - 1,
+            hasher: Hasher::with_seed(0x6564_6479),
+            ndbs,
+        }
+    }
+
+    pub fn ndbs(&self) -> usize {
+        self.ndbs
+    }
+
+    pub fn nshards(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[inline]
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        (self.hasher.hash_one(key) as usize) & self.mask
+    }
+
+    /// Locks the shards owning `keys` (ascending order, each once).
+    pub fn lock<'a>(
+        &'a self,
+        log: &'a ChangeLog,
+        who: Who,
+        db: usize,
+        now: u64,
+        keys: &[&[u8]],
+    ) -> Locked<'a> {
+        let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| self.shard_of(k)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let guards = idx.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        Locked {
+            ks: self,
+            log,
+            guards,
+            db,
+            now,
+            who,
+            rec: Recorder::default(),
+        }
+    }
+
+    /// Locks every shard, in order (for whole-keyspace operations and scans of all keys).
+    pub fn lock_all<'a>(&'a self, log: &'a ChangeLog, who: Who, db: usize, now: u64) -> Locked<'a> {
+        Locked {
+            ks: self,
+            log,
+            guards: self
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.lock()))
+                .collect(),
+            db,
+            now,
+            who,
+            rec: Recorder::default(),
+        }
+    }
+
+    /// Runs `f` on one shard (for per-shard walks: SCAN, KEYS, DBSIZE, the expiry cycle).
+    pub fn with_shard<R>(&self, i: usize, f: impl FnOnce(&mut Shard) -> R) -> R {
+        f(&mut self.shards[i].lock())
+    }
+
+    /// Sum of per-shard statistics.
+    pub fn stats(&self) -> ShardStats {
+        let mut t = ShardStats::default();
+        for s in self.shards.iter() {
+            let g = s.lock();
+            t.hits += g.stats.hits;
+            t.misses += g.stats.misses;
+            t.expired += g.stats.expired;
+        }
+        t
+    }
+
+    pub fn reset_stats(&self) {
+        for s in self.shards.iter() {
+            s.lock().stats = ShardStats::default();
+        }
+    }
+
+    /// (keys, keys with expiry) per database.
+    pub fn db_sizes(&self) -> Vec<(usize, usize)> {
+        let mut v = vec![(0, 0); self.ndbs];
+        for s in self.shards.iter() {
+            let g = s.lock();
+            for (i, db) in g.dbs.iter().enumerate() {
+                v[i].0 += db.keys.len();
+                v[i].1 += db.expires.len();
+            }
+        }
+        v
+    }
+}
+
+/// Shards locked for one command, with the changes it records. Dropping it commits the changes
+/// to the log, then releases the locks.
+pub struct Locked<'a> {
+    ks: &'a Keyspace,
+    log: &'a ChangeLog,
+    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
+    pub db: usize,
+    pub now: u64,
+    pub who: Who,
+    pub rec: Recorder,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if !self.rec.is_empty() {
+            self.log.commit(&mut self.rec);
+        }
+    }
+}
+
+impl<'a> Locked<'a> {
+    fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.ks.shard_of(key);
+        let pos = self
+            .guards
+            .iter()
+            .position(|(gi, _)| *gi == i)
+            .expect("key's shard was not locked by this command");
+        &mut self.guards[pos].1
+    }
+
+    /// The locked shards, for commands that walk all of them.
+    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+
+    pub fn db_mut(&mut self, db: usize, key: &[u8]) -> &mut Db {
+        &mut self.shard(key).dbs[db]
+    }
+
+    /// Deletes `key` in `db` if its TTL has passed, recording `expired`. True if it did.
+    fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let now = self.now;
+        let sh = self.shard(key);
+        if !sh.dbs[db].is_expired(key, now) {
+            return false;
+        }
+        let v = sh.dbs[db].remove(key);
+        sh.stats.expired += 1;
+        if v.is_some() {
+            self.rec.record(
+                Who::EXPIRY,
+                db,
+                key,
+                "expired",
+                ChangeKind::Remove,
+                ValueType::None,
+                &[b"DEL", key],
+            );
+        }
+        true
+    }
+
+    /// The live value of `key` in database `db` (expired keys are deleted first).
+    pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
+        self.expire_if_needed(db, key);
+        self.shard(key).dbs[db].keys.get_mut(key)
+    }
+
+    /// The live value of `key` in the current database, counting a hit or miss.
+    pub fn get(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let db = self.db;
+        self.expire_if_needed(db, key);
+        let sh = self.shard(key);
+        match sh.dbs[db].keys.get_mut(key) {
+            Some(v) => {
+                sh.stats.hits += 1;
+                v.touch();
+                Some(v)
+            }
+            None => {
+                sh.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Like [`Locked::get`] without touching statistics or the access clock.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let db = self.db;
+        self.get_in(db, key)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.peek(key).is_some()
+    }
+
+    /// The string at `key`: `Ok(None)` if missing, WRONGTYPE for other types.
+    pub fn get_str(&mut self, key: &[u8]) -> CmdResult<Option<&mut Str>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Str(s, _)) => Ok(Some(s)),
+            #[allow(unreachable_patterns)]
+            Some(_) => Err(WRONGTYPE.into()),
+        }
+    }
+
+    /// Stores `value` at `key` in the current database. Keeps the TTL if `keep_ttl`, else clears
+    /// it. Returns whether the key existed.
+    pub fn put(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> bool {
+        let db = self.db;
+        self.put_in(db, key, value, keep_ttl)
+    }
+
+    pub fn put_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> bool {
+        self.expire_if_needed(db, key);
+        let d = &mut self.shard(key).dbs[db];
+        if !keep_ttl && !d.expires.is_empty() {
+            d.expires.swap_remove(key);
+        }
+        match d.keys.get_mut(key) {
+            Some(slot) => {
+                *slot = value;
+                true
+            }
+            None => {
+                d.keys.insert(Key::from_slice(key), value);
+                false
+            }
+        }
+    }
+
+    /// Removes `key` from the current database (no recording).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let db = self.db;
+        self.remove_in(db, key)
+    }
+
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Value> {
+        self.expire_if_needed(db, key);
+        self.shard(key).dbs[db].remove(key)
+    }
+
+    /// Absolute expiry (ms) of a live key.
+    pub fn ttl_of(&mut self, key: &[u8]) -> Option<u64> {
+        let db = self.db;
+        self.ttl_in(db, key)
+    }
+
+    pub fn ttl_in(&mut self, db: usize, key: &[u8]) -> Option<u64> {
+        let d = &self.shard(key).dbs[db];
+        if d.expires.is_empty() {
+            return None;
+        }
+        d.expires.get(key).copied()
+    }
+
+    /// Sets the absolute expiry of an existing key in `db`.
+    pub fn set_ttl_in(&mut self, db: usize, key: &[u8], at: u64) {
+        let d = &mut self.shard(key).dbs[db];
+        if let Some(e) = d.expires.get_mut(key) {
+            *e = at;
+        } else {
+            d.expires.insert(Key::from_slice(key), at);
+        }
+    }
+
+    pub fn set_ttl(&mut self, key: &[u8], at: u64) {
+        let db = self.db;
+        self.set_ttl_in(db, key, at)
+    }
+
+    /// Removes the expiry of `key`; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let db = self.db;
+        let d = &mut self.shard(key).dbs[db];
+        !d.expires.is_empty() && d.expires.swap_remove(key).is_some()
+    }
+
+    /// Records a change made by this command's caller in the current database.
+    pub fn record(
+        &mut self,
+        key: &[u8],
+        event: &str,
+        change: ChangeKind,
+        vtype: ValueType,
+        args: &[&[u8]],
+    ) {
+        let (who, db) = (self.who, self.db);
+        self.rec.record(who, db, key, event, change, vtype, args);
+    }
+
+    /// Records a change in another database (MOVE, COPY ... DB).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_in(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        event: &str,
+        change: ChangeKind,
+        vtype: ValueType,
+        args: &[&[u8]],
+    ) {
+        let who = self.who;
+        self.rec.record(who, db, key, event, change, vtype, args);
+    }
+}

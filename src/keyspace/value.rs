@@ -1,0 +1,144 @@
+//! Values and their compact representation.
+//!
+//! A string is a [`Str`]: up to 16 bytes live inline in the 24-byte handle, longer ones on the
+//! heap with their exact length. Every value carries a 32-bit access clock (seconds, wrapping) for
+//! `OBJECT IDLETIME` and eviction; it sits in the enum's tag word, so it costs no space.
+//! Later families add their variants here; each type's snapshot encoding lives with its family.
+
+use smallvec::SmallVec;
+
+/// A binary-safe string with a small inline buffer.
+pub type Str = SmallVec<[u8; 16]>;
+
+/// A key, stored with the same compact representation as a string value.
+pub type Key = Str;
+
+/// The Redis type of a value, as `TYPE` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ValueType {
+    None = 0,
+    String = 1,
+    List = 2,
+    Set = 3,
+    ZSet = 4,
+    Hash = 5,
+    Stream = 6,
+}
+
+impl ValueType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::None => "none",
+            ValueType::String => "string",
+            ValueType::List => "list",
+            ValueType::Set => "set",
+            ValueType::ZSet => "zset",
+            ValueType::Hash => "hash",
+            ValueType::Stream => "stream",
+        }
+    }
+
+    pub fn from_u8(v: u8) -> ValueType {
+        match v {
+            1 => ValueType::String,
+            2 => ValueType::List,
+            3 => ValueType::Set,
+            4 => ValueType::ZSet,
+            5 => ValueType::Hash,
+            6 => ValueType::Stream,
+            _ => ValueType::None,
+        }
+    }
+
+    /// Parses a `TYPE` filter name (SCAN ... TYPE t), case-insensitively.
+    pub fn parse(name: &[u8]) -> Option<ValueType> {
+        [
+            ValueType::String,
+            ValueType::List,
+            ValueType::Set,
+            ValueType::ZSet,
+            ValueType::Hash,
+            ValueType::Stream,
+        ]
+        .into_iter()
+        .find(|t| t.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A stored value. The second field of each variant is the access clock.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(Str, u32),
+}
+
+impl Value {
+    pub fn string(b: &[u8]) -> Value {
+        Value::Str(Str::from_slice(b), clock())
+    }
+
+    pub fn vtype(&self) -> ValueType {
+        match self {
+            Value::Str(..) => ValueType::String,
+        }
+    }
+
+    pub fn touch(&mut self) {
+        match self {
+            Value::Str(_, c) => *c = clock(),
+        }
+    }
+
+    pub fn access_clock(&self) -> u32 {
+        match self {
+            Value::Str(_, c) => *c,
+        }
+    }
+
+    /// `OBJECT ENCODING`, with Redis's names for the equivalent representation.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s, _) => {
+                if s.len() <= 20 && crate::util::num::parse_i64(s).is_some() {
+                    "int"
+                } else if s.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+        }
+    }
+
+    /// Approximate heap bytes owned by the value beyond its handle (for INFO memory, eviction).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s, _) => {
+                if s.spilled() {
+                    s.capacity()
+                } else {
+                    0
+                }
+            }
+        }
+    }
+}
+
+/// Seconds since the process started, wrapping at 2^32: the LRU clock.
+pub fn clock() -> u32 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs() as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_is_as_small_as_a_string_handle_plus_tag() {
+        assert_eq!(std::mem::size_of::<Str>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
+}

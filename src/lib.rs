@@ -1,0 +1,20 @@
+//! Eddy: a Redis-compatible key-value server in which every mutation is an event.
+//!
+//! Crate map:
+//! - [`config`]: the one option registry behind the command line, the config file and CONFIG.
+//! - [`protocol`]: RESP2/RESP3 parsing and reply encoding, inline-argument splitting (no I/O).
+//! - [`server`]: listeners, the connection loop, sessions, the client registry, shutdown.
+//! - [`commands`]: the command table, dispatch, the argument cursor, one file per family.
+//! - [`keyspace`]: sharded databases, values, expiry.
+//! - [`changes`]: the change event, the recorder and the change log.
+//! - [`error`]: Redis wire error strings.
+//! - [`util`]: numbers, glob matching, clock.
+
+pub mod changes;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod keyspace;
+pub mod protocol;
+pub mod server;
+pub mod util;

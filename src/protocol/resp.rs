@@ -1,0 +1,477 @@
+//! RESP2/RESP3: request parsing straight from the connection's buffer, and reply encoding.
+//!
+//! Parsing never copies a multibulk argument: [`ArgBuf`] holds byte ranges into the frame, which
+//! the connection keeps in its read buffer until the command has run. The parser is resumable: a
+//! frame split across reads is continued where it stopped rather than re-scanned, so a large
+//! multibulk arriving in pieces costs linear time. Limits and error texts follow Redis's
+//! `processMultibulkBuffer` / `processInlineBuffer`: a protocol error is answered with
+//! `-ERR Protocol error: ...` and the connection is closed by the caller.
+
+use std::borrow::Cow;
+
+use crate::util::num::fmt_double;
+
+/// Longest line Redis accepts for an inline command or a `*`/`$` header (PROTO_INLINE_MAX_SIZE).
+pub const INLINE_MAX: usize = 64 * 1024;
+/// Largest bulk an unauthenticated client may send.
+const UNAUTH_BULK_MAX: usize = 16 * 1024;
+/// Largest multibulk count an unauthenticated client may send.
+const UNAUTH_MBULK_MAX: i64 = 10;
+
+/// Parser limits that depend on config and on the connection's authentication state.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_bulk: usize,
+    pub authenticated: bool,
+}
+
+/// The arguments of the command being parsed: ranges into the frame (multibulk) or into an owned
+/// scratch buffer (inline), plus the resumable parser state.
+#[derive(Default, Debug)]
+pub struct ArgBuf {
+    ranges: Vec<(usize, usize)>,
+    scratch: Vec<u8>,
+    inline: bool,
+    /// Multibulk count once the `*N` header has been read.
+    expected: Option<usize>,
+    /// Where parsing of the current frame continues (relative to the frame start).
+    pos: usize,
+}
+
+/// Result of trying to parse one frame from the start of the buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// A whole command of `consumed` bytes; its arguments are in the [`ArgBuf`].
+    Command { consumed: usize },
+    /// Bytes that carry no command (empty line, `*0`): skip them.
+    Skip { consumed: usize },
+    /// Need more bytes; `hint` is how many more are known to be needed at least.
+    Incomplete { hint: usize },
+}
+
+impl ArgBuf {
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The arguments as slices of `frame` (the buffer that [`parse`] was given).
+    pub fn args<'a>(&'a self, frame: &'a [u8]) -> Args<'a> {
+        Args {
+            base: if self.inline { &self.scratch } else { frame },
+            ranges: &self.ranges,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.ranges.clear();
+        self.scratch.clear();
+        self.inline = false;
+        self.expected = None;
+        self.pos = 0;
+    }
+
+    /// Parses one frame from the start of `buf`. Call again with the same `buf` prefix (plus more
+    /// bytes) after `Incomplete`. Protocol errors return the message after `Protocol error: `.
+    pub fn parse(&mut self, buf: &[u8], lim: &Limits) -> Result<Parsed, Cow<'static, str>> {
+        if self.expected.is_none() && self.pos == 0 {
+            self.reset();
+            let Some(&first) = buf.first() else {
+                return Ok(Parsed::Incomplete { hint: 1 });
+            };
+            if first != b'*' {
+                return self.parse_inline(buf);
+            }
+        }
+        if self.expected.is_none() {
+            let Some(cr) = memchr::memchr(b'\r', buf) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(Cow::Borrowed("too big mbulk count string"));
+                }
+                return Ok(Parsed::Incomplete { hint: 1 });
+            };
+            if cr + 1 >= buf.len() {
+                return Ok(Parsed::Incomplete { hint: 1 });
+            }
+            let n = match parse_i64(&buf[1..cr]) {
+                Some(n) if n <= i32::MAX as i64 => n,
+                _ => return Err(Cow::Borrowed("invalid multibulk length")),
+            };
+            if n > UNAUTH_MBULK_MAX && !lim.authenticated {
+                return Err(Cow::Borrowed("unauthenticated multibulk length"));
+            }
+            if n <= 0 {
+                self.reset();
+                return Ok(Parsed::Skip { consumed: cr + 2 });
+            }
+            self.expected = Some(n as usize);
+            self.pos = cr + 2;
+            self.ranges.reserve((n as usize).min(1024));
+        }
+        let expected = self.expected.unwrap_or(0);
+        while self.ranges.len() < expected {
+            let rest = &buf[self.pos.min(buf.len())..];
+            let Some(cr) = memchr::memchr(b'\r', rest) else {
+                if rest.len() > INLINE_MAX {
+                    return Err(Cow::Borrowed("too big bulk count string"));
+                }
+                return Ok(Parsed::Incomplete { hint: 1 });
+            };
+            if cr + 1 >= rest.len() {
+                return Ok(Parsed::Incomplete { hint: 1 });
+            }
+            if rest[0] != b'$' {
+                return Err(format!("expected '$', got '{}'", rest[0] as char).into());
+            }
+            let len = match parse_i64(&rest[1..cr]) {
+                Some(l) if l >= 0 && (l as u64) <= lim.max_bulk as u64 => l as usize,
+                _ => return Err(Cow::Borrowed("invalid bulk length")),
+            };
+            if len > UNAUTH_BULK_MAX && !lim.authenticated {
+                return Err(Cow::Borrowed("unauthenticated bulk length"));
+            }
+            let start = self.pos + cr + 2;
+            let end = start + len;
+            if end + 2 > buf.len() {
+                return Ok(Parsed::Incomplete {
+                    hint: end + 2 - buf.len(),
+                });
+            }
+            self.ranges.push((start, end));
+            self.pos = end + 2;
+        }
+        let consumed = self.pos;
+        self.expected = None;
+        self.pos = 0;
+        Ok(Parsed::Command { consumed })
+    }
+
+    fn parse_inline(&mut self, buf: &[u8]) -> Result<Parsed, Cow<'static, str>> {
+        let Some(nl) = memchr::memchr(b'\n', buf) else {
+            if buf.len() > INLINE_MAX {
+                return Err(Cow::Borrowed("too big inline request"));
+            }
+            return Ok(Parsed::Incomplete { hint: 1 });
+        };
+        let mut line = &buf[..nl];
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        let Some(parts) = super::split::split_args(line) else {
+            return Err(Cow::Borrowed("unbalanced quotes in request"));
+        };
+        if parts.is_empty() {
+            return Ok(Parsed::Skip { consumed: nl + 1 });
+        }
+        self.inline = true;
+        for p in parts {
+            let s = self.scratch.len();
+            self.scratch.extend_from_slice(&p);
+            self.ranges.push((s, self.scratch.len()));
+        }
+        Ok(Parsed::Command { consumed: nl + 1 })
+    }
+}
+
+/// A command's arguments, `args[0]` being the command name.
+#[derive(Clone, Copy)]
+pub struct Args<'a> {
+    base: &'a [u8],
+    ranges: &'a [(usize, usize)],
+}
+
+impl<'a> Args<'a> {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+    /// Argument `i`; callers index within the arity the command table has already checked.
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        match self.ranges.get(i) {
+            Some(&(s, e)) => &self.base[s..e],
+            None => &[],
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        let base = self.base;
+        self.ranges.iter().map(move |&(s, e)| &base[s..e])
+    }
+    /// Arguments from `i` on.
+    pub fn from(&self, i: usize) -> Args<'a> {
+        Args {
+            base: self.base,
+            ranges: self.ranges.get(i..).unwrap_or(&[]),
+        }
+    }
+    pub fn to_vec(&self) -> Vec<Vec<u8>> {
+        self.iter().map(|a| a.to_vec()).collect()
+    }
+}
+
+/// Strict Redis `string2ll`: optional `-`, digits, no leading zeros (except `0`), no spaces.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some((v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// The reply writer. Handlers call these methods; RESP2/RESP3 differences live only here.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub buf: Vec<u8>,
+    pub resp3: bool,
+}
+
+impl Out {
+    pub fn new(resp3: bool) -> Self {
+        Out {
+            buf: Vec::with_capacity(16 * 1024),
+            resp3,
+        }
+    }
+
+    #[inline]
+    fn header(&mut self, tag: u8, n: i64) {
+        self.buf.push(tag);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    #[inline]
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+    pub fn simple(&mut self, s: &str) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+    /// `e` is the whole error text including its code (`ERR ...`).
+    pub fn error(&mut self, e: &str) {
+        self.buf.push(b'-');
+        // An error line cannot contain CR/LF; Redis replaces them with spaces.
+        self.buf.extend(
+            e.bytes()
+                .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
+        self.buf.extend_from_slice(b"\r\n");
+    }
+    #[inline]
+    pub fn int(&mut self, n: i64) {
+        self.header(b':', n);
+    }
+    #[inline]
+    pub fn bulk(&mut self, b: &[u8]) {
+        self.header(b'$', b.len() as i64);
+        self.buf.extend_from_slice(b);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+    pub fn bulk_str(&mut self, s: &str) {
+        self.bulk(s.as_bytes());
+    }
+    pub fn bulk_int(&mut self, n: i64) {
+        self.bulk(itoa::Buffer::new().format(n).as_bytes());
+    }
+    /// A missing value: `$-1` in RESP2, `_` in RESP3.
+    #[inline]
+    pub fn null(&mut self) {
+        self.buf
+            .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
+    }
+    /// A missing aggregate: `*-1` in RESP2, `_` in RESP3.
+    pub fn null_array(&mut self) {
+        self.buf
+            .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
+    }
+    #[inline]
+    pub fn array(&mut self, n: usize) {
+        self.header(b'*', n as i64);
+    }
+    /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n in RESP2.
+    pub fn map(&mut self, n: usize) {
+        if self.resp3 {
+            self.header(b'%', n as i64);
+        } else {
+            self.header(b'*', 2 * n as i64);
+        }
+    }
+    pub fn set(&mut self, n: usize) {
+        self.header(if self.resp3 { b'~' } else { b'*' }, n as i64);
+    }
+    pub fn push(&mut self, n: usize) {
+        self.header(if self.resp3 { b'>' } else { b'*' }, n as i64);
+    }
+    pub fn double(&mut self, d: f64) {
+        let s = fmt_double(d);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+    pub fn boolean(&mut self, b: bool) {
+        if self.resp3 {
+            self.buf
+                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(b as i64);
+        }
+    }
+    /// Text meant for humans (INFO, CLIENT LIST): a verbatim string in RESP3, bulk in RESP2.
+    pub fn verbatim(&mut self, s: &str) {
+        if self.resp3 {
+            self.header(b'=', s.len() as i64 + 4);
+            self.buf.extend_from_slice(b"txt:");
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+    pub fn big_number(&mut self, digits: &str) {
+        if self.resp3 {
+            self.buf.push(b'(');
+            self.buf.extend_from_slice(digits.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits.as_bytes());
+        }
+    }
+    pub fn bulks<'b>(&mut self, items: impl ExactSizeIterator<Item = &'b [u8]>) {
+        self.array(items.len());
+        for i in items {
+            self.bulk(i);
+        }
+    }
+    /// Where the writer stands, to undo a partial reply with [`Out::truncate`].
+    pub fn mark(&self) -> usize {
+        self.buf.len()
+    }
+    pub fn truncate(&mut self, mark: usize) {
+        self.buf.truncate(mark);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIM: Limits = Limits {
+        max_bulk: 512 * 1024 * 1024,
+        authenticated: true,
+    };
+
+    fn parse_all(input: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        let mut ab = ArgBuf::default();
+        let mut off = 0;
+        let mut out = vec![];
+        loop {
+            match ab.parse(&input[off..], &LIM).unwrap() {
+                Parsed::Command { consumed } => {
+                    out.push(ab.args(&input[off..]).to_vec());
+                    off += consumed;
+                }
+                Parsed::Skip { consumed } => off += consumed,
+                Parsed::Incomplete { .. } => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn parses_pipelined_multibulk_and_inline() {
+        let cmds = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\n*1\r\n$4\r\nPING\r\n");
+        assert_eq!(cmds.len(), 3);
+        assert_eq!(cmds[0], vec![b"GET".to_vec(), b"k".to_vec()]);
+        assert_eq!(cmds[1], vec![b"PING".to_vec()]);
+    }
+
+    #[test]
+    fn resumes_a_frame_split_at_every_byte() {
+        let frame = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n";
+        for cut in 1..frame.len() {
+            let mut ab = ArgBuf::default();
+            assert!(matches!(
+                ab.parse(&frame[..cut], &LIM).unwrap(),
+                Parsed::Incomplete { .. }
+            ));
+            assert_eq!(
+                ab.parse(frame, &LIM).unwrap(),
+                Parsed::Command {
+                    consumed: frame.len()
+                }
+            );
+            assert_eq!(ab.args(frame).get(2), b"value");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_lengths() {
+        let mut ab = ArgBuf::default();
+        assert_eq!(
+            ab.parse(b"*1\r\n$-5\r\n", &LIM),
+            Err(Cow::Borrowed("invalid bulk length"))
+        );
+        let mut ab = ArgBuf::default();
+        assert_eq!(
+            ab.parse(b"*x\r\n", &LIM),
+            Err(Cow::Borrowed("invalid multibulk length"))
+        );
+        let mut ab = ArgBuf::default();
+        let lim = Limits {
+            max_bulk: 100,
+            authenticated: true,
+        };
+        assert_eq!(
+            ab.parse(b"*1\r\n$101\r\n", &lim),
+            Err(Cow::Borrowed("invalid bulk length"))
+        );
+        let mut ab = ArgBuf::default();
+        assert_eq!(
+            ab.parse(b"*1\r\n+OK\r\n", &LIM),
+            Err("expected '$', got '+'".into())
+        );
+    }
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"01"), None);
+        assert_eq!(parse_i64(b"-0"), None);
+        assert_eq!(parse_i64(b" 1"), None);
+        assert_eq!(parse_i64(b"+1"), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! The registry of connected clients, for CLIENT LIST/INFO/KILL and INFO clients.
+//!
+//! Each connection publishes a [`ClientInfo`] whose fields it updates once per batch of commands
+//! (atomics, or a mutex only for rarely written strings), so listing clients never touches a
+//! connection's own state and the hot path writes to no shared cache line.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    /// ms since `created` of the last command.
+    pub last_active_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Table id of the last command run.
+    pub last_cmd: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub name: Mutex<Vec<u8>>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+    pub no_evict: AtomicBool,
+}
+
+impl ClientInfo {
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    /// One line of CLIENT LIST, as Redis formats it.
+    pub fn line(&self, cmd_name: &str) -> String {
+        let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
+        let qbuf = self.qbuf.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+             multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 \
+             omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            name,
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            self.db.load(Ordering::Relaxed),
+            qbuf,
+            qbuf + 16384,
+            cmd_name,
+            self.resp.load(Ordering::Relaxed),
+            self.lib_name.lock(),
+            self.lib_ver.lock(),
+        )
+    }
+}
+
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    pub fn new() -> Self {
+        Clients {
+            map: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn register(&self, id: u64, addr: String, laddr: String) -> Arc<ClientInfo> {
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_cmd: AtomicUsize::new(usize::MAX),
+            qbuf: AtomicUsize::new(0),
+            name: Mutex::new(Vec::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            no_evict: AtomicBool::new(false),
+        });
+        self.map.lock().insert(id, info.clone());
+        info
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    pub fn count(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.map.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.map.lock().get(&id).cloned()
+    }
+}

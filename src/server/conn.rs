@@ -1,0 +1,238 @@
+//! The connection loop of the RESP front door.
+//!
+//! Read into one buffer; parse and run every complete frame in it (holding the world lock shared
+//! for the whole batch, taking it exclusively only around an exclusive command); write all the
+//! replies in one write; repeat. Arguments are slices of the read buffer, never copied. A frame
+//! split across reads is resumed by the parser. A protocol error gets Redis's error reply and the
+//! connection is closed after it is flushed; the server carries on.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::session::{Action, ReplyMode, Session};
+use super::Server;
+use crate::commands::{self, flag, Ctx};
+use crate::error;
+use crate::protocol::resp::{ArgBuf, Limits, Out, Parsed};
+
+/// Replies buffered beyond this are flushed before more commands run.
+const OUT_FLUSH: usize = 512 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, addr: SocketAddr) {
+    let _ = sock.set_nodelay(true);
+    let maxclients = srv.config.hot.maxclients.load(Ordering::Relaxed) as usize;
+    if srv.clients.count() >= maxclients {
+        srv.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = sock
+            .write_all(format!("-{}\r\n", error::MAXCLIENTS).as_bytes())
+            .await;
+        return;
+    }
+    let id = srv.clients.next_id();
+    let laddr = sock
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let info = srv.clients.register(id, addr.to_string(), laddr);
+    let mut sess = Session::new(info.clone(), !srv.auth_required());
+    run_loop(&srv, &mut sock, &mut sess).await;
+    srv.clients.unregister(id);
+}
+
+async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut ab = ArgBuf::default();
+    let mut out = Out::new(false);
+    let info = sess.info.clone();
+    let mut pending = false;
+    loop {
+        if !pending {
+            if inbuf.capacity() - inbuf.len() < 1024 {
+                inbuf.reserve(READ_CHUNK);
+            }
+            let timeout = srv.config.hot.timeout_secs.load(Ordering::Relaxed);
+            let read = sock.read_buf(&mut inbuf);
+            let n = tokio::select! {
+                r = read => r,
+                _ = info.kill.notified() => return,
+                _ = srv.wait_shutdown() => return,
+                _ = idle(timeout) => return,
+            };
+            match n {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    srv.stats
+                        .net_input_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+            }
+            if info.killed.load(Ordering::Acquire) {
+                return;
+            }
+        }
+        let (consumed, more, fatal, need) = run_batch(srv, sess, &mut ab, &inbuf, &mut out);
+        inbuf.advance(consumed);
+        pending = more;
+        if need > 0 && need < (1 << 30) {
+            inbuf.reserve(need.min(srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize + 2));
+        }
+        info.qbuf.store(inbuf.len(), Ordering::Relaxed);
+        if !out.buf.is_empty() {
+            srv.stats
+                .net_output_bytes
+                .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+            if sock.write_all(&out.buf).await.is_err() {
+                return;
+            }
+            if out.buf.capacity() > 4 * OUT_FLUSH {
+                out.buf = Vec::with_capacity(16 * 1024);
+            } else {
+                out.buf.clear();
+            }
+        }
+        if fatal {
+            return;
+        }
+        let limit = srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
+        if inbuf.len() > limit {
+            tracing::warn!(client = sess.id, "closing client that reached max query buffer length");
+            return;
+        }
+        match sess.action.take() {
+            None => {}
+            Some(Action::Close) => return,
+            Some(Action::Shutdown { .. }) => {
+                srv.request_shutdown();
+                return;
+            }
+            Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
+        }
+    }
+}
+
+async fn idle(timeout_secs: u64) {
+    if timeout_secs == 0 {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_secs(timeout_secs)).await;
+}
+
+/// Runs the complete frames at the start of `buf`. Returns (bytes consumed, whether complete
+/// frames may remain because the batch stopped early, whether the connection must close, how
+/// many more bytes the partial frame needs).
+fn run_batch(
+    srv: &Server,
+    sess: &mut Session,
+    ab: &mut ArgBuf,
+    buf: &[u8],
+    out: &mut Out,
+) -> (usize, bool, bool, usize) {
+    let mut off = 0;
+    let mut world = Some(srv.world.read());
+    let mut processed = 0u64;
+    let mut last_cmd = usize::MAX;
+    let result = loop {
+        if sess.action.is_some() {
+            break (off, off < buf.len(), false, 0);
+        }
+        if out.buf.len() > OUT_FLUSH {
+            break (off, true, false, 0);
+        }
+        let lim = Limits {
+            max_bulk: srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
+            authenticated: sess.authenticated,
+        };
+        let frame = &buf[off..];
+        match ab.parse(frame, &lim) {
+            Ok(Parsed::Incomplete { hint }) => break (off, false, false, hint),
+            Ok(Parsed::Skip { consumed }) => off += consumed,
+            Ok(Parsed::Command { consumed }) => {
+                let args = ab.args(frame);
+                processed += 1;
+                let before = sess.reply;
+                let mark = out.mark();
+                out.resp3 = sess.resp3;
+                match commands::resolve(&args) {
+                    Err(e) => out.error(e.as_str()),
+                    Ok(r) => {
+                        last_cmd = r.id;
+                        let exclusive = r.spec.flags & flag::EXCLUSIVE != 0;
+                        let w = if exclusive {
+                            drop(world.take());
+                            Some(srv.world.write())
+                        } else {
+                            None
+                        };
+                        let mut ctx = Ctx {
+                            srv,
+                            sess,
+                            out,
+                            now: crate::util::now_ms(),
+                        };
+                        commands::execute(&mut ctx, &r, args);
+                        if exclusive {
+                            drop(w);
+                            world = Some(srv.world.read());
+                        }
+                    }
+                }
+                match before {
+                    ReplyMode::Off if sess.reply == ReplyMode::Off => out.truncate(mark),
+                    ReplyMode::Skip => {
+                        out.truncate(mark);
+                        if sess.reply == ReplyMode::Skip {
+                            sess.reply = ReplyMode::On;
+                        }
+                    }
+                    _ => {}
+                }
+                off += consumed;
+            }
+            Err(msg) => {
+                out.error(&error::protocol(&msg));
+                break (off, false, true, 0);
+            }
+        }
+    };
+    drop(world);
+    srv.stats
+        .commands_processed
+        .fetch_add(processed, Ordering::Relaxed);
+    if processed > 0 {
+        let info = &sess.info;
+        info.last_active_ms
+            .store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        info.db.store(sess.db, Ordering::Relaxed);
+        if last_cmd != usize::MAX {
+            info.last_cmd.store(last_cmd, Ordering::Relaxed);
+        }
+        info.resp
+            .store(if sess.resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    }
+    result
+}
+
+/// Runs one command in-process, as if a client had sent it, and returns the RESP reply bytes.
+/// Used by unit tests and by internal callers that need a command's exact reply.
+pub fn exec_one(srv: &Server, sess: &mut Session, argv: &[&[u8]]) -> Vec<u8> {
+    let mut frame = Vec::new();
+    frame.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    for a in argv {
+        frame.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        frame.extend_from_slice(a);
+        frame.extend_from_slice(b"\r\n");
+    }
+    let mut ab = ArgBuf::default();
+    let mut out = Out::new(sess.resp3);
+    run_batch(srv, sess, &mut ab, &frame, &mut out);
+    out.buf
+}

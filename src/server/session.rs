@@ -1,0 +1,57 @@
+//! Per-connection state: database, protocol, authentication, name, reply mode, and the action the
+//! connection loop must take after the current batch (close, shut down, sleep).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::clients::ClientInfo;
+
+/// What the connection loop does once the replies written so far are flushed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// QUIT, CLIENT KILL of self, protocol error: flush, then close.
+    Close,
+    /// SHUTDOWN: flush nothing further; the server stops.
+    Shutdown { save: Option<bool> },
+    /// DEBUG SLEEP: pause this client only.
+    Sleep(Duration),
+}
+
+/// CLIENT REPLY modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Internal: the command after SKIP runs now; its reply is dropped.
+    Skipping,
+}
+
+pub struct Session {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub reply: ReplyMode,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    pub action: Option<Action>,
+    pub info: Arc<ClientInfo>,
+}
+
+impl Session {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
+        Session {
+            id: info.id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            reply: ReplyMode::On,
+            no_evict: false,
+            no_touch: false,
+            action: None,
+            info,
+        }
+    }
+}
