@@ -19,7 +19,10 @@ use crate::protocol::split::split_args;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     /// A byte count, accepting Redis's units (`kb`, `mb`, `gb`, `k`, `m`, `g`).
@@ -49,10 +52,7 @@ const fn def(name: &'static str, kind: Kind, default: &'static str, runtime: boo
     }
 }
 
-const U16: Kind = Kind::Int {
-    min: 0,
-    max: 65535,
-};
+const U16: Kind = Kind::Int { min: 0, max: 65535 };
 const NONNEG: Kind = Kind::Int {
     min: 0,
     max: i64::MAX,
@@ -65,12 +65,25 @@ pub static DEFS: &[Def] = &[
     def("dir", Kind::Str, "./data", false),
     def("databases", Kind::Int { min: 1, max: 1024 }, "16", false),
     def("requirepass", Kind::Str, "", true),
-    def("maxclients", Kind::Int { min: 1, max: 1_000_000 }, "10000", true),
+    def(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        "10000",
+        true,
+    ),
     def("timeout", NONNEG, "0", true),
     def("tcp-backlog", NONNEG, "511", false),
     def("tcp-keepalive", NONNEG, "300", true),
     def("proto-max-bulk-len", Kind::Memory, "536870912", true),
-    def("client-query-buffer-limit", Kind::Memory, "1073741824", true),
+    def(
+        "client-query-buffer-limit",
+        Kind::Memory,
+        "1073741824",
+        true,
+    ),
     def("notify-keyspace-events", Kind::Str, "", true),
     def("appendonly", Kind::Bool, "yes", true),
     def(
@@ -106,8 +119,13 @@ pub static DEFS: &[Def] = &[
     def("logfile", Kind::Str, "", false),
     def("daemonize", Kind::Enum(&["no"]), "no", false),
     def("io-threads", Kind::Int { min: 1, max: 128 }, "2", false),
-    def("keyspace-shards", Kind::Int { min: 1, max: 4096 }, "64", false),
-    def("changes-memory-bytes", Kind::Memory, "67108864", true),
+    def(
+        "keyspace-shards",
+        Kind::Int { min: 1, max: 4096 },
+        "64",
+        false,
+    ),
+    def("changes-memory-bytes", Kind::Memory, "16777216", true),
     def("changes-retention-ms", NONNEG, "86400000", true),
     def("changes-retention-bytes", Kind::Memory, "0", true),
     Def {
@@ -138,8 +156,9 @@ pub struct Config {
 }
 
 pub fn find(name: &str) -> Option<usize> {
-    DEFS.iter()
-        .position(|d| d.name.eq_ignore_ascii_case(name) || d.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+    DEFS.iter().position(|d| {
+        d.name.eq_ignore_ascii_case(name) || d.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
 }
 
 /// Parses a memory amount with Redis's units.
@@ -169,7 +188,9 @@ pub fn canonical(d: &Def, v: &str) -> Result<String, String> {
                 .parse()
                 .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
             if n < min || n > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(n.to_string())
         }
@@ -217,7 +238,11 @@ impl Config {
             .version(env!("CARGO_PKG_VERSION"))
             .about("Eddy: a Redis-compatible key-value server in which every mutation is an event")
             .override_usage("eddy-server [/path/to/eddy.conf] [--option value ...]")
-            .arg(clap::Arg::new("config-file").index(1).help("redis.conf-style config file"));
+            .arg(
+                clap::Arg::new("config-file")
+                    .index(1)
+                    .help("redis.conf-style config file"),
+            );
         for d in DEFS {
             let mut a = clap::Arg::new(d.name)
                 .long(d.name)
@@ -230,7 +255,9 @@ impl Config {
             }
             cmd = cmd.arg(a);
         }
-        let m = match cmd.try_get_matches_from(std::iter::once("eddy-server".to_string()).chain(args.iter().cloned())) {
+        let m = match cmd.try_get_matches_from(
+            std::iter::once("eddy-server".to_string()).chain(args.iter().cloned()),
+        ) {
             Ok(m) => m,
             Err(e) => {
                 use clap::error::ErrorKind::*;
@@ -286,7 +313,8 @@ impl Config {
 
     /// Sets an option (any source). Errors name what is wrong with the value.
     pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
-        let i = find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        let i =
+            find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
         let v = canonical(&DEFS[i], value)?;
         self.values.write()[i] = v;
         self.refresh_hot();
@@ -329,11 +357,7 @@ impl Config {
 
     fn refresh_hot(&self) {
         let v = self.values.read();
-        let num = |n: &str| {
-            find(n)
-                .and_then(|i| v[i].parse::<u64>().ok())
-                .unwrap_or(0)
-        };
+        let num = |n: &str| find(n).and_then(|i| v[i].parse::<u64>().ok()).unwrap_or(0);
         let h = &self.hot;
         h.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
@@ -343,7 +367,9 @@ impl Config {
         h.timeout_secs.store(num("timeout"), Ordering::Relaxed);
         h.changes_memory_bytes
             .store(num("changes-memory-bytes"), Ordering::Relaxed);
-        let pass = find("requirepass").map(|i| !v[i].is_empty()).unwrap_or(false);
+        let pass = find("requirepass")
+            .map(|i| !v[i].is_empty())
+            .unwrap_or(false);
         h.requirepass_set.store(pass, Ordering::Relaxed);
     }
 
@@ -386,7 +412,10 @@ fn format_line(name: &str, v: &str, kind: Kind) -> String {
         _ => {
             let needs_quote = v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"');
             if needs_quote {
-                format!("{name} \"{}\"\n", v.replace('\\', "\\\\").replace('"', "\\\""))
+                format!(
+                    "{name} \"{}\"\n",
+                    v.replace('\\', "\\\\").replace('"', "\\\"")
+                )
             } else {
                 format!("{name} {v}\n")
             }
@@ -404,7 +433,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("e.conf");
         std::fs::write(&f, "port 7000\nmaxmemory 1mb\n# comment\n").unwrap();
-        let c = Config::from_args(&[f.display().to_string(), "--port".into(), "7001".into()]).unwrap();
+        let c =
+            Config::from_args(&[f.display().to_string(), "--port".into(), "7001".into()]).unwrap();
         assert_eq!(c.get("port"), "7001");
         assert_eq!(c.get("maxmemory"), "1048576");
         let rewritten = c.rewrite_text("port 7000\nmaxmemory 1mb\n# comment\n");

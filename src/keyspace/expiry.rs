@@ -62,7 +62,13 @@ pub fn cycle(srv: &Server, rng: &mut impl Rng) -> usize {
     deleted
 }
 
-fn sample_once(srv: &Server, shard: usize, db: usize, now: u64, rng: &mut impl Rng) -> (usize, usize) {
+fn sample_once(
+    srv: &Server,
+    shard: usize,
+    db: usize,
+    now: u64,
+    rng: &mut impl Rng,
+) -> (usize, usize) {
     let ks = &srv.keyspace;
     // Pick expired keys under the shard lock, then delete them through a normal `Locked` so the
     // deletion is recorded exactly as a lazy expiry would be.

@@ -3,7 +3,7 @@
 //! ## Layout
 //! `Keyspace` owns `N` shards (a power of two); a key lives in shard `hash(key) & (N-1)` in every
 //! database, so a shard holds its slice of all 16 (`databases`) databases. Each database slice
-//! ([`Db`]) is an insertion-ordered hash map of keys to values plus a second map of absolute
+//! ([`Db`]) is an insertion-ordered hash map ([`dict::Dict`]) of keys to values plus a second map of absolute
 //! expiry times for the keys that have one (as Redis's `expires` dict).
 //!
 //! Insertion order matters: removal is `swap_remove` (the last entry moves into the hole), so
@@ -21,13 +21,13 @@
 //! * Whole-keyspace operations (FLUSHALL, SWAPDB, and later EXEC) take the server's world lock
 //!   exclusively (see `server::Server::world`); everything else holds it shared.
 
+pub mod dict;
 pub mod encoding;
 pub mod expiry;
 pub mod value;
 
 use std::hash::BuildHasher;
 
-use indexmap::IndexMap;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
@@ -37,7 +37,7 @@ use crate::error::{CmdResult, WRONGTYPE};
 use value::{Key, Str, Value, ValueType};
 
 pub type Hasher = foldhash::fast::FixedState;
-pub type Map<V> = IndexMap<Key, V, Hasher>;
+pub type Map<V> = dict::Dict<V>;
 
 /// One database's slice within a shard.
 #[derive(Default)]
