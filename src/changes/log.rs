@@ -179,6 +179,7 @@ struct Segment {
 
 struct Inner {
     next: u64,
+    last_ts: u64,
     next_tx: u64,
     segments: VecDeque<Segment>,
     bytes: usize,
@@ -198,6 +199,7 @@ pub struct ChangeLog {
     epoch: String,
     max_bytes: AtomicUsize,
     committed: AtomicU64,
+    waiters: AtomicUsize,
 }
 
 impl ChangeLog {
@@ -205,6 +207,7 @@ impl ChangeLog {
         ChangeLog {
             inner: Mutex::new(Inner {
                 next: 1,
+                last_ts: 0,
                 next_tx: 1,
                 segments: VecDeque::new(),
                 bytes: 0,
@@ -213,6 +216,7 @@ impl ChangeLog {
             epoch,
             max_bytes: AtomicUsize::new(max_bytes),
             committed: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
         }
     }
 
@@ -221,19 +225,22 @@ impl ChangeLog {
     }
 
     pub fn set_max_bytes(&self, n: usize) {
-        self.max_bytes.store(n.max(SEGMENT_BYTES), Ordering::Relaxed);
+        self.max_bytes
+            .store(n.max(SEGMENT_BYTES), Ordering::Relaxed);
     }
 
     /// Commits the recorder's records (a group shares a transaction id when there are several)
     /// and clears it. Returns the offset of the last record, or 0 if there was nothing to commit.
-    pub fn commit(&self, rec: &mut Recorder) -> u64 {
+    pub fn commit(&self, rec: &mut Recorder, ts: u64) -> u64 {
         if rec.count == 0 {
             return 0;
         }
-        let ts = crate::util::now_ms();
         let max = self.max_bytes.load(Ordering::Relaxed);
         let mut g = self.inner.lock();
         let inner = &mut *g;
+        // Timestamps never go backwards in the log, so a time-based start position can search.
+        let ts = ts.max(inner.last_ts);
+        inner.last_ts = ts;
         let tx = if rec.count > 1 {
             inner.next_tx += 1;
             inner.next_tx - 1
@@ -284,7 +291,10 @@ impl ChangeLog {
         drop(g);
         rec.clear();
         self.committed.store(last, Ordering::Release);
-        self.notify.notify_waiters();
+        // Notify takes a mutex even with nobody waiting; writers skip it unless a reader waits.
+        if self.waiters.load(Ordering::Acquire) > 0 {
+            self.notify.notify_waiters();
+        }
         last
     }
 
@@ -332,6 +342,14 @@ impl ChangeLog {
 
     /// Waits until a record with offset >= `from` exists or `deadline` passes.
     pub async fn wait_for(&self, from: u64, deadline: Option<tokio::time::Instant>) {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.waiters.fetch_add(1, Ordering::AcqRel);
+        let _w = Waiting(&self.waiters);
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
@@ -375,8 +393,8 @@ mod tests {
     #[test]
     fn commits_in_order_with_consecutive_offsets() {
         let log = ChangeLog::new("e".into(), 1 << 30);
-        assert_eq!(log.commit(&mut rec(1)), 1);
-        assert_eq!(log.commit(&mut rec(3)), 4);
+        assert_eq!(log.commit(&mut rec(1), 1), 1);
+        assert_eq!(log.commit(&mut rec(3), 1), 4);
         let evs = log.read(0, 100).unwrap();
         assert_eq!(evs.len(), 4);
         assert_eq!(
@@ -395,7 +413,7 @@ mod tests {
     fn trimmed_cursor_is_an_explicit_error() {
         let log = ChangeLog::new("e".into(), 0);
         for _ in 0..20_000 {
-            log.commit(&mut rec(1));
+            log.commit(&mut rec(1), 1);
         }
         let first = log.first_offset();
         assert!(first > 1);
@@ -406,7 +424,7 @@ mod tests {
     #[test]
     fn corrupt_record_fails_its_checksum() {
         let log = ChangeLog::new("e".into(), 1 << 30);
-        log.commit(&mut rec(1));
+        log.commit(&mut rec(1), 1);
         let g = log.inner.lock();
         let mut bytes = g.segments[0].data.clone();
         assert!(decode_record(&bytes).is_some());

@@ -110,7 +110,28 @@ pub struct Recorder {
     pub(crate) count: u32,
 }
 
+thread_local! {
+    /// One spare encoding buffer per thread, so a write command allocates nothing to record.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl Recorder {
+    /// A recorder reusing this thread's spare buffer.
+    pub fn cached() -> Recorder {
+        Recorder {
+            buf: SPARE.with(|s| s.take()),
+            count: 0,
+        }
+    }
+
+    /// Returns the buffer for reuse (dropped instead if it grew large).
+    pub fn recycle(mut self) {
+        if self.buf.capacity() <= 64 * 1024 {
+            self.clear();
+            SPARE.with(|s| s.set(self.buf));
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

@@ -144,11 +144,7 @@ impl CommandSpec {
         if first <= 0 || step <= 0 {
             return Vec::new();
         }
-        let last = if last < 0 {
-            argc as i32 + last
-        } else {
-            last
-        };
+        let last = if last < 0 { argc as i32 + last } else { last };
         (first..=last.min(argc as i32 - 1))
             .step_by(step as usize)
             .map(|i| i as usize)
@@ -351,7 +347,10 @@ pub fn resolve(args: &Args) -> Result<Resolved, CmdError> {
             None => return Err(error::unknown_subcommand(args.get(1), spec.name)),
         }
         if !arity_ok(spec.arity, args.len()) {
-            return Err(error::unknown_subcommand_arity(spec.name, t.specs[t.lookup(name).unwrap_or(0)].name));
+            return Err(error::unknown_subcommand_arity(
+                spec.name,
+                t.specs[t.lookup(name).unwrap_or(0)].name,
+            ));
         }
         return Ok(Resolved { id, spec });
     }
@@ -367,8 +366,9 @@ fn arity_ok(arity: i32, argc: usize) -> bool {
 }
 
 /// Runs one resolved command: authentication gate, handler, statistics. The reply (or error) is
-/// written to `ctx.out`.
-pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args) {
+/// written to `ctx.out`. `clock` is when the previous command of the batch finished (or the batch
+/// started): one clock reading per command serves both its duration and the next one's start.
+pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     let t = table();
     let st = &t.stats[r.id];
     if !ctx.sess.authenticated && r.spec.flags & flag::NO_AUTH == 0 && ctx.srv.auth_required() {
@@ -376,9 +376,10 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args) {
         ctx.out.error(error::NOAUTH);
         return;
     }
-    let start = Instant::now();
     let res = (r.spec.handler)(ctx, args);
-    let us = start.elapsed().as_micros() as u64;
+    let end = Instant::now();
+    let us = end.duration_since(*clock).as_micros() as u64;
+    *clock = end;
     st.calls.fetch_add(1, Ordering::Relaxed);
     st.usec.fetch_add(us, Ordering::Relaxed);
     if let Err(e) = res {

@@ -28,6 +28,7 @@ pub async fn run(srv: Arc<Server>) {
     let mut rng = rand::rngs::SmallRng::from_os_rng();
     loop {
         tick.tick().await;
+        crate::keyspace::value::tick_clock();
         if srv.shutting_down() {
             return;
         }

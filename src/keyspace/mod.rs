@@ -137,7 +137,7 @@ impl Keyspace {
             db,
             now,
             who,
-            rec: Recorder::default(),
+            rec: Recorder::cached(),
         }
     }
 
@@ -155,7 +155,7 @@ impl Keyspace {
             db,
             now,
             who,
-            rec: Recorder::default(),
+            rec: Recorder::cached(),
         }
     }
 
@@ -211,8 +211,9 @@ pub struct Locked<'a> {
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         if !self.rec.is_empty() {
-            self.log.commit(&mut self.rec);
+            self.log.commit(&mut self.rec, self.now);
         }
+        Recorder::recycle(std::mem::take(&mut self.rec));
     }
 }
 

@@ -124,12 +124,22 @@ impl Value {
     }
 }
 
-/// Seconds since the process started, wrapping at 2^32: the LRU clock.
+/// The LRU clock: seconds since the process started, wrapping at 2^32. Reading it is one relaxed
+/// load; [`tick_clock`] advances it from the server's periodic task, as Redis's `lruclock` is
+/// updated by `serverCron`, so no command pays for a clock read to touch a key.
 pub fn clock() -> u32 {
+    LRU_CLOCK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Advances the LRU clock; called about ten times a second.
+pub fn tick_clock() {
     use std::sync::OnceLock;
     use std::time::Instant;
     static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_secs() as u32
+    let secs = START.get_or_init(Instant::now).elapsed().as_secs() as u32;
+    LRU_CLOCK.store(secs, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -38,10 +38,7 @@ pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, addr: SocketAddr) {
         return;
     }
     let id = srv.clients.next_id();
-    let laddr = sock
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let info = srv.clients.register(id, addr.to_string(), laddr);
     let mut sess = Session::new(info.clone(), !srv.auth_required());
     run_loop(&srv, &mut sock, &mut sess).await;
@@ -54,6 +51,10 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
     let mut out = Out::new(false);
     let info = sess.info.clone();
     let mut pending = false;
+    // One long-lived waiter: CLIENT KILL and shutdown wake it (a permit is kept if it is not
+    // being polled at that moment), so the read loop creates no waiter per read.
+    let killed = info.kill.notified();
+    tokio::pin!(killed);
     loop {
         if !pending {
             if inbuf.capacity() - inbuf.len() < 1024 {
@@ -63,8 +64,7 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
             let read = sock.read_buf(&mut inbuf);
             let n = tokio::select! {
                 r = read => r,
-                _ = info.kill.notified() => return,
-                _ = srv.wait_shutdown() => return,
+                _ = &mut killed => return,
                 _ = idle(timeout) => return,
             };
             match n {
@@ -83,7 +83,9 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
         inbuf.advance(consumed);
         pending = more;
         if need > 0 && need < (1 << 30) {
-            inbuf.reserve(need.min(srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize + 2));
+            inbuf.reserve(
+                need.min(srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize + 2),
+            );
         }
         info.qbuf.store(inbuf.len(), Ordering::Relaxed);
         if !out.buf.is_empty() {
@@ -104,7 +106,10 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
         }
         let limit = srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
         if inbuf.len() > limit {
-            tracing::warn!(client = sess.id, "closing client that reached max query buffer length");
+            tracing::warn!(
+                client = sess.id,
+                "closing client that reached max query buffer length"
+            );
             return;
         }
         match sess.action.take() {
@@ -139,6 +144,10 @@ fn run_batch(
     let mut off = 0;
     let mut world = Some(srv.world.read());
     let mut processed = 0u64;
+    // One wall-clock reading per batch: commands of one batch share their `now`, as commands of
+    // one event-loop iteration share Redis's cached `mstime`.
+    let now = crate::util::now_ms();
+    let mut clock = std::time::Instant::now();
     let mut last_cmd = usize::MAX;
     let result = loop {
         if sess.action.is_some() {
@@ -172,13 +181,8 @@ fn run_batch(
                         } else {
                             None
                         };
-                        let mut ctx = Ctx {
-                            srv,
-                            sess,
-                            out,
-                            now: crate::util::now_ms(),
-                        };
-                        commands::execute(&mut ctx, &r, args);
+                        let mut ctx = Ctx { srv, sess, out, now };
+                        commands::execute(&mut ctx, &r, args, &mut clock);
                         if exclusive {
                             drop(w);
                             world = Some(srv.world.read());

@@ -54,7 +54,9 @@ pub struct Server {
 fn random_hex(n: usize) -> String {
     use rand::Rng;
     let mut r = rand::rng();
-    (0..n).map(|_| format!("{:x}", r.random_range(0..16u8))).collect()
+    (0..n)
+        .map(|_| format!("{:x}", r.random_range(0..16u8)))
+        .collect()
 }
 
 impl Server {
@@ -92,16 +94,15 @@ impl Server {
     pub fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.shutdown_notify.notify_waiters();
+        for c in self.clients.all() {
+            c.kill();
+        }
     }
 
     /// Re-reads options that live outside the config registry after CONFIG SET.
     pub fn apply_config(&self) {
-        self.log.set_max_bytes(
-            self.config
-                .hot
-                .changes_memory_bytes
-                .load(Ordering::Relaxed) as usize,
-        );
+        self.log
+            .set_max_bytes(self.config.hot.changes_memory_bytes.load(Ordering::Relaxed) as usize);
     }
 
     pub async fn wait_shutdown(&self) {
@@ -151,10 +152,11 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     }
     let s2 = srv.clone();
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
