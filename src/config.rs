@@ -148,6 +148,7 @@ pub struct Hot {
     pub changes_memory_bytes: AtomicU64,
 }
 
+#[derive(Debug)]
 pub struct Config {
     values: RwLock<Vec<String>>,
     /// The config file given at start-up (CONFIG REWRITE writes it back).
@@ -213,7 +214,7 @@ pub fn canonical(d: &Def, v: &str) -> Result<String, String> {
         Kind::Str => Ok(v.to_string()),
         Kind::Save => {
             let parts: Vec<&str> = v.split_whitespace().collect();
-            if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+            if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err()) {
                 return Err("Invalid save parameters".into());
             }
             Ok(parts.join(" "))

@@ -43,8 +43,7 @@ pub const OFFSET_RANGE: &str = "ERR offset is out of range";
 pub const INVALID_EXPIRE_SET: &str = "ERR invalid expire time in 'set' command";
 pub const INVALID_EXPIRE_GETEX: &str = "ERR invalid expire time in 'getex' command";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
-pub const WRONGPASS: &str =
-    "WRONGPASS invalid username-password pair or user is disabled.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
@@ -88,12 +87,6 @@ pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
         "ERR unknown subcommand '{}'. Try {} HELP.",
         sanitize(sub, 128),
         cmd.to_ascii_uppercase()
-    ))
-}
-
-pub fn unknown_subcommand_arity(sub: &str, cmd: &str) -> CmdError {
-    CmdError::owned(format!(
-        "ERR wrong number of arguments for '{cmd}|{sub}' command"
     ))
 }
 

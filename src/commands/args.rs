@@ -28,7 +28,7 @@ impl<'a> Cursor<'a> {
         (self.i < self.args.len()).then(|| self.args.get(self.i))
     }
 
-    pub fn next(&mut self) -> Option<&'a [u8]> {
+    pub fn next_arg(&mut self) -> Option<&'a [u8]> {
         let v = self.peek()?;
         self.i += 1;
         Some(v)
@@ -36,7 +36,7 @@ impl<'a> Cursor<'a> {
 
     /// The next argument, or a syntax error if there is none.
     pub fn value(&mut self) -> CmdResult<&'a [u8]> {
-        self.next().ok_or_else(|| CmdError::from(SYNTAX))
+        self.next_arg().ok_or_else(|| CmdError::from(SYNTAX))
     }
 
     /// Consumes the next argument if it equals `word` (case-insensitively).

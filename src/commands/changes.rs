@@ -25,11 +25,32 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     complexity: "Depends on subcommand.",
     handler: container,
     subcommands: &[
-        cmd!("read", -3, READONLY | LOADING | STALE, (0, 0, 0), CH, "changes", changes_read,
-            "Reads change events from a position in the change log.", "start [COUNT count]", "0.1.0",
-            "O(N) where N is the number of events returned"),
-        cmd!("info", 2, READONLY | LOADING | STALE | FAST, (0, 0, 0), CH, "changes", changes_info,
-            "Returns the change log's epoch and offsets.", "", "0.1.0", "O(1)"),
+        cmd!(
+            "read",
+            -3,
+            READONLY | LOADING | STALE,
+            (0, 0, 0),
+            CH,
+            "changes",
+            changes_read,
+            "Reads change events from a position in the change log.",
+            "start [COUNT count]",
+            "0.1.0",
+            "O(N) where N is the number of events returned"
+        ),
+        cmd!(
+            "info",
+            2,
+            READONLY | LOADING | STALE | FAST,
+            (0, 0, 0),
+            CH,
+            "changes",
+            changes_info,
+            "Returns the change log's epoch and offsets.",
+            "",
+            "0.1.0",
+            "O(1)"
+        ),
     ],
 }];
 
@@ -47,11 +68,13 @@ fn changes_read(ctx: &mut Ctx, a: Args) -> CmdResult {
         std::str::from_utf8(start)
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
-            .ok_or(CmdError::from("ERR invalid start position: use earliest, latest or an offset"))?
+            .ok_or(CmdError::from(
+                "ERR invalid start position: use earliest, latest or an offset",
+            ))?
     };
     let mut n = 100;
     let mut c = Cursor::new(a, 3);
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         if is(opt, "COUNT") {
             n = count(c.value()?)?.min(MAX_COUNT);
         } else {

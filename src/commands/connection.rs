@@ -152,8 +152,10 @@ fn valid_name(n: &[u8]) -> bool {
 fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut c = Cursor::new(a, 1);
     let mut proto = if ctx.sess.resp3 { 3 } else { 2 };
-    if let Some(p) = c.next() {
-        let v = int(p).map_err(|_| CmdError::from("ERR Protocol version is not an integer or out of range"))?;
+    if let Some(p) = c.next_arg() {
+        let v = int(p).map_err(|_| {
+            CmdError::from("ERR Protocol version is not an integer or out of range")
+        })?;
         if !(2..=3).contains(&v) {
             return Err(error::NOPROTO.into());
         }
@@ -161,7 +163,7 @@ fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
     }
     let mut setname: Option<&[u8]> = None;
     let mut authed = false;
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         if is(opt, "AUTH") && c.remaining() >= 2 {
             let (u, p) = (c.value()?, c.value()?);
             if !check_password(ctx, u, p) {
@@ -243,7 +245,10 @@ fn line_of(ctx: &Ctx, info: &crate::server::clients::ClientInfo, current: Option
         Some(c) => c.to_string(),
         None => {
             let id = info.last_cmd.load(Ordering::Relaxed);
-            t.full_names.get(id).cloned().unwrap_or_else(|| "NULL".into())
+            t.full_names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| "NULL".into())
         }
     };
     let mut l = info.line(&cmd);
@@ -265,10 +270,15 @@ fn line_of(ctx: &Ctx, info: &crate::server::clients::ClientInfo, current: Option
 fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
     let mut c = Cursor::new(a, 2);
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         if is(opt, "TYPE") {
             let t = c.value()?;
-            if !(is(t, "normal") || is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub")) {
+            if !(is(t, "normal")
+                || is(t, "master")
+                || is(t, "replica")
+                || is(t, "slave")
+                || is(t, "pubsub"))
+            {
                 return Err(CmdError::owned(format!(
                     "ERR Unknown client type '{}'",
                     error::sanitize(t, 64)
@@ -279,7 +289,7 @@ fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
             }
         } else if is(opt, "ID") {
             let mut v = Vec::new();
-            while let Some(x) = c.next() {
+            while let Some(x) = c.next_arg() {
                 let n = int(x).map_err(|_| CmdError::from("ERR Invalid client ID"))?;
                 if n <= 0 {
                     return Err("ERR Invalid client ID".into());

@@ -41,29 +41,97 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 }];
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("count", 2, CF, (0, 0, 0), CONN, "server", count,
-        "Returns a count of commands.", "", "2.8.13", "O(1)"),
-    cmd!("docs", -2, CF, (0, 0, 0), CONN, "server", docs,
+    cmd!(
+        "count",
+        2,
+        CF,
+        (0, 0, 0),
+        CONN,
+        "server",
+        count,
+        "Returns a count of commands.",
+        "",
+        "2.8.13",
+        "O(1)"
+    ),
+    cmd!(
+        "docs",
+        -2,
+        CF,
+        (0, 0, 0),
+        CONN,
+        "server",
+        docs,
         "Returns documentary information about one, multiple or all commands.",
-        "[command-name [command-name ...]]", "7.0.0",
-        "O(N) where N is the number of commands to look up"),
-    cmd!("getkeys", -4, CF, (0, 0, 0), CONN, "server", getkeys,
-        "Extracts the key names from an arbitrary command.", "command [arg [arg ...]]", "2.8.13",
-        "O(N) where N is the number of arguments to the command"),
-    cmd!("getkeysandflags", -4, CF, (0, 0, 0), CONN, "server", getkeysandflags,
+        "[command-name [command-name ...]]",
+        "7.0.0",
+        "O(N) where N is the number of commands to look up"
+    ),
+    cmd!(
+        "getkeys",
+        -4,
+        CF,
+        (0, 0, 0),
+        CONN,
+        "server",
+        getkeys,
+        "Extracts the key names from an arbitrary command.",
+        "command [arg [arg ...]]",
+        "2.8.13",
+        "O(N) where N is the number of arguments to the command"
+    ),
+    cmd!(
+        "getkeysandflags",
+        -4,
+        CF,
+        (0, 0, 0),
+        CONN,
+        "server",
+        getkeysandflags,
         "Extracts the key names and access flags for an arbitrary command.",
-        "command [arg [arg ...]]", "7.0.0",
-        "O(N) where N is the number of arguments to the command"),
-    cmd!("help", 2, CF, (0, 0, 0), CONN, "server", help,
-        "Returns helpful text about the different subcommands.", "", "5.0.0", "O(1)"),
-    cmd!("info", -2, CF, (0, 0, 0), CONN, "server", info,
+        "command [arg [arg ...]]",
+        "7.0.0",
+        "O(N) where N is the number of arguments to the command"
+    ),
+    cmd!(
+        "help",
+        2,
+        CF,
+        (0, 0, 0),
+        CONN,
+        "server",
+        help,
+        "Returns helpful text about the different subcommands.",
+        "",
+        "5.0.0",
+        "O(1)"
+    ),
+    cmd!(
+        "info",
+        -2,
+        CF,
+        (0, 0, 0),
+        CONN,
+        "server",
+        info,
         "Returns information about one, multiple or all commands.",
-        "[command-name [command-name ...]]", "2.8.13",
-        "O(N) where N is the number of commands to look up"),
-    cmd!("list", -2, CF, (0, 0, 0), CONN, "server", list,
+        "[command-name [command-name ...]]",
+        "2.8.13",
+        "O(N) where N is the number of commands to look up"
+    ),
+    cmd!(
+        "list",
+        -2,
+        CF,
+        (0, 0, 0),
+        CONN,
+        "server",
+        list,
         "Returns a list of command names.",
-        "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]", "7.0.0",
-        "O(N) where N is the total number of Redis commands"),
+        "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]",
+        "7.0.0",
+        "O(N) where N is the total number of Redis commands"
+    ),
 ];
 
 /// Bare `COMMAND`: Redis answers it as `COMMAND INFO` of every command.
@@ -255,9 +323,27 @@ fn lookup_full(t: &Table, name: &[u8]) -> Option<usize> {
 
 /// ACL categories in the order Redis lists them (`ACLCommandCategories`).
 const CATEGORY_ORDER: &[&str] = &[
-    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
-    "connection", "transaction", "scripting",
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
 ];
 
 fn sorted_categories(spec: &CommandSpec) -> Vec<&'static str> {
@@ -348,7 +434,11 @@ fn write_key_spec(out: &mut Out, spec: &CommandSpec) {
     out.bulk_str("spec");
     out.map(3);
     out.bulk_str("lastkey");
-    out.int(if last < 0 { last as i64 } else { (last - first) as i64 });
+    out.int(if last < 0 {
+        last as i64
+    } else {
+        (last - first) as i64
+    });
     out.bulk_str("keystep");
     out.int(step as i64);
     out.bulk_str("limit");
@@ -507,7 +597,7 @@ fn movable_keys(full: &str, argv: Args) -> Option<Vec<usize>> {
                 return Some(Vec::new());
             };
             let rest = n - s - 1;
-            if rest == 0 || rest % 2 != 0 {
+            if rest == 0 || !rest.is_multiple_of(2) {
                 Vec::new()
             } else {
                 (s + 1..s + 1 + rest / 2).collect()
@@ -602,7 +692,7 @@ impl Arg {
     fn block(mut args: Vec<Arg>) -> Arg {
         let mut token = None;
         if let Some(first) = args.first_mut() {
-            if first.kind != ArgType::PureToken && !first.multiple {
+            if first.kind != ArgType::PureToken && !first.optional && !first.multiple {
                 token = first.token.take();
             }
         }
@@ -804,10 +894,9 @@ fn joined_name(args: &[Arg]) -> String {
 
 fn oneof_name(choices: &[Arg]) -> String {
     let tok = |a: &Arg| a.token.clone().unwrap_or_default();
-    if choices
-        .iter()
-        .all(|a| a.kind == ArgType::PureToken && matches!(tok(a).as_str(), "NX" | "XX" | "GT" | "LT"))
-    {
+    if choices.iter().all(|a| {
+        a.kind == ArgType::PureToken && matches!(tok(a).as_str(), "NX" | "XX" | "GT" | "LT")
+    }) {
         return "condition".into();
     }
     if choices
@@ -1032,7 +1121,10 @@ mod tests {
         assert_eq!(a[0].args.len(), 2);
         assert_eq!(a[0].args[0].kind, ArgType::Key);
         assert_eq!(a[0].args[1].kind, ArgType::String);
-        assert_eq!(hint("key value [key value ...]"), "key value [key value ...]");
+        assert_eq!(
+            hint("key value [key value ...]"),
+            "key value [key value ...]"
+        );
     }
 
     #[test]
@@ -1076,13 +1168,25 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].kind, ArgType::Pattern);
         assert!(a[0].optional && a[0].multiple && a[0].multiple_token);
-        assert_eq!(hint("[GET pattern [GET pattern ...]]"), "[GET pattern [GET pattern ...]]");
+        assert_eq!(
+            hint("[GET pattern [GET pattern ...]]"),
+            "[GET pattern [GET pattern ...]]"
+        );
 
         let a = parse_syntax("[ID client-id [client-id ...]]", &CX);
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].token.as_deref(), Some("ID"));
         assert!(a[0].multiple && !a[0].multiple_token);
-        assert_eq!(hint("[ID client-id [client-id ...]]"), "[ID client-id [client-id ...]]");
+        assert_eq!(
+            hint("[ID client-id [client-id ...]]"),
+            "[ID client-id [client-id ...]]"
+        );
+
+        // An optional tokened first member keeps its token (CLIENT KILL's filters).
+        assert_eq!(
+            hint("ip:port | [ID client-id] [USER username]"),
+            "ip:port|[ID client-id] [USER username]"
+        );
 
         let a = parse_syntax("key [LIMIT offset count]", &CX);
         assert_eq!(a[1].kind, ArgType::Block);
@@ -1112,7 +1216,10 @@ mod tests {
 
     #[test]
     fn types_follow_names_and_context() {
-        let a = parse_syntax("key1 key2 source destination newkey pattern count index2 other", &CX);
+        let a = parse_syntax(
+            "key1 key2 source destination newkey pattern count index2 other",
+            &CX,
+        );
         let kinds: Vec<ArgType> = a.iter().map(|a| a.kind).collect();
         use ArgType::*;
         assert_eq!(
@@ -1131,10 +1238,38 @@ mod tests {
     #[test]
     fn malformed_input_never_panics() {
         let nasty = [
-            "", " ", "[", "]", "<", ">", "|", "...", "[...]", "[[[[", "]]]]", "a | | b", "[a |]",
-            "[| a]", "KEY [", "x ... ...", "[x ...] [x ...]", "<>", "[ ]", "a....b", "..", ".",
-            "A B C", "ÄÖ [é ...]", "[a [b [c [d [e [f [g [h [i [j [k [l [m [n [o [p [q [r]]]]]",
-            "TOKEN", "TOKEN [", "TOKEN <", "TOKEN [x ...]", "<a|b> ...", "\"\" *", "[[a ...] ...]",
+            "",
+            " ",
+            "[",
+            "]",
+            "<",
+            ">",
+            "|",
+            "...",
+            "[...]",
+            "[[[[",
+            "]]]]",
+            "a | | b",
+            "[a |]",
+            "[| a]",
+            "KEY [",
+            "x ... ...",
+            "[x ...] [x ...]",
+            "<>",
+            "[ ]",
+            "a....b",
+            "..",
+            ".",
+            "A B C",
+            "ÄÖ [é ...]",
+            "[a [b [c [d [e [f [g [h [i [j [k [l [m [n [o [p [q [r]]]]]",
+            "TOKEN",
+            "TOKEN [",
+            "TOKEN <",
+            "TOKEN [x ...]",
+            "<a|b> ...",
+            "\"\" *",
+            "[[a ...] ...]",
         ];
         for s in nasty {
             let args = parse_syntax(s, &CX);

@@ -104,7 +104,13 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// Deletes `key` if live, recording `del`. True if it existed.
 pub fn delete_key(l: &mut Locked, key: &[u8]) -> bool {
     if l.remove(key).is_some() {
-        l.record(key, "del", ChangeKind::Remove, ValueType::None, &[b"DEL", key]);
+        l.record(
+            key,
+            "del",
+            ChangeKind::Remove,
+            ValueType::None,
+            &[b"DEL", key],
+        );
         true
     } else {
         false
@@ -131,7 +137,10 @@ fn exists(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn type_(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut l = ctx.lock1(a.get(1));
-    let t = l.peek(a.get(1)).map(|v| v.vtype()).unwrap_or(ValueType::None);
+    let t = l
+        .peek(a.get(1))
+        .map(|v| v.vtype())
+        .unwrap_or(ValueType::None);
     drop(l);
     ctx.out.simple(t.name());
     Ok(())
@@ -160,7 +169,13 @@ fn rename_generic(ctx: &mut Ctx, a: Args, nx: bool) -> CmdResult<bool> {
     if let Some(at) = ttl {
         l.set_ttl(dst, at);
     }
-    l.record(src, "rename_from", ChangeKind::Remove, ValueType::None, &[b"RENAME", src, dst]);
+    l.record(
+        src,
+        "rename_from",
+        ChangeKind::Remove,
+        ValueType::None,
+        &[b"RENAME", src, dst],
+    );
     l.record(dst, "rename_to", ChangeKind::upsert(dst_existed), vt, &[]);
     Ok(true)
 }
@@ -192,7 +207,7 @@ fn copy(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut replace = false;
     let mut db_raw: Option<&[u8]> = None;
     let mut c = Cursor::new(a, 3);
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         if is(opt, "REPLACE") {
             replace = true;
         } else if is(opt, "DB") {
@@ -234,7 +249,14 @@ fn copy(ctx: &mut Ctx, a: Args) -> CmdResult {
     if replace {
         args.push(b"REPLACE");
     }
-    l.record_in(dst_db, dst, "copy_to", ChangeKind::upsert(existed), vt, &args);
+    l.record_in(
+        dst_db,
+        dst,
+        "copy_to",
+        ChangeKind::upsert(existed),
+        vt,
+        &args,
+    );
     drop(l);
     ctx.out.int(1);
     Ok(())
@@ -276,7 +298,7 @@ fn scan(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut count: usize = 10;
     let mut tfilter: Option<ValueType> = None;
     let mut c = Cursor::new(a, 2);
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         if is(opt, "MATCH") {
             pat = Some(c.value()?);
         } else if is(opt, "COUNT") {
@@ -308,7 +330,11 @@ fn scan(ctx: &mut Ctx, a: Args) -> CmdResult {
         let done_shard = ks.with_shard(shard, |sh| {
             let d = &sh.dbs[db];
             let len = d.keys.len() as u64;
-            let mut pos = if remaining == 0 { len } else { remaining.min(len) };
+            let mut pos = if remaining == 0 {
+                len
+            } else {
+                remaining.min(len)
+            };
             while pos > 0 && visited < count {
                 pos -= 1;
                 visited += 1;
@@ -333,14 +359,19 @@ fn scan(ctx: &mut Ctx, a: Args) -> CmdResult {
                 shard += 1;
                 remaining = 0;
                 if visited >= count {
-                    break if shard >= ks.nshards() { 0 } else { shard as u64 };
+                    break if shard >= ks.nshards() {
+                        0
+                    } else {
+                        shard as u64
+                    };
                 }
             }
             Some(pos) => break (pos << SHARD_BITS) | shard as u64,
         }
     };
     ctx.out.array(2);
-    ctx.out.bulk(itoa::Buffer::new().format(next_cursor).as_bytes());
+    ctx.out
+        .bulk(itoa::Buffer::new().format(next_cursor).as_bytes());
     ctx.out.array(found.len());
     for k in &found {
         ctx.out.bulk(k);
@@ -430,8 +461,10 @@ fn object_idletime(ctx: &mut Ctx, a: Args) -> CmdResult {
     if lfu_policy(ctx) {
         return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    let now = crate::keyspace::value::clock();
-    match with_object(ctx, a.get(2), |v| now.wrapping_sub(v.access_clock()) as i64) {
+    let now = crate::keyspace::value::Meta::now().clock();
+    match with_object(ctx, a.get(2), |v| {
+        (now.wrapping_sub(v.access_clock()) & 0x7fff_ffff) as i64
+    }) {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
     }
@@ -504,7 +537,13 @@ fn expire_generic(ctx: &mut Ctx, a: Args, unit_ms: bool, absolute: bool, name: &
         n.checked_mul(1000)
     };
     let at = ms
-        .and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(ctx.now as i64) })
+        .and_then(|ms| {
+            if absolute {
+                Some(ms)
+            } else {
+                ms.checked_add(ctx.now as i64)
+            }
+        })
         .ok_or_else(|| error::invalid_expire(name))?;
     let mut l = ctx.lock1(key);
     if !l.exists(key) {
@@ -515,7 +554,7 @@ fn expire_generic(ctx: &mut Ctx, a: Args, unit_ms: bool, absolute: bool, name: &
     let cur = l.ttl_of(key);
     let ok = match cur {
         None => !(xx || gt),
-        Some(c) => !nx && !(gt && at <= c as i64) && !(lt && at >= c as i64),
+        Some(c) => !nx && (!gt || at > c as i64) && (!lt || at < c as i64),
     };
     if !ok {
         drop(l);
@@ -528,7 +567,13 @@ fn expire_generic(ctx: &mut Ctx, a: Args, unit_ms: bool, absolute: bool, name: &
         let vt = l.peek(key).map(|v| v.vtype()).unwrap_or(ValueType::None);
         l.set_ttl(key, at as u64);
         let mut b = itoa::Buffer::new();
-        l.record(key, "expire", ChangeKind::Modify, vt, &[b"PEXPIREAT", key, b.format(at).as_bytes()]);
+        l.record(
+            key,
+            "expire",
+            ChangeKind::Modify,
+            vt,
+            &[b"PEXPIREAT", key, b.format(at).as_bytes()],
+        );
     }
     drop(l);
     ctx.out.int(1);
@@ -608,7 +653,7 @@ fn restore(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq) = (None::<i64>, None::<i64>);
     let mut c = Cursor::new(a, 4);
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         if is(opt, "REPLACE") {
             replace = true;
         } else if is(opt, "ABSTTL") {
@@ -657,8 +702,8 @@ fn restore(ctx: &mut Ctx, a: Args) -> CmdResult {
             return Ok(());
         }
     }
-    if let (Some(secs), Value::Str(_, clock)) = (idle, &mut v) {
-        *clock = crate::keyspace::value::clock().wrapping_sub(secs as u32);
+    if let Some(secs) = idle {
+        v.meta_mut().set_idle(secs.min(u32::MAX as i64 / 2) as u32);
     }
     let vt = v.vtype();
     l.put(key, v, false);
@@ -699,7 +744,14 @@ fn move_(ctx: &mut Ctx, a: Args) -> CmdResult {
     if let Some(at) = ttl {
         l.set_ttl_in(dst, key, at);
     }
-    l.record_in(src, key, "move_from", ChangeKind::Remove, ValueType::None, &[b"MOVE", key, a.get(2)]);
+    l.record_in(
+        src,
+        key,
+        "move_from",
+        ChangeKind::Remove,
+        ValueType::None,
+        &[b"MOVE", key, a.get(2)],
+    );
     l.record_in(dst, key, "move_to", ChangeKind::Insert, vt, &[]);
     drop(l);
     ctx.out.int(1);
@@ -722,7 +774,15 @@ fn swapdb(ctx: &mut Ctx, a: Args) -> CmdResult {
             sh.dbs.swap(x, y);
         }
     }
-    l.rec.record(l.who, x, b"", "swapdb", ChangeKind::Modify, ValueType::None, &[b"SWAPDB", a.get(1), a.get(2)]);
+    l.rec.record(
+        l.who,
+        x,
+        b"",
+        "swapdb",
+        ChangeKind::Modify,
+        ValueType::None,
+        &[b"SWAPDB", a.get(1), a.get(2)],
+    );
     drop(l);
     ctx.out.ok();
     Ok(())
@@ -743,7 +803,15 @@ fn flushdb(ctx: &mut Ctx, a: Args) -> CmdResult {
     for sh in l.shards_mut() {
         sh.dbs[db] = Default::default();
     }
-    l.rec.record(l.who, db, b"", "flushdb", ChangeKind::Remove, ValueType::None, &[b"FLUSHDB"]);
+    l.rec.record(
+        l.who,
+        db,
+        b"",
+        "flushdb",
+        ChangeKind::Remove,
+        ValueType::None,
+        &[b"FLUSHDB"],
+    );
     drop(l);
     ctx.out.ok();
     Ok(())
@@ -757,7 +825,15 @@ fn flushall(ctx: &mut Ctx, a: Args) -> CmdResult {
             *d = Default::default();
         }
     }
-    l.rec.record(l.who, 0, b"", "flushall", ChangeKind::Remove, ValueType::None, &[b"FLUSHALL"]);
+    l.rec.record(
+        l.who,
+        0,
+        b"",
+        "flushall",
+        ChangeKind::Remove,
+        ValueType::None,
+        &[b"FLUSHALL"],
+    );
     drop(l);
     ctx.out.ok();
     Ok(())
@@ -766,7 +842,9 @@ fn flushall(ctx: &mut Ctx, a: Args) -> CmdResult {
 fn dbsize(ctx: &mut Ctx, _a: Args) -> CmdResult {
     let db = ctx.sess.db;
     let ks = &ctx.srv.keyspace;
-    let n: usize = (0..ks.nshards()).map(|i| ks.with_shard(i, |sh| sh.dbs[db].len())).sum();
+    let n: usize = (0..ks.nshards())
+        .map(|i| ks.with_shard(i, |sh| sh.dbs[db].len()))
+        .sum();
     ctx.out.int(n as i64);
     Ok(())
 }

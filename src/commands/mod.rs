@@ -337,6 +337,10 @@ pub fn resolve(args: &Args) -> Result<Resolved, CmdError> {
     let mut spec = t.specs[id];
     if !spec.subcommands.is_empty() {
         if args.len() < 2 {
+            // A container runs bare only when its arity allows it (COMMAND is -1).
+            if arity_ok(spec.arity, args.len()) {
+                return Ok(Resolved { id, spec });
+            }
             return Err(error::wrong_arity(spec.name));
         }
         match t.lookup_sub(id, args.get(1)) {
@@ -347,10 +351,7 @@ pub fn resolve(args: &Args) -> Result<Resolved, CmdError> {
             None => return Err(error::unknown_subcommand(args.get(1), spec.name)),
         }
         if !arity_ok(spec.arity, args.len()) {
-            return Err(error::unknown_subcommand_arity(
-                spec.name,
-                t.specs[t.lookup(name).unwrap_or(0)].name,
-            ));
+            return Err(error::wrong_arity(&t.full_names[id]));
         }
         return Ok(Resolved { id, spec });
     }

@@ -93,12 +93,32 @@ fn cpu_secs() -> (f64, f64) {
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-    "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
 ];
 const ALL_SECTIONS: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-    "commandstats", "errorstats", "cluster", "keyspace", "changes",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+    "changes",
 ];
 
 fn info(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -154,7 +174,10 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("redis_git_dirty", "0".into());
             kv("redis_build_id", "0".into());
             kv("redis_mode", "standalone".into());
-            kv("os", format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+            kv(
+                "os",
+                format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            );
             kv("arch_bits", "64".into());
             kv("multiplexing_api", "epoll".into());
             kv("process_id", std::process::id().to_string());
@@ -212,13 +235,22 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         "persistence" => {
             kv("loading", "0".into());
             kv("async_loading", "0".into());
-            kv("rdb_changes_since_last_save", srv.log.last_offset().to_string());
+            kv(
+                "rdb_changes_since_last_save",
+                srv.log.last_offset().to_string(),
+            );
             kv("rdb_bgsave_in_progress", "0".into());
-            kv("rdb_last_save_time", srv.lastsave.load(Ordering::Relaxed).to_string());
+            kv(
+                "rdb_last_save_time",
+                srv.lastsave.load(Ordering::Relaxed).to_string(),
+            );
             kv("rdb_last_bgsave_status", "ok".into());
             kv("rdb_last_bgsave_time_sec", "-1".into());
             kv("rdb_current_bgsave_time_sec", "-1".into());
-            kv("aof_enabled", (srv.config.get_bool("appendonly") as u8).to_string());
+            kv(
+                "aof_enabled",
+                (srv.config.get_bool("appendonly") as u8).to_string(),
+            );
             kv("aof_rewrite_in_progress", "0".into());
             kv("aof_rewrite_scheduled", "0".into());
             kv("aof_last_rewrite_time_sec", "-1".into());
@@ -229,19 +261,37 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         "stats" => {
             let st = &srv.stats;
             let ks = srv.keyspace.stats();
-            kv("total_connections_received", st.connections_received.load(Ordering::Relaxed).to_string());
-            kv("total_commands_processed", st.commands_processed.load(Ordering::Relaxed).to_string());
+            kv(
+                "total_connections_received",
+                st.connections_received.load(Ordering::Relaxed).to_string(),
+            );
+            kv(
+                "total_commands_processed",
+                st.commands_processed.load(Ordering::Relaxed).to_string(),
+            );
             kv("instantaneous_ops_per_sec", "0".into());
-            kv("total_net_input_bytes", st.net_input_bytes.load(Ordering::Relaxed).to_string());
-            kv("total_net_output_bytes", st.net_output_bytes.load(Ordering::Relaxed).to_string());
-            kv("rejected_connections", st.rejected_connections.load(Ordering::Relaxed).to_string());
+            kv(
+                "total_net_input_bytes",
+                st.net_input_bytes.load(Ordering::Relaxed).to_string(),
+            );
+            kv(
+                "total_net_output_bytes",
+                st.net_output_bytes.load(Ordering::Relaxed).to_string(),
+            );
+            kv(
+                "rejected_connections",
+                st.rejected_connections.load(Ordering::Relaxed).to_string(),
+            );
             kv("expired_keys", ks.expired.to_string());
             kv("evicted_keys", "0".into());
             kv("keyspace_hits", ks.hits.to_string());
             kv("keyspace_misses", ks.misses.to_string());
             kv("pubsub_channels", "0".into());
             kv("pubsub_patterns", "0".into());
-            kv("total_error_replies", st.errors.load(Ordering::Relaxed).to_string());
+            kv(
+                "total_error_replies",
+                st.errors.load(Ordering::Relaxed).to_string(),
+            );
         }
         "replication" => {
             kv("role", "master".into());
@@ -285,7 +335,10 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         "keyspace" => {
             for (i, (keys, expires)) in srv.keyspace.db_sizes().into_iter().enumerate() {
                 if keys > 0 {
-                    kv(&format!("db{i}"), format!("keys={keys},expires={expires},avg_ttl=0"));
+                    kv(
+                        &format!("db{i}"),
+                        format!("keys={keys},expires={expires},avg_ttl=0"),
+                    );
                 }
             }
         }
@@ -373,7 +426,8 @@ fn config_get(ctx: &mut Ctx, a: Args) -> CmdResult {
     for pat in a.iter().skip(2) {
         for (i, d) in DEFS.iter().enumerate() {
             let m = glob_match(pat, d.name.as_bytes(), true)
-                || d.alias.is_some_and(|al| glob_match(pat, al.as_bytes(), true));
+                || d.alias
+                    .is_some_and(|al| glob_match(pat, al.as_bytes(), true));
             if m && !hits.contains(&i) {
                 hits.push(i);
             }
@@ -388,8 +442,8 @@ fn config_get(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 fn config_set(ctx: &mut Ctx, a: Args) -> CmdResult {
-    if a.len() % 2 != 0 {
-        return Err(error::unknown_subcommand_arity("set", "config"));
+    if !a.len().is_multiple_of(2) {
+        return Err(error::wrong_arity("config|set"));
     }
     let mut pairs: Vec<(usize, String)> = Vec::new();
     for i in (2..a.len()).step_by(2) {
@@ -399,7 +453,10 @@ fn config_set(ctx: &mut Ctx, a: Args) -> CmdResult {
         };
         let d = &DEFS[idx];
         if !d.runtime {
-            return Err(error::config_set_failed(d.name, "can't set immutable config"));
+            return Err(error::config_set_failed(
+                d.name,
+                "can't set immutable config",
+            ));
         }
         if pairs.iter().any(|(j, _)| *j == idx) {
             return Err(error::config_set_failed(d.name, "duplicate parameter"));

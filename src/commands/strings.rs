@@ -99,7 +99,8 @@ fn expire_at(unit_ms: bool, absolute: bool, raw: &[u8], now: u64, cmd: &str) -> 
     let ms = if unit_ms {
         n
     } else {
-        n.checked_mul(1000).ok_or_else(|| error::invalid_expire(cmd))?
+        n.checked_mul(1000)
+            .ok_or_else(|| error::invalid_expire(cmd))?
     };
     let at = if absolute {
         ms
@@ -118,15 +119,31 @@ fn write_string(l: &mut Locked, key: &[u8], val: &[u8], ttl: Ttl, event: &str) -
         Ttl::At(at) => {
             l.set_ttl(key, at);
             let t = buf.format(at);
-            l.record(key, event, ChangeKind::upsert(existed), ValueType::String,
-                &[b"SET", key, val, b"PXAT", t.as_bytes()]);
+            l.record(
+                key,
+                event,
+                ChangeKind::upsert(existed),
+                ValueType::String,
+                &[b"SET", key, val, b"PXAT", t.as_bytes()],
+            );
         }
         Ttl::Keep if l.ttl_of(key).is_some() => {
-            l.record(key, event, ChangeKind::upsert(existed), ValueType::String,
-                &[b"SET", key, val, b"KEEPTTL"]);
+            l.record(
+                key,
+                event,
+                ChangeKind::upsert(existed),
+                ValueType::String,
+                &[b"SET", key, val, b"KEEPTTL"],
+            );
         }
         _ => {
-            l.record(key, event, ChangeKind::upsert(existed), ValueType::String, &[b"SET", key, val]);
+            l.record(
+                key,
+                event,
+                ChangeKind::upsert(existed),
+                ValueType::String,
+                &[b"SET", key, val],
+            );
         }
     }
     existed
@@ -138,9 +155,11 @@ fn set(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (mut nx, mut xx, mut want_get) = (false, false, false);
     let mut ttl = Ttl::Clear;
     let mut ttl_set = false;
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         let timed = |ms: bool, abs: bool, c: &mut Cursor| -> CmdResult<Ttl> {
-            let raw = c.next().ok_or(crate::error::CmdError::from(error::SYNTAX))?;
+            let raw = c
+                .next_arg()
+                .ok_or(crate::error::CmdError::from(error::SYNTAX))?;
             Ok(Ttl::At(expire_at(ms, abs, raw, ctx.now, "set")?))
         };
         if is(opt, "NX") && !xx {
@@ -152,7 +171,8 @@ fn set(ctx: &mut Ctx, a: Args) -> CmdResult {
         } else if is(opt, "KEEPTTL") && !ttl_set {
             ttl = Ttl::Keep;
             ttl_set = true;
-        } else if !ttl_set && (is(opt, "EX") || is(opt, "PX") || is(opt, "EXAT") || is(opt, "PXAT")) {
+        } else if !ttl_set && (is(opt, "EX") || is(opt, "PX") || is(opt, "EXAT") || is(opt, "PXAT"))
+        {
             let ms = is(opt, "PX") || is(opt, "PXAT");
             let abs = is(opt, "EXAT") || is(opt, "PXAT");
             if !c.has_more() {
@@ -170,7 +190,11 @@ fn set(ctx: &mut Ctx, a: Args) -> CmdResult {
     } else {
         None
     };
-    let exists = if want_get { old.is_some() } else { l.exists(key) };
+    let exists = if want_get {
+        old.is_some()
+    } else {
+        l.exists(key)
+    };
     if (nx && exists) || (xx && !exists) {
         drop(l);
         if want_get {
@@ -239,7 +263,7 @@ fn mget(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 fn mset_generic(ctx: &mut Ctx, a: Args, nx: bool) -> CmdResult<bool> {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(error::wrong_arity(if nx { "msetnx" } else { "mset" }));
     }
     let keys: Vec<&[u8]> = a.iter().skip(1).step_by(2).collect();
@@ -288,7 +312,13 @@ fn getdel(ctx: &mut Ctx, a: Args) -> CmdResult {
         return Ok(());
     }
     if let Some(Value::Str(s, _)) = l.remove(key) {
-        l.record(key, "del", ChangeKind::Remove, ValueType::None, &[b"DEL", key]);
+        l.record(
+            key,
+            "del",
+            ChangeKind::Remove,
+            ValueType::None,
+            &[b"DEL", key],
+        );
         drop(l);
         ctx.out.bulk(&s);
     }
@@ -300,7 +330,7 @@ fn getex(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut c = Cursor::new(a, 2);
     // None: leave the TTL; Some(None): PERSIST; Some(Some(t)): set it.
     let mut change: Option<Option<u64>> = None;
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         if change.is_some() {
             return Err(error::SYNTAX.into());
         }
@@ -323,20 +353,36 @@ fn getex(ctx: &mut Ctx, a: Args) -> CmdResult {
     };
     match change {
         None => {}
-        Some(None) => {
-            if l.persist(key) {
-                l.record(key, "persist", ChangeKind::Modify, ValueType::String, &[b"PERSIST", key]);
-            }
+        Some(None) if l.persist(key) => {
+            l.record(
+                key,
+                "persist",
+                ChangeKind::Modify,
+                ValueType::String,
+                &[b"PERSIST", key],
+            );
         }
+        Some(None) => {}
         Some(Some(at)) if at <= ctx.now => {
             l.remove(key);
-            l.record(key, "del", ChangeKind::Remove, ValueType::None, &[b"DEL", key]);
+            l.record(
+                key,
+                "del",
+                ChangeKind::Remove,
+                ValueType::None,
+                &[b"DEL", key],
+            );
         }
         Some(Some(at)) => {
             l.set_ttl(key, at);
             let mut b = itoa::Buffer::new();
-            l.record(key, "expire", ChangeKind::Modify, ValueType::String,
-                &[b"PEXPIREAT", key, b.format(at).as_bytes()]);
+            l.record(
+                key,
+                "expire",
+                ChangeKind::Modify,
+                ValueType::String,
+                &[b"PEXPIREAT", key, b.format(at).as_bytes()],
+            );
         }
     }
     drop(l);
@@ -363,12 +409,25 @@ fn append(ctx: &mut Ctx, a: Args) -> CmdResult {
             }
             s.extend_from_slice(piece);
             let n = s.len();
-            l.record(key, "append", ChangeKind::Modify, ValueType::String, &[b"APPEND", key, piece]);
+            l.mark_raw(key);
+            l.record(
+                key,
+                "append",
+                ChangeKind::Modify,
+                ValueType::String,
+                &[b"APPEND", key, piece],
+            );
             n
         }
         None => {
             l.put(key, Value::string(piece), false);
-            l.record(key, "append", ChangeKind::Insert, ValueType::String, &[b"APPEND", key, piece]);
+            l.record(
+                key,
+                "append",
+                ChangeKind::Insert,
+                ValueType::String,
+                &[b"APPEND", key, piece],
+            );
             piece.len()
         }
     };
@@ -389,7 +448,10 @@ fn strlen(ctx: &mut Ctx, a: Args) -> CmdResult {
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
     let mut l = ctx.lock1(key);
     let (cur, existed) = match l.get_str(key)? {
-        Some(s) => (parse_i64(s).ok_or(crate::error::CmdError::from(error::NOT_INTEGER))?, true),
+        Some(s) => (
+            parse_i64(s).ok_or(crate::error::CmdError::from(error::NOT_INTEGER))?,
+            true,
+        ),
         None => (0, false),
     };
     let new = cur
@@ -404,7 +466,13 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
     } else {
         &[b"SET", key, text]
     };
-    l.record(key, "incrby", ChangeKind::upsert(existed), ValueType::String, args);
+    l.record(
+        key,
+        "incrby",
+        ChangeKind::upsert(existed),
+        ValueType::String,
+        args,
+    );
     drop(l);
     ctx.out.int(new);
     Ok(())
@@ -436,7 +504,10 @@ fn incrbyfloat(ctx: &mut Ctx, a: Args) -> CmdResult {
     let delta = parse_f64(a.get(2)).ok_or(crate::error::CmdError::from(error::NOT_FLOAT))?;
     let mut l = ctx.lock1(key);
     let (cur, existed) = match l.get_str(key)? {
-        Some(s) => (parse_f64(s).ok_or(crate::error::CmdError::from(error::NOT_FLOAT))?, true),
+        Some(s) => (
+            parse_f64(s).ok_or(crate::error::CmdError::from(error::NOT_FLOAT))?,
+            true,
+        ),
         None => (0.0, false),
     };
     let new = cur + delta;
@@ -451,7 +522,13 @@ fn incrbyfloat(ctx: &mut Ctx, a: Args) -> CmdResult {
     } else {
         &[b"SET", key, text.as_bytes()]
     };
-    l.record(key, "incrbyfloat", ChangeKind::upsert(existed), ValueType::String, args);
+    l.record(
+        key,
+        "incrbyfloat",
+        ChangeKind::upsert(existed),
+        ValueType::String,
+        args,
+    );
     drop(l);
     ctx.out.bulk(text.as_bytes());
     Ok(())
@@ -515,17 +592,27 @@ fn setrange(ctx: &mut Ctx, a: Args) -> CmdResult {
                 s.resize(off + piece.len(), 0);
             }
             s[off..off + piece.len()].copy_from_slice(piece);
-            s.len()
+            let n = s.len();
+            l.mark_raw(key);
+            n
         }
         None => {
             let mut s = Str::from_elem(0, off + piece.len());
             s[off..].copy_from_slice(piece);
             let n = s.len();
-            l.put(key, Value::Str(s, crate::keyspace::value::clock()), false);
+            let mut meta = crate::keyspace::value::Meta::now();
+            meta.set_raw();
+            l.put(key, Value::Str(s, meta), false);
             n
         }
     };
-    l.record(key, "setrange", ChangeKind::upsert(existed), ValueType::String, &[b"SETRANGE", key, a.get(2), piece]);
+    l.record(
+        key,
+        "setrange",
+        ChangeKind::upsert(existed),
+        ValueType::String,
+        &[b"SETRANGE", key, a.get(2), piece],
+    );
     drop(l);
     ctx.out.int(new_len as i64);
     Ok(())
@@ -535,7 +622,7 @@ fn lcs(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (mut want_len, mut want_idx, mut with_len) = (false, false, false);
     let mut min_len: i64 = 0;
     let mut c = Cursor::new(a, 3);
-    while let Some(opt) = c.next() {
+    while let Some(opt) = c.next_arg() {
         if is(opt, "LEN") {
             want_len = true;
         } else if is(opt, "IDX") {
@@ -558,7 +645,9 @@ fn lcs(ctx: &mut Ctx, a: Args) -> CmdResult {
     drop(l);
     let cells = (s1.len() as u64 + 1) * (s2.len() as u64 + 1);
     if cells * 4 > max_len(ctx) as u64 {
-        return Err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into());
+        return Err(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into(),
+        );
     }
     let (n, m) = (s1.len(), s2.len());
     // dp[i][j] = LCS length of s1[..i] and s2[..j], row-major.
@@ -575,7 +664,9 @@ fn lcs(ctx: &mut Ctx, a: Args) -> CmdResult {
     }
     let total = dp[n * w + m] as usize;
     let mut result = vec![0u8; total];
-    let mut matches: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
+    // (range in key1, range in key2, length), inclusive ranges.
+    type Match = ((usize, usize), (usize, usize), usize);
+    let mut matches: Vec<Match> = Vec::new();
     let (mut i, mut j, mut idx) = (n, m, total);
     let (mut a_start, mut a_end, mut b_start, mut b_end) = (n, 0, 0, 0);
     while i > 0 && j > 0 {

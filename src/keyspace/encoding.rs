@@ -1,42 +1,182 @@
-//! Value serialisation shared by DUMP/RESTORE and (next) snapshots.
+//! Value serialisation in Redis's RDB object encoding, shared by DUMP/RESTORE and snapshots.
 //!
-//! A serialised value is `u8 type` followed by the type's own body; each family adds its body
-//! here beside its type. A DUMP payload wraps it like Redis's: `value | u16 version | u64
-//! CRC-64 (Redis's polynomial)` over everything before the checksum, so a truncated or altered
-//! payload is rejected before it is decoded.
+//! A serialised value is an RDB type byte followed by that type's RDB body, so a DUMP payload
+//! from Redis restores in Eddy and back. A DUMP payload is `value | u16 RDB version | u64
+//! CRC-64/Jones`, both little-endian, the checksum over everything before it; a payload whose
+//! version is newer than we understand or whose checksum does not match is rejected before it
+//! is decoded. Strings are written with Redis's integer encoding where it applies and read in
+//! every form Redis writes (length-prefixed, integer, LZF-compressed). Each family adds its
+//! type's body here beside the others.
 
 use crc::{Crc, CRC_64_REDIS};
 
-use super::value::{clock, Str, Value};
+use super::value::{Meta, Str, Value};
+use crate::util::num::parse_i64;
 
-const T_STRING: u8 = 0;
-/// Eddy's payload version (not an RDB version: payloads are not interchangeable with Redis).
-pub const DUMP_VERSION: u16 = 0xE001;
+const RDB_TYPE_STRING: u8 = 0;
+/// The RDB version written (Redis 7.0's); payloads up to [`RDB_VERSION_MAX`] are read.
+pub const RDB_VERSION: u16 = 10;
+const RDB_VERSION_MAX: u16 = 12;
 const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
 
-fn put_len(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&(n as u64).to_le_bytes());
+const ENC_INT8: u8 = 0;
+const ENC_INT16: u8 = 1;
+const ENC_INT32: u8 = 2;
+const ENC_LZF: u8 = 3;
+
+/// RDB length encoding.
+pub fn write_len(out: &mut Vec<u8>, n: u64) {
+    if n < 1 << 6 {
+        out.push(n as u8);
+    } else if n < 1 << 14 {
+        out.push(0x40 | (n >> 8) as u8);
+        out.push(n as u8);
+    } else if n <= u32::MAX as u64 {
+        out.push(0x80);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        out.push(0x81);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+/// An RDB string: integer-encoded when it is a short canonical integer, as Redis writes it.
+pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() <= 11 {
+        if let Some(v) = parse_i64(s) {
+            if let Ok(b) = i8::try_from(v) {
+                out.push(0xC0 | ENC_INT8);
+                out.push(b as u8);
+                return;
+            } else if let Ok(w) = i16::try_from(v) {
+                out.push(0xC0 | ENC_INT16);
+                out.extend_from_slice(&w.to_le_bytes());
+                return;
+            } else if let Ok(d) = i32::try_from(v) {
+                out.push(0xC0 | ENC_INT32);
+                out.extend_from_slice(&d.to_le_bytes());
+                return;
+            }
+        }
+    }
+    write_len(out, s.len() as u64);
+    out.extend_from_slice(s);
+}
+
+/// A cursor over RDB bytes; every read is bounds-checked.
+pub struct Reader<'a> {
+    b: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(b: &'a [u8]) -> Self {
+        Reader { b, pos: 0 }
+    }
+
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+
+    pub fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    /// A length, or `Err(encoding)` for the special string encodings.
+    fn len_or_enc(&mut self) -> Option<Result<u64, u8>> {
+        let first = self.u8()?;
+        Some(match first >> 6 {
+            0 => Ok((first & 0x3f) as u64),
+            1 => Ok((((first & 0x3f) as u64) << 8) | self.u8()? as u64),
+            2 => match first {
+                0x80 => Ok(u32::from_be_bytes(self.take(4)?.try_into().ok()?) as u64),
+                0x81 => Ok(u64::from_be_bytes(self.take(8)?.try_into().ok()?)),
+                _ => return None,
+            },
+            _ => Err(first & 0x3f),
+        })
+    }
+
+    pub fn length(&mut self) -> Option<u64> {
+        self.len_or_enc()?.ok()
+    }
+
+    pub fn string(&mut self) -> Option<Vec<u8>> {
+        match self.len_or_enc()? {
+            Ok(n) => Some(self.take(usize::try_from(n).ok()?)?.to_vec()),
+            Err(ENC_INT8) => Some((self.u8()? as i8).to_string().into_bytes()),
+            Err(ENC_INT16) => Some(
+                i16::from_le_bytes(self.take(2)?.try_into().ok()?)
+                    .to_string()
+                    .into_bytes(),
+            ),
+            Err(ENC_INT32) => Some(
+                i32::from_le_bytes(self.take(4)?.try_into().ok()?)
+                    .to_string()
+                    .into_bytes(),
+            ),
+            Err(ENC_LZF) => {
+                let clen = usize::try_from(self.length()?).ok()?;
+                let len = usize::try_from(self.length()?).ok()?;
+                lzf_decompress(self.take(clen)?, len)
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// LZF decompression (the format Redis compresses RDB strings with). `None` on any malformed
+/// input, including output that would not have exactly `len` bytes.
+fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
+    // A client controls `len`; the output can be at most ~264 bytes per input byte.
+    if len > input.len().saturating_mul(264) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(len);
+    let mut i = 0;
+    while i < input.len() {
+        let ctrl = input[i] as usize;
+        i += 1;
+        if ctrl < 32 {
+            let run = ctrl + 1;
+            out.extend_from_slice(input.get(i..i + run)?);
+            i += run;
+        } else {
+            let mut n = ctrl >> 5;
+            if n == 7 {
+                n += *input.get(i)? as usize;
+                i += 1;
+            }
+            let back = ((ctrl & 0x1f) << 8) + *input.get(i)? as usize + 1;
+            i += 1;
+            let start = out.len().checked_sub(back)?;
+            for k in 0..n + 2 {
+                let b = out[start + k];
+                out.push(b);
+            }
+        }
+        if out.len() > len {
+            return None;
+        }
+    }
+    (out.len() == len).then_some(out)
 }
 
 pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Str(s, _) => {
-            out.push(T_STRING);
-            put_len(out, s.len());
-            out.extend_from_slice(s);
+            out.push(RDB_TYPE_STRING);
+            write_string(out, s);
         }
     }
 }
 
-/// Decodes one value from the start of `b`; returns it and the bytes used.
-pub fn decode_value(b: &[u8]) -> Option<(Value, usize)> {
-    let (&t, rest) = b.split_first()?;
-    match t {
-        T_STRING => {
-            let n = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
-            let body = rest.get(8..8usize.checked_add(n)?)?;
-            Some((Value::Str(Str::from_slice(body), clock()), 1 + 8 + n))
-        }
+/// Decodes one value from the reader.
+pub fn decode_value(r: &mut Reader) -> Option<Value> {
+    match r.u8()? {
+        RDB_TYPE_STRING => Some(Value::Str(Str::from_vec(r.string()?), Meta::now())),
         _ => None,
     }
 }
@@ -44,7 +184,7 @@ pub fn decode_value(b: &[u8]) -> Option<(Value, usize)> {
 pub fn dump(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     encode_value(v, &mut out);
-    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -64,11 +204,12 @@ pub fn undump(p: &[u8]) -> Result<Value, RestoreError> {
     let (body, tail) = p.split_at(p.len() - 10);
     let ver = u16::from_le_bytes([tail[0], tail[1]]);
     let crc = u64::from_le_bytes(tail[2..10].try_into().map_err(|_| RestoreError::BadData)?);
-    if ver != DUMP_VERSION || CRC64.checksum(&p[..p.len() - 8]) != crc {
+    if ver > RDB_VERSION_MAX || CRC64.checksum(&p[..p.len() - 8]) != crc {
         return Err(RestoreError::VersionOrChecksum);
     }
-    match decode_value(body) {
-        Some((v, used)) if used == body.len() => Ok(v),
+    let mut r = Reader::new(body);
+    match decode_value(&mut r) {
+        Some(v) if r.pos == body.len() => Ok(v),
         _ => Err(RestoreError::BadData),
     }
 }
@@ -77,14 +218,50 @@ pub fn undump(p: &[u8]) -> Result<Value, RestoreError> {
 mod tests {
     use super::*;
 
+    fn s(v: &Value) -> &[u8] {
+        let Value::Str(s, _) = v;
+        s
+    }
+
     #[test]
-    fn dump_round_trips_and_rejects_tampering() {
-        let v = Value::string(b"hello\x00world");
-        let mut p = dump(&v);
-        let Value::Str(back, _) = undump(&p).unwrap();
-        assert_eq!(&back[..], b"hello\x00world");
+    fn dump_matches_redis_bytes_and_round_trips() {
+        // DUMP of "hello" from Redis 7.0.15.
+        let redis = b"\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a";
+        assert_eq!(dump(&Value::string(b"hello")), redis.to_vec());
+        assert_eq!(s(&undump(redis).unwrap()), b"hello");
+        for v in [
+            &b"12"[..],
+            b"-300",
+            b"70000",
+            b"12345678901",
+            b"x\x00y",
+            b"",
+        ] {
+            assert_eq!(s(&undump(&dump(&Value::string(v))).unwrap()), v);
+        }
+    }
+
+    #[test]
+    fn tampered_payloads_are_rejected() {
+        let mut p = dump(&Value::string(b"hello world"));
         p[3] ^= 0xff;
         assert_eq!(undump(&p), Err(RestoreError::VersionOrChecksum));
         assert_eq!(undump(b"short"), Err(RestoreError::VersionOrChecksum));
+    }
+
+    #[test]
+    fn restores_an_lzf_compressed_payload_from_redis() {
+        // DUMP from Redis 7.0.15 of 57 'a's, which it stores LZF-compressed.
+        let redis = b"\x00\xc3\x09\x39\x01\x61\x61\xe0\x2c\x00\x01\x61\x61\x0a\x00\x79\xb7\x59\x6d\x03\x58\xa7\x74";
+        assert_eq!(s(&undump(redis).unwrap()), vec![b'a'; 57].as_slice());
+    }
+
+    #[test]
+    fn lzf_strings_decode() {
+        // "aaaaaaaaaa": literal 'a', then a back-reference of length 9 at distance 1.
+        let c = [0x00, b'a', 0xE0, 0x00, 0x00];
+        assert_eq!(lzf_decompress(&c, 10).unwrap(), b"aaaaaaaaaa".to_vec());
+        assert!(lzf_decompress(&c, 11).is_none());
+        assert!(lzf_decompress(&[0xE0, 0x05, 0x00], 9).is_none());
     }
 }

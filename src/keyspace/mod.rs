@@ -304,6 +304,14 @@ impl<'a> Locked<'a> {
         }
     }
 
+    /// Marks the string at `key` as modified in place (APPEND, SETRANGE), which `OBJECT
+    /// ENCODING` reports as `raw`, as Redis's `dbUnshareStringValue` does.
+    pub fn mark_raw(&mut self, key: &[u8]) {
+        if let Some(v) = self.peek(key) {
+            v.meta_mut().set_raw();
+        }
+    }
+
     /// Stores `value` at `key` in the current database. Keeps the TTL if `keep_ttl`, else clears
     /// it. Returns whether the key existed.
     pub fn put(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> bool {

@@ -66,15 +66,44 @@ impl ValueType {
     }
 }
 
-/// A stored value. The second field of each variant is the access clock.
+/// Per-value metadata packed in 32 bits: the access clock (31 bits of seconds) and whether a
+/// string was modified in place (APPEND/SETRANGE), which Redis reports as encoding `raw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta(u32);
+
+const RAW_BIT: u32 = 1 << 31;
+
+impl Meta {
+    pub fn now() -> Meta {
+        Meta(clock() & !RAW_BIT)
+    }
+    pub fn clock(self) -> u32 {
+        self.0 & !RAW_BIT
+    }
+    pub fn touch(&mut self) {
+        self.0 = (self.0 & RAW_BIT) | (clock() & !RAW_BIT);
+    }
+    /// Sets the access clock to `secs` seconds ago.
+    pub fn set_idle(&mut self, secs: u32) {
+        self.0 = (self.0 & RAW_BIT) | (clock().wrapping_sub(secs) & !RAW_BIT);
+    }
+    pub fn raw(self) -> bool {
+        self.0 & RAW_BIT != 0
+    }
+    pub fn set_raw(&mut self) {
+        self.0 |= RAW_BIT;
+    }
+}
+
+/// A stored value; every variant carries its [`Meta`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    Str(Str, u32),
+    Str(Str, Meta),
 }
 
 impl Value {
     pub fn string(b: &[u8]) -> Value {
-        Value::Str(Str::from_slice(b), clock())
+        Value::Str(Str::from_slice(b), Meta::now())
     }
 
     pub fn vtype(&self) -> ValueType {
@@ -83,21 +112,30 @@ impl Value {
         }
     }
 
-    pub fn touch(&mut self) {
+    pub fn meta(&self) -> Meta {
         match self {
-            Value::Str(_, c) => *c = clock(),
+            Value::Str(_, m) => *m,
         }
     }
 
-    pub fn access_clock(&self) -> u32 {
+    pub fn meta_mut(&mut self) -> &mut Meta {
         match self {
-            Value::Str(_, c) => *c,
+            Value::Str(_, m) => m,
         }
+    }
+
+    pub fn touch(&mut self) {
+        self.meta_mut().touch();
+    }
+
+    pub fn access_clock(&self) -> u32 {
+        self.meta().clock()
     }
 
     /// `OBJECT ENCODING`, with Redis's names for the equivalent representation.
     pub fn encoding(&self) -> &'static str {
         match self {
+            Value::Str(_, m) if m.raw() => "raw",
             Value::Str(s, _) => {
                 if s.len() <= 20 && crate::util::num::parse_i64(s).is_some() {
                     "int"

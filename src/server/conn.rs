@@ -181,7 +181,12 @@ fn run_batch(
                         } else {
                             None
                         };
-                        let mut ctx = Ctx { srv, sess, out, now };
+                        let mut ctx = Ctx {
+                            srv,
+                            sess,
+                            out,
+                            now,
+                        };
                         commands::execute(&mut ctx, &r, args, &mut clock);
                         if exclusive {
                             drop(w);

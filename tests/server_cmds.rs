@@ -1,0 +1,1034 @@
+//! Connection and server commands: PING/ECHO/QUIT/RESET, HELLO and AUTH, CLIENT, INFO, TIME,
+//! CONFIG, DEBUG, SHUTDOWN, COMMAND, connection limits and idle timeouts, and command-line
+//! option errors.
+
+mod common;
+
+use common::{eddy_only, now_ms, poll_until, q, qerr, qv, vget, vstr, Resp, Server, TempDir};
+use redis::Value;
+use std::time::Duration;
+
+fn b(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+}
+
+fn info(c: &mut redis::Connection, section: &str) -> String {
+    let v = if section.is_empty() {
+        qv(c, &["INFO"])
+    } else {
+        qv(c, &["INFO", section])
+    };
+    vstr(&v).unwrap_or_else(|| panic!("INFO reply must be a string: {v:?}"))
+}
+
+/// The value of `field:` in an INFO text.
+fn info_field(text: &str, field: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Extra options for reference-mode runs against a real Redis (DEBUG is disabled by default).
+fn debug_args() -> Vec<&'static str> {
+    if common::reference_mode() {
+        vec!["--enable-debug-command", "yes"]
+    } else {
+        vec![]
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// PING ECHO QUIT RESET SELECT
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn ping_and_echo() {
+    let srv = Server::start();
+    for (proto, mut c) in srv.conns() {
+        assert_eq!(
+            qv(&mut c, &["PING"]),
+            Value::SimpleString("PONG".into()),
+            "{proto}"
+        );
+        assert_eq!(qv(&mut c, &["PING", "hi there"]), b("hi there"));
+        assert_eq!(qv(&mut c, &["ECHO", "hello"]), b("hello"));
+        assert_eq!(
+            qerr(&mut c, &["ECHO"]),
+            "ERR wrong number of arguments for 'echo' command"
+        );
+        assert_eq!(
+            qerr(&mut c, &["PING", "a", "b"]),
+            "ERR wrong number of arguments for 'ping' command"
+        );
+    }
+}
+
+#[test]
+fn quit_replies_ok_and_closes() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    c.send_cmd(&["QUIT"]);
+    assert_eq!(c.read_wire(), "+OK\r\n");
+    assert!(c.closed_within(Duration::from_secs(3)));
+}
+
+#[test]
+fn reset_restores_connection_defaults() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    assert_eq!(c.call(&["SELECT", "3"]), Resp::Simple("OK".into()));
+    c.call(&["SET", "in3", "v"]);
+    c.call(&["CLIENT", "SETNAME", "named"]);
+    assert!(matches!(c.call(&["HELLO", "3"]), Resp::Map(_)));
+    assert_eq!(c.call(&["RESET"]), Resp::Simple("RESET".into()));
+    // Back to RESP2, db 0, no name.
+    c.send_cmd(&["GET", "in3"]);
+    assert_eq!(c.read_wire(), "$-1\r\n");
+    c.send_cmd(&["CLIENT", "GETNAME"]);
+    assert_eq!(c.read_wire(), "$-1\r\n");
+}
+
+#[test]
+fn select_is_per_connection() {
+    let srv = Server::start();
+    let mut a = srv.conn();
+    let mut b2 = srv.conn();
+    q::<()>(&mut a, &["SELECT", "1"]);
+    q::<()>(&mut a, &["SET", "k", "one"]);
+    assert_eq!(qv(&mut b2, &["GET", "k"]), Value::Nil);
+    q::<()>(&mut b2, &["SELECT", "1"]);
+    assert_eq!(qv(&mut b2, &["GET", "k"]), b("one"));
+}
+
+// ------------------------------------------------------------------------------------------
+// HELLO and AUTH
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn hello_setname_sets_the_client_name() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let r = c.call(&["HELLO", "3", "SETNAME", "worker-1"]);
+    assert_eq!(r.field("proto"), Some(&Resp::Int(3)), "{r:?}");
+    assert_eq!(
+        c.call(&["CLIENT", "GETNAME"]),
+        Resp::Bulk(b"worker-1".to_vec())
+    );
+}
+
+#[test]
+fn auth_without_a_configured_password_is_an_error() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(
+        qerr(&mut c, &["AUTH", "x"]),
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+    );
+    assert_eq!(
+        qerr(&mut c, &["AUTH", "a", "b"]),
+        "WRONGPASS invalid username-password pair or user is disabled."
+    );
+}
+
+#[test]
+fn requirepass_needs_auth_before_commands() {
+    let srv = Server::start_with(&["--requirepass", "s3cret"]);
+    let mut c = srv.raw();
+    c.send_cmd(&["GET", "k"]);
+    assert_eq!(c.read_wire(), "-NOAUTH Authentication required.\r\n");
+    c.send_cmd(&["SET", "k", "v"]);
+    assert_eq!(c.read_wire(), "-NOAUTH Authentication required.\r\n");
+    c.send_cmd(&["AUTH", "wrong"]);
+    assert_eq!(
+        c.read_wire(),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    c.send_cmd(&["AUTH", "default", "wrong"]);
+    assert_eq!(
+        c.read_wire(),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    c.send_cmd(&["GET", "k"]);
+    assert_eq!(c.read_wire(), "-NOAUTH Authentication required.\r\n");
+    assert_eq!(c.call(&["AUTH", "s3cret"]), Resp::Simple("OK".into()));
+    assert_eq!(c.call(&["SET", "k", "v"]), Resp::Simple("OK".into()));
+
+    let mut d = srv.raw();
+    assert_eq!(
+        d.call(&["AUTH", "default", "s3cret"]),
+        Resp::Simple("OK".into())
+    );
+    assert_eq!(d.call(&["GET", "k"]), Resp::Bulk(b"v".to_vec()));
+}
+
+#[test]
+fn hello_auth_authenticates_and_switches_protocol() {
+    let srv = Server::start_with(&["--requirepass", "s3cret"]);
+    let mut c = srv.raw();
+    let r = c.call(&["HELLO", "3", "AUTH", "default", "wrong"]);
+    assert_eq!(
+        r,
+        Resp::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+    );
+    let r = c.call(&["HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "n1"]);
+    assert!(matches!(r, Resp::Map(_)), "{r:?}");
+    c.send_cmd(&["GET", "missing"]);
+    assert_eq!(c.read_wire(), "_\r\n");
+    assert_eq!(c.call(&["CLIENT", "GETNAME"]), Resp::Bulk(b"n1".to_vec()));
+}
+
+#[test]
+fn redis_crate_authenticates_with_a_password_in_the_url() {
+    let srv = Server::start_with(&["--requirepass", "s3cret"]);
+    for url in [
+        format!("redis://:s3cret@127.0.0.1:{}/", srv.port()),
+        format!("redis://:s3cret@127.0.0.1:{}/?protocol=resp3", srv.port()),
+    ] {
+        let client = redis::Client::open(url.as_str()).expect("client");
+        let mut c = client
+            .get_connection_with_timeout(common::IO_TIMEOUT)
+            .expect("connect with password");
+        assert_eq!(qv(&mut c, &["SET", "k", "v"]), Value::Okay);
+    }
+    let client =
+        redis::Client::open(format!("redis://:nope@127.0.0.1:{}/", srv.port())).expect("client");
+    assert!(client
+        .get_connection_with_timeout(common::IO_TIMEOUT)
+        .is_err());
+}
+
+// ------------------------------------------------------------------------------------------
+// CLIENT
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn client_id_setname_getname() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let id1: i64 = q(&mut c, &["CLIENT", "ID"]);
+    let mut d = srv.conn();
+    let id2: i64 = q(&mut d, &["CLIENT", "ID"]);
+    assert!(id2 > id1, "ids increase: {id1} then {id2}");
+    assert_eq!(qv(&mut c, &["CLIENT", "GETNAME"]), Value::Nil);
+    assert_eq!(qv(&mut c, &["CLIENT", "SETNAME", "app-1"]), Value::Okay);
+    assert_eq!(qv(&mut c, &["CLIENT", "GETNAME"]), b("app-1"));
+    assert_eq!(
+        qerr(&mut c, &["CLIENT", "SETNAME", "a b"]),
+        "ERR Client names cannot contain spaces, newlines or special characters."
+    );
+    // An empty name clears it.
+    assert_eq!(qv(&mut c, &["CLIENT", "SETNAME", ""]), Value::Okay);
+    assert_eq!(qv(&mut c, &["CLIENT", "GETNAME"]), Value::Nil);
+    assert_eq!(
+        qerr(&mut c, &["CLIENT", "FOO"]),
+        "ERR unknown subcommand 'FOO'. Try CLIENT HELP."
+    );
+}
+
+fn parse_client_line(line: &str) -> Vec<(String, String)> {
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn client_field(line: &str, field: &str) -> Option<String> {
+    parse_client_line(line)
+        .into_iter()
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v)
+}
+
+#[test]
+fn client_list_and_info_describe_connections() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["CLIENT", "SETNAME", "lister"]);
+    q::<()>(&mut c, &["SELECT", "2"]);
+    let id: i64 = q(&mut c, &["CLIENT", "ID"]);
+    let _other = srv.conn();
+    let list = vstr(&qv(&mut c, &["CLIENT", "LIST"])).expect("CLIENT LIST is a string");
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    let mine = lines
+        .iter()
+        .find(|l| client_field(l, "id") == Some(id.to_string()))
+        .unwrap_or_else(|| panic!("own id {id} in {list}"));
+    assert_eq!(client_field(mine, "name").as_deref(), Some("lister"));
+    assert_eq!(client_field(mine, "db").as_deref(), Some("2"));
+    assert_eq!(client_field(mine, "cmd").as_deref(), Some("client|list"));
+    let addr = client_field(mine, "addr").expect("addr");
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let laddr = client_field(mine, "laddr").expect("laddr");
+    assert_eq!(laddr, format!("127.0.0.1:{}", srv.port()));
+    for f in [
+        "fd", "age", "idle", "flags", "sub", "psub", "multi", "user", "resp",
+    ] {
+        assert!(client_field(mine, f).is_some(), "field {f} in {mine}");
+    }
+
+    let info = vstr(&qv(&mut c, &["CLIENT", "INFO"])).expect("CLIENT INFO is a string");
+    assert_eq!(info.lines().count(), 1, "{info}");
+    assert_eq!(client_field(&info, "id"), Some(id.to_string()));
+    assert_eq!(client_field(&info, "cmd").as_deref(), Some("client|info"));
+    assert_eq!(client_field(&info, "resp").as_deref(), Some("2"));
+
+    let only = vstr(&qv(&mut c, &["CLIENT", "LIST", "ID", &id.to_string()])).expect("list");
+    assert_eq!(only.lines().count(), 1, "{only}");
+}
+
+#[test]
+fn client_kill_by_id_and_by_addr() {
+    let srv = Server::start();
+    let mut admin = srv.conn();
+    let mut victim = srv.raw();
+    let vid = match victim.call(&["CLIENT", "ID"]) {
+        Resp::Int(i) => i,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        q::<i64>(&mut admin, &["CLIENT", "KILL", "ID", &vid.to_string()]),
+        1
+    );
+    assert!(victim.closed_within(Duration::from_secs(3)));
+    assert_eq!(q::<i64>(&mut admin, &["CLIENT", "KILL", "ID", "999999"]), 0);
+
+    // Old form: CLIENT KILL addr:port.
+    let mut victim2 = srv.raw();
+    let info = victim2.call(&["CLIENT", "INFO"]).text().expect("info");
+    let addr = client_field(&info, "addr").expect("addr");
+    assert_eq!(qv(&mut admin, &["CLIENT", "KILL", &addr]), Value::Okay);
+    assert!(victim2.closed_within(Duration::from_secs(3)));
+    assert_eq!(
+        qerr(&mut admin, &["CLIENT", "KILL", "1.2.3.4:5"]),
+        "ERR No such client"
+    );
+    // SKIPME yes (the default) spares the caller.
+    let me: i64 = q(&mut admin, &["CLIENT", "ID"]);
+    assert_eq!(
+        q::<i64>(&mut admin, &["CLIENT", "KILL", "ID", &me.to_string()]),
+        0
+    );
+    assert_eq!(
+        qv(&mut admin, &["PING"]),
+        Value::SimpleString("PONG".into())
+    );
+}
+
+#[test]
+fn client_reply_off_on_skip() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    // OFF: no reply, not even to CLIENT REPLY OFF itself.
+    c.send_cmd(&["CLIENT", "REPLY", "OFF"]);
+    c.send_cmd(&["SET", "a", "1"]);
+    c.send_cmd(&["GET", "a"]);
+    c.send_cmd(&["CLIENT", "REPLY", "ON"]);
+    assert_eq!(c.read_wire(), "+OK\r\n", "only CLIENT REPLY ON is answered");
+    // SKIP: the next command's reply is dropped.
+    c.send_cmd(&["CLIENT", "REPLY", "SKIP"]);
+    c.send_cmd(&["ECHO", "skipped"]);
+    c.send_cmd(&["ECHO", "seen"]);
+    assert_eq!(c.read_wire(), "$4\r\nseen\r\n");
+    assert_eq!(c.call(&["GET", "a"]), Resp::Bulk(b"1".to_vec()));
+    assert_eq!(
+        c.call(&["CLIENT", "REPLY", "FOO"]),
+        Resp::Error("ERR syntax error".into())
+    );
+}
+
+#[test]
+fn client_no_evict_on_off() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(qv(&mut c, &["CLIENT", "NO-EVICT", "ON"]), Value::Okay);
+    assert_eq!(qv(&mut c, &["CLIENT", "NO-EVICT", "OFF"]), Value::Okay);
+    assert_eq!(
+        qerr(&mut c, &["CLIENT", "NO-EVICT", "MAYBE"]),
+        "ERR syntax error"
+    );
+}
+
+/// CLIENT NO-TOUCH and CLIENT SETINFO are Redis 7.2 additions.
+#[test]
+fn client_no_touch_and_setinfo() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(qv(&mut c, &["CLIENT", "NO-TOUCH", "ON"]), Value::Okay);
+    assert_eq!(qv(&mut c, &["CLIENT", "NO-TOUCH", "OFF"]), Value::Okay);
+    assert_eq!(
+        qerr(&mut c, &["CLIENT", "NO-TOUCH", "MAYBE"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        qv(&mut c, &["CLIENT", "SETINFO", "LIB-NAME", "eddy-tests"]),
+        Value::Okay
+    );
+    assert_eq!(
+        qv(&mut c, &["CLIENT", "SETINFO", "LIB-VER", "1.2.3"]),
+        Value::Okay
+    );
+    let info = vstr(&qv(&mut c, &["CLIENT", "INFO"])).expect("info");
+    assert_eq!(
+        client_field(&info, "lib-name").as_deref(),
+        Some("eddy-tests")
+    );
+    assert_eq!(client_field(&info, "lib-ver").as_deref(), Some("1.2.3"));
+}
+
+// ------------------------------------------------------------------------------------------
+// INFO TIME LASTSAVE
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn info_sections_use_redis_field_names() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["SET", "k", "v"]);
+    let _: Value = qv(&mut c, &["GET", "k"]);
+
+    let server = info(&mut c, "server");
+    assert!(server.starts_with("# Server"), "{server}");
+    assert!(info_field(&server, "redis_version").is_some(), "{server}");
+    assert_eq!(
+        info_field(&server, "tcp_port"),
+        Some(srv.port().to_string())
+    );
+    for f in ["process_id", "uptime_in_seconds", "run_id", "redis_mode"] {
+        assert!(info_field(&server, f).is_some(), "{f} in {server}");
+    }
+
+    let clients = info(&mut c, "clients");
+    assert_eq!(
+        info_field(&clients, "connected_clients").as_deref(),
+        Some("1")
+    );
+
+    let memory = info(&mut c, "memory");
+    let used: i64 = info_field(&memory, "used_memory")
+        .expect("used_memory")
+        .parse()
+        .expect("number");
+    assert!(used > 0);
+    for f in ["used_memory_human", "maxmemory", "maxmemory_policy"] {
+        assert!(info_field(&memory, f).is_some(), "{f} in {memory}");
+    }
+
+    let persistence = info(&mut c, "persistence");
+    assert!(
+        info_field(&persistence, "rdb_last_save_time").is_some(),
+        "{persistence}"
+    );
+    assert!(
+        info_field(&persistence, "aof_enabled").is_some(),
+        "{persistence}"
+    );
+    assert_eq!(info_field(&persistence, "loading").as_deref(), Some("0"));
+
+    let stats = info(&mut c, "stats");
+    let total: i64 = info_field(&stats, "total_commands_processed")
+        .expect("total_commands_processed")
+        .parse()
+        .expect("number");
+    assert!(total >= 2, "{stats}");
+    assert_eq!(info_field(&stats, "keyspace_hits").as_deref(), Some("1"));
+    for f in [
+        "total_connections_received",
+        "keyspace_misses",
+        "expired_keys",
+        "evicted_keys",
+    ] {
+        assert!(info_field(&stats, f).is_some(), "{f} in {stats}");
+    }
+
+    let replication = info(&mut c, "replication");
+    assert_eq!(info_field(&replication, "role").as_deref(), Some("master"));
+
+    let cpu = info(&mut c, "cpu");
+    for f in ["used_cpu_sys", "used_cpu_user"] {
+        assert!(info_field(&cpu, f).is_some(), "{f} in {cpu}");
+    }
+
+    let cmdstats = info(&mut c, "commandstats");
+    let set = info_field(&cmdstats, "cmdstat_set").expect("cmdstat_set");
+    assert!(set.starts_with("calls=1,"), "{set}");
+    assert!(set.contains("usec="), "{set}");
+
+    let keyspace = info(&mut c, "keyspace");
+    assert_eq!(
+        info_field(&keyspace, "db0").as_deref(),
+        Some("keys=1,expires=0,avg_ttl=0")
+    );
+
+    // Default INFO has the default sections; multiple sections may be named.
+    let all = info(&mut c, "");
+    for h in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# CPU",
+        "# Keyspace",
+    ] {
+        assert!(all.contains(h), "{h} in default INFO");
+    }
+    let two = vstr(&qv(&mut c, &["INFO", "server", "clients"])).expect("info");
+    assert!(two.contains("# Server") && two.contains("# Clients") && !two.contains("# Memory"));
+}
+
+#[test]
+fn info_keyspace_counts_expires() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["SET", "a", "1", "EX", "1000"]);
+    q::<()>(&mut c, &["SET", "b", "1"]);
+    q::<()>(&mut c, &["SELECT", "3"]);
+    q::<()>(&mut c, &["SET", "c", "1"]);
+    let ks = info(&mut c, "keyspace");
+    let db0 = info_field(&ks, "db0").expect("db0");
+    assert!(db0.starts_with("keys=2,expires=1,avg_ttl="), "{db0}");
+    assert_eq!(
+        info_field(&ks, "db3").as_deref(),
+        Some("keys=1,expires=0,avg_ttl=0")
+    );
+    assert!(info_field(&ks, "db1").is_none(), "empty dbs are omitted");
+}
+
+#[test]
+fn time_and_lastsave() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let v = qv(&mut c, &["TIME"]);
+    let Value::Array(parts) = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(parts.len(), 2);
+    let secs: i64 = vstr(&parts[0]).expect("secs").parse().expect("int");
+    let micros: i64 = vstr(&parts[1]).expect("micros").parse().expect("int");
+    assert!((secs - now_ms() / 1000).abs() <= 2);
+    assert!((0..1_000_000).contains(&micros));
+    let last: i64 = q(&mut c, &["LASTSAVE"]);
+    assert!(last > 0 && last <= now_ms() / 1000 + 1);
+}
+
+// ------------------------------------------------------------------------------------------
+// CONFIG
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn config_get_with_globs_and_several_patterns() {
+    let srv = Server::start_with(&["--maxclients", "321", "--timeout", "0"]);
+    for (proto, mut c) in srv.conns() {
+        let v = qv(&mut c, &["CONFIG", "GET", "maxclients"]);
+        assert_eq!(vget(&v, "maxclients"), Some(b("321")), "{proto}");
+        let v = qv(&mut c, &["CONFIG", "GET", "max*"]);
+        for name in ["maxclients", "maxmemory", "maxmemory-policy"] {
+            assert!(vget(&v, name).is_some(), "{name} in {v:?}");
+        }
+        let v = qv(&mut c, &["CONFIG", "GET", "port", "timeout"]);
+        // `port` is the configured value: the real port, or 0 when started with `--port 0`.
+        let port = vget(&v, "port").as_ref().and_then(vstr);
+        assert!(
+            port.as_deref() == Some("0") || port == Some(srv.port().to_string()),
+            "{proto}: port {port:?}"
+        );
+        assert_eq!(vget(&v, "timeout"), Some(b("0")));
+        let v = qv(&mut c, &["CONFIG", "GET", "no-such-thing"]);
+        assert!(common::vpairs(&v).is_empty(), "{v:?}");
+        // Names are case-insensitive.
+        let v = qv(&mut c, &["CONFIG", "GET", "MAXCLIENTS"]);
+        assert_eq!(vget(&v, "maxclients"), Some(b("321")));
+    }
+}
+
+#[test]
+fn config_set_several_pairs_and_errors() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(
+        qv(
+            &mut c,
+            &["CONFIG", "SET", "maxmemory", "10mb", "timeout", "300"]
+        ),
+        Value::Okay
+    );
+    let v = qv(&mut c, &["CONFIG", "GET", "maxmemory", "timeout"]);
+    assert_eq!(vget(&v, "maxmemory"), Some(b("10485760")));
+    assert_eq!(vget(&v, "timeout"), Some(b("300")));
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "SET", "maxmemory", "abc"]),
+        "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value"
+    );
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "SET", "foo", "bar"]),
+        "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+    );
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "SET", "timeout", "5", "timeout", "6"]),
+        "ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter"
+    );
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "SET", "maxmemory"]),
+        "ERR wrong number of arguments for 'config|set' command"
+    );
+    // A failing pair leaves the others unchanged (all or nothing).
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "SET", "maxmemory", "20mb", "timeout", "abc"]),
+        "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer"
+    );
+    let v = qv(&mut c, &["CONFIG", "GET", "maxmemory"]);
+    assert_eq!(vget(&v, "maxmemory"), Some(b("10485760")));
+    assert_eq!(
+        qv(
+            &mut c,
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]
+        ),
+        Value::Okay
+    );
+    assert!(qerr(&mut c, &["CONFIG", "SET", "maxmemory-policy", "nope"])
+        .starts_with("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "));
+}
+
+#[test]
+fn config_resetstat_clears_counters() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    for _ in 0..5 {
+        q::<()>(&mut c, &["SET", "k", "v"]);
+    }
+    assert!(info_field(&info(&mut c, "commandstats"), "cmdstat_set").is_some());
+    assert_eq!(qv(&mut c, &["CONFIG", "RESETSTAT"]), Value::Okay);
+    let cs = info(&mut c, "commandstats");
+    assert!(info_field(&cs, "cmdstat_set").is_none(), "{cs}");
+    let stats = info(&mut c, "stats");
+    let total: i64 = info_field(&stats, "total_commands_processed")
+        .expect("field")
+        .parse()
+        .expect("int");
+    assert!(
+        total <= 3,
+        "total_commands_processed after RESETSTAT: {total}"
+    );
+}
+
+#[test]
+fn config_rewrite_updates_the_config_file() {
+    let dir = TempDir::new("rewrite");
+    let conf = dir.path().join("eddy.conf");
+    std::fs::write(&conf, "# test config\nmaxclients 500\ntimeout 0\n").expect("write conf");
+    let conf_s = conf.to_string_lossy().into_owned();
+    let srv = Server::start_in(dir, &[&conf_s]);
+    let mut c = srv.conn();
+    let v = qv(&mut c, &["CONFIG", "GET", "maxclients"]);
+    assert_eq!(
+        vget(&v, "maxclients"),
+        Some(b("500")),
+        "config file was read"
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "2mb"]);
+    assert_eq!(qv(&mut c, &["CONFIG", "REWRITE"]), Value::Okay);
+    let text = std::fs::read_to_string(&conf).expect("read conf");
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix("maxmemory "))
+        .unwrap_or_else(|| panic!("no maxmemory line in rewritten file:\n{text}"));
+    // Redis writes memory values with a unit when exact ("2mb"); Eddy may write bytes.
+    assert!(
+        value == "2097152" || value == "2mb",
+        "maxmemory line is {value:?} in:\n{text}"
+    );
+    assert!(text.contains("maxclients 500"), "{text}");
+    drop(c);
+    // The rewritten file starts a server (in the same directory) with the new value.
+    let dir = srv.stop();
+    let srv = Server::start_in(dir, &[&conf_s]);
+    let mut c = srv.conn();
+    let v = qv(&mut c, &["CONFIG", "GET", "maxmemory"]);
+    assert_eq!(vget(&v, "maxmemory"), Some(b("2097152")));
+}
+
+#[test]
+fn config_rewrite_without_a_file_is_an_error() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "REWRITE"]),
+        "ERR The server is running without a config file"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// DEBUG SHUTDOWN
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn debug_sleep_zero_replies_ok() {
+    let srv = Server::start_with(&debug_args());
+    let mut c = srv.conn();
+    assert_eq!(qv(&mut c, &["DEBUG", "SLEEP", "0"]), Value::Okay);
+}
+
+#[test]
+fn debug_set_active_expire_zero_leaves_expired_keys_until_read() {
+    let srv = Server::start_with(&debug_args());
+    let mut c = srv.conn();
+    assert_eq!(
+        qv(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]),
+        Value::Okay
+    );
+    q::<()>(&mut c, &["SET", "k", "v", "PX", "50"]);
+    // Let the TTL pass, with several active-expiry cycles' worth of time.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(q::<i64>(&mut c, &["DBSIZE"]), 1, "no active expiry");
+    assert_eq!(qv(&mut c, &["GET", "k"]), Value::Nil);
+    assert_eq!(q::<i64>(&mut c, &["DBSIZE"]), 0, "lazy expiry on read");
+    let stats = info(&mut c, "stats");
+    assert_eq!(info_field(&stats, "expired_keys").as_deref(), Some("1"));
+}
+
+#[test]
+fn shutdown_nosave_stops_the_process() {
+    let mut srv = Server::start();
+    let mut c = srv.raw();
+    c.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(c.closed_within(Duration::from_secs(5)), "connection closed");
+    let status = srv
+        .wait_exit(Duration::from_secs(10))
+        .expect("process exits after SHUTDOWN NOSAVE");
+    assert!(status.success() || status.code().is_some(), "{status:?}");
+}
+
+// ------------------------------------------------------------------------------------------
+// Limits
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn maxclients_rejects_extra_connections() {
+    let srv = Server::start_with(&["--maxclients", "2"]);
+    let mut a = srv.raw();
+    let mut b2 = srv.raw();
+    assert_eq!(a.call(&["PING"]), Resp::Simple("PONG".into()));
+    assert_eq!(b2.call(&["PING"]), Resp::Simple("PONG".into()));
+    let mut third = srv.raw();
+    assert_eq!(
+        third.read_reply(),
+        Resp::Error("ERR max number of clients reached".into())
+    );
+    assert!(third.closed_within(Duration::from_secs(3)));
+    // Freeing a slot lets a new client in.
+    drop(a);
+    assert!(
+        poll_until(Duration::from_secs(5), || {
+            let mut d = srv.raw();
+            d.send_cmd(&["PING"]);
+            d.try_read_reply(Duration::from_secs(2)) == Some(Resp::Simple("PONG".into()))
+        }),
+        "a slot is freed when a client disconnects"
+    );
+}
+
+#[test]
+fn idle_clients_are_disconnected_after_timeout() {
+    let srv = Server::start_with(&["--timeout", "1"]);
+    let mut idle = srv.raw();
+    assert_eq!(idle.call(&["PING"]), Resp::Simple("PONG".into()));
+    assert!(
+        idle.closed_within(Duration::from_secs(5)),
+        "idle client still connected 5 s after a 1 s timeout"
+    );
+    let mut fresh = srv.raw();
+    assert_eq!(fresh.call(&["PING"]), Resp::Simple("PONG".into()));
+}
+
+// ------------------------------------------------------------------------------------------
+// COMMAND
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn command_count_and_list() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let n: i64 = q(&mut c, &["COMMAND", "COUNT"]);
+    assert!(n > 20, "COMMAND COUNT {n}");
+    let v = qv(&mut c, &["COMMAND", "LIST"]);
+    let Value::Array(names) = v else {
+        panic!("{v:?}")
+    };
+    // COMMAND LIST also names subcommands (`config|get`); COMMAND COUNT counts commands.
+    assert!(
+        names.len() as i64 >= n,
+        "COMMAND LIST {} < COMMAND COUNT {n}",
+        names.len()
+    );
+    let names: Vec<String> = names.iter().filter_map(vstr).collect();
+    for name in [
+        "get",
+        "set",
+        "del",
+        "scan",
+        "command",
+        "config",
+        "client",
+        "config|get",
+    ] {
+        assert!(names.iter().any(|x| x == name), "{name} in COMMAND LIST");
+    }
+    let v = qv(&mut c, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "getr*"]);
+    let names: Vec<String> = match v {
+        Value::Array(a) => a.iter().filter_map(vstr).collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(names, ["getrange"]);
+}
+
+#[test]
+fn command_info_describes_get() {
+    let srv = Server::start();
+    for (proto, mut c) in srv.conns() {
+        let v = qv(&mut c, &["COMMAND", "INFO", "get", "nosuchcommand"]);
+        let Value::Array(items) = v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1], Value::Nil, "{proto}: unknown command gives nil");
+        let Value::Array(info) = &items[0] else {
+            panic!("{:?}", items[0])
+        };
+        assert_eq!(info[0], b("get"));
+        assert_eq!(info[1], Value::Int(2), "arity");
+        let flags: Vec<String> = match &info[2] {
+            Value::Array(f) | Value::Set(f) => f.iter().filter_map(vstr).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(flags, ["readonly", "fast"], "{proto}");
+        assert_eq!(info[3], Value::Int(1), "first key");
+        assert_eq!(info[4], Value::Int(1), "last key");
+        assert_eq!(info[5], Value::Int(1), "step");
+        let cats: Vec<String> = match &info[6] {
+            Value::Array(f) | Value::Set(f) => f.iter().filter_map(vstr).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(cats, ["@read", "@string", "@fast"], "{proto}");
+        assert_eq!(
+            info.len(),
+            10,
+            "name arity flags first last step acl tips keyspecs subcommands"
+        );
+    }
+    let mut c = srv.conn();
+    let v = qv(&mut c, &["COMMAND", "INFO", "set"]);
+    let Value::Array(items) = v else { panic!() };
+    let Value::Array(info) = &items[0] else {
+        panic!()
+    };
+    assert_eq!(info[1], Value::Int(-3));
+}
+
+#[test]
+fn command_docs_describes_get() {
+    let srv = Server::start();
+    for (proto, mut c) in srv.conns() {
+        let v = qv(&mut c, &["COMMAND", "DOCS", "get"]);
+        let doc = vget(&v, "get").unwrap_or_else(|| panic!("{proto}: {v:?}"));
+        // Redis 7.0 and 7.2 word the summary differently.
+        let summary = vget(&doc, "summary").as_ref().and_then(vstr);
+        assert!(
+            matches!(
+                summary.as_deref(),
+                Some("Get the value of a key") | Some("Returns the string value of a key.")
+            ),
+            "{proto}: summary {summary:?}"
+        );
+        assert_eq!(vget(&doc, "since"), Some(b("1.0.0")));
+        assert_eq!(vget(&doc, "group"), Some(b("string")));
+        assert!(vget(&doc, "arguments").is_some());
+    }
+}
+
+#[test]
+fn command_getkeys_extracts_key_names() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(
+        qv(&mut c, &["COMMAND", "GETKEYS", "SET", "a", "b"]),
+        Value::Array(vec![b("a")])
+    );
+    assert_eq!(
+        qv(&mut c, &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]),
+        Value::Array(vec![b("a"), b("b")])
+    );
+    assert_eq!(
+        qv(&mut c, &["COMMAND", "GETKEYS", "RENAME", "x", "y"]),
+        Value::Array(vec![b("x"), b("y")])
+    );
+    assert_eq!(
+        qerr(&mut c, &["COMMAND", "GETKEYS", "GET", "a", "b"]),
+        "ERR Invalid number of arguments specified for command"
+    );
+    assert_eq!(
+        qerr(&mut c, &["COMMAND", "GETKEYS", "PING", "x"]),
+        "ERR The command has no key arguments"
+    );
+    assert_eq!(
+        qerr(&mut c, &["COMMAND", "GETKEYS", "NOSUCH", "a", "b"]),
+        "ERR Invalid command specified"
+    );
+}
+
+#[test]
+fn redis_crate_sync_and_async_clients_interoperate() {
+    let srv = Server::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut a = srv.async_conn().await;
+        let _: () = redis::cmd("SET")
+            .arg("shared")
+            .arg("from-async")
+            .query_async(&mut a)
+            .await
+            .expect("set");
+    });
+    let mut c = srv.conn();
+    assert_eq!(qv(&mut c, &["GET", "shared"]), b("from-async"));
+}
+
+// ------------------------------------------------------------------------------------------
+// Command-line options
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn malformed_port_option_exits_1_naming_port() {
+    if !eddy_only("malformed_port_option_exits_1_naming_port") {
+        return;
+    }
+    let (code, out) = common::run_server_expecting_exit(&["--port", "x"], Duration::from_secs(10));
+    assert_eq!(code, Some(1), "exit status; output:\n{out}");
+    assert!(out.contains("port"), "error names the option:\n{out}");
+}
+
+#[test]
+fn unknown_option_exits_1_naming_it() {
+    if !eddy_only("unknown_option_exits_1_naming_it") {
+        return;
+    }
+    let (code, out) = common::run_server_expecting_exit(
+        &["--no-such-option", "1", "--port", "0"],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(1), "exit status; output:\n{out}");
+    assert!(
+        out.contains("no-such-option"),
+        "error names the option:\n{out}"
+    );
+}
+
+#[test]
+fn bad_config_file_line_exits_1() {
+    if !eddy_only("bad_config_file_line_exits_1") {
+        return;
+    }
+    let dir = TempDir::new("badconf");
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(&conf, "maxclients lots\n").expect("write");
+    let (code, out) = common::run_server_expecting_exit(
+        &[&conf.to_string_lossy(), "--port", "0"],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(1), "exit status; output:\n{out}");
+    assert!(out.contains("maxclients"), "error names the option:\n{out}");
+}
+
+#[test]
+fn hello_before_auth_is_refused_when_a_password_is_required() {
+    let srv = Server::start_with(&["--requirepass", "pw"]);
+    let mut c = srv.raw();
+    c.send_cmd(&["HELLO", "3"]);
+    // Redis 7.0 says "HELLO AUTH", 7.2 "HELLO <proto> AUTH".
+    let wire = c.read_wire();
+    let tail = "AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n";
+    assert!(
+        wire == format!("-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO {tail}")
+            || wire == format!("-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> {tail}"),
+        "{wire:?}"
+    );
+}
+
+#[test]
+fn reset_deauthenticates() {
+    let srv = Server::start_with(&["--requirepass", "pw"]);
+    let mut c = srv.raw();
+    c.send(b"AUTH pw\r\nRESET\r\nGET a\r\n");
+    assert_eq!(c.read_wire(), "+OK\r\n");
+    assert_eq!(c.read_wire(), "+RESET\r\n");
+    assert_eq!(c.read_wire(), "-NOAUTH Authentication required.\r\n");
+}
+
+#[test]
+fn config_set_requirepass_applies_to_new_connections() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(
+        qv(&mut c, &["CONFIG", "SET", "requirepass", "later"]),
+        Value::Okay
+    );
+    let mut fresh = srv.raw();
+    assert_eq!(
+        fresh.call(&["GET", "k"]),
+        Resp::Error("NOAUTH Authentication required.".into())
+    );
+    assert_eq!(fresh.call(&["AUTH", "later"]), Resp::Simple("OK".into()));
+}
+
+#[test]
+fn command_without_arguments_lists_every_command() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let n: i64 = q(&mut c, &["COMMAND", "COUNT"]);
+    let v = qv(&mut c, &["COMMAND"]);
+    let Value::Array(all) = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(all.len() as i64, n);
+    let v = qv(&mut c, &["COMMAND", "INFO"]);
+    let Value::Array(all) = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(all.len() as i64, n, "COMMAND INFO without names lists all");
+}
+
+#[test]
+fn config_get_star_returns_pairs() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let v = qv(&mut c, &["CONFIG", "GET", "*"]);
+    let pairs = common::vpairs(&v);
+    assert!(pairs.len() > 10, "{} parameters", pairs.len());
+    for name in [
+        "port",
+        "maxclients",
+        "timeout",
+        "maxmemory",
+        "databases",
+        "dir",
+        "requirepass",
+    ] {
+        assert!(
+            pairs.iter().any(|(k, _)| k == name),
+            "{name} in CONFIG GET *"
+        );
+    }
+}
+
+#[test]
+fn timeout_zero_never_disconnects() {
+    let srv = Server::start_with(&["--timeout", "0"]);
+    let mut c = srv.raw();
+    assert_eq!(c.call(&["PING"]), Resp::Simple("PONG".into()));
+    assert!(!c.closed_within(Duration::from_millis(1500)));
+    assert_eq!(c.call(&["PING"]), Resp::Simple("PONG".into()));
+}
