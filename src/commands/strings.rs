@@ -255,7 +255,6 @@ fn mget(ctx: &mut Ctx, a: Args) -> CmdResult {
     for k in keys {
         match l.get(k) {
             Some(Value::Str(s, _)) => ctx.out.bulk(s),
-            #[allow(unreachable_patterns)]
             _ => ctx.out.null(),
         }
     }

@@ -165,11 +165,16 @@ fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
 }
 
 pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
+    use super::value::Collection;
     match v {
         Value::Str(s, _) => {
             out.push(RDB_TYPE_STRING);
             write_string(out, s);
         }
+        Value::List(c, _) => c.rdb_encode(out),
+        Value::Hash(c, _) => c.rdb_encode(out),
+        Value::Set(c, _) => c.rdb_encode(out),
+        Value::ZSet(c, _) => c.rdb_encode(out),
     }
 }
 
@@ -219,8 +224,10 @@ mod tests {
     use super::*;
 
     fn s(v: &Value) -> &[u8] {
-        let Value::Str(s, _) = v;
-        s
+        match v {
+            Value::Str(s, _) => s,
+            _ => panic!("not a string"),
+        }
     }
 
     #[test]

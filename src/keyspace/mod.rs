@@ -24,7 +24,11 @@
 pub mod dict;
 pub mod encoding;
 pub mod expiry;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 use std::hash::BuildHasher;
 
@@ -299,7 +303,6 @@ impl<'a> Locked<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Str(s, _)) => Ok(Some(s)),
-            #[allow(unreachable_patterns)]
             Some(_) => Err(WRONGTYPE.into()),
         }
     }

@@ -3,7 +3,8 @@
 //! A string is a [`Str`]: up to 16 bytes live inline in the 24-byte handle, longer ones on the
 //! heap with their exact length. Every value carries a 32-bit access clock (seconds, wrapping) for
 //! `OBJECT IDLETIME` and eviction; it sits in the enum's tag word, so it costs no space.
-//! Later families add their variants here; each type's snapshot encoding lives with its family.
+//! Collections (lists, hashes, sets, sorted sets) live in their own modules behind the
+//! [`Collection`] trait; each type's RDB encoding lives with its type.
 
 use smallvec::SmallVec;
 
@@ -95,10 +96,44 @@ impl Meta {
     }
 }
 
-/// A stored value; every variant carries its [`Meta`].
+/// What every collection type offers the keyspace generically (OBJECT ENCODING, memory
+/// accounting, DUMP and snapshots). Each type lives in its own module with its RDB body.
+pub trait Collection: Clone + std::fmt::Debug + PartialEq {
+    /// Number of elements (a collection is never stored empty: its key is deleted instead).
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// `OBJECT ENCODING` name of the current representation.
+    fn encoding(&self) -> &'static str;
+    /// Approximate heap bytes owned.
+    fn heap_size(&self) -> usize;
+    /// Writes the RDB type byte and body (see `keyspace::encoding`).
+    fn rdb_encode(&self, out: &mut Vec<u8>);
+}
+
+/// A stored value; every variant carries its [`Meta`]. Collections are boxed so a value stays
+/// 32 bytes whatever its type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str, Meta),
+    List(Box<super::list::List>, Meta),
+    Hash(Box<super::hash::Hash>, Meta),
+    Set(Box<super::set::Set>, Meta),
+    ZSet(Box<super::zset::ZSet>, Meta),
+}
+
+/// Applies `$f` to the collection inside any non-string variant.
+macro_rules! with_collection {
+    ($v:expr, $c:ident => $e:expr, $s:ident => $se:expr) => {
+        match $v {
+            Value::Str($s, _) => $se,
+            Value::List($c, _) => $e,
+            Value::Hash($c, _) => $e,
+            Value::Set($c, _) => $e,
+            Value::ZSet($c, _) => $e,
+        }
+    };
 }
 
 impl Value {
@@ -109,18 +144,30 @@ impl Value {
     pub fn vtype(&self) -> ValueType {
         match self {
             Value::Str(..) => ValueType::String,
+            Value::List(..) => ValueType::List,
+            Value::Hash(..) => ValueType::Hash,
+            Value::Set(..) => ValueType::Set,
+            Value::ZSet(..) => ValueType::ZSet,
         }
     }
 
     pub fn meta(&self) -> Meta {
         match self {
-            Value::Str(_, m) => *m,
+            Value::Str(_, m)
+            | Value::List(_, m)
+            | Value::Hash(_, m)
+            | Value::Set(_, m)
+            | Value::ZSet(_, m) => *m,
         }
     }
 
     pub fn meta_mut(&mut self) -> &mut Meta {
         match self {
-            Value::Str(_, m) => m,
+            Value::Str(_, m)
+            | Value::List(_, m)
+            | Value::Hash(_, m)
+            | Value::Set(_, m)
+            | Value::ZSet(_, m) => m,
         }
     }
 
@@ -145,20 +192,13 @@ impl Value {
                     "raw"
                 }
             }
+            other => with_collection!(other, c => c.encoding(), _s => "raw"),
         }
     }
 
     /// Approximate heap bytes owned by the value beyond its handle (for INFO memory, eviction).
     pub fn heap_size(&self) -> usize {
-        match self {
-            Value::Str(s, _) => {
-                if s.spilled() {
-                    s.capacity()
-                } else {
-                    0
-                }
-            }
-        }
+        with_collection!(self, c => c.heap_size(), s => if s.spilled() { s.capacity() } else { 0 })
     }
 }
 

@@ -1,0 +1,5 @@
+//! The hashes family (being built).
+
+use super::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! The sets family (being built).
+
+use super::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];
