@@ -85,7 +85,7 @@ pub static DEFS: &[Def] = &[
         true,
     ),
     def("notify-keyspace-events", Kind::Str, "", true),
-    def("appendonly", Kind::Bool, "yes", true),
+    def("appendonly", Kind::Bool, "yes", false),
     def(
         "appendfsync",
         Kind::Enum(&["always", "everysec", "no"]),
@@ -128,6 +128,8 @@ pub static DEFS: &[Def] = &[
     def("changes-memory-bytes", Kind::Memory, "16777216", true),
     def("changes-retention-ms", NONNEG, "86400000", true),
     def("changes-retention-bytes", Kind::Memory, "0", true),
+    def("changes-segment-bytes", Kind::Memory, "67108864", true),
+    def("changes-load-corrupt", Kind::Bool, "no", true),
     Def {
         name: "busy-reply-threshold",
         alias: Some("lua-time-limit"),

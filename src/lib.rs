@@ -6,7 +6,9 @@
 //! - [`server`]: listeners, the connection loop, sessions, the client registry, shutdown.
 //! - [`commands`]: the command table, dispatch, the argument cursor, one file per family.
 //! - [`keyspace`]: sharded databases, values, expiry.
-//! - [`changes`]: the change event, the recorder and the change log.
+//! - [`changes`]: the change event, the recorder, the change log (memory tail, disk segments,
+//!   writer thread).
+//! - [`persistence`]: snapshots and start-up recovery (snapshot + log replay).
 //! - [`error`]: Redis wire error strings.
 //! - [`util`]: numbers, glob matching, clock.
 
@@ -15,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod keyspace;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod util;

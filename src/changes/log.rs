@@ -196,14 +196,40 @@ pub enum ReadError {
 pub struct ChangeLog {
     inner: Mutex<Inner>,
     notify: Notify,
-    epoch: String,
+    epoch: parking_lot::RwLock<String>,
     max_bytes: AtomicUsize,
     committed: AtomicU64,
     waiters: AtomicUsize,
+    /// The disk log, when `appendonly yes`.
+    pub disk: Option<super::disk::DiskLog>,
+    /// Highest offset written to the disk segment (page cache).
+    written: AtomicU64,
+    /// Highest offset known to be on stable storage.
+    durable: AtomicU64,
+    durable_notify: Notify,
+    durable_waiters: AtomicUsize,
+    /// Wakes the writer thread (the flag says work may be pending).
+    wake: (Mutex<bool>, parking_lot::Condvar),
+    fsync_always: std::sync::atomic::AtomicBool,
+}
+
+thread_local! {
+    /// The last offset this thread committed since the connection loop last asked: lets the
+    /// loop hold a batch's replies until they are durable under `appendfsync always`.
+    static LAST_COMMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Returns and clears the last offset committed by this thread.
+pub fn take_thread_commit() -> u64 {
+    LAST_COMMIT.with(|c| c.replace(0))
 }
 
 impl ChangeLog {
     pub fn new(epoch: String, max_bytes: usize) -> Self {
+        Self::with_disk(epoch, max_bytes, None)
+    }
+
+    pub fn with_disk(epoch: String, max_bytes: usize, disk: Option<super::disk::DiskLog>) -> Self {
         ChangeLog {
             inner: Mutex::new(Inner {
                 next: 1,
@@ -213,15 +239,163 @@ impl ChangeLog {
                 bytes: 0,
             }),
             notify: Notify::new(),
-            epoch,
+            epoch: parking_lot::RwLock::new(epoch),
             max_bytes: AtomicUsize::new(max_bytes),
             committed: AtomicU64::new(0),
             waiters: AtomicUsize::new(0),
+            disk,
+            written: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            durable_notify: Notify::new(),
+            durable_waiters: AtomicUsize::new(0),
+            wake: (Mutex::new(false), parking_lot::Condvar::new()),
+            fsync_always: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    pub fn epoch(&self) -> &str {
-        &self.epoch
+    /// Sets where the log continues after recovery: the last offset and timestamp on disk (or in
+    /// the snapshot) and the next transaction id.
+    pub fn restore_position(&self, last: u64, last_ts: u64, next_tx: u64) {
+        let mut g = self.inner.lock();
+        g.next = last + 1;
+        g.last_ts = last_ts;
+        g.next_tx = next_tx.max(1);
+        drop(g);
+        self.committed.store(last, Ordering::Release);
+        self.written.store(last, Ordering::Release);
+        self.durable.store(last, Ordering::Release);
+    }
+
+    pub fn set_fsync_always(&self, on: bool) {
+        self.fsync_always.store(on, Ordering::Relaxed);
+    }
+
+    pub fn fsync_always(&self) -> bool {
+        self.disk.is_some() && self.fsync_always.load(Ordering::Relaxed)
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    pub fn durable(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Called by the writer after its bytes reached the file (and, when `synced`, the disk).
+    pub fn mark_written(&self, last: u64, synced: bool) {
+        self.written.store(last, Ordering::Release);
+        if synced {
+            self.mark_durable(last);
+        }
+    }
+
+    pub fn mark_durable(&self, last: u64) {
+        self.durable.fetch_max(last, Ordering::AcqRel);
+        if self.durable_waiters.load(Ordering::Acquire) > 0 {
+            self.durable_notify.notify_waiters();
+        }
+    }
+
+    /// Waits until `offset` is durable (or the log has no disk).
+    pub async fn wait_durable(&self, offset: u64) {
+        if self.disk.is_none() {
+            return;
+        }
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.durable_waiters.fetch_add(1, Ordering::AcqRel);
+        let _w = Waiting(&self.durable_waiters);
+        loop {
+            let n = self.durable_notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.durable() >= offset {
+                return;
+            }
+            self.wake_writer();
+            n.await;
+        }
+    }
+
+    /// Wakes the writer thread.
+    pub fn wake_writer(&self) {
+        let mut g = self.wake.0.lock();
+        *g = true;
+        self.wake.1.notify_one();
+    }
+
+    /// Writer side: waits until woken or `timeout` passes.
+    pub fn writer_wait(&self, timeout: std::time::Duration) {
+        let mut g = self.wake.0.lock();
+        if !*g {
+            self.wake.1.wait_for(&mut g, timeout);
+        }
+        *g = false;
+    }
+
+    /// Copies committed records with offsets >= `from` (at most about `max` bytes, whole
+    /// records) into `out`; returns the last offset copied and its timestamp.
+    pub fn copy_from(&self, from: u64, max: usize, out: &mut Vec<u8>) -> Option<(u64, u64)> {
+        let g = self.inner.lock();
+        let si = g.segments.iter().rposition(|s| s.first <= from)?;
+        let mut last = None;
+        for seg in g.segments.iter().skip(si) {
+            let skip = from.saturating_sub(seg.first) as usize;
+            let Some(&start) = seg.starts.get(skip) else {
+                continue;
+            };
+            let start = start as usize;
+            let avail = seg.data.len() - start;
+            let mut end = seg.data.len();
+            let n = seg.starts.len() - skip;
+            if out.len() + avail > max && !out.is_empty() {
+                break;
+            }
+            if avail > max {
+                // Take whole records up to about `max`.
+                end = start;
+                for &p in &seg.starts[skip..] {
+                    if p as usize - start > max && end > start {
+                        break;
+                    }
+                    end = p as usize;
+                }
+                if end == start {
+                    end = seg.data.len();
+                }
+            }
+            out.extend_from_slice(&seg.data[start..end]);
+            let copied = seg.starts[skip..]
+                .iter()
+                .take_while(|&&p| (p as usize) < end)
+                .count();
+            let last_off = seg.first + (skip + copied) as u64 - 1;
+            let last_start = seg.starts[skip + copied - 1] as usize;
+            let ts = u64::from_le_bytes(
+                seg.data[last_start + OFF_TS..last_start + OFF_TS + 8]
+                    .try_into()
+                    .unwrap_or_default(),
+            );
+            last = Some((last_off, ts));
+            if copied < n {
+                break;
+            }
+        }
+        last
+    }
+
+    pub fn epoch(&self) -> String {
+        self.epoch.read().clone()
+    }
+
+    /// A new history (after a forced repair).
+    pub fn set_epoch(&self, e: String) {
+        *self.epoch.write() = e;
     }
 
     pub fn set_max_bytes(&self, n: usize) {
@@ -283,14 +457,25 @@ impl ChangeLog {
             p = end;
         }
         let last = inner.next - 1;
-        while inner.bytes > max && inner.segments.len() > 1 {
+        // Memory holds a bounded tail; with a disk log, only what the writer already wrote.
+        let written = if self.disk.is_some() {
+            self.written.load(Ordering::Acquire)
+        } else {
+            u64::MAX
+        };
+        while inner.bytes > max && inner.segments.len() > 1 && inner.segments[1].first <= written.saturating_add(1)
+        {
             if let Some(old) = inner.segments.pop_front() {
                 inner.bytes -= old.data.len();
             }
         }
         drop(g);
         rec.clear();
+        LAST_COMMIT.with(|c| c.set(last));
         self.committed.store(last, Ordering::Release);
+        if self.fsync_always.load(Ordering::Relaxed) {
+            self.wake_writer();
+        }
         // Notify takes a mutex even with nobody waiting; writers skip it unless a reader waits.
         if self.waiters.load(Ordering::Acquire) > 0 {
             self.notify.notify_waiters();
@@ -303,25 +488,51 @@ impl ChangeLog {
         self.committed.load(Ordering::Acquire)
     }
 
-    /// Offset of the oldest record still held (the next offset when empty).
+    /// Offset of the oldest record still held, in memory or on disk (the next offset when empty).
     pub fn first_offset(&self) -> u64 {
-        let g = self.inner.lock();
-        g.segments.front().map(|s| s.first).unwrap_or(g.next)
+        let mem = {
+            let g = self.inner.lock();
+            g.segments.front().map(|s| s.first).unwrap_or(g.next)
+        };
+        match self.disk.as_ref().and_then(|d| d.first_offset()) {
+            Some(d) => d.min(mem),
+            None => mem,
+        }
+    }
+
+    /// The next transaction id (for snapshots).
+    pub fn next_tx(&self) -> u64 {
+        self.inner.lock().next_tx
     }
 
     pub fn memory_bytes(&self) -> usize {
         self.inner.lock().bytes
     }
 
-    /// Up to `count` records with offset >= `from`.
+    /// Up to `count` records with offset >= `from`, from memory or, for older offsets, from
+    /// the disk segments.
     pub fn read(&self, from: u64, count: usize) -> Result<Vec<ChangeEvent>, ReadError> {
         let mut out = Vec::new();
-        let g = self.inner.lock();
-        let earliest = g.segments.front().map(|s| s.first).unwrap_or(g.next);
         let from = from.max(1);
-        if from < earliest {
-            return Err(ReadError::Trimmed { earliest });
+        let mem_first = {
+            let g = self.inner.lock();
+            g.segments.front().map(|s| s.first).unwrap_or(g.next)
+        };
+        if from < mem_first {
+            let earliest = self.first_offset();
+            if from < earliest {
+                return Err(ReadError::Trimmed { earliest });
+            }
+            if let Some(d) = &self.disk {
+                match d.read(from, count) {
+                    Ok(v) if !v.is_empty() => return Ok(v),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
+                }
+            }
+            return Err(ReadError::Trimmed { earliest: mem_first });
         }
+        let g = self.inner.lock();
         // Segments are few (memory / 1 MiB); a linear scan from the back finds the start.
         let Some(si) = g.segments.iter().rposition(|s| s.first <= from) else {
             return Ok(out);

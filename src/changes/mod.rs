@@ -12,7 +12,9 @@
 //! (`rename_to` beside the `rename_from` that carries `RENAME src dst`), informative for feeds and
 //! skipped by replay.
 
+pub mod disk;
 pub mod log;
+pub mod writer;
 
 use crate::keyspace::value::ValueType;
 

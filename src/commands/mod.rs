@@ -312,8 +312,11 @@ impl<'a> Ctx<'a> {
     /// Locks the shards of `keys` in the session's database.
     pub fn lock(&self, keys: &[&[u8]]) -> Locked<'a> {
         let srv: &'a Server = self.srv;
-        srv.keyspace
-            .lock(&srv.log, self.who(), self.sess.db, self.now, keys)
+        let mut l = srv
+            .keyspace
+            .lock(&srv.log, self.who(), self.sess.db, self.now, keys);
+        l.enabled = !self.sess.replaying;
+        l
     }
 
     pub fn lock1(&self, key: &[u8]) -> Locked<'a> {
@@ -323,8 +326,11 @@ impl<'a> Ctx<'a> {
     /// Locks every shard (KEYS-style walks that must see one consistent state, FLUSHALL).
     pub fn lock_all(&self) -> Locked<'a> {
         let srv: &'a Server = self.srv;
-        srv.keyspace
-            .lock_all(&srv.log, self.who(), self.sess.db, self.now)
+        let mut l = srv
+            .keyspace
+            .lock_all(&srv.log, self.who(), self.sess.db, self.now);
+        l.enabled = !self.sess.replaying;
+        l
     }
 }
 
@@ -380,6 +386,11 @@ fn arity_ok(arity: i32, argc: usize) -> bool {
 pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     let t = table();
     let st = &t.stats[r.id];
+    if r.spec.flags & flag::LOADING == 0 && ctx.srv.loading.load(Ordering::Acquire) {
+        st.rejected.fetch_add(1, Ordering::Relaxed);
+        ctx.out.error(error::LOADING);
+        return;
+    }
     if !ctx.sess.authenticated && r.spec.flags & flag::NO_AUTH == 0 && ctx.srv.auth_required() {
         st.rejected.fetch_add(1, Ordering::Relaxed);
         ctx.out.error(error::NOAUTH);

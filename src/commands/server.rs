@@ -24,6 +24,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns information and statistics about the server.", "[section [section ...]]", "1.0.0", "O(1)"),
     cmd!("time", 1, LOADING | STALE | FAST, (0, 0, 0), &["fast", "server"], "server", time,
         "Returns the server time.", "", "2.6.0", "O(1)"),
+    cmd!("save", 1, ADMIN | NOSCRIPT | NO_MULTI | EXCLUSIVE, (0, 0, 0), SV, "server", save,
+        "Synchronously saves the database(s) to disk.", "", "1.0.0", "O(N) where N is the total number of keys in all databases"),
+    cmd!("bgsave", -1, ADMIN | NOSCRIPT | EXCLUSIVE, (0, 0, 0), SV, "server", bgsave,
+        "Asynchronously saves the database(s) to disk.", "[SCHEDULE]", "1.0.0", "O(1)"),
+    cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | EXCLUSIVE, (0, 0, 0), SV, "server", bgrewriteaof,
+        "Asynchronously rewrites the append-only file to disk.", "", "1.0.0", "O(1)"),
     cmd!("lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), &["fast", "dangerous", "admin"], "server", lastsave,
         "Returns the Unix timestamp of the last successful save to disk.", "", "1.0.0", "O(1)"),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, (0, 0, 0), SV, "server", shutdown,
@@ -233,20 +239,49 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("changes_memory_bytes", srv.log.memory_bytes().to_string());
         }
         "persistence" => {
-            kv("loading", "0".into());
+            let p = &srv.persist;
+            let bg = p.bgsave_in_progress.load(Ordering::Relaxed);
+            let loading = srv.loading.load(Ordering::Relaxed);
+            let ever = p.bgsave_started_ms.load(Ordering::Relaxed) != 0;
+            kv("loading", (loading as u8).to_string());
             kv("async_loading", "0".into());
-            kv(
-                "rdb_changes_since_last_save",
-                srv.log.last_offset().to_string(),
-            );
-            kv("rdb_bgsave_in_progress", "0".into());
+            if loading {
+                let started = p.loading_started_ms.load(Ordering::Relaxed);
+                kv("loading_start_time", (started / 1000).to_string());
+                kv(
+                    "loading_loaded_records",
+                    p.loaded_records.load(Ordering::Relaxed).to_string(),
+                );
+            }
+            let since = srv
+                .log
+                .last_offset()
+                .saturating_sub(p.snapshot_offset.load(Ordering::Relaxed));
+            kv("rdb_changes_since_last_save", since.to_string());
+            kv("rdb_bgsave_in_progress", (bg as u8).to_string());
             kv(
                 "rdb_last_save_time",
                 srv.lastsave.load(Ordering::Relaxed).to_string(),
             );
-            kv("rdb_last_bgsave_status", "ok".into());
-            kv("rdb_last_bgsave_time_sec", "-1".into());
-            kv("rdb_current_bgsave_time_sec", "-1".into());
+            let ok = !ever || p.last_bgsave_ok.load(Ordering::Relaxed);
+            kv(
+                "rdb_last_bgsave_status",
+                if ok { "ok" } else { "err" }.into(),
+            );
+            let last = if ever {
+                p.last_bgsave_secs.load(Ordering::Relaxed).to_string()
+            } else {
+                "-1".into()
+            };
+            kv("rdb_last_bgsave_time_sec", last);
+            let cur = if bg {
+                let t = crate::util::now_ms()
+                    .saturating_sub(p.bgsave_started_ms.load(Ordering::Relaxed));
+                (t / 1000).to_string()
+            } else {
+                "-1".into()
+            };
+            kv("rdb_current_bgsave_time_sec", cur);
             kv(
                 "aof_enabled",
                 (srv.config.get_bool("appendonly") as u8).to_string(),
@@ -343,10 +378,30 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             }
         }
         "changes" => {
-            kv("changes_epoch", srv.log.epoch().to_string());
-            kv("changes_first_offset", srv.log.first_offset().to_string());
-            kv("changes_last_offset", srv.log.last_offset().to_string());
-            kv("changes_memory_bytes", srv.log.memory_bytes().to_string());
+            let log = &srv.log;
+            kv("changes_epoch", log.epoch());
+            kv("changes_first_offset", log.first_offset().to_string());
+            kv("changes_last_offset", log.last_offset().to_string());
+            kv("changes_written_offset", log.written().to_string());
+            kv("changes_durable_offset", log.durable().to_string());
+            kv("changes_memory_bytes", log.memory_bytes().to_string());
+            let (bytes, segs) = log
+                .disk
+                .as_ref()
+                .map(|d| (d.bytes(), d.segs.lock().len()))
+                .unwrap_or((0, 0));
+            kv("changes_disk_bytes", bytes.to_string());
+            kv("changes_disk_segments", segs.to_string());
+            kv("changes_fsync_policy", srv.config.get("appendfsync"));
+            let p = &srv.persist;
+            kv(
+                "changes_last_fsync_ms",
+                p.last_fsync_ms.load(Ordering::Relaxed).to_string(),
+            );
+            kv(
+                "changes_snapshot_offset",
+                p.snapshot_offset.load(Ordering::Relaxed).to_string(),
+            );
         }
         _ => {}
     }
@@ -358,6 +413,52 @@ fn time(ctx: &mut Ctx, _a: Args) -> CmdResult {
     ctx.out.bulk_int((us / 1_000_000) as i64);
     ctx.out.bulk_int((us % 1_000_000) as i64);
     Ok(())
+}
+
+fn save(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    // Runs with the world lock held (an exclusive command): like Redis's SAVE, it blocks
+    // every client until the snapshot is on disk.
+    let Some(job) = crate::persistence::snapshot::start(ctx.srv) else {
+        return Err("ERR Background save already in progress".into());
+    };
+    crate::persistence::snapshot::finish(ctx.srv, job)
+        .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let schedule = match a.len() {
+        1 => false,
+        2 if is(a.get(1), "SCHEDULE") => true,
+        _ => return Err(error::SYNTAX.into()),
+    };
+    let Some(srv) = ctx.srv.me() else {
+        return Err("ERR server is not running".into());
+    };
+    if crate::persistence::snapshot::bgsave_locked(&srv) {
+        ctx.out.simple("Background saving started");
+    } else if schedule {
+        ctx.out.simple("Background saving scheduled");
+    } else {
+        return Err("ERR Background save already in progress".into());
+    }
+    Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let Some(srv) = ctx.srv.me() else {
+        return Err("ERR server is not running".into());
+    };
+    // The log is the append-only file: rewriting it is a snapshot, after which retention can
+    // drop the segments the snapshot covers.
+    if crate::persistence::snapshot::bgsave_locked(&srv) {
+        ctx.out
+            .simple("Background append only file rewriting started");
+        Ok(())
+    } else {
+        Err("ERR Background append only file rewriting already in progress".into())
+    }
 }
 
 fn lastsave(ctx: &mut Ctx, _a: Args) -> CmdResult {

@@ -29,6 +29,7 @@ pub async fn run(srv: Arc<Server>) {
     loop {
         tick.tick().await;
         crate::keyspace::value::tick_clock();
+        crate::util::reanchor();
         if srv.shutting_down() {
             return;
         }

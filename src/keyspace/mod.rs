@@ -38,6 +38,7 @@ use smallvec::SmallVec;
 use crate::changes::log::ChangeLog;
 use crate::changes::{ChangeKind, Recorder, Who};
 use crate::error::{CmdResult, WRONGTYPE};
+use crate::persistence::snapshot::{serialize_shard, SnapJob};
 use value::{Key, Str, Value, ValueType};
 
 pub type Hasher = foldhash::fast::FixedState;
@@ -81,6 +82,8 @@ pub struct ShardStats {
 pub struct Shard {
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
+    /// A snapshot is running and has not serialised this shard yet: serialise before changing.
+    pub snap_pending: bool,
 }
 
 pub struct Keyspace {
@@ -88,6 +91,9 @@ pub struct Keyspace {
     mask: usize,
     hasher: Hasher,
     ndbs: usize,
+    /// Set while a snapshot runs, so `lock` checks shards for copy-on-write only then.
+    snapping: std::sync::atomic::AtomicBool,
+    snap_job: Mutex<Option<std::sync::Arc<SnapJob>>>,
 }
 
 impl Keyspace {
@@ -99,12 +105,47 @@ impl Keyspace {
                     Mutex::new(Shard {
                         dbs: (0..ndbs).map(|_| Db::default()).collect(),
                         stats: ShardStats::default(),
+                        snap_pending: false,
                     })
                 })
                 .collect(),
             mask: n - 1,
             hasher: Hasher::with_seed(0x6564_6479),
             ndbs,
+            snapping: std::sync::atomic::AtomicBool::new(false),
+            snap_job: Mutex::new(None),
+        }
+    }
+
+    /// Marks every shard pending for `job` (caller holds the world lock exclusively).
+    pub fn begin_snapshot(&self, job: std::sync::Arc<SnapJob>) {
+        for s in self.shards.iter() {
+            s.lock().snap_pending = true;
+        }
+        *self.snap_job.lock() = Some(job);
+        self.snapping
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn end_snapshot(&self) {
+        self.snapping
+            .store(false, std::sync::atomic::Ordering::Release);
+        *self.snap_job.lock() = None;
+    }
+
+    /// Copy-on-write: serialises the pending shards among `guards` for the running snapshot.
+    #[cold]
+    fn snapshot_shards(&self, guards: &mut [(usize, MutexGuard<'_, Shard>)]) {
+        let Some(job) = self.snap_job.lock().clone() else {
+            return;
+        };
+        for (i, g) in guards.iter_mut() {
+            if g.snap_pending {
+                let mut body = Vec::new();
+                serialize_shard(g, &mut body);
+                g.snap_pending = false;
+                job.blocks.lock().push((*i, body));
+            }
         }
     }
 
@@ -133,7 +174,11 @@ impl Keyspace {
         let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| self.shard_of(k)).collect();
         idx.sort_unstable();
         idx.dedup();
-        let guards = idx.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
+            idx.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        if self.snapping.load(std::sync::atomic::Ordering::Acquire) {
+            self.snapshot_shards(&mut guards);
+        }
         Locked {
             ks: self,
             log,
@@ -142,24 +187,30 @@ impl Keyspace {
             now,
             who,
             rec: Recorder::cached(),
+            enabled: true,
         }
     }
 
     /// Locks every shard, in order (for whole-keyspace operations and scans of all keys).
     pub fn lock_all<'a>(&'a self, log: &'a ChangeLog, who: Who, db: usize, now: u64) -> Locked<'a> {
+        let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = self
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, s.lock()))
+            .collect();
+        if self.snapping.load(std::sync::atomic::Ordering::Acquire) {
+            self.snapshot_shards(&mut guards);
+        }
         Locked {
             ks: self,
             log,
-            guards: self
-                .shards
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (i, s.lock()))
-                .collect(),
+            guards,
             db,
             now,
             who,
             rec: Recorder::cached(),
+            enabled: true,
         }
     }
 
@@ -210,11 +261,13 @@ pub struct Locked<'a> {
     pub now: u64,
     pub who: Who,
     pub rec: Recorder,
+    /// False while replaying the log at start-up: the changes are already in it.
+    pub enabled: bool,
 }
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        if !self.rec.is_empty() {
+        if !self.rec.is_empty() && self.enabled {
             self.log.commit(&mut self.rec, self.now);
         }
         Recorder::recycle(std::mem::take(&mut self.rec));

@@ -184,6 +184,11 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    /// Arguments as `ranges` into `base`.
+    pub fn new(base: &'a [u8], ranges: &'a [(usize, usize)]) -> Self {
+        Args { base, ranges }
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
         self.ranges.len()

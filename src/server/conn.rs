@@ -15,7 +15,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::session::{Action, ReplyMode, Session};
+use super::session::{Action, ReplyMode, Session, PUSH_QUEUE};
 use super::Server;
 use crate::commands::{self, flag, Ctx};
 use crate::error;
@@ -55,15 +55,23 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
     // being polled at that moment), so the read loop creates no waiter per read.
     let killed = info.kill.notified();
     tokio::pin!(killed);
+    let (push_tx, mut push_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PUSH_QUEUE);
+    sess.push = Some(push_tx);
     loop {
         if !pending {
             if inbuf.capacity() - inbuf.len() < 1024 {
                 inbuf.reserve(READ_CHUNK);
             }
             let timeout = srv.config.hot.timeout_secs.load(Ordering::Relaxed);
-            let read = sock.read_buf(&mut inbuf);
             let n = tokio::select! {
-                r = read => r,
+                r = sock.read_buf(&mut inbuf) => r,
+                m = push_rx.recv() => {
+                    let Some(m) = m else { return };
+                    if write_pushes(srv, sock, m, &mut push_rx).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 _ = &mut killed => return,
                 _ = idle(timeout) => return,
             };
@@ -79,7 +87,13 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
                 return;
             }
         }
+        crate::changes::log::take_thread_commit();
         let (consumed, more, fatal, need) = run_batch(srv, sess, &mut ab, &inbuf, &mut out);
+        // appendfsync always: a write is acknowledged only once its record is on disk.
+        let committed = crate::changes::log::take_thread_commit();
+        if committed > 0 && srv.log.fsync_always() {
+            srv.log.wait_durable(committed).await;
+        }
         inbuf.advance(consumed);
         pending = more;
         if need > 0 && need < (1 << 30) {
@@ -115,13 +129,39 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
         match sess.action.take() {
             None => {}
             Some(Action::Close) => return,
-            Some(Action::Shutdown { .. }) => {
+            Some(Action::Shutdown { save }) => {
+                let v = match save {
+                    None => 0,
+                    Some(false) => 1,
+                    Some(true) => 2,
+                };
+                srv.shutdown_save.store(v, Ordering::Relaxed);
                 srv.request_shutdown();
                 return;
             }
             Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
         }
     }
+}
+
+/// Writes a pushed message and any others already queued, in one write.
+async fn write_pushes(
+    srv: &Server,
+    sock: &mut TcpStream,
+    first: Vec<u8>,
+    rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    let mut buf = first;
+    while buf.len() < OUT_FLUSH {
+        match rx.try_recv() {
+            Ok(m) => buf.extend_from_slice(&m),
+            Err(_) => break,
+        }
+    }
+    srv.stats
+        .net_output_bytes
+        .fetch_add(buf.len() as u64, Ordering::Relaxed);
+    sock.write_all(&buf).await
 }
 
 async fn idle(timeout_secs: u64) {
@@ -146,8 +186,7 @@ fn run_batch(
     let mut processed = 0u64;
     // One wall-clock reading per batch: commands of one batch share their `now`, as commands of
     // one event-loop iteration share Redis's cached `mstime`.
-    let now = crate::util::now_ms();
-    let mut clock = std::time::Instant::now();
+    let (mut clock, now) = crate::util::clock();
     let mut last_cmd = usize::MAX;
     let result = loop {
         if sess.action.is_some() {

@@ -35,6 +35,11 @@ pub struct Stats {
 }
 
 pub struct Server {
+    /// True until recovery has finished: commands without the `loading` flag get LOADING.
+    pub loading: AtomicBool,
+    pub persist: crate::persistence::PersistState,
+    /// What SHUTDOWN asked for: 0 default (snapshot if `save` rules exist), 1 NOSAVE, 2 SAVE.
+    pub shutdown_save: std::sync::atomic::AtomicU8,
     pub config: Config,
     pub keyspace: Keyspace,
     pub log: ChangeLog,
@@ -49,6 +54,8 @@ pub struct Server {
     pub port: AtomicU64,
     shutdown: AtomicBool,
     shutdown_notify: Notify,
+    /// A handle to this server's own `Arc`, for commands that start background work.
+    me: parking_lot::Mutex<std::sync::Weak<Server>>,
 }
 
 fn random_hex(n: usize) -> String {
@@ -60,14 +67,26 @@ fn random_hex(n: usize) -> String {
 }
 
 impl Server {
+    /// A server with no persistence attached (tests, tools).
     pub fn new(config: Config) -> Server {
+        Self::with_log(config, crate::persistence::new_epoch(), None)
+    }
+
+    pub fn with_log(
+        config: Config,
+        epoch: String,
+        disk: Option<crate::changes::disk::DiskLog>,
+    ) -> Server {
         let ndbs = config.get_i64("databases").max(1) as usize;
         let shards = config.get_i64("keyspace-shards").max(1) as usize;
         let log_mem = config.get_i64("changes-memory-bytes").max(0) as usize;
         let now = crate::util::now_ms();
         Server {
+            loading: AtomicBool::new(false),
+            persist: Default::default(),
+            shutdown_save: std::sync::atomic::AtomicU8::new(0),
             keyspace: Keyspace::new(shards, ndbs),
-            log: ChangeLog::new(random_hex(32), log_mem.max(1 << 20)),
+            log: ChangeLog::with_disk(epoch, log_mem.max(1 << 20), disk),
             world: RwLock::new(()),
             clients: Clients::new(),
             stats: Stats::default(),
@@ -79,8 +98,18 @@ impl Server {
             port: AtomicU64::new(config.get_i64("port") as u64),
             shutdown: AtomicBool::new(false),
             shutdown_notify: Notify::new(),
+            me: parking_lot::Mutex::new(std::sync::Weak::new()),
             config,
         }
+    }
+
+    /// Registers the `Arc` this server lives in (see [`Server::me`]).
+    pub fn set_me(self: &Arc<Self>) {
+        *self.me.lock() = Arc::downgrade(self);
+    }
+
+    pub fn me(&self) -> Option<Arc<Server>> {
+        self.me.lock().upgrade()
     }
 
     pub fn auth_required(&self) -> bool {
@@ -118,10 +147,24 @@ impl Server {
     }
 }
 
-/// Binds the listeners, then serves until SHUTDOWN or a signal.
+/// Opens the data directory, binds the listeners, recovers (clients get LOADING meanwhile),
+/// then serves until SHUTDOWN or a signal, and shuts down cleanly (snapshot by `save` rules or
+/// SHUTDOWN SAVE, log drained and fsynced).
 pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     let dir = config.get("dir");
     std::fs::create_dir_all(&dir).map_err(|e| format!("can't create dir '{dir}': {e}"))?;
+    let dirp = std::path::PathBuf::from(&dir);
+    let aof = config.get_bool("appendonly");
+    let (disk, segments) = if aof {
+        let (d, segs) = crate::changes::disk::DiskLog::open(dirp.join("changes"))
+            .map_err(|e| format!("can't open the change log in '{dir}': {e}"))?;
+        (Some(d), segs)
+    } else {
+        (None, Vec::new())
+    };
+    // Without a disk log the history is not kept across restarts: a new epoch each start.
+    let epoch = crate::persistence::load_or_create_epoch(&dirp, aof)
+        .map_err(|e| format!("can't write the epoch file in '{dir}': {e}"))?;
     let port = config.get_i64("port") as u16;
     let binds: Vec<String> = config
         .get("bind")
@@ -135,21 +178,38 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
             .map_err(|e| format!("can't bind {b}:{port}: {e}"))?;
         listeners.push(l);
     }
-    let srv = Arc::new(Server::new(config));
+    let srv = Arc::new(Server::with_log(config, epoch, disk));
+    srv.set_me();
+    srv.loading.store(true, Ordering::Release);
+    srv.persist
+        .loading_started_ms
+        .store(crate::util::now_ms(), Ordering::Relaxed);
     if let Some(l) = listeners.first() {
         if let Ok(a) = l.local_addr() {
             srv.port.store(a.port() as u64, Ordering::Relaxed);
         }
     }
-    for l in &listeners {
-        if let Ok(a) = l.local_addr() {
-            tracing::info!(addr = %a, "Ready to accept connections tcp");
-        }
-    }
-    tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
+    let addrs: Vec<std::net::SocketAddr> =
+        listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     for l in listeners {
         tokio::spawn(accept_loop(srv.clone(), l));
     }
+    let s2 = srv.clone();
+    let current = tokio::task::spawn_blocking(move || {
+        crate::persistence::recovery::recover(&s2, segments)
+    })
+    .await
+    .map_err(|e| format!("recovery panicked: {e}"))??;
+    srv.loading.store(false, Ordering::Release);
+    tracing::info!("DB loaded from disk");
+    // As in Redis, this line comes once the data is loaded (clients connecting earlier get
+    // LOADING); tools and tests wait for it.
+    for a in &addrs {
+        tracing::info!(addr = %a, "Ready to accept connections tcp");
+    }
+    let writer = crate::changes::writer::spawn(srv.clone(), current);
+    tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
+    tokio::spawn(crate::persistence::snapshot::save_rules(srv.clone()));
     let s2 = srv.clone();
     tokio::spawn(async move {
         let mut term =
@@ -165,6 +225,18 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         s2.request_shutdown();
     });
     srv.wait_shutdown().await;
+    let save = match srv.shutdown_save.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => !srv.config.get("save").trim().is_empty(),
+    };
+    if save {
+        tracing::info!("saving the final snapshot before exiting");
+        let s2 = srv.clone();
+        let _ = tokio::task::spawn_blocking(move || crate::persistence::snapshot::save_now(&s2)).await;
+    }
+    srv.log.wake_writer();
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     tracing::info!("Eddy is now ready to exit, bye bye...");
     Ok(())
 }

@@ -28,7 +28,18 @@ pub enum ReplyMode {
     Skipping,
 }
 
+/// Messages pushed to the client outside request/reply (change-feed pushes, later pub/sub
+/// messages and invalidations), already encoded for the client's protocol. The queue is
+/// bounded: a producer that finds it full waits (a change-feed subscription then simply reads
+/// the log later, so memory stays bounded) or applies its own documented policy.
+pub type PushSender = tokio::sync::mpsc::Sender<Vec<u8>>;
+
+/// Capacity of a connection's push queue, in messages.
+pub const PUSH_QUEUE: usize = 1024;
+
 pub struct Session {
+    /// Sender side of this connection's push queue (None for in-process sessions).
+    pub push: Option<PushSender>,
     pub id: u64,
     pub db: usize,
     pub resp3: bool,
@@ -38,11 +49,14 @@ pub struct Session {
     pub no_touch: bool,
     pub action: Option<Action>,
     pub info: Arc<ClientInfo>,
+    /// Replaying the log at start-up: commands apply without recording.
+    pub replaying: bool,
 }
 
 impl Session {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
         Session {
+            push: None,
             id: info.id,
             db: 0,
             resp3: false,
@@ -52,6 +66,7 @@ impl Session {
             no_touch: false,
             action: None,
             info,
+            replaying: false,
         }
     }
 }

@@ -1,0 +1,347 @@
+//! The change log on disk: segment files, the writer thread, scanning for recovery and catch-up
+//! reads, and retention.
+//!
+//! ## Files
+//! `<dir>/changes/<first offset, 20 digits>.log`. A segment starts with a 16-byte header
+//! (`EDDYLOG1` + the u64 little-endian first offset) followed by records in exactly the in-memory
+//! format documented in `changes::log` (length, CRC-32, fields). A segment is sealed once it
+//! reaches `changes-segment-bytes`; the next one starts at the next offset.
+//!
+//! ## Writing and durability
+//! One writer thread follows the in-memory log: it copies the records committed since its last
+//! pass, appends them to the current segment with one `write`, and fsyncs by `appendfsync`:
+//! `always` fsyncs after every pass and only then publishes the durable offset — clients that
+//! wrote wait for it before their replies go out, and everything committed while one fsync runs
+//! shares the next (group commit); `everysec` fsyncs at most once a second; `no` leaves it to the
+//! OS. Under `everysec`/`no` the writer passes every couple of milliseconds, so a process crash
+//! (SIGKILL) loses at most that window and a power cut at most ~1 s.
+//!
+//! ## Retention
+//! A sealed segment is deleted when it is covered by a snapshot (all its offsets ≤ the snapshot's)
+//! and it is older than `changes-retention-ms` or the total exceeds `changes-retention-bytes`.
+//! Readers asking for an offset before the first segment get an explicit error naming the
+//! earliest offset.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+
+use super::log::decode_record;
+use super::ChangeEvent;
+
+pub const HEADER: &[u8; 8] = b"EDDYLOG1";
+const HEADER_LEN: u64 = 16;
+/// A sparse index entry is kept every this many bytes of a segment.
+const INDEX_EVERY: u64 = 64 * 1024;
+/// Largest record accepted when scanning (a record holds at most a few bulk arguments of
+/// `proto-max-bulk-len`); anything larger is corruption.
+pub const MAX_RECORD: usize = 1 << 31;
+
+#[derive(Debug, Clone)]
+pub struct SegMeta {
+    pub first: u64,
+    /// Last offset in the segment (first - 1 when empty).
+    pub last: u64,
+    pub bytes: u64,
+    pub last_ts: u64,
+    pub path: PathBuf,
+    /// (offset, byte position) of some records, for seeking.
+    pub index: Vec<(u64, u64)>,
+}
+
+pub struct DiskLog {
+    pub dir: PathBuf,
+    pub segs: Mutex<Vec<SegMeta>>,
+}
+
+pub fn segment_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("{first:020}.log"))
+}
+
+/// What a scan of one segment found.
+pub struct Scan {
+    pub meta: SegMeta,
+    /// Byte position where valid records end.
+    pub valid_end: u64,
+    /// Set when the bytes after `valid_end` are not a torn tail: a record that is complete but
+    /// fails its checksum, or an offset gap.
+    pub corrupt: Option<String>,
+    /// Bytes after `valid_end` (a torn tail when `corrupt` is None).
+    pub trailing: u64,
+}
+
+impl DiskLog {
+    /// Lists existing segments (sorted) without reading them.
+    pub fn open(dir: PathBuf) -> std::io::Result<(DiskLog, Vec<PathBuf>)> {
+        fs::create_dir_all(&dir)?;
+        let mut files: Vec<(u64, PathBuf)> = Vec::new();
+        for e in fs::read_dir(&dir)? {
+            let p = e?.path();
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if let Some(num) = name.strip_suffix(".log") {
+                if let Ok(first) = num.parse::<u64>() {
+                    files.push((first, p));
+                }
+            }
+        }
+        files.sort();
+        Ok((
+            DiskLog {
+                dir,
+                segs: Mutex::new(Vec::new()),
+            },
+            files.into_iter().map(|(_, p)| p).collect(),
+        ))
+    }
+
+    /// Reads a segment record by record, calling `f` for each valid one, and reports where the
+    /// valid part ends and what follows it.
+    pub fn scan(
+        path: &Path,
+        expect_first: Option<u64>,
+        mut f: impl FnMut(&[u8], &ChangeEvent),
+    ) -> std::io::Result<Scan> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let mut r = BufReader::with_capacity(1 << 20, file);
+        let mut hdr = [0u8; 16];
+        let name = path.display().to_string();
+        if len < HEADER_LEN || r.read_exact(&mut hdr).is_err() || &hdr[..8] != HEADER {
+            return Ok(Scan {
+                meta: empty_meta(path, expect_first.unwrap_or(0)),
+                valid_end: 0,
+                corrupt: (len >= HEADER_LEN).then(|| format!("{name}: bad segment header")),
+                trailing: len,
+            });
+        }
+        let first = u64::from_le_bytes(hdr[8..16].try_into().unwrap_or_default());
+        let mut meta = empty_meta(path, first);
+        let mut pos = HEADER_LEN;
+        let mut expected = first;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut last_index = 0u64;
+        loop {
+            if pos == len {
+                return Ok(Scan {
+                    meta,
+                    valid_end: pos,
+                    corrupt: None,
+                    trailing: 0,
+                });
+            }
+            let mut lb = [0u8; 4];
+            if len - pos < 4 || r.read_exact(&mut lb).is_err() {
+                return Ok(Scan {
+                    meta,
+                    valid_end: pos,
+                    corrupt: None,
+                    trailing: len - pos,
+                });
+            }
+            let rlen = u32::from_le_bytes(lb) as usize;
+            let remaining = len - pos - 4;
+            if (rlen as u64) > remaining || rlen == 0 {
+                // Short: a write cut off by a crash (or zero-filled space after it).
+                let rest_zero = rlen == 0 && all_zero(&mut r, remaining)?;
+                let corrupt = if rlen == 0 && !rest_zero {
+                    Some(format!("{name}: zero-length record at byte {pos}"))
+                } else {
+                    None
+                };
+                return Ok(Scan {
+                    meta,
+                    valid_end: pos,
+                    corrupt,
+                    trailing: len - pos,
+                });
+            }
+            if rlen > MAX_RECORD {
+                return Ok(Scan {
+                    meta,
+                    valid_end: pos,
+                    corrupt: Some(format!("{name}: oversized record at byte {pos}")),
+                    trailing: len - pos,
+                });
+            }
+            buf.clear();
+            buf.extend_from_slice(&lb);
+            buf.resize(4 + rlen, 0);
+            r.read_exact(&mut buf[4..])?;
+            match decode_record(&buf) {
+                Some((ev, _)) if ev.offset == expected => {
+                    f(&buf, &ev);
+                    if meta.index.is_empty() || pos - last_index >= INDEX_EVERY {
+                        meta.index.push((ev.offset, pos));
+                        last_index = pos;
+                    }
+                    meta.last = ev.offset;
+                    meta.last_ts = ev.ts;
+                    expected += 1;
+                    pos += 4 + rlen as u64;
+                    meta.bytes = pos;
+                }
+                Some((ev, _)) => {
+                    return Ok(Scan {
+                        meta,
+                        valid_end: pos,
+                        corrupt: Some(format!(
+                            "{name}: offset {} at byte {pos} where {expected} was expected",
+                            ev.offset
+                        )),
+                        trailing: len - pos,
+                    });
+                }
+                None => {
+                    let at_end = pos + 4 + rlen as u64 == len;
+                    return Ok(Scan {
+                        meta,
+                        valid_end: pos,
+                        // A bad checksum on the very last record is a torn write; anywhere else
+                        // it is corruption.
+                        corrupt: (!at_end)
+                            .then(|| format!("{name}: checksum mismatch at byte {pos}")),
+                        trailing: len - pos,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Records committed to the disk log from `from` on (at most `count`).
+    pub fn read(&self, from: u64, count: usize) -> std::io::Result<Vec<ChangeEvent>> {
+        let segs: Vec<SegMeta> = self
+            .segs
+            .lock()
+            .iter()
+            .filter(|s| s.last >= from)
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for s in segs {
+            if out.len() >= count {
+                break;
+            }
+            let start = s
+                .index
+                .iter()
+                .rev()
+                .find(|(o, _)| *o <= from)
+                .map(|&(_, p)| p)
+                .unwrap_or(HEADER_LEN);
+            let mut f = File::open(&s.path)?;
+            f.seek(SeekFrom::Start(start))?;
+            let mut r = BufReader::with_capacity(256 * 1024, f);
+            let mut pos = start;
+            let mut buf = Vec::new();
+            while pos < s.bytes && out.len() < count {
+                let mut lb = [0u8; 4];
+                r.read_exact(&mut lb)?;
+                let rlen = u32::from_le_bytes(lb) as usize;
+                if rlen > MAX_RECORD {
+                    break;
+                }
+                buf.clear();
+                buf.extend_from_slice(&lb);
+                buf.resize(4 + rlen, 0);
+                r.read_exact(&mut buf[4..])?;
+                pos += 4 + rlen as u64;
+                if let Some((ev, _)) = decode_record(&buf) {
+                    if ev.offset >= from {
+                        out.push(ev);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn first_offset(&self) -> Option<u64> {
+        self.segs
+            .lock()
+            .iter()
+            .find(|s| s.last >= s.first)
+            .map(|s| s.first)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.segs.lock().iter().map(|s| s.bytes).sum()
+    }
+
+    /// Deletes sealed segments covered by `snapshot_offset` that are older than `max_age_ms`
+    /// (relative to `now`) or beyond `max_bytes` in total (0 = no size limit).
+    pub fn apply_retention(&self, now: u64, max_age_ms: u64, max_bytes: u64, snapshot_offset: u64) {
+        let mut segs = self.segs.lock();
+        let mut total: u64 = segs.iter().map(|s| s.bytes).sum();
+        while segs.len() > 1 {
+            let s = &segs[0];
+            let covered = s.last <= snapshot_offset;
+            let old = now.saturating_sub(s.last_ts) > max_age_ms;
+            let big = max_bytes > 0 && total > max_bytes;
+            if !(covered && (old || big)) {
+                break;
+            }
+            if let Err(e) = fs::remove_file(&s.path) {
+                tracing::warn!(path = %s.path.display(), error = %e, "can't delete log segment");
+                break;
+            }
+            tracing::info!(path = %s.path.display(), "log segment deleted by retention");
+            total -= s.bytes;
+            segs.remove(0);
+        }
+    }
+}
+
+fn empty_meta(path: &Path, first: u64) -> SegMeta {
+    SegMeta {
+        first,
+        last: first.saturating_sub(1),
+        bytes: HEADER_LEN,
+        last_ts: 0,
+        path: path.to_path_buf(),
+        index: Vec::new(),
+    }
+}
+
+fn all_zero(r: &mut impl Read, n: u64) -> std::io::Result<bool> {
+    let mut left = n;
+    let mut b = [0u8; 8192];
+    while left > 0 {
+        let k = left.min(b.len() as u64) as usize;
+        r.read_exact(&mut b[..k])?;
+        if b[..k].iter().any(|&x| x != 0) {
+            return Ok(false);
+        }
+        left -= k as u64;
+    }
+    Ok(true)
+}
+
+/// Creates a new empty segment starting at `first`.
+pub fn create_segment(dir: &Path, first: u64) -> std::io::Result<(File, SegMeta)> {
+    let path = segment_path(dir, first);
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)?;
+    f.write_all(HEADER)?;
+    f.write_all(&first.to_le_bytes())?;
+    f.sync_all()?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok((f, empty_meta(&path, first)))
+}
+
+/// Opens an existing segment for appending at `valid_end` (truncating anything after it).
+pub fn reopen_segment(meta: &SegMeta, valid_end: u64) -> std::io::Result<File> {
+    let f = OpenOptions::new().write(true).open(&meta.path)?;
+    f.set_len(valid_end)?;
+    let mut f = f;
+    f.seek(SeekFrom::Start(valid_end))?;
+    Ok(f)
+}

@@ -1,0 +1,179 @@
+//! The log writer thread: moves committed records from the in-memory tail to the disk segments
+//! and fsyncs them by `appendfsync` (see `changes::disk` for the policy and its guarantees).
+//!
+//! It is an OS thread, not a task: `write` and `fsync` block, and a slow disk must never stall
+//! the runtime that serves clients. It is the only writer of segment files.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::disk::{create_segment, SegMeta};
+use crate::server::Server;
+
+/// Bytes copied from memory per pass.
+const PASS_BYTES: usize = 4 << 20;
+/// Sparse index spacing (bytes) within a segment.
+const INDEX_EVERY: u64 = 64 * 1024;
+
+/// The segment being appended to.
+pub struct Current {
+    pub file: File,
+}
+
+/// Starts the writer; `current` is the last segment left open by recovery, if any.
+pub fn spawn(srv: Arc<Server>, current: Option<Current>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("eddy-log-writer".into())
+        .spawn(move || run(&srv, current))
+        .unwrap_or_else(|e| panic!("can't start the log writer thread: {e}"))
+}
+
+fn policy(srv: &Server) -> u8 {
+    match srv.config.get("appendfsync").as_str() {
+        "always" => 2,
+        "everysec" => 1,
+        _ => 0,
+    }
+}
+
+fn run(srv: &Server, mut current: Option<Current>) {
+    let log = &srv.log;
+    let Some(disk) = log.disk.as_ref() else {
+        return;
+    };
+    let seg_bytes = srv.config.get_i64("changes-segment-bytes").max(1 << 16) as u64;
+    let mut buf: Vec<u8> = Vec::with_capacity(PASS_BYTES + (1 << 16));
+    let mut last_sync = Instant::now();
+    let mut last_housekeeping = Instant::now();
+    let mut dirty = false;
+    let mut pol = policy(srv);
+    log.set_fsync_always(pol == 2);
+    loop {
+        let stopping = srv.shutting_down();
+        if !stopping {
+            log.writer_wait(if pol == 2 {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_millis(2)
+            });
+        }
+        buf.clear();
+        let from = log.written() + 1;
+        if let Some((last, last_ts)) = log.copy_from(from, PASS_BYTES, &mut buf) {
+            if let Err(e) = append(disk, &mut current, seg_bytes, from, last, last_ts, &buf) {
+                tracing::error!(error = %e, "writing the change log failed; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            let sync = pol == 2 || stopping;
+            if sync {
+                if let Some(c) = &current {
+                    if let Err(e) = c.file.sync_data() {
+                        tracing::error!(error = %e, "fsync of the change log failed");
+                    }
+                }
+                srv.persist.last_fsync_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+                last_sync = Instant::now();
+            }
+            log.mark_written(last, sync);
+            dirty = !sync;
+            if copied_all(log, last) && pol != 2 {
+                continue;
+            }
+        }
+        if dirty && (pol == 1 && last_sync.elapsed() >= Duration::from_secs(1) || stopping) {
+            if let Some(c) = &current {
+                let _ = c.file.sync_data();
+            }
+            srv.persist.last_fsync_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+            log.mark_durable(log.written());
+            last_sync = Instant::now();
+            dirty = false;
+        }
+        if pol == 0 && dirty {
+            // `appendfsync no`: the OS decides; report what was handed to it.
+            log.mark_durable(log.written());
+            dirty = false;
+        }
+        if stopping && log.written() >= log.last_offset() && !dirty {
+            return;
+        }
+        if last_housekeeping.elapsed() >= Duration::from_secs(1) {
+            last_housekeeping = Instant::now();
+            pol = policy(srv);
+            log.set_fsync_always(pol == 2);
+            let cfg = &srv.config;
+            disk.apply_retention(
+                crate::util::now_ms(),
+                cfg.get_i64("changes-retention-ms").max(0) as u64,
+                cfg.get_i64("changes-retention-bytes").max(0) as u64,
+                srv.persist.snapshot_offset.load(Ordering::Relaxed),
+            );
+        }
+    }
+}
+
+fn copied_all(log: &super::log::ChangeLog, last: u64) -> bool {
+    last >= log.last_offset()
+}
+
+/// Appends whole records (`buf`, offsets `from..=last`) to the current segment, starting a new
+/// segment first when the current one is full.
+fn append(
+    disk: &super::disk::DiskLog,
+    current: &mut Option<Current>,
+    seg_bytes: u64,
+    from: u64,
+    last: u64,
+    last_ts: u64,
+    buf: &[u8],
+) -> std::io::Result<()> {
+    let need_new = {
+        let segs = disk.segs.lock();
+        match (segs.last(), current.as_ref()) {
+            (Some(m), Some(_)) => m.bytes >= seg_bytes && m.last >= m.first,
+            _ => true,
+        }
+    };
+    if need_new {
+        if let Some(c) = current.take() {
+            c.file.sync_data()?;
+        }
+        let (file, meta) = create_segment(&disk.dir, from)?;
+        disk.segs.lock().push(meta);
+        *current = Some(Current { file });
+    }
+    let Some(c) = current.as_mut() else {
+        return Ok(());
+    };
+    c.file.write_all(buf)?;
+    let mut segs = disk.segs.lock();
+    if let Some(m) = segs.last_mut() {
+        index_records(m, buf, from);
+        m.last = last;
+        m.last_ts = last_ts;
+    }
+    Ok(())
+}
+
+/// Adds sparse index entries for the records in `buf` (first offset `from`), appended at the
+/// end of segment `m`, and advances its size.
+fn index_records(m: &mut SegMeta, buf: &[u8], from: u64) {
+    let mut p = 0usize;
+    let mut off = from;
+    let mut last_indexed = m.index.last().map(|&(_, pos)| pos).unwrap_or(0);
+    while p + 4 <= buf.len() {
+        let len = u32::from_le_bytes([buf[p], buf[p + 1], buf[p + 2], buf[p + 3]]) as usize;
+        let pos = m.bytes + p as u64;
+        if m.index.is_empty() || pos - last_indexed >= INDEX_EVERY {
+            m.index.push((off, pos));
+            last_indexed = pos;
+        }
+        p += 4 + len;
+        off += 1;
+    }
+    m.bytes += buf.len() as u64;
+}

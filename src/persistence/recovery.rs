@@ -1,0 +1,187 @@
+//! Start-up recovery: load the newest snapshot, then replay the log records after its offset.
+//!
+//! Replay runs each record's recorded effect (its `args`) through the command table with
+//! recording switched off (the records are already in the log) and with the record's own
+//! timestamp as the command's `now`, so TTL checks see the time the change was made. Records
+//! without args are companions of another record and are skipped.
+//!
+//! Damage: a torn last record (a write cut short by a crash) is truncated with a warning. Any
+//! other damage — a bad checksum before the end, an offset gap, a bad header — stops start-up
+//! with an error naming the file and byte position, unless `changes-load-corrupt yes`, which
+//! keeps the records before the damage, discards the rest and starts a new epoch (the history
+//! after that point is lost, so cursors from before cannot resume silently).
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use super::snapshot;
+use crate::changes::disk::{reopen_segment, DiskLog};
+use crate::changes::writer::Current;
+use crate::changes::ChangeEvent;
+use crate::commands::{self, Ctx};
+use crate::protocol::resp::{Args, Out};
+use crate::server::session::Session;
+use crate::server::Server;
+
+/// Replays one record. Returns false if the command failed (logged).
+pub fn replay(srv: &Server, sess: &mut Session, ev: &ChangeEvent, out: &mut Out) -> bool {
+    if ev.args.is_empty() {
+        return true;
+    }
+    let mut base = Vec::with_capacity(ev.args.iter().map(|a| a.len()).sum());
+    let mut ranges = Vec::with_capacity(ev.args.len());
+    for a in &ev.args {
+        let s = base.len();
+        base.extend_from_slice(a);
+        ranges.push((s, base.len()));
+    }
+    let args = Args::new(&base, &ranges);
+    sess.db = ev.db as usize;
+    let r = match commands::resolve(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(offset = ev.offset, error = %e.as_str(), "log record names no command");
+            return false;
+        }
+    };
+    out.buf.clear();
+    let mut ctx = Ctx {
+        srv,
+        sess,
+        out,
+        now: ev.ts,
+    };
+    match (r.spec.handler)(&mut ctx, args) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(offset = ev.offset, error = %e.as_str(), "replaying a log record failed");
+            false
+        }
+    }
+}
+
+/// Loads the snapshot and replays `segments`. Returns the segment the writer continues.
+pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, String> {
+    let dir = PathBuf::from(srv.config.get("dir"));
+    let t0 = std::time::Instant::now();
+    let snap = snapshot::load(srv, &dir.join(super::SNAPSHOT_FILE))?;
+    let (mut last, mut last_ts, mut next_tx) = match &snap {
+        Some(s) => {
+            tracing::info!(keys = s.keys, offset = s.offset, "snapshot loaded");
+            srv.persist.snapshot_offset.store(s.offset, Ordering::Relaxed);
+            (s.offset, s.ts, s.next_tx)
+        }
+        None => (0, 0, 1),
+    };
+    let snap_offset = last;
+    let info = srv.clients.register(0, "replay".into(), String::new());
+    let mut sess = Session::new(info, true);
+    sess.replaying = true;
+    let mut out = Out::new(false);
+    let mut replayed = 0u64;
+    let mut current = None;
+    let Some(disk) = srv.log.disk.as_ref() else {
+        srv.clients.unregister(0);
+        srv.log.restore_position(last, last_ts, next_tx);
+        return Ok(None);
+    };
+    let n = segments.len();
+    let mut metas = Vec::new();
+    let load_corrupt = srv.config.get_bool("changes-load-corrupt");
+    for (i, path) in segments.iter().enumerate() {
+        let is_last = i + 1 == n;
+        let expect = metas.last().map(|m: &crate::changes::disk::SegMeta| m.last + 1);
+        let scan = DiskLog::scan(path, expect, |_, ev| {
+            if ev.offset > snap_offset {
+                replay(srv, &mut sess, ev, &mut out);
+                replayed += 1;
+            }
+            if ev.tx_id >= next_tx {
+                next_tx = ev.tx_id + 1;
+            }
+        })
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut damage = scan.corrupt.clone();
+        if damage.is_none() && scan.trailing > 0 && !is_last {
+            damage = Some(format!(
+                "{}: truncated record at byte {} in a segment that is not the last",
+                path.display(),
+                scan.valid_end
+            ));
+        }
+        if let Some(prev) = expect {
+            if scan.meta.last >= scan.meta.first && scan.meta.first != prev {
+                damage = Some(format!(
+                    "{}: starts at offset {} but the previous segment ends at {}",
+                    path.display(),
+                    scan.meta.first,
+                    prev - 1
+                ));
+            }
+        }
+        if scan.meta.last >= scan.meta.first {
+            last = last.max(scan.meta.last);
+            last_ts = last_ts.max(scan.meta.last_ts);
+        }
+        match damage {
+            Some(msg) if !load_corrupt => {
+                return Err(format!(
+                    "the change log is damaged: {msg}. Start with --changes-load-corrupt yes to keep the records before it and discard the rest (the log gets a new epoch)"
+                ));
+            }
+            Some(msg) => {
+                tracing::warn!(damage = %msg, "discarding the change log after the damage (changes-load-corrupt yes)");
+                let f = reopen_segment(&scan.meta, scan.valid_end)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                for later in &segments[i + 1..] {
+                    let _ = std::fs::remove_file(later);
+                }
+                let mut meta = scan.meta;
+                meta.bytes = scan.valid_end;
+                metas.push(meta);
+                current = Some(Current { file: f });
+                let epoch = super::new_epoch();
+                super::write_epoch(&dir, &epoch).map_err(|e| e.to_string())?;
+                srv.log.set_epoch(epoch);
+                break;
+            }
+            None => {
+                if scan.trailing > 0 {
+                    tracing::warn!(
+                        file = %path.display(),
+                        at = scan.valid_end,
+                        bytes = scan.trailing,
+                        "truncating a torn record at the end of the change log"
+                    );
+                }
+                if is_last {
+                    let f = reopen_segment(&scan.meta, scan.valid_end)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    current = Some(Current { file: f });
+                }
+                let mut meta = scan.meta;
+                meta.bytes = scan.valid_end;
+                metas.push(meta);
+            }
+        }
+    }
+    srv.clients.unregister(0);
+    if let Some(first) = metas.first() {
+        if first.first > snap_offset + 1 && first.last >= first.first {
+            return Err(format!(
+                "the change log starts at offset {} but the snapshot covers only up to {}: records are missing",
+                first.first, snap_offset
+            ));
+        }
+    }
+    *disk.segs.lock() = metas;
+    srv.log.restore_position(last, last_ts, next_tx);
+    srv.persist.loaded_records.store(replayed, Ordering::Relaxed);
+    tracing::info!(
+        records = replayed,
+        last_offset = last,
+        ms = t0.elapsed().as_millis() as u64,
+        "change log replayed"
+    );
+    Ok(current)
+}

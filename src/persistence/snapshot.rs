@@ -1,0 +1,325 @@
+//! Snapshots: a point-in-time image of the keyspace at a log offset, taken while serving.
+//!
+//! ## Consistency without fork
+//! Starting a snapshot (under the exclusive world lock, so no command is half-way) marks every
+//! shard "pending" and notes the log offset N. From then on, whoever locks a pending shard first
+//! serialises it before touching it: a writer does so inside `Keyspace::lock` (copy-on-write at
+//! shard granularity), and the saver thread walks the remaining shards. Every shard is therefore
+//! serialised exactly as it was at N, and writers pay only for the shards they touch, once.
+//!
+//! ## File format (`snapshot.eddy`, written to a temporary file, fsynced, then renamed)
+//! ```text
+//! "EDDYSNP1" | u64 offset N | u64 ts of N | u64 next tx id | u8 len + epoch
+//! blocks: u8 1 | u32 shard | u64 body length | body | u32 CRC-32 of body
+//!   body: entries of  u16 db | key (RDB string) | u64 expire-at ms (0 = none) | value (RDB)
+//! end:    u8 0xFF | u32 number of blocks
+//! ```
+//! Values use the RDB encoding of `keyspace::encoding`, each type's body written by its module.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::keyspace::encoding::{decode_value, encode_value, write_string, Reader};
+use crate::keyspace::value::Key;
+use crate::keyspace::Shard;
+use crate::server::Server;
+
+const MAGIC: &[u8; 8] = b"EDDYSNP1";
+
+/// A snapshot in progress: shards serialised by writers wait here for the saver.
+pub struct SnapJob {
+    pub offset: u64,
+    pub ts: u64,
+    pub next_tx: u64,
+    pub blocks: Mutex<Vec<(usize, Vec<u8>)>>,
+}
+
+/// Serialises one shard (every database) into `out`.
+pub fn serialize_shard(sh: &Shard, out: &mut Vec<u8>) {
+    for (db, d) in sh.dbs.iter().enumerate() {
+        for (k, v) in d.keys.iter() {
+            out.extend_from_slice(&(db as u16).to_le_bytes());
+            write_string(out, k);
+            let exp = if d.expires.is_empty() {
+                0
+            } else {
+                d.expires.get(k).copied().unwrap_or(0)
+            };
+            out.extend_from_slice(&exp.to_le_bytes());
+            encode_value(v, out);
+        }
+    }
+}
+
+/// Starts a snapshot. Must be called with the world lock held exclusively. Returns `None` if
+/// one is already running.
+pub fn start(srv: &Server) -> Option<Arc<SnapJob>> {
+    if srv.persist.bgsave_in_progress.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    let job = Arc::new(SnapJob {
+        offset: srv.log.last_offset(),
+        ts: crate::util::now_ms(),
+        next_tx: srv.log.next_tx(),
+        blocks: Mutex::new(Vec::new()),
+    });
+    srv.persist
+        .bgsave_started_ms
+        .store(crate::util::now_ms(), Ordering::Relaxed);
+    srv.keyspace.begin_snapshot(job.clone());
+    Some(job)
+}
+
+/// Runs a started snapshot to completion: serialises the shards no writer has touched, writes
+/// and installs the file. Blocking; run it on its own thread.
+pub fn finish(srv: &Server, job: Arc<SnapJob>) -> std::io::Result<()> {
+    let t0 = std::time::Instant::now();
+    let res = write_file(srv, &job);
+    srv.keyspace.end_snapshot();
+    match &res {
+        Ok(()) => {
+            srv.persist.snapshot_offset.store(job.offset, Ordering::Relaxed);
+            srv.lastsave.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+            srv.persist.last_bgsave_ok.store(true, Ordering::Relaxed);
+            tracing::info!(offset = job.offset, "snapshot saved");
+        }
+        Err(e) => {
+            srv.persist.last_bgsave_ok.store(false, Ordering::Relaxed);
+            tracing::error!(error = %e, "snapshot failed");
+        }
+    }
+    srv.persist
+        .last_bgsave_secs
+        .store(t0.elapsed().as_secs(), Ordering::Relaxed);
+    srv.persist.bgsave_in_progress.store(false, Ordering::Release);
+    res
+}
+
+fn write_file(srv: &Server, job: &SnapJob) -> std::io::Result<()> {
+    let dir = std::path::PathBuf::from(srv.config.get("dir"));
+    let tmp = dir.join(format!("{}.tmp", super::SNAPSHOT_FILE));
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+    w.write_all(MAGIC)?;
+    w.write_all(&job.offset.to_le_bytes())?;
+    w.write_all(&job.ts.to_le_bytes())?;
+    w.write_all(&job.next_tx.to_le_bytes())?;
+    let epoch = srv.log.epoch();
+    let eb = &epoch.as_bytes()[..epoch.len().min(255)];
+    w.write_all(&[eb.len() as u8])?;
+    w.write_all(eb)?;
+    let ks = &srv.keyspace;
+    let mut written = 0u32;
+    let mut put = |w: &mut BufWriter<File>, shard: usize, body: &[u8]| -> std::io::Result<()> {
+        if body.is_empty() {
+            return Ok(());
+        }
+        w.write_all(&[1])?;
+        w.write_all(&(shard as u32).to_le_bytes())?;
+        w.write_all(&(body.len() as u64).to_le_bytes())?;
+        w.write_all(body)?;
+        w.write_all(&crc32fast::hash(body).to_le_bytes())?;
+        written += 1;
+        Ok(())
+    };
+    let mut body = Vec::new();
+    for i in 0..ks.nshards() {
+        body.clear();
+        let mine = ks.with_shard(i, |sh| {
+            if sh.snap_pending {
+                serialize_shard(sh, &mut body);
+                sh.snap_pending = false;
+                true
+            } else {
+                false
+            }
+        });
+        if mine {
+            put(&mut w, i, &body)?;
+        }
+        let done: Vec<(usize, Vec<u8>)> = std::mem::take(&mut *job.blocks.lock());
+        for (s, b) in done {
+            put(&mut w, s, &b)?;
+        }
+    }
+    for (s, b) in std::mem::take(&mut *job.blocks.lock()) {
+        put(&mut w, s, &b)?;
+    }
+    w.write_all(&[0xFF])?;
+    w.write_all(&written.to_le_bytes())?;
+    let f = w.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(super::SNAPSHOT_FILE))?;
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// What a loaded snapshot covered.
+pub struct Loaded {
+    pub offset: u64,
+    pub ts: u64,
+    pub next_tx: u64,
+    pub epoch: String,
+    pub keys: u64,
+}
+
+/// Loads `path` into the (empty) keyspace. Errors name the file and what is wrong.
+pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
+    let name = path.display().to_string();
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{name}: {e}")),
+    };
+    let mut data = Vec::new();
+    f.read_to_end(&mut data)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let bad = |what: &str, at: usize| format!("{name}: {what} at byte {at}");
+    let mut r = Reader::new(&data);
+    if r.take(8) != Some(&MAGIC[..]) {
+        return Err(bad("not an Eddy snapshot", 0));
+    }
+    let u64_at = |r: &mut Reader| -> Option<u64> {
+        Some(u64::from_le_bytes(r.take(8)?.try_into().ok()?))
+    };
+    let (Some(offset), Some(ts), Some(next_tx)) = (u64_at(&mut r), u64_at(&mut r), u64_at(&mut r))
+    else {
+        return Err(bad("truncated header", r.pos));
+    };
+    let elen = r.u8().ok_or_else(|| bad("truncated header", r.pos))? as usize;
+    let epoch = String::from_utf8_lossy(r.take(elen).ok_or_else(|| bad("truncated header", r.pos))?)
+        .into_owned();
+    let ks = &srv.keyspace;
+    let mut keys = 0u64;
+    let mut blocks = 0u32;
+    loop {
+        let at = r.pos;
+        match r.u8() {
+            Some(1) => {}
+            Some(0xFF) => {
+                let n = r
+                    .take(4)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u32::from_le_bytes)
+                    .ok_or_else(|| bad("truncated trailer", at))?;
+                if n != blocks {
+                    return Err(bad("block count mismatch", at));
+                }
+                break;
+            }
+            _ => return Err(bad("bad block tag (file truncated or corrupt)", at)),
+        }
+        let _shard = r.take(4).ok_or_else(|| bad("truncated block", at))?;
+        let len = u64_at(&mut r).ok_or_else(|| bad("truncated block", at))? as usize;
+        let body = r.take(len).ok_or_else(|| bad("truncated block", at))?;
+        let crc = r
+            .take(4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| bad("truncated block", at))?;
+        if crc32fast::hash(body) != crc {
+            return Err(bad("checksum mismatch in block", at));
+        }
+        let mut br = Reader::new(body);
+        while br.pos < body.len() {
+            let eat = at + br.pos;
+            let db = br
+                .take(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+                .ok_or_else(|| bad("truncated entry", eat))?;
+            let key = br.string().ok_or_else(|| bad("bad key", eat))?;
+            let exp = u64_at(&mut br).ok_or_else(|| bad("truncated entry", eat))?;
+            let val = decode_value(&mut br).ok_or_else(|| bad("bad value", eat))?;
+            if db >= ks.ndbs() {
+                return Err(bad("database index beyond `databases`", eat));
+            }
+            let si = ks.shard_of(&key);
+            ks.with_shard(si, |sh| {
+                let d = &mut sh.dbs[db];
+                if exp != 0 {
+                    d.expires.insert(Key::from_slice(&key), exp);
+                }
+                d.keys.insert(Key::from_vec(key), val);
+            });
+            keys += 1;
+        }
+        blocks += 1;
+    }
+    Ok(Some(Loaded {
+        offset,
+        ts,
+        next_tx,
+        epoch,
+        keys,
+    }))
+}
+
+/// Takes a snapshot now, blocking until it is on disk (SAVE, shutdown). `Err` if one is
+/// already running.
+pub fn save_now(srv: &Server) -> Result<(), String> {
+    let job = {
+        let _w = srv.world.write();
+        start(srv)
+    };
+    match job {
+        Some(job) => finish(srv, job).map_err(|e| e.to_string()),
+        None => Err("Background save already in progress".into()),
+    }
+}
+
+/// Starts a background snapshot on its own thread; false if one is running. The caller must
+/// hold the world lock exclusively (BGSAVE is an exclusive command) or call [`bgsave_now`].
+pub fn bgsave_locked(srv: &Arc<Server>) -> bool {
+    let Some(job) = start(srv) else {
+        return false;
+    };
+    let s = srv.clone();
+    std::thread::Builder::new()
+        .name("eddy-snapshot".into())
+        .spawn(move || {
+            let _ = finish(&s, job);
+        })
+        .is_ok()
+}
+
+/// Like [`bgsave_locked`], taking the world lock itself.
+pub fn bgsave_now(srv: &Arc<Server>) -> bool {
+    let _w = srv.world.write();
+    bgsave_locked(srv)
+}
+
+/// The `save` rules (`<seconds> <changes>` pairs): a background snapshot starts when, for some
+/// pair, that many seconds passed since the last save and at least that many changes happened.
+pub async fn save_rules(srv: Arc<Server>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if srv.shutting_down() {
+            return;
+        }
+        let rules: Vec<u64> = srv
+            .config
+            .get("save")
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let changes = srv
+            .log
+            .last_offset()
+            .saturating_sub(srv.persist.snapshot_offset.load(Ordering::Relaxed));
+        let since = (crate::util::now_ms() / 1000).saturating_sub(srv.lastsave.load(Ordering::Relaxed));
+        let due = rules
+            .chunks(2)
+            .any(|p| p.len() == 2 && changes >= p[1].max(1) && since >= p[0]);
+        if due && !srv.persist.bgsave_in_progress.load(Ordering::Acquire) {
+            let s = srv.clone();
+            let _ = tokio::task::spawn_blocking(move || bgsave_now(&s)).await;
+        }
+    }
+}
