@@ -125,11 +125,57 @@ pub static DEFS: &[Def] = &[
         "64",
         false,
     ),
-    def("changes-memory-bytes", Kind::Memory, "16777216", true),
+    def("changes-memory-bytes", Kind::Memory, "0", true),
     def("changes-retention-ms", NONNEG, "86400000", true),
     def("changes-retention-bytes", Kind::Memory, "0", true),
     def("changes-segment-bytes", Kind::Memory, "67108864", true),
     def("changes-load-corrupt", Kind::Bool, "no", true),
+    def("changes-images", Kind::Bool, "yes", true),
+    def("changes-image-max-bytes", Kind::Memory, "4096", true),
+    // Compact collection encodings (hashes and sets).
+    Def {
+        name: "hash-max-listpack-entries",
+        alias: Some("hash-max-ziplist-entries"),
+        kind: NONNEG,
+        default: "128",
+        runtime: true,
+    },
+    Def {
+        name: "hash-max-listpack-value",
+        alias: Some("hash-max-ziplist-value"),
+        kind: Kind::Memory,
+        default: "64",
+        runtime: true,
+    },
+    def("set-max-intset-entries", NONNEG, "512", true),
+    def("set-max-listpack-entries", NONNEG, "128", true),
+    def("set-max-listpack-value", Kind::Memory, "64", true),
+    // Sorted sets' compact encoding.
+    Def {
+        name: "zset-max-listpack-entries",
+        alias: Some("zset-max-ziplist-entries"),
+        kind: NONNEG,
+        default: "128",
+        runtime: true,
+    },
+    Def {
+        name: "zset-max-listpack-value",
+        alias: Some("zset-max-ziplist-value"),
+        kind: Kind::Memory,
+        default: "64",
+        runtime: true,
+    },
+    // Lists: the bound of one packed node (negative: -1..-5 = 4..64 KiB; positive: entries).
+    Def {
+        name: "list-max-listpack-size",
+        alias: Some("list-max-ziplist-size"),
+        kind: Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        default: "-2",
+        runtime: true,
+    },
     Def {
         name: "busy-reply-threshold",
         alias: Some("lua-time-limit"),
@@ -148,6 +194,14 @@ pub struct Hot {
     pub timeout_secs: AtomicU64,
     pub requirepass_set: AtomicBool,
     pub changes_memory_bytes: AtomicU64,
+    pub list_max_listpack_size: std::sync::atomic::AtomicI64,
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
+    pub set_max_listpack_entries: AtomicU64,
+    pub set_max_listpack_value: AtomicU64,
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -370,6 +424,23 @@ impl Config {
         h.timeout_secs.store(num("timeout"), Ordering::Relaxed);
         h.changes_memory_bytes
             .store(num("changes-memory-bytes"), Ordering::Relaxed);
+        for (slot, name) in [
+            (&h.hash_max_listpack_entries, "hash-max-listpack-entries"),
+            (&h.hash_max_listpack_value, "hash-max-listpack-value"),
+            (&h.set_max_intset_entries, "set-max-intset-entries"),
+            (&h.set_max_listpack_entries, "set-max-listpack-entries"),
+            (&h.set_max_listpack_value, "set-max-listpack-value"),
+            (&h.zset_max_listpack_entries, "zset-max-listpack-entries"),
+            (&h.zset_max_listpack_value, "zset-max-listpack-value"),
+        ] {
+            slot.store(num(name), Ordering::Relaxed);
+        }
+        h.list_max_listpack_size.store(
+            find("list-max-listpack-size")
+                .and_then(|i| v[i].parse::<i64>().ok())
+                .unwrap_or(-2),
+            Ordering::Relaxed,
+        );
         let pass = find("requirepass")
             .map(|i| !v[i].is_empty())
             .unwrap_or(false);

@@ -64,6 +64,53 @@ pub const MAXCLIENTS: &str = "ERR max number of clients reached";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const READONLY_KEY: &str = "ERR this key is read-only";
 pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";
+// Lists and blocking.
+pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+pub const LIST_NUMKEYS: &str = "ERR numkeys should be greater than 0";
+pub const LIST_COUNT: &str = "ERR count should be greater than 0";
+// Sorted sets.
+pub const ZADD_NX_XX: &str = "ERR XX and NX options at the same time are not compatible";
+pub const ZADD_GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const SCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const MINMAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const MINMAX_NOT_LEX: &str = "ERR min or max not valid string range item";
+pub const ZRANGE_LIMIT: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_BYLEX_WITHSCORES: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+pub const ZSET_NUMKEYS: &str = "ERR numkeys should be greater than 0";
+pub const ZSET_COUNT: &str = "ERR count should be greater than 0";
+pub const ZSET_LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const ZSET_VALUE_RANGE: &str = "ERR value is out of range";
+pub const ZSET_INVALID_CURSOR: &str = "ERR invalid cursor";
+// Hashes and sets.
+pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const VALUE_RANGE: &str = "ERR value is out of range";
+pub const LONG_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+/// Eddy-only: a random-member count whose reply would not fit in memory.
+pub const RANDOM_COUNT_TOO_LARGE: &str = "ERR count is too large for one reply";
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+pub const ZSET_RANDOM_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+/// ZUNION/ZINTER/ZDIFF(STORE)/ZINTERCARD with `numkeys` below 1.
+pub fn zset_no_keys(cmd: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR at least 1 input key is needed for '{cmd}' command"
+    ))
+}
 
 pub fn wrong_arity(cmd: &str) -> CmdError {
     CmdError::owned(format!("ERR wrong number of arguments for '{cmd}' command"))
@@ -124,4 +171,31 @@ pub fn sanitize(b: &[u8], max: usize) -> String {
             }
         })
         .collect()
+}
+
+// The change feed (CHANGES ...).
+pub const CHANGES_BAD_START: &str =
+    "ERR invalid start position: use earliest, latest, <offset>, (<offset> or @<unix-ms>";
+pub const CHANGES_BAD_TYPE: &str =
+    "ERR unknown type in TYPE filter: use string, list, set, zset, hash, stream or none";
+pub const CHANGES_BAD_EVENTS: &str = "ERR EVENTS needs a comma-separated list of event names";
+pub const CHANGES_BAD_IMAGES: &str = "ERR IMAGES must be one of keys, new, old or both";
+pub const CHANGES_TIMEOUT_NOT_INT: &str = "ERR timeout is not an integer or out of range";
+pub const CHANGES_BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
+pub const CHANGES_NOGROUP: &str = "NOGROUP No such change feed consumer group";
+pub const CHANGES_TOO_MANY_GROUPS: &str = "ERR too many change feed consumer groups";
+pub const CHANGES_TOO_MANY_CONSUMERS: &str = "ERR too many consumers in this group";
+pub const CHANGES_NAME_TOO_LONG: &str = "ERR group and consumer names are limited to 256 bytes";
+pub const CHANGES_PENDING_FULL: &str =
+    "ERR the group has too many pending entries: ACK or CLAIM some first";
+pub const CHANGES_MAXDELIVERIES: &str = "ERR MAXDELIVERIES must be a positive integer";
+pub const CHANGES_SNAPSHOT_TOO_BIG: &str =
+    "ERR CHANGES SNAPSHOT matches too many keys or bytes; narrow it with MATCH, TYPE or DB";
+pub const CHANGES_INVALID_OFFSET: &str = "ERR invalid offset: must be a positive integer";
+
+/// A cursor older than what the change log still holds (never a silent gap).
+pub fn changes_trimmed(from: u64, earliest: u64) -> CmdError {
+    CmdError::owned(format!(
+        "ERR TRIMMED the change log no longer holds offset {from}; the earliest available offset is {earliest}"
+    ))
 }

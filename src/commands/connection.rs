@@ -61,6 +61,8 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "ON | OFF", "7.2.0", "O(1)"),
             cmd!("setinfo", 4, LOADING | STALE | NOSCRIPT, (0, 0, 0), C, "connection", client_setinfo,
                 "Sets information specific to the client or connection.", "LIB-NAME libname | LIB-VER libver", "7.2.0", "O(1)"),
+            cmd!("unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), C, "connection", client_unblock,
+                "Unblock a client blocked in a blocking command from a different connection", "client-id [TIMEOUT | ERROR]", "5.0.0", "O(log N) where N is the number of client connections"),
             cmd!("help", 2, LOADING | STALE, (0, 0, 0), C, "connection", client_help,
                 "Returns helpful text about the different subcommands.", "", "5.0.0", "O(1)"),
         ],
@@ -472,6 +474,20 @@ fn client_setinfo(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking wait.
+fn client_unblock(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let id = super::args::int(a.get(2))?;
+    let error = match a.len() {
+        3 => false,
+        4 if is(a.get(3), "TIMEOUT") => false,
+        4 if is(a.get(3), "ERROR") => true,
+        _ => return Err(error::UNBLOCK_REASON.into()),
+    };
+    let done = id > 0 && crate::keyspace::blocking::unblock(ctx.srv, id as u64, error);
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
 fn client_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
     let lines = [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -497,6 +513,8 @@ fn client_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "    Assign the name <name> to the current connection.",
         "SETINFO <option> <value>",
         "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "HELP",
         "    Print this help.",
     ];

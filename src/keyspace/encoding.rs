@@ -182,6 +182,16 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
 pub fn decode_value(r: &mut Reader) -> Option<Value> {
     match r.u8()? {
         RDB_TYPE_STRING => Some(Value::Str(Str::from_vec(r.string()?), Meta::now())),
+        // Hashes and sets (keyspace::hash, keyspace::set), built with the default limits.
+        super::hash::RDB_TYPE_HASH => super::hash::rdb_decode(r),
+        super::set::RDB_TYPE_SET => super::set::rdb_decode(r),
+        super::set::RDB_TYPE_SET_INTSET => super::set::rdb_decode_intset(r),
+        // Sorted sets (keyspace::zset), built with the default limits.
+        super::zset::RDB_TYPE_ZSET_2 => super::zset::rdb_decode(r, true),
+        super::zset::RDB_TYPE_ZSET => super::zset::rdb_decode(r, false),
+        // Lists (keyspace::list): what Eddy writes, and Redis 7's quicklist of listpacks.
+        super::list::RDB_TYPE_LIST => super::list::rdb_decode(r, false),
+        super::list::RDB_TYPE_LIST_QUICKLIST_2 => super::list::rdb_decode(r, true),
         _ => None,
     }
 }

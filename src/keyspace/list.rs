@@ -1,23 +1,872 @@
-//! The list type (skeleton: the lists family replaces the representation).
+//! The list type: a deque of packed nodes, Redis's quicklist in spirit.
+//!
+//! A node ([`Pack`]) is one contiguous byte buffer of entries, each written as
+//! `varint(len) · bytes · reversed varint(len)` — the trailing copy of the length lets a node be
+//! walked from either end, as a listpack's back-length does. A 3-byte element costs 5 bytes, as
+//! in a Redis listpack, instead of a 24-byte string handle per element. A list holds its nodes in
+//! a `VecDeque`; a small list is a single node (one allocation beside the deque's one slot), a
+//! large one grows node by node, each node bounded by `list-max-listpack-size` (negative: bytes
+//! per node, -2 = 8 KiB; positive: entries per node, still capped at 8 KiB as Redis caps it). An
+//! element larger than the bound gets a node of its own.
+//!
+//! Pushes and pops touch only the end nodes; positional edits (LSET, LINSERT, LREM) rebuild the one
+//! node they touch (bounded work) and split it if it grew past the bound. Redis 7.0 reports every
+//! list as `quicklist` in `OBJECT ENCODING`, and so does this type.
+//!
+//! RDB: lists are written as `RDB_TYPE_LIST` (a length, then each element as an RDB string), which
+//! Redis 7.0 restores; Redis's own `RDB_TYPE_LIST_QUICKLIST_2` (listpack nodes) is read too, so a
+//! DUMP taken from Redis restores here.
 
 use std::collections::VecDeque;
 
+use super::encoding::{write_len, write_string, Reader};
 use super::value::{Collection, Str};
+
+pub const RDB_TYPE_LIST: u8 = 1;
+pub const RDB_TYPE_LIST_QUICKLIST_2: u8 = 18;
+
+/// Redis's cap on a node's bytes when the fill is a count (`SIZE_SAFETY_LIMIT`).
+const SAFETY_LIMIT: usize = 8192;
+
+/// The node bound from `list-max-listpack-size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fill(pub i64);
+
+impl Default for Fill {
+    fn default() -> Self {
+        Fill(-2)
+    }
+}
+
+impl Fill {
+    fn allows(self, node: &Pack, entry: usize) -> bool {
+        if node.n == 0 {
+            return true;
+        }
+        let bytes = node.buf.len() + entry;
+        match self.0 {
+            f if f >= 0 => (node.n as i64) < f.max(1) && bytes <= SAFETY_LIMIT,
+            f => bytes <= max_bytes(f),
+        }
+    }
+
+    fn too_big(self, node: &Pack) -> bool {
+        node.n > 1
+            && match self.0 {
+                f if f >= 0 => node.n as i64 > f.max(1) || node.buf.len() > SAFETY_LIMIT,
+                f => node.buf.len() > max_bytes(f),
+            }
+    }
+}
+
+fn max_bytes(f: i64) -> usize {
+    match f {
+        -1 => 4096,
+        -2 => 8192,
+        -3 => 16384,
+        -4 => 32768,
+        _ => 65536,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Varints
+
+fn varint_len(n: usize) -> usize {
+    let mut n = n >> 7;
+    let mut k = 1;
+    while n > 0 {
+        n >>= 7;
+        k += 1;
+    }
+    k
+}
+
+fn write_fwd(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// The forward varint written back to front, so it reads from the entry's end leftwards.
+fn write_back(out: &mut Vec<u8>, n: usize) {
+    let k = varint_len(n);
+    for i in (0..k).rev() {
+        let g = ((n >> (7 * i)) & 0x7f) as u8;
+        out.push(if i + 1 < k { g | 0x80 } else { g });
+    }
+}
+
+/// Reads a forward varint at `at`: (value, bytes used).
+#[inline]
+fn read_fwd(b: &[u8], at: usize) -> (usize, usize) {
+    let mut v = 0usize;
+    let mut i = 0;
+    while let Some(&c) = b.get(at + i) {
+        v |= ((c & 0x7f) as usize) << (7 * i);
+        i += 1;
+        if c & 0x80 == 0 {
+            break;
+        }
+    }
+    (v, i)
+}
+
+/// Reads a back varint ending just before `end`: (value, bytes used).
+#[inline]
+fn read_back(b: &[u8], end: usize) -> (usize, usize) {
+    let mut v = 0usize;
+    let mut i = 0;
+    while i < end {
+        let c = b[end - 1 - i];
+        v |= ((c & 0x7f) as usize) << (7 * i);
+        i += 1;
+        if c & 0x80 == 0 {
+            break;
+        }
+    }
+    (v, i)
+}
+
+fn entry_size(len: usize) -> usize {
+    2 * varint_len(len) + len
+}
+
+fn write_entry(out: &mut Vec<u8>, x: &[u8]) {
+    write_fwd(out, x.len());
+    out.extend_from_slice(x);
+    write_back(out, x.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pack: one node
+
+/// One node: `n` entries packed in `buf`.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Pack {
+    buf: Vec<u8>,
+    n: u32,
+}
+
+impl Pack {
+    fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    fn push_back(&mut self, x: &[u8]) {
+        write_entry(&mut self.buf, x);
+        self.n += 1;
+    }
+
+    fn push_front(&mut self, x: &[u8]) {
+        // Shift in place and write the entry into the gap: no temporary buffer per push.
+        let mut head = [0u8; 10];
+        let mut tmp = Vec::new();
+        let h = if x.len() < 0x80 {
+            head[0] = x.len() as u8;
+            1
+        } else {
+            write_fwd(&mut tmp, x.len());
+            head[..tmp.len()].copy_from_slice(&tmp);
+            tmp.len()
+        };
+        let sz = 2 * h + x.len();
+        let old = self.buf.len();
+        self.buf.resize(old + sz, 0);
+        self.buf.copy_within(0..old, sz);
+        self.buf[..h].copy_from_slice(&head[..h]);
+        self.buf[h..h + x.len()].copy_from_slice(x);
+        for (i, b) in head[..h].iter().rev().enumerate() {
+            self.buf[h + x.len() + i] = *b;
+        }
+        self.n += 1;
+    }
+
+    /// Byte range (start, data start, data end, end) of the entry at byte offset `at`.
+    #[inline]
+    fn entry_at(&self, at: usize) -> (usize, usize, usize) {
+        let (len, h) = read_fwd(&self.buf, at);
+        (at + h, at + h + len, at + 2 * h + len)
+    }
+
+    /// (entry start, data start, data end) of the entry ending at byte offset `end`.
+    #[inline]
+    fn entry_before(&self, end: usize) -> (usize, usize, usize) {
+        let (len, h) = read_back(&self.buf, end);
+        let de = end - h;
+        (de - len - h, de - len, de)
+    }
+
+    fn pop_front(&mut self) -> Option<Str> {
+        if self.n == 0 {
+            return None;
+        }
+        let (ds, de, end) = self.entry_at(0);
+        let v = Str::from_slice(&self.buf[ds..de]);
+        self.buf.drain(..end);
+        self.n -= 1;
+        Some(v)
+    }
+
+    fn pop_back(&mut self) -> Option<Str> {
+        if self.n == 0 {
+            return None;
+        }
+        let (start, ds, de) = self.entry_before(self.buf.len());
+        let v = Str::from_slice(&self.buf[ds..de]);
+        self.buf.truncate(start);
+        self.n -= 1;
+        Some(v)
+    }
+
+    fn iter(&self) -> PackIter<'_> {
+        PackIter {
+            p: self,
+            front: 0,
+            back: self.buf.len(),
+            left: self.n as usize,
+        }
+    }
+
+    /// Byte offset of entry `i` (i <= n), walking from the nearer end.
+    fn offset_of(&self, i: usize) -> usize {
+        let n = self.len();
+        if i <= n / 2 {
+            let mut at = 0;
+            for _ in 0..i {
+                at = self.entry_at(at).2;
+            }
+            at
+        } else {
+            let mut end = self.buf.len();
+            for _ in i..n {
+                end = self.entry_before(end).0;
+            }
+            end
+        }
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let (ds, de, _) = self.entry_at(self.offset_of(i));
+        &self.buf[ds..de]
+    }
+
+    /// Replaces entry `i` with `x`.
+    fn replace(&mut self, i: usize, x: &[u8]) {
+        let at = self.offset_of(i);
+        let end = self.entry_at(at).2;
+        let mut e = Vec::with_capacity(entry_size(x.len()));
+        write_entry(&mut e, x);
+        self.buf.splice(at..end, e);
+    }
+
+    /// Inserts `x` so that it becomes entry `i`.
+    fn insert(&mut self, i: usize, x: &[u8]) {
+        let at = self.offset_of(i);
+        let mut e = Vec::with_capacity(entry_size(x.len()));
+        write_entry(&mut e, x);
+        self.buf.splice(at..at, e);
+        self.n += 1;
+    }
+
+    /// Removes the first `k` entries.
+    fn drop_front(&mut self, k: usize) {
+        let k = k.min(self.len());
+        let at = self.offset_of(k);
+        self.buf.drain(..at);
+        self.n -= k as u32;
+    }
+
+    /// Removes the last `k` entries.
+    fn drop_back(&mut self, k: usize) {
+        let k = k.min(self.len());
+        let at = self.offset_of(self.len() - k);
+        self.buf.truncate(at);
+        self.n -= k as u32;
+    }
+
+    /// Removes up to `limit` entries equal to `x`, scanning from the tail if `from_tail`.
+    fn remove_matching(&mut self, x: &[u8], limit: usize, from_tail: bool) -> usize {
+        // Byte ranges of the matches, in scan order.
+        let mut hits: Vec<(usize, usize)> = Vec::new();
+        if from_tail {
+            let mut end = self.buf.len();
+            while end > 0 && hits.len() < limit {
+                let (s, ds, de) = self.entry_before(end);
+                if &self.buf[ds..de] == x {
+                    hits.push((s, end));
+                }
+                end = s;
+            }
+            hits.reverse();
+        } else {
+            let mut at = 0;
+            while at < self.buf.len() && hits.len() < limit {
+                let (ds, de, e) = self.entry_at(at);
+                if &self.buf[ds..de] == x {
+                    hits.push((at, e));
+                }
+                at = e;
+            }
+        }
+        if hits.is_empty() {
+            return 0;
+        }
+        let mut out = Vec::with_capacity(self.buf.len());
+        let mut prev = 0;
+        for &(s, e) in &hits {
+            out.extend_from_slice(&self.buf[prev..s]);
+            prev = e;
+        }
+        out.extend_from_slice(&self.buf[prev..]);
+        self.buf = out;
+        self.n -= hits.len() as u32;
+        hits.len()
+    }
+
+    /// Splits off the second half of the entries into a new node.
+    fn split(&mut self) -> Pack {
+        let keep = self.len() / 2;
+        let at = self.offset_of(keep);
+        let tail = Pack {
+            buf: self.buf[at..].to_vec(),
+            n: self.n - keep as u32,
+        };
+        self.buf.truncate(at);
+        self.buf.shrink_to_fit();
+        self.n = keep as u32;
+        tail
+    }
+}
+
+/// Entries of one node, from either end.
+struct PackIter<'a> {
+    p: &'a Pack,
+    front: usize,
+    back: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for PackIter<'a> {
+    type Item = &'a [u8];
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        let (ds, de, e) = self.p.entry_at(self.front);
+        self.front = e;
+        self.left -= 1;
+        Some(&self.p.buf[ds..de])
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl DoubleEndedIterator for PackIter<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let (s, ds, de) = self.p.entry_before(self.back);
+        self.back = s;
+        self.left -= 1;
+        Some(&self.p.buf[ds..de])
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// List
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct List {
-    pub items: VecDeque<Str>,
+    nodes: VecDeque<Pack>,
+    len: usize,
+}
+
+impl List {
+    pub fn new() -> List {
+        List {
+            nodes: VecDeque::with_capacity(1),
+            len: 0,
+        }
+    }
+
+    pub fn push(&mut self, x: &[u8], front: bool, fill: Fill) {
+        let sz = entry_size(x.len());
+        let node = if front {
+            self.nodes.front_mut()
+        } else {
+            self.nodes.back_mut()
+        };
+        match node {
+            Some(n) if fill.allows(n, sz) => {
+                if front {
+                    n.push_front(x)
+                } else {
+                    n.push_back(x)
+                }
+            }
+            _ => {
+                let mut p = Pack {
+                    buf: Vec::with_capacity(sz),
+                    n: 0,
+                };
+                p.push_back(x);
+                if front {
+                    self.nodes.push_front(p);
+                } else {
+                    self.nodes.push_back(p);
+                }
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn pop(&mut self, front: bool) -> Option<Str> {
+        let v = if front {
+            let n = self.nodes.front_mut()?;
+            let v = n.pop_front();
+            if n.n == 0 {
+                self.nodes.pop_front();
+            }
+            v
+        } else {
+            let n = self.nodes.back_mut()?;
+            let v = n.pop_back();
+            if n.n == 0 {
+                self.nodes.pop_back();
+            }
+            v
+        }?;
+        self.len -= 1;
+        Some(v)
+    }
+
+    /// (node index, index within the node) of element `i < len`.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        if i < self.len / 2 {
+            let mut rest = i;
+            for (ni, n) in self.nodes.iter().enumerate() {
+                if rest < n.len() {
+                    return (ni, rest);
+                }
+                rest -= n.len();
+            }
+        } else {
+            let mut end = self.len;
+            for (ni, n) in self.nodes.iter().enumerate().rev() {
+                let start = end - n.len();
+                if i >= start {
+                    return (ni, i - start);
+                }
+                end = start;
+            }
+        }
+        (self.nodes.len(), 0)
+    }
+
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.len {
+            return None;
+        }
+        let (ni, j) = self.locate(i);
+        Some(self.nodes.get(ni)?.get(j))
+    }
+
+    /// Replaces element `i`; false if out of range.
+    pub fn set(&mut self, i: usize, x: &[u8], fill: Fill) -> bool {
+        if i >= self.len {
+            return false;
+        }
+        let (ni, j) = self.locate(i);
+        let Some(n) = self.nodes.get_mut(ni) else {
+            return false;
+        };
+        n.replace(j, x);
+        self.fix(ni, fill);
+        true
+    }
+
+    /// Inserts `x` before or after the first element equal to `pivot`; false if none is.
+    pub fn insert(&mut self, pivot: &[u8], x: &[u8], after: bool, fill: Fill) -> bool {
+        let mut found = None;
+        'outer: for (ni, n) in self.nodes.iter().enumerate() {
+            for (j, e) in n.iter().enumerate() {
+                if e == pivot {
+                    found = Some((ni, j));
+                    break 'outer;
+                }
+            }
+        }
+        let Some((ni, j)) = found else {
+            return false;
+        };
+        let Some(n) = self.nodes.get_mut(ni) else {
+            return false;
+        };
+        n.insert(j + after as usize, x);
+        self.len += 1;
+        self.fix(ni, fill);
+        true
+    }
+
+    /// Splits node `ni` while it exceeds the bound.
+    fn fix(&mut self, ni: usize, fill: Fill) {
+        let mut i = ni;
+        while let Some(n) = self.nodes.get_mut(i) {
+            if !fill.too_big(n) {
+                break;
+            }
+            let tail = n.split();
+            self.nodes.insert(i + 1, tail);
+            // The first half may still be too big (a count fill far below the node's size).
+            if !self.nodes.get(i).is_some_and(|n| fill.too_big(n)) {
+                i += 1;
+            }
+        }
+    }
+
+    /// LREM: removes up to |count| elements equal to `x` (all if 0), from the tail if count < 0.
+    pub fn remove(&mut self, x: &[u8], count: i64) -> usize {
+        let mut left = if count == 0 {
+            usize::MAX
+        } else {
+            count.unsigned_abs().min(usize::MAX as u64) as usize
+        };
+        let from_tail = count < 0;
+        let mut removed = 0;
+        let n = self.nodes.len();
+        for k in 0..n {
+            if left == 0 {
+                break;
+            }
+            let ni = if from_tail { n - 1 - k } else { k };
+            if let Some(node) = self.nodes.get_mut(ni) {
+                let r = node.remove_matching(x, left, from_tail);
+                left -= r;
+                removed += r;
+            }
+        }
+        if removed > 0 {
+            self.nodes.retain(|p| p.n > 0);
+            self.len -= removed;
+        }
+        removed
+    }
+
+    /// Keeps elements `[start, end)` only.
+    pub fn trim(&mut self, start: usize, end: usize) {
+        let end = end.min(self.len);
+        if start >= end {
+            self.nodes.clear();
+            self.len = 0;
+            return;
+        }
+        let mut front = start;
+        let mut back = self.len - end;
+        self.len = end - start;
+        while front > 0 {
+            let Some(n) = self.nodes.front_mut() else {
+                break;
+            };
+            if n.len() <= front {
+                front -= n.len();
+                self.nodes.pop_front();
+            } else {
+                n.drop_front(front);
+                front = 0;
+            }
+        }
+        while back > 0 {
+            let Some(n) = self.nodes.back_mut() else {
+                break;
+            };
+            if n.len() <= back {
+                back -= n.len();
+                self.nodes.pop_back();
+            } else {
+                n.drop_back(back);
+                back = 0;
+            }
+        }
+    }
+
+    /// Every element, head to tail (reversible).
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
+        self.nodes.iter().flat_map(Pack::iter)
+    }
+
+    /// Elements `[start, start + count)`, head to tail, starting at the right node.
+    pub fn range(&self, start: usize, count: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let (ni, j) = if start < self.len {
+            self.locate(start)
+        } else {
+            (self.nodes.len(), 0)
+        };
+        self.nodes
+            .range(ni.min(self.nodes.len())..)
+            .flat_map(Pack::iter)
+            .skip(j)
+            .take(count)
+    }
+
+    /// Builds a list from elements (RDB loading, tests).
+    pub fn from_iter<'a>(items: impl IntoIterator<Item = &'a [u8]>, fill: Fill) -> List {
+        let mut l = List::new();
+        for x in items {
+            l.push(x, false, fill);
+        }
+        l
+    }
+
+    /// Reads an `RDB_TYPE_LIST` body.
+    pub fn rdb_decode_list(r: &mut Reader) -> Option<List> {
+        let n = r.length()?;
+        let mut l = List::new();
+        for _ in 0..n {
+            let s = r.string()?;
+            l.push(&s, false, Fill::default());
+        }
+        (l.len > 0).then_some(l)
+    }
+
+    /// Reads an `RDB_TYPE_LIST_QUICKLIST_2` body (Redis 7's: plain or listpack nodes).
+    pub fn rdb_decode_quicklist2(r: &mut Reader) -> Option<List> {
+        let nodes = r.length()?;
+        let mut l = List::new();
+        for _ in 0..nodes {
+            let container = r.length()?;
+            let blob = r.string()?;
+            match container {
+                1 => l.push(&blob, false, Fill::default()),
+                2 => decode_listpack(&blob, &mut l)?,
+                _ => return None,
+            }
+        }
+        (l.len > 0).then_some(l)
+    }
+}
+
+/// Decodes a list body of type `RDB_TYPE_LIST` or (`quicklist2`) `RDB_TYPE_LIST_QUICKLIST_2`.
+pub fn rdb_decode(r: &mut Reader, quicklist2: bool) -> Option<super::value::Value> {
+    let l = if quicklist2 {
+        List::rdb_decode_quicklist2(r)?
+    } else {
+        List::rdb_decode_list(r)?
+    };
+    Some(super::value::Value::List(
+        Box::new(l),
+        super::value::Meta::now(),
+    ))
+}
+
+/// Appends the elements of a Redis listpack to `l`; `None` if it is malformed.
+fn decode_listpack(b: &[u8], l: &mut List) -> Option<()> {
+    let total = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?) as usize;
+    if total != b.len() {
+        return None;
+    }
+    let mut at = 6;
+    let mut num = itoa::Buffer::new();
+    loop {
+        let c = *b.get(at)?;
+        if c == 0xFF {
+            return (at + 1 == b.len()).then_some(());
+        }
+        let (hdr, len, int): (usize, usize, Option<i64>) = if c & 0x80 == 0 {
+            (1, 0, Some((c & 0x7f) as i64))
+        } else if c & 0xC0 == 0x80 {
+            (1, (c & 0x3f) as usize, None)
+        } else if c & 0xE0 == 0xC0 {
+            let v = (((c & 0x1f) as u16) << 8) | *b.get(at + 1)? as u16;
+            // 13-bit two's complement.
+            let v = ((v << 3) as i16 >> 3) as i64;
+            (2, 0, Some(v))
+        } else if c & 0xF0 == 0xE0 {
+            (
+                2,
+                (((c & 0x0f) as usize) << 8) | *b.get(at + 1)? as usize,
+                None,
+            )
+        } else {
+            match c {
+                0xF0 => (
+                    5,
+                    u32::from_le_bytes(b.get(at + 1..at + 5)?.try_into().ok()?) as usize,
+                    None,
+                ),
+                0xF1 => (
+                    3,
+                    0,
+                    Some(i16::from_le_bytes(b.get(at + 1..at + 3)?.try_into().ok()?) as i64),
+                ),
+                0xF2 => {
+                    let s = b.get(at + 1..at + 4)?;
+                    let v = i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8;
+                    (4, 0, Some(v as i64))
+                }
+                0xF3 => (
+                    5,
+                    0,
+                    Some(i32::from_le_bytes(b.get(at + 1..at + 5)?.try_into().ok()?) as i64),
+                ),
+                0xF4 => (
+                    9,
+                    0,
+                    Some(i64::from_le_bytes(b.get(at + 1..at + 9)?.try_into().ok()?)),
+                ),
+                _ => return None,
+            }
+        };
+        let data_end = at.checked_add(hdr)?.checked_add(len)?;
+        match int {
+            Some(v) => l.push(num.format(v).as_bytes(), false, Fill::default()),
+            None => l.push(b.get(at + hdr..data_end)?, false, Fill::default()),
+        }
+        let entry = hdr + len;
+        let back = match entry {
+            0..=127 => 1,
+            128..=16383 => 2,
+            16384..=2097151 => 3,
+            2097152..=268435455 => 4,
+            _ => 5,
+        };
+        at = data_end.checked_add(back)?;
+    }
 }
 
 impl Collection for List {
     fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
     fn encoding(&self) -> &'static str {
         "quicklist"
     }
     fn heap_size(&self) -> usize {
-        self.items.len() * std::mem::size_of::<Str>()
+        self.nodes.capacity() * std::mem::size_of::<Pack>()
+            + self.nodes.iter().map(|p| p.buf.capacity()).sum::<usize>()
     }
-    fn rdb_encode(&self, _out: &mut Vec<u8>) {}
+    fn rdb_encode(&self, out: &mut Vec<u8>) {
+        out.push(RDB_TYPE_LIST);
+        write_len(out, self.len as u64);
+        for x in self.iter() {
+            write_string(out, x);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(l: &List) -> Vec<Vec<u8>> {
+        l.iter().map(|x| x.to_vec()).collect()
+    }
+
+    #[test]
+    fn varints_round_trip_both_ways() {
+        for n in [0usize, 1, 127, 128, 300, 16383, 16384, 1 << 30] {
+            let mut f = Vec::new();
+            write_fwd(&mut f, n);
+            assert_eq!(read_fwd(&f, 0), (n, f.len()));
+            let mut b = Vec::new();
+            write_back(&mut b, n);
+            assert_eq!(read_back(&b, b.len()), (n, b.len()));
+            assert_eq!(f.len(), varint_len(n));
+        }
+    }
+
+    #[test]
+    fn pushes_pops_and_positions_match_a_deque() {
+        for fill in [Fill(-2), Fill(3), Fill(1), Fill(-1)] {
+            let mut l = List::new();
+            let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+            let mut seed = 7u64;
+            for step in 0..3000 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let len = (seed % 300) as usize;
+                let x = vec![b'a' + (step % 26) as u8; len];
+                match seed % 9 {
+                    0 | 1 => {
+                        l.push(&x, true, fill);
+                        m.push_front(x);
+                    }
+                    2 | 3 => {
+                        l.push(&x, false, fill);
+                        m.push_back(x);
+                    }
+                    4 => assert_eq!(l.pop(true).map(|s| s.to_vec()), m.pop_front()),
+                    5 => assert_eq!(l.pop(false).map(|s| s.to_vec()), m.pop_back()),
+                    6 if !m.is_empty() => {
+                        let i = (seed >> 8) as usize % m.len();
+                        assert!(l.set(i, &x, fill));
+                        m[i] = x;
+                    }
+                    7 if !m.is_empty() => {
+                        let i = (seed >> 8) as usize % m.len();
+                        let pivot = m[i].clone();
+                        let at = m.iter().position(|e| *e == pivot).unwrap();
+                        assert!(l.insert(&pivot, &x, true, fill));
+                        m.insert(at + 1, x);
+                    }
+                    _ if !m.is_empty() => {
+                        let i = (seed >> 8) as usize % m.len();
+                        assert_eq!(l.get(i), Some(m[i].as_slice()));
+                    }
+                    _ => {}
+                }
+                assert_eq!(l.len, m.len());
+            }
+            assert_eq!(model(&l), m.iter().cloned().collect::<Vec<_>>());
+            let rev: Vec<Vec<u8>> = l.iter().rev().map(|x| x.to_vec()).collect();
+            assert_eq!(rev, m.iter().rev().cloned().collect::<Vec<_>>());
+            let r: Vec<Vec<u8>> = l.range(5, 20).map(|x| x.to_vec()).collect();
+            assert_eq!(r, m.iter().skip(5).take(20).cloned().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn remove_and_trim() {
+        let items: Vec<Vec<u8>> = (0..500)
+            .map(|i| format!("{}", i % 7).into_bytes())
+            .collect();
+        let mut l = List::from_iter(items.iter().map(|v| v.as_slice()), Fill(5));
+        assert_eq!(l.remove(b"3", 2), 2);
+        assert_eq!(l.remove(b"3", -1), 1);
+        assert_eq!(l.remove(b"4", 0), 71);
+        let mut m: Vec<Vec<u8>> = items.clone();
+        let mut k = 0;
+        m.retain(|x| {
+            if x == b"3" && k < 2 {
+                k += 1;
+                return false;
+            }
+            true
+        });
+        let last = m.iter().rposition(|x| x == b"3").unwrap();
+        m.remove(last);
+        m.retain(|x| x != b"4");
+        assert_eq!(model(&l), m);
+        l.trim(10, 100);
+        assert_eq!(model(&l), m[10..100].to_vec());
+        l.trim(50, 10);
+        assert_eq!(l.len, 0);
+    }
+
+    #[test]
+    fn small_elements_cost_what_a_listpack_costs() {
+        let mut l = List::new();
+        for i in 0..100 {
+            l.push(format!("{i:03}").as_bytes(), false, Fill::default());
+        }
+        assert_eq!(l.nodes.len(), 1);
+        assert_eq!(l.nodes[0].buf.len(), 500);
+    }
 }

@@ -21,6 +21,7 @@
 //! * Whole-keyspace operations (FLUSHALL, SWAPDB, and later EXEC) take the server's world lock
 //!   exclusively (see `server::Server::world`); everything else holds it shared.
 
+pub mod blocking;
 pub mod dict;
 pub mod encoding;
 pub mod expiry;
@@ -36,6 +37,7 @@ use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use crate::changes::log::ChangeLog;
+use crate::changes::log::Images;
 use crate::changes::{ChangeKind, Recorder, Who};
 use crate::error::{CmdResult, WRONGTYPE};
 use crate::persistence::snapshot::{serialize_shard, SnapJob};
@@ -84,6 +86,8 @@ pub struct Shard {
     pub stats: ShardStats,
     /// A snapshot is running and has not serialised this shard yet: serialise before changing.
     pub snap_pending: bool,
+    /// Clients blocked on keys of this shard (BLPOP and friends), see `blocking`.
+    pub waiters: blocking::Waiters,
 }
 
 pub struct Keyspace {
@@ -94,6 +98,12 @@ pub struct Keyspace {
     /// Set while a snapshot runs, so `lock` checks shards for copy-on-write only then.
     snapping: std::sync::atomic::AtomicBool,
     snap_job: Mutex<Option<std::sync::Arc<SnapJob>>>,
+    /// `changes-images`: record old/new value images with each change.
+    pub images: std::sync::atomic::AtomicBool,
+    /// `changes-image-max-bytes`: larger values are recorded without images.
+    pub image_max: std::sync::atomic::AtomicUsize,
+    /// Blocked clients by id.
+    pub blocked: blocking::Registry,
 }
 
 impl Keyspace {
@@ -106,6 +116,7 @@ impl Keyspace {
                         dbs: (0..ndbs).map(|_| Db::default()).collect(),
                         stats: ShardStats::default(),
                         snap_pending: false,
+                        waiters: blocking::Waiters::default(),
                     })
                 })
                 .collect(),
@@ -114,6 +125,9 @@ impl Keyspace {
             ndbs,
             snapping: std::sync::atomic::AtomicBool::new(false),
             snap_job: Mutex::new(None),
+            images: std::sync::atomic::AtomicBool::new(true),
+            image_max: std::sync::atomic::AtomicUsize::new(4096),
+            blocked: blocking::Registry::default(),
         }
     }
 
@@ -188,6 +202,9 @@ impl Keyspace {
             who,
             rec: Recorder::cached(),
             enabled: true,
+            images: self.images.load(std::sync::atomic::Ordering::Relaxed),
+            old: SmallVec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -211,6 +228,9 @@ impl Keyspace {
             who,
             rec: Recorder::cached(),
             enabled: true,
+            images: self.images.load(std::sync::atomic::Ordering::Relaxed),
+            old: SmallVec::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -251,6 +271,25 @@ impl Keyspace {
     }
 }
 
+/// (db, key, the key's value before this command changed it, RDB-encoded when recorded).
+type OldImage = (usize, Key, Option<Vec<u8>>);
+
+/// The RDB encoding of `v` for a change record, if images are `on` and it is within
+/// `changes-image-max-bytes`.
+fn image_of(ks: &Keyspace, on: bool, v: &Value) -> Option<Vec<u8>> {
+    if !on {
+        return None;
+    }
+    let max = ks.image_max.load(std::sync::atomic::Ordering::Relaxed);
+    // `elements` is O(1); measuring a large collection is not, and this runs on every write.
+    if v.elements() > max || v.heap_size() > max {
+        return None;
+    }
+    let mut out = Vec::new();
+    encoding::encode_value(v, &mut out);
+    (out.len() <= max + 16).then_some(out)
+}
+
 /// Shards locked for one command, with the changes it records. Dropping it commits the changes
 /// to the log, then releases the locks.
 pub struct Locked<'a> {
@@ -263,10 +302,19 @@ pub struct Locked<'a> {
     pub rec: Recorder,
     /// False while replaying the log at start-up: the changes are already in it.
     pub enabled: bool,
+    /// Record value images (see `changes::log`).
+    images: bool,
+    /// Old images captured before the first change to each key in this command.
+    old: SmallVec<[OldImage; 1]>,
+    /// Keys (db, key) with blocked clients that this command may have fed; served on drop.
+    pub ready: Vec<(usize, Key)>,
 }
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
+        if !self.ready.is_empty() {
+            blocking::serve_ready(self);
+        }
         if !self.rec.is_empty() && self.enabled {
             self.log.commit(&mut self.rec, self.now);
         }
@@ -303,8 +351,9 @@ impl<'a> Locked<'a> {
         }
         let v = sh.dbs[db].remove(key);
         sh.stats.expired += 1;
-        if v.is_some() {
-            self.rec.record(
+        if let Some(v) = v {
+            let old = self.image_of(&v);
+            self.rec.record_with(
                 Who::EXPIRY,
                 db,
                 key,
@@ -312,6 +361,10 @@ impl<'a> Locked<'a> {
                 ChangeKind::Remove,
                 ValueType::None,
                 &[b"DEL", key],
+                Images {
+                    old: old.as_deref(),
+                    ..Images::default()
+                },
             );
         }
         true
@@ -377,11 +430,15 @@ impl<'a> Locked<'a> {
 
     pub fn put_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> bool {
         self.expire_if_needed(db, key);
-        let d = &mut self.shard(key).dbs[db];
+        self.capture_in(db, key);
+        let feeds = matches!(value, Value::List(..) | Value::ZSet(..));
+        let sh = self.shard(key);
+        let watched = feeds && sh.waiters.watched(key);
+        let d = &mut sh.dbs[db];
         if !keep_ttl && !d.expires.is_empty() {
             d.expires.swap_remove(key);
         }
-        match d.keys.get_mut(key) {
+        let existed = match d.keys.get_mut(key) {
             Some(slot) => {
                 *slot = value;
                 true
@@ -390,7 +447,54 @@ impl<'a> Locked<'a> {
                 d.keys.insert(Key::from_slice(key), value);
                 false
             }
+        };
+        if watched {
+            self.mark_ready(db, key);
         }
+        existed
+    }
+
+    /// Marks `key` in `db` as possibly feeding blocked clients, if any wait on it: they are
+    /// served when this `Locked` is dropped (see `blocking`).
+    #[inline]
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if self.shard(key).waiters.watched(key) {
+            self.mark_ready(db, key);
+        }
+    }
+
+    fn mark_ready(&mut self, db: usize, key: &[u8]) {
+        if !self
+            .ready
+            .iter()
+            .any(|(d, k)| *d == db && k.as_slice() == key)
+        {
+            self.ready.push((db, Key::from_slice(key)));
+        }
+    }
+
+    /// The waiters of the (locked) shard owning `key`.
+    pub fn waiters_of(&mut self, key: &[u8]) -> &mut blocking::Waiters {
+        &mut self.shard(key).waiters
+    }
+
+    /// Adds the shard of `key` to the locked set without waiting (a lock taken out of order
+    /// must never block). False if another command holds it.
+    pub fn try_lock_key(&mut self, key: &[u8]) -> bool {
+        let i = self.ks.shard_of(key);
+        if self.guards.iter().any(|(gi, _)| *gi == i) {
+            return true;
+        }
+        let Some(g) = self.ks.shards[i].try_lock() else {
+            return false;
+        };
+        let mut one = [(i, g)];
+        if self.ks.snapping.load(std::sync::atomic::Ordering::Acquire) {
+            self.ks.snapshot_shards(&mut one);
+        }
+        let [entry] = one;
+        self.guards.push(entry);
+        true
     }
 
     /// Removes `key` from the current database (no recording).
@@ -401,6 +505,7 @@ impl<'a> Locked<'a> {
 
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Value> {
         self.expire_if_needed(db, key);
+        self.capture_in(db, key);
         self.shard(key).dbs[db].remove(key)
     }
 
@@ -449,8 +554,38 @@ impl<'a> Locked<'a> {
         vtype: ValueType,
         args: &[&[u8]],
     ) {
-        let (who, db) = (self.who, self.db);
-        self.rec.record(who, db, key, event, change, vtype, args);
+        let db = self.db;
+        self.record_in(db, key, event, change, vtype, args);
+    }
+
+    fn image_of(&self, v: &Value) -> Option<Vec<u8>> {
+        image_of(self.ks, self.images, v)
+    }
+
+    /// Captures the value of `key` before this command changes it in place (collections
+    /// mutated through `get`), so its change record can carry the old image. `put`/`remove`
+    /// capture by themselves.
+    pub fn capture_old(&mut self, key: &[u8]) {
+        let db = self.db;
+        self.expire_if_needed(db, key);
+        self.capture_in(db, key);
+    }
+
+    fn capture_in(&mut self, db: usize, key: &[u8]) {
+        if !self.images
+            || self
+                .old
+                .iter()
+                .any(|(d, k, _)| *d == db && k.as_slice() == key)
+        {
+            return;
+        }
+        let (ks, on) = (self.ks, self.images);
+        let img = self.shard(key).dbs[db]
+            .keys
+            .get(key)
+            .and_then(|v| image_of(ks, on, v));
+        self.old.push((db, Key::from_slice(key), img));
     }
 
     /// Records a change in another database (MOVE, COPY ... DB).
@@ -465,6 +600,42 @@ impl<'a> Locked<'a> {
         args: &[&[u8]],
     ) {
         let who = self.who;
-        self.rec.record(who, db, key, event, change, vtype, args);
+        if !self.images {
+            self.rec.record(who, db, key, event, change, vtype, args);
+            return;
+        }
+        let old = self
+            .old
+            .iter()
+            .position(|(d, k, _)| *d == db && k.as_slice() == key)
+            .and_then(|i| self.old.swap_remove(i).2);
+        let mut new_is_set_arg = false;
+        let mut new = None;
+        if vtype != ValueType::None {
+            let ks = self.ks;
+            match self.shard(key).dbs[db].keys.get(key) {
+                Some(Value::Str(s, _))
+                    if args.len() >= 3 && args[0] == b"SET" && args[2] == s.as_slice() =>
+                {
+                    new_is_set_arg = true;
+                }
+                Some(v) => new = image_of(ks, true, v),
+                None => {}
+            }
+        }
+        self.rec.record_with(
+            who,
+            db,
+            key,
+            event,
+            change,
+            vtype,
+            args,
+            Images {
+                old: old.as_deref(),
+                new: new.as_deref(),
+                new_is_set_arg,
+            },
+        );
     }
 }

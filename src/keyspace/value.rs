@@ -197,6 +197,12 @@ impl Value {
     }
 
     /// Approximate heap bytes owned by the value beyond its handle (for INFO memory, eviction).
+    /// Bytes of a string or elements of a collection: O(1), a lower bound on the size of the
+    /// value's encoding, so callers can skip large values without measuring them.
+    pub fn elements(&self) -> usize {
+        with_collection!(self, c => c.len(), s => s.len())
+    }
+
     pub fn heap_size(&self) -> usize {
         with_collection!(self, c => c.heap_size(), s => if s.spilled() { s.capacity() } else { 0 })
     }

@@ -140,6 +140,20 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
                 return;
             }
             Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
+            Some(Action::Block(b)) => {
+                let Some(reply) = wait_blocked(srv, sock, &mut inbuf, b, killed.as_mut()).await
+                else {
+                    return;
+                };
+                srv.stats
+                    .net_output_bytes
+                    .fetch_add(reply.len() as u64, Ordering::Relaxed);
+                if sock.write_all(&reply).await.is_err() {
+                    return;
+                }
+                // Commands that arrived while blocked run now.
+                pending = true;
+            }
         }
     }
 }
@@ -162,6 +176,61 @@ async fn write_pushes(
         .net_output_bytes
         .fetch_add(buf.len() as u64, Ordering::Relaxed);
     sock.write_all(&buf).await
+}
+
+/// Waits for a blocked command's reply (see `keyspace::blocking`): served, timed out, unblocked,
+/// killed, or the client closed its socket (None: close the connection). Input that arrives
+/// meanwhile is kept for after the reply, as Redis does.
+async fn wait_blocked(
+    srv: &Server,
+    sock: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    b: super::session::Blocked,
+    mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+) -> Option<Vec<u8>> {
+    use crate::keyspace::blocking;
+    let super::session::Blocked {
+        waiter,
+        mut rx,
+        deadline,
+    } = b;
+    let expiry = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expiry);
+    let limit = srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
+    let outcome = loop {
+        if inbuf.capacity() - inbuf.len() < 1024 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            r = &mut rx => break r.ok(),
+            _ = waiter.retry.notified() => blocking::retry(srv, &waiter),
+            _ = &mut expiry => {
+                break if blocking::cancel(srv, &waiter) {
+                    Some(blocking::timeout_reply(&waiter))
+                } else {
+                    rx.try_recv().ok()
+                };
+            }
+            _ = &mut killed => {
+                blocking::cancel(srv, &waiter);
+                break None;
+            }
+            n = sock.read_buf(inbuf) => match n {
+                Ok(n) if n > 0 && inbuf.len() <= limit => {}
+                _ => {
+                    blocking::cancel(srv, &waiter);
+                    break None;
+                }
+            },
+        }
+    };
+    blocking::finish(srv, &waiter);
+    outcome
 }
 
 async fn idle(timeout_secs: u64) {

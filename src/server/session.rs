@@ -1,5 +1,5 @@
 //! Per-connection state: database, protocol, authentication, name, reply mode, and the action the
-//! connection loop must take after the current batch (close, shut down, sleep).
+//! connection loop must take after the current batch (close, shut down, sleep, block).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::clients::ClientInfo;
 
 /// What the connection loop does once the replies written so far are flushed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Action {
     /// QUIT, CLIENT KILL of self, protocol error: flush, then close.
     Close,
@@ -15,6 +15,17 @@ pub enum Action {
     Shutdown { save: Option<bool> },
     /// DEBUG SLEEP: pause this client only.
     Sleep(Duration),
+    /// A blocking command found no data: wait to be served (see `keyspace::blocking`).
+    Block(Blocked),
+}
+
+/// A registered wait: the waiter, the channel its reply arrives on, and its deadline.
+#[derive(Debug)]
+pub struct Blocked {
+    pub waiter: std::sync::Arc<crate::keyspace::blocking::Waiter>,
+    pub rx: tokio::sync::oneshot::Receiver<Vec<u8>>,
+    /// None: wait forever.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// CLIENT REPLY modes.
@@ -51,6 +62,8 @@ pub struct Session {
     pub info: Arc<ClientInfo>,
     /// Replaying the log at start-up: commands apply without recording.
     pub replaying: bool,
+    /// This connection's change-feed subscription (CHANGES SUBSCRIBE); dropping it stops it.
+    pub feed: Option<crate::changes::subscribe::Subscription>,
 }
 
 impl Session {
@@ -67,6 +80,7 @@ impl Session {
             action: None,
             info,
             replaying: false,
+            feed: None,
         }
     }
 }
