@@ -17,7 +17,12 @@
 //! u8  event_len, event bytes (the keyspace-event verb: set, del, expired, ...)
 //! u32 key_len, key bytes
 //! u32 nargs, then per argument: u32 len, bytes   (the deterministic effect; may be empty)
+//! [u32 len, bytes]   old image (RDB value encoding), when flags & 1
+//! [u32 len, bytes]   new image (RDB value encoding), when flags & 2
 //! ```
+//! Flag 4 says the new image is the value argument of a `SET` effect (args[2]) and is not
+//! stored twice. Images are recorded when `changes-images yes` and the value's size is within
+//! `changes-image-max-bytes`; readers choose per feed whether to receive them.
 //! The same bytes are what the durable log writes to disk segments, so committing a record is a
 //! copy into the current in-memory segment plus header fields. Readers decode from the segments
 //! and never hold a shard lock.
@@ -47,7 +52,20 @@ const OFF_TXN: usize = 32;
 /// Size of the header up to and including the db field.
 const HEADER: usize = 48;
 /// An in-memory segment is sealed once it reaches this size.
-const SEGMENT_BYTES: usize = 1 << 20;
+const SEGMENT_BYTES: usize = 256 << 10;
+
+/// Value images attached to a record (RDB-encoded values).
+#[derive(Default, Clone, Copy)]
+pub struct Images<'a> {
+    pub old: Option<&'a [u8]>,
+    pub new: Option<&'a [u8]>,
+    /// The new value is `args[2]` of a SET effect.
+    pub new_is_set_arg: bool,
+}
+
+const F_OLD: u8 = 1;
+const F_NEW: u8 = 2;
+const F_NEW_SET_ARG: u8 = 4;
 
 /// Appends one record with zeroed commit-time fields to `buf`.
 #[allow(clippy::too_many_arguments)]
@@ -60,6 +78,7 @@ pub(crate) fn encode_record(
     change: ChangeKind,
     vtype: ValueType,
     args: &[&[u8]],
+    img: Images,
 ) {
     let start = buf.len();
     let body: usize = HEADER
@@ -77,7 +96,10 @@ pub(crate) fn encode_record(
     buf.push(who.origin as u8);
     buf.push(change as u8);
     buf.push(vtype as u8);
-    buf.push(0);
+    let flags = if img.old.is_some() { F_OLD } else { 0 }
+        | if img.new.is_some() { F_NEW } else { 0 }
+        | if img.new_is_set_arg { F_NEW_SET_ARG } else { 0 };
+    buf.push(flags);
     buf.extend_from_slice(&(db as u16).to_le_bytes());
     let ev = &event.as_bytes()[..event.len().min(255)];
     buf.push(ev.len() as u8);
@@ -88,6 +110,10 @@ pub(crate) fn encode_record(
     for a in args {
         buf.extend_from_slice(&(a.len() as u32).to_le_bytes());
         buf.extend_from_slice(a);
+    }
+    for im in [img.old, img.new].into_iter().flatten() {
+        buf.extend_from_slice(&(im.len() as u32).to_le_bytes());
+        buf.extend_from_slice(im);
     }
     let len = (buf.len() - start - 4) as u32;
     buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
@@ -114,7 +140,7 @@ pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
     let origin = Origin::from_u8(r.u8()?);
     let change = ChangeKind::from_u8(r.u8()?);
     let vtype = ValueType::from_u8(r.u8()?);
-    let _flags = r.u8()?;
+    let flags = r.u8()?;
     let db = r.u16()? as u32;
     let evlen = r.u8()? as usize;
     let event = String::from_utf8_lossy(r.take(evlen)?).into_owned();
@@ -125,6 +151,23 @@ pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
     for _ in 0..nargs {
         let l = r.u32()? as usize;
         args.push(r.take(l)?.to_vec());
+    }
+    let mut image = |bit: u8| -> Option<Option<Vec<u8>>> {
+        if flags & bit == 0 {
+            return Some(None);
+        }
+        let l = r.u32()? as usize;
+        Some(Some(r.take(l)?.to_vec()))
+    };
+    let old = image(F_OLD)?;
+    let mut new = image(F_NEW)?;
+    if flags & F_NEW_SET_ARG != 0 {
+        if let Some(v) = args.get(2) {
+            let mut enc = Vec::with_capacity(v.len() + 6);
+            enc.push(0);
+            crate::keyspace::encoding::write_string(&mut enc, v);
+            new = Some(enc);
+        }
     }
     Some((
         ChangeEvent {
@@ -140,6 +183,8 @@ pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
             event,
             key,
             args,
+            old,
+            new,
         },
         total,
     ))
@@ -463,7 +508,9 @@ impl ChangeLog {
         } else {
             u64::MAX
         };
-        while inner.bytes > max && inner.segments.len() > 1 && inner.segments[1].first <= written.saturating_add(1)
+        while inner.bytes > max
+            && inner.segments.len() > 1
+            && inner.segments[1].first <= written.saturating_add(1)
         {
             if let Some(old) = inner.segments.pop_front() {
                 inner.bytes -= old.data.len();
@@ -488,14 +535,15 @@ impl ChangeLog {
         self.committed.load(Ordering::Acquire)
     }
 
-    /// Offset of the oldest record still held, in memory or on disk (the next offset when empty).
+    /// Offset of the oldest record still held (the next offset when empty). With a disk log
+    /// the disk is authoritative: memory only caches its tail, and retention trims the disk.
     pub fn first_offset(&self) -> u64 {
         let mem = {
             let g = self.inner.lock();
             g.segments.front().map(|s| s.first).unwrap_or(g.next)
         };
         match self.disk.as_ref().and_then(|d| d.first_offset()) {
-            Some(d) => d.min(mem),
+            Some(d) => d,
             None => mem,
         }
     }
@@ -514,6 +562,12 @@ impl ChangeLog {
     pub fn read(&self, from: u64, count: usize) -> Result<Vec<ChangeEvent>, ReadError> {
         let mut out = Vec::new();
         let from = from.max(1);
+        if self.disk.is_some() {
+            let earliest = self.first_offset();
+            if from < earliest {
+                return Err(ReadError::Trimmed { earliest });
+            }
+        }
         let mem_first = {
             let g = self.inner.lock();
             g.segments.front().map(|s| s.first).unwrap_or(g.next)
@@ -530,7 +584,9 @@ impl ChangeLog {
                     Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
                 }
             }
-            return Err(ReadError::Trimmed { earliest: mem_first });
+            return Err(ReadError::Trimmed {
+                earliest: mem_first,
+            });
         }
         let g = self.inner.lock();
         // Segments are few (memory / 1 MiB); a linear scan from the back finds the start.
@@ -630,6 +686,31 @@ mod tests {
         assert!(first > 1);
         assert_eq!(log.read(1, 10), Err(ReadError::Trimmed { earliest: first }));
         assert_eq!(log.read(first, 1).unwrap()[0].offset, first);
+    }
+
+    #[test]
+    fn images_round_trip_and_set_values_are_not_stored_twice() {
+        let log = ChangeLog::new("e".into(), 1 << 30);
+        let mut r = Recorder::default();
+        let old = b"\x00\x03old";
+        r.record_with(
+            Who::client(1),
+            0,
+            b"k",
+            "set",
+            ChangeKind::Modify,
+            ValueType::String,
+            &[b"SET", b"k", b"new"],
+            Images {
+                old: Some(old),
+                new: None,
+                new_is_set_arg: true,
+            },
+        );
+        log.commit(&mut r, 1);
+        let ev = &log.read(1, 1).unwrap()[0];
+        assert_eq!(ev.old.as_deref(), Some(&old[..]));
+        assert_eq!(ev.new.as_deref(), Some(&b"\x00\x03new"[..]));
     }
 
     #[test]

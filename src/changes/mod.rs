@@ -13,7 +13,10 @@
 //! skipped by replay.
 
 pub mod disk;
+pub mod filter;
+pub mod groups;
 pub mod log;
+pub mod subscribe;
 pub mod writer;
 
 use crate::keyspace::value::ValueType;
@@ -150,7 +153,32 @@ impl Recorder {
         vtype: ValueType,
         args: &[&[u8]],
     ) {
-        log::encode_record(&mut self.buf, who, db, key, event, change, vtype, args);
+        self.record_with(
+            who,
+            db,
+            key,
+            event,
+            change,
+            vtype,
+            args,
+            log::Images::default(),
+        );
+    }
+
+    /// Like [`Recorder::record`], with value images.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_with(
+        &mut self,
+        who: Who,
+        db: usize,
+        key: &[u8],
+        event: &str,
+        change: ChangeKind,
+        vtype: ValueType,
+        args: &[&[u8]],
+        img: log::Images,
+    ) {
+        log::encode_record(&mut self.buf, who, db, key, event, change, vtype, args, img);
         self.count += 1;
     }
 
@@ -175,4 +203,15 @@ pub struct ChangeEvent {
     pub event: String,
     pub key: Vec<u8>,
     pub args: Vec<Vec<u8>>,
+    /// The value before the change (RDB value encoding), when images are recorded.
+    pub old: Option<Vec<u8>>,
+    /// The value after the change (RDB value encoding), when images are recorded.
+    pub new: Option<Vec<u8>>,
+}
+
+impl ChangeEvent {
+    /// Decodes an image into a value.
+    pub fn image_value(img: &[u8]) -> Option<crate::keyspace::value::Value> {
+        crate::keyspace::encoding::decode_value(&mut crate::keyspace::encoding::Reader::new(img))
+    }
 }

@@ -14,7 +14,7 @@ use super::disk::{create_segment, SegMeta};
 use crate::server::Server;
 
 /// Bytes copied from memory per pass.
-const PASS_BYTES: usize = 4 << 20;
+const PASS_BYTES: usize = 1 << 20;
 /// Sparse index spacing (bytes) within a segment.
 const INDEX_EVERY: u64 = 64 * 1024;
 
@@ -75,7 +75,9 @@ fn run(srv: &Server, mut current: Option<Current>) {
                         tracing::error!(error = %e, "fsync of the change log failed");
                     }
                 }
-                srv.persist.last_fsync_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+                srv.persist
+                    .last_fsync_ms
+                    .store(crate::util::now_ms(), Ordering::Relaxed);
                 last_sync = Instant::now();
             }
             log.mark_written(last, sync);
@@ -88,7 +90,9 @@ fn run(srv: &Server, mut current: Option<Current>) {
             if let Some(c) = &current {
                 let _ = c.file.sync_data();
             }
-            srv.persist.last_fsync_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+            srv.persist
+                .last_fsync_ms
+                .store(crate::util::now_ms(), Ordering::Relaxed);
             log.mark_durable(log.written());
             last_sync = Instant::now();
             dirty = false;

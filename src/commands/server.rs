@@ -218,7 +218,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("maxclients", srv.config.get("maxclients"));
             kv("client_recent_max_input_buffer", "0".into());
             kv("client_recent_max_output_buffer", "0".into());
-            kv("blocked_clients", "0".into());
+            kv("blocked_clients", srv.keyspace.blocked.len().to_string());
             kv("tracking_clients", "0".into());
             kv("clients_in_timeout_table", "0".into());
         }
@@ -402,6 +402,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 "changes_snapshot_offset",
                 p.snapshot_offset.load(Ordering::Relaxed).to_string(),
             );
+            crate::changes::groups::info(log, &mut kv);
         }
         _ => {}
     }

@@ -401,6 +401,7 @@ fn append(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (key, piece) = (a.get(1), a.get(2));
     let max = max_len(ctx);
     let mut l = ctx.lock1(key);
+    l.capture_old(key);
     let len = match l.get_str(key)? {
         Some(s) => {
             if s.len() + piece.len() > max {
@@ -574,6 +575,9 @@ fn setrange(ctx: &mut Ctx, a: Args) -> CmdResult {
     let off = off as usize;
     let max = max_len(ctx);
     let mut l = ctx.lock1(key);
+    if !piece.is_empty() {
+        l.capture_old(key);
+    }
     let existing = l.get_str(key)?;
     let existed = existing.is_some();
     let cur_len = existing.as_ref().map(|s| s.len()).unwrap_or(0);

@@ -58,6 +58,17 @@ pub struct Server {
     me: parking_lot::Mutex<std::sync::Weak<Server>>,
 }
 
+/// The in-memory tail of the change log: `changes-memory-bytes`, or when 0 (the default) 1 MiB
+/// with a disk log (memory only caches what tailing readers are about to read; older records
+/// come from the segments) and 16 MiB without one (memory is then all the history there is).
+fn log_memory(config: &Config) -> usize {
+    match config.get_i64("changes-memory-bytes").max(0) as usize {
+        0 if config.get_bool("appendonly") => 1 << 20,
+        0 => 16 << 20,
+        n => n,
+    }
+}
+
 fn random_hex(n: usize) -> String {
     use rand::Rng;
     let mut r = rand::rng();
@@ -79,7 +90,7 @@ impl Server {
     ) -> Server {
         let ndbs = config.get_i64("databases").max(1) as usize;
         let shards = config.get_i64("keyspace-shards").max(1) as usize;
-        let log_mem = config.get_i64("changes-memory-bytes").max(0) as usize;
+        let log_mem = log_memory(&config);
         let now = crate::util::now_ms();
         Server {
             loading: AtomicBool::new(false),
@@ -130,8 +141,16 @@ impl Server {
 
     /// Re-reads options that live outside the config registry after CONFIG SET.
     pub fn apply_config(&self) {
+        self.log.set_max_bytes(log_memory(&self.config));
         self.log
-            .set_max_bytes(self.config.hot.changes_memory_bytes.load(Ordering::Relaxed) as usize);
+            .set_fsync_always(self.config.get("appendfsync") == "always");
+        self.keyspace
+            .images
+            .store(self.config.get_bool("changes-images"), Ordering::Relaxed);
+        self.keyspace.image_max.store(
+            self.config.get_i64("changes-image-max-bytes").max(0) as usize,
+            Ordering::Relaxed,
+        );
     }
 
     pub async fn wait_shutdown(&self) {
@@ -180,6 +199,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     }
     let srv = Arc::new(Server::with_log(config, epoch, disk));
     srv.set_me();
+    srv.apply_config();
     srv.loading.store(true, Ordering::Release);
     srv.persist
         .loading_started_ms
@@ -189,17 +209,18 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
             srv.port.store(a.port() as u64, Ordering::Relaxed);
         }
     }
-    let addrs: Vec<std::net::SocketAddr> =
-        listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let addrs: Vec<std::net::SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     for l in listeners {
         tokio::spawn(accept_loop(srv.clone(), l));
     }
     let s2 = srv.clone();
-    let current = tokio::task::spawn_blocking(move || {
-        crate::persistence::recovery::recover(&s2, segments)
-    })
-    .await
-    .map_err(|e| format!("recovery panicked: {e}"))??;
+    let current =
+        tokio::task::spawn_blocking(move || crate::persistence::recovery::recover(&s2, segments))
+            .await
+            .map_err(|e| format!("recovery panicked: {e}"))??;
     srv.loading.store(false, Ordering::Release);
     tracing::info!("DB loaded from disk");
     // As in Redis, this line comes once the data is loaded (clients connecting earlier get
@@ -208,6 +229,12 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         tracing::info!(addr = %a, "Ready to accept connections tcp");
     }
     let writer = crate::changes::writer::spawn(srv.clone(), current);
+    match crate::changes::groups::load(&srv) {
+        Ok(n) if n > 0 => tracing::info!(groups = n, "change feed consumer groups loaded"),
+        Ok(_) => {}
+        Err(e) => return Err(e),
+    }
+    tokio::spawn(crate::changes::groups::flusher(srv.clone()));
     tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
     tokio::spawn(crate::persistence::snapshot::save_rules(srv.clone()));
     let s2 = srv.clone();
@@ -233,8 +260,10 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     if save {
         tracing::info!("saving the final snapshot before exiting");
         let s2 = srv.clone();
-        let _ = tokio::task::spawn_blocking(move || crate::persistence::snapshot::save_now(&s2)).await;
+        let _ =
+            tokio::task::spawn_blocking(move || crate::persistence::snapshot::save_now(&s2)).await;
     }
+    crate::changes::groups::save_if_dirty(&srv);
     srv.log.wake_writer();
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     tracing::info!("Eddy is now ready to exit, bye bye...");

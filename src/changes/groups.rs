@@ -1,0 +1,866 @@
+//! Consumer groups over the change log (at-least-once delivery), their persistence, and the
+//! registry of readers that INFO reports lag for.
+//!
+//! ## Model
+//! A group has a filter, a cursor `next` (the first offset not yet examined for delivery) and a
+//! pending-entries list (PEL): offset → (consumer, time of last delivery, delivery count). A
+//! group read delivers the next matching events to one consumer and records them as pending
+//! with delivery count 1; `ACK` removes them; `CLAIM` hands entries idle for at least N ms to
+//! another consumer and increments their count. When a claim would take an entry's count past
+//! the group's `MAXDELIVERIES`, the entry leaves the PEL and becomes a *dead letter*: the caller
+//! writes it (as JSON, see [`event_json`]) to the group's `DEADLETTER` key, an ordinary list any
+//! client can read. Without a `DEADLETTER` key such entries are dropped and counted.
+//!
+//! Groups never hold the log back: retention applies as to any reader, and a group whose cursor
+//! fell behind it gets the TRIMMED error (naming the earliest offset) until it is moved with
+//! `CHANGES GROUP SEEK`. A claimed entry whose record was trimmed leaves the PEL.
+//!
+//! ## Limits
+//! At most [`MAX_GROUPS`] groups, [`MAX_CONSUMERS`] consumers per group, [`MAX_PENDING`] pending
+//! entries per group (a read that would pass it gets an error asking for ACKs), names up to
+//! [`MAX_NAME`] bytes.
+//!
+//! ## Persistence
+//! Groups live in memory and in `<dir>/groups.json`. A background task rewrites the file when
+//! something changed, at most every [`FLUSH_EVERY`], atomically (temporary file, fsync, rename,
+//! fsync of the directory), and once more at shutdown; it is loaded at start-up after recovery.
+//! After a crash, the changes of the last window (at most ~200 ms: deliveries, acks, claims) are
+//! lost, so entries acked in that window may be delivered again — which at-least-once delivery
+//! allows; consumers de-duplicate by offset. The file records the log's epoch: if it differs at
+//! load (the history was lost) the PELs are dropped, and cursors past the end of the log are
+//! moved back to its end.
+//!
+//! ## Locking
+//! The registry mutex is held only to find a group; each group has its own mutex, held while a
+//! read scans the log for it (so two consumers of one group never receive the same entry). No
+//! group lock is held while a dead letter is written to the keyspace.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::filter::{Filter, Images};
+use super::log::{ChangeLog, ReadError};
+use super::subscribe::{encode_events, encode_timeout, scan};
+use super::ChangeEvent;
+use crate::error::{self, CmdError, CmdResult};
+use crate::keyspace::value::ValueType;
+use crate::protocol::resp::Out;
+use crate::server::Server;
+
+pub const MAX_GROUPS: usize = 1000;
+pub const MAX_CONSUMERS: usize = 10_000;
+pub const MAX_PENDING: usize = 1_000_000;
+pub const MAX_NAME: usize = 256;
+pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
+const FILE: &str = "groups.json";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub consumer: Vec<u8>,
+    /// Wall-clock ms of the last delivery (idle time survives a restart).
+    pub delivered_ms: u64,
+    pub deliveries: u32,
+}
+
+#[derive(Debug)]
+pub struct Group {
+    pub name: Vec<u8>,
+    pub filter: Filter,
+    pub next: u64,
+    /// 0 = unlimited.
+    pub max_deliveries: u32,
+    /// (db, key) dead letters are pushed to.
+    pub dead_letter: Option<(u32, Vec<u8>)>,
+    pub pending: BTreeMap<u64, Pending>,
+    /// Consumer name → wall-clock ms last seen.
+    pub consumers: BTreeMap<Vec<u8>, u64>,
+    pub delivered: u64,
+    pub acked: u64,
+    pub dead_lettered: u64,
+    destroyed: bool,
+}
+
+/// An entry that exceeded MAXDELIVERIES, for the caller to write to the dead-letter key.
+#[derive(Debug)]
+pub struct DeadLetter {
+    pub db: u32,
+    pub key: Vec<u8>,
+    /// The event as JSON, with the group, consumer and delivery count added.
+    pub json: Vec<u8>,
+    pub offset: u64,
+}
+
+struct Registry {
+    groups: Mutex<BTreeMap<Vec<u8>, Arc<Mutex<Group>>>>,
+    /// Subscriptions by name → last offset delivered.
+    readers: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    dirty: AtomicBool,
+}
+
+fn reg() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| Registry {
+        groups: Mutex::new(BTreeMap::new()),
+        readers: Mutex::new(BTreeMap::new()),
+        dirty: AtomicBool::new(false),
+    })
+}
+
+fn mark_dirty() {
+    reg().dirty.store(true, Ordering::Release);
+}
+
+pub fn register_reader(name: &str, pos: Arc<AtomicU64>) {
+    reg().readers.lock().insert(name.to_string(), pos);
+}
+
+pub fn unregister_reader(name: &str) {
+    reg().readers.lock().remove(name);
+}
+
+fn get(name: &[u8]) -> CmdResult<Arc<Mutex<Group>>> {
+    reg()
+        .groups
+        .lock()
+        .get(name)
+        .cloned()
+        .ok_or(CmdError::from(error::CHANGES_NOGROUP))
+}
+
+fn check_name(n: &[u8]) -> CmdResult {
+    if n.len() > MAX_NAME {
+        return Err(error::CHANGES_NAME_TOO_LONG.into());
+    }
+    Ok(())
+}
+
+/// Creates a group whose cursor starts at `next`.
+pub fn create(
+    log: &ChangeLog,
+    name: &[u8],
+    next: u64,
+    filter: Filter,
+    max_deliveries: u32,
+    dead_letter: Option<(u32, Vec<u8>)>,
+) -> CmdResult {
+    check_name(name)?;
+    let first = log.first_offset();
+    if next < first {
+        return Err(error::changes_trimmed(next, first));
+    }
+    let mut groups = reg().groups.lock();
+    if groups.contains_key(name) {
+        return Err(error::CHANGES_BUSYGROUP.into());
+    }
+    if groups.len() >= MAX_GROUPS {
+        return Err(error::CHANGES_TOO_MANY_GROUPS.into());
+    }
+    groups.insert(
+        name.to_vec(),
+        Arc::new(Mutex::new(Group {
+            name: name.to_vec(),
+            filter,
+            next,
+            max_deliveries,
+            dead_letter,
+            pending: BTreeMap::new(),
+            consumers: BTreeMap::new(),
+            delivered: 0,
+            acked: 0,
+            dead_lettered: 0,
+            destroyed: false,
+        })),
+    );
+    mark_dirty();
+    Ok(())
+}
+
+/// Removes a group; false if there was none.
+pub fn destroy(name: &[u8]) -> bool {
+    let g = reg().groups.lock().remove(name);
+    match g {
+        Some(g) => {
+            g.lock().destroyed = true;
+            mark_dirty();
+            true
+        }
+        None => false,
+    }
+}
+
+/// Moves a group's cursor (its pending entries stay).
+pub fn seek(log: &ChangeLog, name: &[u8], next: u64) -> CmdResult {
+    let first = log.first_offset();
+    if next < first {
+        return Err(error::changes_trimmed(next, first));
+    }
+    let g = get(name)?;
+    g.lock().next = next;
+    mark_dirty();
+    Ok(())
+}
+
+/// Writes `CHANGES GROUP LIST`'s reply: one map per group.
+pub fn list(log: &ChangeLog, out: &mut Out) {
+    let groups: Vec<Arc<Mutex<Group>>> = reg().groups.lock().values().cloned().collect();
+    let last = log.last_offset();
+    out.array(groups.len());
+    for g in groups {
+        let g = g.lock();
+        out.map(11);
+        out.bulk(b"name");
+        out.bulk(&g.name);
+        out.bulk(b"next-offset");
+        out.int(g.next as i64);
+        out.bulk(b"lag");
+        out.int(last.saturating_sub(g.next.saturating_sub(1)) as i64);
+        out.bulk(b"pending");
+        out.int(g.pending.len() as i64);
+        out.bulk(b"consumers");
+        out.int(g.consumers.len() as i64);
+        out.bulk(b"filter");
+        let f = g.filter.describe();
+        out.array(f.len());
+        for a in &f {
+            out.bulk(a);
+        }
+        out.bulk(b"max-deliveries");
+        out.int(g.max_deliveries as i64);
+        out.bulk(b"dead-letter");
+        match &g.dead_letter {
+            Some((_, k)) => out.bulk(k),
+            None => out.null(),
+        }
+        out.bulk(b"delivered");
+        out.int(g.delivered as i64);
+        out.bulk(b"acked");
+        out.int(g.acked as i64);
+        out.bulk(b"dead-lettered");
+        out.int(g.dead_lettered as i64);
+    }
+}
+
+/// Delivers up to `count` new matching events of group `g` to `consumer`, recording them as
+/// pending. An empty result means nothing new matched (the cursor still moved past what was
+/// examined).
+fn deliver(
+    log: &ChangeLog,
+    g: &mut Group,
+    consumer: &[u8],
+    count: usize,
+    now: u64,
+) -> CmdResult<Vec<ChangeEvent>> {
+    if g.destroyed {
+        return Err(error::CHANGES_NOGROUP.into());
+    }
+    if !g.consumers.contains_key(consumer) && g.consumers.len() >= MAX_CONSUMERS {
+        return Err(error::CHANGES_TOO_MANY_CONSUMERS.into());
+    }
+    g.consumers.insert(consumer.to_vec(), now);
+    let room = MAX_PENDING.saturating_sub(g.pending.len());
+    if room == 0 {
+        return Err(error::CHANGES_PENDING_FULL.into());
+    }
+    let found = scan(log, g.next, &g.filter, count.min(room)).map_err(|e| match e {
+        ReadError::Trimmed { earliest } => error::changes_trimmed(g.next, earliest),
+    })?;
+    if found.next != g.next || !found.events.is_empty() {
+        mark_dirty();
+    }
+    g.next = found.next;
+    for ev in &found.events {
+        g.pending.insert(
+            ev.offset,
+            Pending {
+                consumer: consumer.to_vec(),
+                delivered_ms: now,
+                deliveries: 1,
+            },
+        );
+    }
+    g.delivered += found.events.len() as u64;
+    Ok(found.events)
+}
+
+/// `CHANGES GROUP READ` without blocking.
+pub fn read(
+    log: &ChangeLog,
+    group: &[u8],
+    consumer: &[u8],
+    count: usize,
+    now: u64,
+) -> CmdResult<Vec<ChangeEvent>> {
+    check_name(consumer)?;
+    let g = get(group)?;
+    let mut g = g.lock();
+    deliver(log, &mut g, consumer, count, now)
+}
+
+/// `CHANGES GROUP READ ... BLOCK`: waits for new matching events (or `deadline`), delivers
+/// them and sends the reply bytes on `tx`. If the client is gone by then, the entries stay
+/// pending for another consumer to claim (at-least-once).
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_blocking_read(
+    srv: Arc<Server>,
+    group: Vec<u8>,
+    consumer: Vec<u8>,
+    count: usize,
+    images: Images,
+    resp3: bool,
+    deadline: Option<Instant>,
+    mut tx: oneshot::Sender<Vec<u8>>,
+) -> CmdResult {
+    let g = get(&group)?;
+    tokio::spawn(async move {
+        let log = &srv.log;
+        loop {
+            let next = g.lock().next;
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = log.wait_for(next, deadline) => {}
+                _ = srv.wait_shutdown() => return,
+            }
+            let r = {
+                let mut gl = g.lock();
+                deliver(log, &mut gl, &consumer, count, crate::util::now_ms())
+            };
+            match r {
+                Ok(evs) if !evs.is_empty() => {
+                    let _ = tx.send(encode_events(resp3, &evs, images));
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let mut o = Out::new(resp3);
+                    o.error(e.as_str());
+                    let _ = tx.send(o.buf);
+                    return;
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let _ = tx.send(encode_timeout(resp3));
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Removes acknowledged entries; returns how many were pending.
+pub fn ack(group: &[u8], offsets: &[u64]) -> CmdResult<usize> {
+    let g = get(group)?;
+    let mut g = g.lock();
+    let n = offsets
+        .iter()
+        .filter(|o| g.pending.remove(o).is_some())
+        .count();
+    g.acked += n as u64;
+    if n > 0 {
+        mark_dirty();
+    }
+    Ok(n)
+}
+
+/// One row of `CHANGES PENDING`: (offset, consumer, idle ms, deliveries).
+pub type PendingRow = (u64, Vec<u8>, u64, u32);
+
+/// Pending entries idle for at least `min_idle` ms, of `consumer` if given, oldest offset
+/// first, at most `count`.
+pub fn pending(
+    group: &[u8],
+    min_idle: u64,
+    consumer: Option<&[u8]>,
+    count: usize,
+    now: u64,
+) -> CmdResult<Vec<PendingRow>> {
+    let g = get(group)?;
+    let g = g.lock();
+    Ok(g.pending
+        .iter()
+        .filter(|(_, p)| consumer.is_none_or(|c| c == p.consumer.as_slice()))
+        .map(|(&o, p)| {
+            (
+                o,
+                p.consumer.clone(),
+                now.saturating_sub(p.delivered_ms),
+                p.deliveries,
+            )
+        })
+        .filter(|r| r.2 >= min_idle)
+        .take(count)
+        .collect())
+}
+
+/// What a claim did.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// Re-delivered to the claiming consumer, in the order asked.
+    pub events: Vec<ChangeEvent>,
+    pub dead: Vec<DeadLetter>,
+}
+
+/// Hands the listed entries idle for at least `min_idle` ms to `consumer` (delivery count + 1);
+/// entries that would exceed MAXDELIVERIES become dead letters. Offsets not pending or not idle
+/// enough are skipped, as XCLAIM does.
+pub fn claim(
+    log: &ChangeLog,
+    epoch: &str,
+    group: &[u8],
+    consumer: &[u8],
+    min_idle: u64,
+    offsets: &[u64],
+    now: u64,
+) -> CmdResult<Claimed> {
+    check_name(consumer)?;
+    let g = get(group)?;
+    let mut g = g.lock();
+    if !g.consumers.contains_key(consumer) && g.consumers.len() >= MAX_CONSUMERS {
+        return Err(error::CHANGES_TOO_MANY_CONSUMERS.into());
+    }
+    g.consumers.insert(consumer.to_vec(), now);
+    let mut res = Claimed::default();
+    for &off in offsets {
+        let Some(p) = g.pending.get(&off) else {
+            continue;
+        };
+        if now.saturating_sub(p.delivered_ms) < min_idle {
+            continue;
+        }
+        let ev = match log.read(off, 1) {
+            Ok(v) => v.into_iter().next().filter(|e| e.offset == off),
+            Err(_) => None,
+        };
+        let Some(ev) = ev else {
+            // The record is gone (retention): nothing left to deliver.
+            g.pending.remove(&off);
+            mark_dirty();
+            continue;
+        };
+        let deliveries = p.deliveries.saturating_add(1);
+        mark_dirty();
+        if g.max_deliveries > 0 && deliveries > g.max_deliveries {
+            let old = g
+                .pending
+                .remove(&off)
+                .map(|p| p.consumer)
+                .unwrap_or_default();
+            g.dead_lettered += 1;
+            if let Some((db, key)) = &g.dead_letter {
+                let mut j = event_json(&ev, epoch);
+                if let serde_json::Value::Object(m) = &mut j {
+                    m.insert("group".into(), text_or_b64(&g.name));
+                    m.insert("consumer".into(), text_or_b64(&old));
+                    m.insert("deliveries".into(), (deliveries - 1).into());
+                }
+                res.dead.push(DeadLetter {
+                    db: *db,
+                    key: key.clone(),
+                    json: serde_json::to_vec(&j).unwrap_or_default(),
+                    offset: off,
+                });
+            }
+            continue;
+        }
+        g.pending.insert(
+            off,
+            Pending {
+                consumer: consumer.to_vec(),
+                delivered_ms: now,
+                deliveries,
+            },
+        );
+        res.events.push(ev);
+    }
+    Ok(res)
+}
+
+/// INFO `changes` lines: one per group and per subscription.
+pub fn info(log: &ChangeLog, kv: &mut dyn FnMut(&str, String)) {
+    let last = log.last_offset();
+    let groups: Vec<Arc<Mutex<Group>>> = reg().groups.lock().values().cloned().collect();
+    for g in groups {
+        let g = g.lock();
+        let off = g.next.saturating_sub(1);
+        kv(
+            &format!("reader_group_{}", info_name(&g.name)),
+            format!(
+                "offset={off},lag={},pending={},consumers={}",
+                last.saturating_sub(off),
+                g.pending.len(),
+                g.consumers.len()
+            ),
+        );
+    }
+    let subs: Vec<(String, u64)> = reg()
+        .readers
+        .lock()
+        .iter()
+        .map(|(n, p)| (n.clone(), p.load(Ordering::Relaxed)))
+        .collect();
+    for (n, off) in subs {
+        kv(
+            &format!("reader_{n}"),
+            format!("offset={off},lag={}", last.saturating_sub(off)),
+        );
+    }
+}
+
+/// A name safe for an INFO field (`field:value` lines).
+fn info_name(n: &[u8]) -> String {
+    n.iter()
+        .map(|&c| {
+            if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' {
+                c as char
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+/// The event as JSON (DESIGN.md "The change event"). Keys and arguments that are not UTF-8 are
+/// base64 (standard alphabet, padded), and then `"base64": true` is set.
+pub fn event_json(ev: &ChangeEvent, epoch: &str) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let binary = std::str::from_utf8(&ev.key).is_err()
+        || ev.args.iter().any(|a| std::str::from_utf8(a).is_err());
+    let s = |b: &[u8]| -> Value {
+        if binary {
+            Value::String(b64(b))
+        } else {
+            Value::String(String::from_utf8_lossy(b).into_owned())
+        }
+    };
+    let mut j = json!({
+        "offset": ev.offset,
+        "epoch": epoch,
+        "ts": ev.ts,
+        "db": ev.db,
+        "key": s(&ev.key),
+        "type": ev.vtype.name(),
+        "event": ev.event,
+        "change": ev.change.name(),
+        "args": ev.args.iter().map(|a| s(a)).collect::<Vec<_>>(),
+        "origin": ev.origin.name(),
+    });
+    if let Value::Object(m) = &mut j {
+        if ev.origin == super::Origin::Client {
+            m.insert("client".into(), json!({ "id": ev.client_id }));
+        }
+        if ev.tx_id != 0 {
+            m.insert("tx".into(), json!({ "id": ev.tx_id, "n": ev.tx_n }));
+        }
+        if binary {
+            m.insert("base64".into(), Value::Bool(true));
+        }
+    }
+    j
+}
+
+fn text_or_b64(b: &[u8]) -> serde_json::Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => serde_json::Value::String(s.to_string()),
+        Err(_) => serde_json::Value::String(format!("base64:{}", b64(b))),
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+pub fn b64(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (c.get(1).copied().unwrap_or(0) as u32) << 8
+            | c.get(2).copied().unwrap_or(0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+pub fn unb64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in s.as_bytes() {
+        if c == b'=' {
+            break;
+        }
+        let v = B64.iter().position(|&x| x == c)? as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence
+
+#[derive(Serialize, Deserialize)]
+struct FileData {
+    version: u32,
+    epoch: String,
+    groups: Vec<GroupData>,
+}
+
+/// Binary fields are base64.
+#[derive(Serialize, Deserialize)]
+struct GroupData {
+    name: String,
+    next: u64,
+    #[serde(rename = "match")]
+    pattern: Option<String>,
+    events: Vec<String>,
+    types: Vec<String>,
+    db: Option<u32>,
+    max_deliveries: u32,
+    dead_letter_db: u32,
+    dead_letter: Option<String>,
+    consumers: Vec<(String, u64)>,
+    pending: Vec<(u64, String, u64, u32)>,
+    delivered: u64,
+    acked: u64,
+    dead_lettered: u64,
+}
+
+fn path_of(srv: &Server) -> PathBuf {
+    PathBuf::from(srv.config.get("dir")).join(FILE)
+}
+
+fn to_data(epoch: String) -> FileData {
+    let groups: Vec<Arc<Mutex<Group>>> = reg().groups.lock().values().cloned().collect();
+    FileData {
+        version: 1,
+        epoch,
+        groups: groups
+            .iter()
+            .map(|g| {
+                let g = g.lock();
+                GroupData {
+                    name: b64(&g.name),
+                    next: g.next,
+                    pattern: g.filter.pattern.as_deref().map(b64),
+                    events: g.filter.events.clone(),
+                    types: g
+                        .filter
+                        .types
+                        .iter()
+                        .map(|t| t.name().to_string())
+                        .collect(),
+                    db: g.filter.db,
+                    max_deliveries: g.max_deliveries,
+                    dead_letter_db: g.dead_letter.as_ref().map(|d| d.0).unwrap_or(0),
+                    dead_letter: g.dead_letter.as_ref().map(|d| b64(&d.1)),
+                    consumers: g.consumers.iter().map(|(c, t)| (b64(c), *t)).collect(),
+                    pending: g
+                        .pending
+                        .iter()
+                        .map(|(o, p)| (*o, b64(&p.consumer), p.delivered_ms, p.deliveries))
+                        .collect(),
+                    delivered: g.delivered,
+                    acked: g.acked,
+                    dead_lettered: g.dead_lettered,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Writes the groups file now if anything changed since the last write.
+pub fn save_if_dirty(srv: &Server) {
+    if !reg().dirty.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let data = to_data(srv.log.epoch());
+    let res = serde_json::to_vec_pretty(&data)
+        .map_err(std::io::Error::other)
+        .and_then(|b| write_atomically(&path_of(srv), &b));
+    if let Err(e) = res {
+        tracing::error!(error = %e, "can't write {FILE}; will retry");
+        mark_dirty();
+    }
+}
+
+/// The background writer: rewrites the file when dirty, at most every [`FLUSH_EVERY`].
+pub async fn flusher(srv: Arc<Server>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(FLUSH_EVERY) => {}
+            _ = srv.wait_shutdown() => return,
+        }
+        if reg().dirty.load(Ordering::Acquire) {
+            let s = srv.clone();
+            let _ = tokio::task::spawn_blocking(move || save_if_dirty(&s)).await;
+        }
+    }
+}
+
+/// Loads `<dir>/groups.json` if present (at start-up, after recovery).
+pub fn load(srv: &Server) -> Result<usize, String> {
+    let path = path_of(srv);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("can't read '{}': {e}", path.display())),
+    };
+    let data: FileData = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("'{}' is not a valid groups file: {e}", path.display()))?;
+    let same_history = data.epoch == srv.log.epoch();
+    if !same_history {
+        tracing::warn!(
+            "the change log's epoch changed since {FILE} was written: consumer groups keep their \
+             filters but their pending entries are dropped"
+        );
+    }
+    let end = srv.log.last_offset() + 1;
+    let bad = |what: &str| format!("'{}': bad {what}", path.display());
+    let mut groups = reg().groups.lock();
+    groups.clear();
+    for gd in data.groups {
+        let name = unb64(&gd.name).ok_or_else(|| bad("group name"))?;
+        let mut types = Vec::new();
+        for t in &gd.types {
+            types.push(if t == "none" {
+                ValueType::None
+            } else {
+                ValueType::parse(t.as_bytes()).ok_or_else(|| bad("type"))?
+            });
+        }
+        let filter = Filter {
+            pattern: match &gd.pattern {
+                Some(p) => Some(unb64(p).ok_or_else(|| bad("pattern"))?),
+                None => None,
+            },
+            events: gd.events,
+            types,
+            db: gd.db,
+        };
+        let dead_letter = match &gd.dead_letter {
+            Some(k) => Some((
+                gd.dead_letter_db,
+                unb64(k).ok_or_else(|| bad("dead-letter key"))?,
+            )),
+            None => None,
+        };
+        let mut consumers = BTreeMap::new();
+        for (c, t) in gd.consumers {
+            consumers.insert(unb64(&c).ok_or_else(|| bad("consumer"))?, t);
+        }
+        let mut pending = BTreeMap::new();
+        if same_history {
+            for (o, c, t, n) in gd.pending {
+                let consumer = unb64(&c).ok_or_else(|| bad("consumer"))?;
+                pending.insert(
+                    o,
+                    Pending {
+                        consumer,
+                        delivered_ms: t,
+                        deliveries: n,
+                    },
+                );
+            }
+        }
+        groups.insert(
+            name.clone(),
+            Arc::new(Mutex::new(Group {
+                name,
+                filter,
+                next: gd.next.min(end),
+                max_deliveries: gd.max_deliveries,
+                dead_letter,
+                pending,
+                consumers,
+                delivered: gd.delivered,
+                acked: gd.acked,
+                dead_lettered: gd.dead_lettered,
+                destroyed: false,
+            })),
+        );
+    }
+    Ok(groups.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        for s in [
+            &b""[..],
+            b"f",
+            b"fo",
+            b"foo",
+            b"foob",
+            b"fooba",
+            b"foobar",
+            &[0xff, 0, 0x80],
+        ] {
+            assert_eq!(unb64(&b64(s)).as_deref(), Some(s));
+        }
+        assert_eq!(b64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(b64(b"fo"), "Zm8=");
+        assert_eq!(unb64("!!"), None);
+    }
+
+    #[test]
+    fn binary_events_are_base64_in_json() {
+        let ev = ChangeEvent {
+            offset: 5,
+            ts: 9,
+            tx_id: 0,
+            tx_n: 0,
+            client_id: 3,
+            origin: super::super::Origin::Client,
+            change: super::super::ChangeKind::Insert,
+            vtype: ValueType::String,
+            db: 0,
+            event: "set".into(),
+            key: vec![0xff],
+            args: vec![b"SET".to_vec(), vec![0xff], b"v".to_vec()],
+            old: None,
+            new: None,
+        };
+        let j = event_json(&ev, "ep");
+        assert_eq!(j["key"], "/w==");
+        assert_eq!(j["base64"], true);
+        assert_eq!(j["client"]["id"], 3);
+        assert_eq!(j["args"][0], "U0VU");
+    }
+}

@@ -1,0 +1,349 @@
+//! Reading the change log with a private cursor: start positions, filtered scans, blocking
+//! reads and push subscriptions.
+//!
+//! ## Start positions
+//! `earliest` (the oldest record still held), `latest` or `$` (only records committed after
+//! now), `<offset>` (at that offset), `(<offset>` (after it), `@<unix-ms>` (the first record with
+//! a timestamp at or after that time: timestamps in the log never decrease, so this is a binary
+//! search over offsets).
+//!
+//! ## Subscriptions and the slow-subscriber policy
+//! A subscription is a tokio task with its own cursor. It waits for the log to pass its cursor
+//! (`ChangeLog::wait_for`), reads a batch (`ChangeLog::read`, from memory or, for older offsets,
+//! from the disk segments), keeps the events that pass its filter, encodes each for the client's
+//! protocol and sends it into the connection's bounded push queue. When the client reads slowly
+//! the queue fills, `send` waits, and the task simply stops reading the log: it falls behind and
+//! catches up later from the log (disk), so the memory a slow subscriber costs is bounded by the
+//! queue (`PUSH_QUEUE` events) plus one read batch, and writers are never slowed. A subscriber
+//! that falls further behind than the log's retention gets one error push naming the earliest
+//! offset still available and is unsubscribed (never a silent gap). The task ends on
+//! `CHANGES UNSUBSCRIBE`, on a new `CHANGES SUBSCRIBE` (which replaces it), and when the
+//! connection closes (its push queue is closed and the session's [`Subscription`] is dropped).
+//!
+//! ## Push shapes
+//! RESP3: a push frame `>2 "changes" <event map>`. RESP2: the shape pub/sub messages have,
+//! `*3 "message" "__changes__" <event as a flat field/value array>`. A trimmed cursor is reported
+//! as `>2 "changes-error" "<error text>"` (RESP3) or `*3 "message" "__changes__:error"
+//! "<error text>"` (RESP2).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::filter::{Filter, Images};
+use super::log::{ChangeLog, ReadError};
+use super::ChangeEvent;
+use crate::commands::args::is;
+use crate::commands::changes::write_event;
+use crate::error::{self, CmdError, CmdResult};
+use crate::protocol::resp::Out;
+use crate::server::session::PushSender;
+use crate::server::Server;
+
+/// Records read from the log per step.
+const BATCH: usize = 512;
+
+/// The RESP2 pub/sub channel name pushes arrive on.
+pub const CHANNEL: &[u8] = b"__changes__";
+const CHANNEL_ERROR: &[u8] = b"__changes__:error";
+
+/// Resolves a start position (see the module docs) to the first offset to read.
+pub fn parse_start(log: &ChangeLog, a: &[u8]) -> CmdResult<u64> {
+    if is(a, "earliest") {
+        return Ok(log.first_offset());
+    }
+    if is(a, "latest") || a == b"$" {
+        return Ok(log.last_offset() + 1);
+    }
+    let num = |s: &[u8]| -> CmdResult<u64> {
+        std::str::from_utf8(s)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or(CmdError::from(error::CHANGES_BAD_START))
+    };
+    match a.first() {
+        Some(b'(') => Ok(num(&a[1..])?.saturating_add(1)),
+        Some(b'@') => Ok(offset_at_time(log, num(&a[1..])?)),
+        _ => num(a),
+    }
+}
+
+/// The first offset whose record has `ts >= ms` (the next offset if there is none).
+pub fn offset_at_time(log: &ChangeLog, ms: u64) -> u64 {
+    let mut lo = log.first_offset();
+    let mut hi = log.last_offset() + 1;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match log.read(mid, 1) {
+            Ok(v) => match v.first() {
+                Some(ev) if ev.ts >= ms => hi = mid,
+                Some(_) => lo = mid + 1,
+                None => hi = mid,
+            },
+            // Trimmed meanwhile by retention: the answer lies later.
+            Err(_) => lo = mid + 1,
+        }
+    }
+    lo
+}
+
+/// What a filtered scan found.
+pub struct Found {
+    pub events: Vec<ChangeEvent>,
+    /// Where the next scan continues: after the last record examined.
+    pub next: u64,
+}
+
+/// Reads forward from `from`, keeping the events that pass `filter`, until `count` are kept or
+/// the end of the log. `next` never passes an unreturned matching event.
+pub fn scan(log: &ChangeLog, from: u64, filter: &Filter, count: usize) -> Result<Found, ReadError> {
+    let mut next = from.max(1);
+    let mut events = Vec::new();
+    if count == 0 {
+        return Ok(Found { events, next });
+    }
+    loop {
+        // Without a filter every record counts, so read no more than is needed.
+        let want = if filter.is_empty() {
+            (count - events.len()).min(BATCH)
+        } else {
+            BATCH
+        };
+        let batch = log.read(next, want)?;
+        let Some(last) = batch.last() else {
+            return Ok(Found { events, next });
+        };
+        let batch_next = last.offset + 1;
+        for ev in batch {
+            next = ev.offset + 1;
+            if filter.matches(&ev) {
+                events.push(ev);
+                if events.len() == count {
+                    return Ok(Found { events, next });
+                }
+            }
+        }
+        next = batch_next;
+    }
+}
+
+/// Encodes `events` as a command reply (an array of event maps).
+pub fn encode_events(resp3: bool, events: &[ChangeEvent], images: Images) -> Vec<u8> {
+    let mut out = Out::new(resp3);
+    out.array(events.len());
+    for ev in events {
+        write_event(&mut out, ev, images);
+    }
+    out.buf
+}
+
+/// Encodes a null-array reply (a blocking read that timed out).
+pub fn encode_timeout(resp3: bool) -> Vec<u8> {
+    let mut out = Out::new(resp3);
+    out.null_array();
+    out.buf
+}
+
+fn encode_error(resp3: bool, e: &CmdError) -> Vec<u8> {
+    let mut out = Out::new(resp3);
+    out.error(e.as_str());
+    out.buf
+}
+
+/// Blocks until at least one event past `from` passes `filter` (or `deadline`), then sends
+/// the reply bytes on `tx`: the events, a null array on timeout, or the TRIMMED error.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_blocking_read(
+    srv: Arc<Server>,
+    from: u64,
+    filter: Filter,
+    count: usize,
+    images: Images,
+    resp3: bool,
+    deadline: Option<Instant>,
+    mut tx: oneshot::Sender<Vec<u8>>,
+) {
+    tokio::spawn(async move {
+        let log = &srv.log;
+        let mut next = from;
+        loop {
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = log.wait_for(next, deadline) => {}
+                _ = srv.wait_shutdown() => return,
+            }
+            match scan(log, next, &filter, count) {
+                Ok(f) if !f.events.is_empty() => {
+                    let _ = tx.send(encode_events(resp3, &f.events, images));
+                    return;
+                }
+                Ok(f) => next = f.next,
+                Err(ReadError::Trimmed { earliest }) => {
+                    let _ = tx.send(encode_error(resp3, &error::changes_trimmed(next, earliest)));
+                    return;
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let _ = tx.send(encode_timeout(resp3));
+                return;
+            }
+        }
+    });
+}
+
+/// A connection's running subscription. Dropping it stops the task.
+pub struct Subscription {
+    task: tokio::task::JoinHandle<()>,
+    name: String,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+        super::groups::unregister_reader(&self.name);
+    }
+}
+
+/// Starts a subscription task for a connection.
+pub fn subscribe(
+    srv: Arc<Server>,
+    client: u64,
+    from: u64,
+    filter: Filter,
+    images: Images,
+    resp3: bool,
+    push: PushSender,
+) -> Subscription {
+    let name = format!("sub_{client}");
+    let pos = Arc::new(AtomicU64::new(from.saturating_sub(1)));
+    super::groups::register_reader(&name, pos.clone());
+    let task = tokio::spawn(run(srv, from, filter, images, resp3, push, pos));
+    Subscription { task, name }
+}
+
+async fn run(
+    srv: Arc<Server>,
+    from: u64,
+    filter: Filter,
+    images: Images,
+    resp3: bool,
+    push: PushSender,
+    pos: Arc<AtomicU64>,
+) {
+    let log = &srv.log;
+    let mut next = from;
+    loop {
+        tokio::select! {
+            _ = push.closed() => return,
+            _ = log.wait_for(next, None) => {}
+        }
+        let batch = match log.read(next, BATCH) {
+            Ok(b) => b,
+            Err(ReadError::Trimmed { earliest }) => {
+                let e = error::changes_trimmed(next, earliest);
+                let _ = push.send(encode_push_error(resp3, &e)).await;
+                return;
+            }
+        };
+        for ev in &batch {
+            next = ev.offset + 1;
+            if filter.matches(ev) && push.send(encode_push(resp3, ev, images)).await.is_err() {
+                return;
+            }
+            pos.store(ev.offset, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One event as a push message (see the module docs for the shapes).
+pub fn encode_push(resp3: bool, ev: &ChangeEvent, images: Images) -> Vec<u8> {
+    let mut out = Out {
+        buf: Vec::with_capacity(256),
+        resp3,
+    };
+    if resp3 {
+        out.push(2);
+        out.bulk(b"changes");
+    } else {
+        out.push(3);
+        out.bulk(b"message");
+        out.bulk(CHANNEL);
+    }
+    write_event(&mut out, ev, images);
+    out.buf
+}
+
+fn encode_push_error(resp3: bool, e: &CmdError) -> Vec<u8> {
+    let mut out = Out::new(resp3);
+    if resp3 {
+        out.push(2);
+        out.bulk(b"changes-error");
+    } else {
+        out.push(3);
+        out.bulk(b"message");
+        out.bulk(CHANNEL_ERROR);
+    }
+    out.bulk(e.as_str().as_bytes());
+    out.buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changes::{ChangeKind, Recorder, Who};
+    use crate::keyspace::value::ValueType;
+
+    fn log_with(keys: &[&str], ts: &[u64]) -> ChangeLog {
+        let log = ChangeLog::new("e".into(), 1 << 30);
+        for (k, t) in keys.iter().zip(ts) {
+            let mut r = Recorder::default();
+            r.record(
+                Who::client(1),
+                0,
+                k.as_bytes(),
+                "set",
+                ChangeKind::Insert,
+                ValueType::String,
+                &[b"SET", k.as_bytes(), b"v"],
+            );
+            log.commit(&mut r, *t);
+        }
+        log
+    }
+
+    #[test]
+    fn start_positions_resolve_to_offsets() {
+        let log = log_with(&["a", "b", "c", "d"], &[10, 20, 20, 30]);
+        assert_eq!(parse_start(&log, b"earliest"), Ok(1));
+        assert_eq!(parse_start(&log, b"LATEST"), Ok(5));
+        assert_eq!(parse_start(&log, b"$"), Ok(5));
+        assert_eq!(parse_start(&log, b"3"), Ok(3));
+        assert_eq!(parse_start(&log, b"(3"), Ok(4));
+        assert_eq!(parse_start(&log, b"@0"), Ok(1));
+        assert_eq!(parse_start(&log, b"@15"), Ok(2));
+        assert_eq!(parse_start(&log, b"@20"), Ok(2));
+        assert_eq!(parse_start(&log, b"@21"), Ok(4));
+        assert_eq!(parse_start(&log, b"@31"), Ok(5));
+        assert!(parse_start(&log, b"x").is_err());
+        assert!(parse_start(&log, b"(").is_err());
+        assert!(parse_start(&log, b"-1").is_err());
+    }
+
+    #[test]
+    fn scan_stops_after_the_last_returned_match() {
+        let log = log_with(&["a1", "b1", "a2", "b2", "a3"], &[1, 1, 1, 1, 1]);
+        let f = Filter {
+            pattern: Some(b"a*".to_vec()),
+            ..Default::default()
+        };
+        let r = scan(&log, 1, &f, 2).unwrap_or_else(|_| panic!("trimmed"));
+        let offs: Vec<u64> = r.events.iter().map(|e| e.offset).collect();
+        assert_eq!(offs, vec![1, 3]);
+        assert_eq!(r.next, 4);
+        let r = scan(&log, r.next, &f, 10).unwrap_or_else(|_| panic!("trimmed"));
+        assert_eq!(r.events.len(), 1);
+        assert_eq!(r.next, 6);
+    }
+}
