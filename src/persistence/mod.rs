@@ -54,5 +54,7 @@ pub fn write_epoch(dir: &Path, epoch: &str) -> std::io::Result<()> {
 pub fn new_epoch() -> String {
     use rand::Rng;
     let mut r = rand::rng();
-    (0..32).map(|_| format!("{:x}", r.random_range(0..16u8))).collect()
+    (0..32)
+        .map(|_| format!("{:x}", r.random_range(0..16u8)))
+        .collect()
 }

@@ -68,7 +68,9 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
     let (mut last, mut last_ts, mut next_tx) = match &snap {
         Some(s) => {
             tracing::info!(keys = s.keys, offset = s.offset, "snapshot loaded");
-            srv.persist.snapshot_offset.store(s.offset, Ordering::Relaxed);
+            srv.persist
+                .snapshot_offset
+                .store(s.offset, Ordering::Relaxed);
             (s.offset, s.ts, s.next_tx)
         }
         None => (0, 0, 1),
@@ -90,7 +92,9 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
     let load_corrupt = srv.config.get_bool("changes-load-corrupt");
     for (i, path) in segments.iter().enumerate() {
         let is_last = i + 1 == n;
-        let expect = metas.last().map(|m: &crate::changes::disk::SegMeta| m.last + 1);
+        let expect = metas
+            .last()
+            .map(|m: &crate::changes::disk::SegMeta| m.last + 1);
         let scan = DiskLog::scan(path, expect, |_, ev| {
             if ev.offset > snap_offset {
                 replay(srv, &mut sess, ev, &mut out);
@@ -176,7 +180,9 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
     }
     *disk.segs.lock() = metas;
     srv.log.restore_position(last, last_ts, next_tx);
-    srv.persist.loaded_records.store(replayed, Ordering::Relaxed);
+    srv.persist
+        .loaded_records
+        .store(replayed, Ordering::Relaxed);
     tracing::info!(
         records = replayed,
         last_offset = last,

@@ -83,8 +83,11 @@ pub fn finish(srv: &Server, job: Arc<SnapJob>) -> std::io::Result<()> {
     srv.keyspace.end_snapshot();
     match &res {
         Ok(()) => {
-            srv.persist.snapshot_offset.store(job.offset, Ordering::Relaxed);
-            srv.lastsave.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+            srv.persist
+                .snapshot_offset
+                .store(job.offset, Ordering::Relaxed);
+            srv.lastsave
+                .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
             srv.persist.last_bgsave_ok.store(true, Ordering::Relaxed);
             tracing::info!(offset = job.offset, "snapshot saved");
         }
@@ -96,7 +99,9 @@ pub fn finish(srv: &Server, job: Arc<SnapJob>) -> std::io::Result<()> {
     srv.persist
         .last_bgsave_secs
         .store(t0.elapsed().as_secs(), Ordering::Relaxed);
-    srv.persist.bgsave_in_progress.store(false, Ordering::Release);
+    srv.persist
+        .bgsave_in_progress
+        .store(false, Ordering::Release);
     res
 }
 
@@ -185,16 +190,16 @@ pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
     if r.take(8) != Some(&MAGIC[..]) {
         return Err(bad("not an Eddy snapshot", 0));
     }
-    let u64_at = |r: &mut Reader| -> Option<u64> {
-        Some(u64::from_le_bytes(r.take(8)?.try_into().ok()?))
-    };
+    let u64_at =
+        |r: &mut Reader| -> Option<u64> { Some(u64::from_le_bytes(r.take(8)?.try_into().ok()?)) };
     let (Some(offset), Some(ts), Some(next_tx)) = (u64_at(&mut r), u64_at(&mut r), u64_at(&mut r))
     else {
         return Err(bad("truncated header", r.pos));
     };
     let elen = r.u8().ok_or_else(|| bad("truncated header", r.pos))? as usize;
-    let epoch = String::from_utf8_lossy(r.take(elen).ok_or_else(|| bad("truncated header", r.pos))?)
-        .into_owned();
+    let epoch =
+        String::from_utf8_lossy(r.take(elen).ok_or_else(|| bad("truncated header", r.pos))?)
+            .into_owned();
     let ks = &srv.keyspace;
     let mut keys = 0u64;
     let mut blocks = 0u32;
@@ -313,7 +318,8 @@ pub async fn save_rules(srv: Arc<Server>) {
             .log
             .last_offset()
             .saturating_sub(srv.persist.snapshot_offset.load(Ordering::Relaxed));
-        let since = (crate::util::now_ms() / 1000).saturating_sub(srv.lastsave.load(Ordering::Relaxed));
+        let since =
+            (crate::util::now_ms() / 1000).saturating_sub(srv.lastsave.load(Ordering::Relaxed));
         let due = rules
             .chunks(2)
             .any(|p| p.len() == 2 && changes >= p[1].max(1) && since >= p[0]);
