@@ -130,7 +130,7 @@ pub static DEFS: &[Def] = &[
     def("changes-retention-bytes", Kind::Memory, "0", true),
     def("changes-segment-bytes", Kind::Memory, "67108864", true),
     def("changes-load-corrupt", Kind::Bool, "no", true),
-    def("changes-images", Kind::Bool, "yes", true),
+    def("changes-images", Kind::Bool, "no", true),
     def("changes-image-max-bytes", Kind::Memory, "4096", true),
     // Compact collection encodings (hashes and sets).
     Def {

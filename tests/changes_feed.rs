@@ -21,6 +21,7 @@ struct Ev {
     event: String,
     args: Vec<String>,
     new: Option<Value>,
+    old: Option<Value>,
 }
 
 fn ev_of(v: &Value) -> Ev {
@@ -41,6 +42,7 @@ fn ev_of(v: &Value) -> Ev {
         event: s("event"),
         args,
         new: vget(v, "new"),
+        old: vget(v, "old"),
     }
 }
 
@@ -755,6 +757,57 @@ fn images_new_carries_string_values() {
     assert_eq!(e[1].new.as_ref().and_then(vstr).as_deref(), Some("1.5"));
     let e = read(&mut c, &[&from]);
     assert!(e[0].new.is_none(), "keys only by default");
+}
+
+#[test]
+fn recorded_images_carry_old_and_new_strings_and_hashes() {
+    if !eddy_only("recorded_images_carry_old_and_new_strings_and_hashes") {
+        return;
+    }
+    let srv = Server::start_with(&["--changes-images", "yes"]);
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["SET", "s", "a"]);
+    q::<()>(&mut c, &["HSET", "h", "f", "1", "g", "2"]);
+    let from = (last_offset(&mut c) + 1).to_string();
+    q::<()>(&mut c, &["APPEND", "s", "bc"]);
+    q::<()>(&mut c, &["HSET", "h", "f", "3"]);
+    q::<()>(&mut c, &["HDEL", "h", "g"]);
+    q::<()>(&mut c, &["DEL", "s"]);
+    let e = read(&mut c, &[&from, "IMAGES", "both"]);
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert_eq!(e[0].old.as_ref().and_then(vstr).as_deref(), Some("a"));
+    assert_eq!(e[0].new.as_ref().and_then(vstr).as_deref(), Some("abc"));
+    let fields = |v: &Option<Value>| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = match v {
+            Some(Value::Map(m)) => m
+                .iter()
+                .map(|(k, v)| (vstr(k).unwrap_or_default(), vstr(v).unwrap_or_default()))
+                .collect(),
+            Some(Value::Array(a)) => a
+                .chunks(2)
+                .map(|p| {
+                    (
+                        vstr(&p[0]).unwrap_or_default(),
+                        vstr(&p[1]).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            other => panic!("a hash image, got {other:?}"),
+        };
+        out.sort();
+        out
+    };
+    let kv = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(fields(&e[1].old), kv(&[("f", "1"), ("g", "2")]));
+    assert_eq!(fields(&e[1].new), kv(&[("f", "3"), ("g", "2")]));
+    assert_eq!(fields(&e[2].old), kv(&[("f", "3"), ("g", "2")]));
+    assert_eq!(fields(&e[2].new), kv(&[("f", "3")]));
+    assert_eq!(e[3].old.as_ref().and_then(vstr).as_deref(), Some("abc"));
+    assert!(e[3].new.is_none(), "a deleted key has no new image");
 }
 
 #[test]

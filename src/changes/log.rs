@@ -502,7 +502,24 @@ impl ChangeLog {
             p = end;
         }
         let last = inner.next - 1;
-        // Memory holds a bounded tail; with a disk log, only what the writer already wrote.
+        self.trim_locked(inner, max);
+        drop(g);
+        rec.clear();
+        LAST_COMMIT.with(|c| c.set(last));
+        self.committed.store(last, Ordering::Release);
+        if self.fsync_always.load(Ordering::Relaxed) {
+            self.wake_writer();
+        }
+        // Notify takes a mutex even with nobody waiting; writers skip it unless a reader waits.
+        if self.waiters.load(Ordering::Acquire) > 0 {
+            self.notify.notify_waiters();
+        }
+        last
+    }
+
+    /// Drops the oldest in-memory segments beyond the memory budget. With a disk log only what
+    /// the writer already wrote may go (memory then caches the tail the disk also holds).
+    fn trim_locked(&self, inner: &mut Inner, max: usize) {
         let written = if self.disk.is_some() {
             self.written.load(Ordering::Acquire)
         } else {
@@ -516,18 +533,14 @@ impl ChangeLog {
                 inner.bytes -= old.data.len();
             }
         }
-        drop(g);
-        rec.clear();
-        LAST_COMMIT.with(|c| c.set(last));
-        self.committed.store(last, Ordering::Release);
-        if self.fsync_always.load(Ordering::Relaxed) {
-            self.wake_writer();
-        }
-        // Notify takes a mutex even with nobody waiting; writers skip it unless a reader waits.
-        if self.waiters.load(Ordering::Acquire) > 0 {
-            self.notify.notify_waiters();
-        }
-        last
+    }
+
+    /// Trims the in-memory tail after the writer has written more of it (commits trim as they
+    /// go, but after a burst the writer finishes last).
+    pub fn trim(&self) {
+        let max = self.max_bytes.load(Ordering::Relaxed);
+        let mut g = self.inner.lock();
+        self.trim_locked(&mut g, max);
     }
 
     /// Offset of the newest record (0 when the log is empty).

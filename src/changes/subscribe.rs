@@ -44,6 +44,8 @@ use crate::server::Server;
 
 /// Records read from the log per step.
 const BATCH: usize = 512;
+/// Target size of one push message (several events).
+const PUSH_MSG_BYTES: usize = 4096;
 
 /// The RESP2 pub/sub channel name pushes arrive on.
 pub const CHANNEL: &[u8] = b"__changes__";
@@ -247,14 +249,48 @@ async fn run(
                 return;
             }
         };
+        // Encode a batch's events into few messages: one queue operation and one allocation
+        // per ~4 KiB instead of per event keeps a tailing reader cheap for the writers it
+        // shares the CPU with. The connection's queue is bounded in messages, so the message
+        // size also bounds what a client that stops reading can hold (PUSH_QUEUE × ~4 KiB).
+        let mut out = Out {
+            buf: Vec::with_capacity(PUSH_MSG_BYTES + 1024),
+            resp3,
+        };
         for ev in &batch {
             next = ev.offset + 1;
-            if filter.matches(ev) && push.send(encode_push(resp3, ev, images)).await.is_err() {
-                return;
+            if filter.matches(ev) {
+                encode_push_into(&mut out, ev, images);
             }
+            if out.buf.len() >= PUSH_MSG_BYTES {
+                let full =
+                    std::mem::replace(&mut out.buf, Vec::with_capacity(PUSH_MSG_BYTES + 1024));
+                if push.send(full).await.is_err() {
+                    return;
+                }
+                pos.store(ev.offset, Ordering::Relaxed);
+            }
+        }
+        if !out.buf.is_empty() && push.send(out.buf).await.is_err() {
+            return;
+        }
+        if let Some(ev) = batch.last() {
             pos.store(ev.offset, Ordering::Relaxed);
         }
     }
+}
+
+/// Appends one event as a push message to `out`.
+fn encode_push_into(out: &mut Out, ev: &ChangeEvent, images: Images) {
+    if out.resp3 {
+        out.push(2);
+        out.bulk(b"changes");
+    } else {
+        out.push(3);
+        out.bulk(b"message");
+        out.bulk(CHANNEL);
+    }
+    write_event(out, ev, images);
 }
 
 /// One event as a push message (see the module docs for the shapes).
@@ -263,15 +299,7 @@ pub fn encode_push(resp3: bool, ev: &ChangeEvent, images: Images) -> Vec<u8> {
         buf: Vec::with_capacity(256),
         resp3,
     };
-    if resp3 {
-        out.push(2);
-        out.bulk(b"changes");
-    } else {
-        out.push(3);
-        out.bulk(b"message");
-        out.bulk(CHANNEL);
-    }
-    write_event(&mut out, ev, images);
+    encode_push_into(&mut out, ev, images);
     out.buf
 }
 

@@ -81,6 +81,10 @@ fn run(srv: &Server, mut current: Option<Current>) {
                 last_sync = Instant::now();
             }
             log.mark_written(last, sync);
+            log.trim();
+            if buf.capacity() > 2 * PASS_BYTES {
+                buf = Vec::with_capacity(PASS_BYTES);
+            }
             dirty = !sync;
             if copied_all(log, last) && pol != 2 {
                 continue;

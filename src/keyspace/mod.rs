@@ -125,7 +125,7 @@ impl Keyspace {
             ndbs,
             snapping: std::sync::atomic::AtomicBool::new(false),
             snap_job: Mutex::new(None),
-            images: std::sync::atomic::AtomicBool::new(true),
+            images: std::sync::atomic::AtomicBool::new(false),
             image_max: std::sync::atomic::AtomicUsize::new(4096),
             blocked: blocking::Registry::default(),
         }
