@@ -601,20 +601,42 @@ impl ChangeLog {
                 earliest: mem_first,
             });
         }
-        let g = self.inner.lock();
-        // Segments are few (memory / 1 MiB); a linear scan from the back finds the start.
-        let Some(si) = g.segments.iter().rposition(|s| s.first <= from) else {
-            return Ok(out);
-        };
-        for seg in g.segments.iter().skip(si) {
-            let skip = from.saturating_sub(seg.first) as usize;
-            for &start in seg.starts.iter().skip(skip) {
-                if out.len() >= count {
-                    return Ok(out);
+        // Copy the raw records under the lock (a memcpy) and decode them after releasing it:
+        // writers commit under the same lock, so a reader must hold it as briefly as possible.
+        let mut raw = Vec::new();
+        {
+            let g = self.inner.lock();
+            // Segments are few (memory / segment size); a scan from the back finds the start.
+            let Some(si) = g.segments.iter().rposition(|s| s.first <= from) else {
+                return Ok(out);
+            };
+            let mut left = count;
+            for seg in g.segments.iter().skip(si) {
+                let skip = from.saturating_sub(seg.first) as usize;
+                let Some(&start) = seg.starts.get(skip) else {
+                    continue;
+                };
+                let n = (seg.starts.len() - skip).min(left);
+                let end = seg
+                    .starts
+                    .get(skip + n)
+                    .map(|&e| e as usize)
+                    .unwrap_or(seg.data.len());
+                raw.extend_from_slice(&seg.data[start as usize..end]);
+                left -= n;
+                if left == 0 {
+                    break;
                 }
-                if let Some((ev, _)) = decode_record(&seg.data[start as usize..]) {
+            }
+        }
+        let mut p = 0;
+        while p < raw.len() && out.len() < count {
+            match decode_record(&raw[p..]) {
+                Some((ev, used)) => {
                     out.push(ev);
+                    p += used;
                 }
+                None => break,
             }
         }
         Ok(out)
