@@ -38,7 +38,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -98,37 +98,29 @@ pub struct DeadLetter {
     pub offset: u64,
 }
 
-struct Registry {
+/// The consumer groups and readers of one change log (owned by `ChangeLog::groups`).
+#[derive(Default)]
+pub struct Registry {
     groups: Mutex<BTreeMap<Vec<u8>, Arc<Mutex<Group>>>>,
     /// Subscriptions by name → last offset delivered.
     readers: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     dirty: AtomicBool,
 }
 
-fn reg() -> &'static Registry {
-    static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(|| Registry {
-        groups: Mutex::new(BTreeMap::new()),
-        readers: Mutex::new(BTreeMap::new()),
-        dirty: AtomicBool::new(false),
-    })
+fn mark_dirty(reg: &Registry) {
+    reg.dirty.store(true, Ordering::Release);
 }
 
-fn mark_dirty() {
-    reg().dirty.store(true, Ordering::Release);
+pub fn register_reader(reg: &Registry, name: &str, pos: Arc<AtomicU64>) {
+    reg.readers.lock().insert(name.to_string(), pos);
 }
 
-pub fn register_reader(name: &str, pos: Arc<AtomicU64>) {
-    reg().readers.lock().insert(name.to_string(), pos);
+pub fn unregister_reader(reg: &Registry, name: &str) {
+    reg.readers.lock().remove(name);
 }
 
-pub fn unregister_reader(name: &str) {
-    reg().readers.lock().remove(name);
-}
-
-fn get(name: &[u8]) -> CmdResult<Arc<Mutex<Group>>> {
-    reg()
-        .groups
+fn get(reg: &Registry, name: &[u8]) -> CmdResult<Arc<Mutex<Group>>> {
+    reg.groups
         .lock()
         .get(name)
         .cloned()
@@ -156,7 +148,7 @@ pub fn create(
     if next < first {
         return Err(error::changes_trimmed(next, first));
     }
-    let mut groups = reg().groups.lock();
+    let mut groups = log.groups.groups.lock();
     if groups.contains_key(name) {
         return Err(error::CHANGES_BUSYGROUP.into());
     }
@@ -179,17 +171,17 @@ pub fn create(
             destroyed: false,
         })),
     );
-    mark_dirty();
+    mark_dirty(&log.groups);
     Ok(())
 }
 
 /// Removes a group; false if there was none.
-pub fn destroy(name: &[u8]) -> bool {
-    let g = reg().groups.lock().remove(name);
+pub fn destroy(reg: &Registry, name: &[u8]) -> bool {
+    let g = reg.groups.lock().remove(name);
     match g {
         Some(g) => {
             g.lock().destroyed = true;
-            mark_dirty();
+            mark_dirty(reg);
             true
         }
         None => false,
@@ -202,15 +194,15 @@ pub fn seek(log: &ChangeLog, name: &[u8], next: u64) -> CmdResult {
     if next < first {
         return Err(error::changes_trimmed(next, first));
     }
-    let g = get(name)?;
+    let g = get(&log.groups, name)?;
     g.lock().next = next;
-    mark_dirty();
+    mark_dirty(&log.groups);
     Ok(())
 }
 
 /// Writes `CHANGES GROUP LIST`'s reply: one map per group.
 pub fn list(log: &ChangeLog, out: &mut Out) {
-    let groups: Vec<Arc<Mutex<Group>>> = reg().groups.lock().values().cloned().collect();
+    let groups: Vec<Arc<Mutex<Group>>> = log.groups.groups.lock().values().cloned().collect();
     let last = log.last_offset();
     out.array(groups.len());
     for g in groups {
@@ -273,7 +265,7 @@ fn deliver(
         ReadError::Trimmed { earliest } => error::changes_trimmed(g.next, earliest),
     })?;
     if found.next != g.next || !found.events.is_empty() {
-        mark_dirty();
+        mark_dirty(&log.groups);
     }
     g.next = found.next;
     for ev in &found.events {
@@ -299,7 +291,7 @@ pub fn read(
     now: u64,
 ) -> CmdResult<Vec<ChangeEvent>> {
     check_name(consumer)?;
-    let g = get(group)?;
+    let g = get(&log.groups, group)?;
     let mut g = g.lock();
     deliver(log, &mut g, consumer, count, now)
 }
@@ -318,7 +310,7 @@ pub fn spawn_blocking_read(
     deadline: Option<Instant>,
     mut tx: oneshot::Sender<Vec<u8>>,
 ) -> CmdResult {
-    let g = get(&group)?;
+    let g = get(&srv.log.groups, &group)?;
     tokio::spawn(async move {
         let log = &srv.log;
         loop {
@@ -355,8 +347,8 @@ pub fn spawn_blocking_read(
 }
 
 /// Removes acknowledged entries; returns how many were pending.
-pub fn ack(group: &[u8], offsets: &[u64]) -> CmdResult<usize> {
-    let g = get(group)?;
+pub fn ack(reg: &Registry, group: &[u8], offsets: &[u64]) -> CmdResult<usize> {
+    let g = get(reg, group)?;
     let mut g = g.lock();
     let n = offsets
         .iter()
@@ -364,7 +356,7 @@ pub fn ack(group: &[u8], offsets: &[u64]) -> CmdResult<usize> {
         .count();
     g.acked += n as u64;
     if n > 0 {
-        mark_dirty();
+        mark_dirty(reg);
     }
     Ok(n)
 }
@@ -375,13 +367,14 @@ pub type PendingRow = (u64, Vec<u8>, u64, u32);
 /// Pending entries idle for at least `min_idle` ms, of `consumer` if given, oldest offset
 /// first, at most `count`.
 pub fn pending(
+    reg: &Registry,
     group: &[u8],
     min_idle: u64,
     consumer: Option<&[u8]>,
     count: usize,
     now: u64,
 ) -> CmdResult<Vec<PendingRow>> {
-    let g = get(group)?;
+    let g = get(reg, group)?;
     let g = g.lock();
     Ok(g.pending
         .iter()
@@ -420,7 +413,7 @@ pub fn claim(
     now: u64,
 ) -> CmdResult<Claimed> {
     check_name(consumer)?;
-    let g = get(group)?;
+    let g = get(&log.groups, group)?;
     let mut g = g.lock();
     if !g.consumers.contains_key(consumer) && g.consumers.len() >= MAX_CONSUMERS {
         return Err(error::CHANGES_TOO_MANY_CONSUMERS.into());
@@ -441,11 +434,11 @@ pub fn claim(
         let Some(ev) = ev else {
             // The record is gone (retention): nothing left to deliver.
             g.pending.remove(&off);
-            mark_dirty();
+            mark_dirty(&log.groups);
             continue;
         };
         let deliveries = p.deliveries.saturating_add(1);
-        mark_dirty();
+        mark_dirty(&log.groups);
         if g.max_deliveries > 0 && deliveries > g.max_deliveries {
             let old = g
                 .pending
@@ -485,7 +478,7 @@ pub fn claim(
 /// INFO `changes` lines: one per group and per subscription.
 pub fn info(log: &ChangeLog, kv: &mut dyn FnMut(&str, String)) {
     let last = log.last_offset();
-    let groups: Vec<Arc<Mutex<Group>>> = reg().groups.lock().values().cloned().collect();
+    let groups: Vec<Arc<Mutex<Group>>> = log.groups.groups.lock().values().cloned().collect();
     for g in groups {
         let g = g.lock();
         let off = g.next.saturating_sub(1);
@@ -499,7 +492,8 @@ pub fn info(log: &ChangeLog, kv: &mut dyn FnMut(&str, String)) {
             ),
         );
     }
-    let subs: Vec<(String, u64)> = reg()
+    let subs: Vec<(String, u64)> = log
+        .groups
         .readers
         .lock()
         .iter()
@@ -647,8 +641,8 @@ fn path_of(srv: &Server) -> PathBuf {
     PathBuf::from(srv.config.get("dir")).join(FILE)
 }
 
-fn to_data(epoch: String) -> FileData {
-    let groups: Vec<Arc<Mutex<Group>>> = reg().groups.lock().values().cloned().collect();
+fn to_data(reg: &Registry, epoch: String) -> FileData {
+    let groups: Vec<Arc<Mutex<Group>>> = reg.groups.lock().values().cloned().collect();
     FileData {
         version: 1,
         epoch,
@@ -704,16 +698,17 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Writes the groups file now if anything changed since the last write.
 pub fn save_if_dirty(srv: &Server) {
-    if !reg().dirty.swap(false, Ordering::AcqRel) {
+    let reg = &srv.log.groups;
+    if !reg.dirty.swap(false, Ordering::AcqRel) {
         return;
     }
-    let data = to_data(srv.log.epoch());
+    let data = to_data(reg, srv.log.epoch());
     let res = serde_json::to_vec_pretty(&data)
         .map_err(std::io::Error::other)
         .and_then(|b| write_atomically(&path_of(srv), &b));
     if let Err(e) = res {
         tracing::error!(error = %e, "can't write {FILE}; will retry");
-        mark_dirty();
+        mark_dirty(reg);
     }
 }
 
@@ -724,7 +719,7 @@ pub async fn flusher(srv: Arc<Server>) {
             _ = tokio::time::sleep(FLUSH_EVERY) => {}
             _ = srv.wait_shutdown() => return,
         }
-        if reg().dirty.load(Ordering::Acquire) {
+        if srv.log.groups.dirty.load(Ordering::Acquire) {
             let s = srv.clone();
             let _ = tokio::task::spawn_blocking(move || save_if_dirty(&s)).await;
         }
@@ -750,7 +745,7 @@ pub fn load(srv: &Server) -> Result<usize, String> {
     }
     let end = srv.log.last_offset() + 1;
     let bad = |what: &str| format!("'{}': bad {what}", path.display());
-    let mut groups = reg().groups.lock();
+    let mut groups = srv.log.groups.groups.lock();
     groups.clear();
     for gd in data.groups {
         let name = unb64(&gd.name).ok_or_else(|| bad("group name"))?;

@@ -256,6 +256,8 @@ pub struct ChangeLog {
     /// Wakes the writer thread (the flag says work may be pending).
     wake: (Mutex<bool>, parking_lot::Condvar),
     fsync_always: std::sync::atomic::AtomicBool,
+    /// Consumer groups and registered readers of this log.
+    pub groups: super::groups::Registry,
 }
 
 thread_local! {
@@ -295,6 +297,7 @@ impl ChangeLog {
             durable_waiters: AtomicUsize::new(0),
             wake: (Mutex::new(false), parking_lot::Condvar::new()),
             fsync_always: std::sync::atomic::AtomicBool::new(false),
+            groups: Default::default(),
         }
     }
 

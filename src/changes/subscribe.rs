@@ -199,12 +199,13 @@ pub fn spawn_blocking_read(
 pub struct Subscription {
     task: tokio::task::JoinHandle<()>,
     name: String,
+    srv: Arc<Server>,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.task.abort();
-        super::groups::unregister_reader(&self.name);
+        super::groups::unregister_reader(&self.srv.log.groups, &self.name);
     }
 }
 
@@ -220,9 +221,9 @@ pub fn subscribe(
 ) -> Subscription {
     let name = format!("sub_{client}");
     let pos = Arc::new(AtomicU64::new(from.saturating_sub(1)));
-    super::groups::register_reader(&name, pos.clone());
-    let task = tokio::spawn(run(srv, from, filter, images, resp3, push, pos));
-    Subscription { task, name }
+    super::groups::register_reader(&srv.log.groups, &name, pos.clone());
+    let task = tokio::spawn(run(srv.clone(), from, filter, images, resp3, push, pos));
+    Subscription { task, name, srv }
 }
 
 async fn run(

@@ -459,7 +459,8 @@ fn changes_group(ctx: &mut Ctx, a: Args) -> CmdResult {
         if a.len() != 4 {
             return Err(error::wrong_arity("changes|group|destroy"));
         }
-        ctx.out.int(groups::destroy(a.get(3)) as i64);
+        ctx.out
+            .int(groups::destroy(&ctx.srv.log.groups, a.get(3)) as i64);
     } else if is(op, "LIST") {
         if a.len() != 3 {
             return Err(error::wrong_arity("changes|group|list"));
@@ -523,7 +524,7 @@ fn offsets(a: &Args, from: usize) -> CmdResult<Vec<u64>> {
 
 fn changes_ack(ctx: &mut Ctx, a: Args) -> CmdResult {
     let offs = offsets(&a, 3)?;
-    let n = groups::ack(a.get(2), &offs)?;
+    let n = groups::ack(&ctx.srv.log.groups, a.get(2), &offs)?;
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -544,7 +545,14 @@ fn changes_pending(ctx: &mut Ctx, a: Args) -> CmdResult {
             return Err(SYNTAX.into());
         }
     }
-    let rows = groups::pending(a.get(2), min_idle, consumer, n, ctx.now)?;
+    let rows = groups::pending(
+        &ctx.srv.log.groups,
+        a.get(2),
+        min_idle,
+        consumer,
+        n,
+        ctx.now,
+    )?;
     ctx.out.array(rows.len());
     for (off, cons, idle, deliveries) in rows {
         ctx.out.array(4);
