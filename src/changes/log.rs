@@ -21,7 +21,8 @@
 //! [u32 len, bytes]   new image (RDB value encoding), when flags & 2
 //! ```
 //! Flag 4 says the new image is the value argument of a `SET` effect (args[2]) and is not
-//! stored twice. Images are recorded when `changes-images yes` and the value's size is within
+//! stored twice; flag 8 says the key is `args[1]` (most effects) and its bytes are not stored
+//! in the key field (key_len is 0). Images are recorded when `changes-images yes` and the value's size is within
 //! `changes-image-max-bytes`; readers choose per feed whether to receive them.
 //! The same bytes are what the durable log writes to disk segments, so committing a record is a
 //! copy into the current in-memory segment plus header fields. Readers decode from the segments
@@ -66,6 +67,7 @@ pub struct Images<'a> {
 const F_OLD: u8 = 1;
 const F_NEW: u8 = 2;
 const F_NEW_SET_ARG: u8 = 4;
+const F_KEY_IS_ARG1: u8 = 8;
 
 /// Appends one record with zeroed commit-time fields to `buf`.
 #[allow(clippy::too_many_arguments)]
@@ -96,9 +98,12 @@ pub(crate) fn encode_record(
     buf.push(who.origin as u8);
     buf.push(change as u8);
     buf.push(vtype as u8);
+    let key_is_arg1 = !key.is_empty() && args.get(1).is_some_and(|a| *a == key);
     let flags = if img.old.is_some() { F_OLD } else { 0 }
         | if img.new.is_some() { F_NEW } else { 0 }
-        | if img.new_is_set_arg { F_NEW_SET_ARG } else { 0 };
+        | if img.new_is_set_arg { F_NEW_SET_ARG } else { 0 }
+        | if key_is_arg1 { F_KEY_IS_ARG1 } else { 0 };
+    let key: &[u8] = if key_is_arg1 { b"" } else { key };
     buf.push(flags);
     buf.extend_from_slice(&(db as u16).to_le_bytes());
     let ev = &event.as_bytes()[..event.len().min(255)];
@@ -145,12 +150,15 @@ pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
     let evlen = r.u8()? as usize;
     let event = String::from_utf8_lossy(r.take(evlen)?).into_owned();
     let klen = r.u32()? as usize;
-    let key = r.take(klen)?.to_vec();
+    let mut key = r.take(klen)?.to_vec();
     let nargs = r.u32()? as usize;
     let mut args = Vec::with_capacity(nargs.min(1024));
     for _ in 0..nargs {
         let l = r.u32()? as usize;
         args.push(r.take(l)?.to_vec());
+    }
+    if flags & F_KEY_IS_ARG1 != 0 {
+        key = args.get(1)?.clone();
     }
     let mut image = |bit: u8| -> Option<Option<Vec<u8>>> {
         if flags & bit == 0 {
