@@ -221,18 +221,20 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         tokio::task::spawn_blocking(move || crate::persistence::recovery::recover(&s2, segments))
             .await
             .map_err(|e| format!("recovery panicked: {e}"))??;
+    let writer = crate::changes::writer::spawn(srv.clone(), current);
+    match crate::changes::groups::load(&srv) {
+        Ok(n) if n > 0 => tracing::info!(groups = n, "change feed consumer groups loaded"),
+        Ok(_) => {}
+        Err(e) => return Err(e),
+    }
+    // Everything a client can ask about (keys, log position, groups) is loaded before LOADING
+    // ends.
     srv.loading.store(false, Ordering::Release);
     tracing::info!("DB loaded from disk");
     // As in Redis, this line comes once the data is loaded (clients connecting earlier get
     // LOADING); tools and tests wait for it.
     for a in &addrs {
         tracing::info!(addr = %a, "Ready to accept connections tcp");
-    }
-    let writer = crate::changes::writer::spawn(srv.clone(), current);
-    match crate::changes::groups::load(&srv) {
-        Ok(n) if n > 0 => tracing::info!(groups = n, "change feed consumer groups loaded"),
-        Ok(_) => {}
-        Err(e) => return Err(e),
     }
     tokio::spawn(crate::changes::groups::flusher(srv.clone()));
     tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
