@@ -106,22 +106,6 @@ fn write<'l>(l: &'l mut Locked, key: &[u8]) -> CmdResult<(&'l mut Hash, bool)> {
     }
 }
 
-/// Deletes `key` if its hash became empty, recording `del`.
-fn drop_if_empty(l: &mut Locked, key: &[u8]) -> bool {
-    let empty = matches!(l.peek(key), Some(Value::Hash(h, _)) if h.is_empty());
-    if empty {
-        l.remove(key);
-        l.record(
-            key,
-            "del",
-            ChangeKind::Remove,
-            ValueType::None,
-            &[b"DEL", key],
-        );
-    }
-    empty
-}
-
 /// Sets the pairs of `a` from index 2; returns how many fields were new.
 fn set_pairs(ctx: &mut Ctx, a: &Args) -> CmdResult<usize> {
     let key = a.get(1);
@@ -232,7 +216,7 @@ fn hdel(ctx: &mut Ctx, a: Args) -> CmdResult {
     let n = removed.len() - 2;
     if n > 0 {
         l.record(key, "hdel", ChangeKind::Modify, ValueType::Hash, &removed);
-        drop_if_empty(&mut l, key);
+        l.delete_if_empty(key);
     }
     drop(l);
     ctx.out.int(n as i64);

@@ -111,20 +111,6 @@ fn peek<'l>(l: &'l mut Locked, key: &[u8]) -> CmdResult<Option<&'l mut Set>> {
     }
 }
 
-/// Deletes `key` if its set became empty, recording `del`.
-fn drop_if_empty(l: &mut Locked, key: &[u8]) {
-    if matches!(l.peek(key), Some(Value::Set(s, _)) if s.is_empty()) {
-        l.remove(key);
-        l.record(
-            key,
-            "del",
-            ChangeKind::Remove,
-            ValueType::None,
-            &[b"DEL", key],
-        );
-    }
-}
-
 fn sadd(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(1);
     let lim = limits(ctx);
@@ -179,7 +165,7 @@ fn srem(ctx: &mut Ctx, a: Args) -> CmdResult {
     let n = rec.len() - 2;
     if n > 0 {
         l.record(key, "srem", ChangeKind::Modify, ValueType::Set, &rec);
-        drop_if_empty(&mut l, key);
+        l.delete_if_empty(key);
     }
     drop(l);
     ctx.out.int(n as i64);
@@ -379,7 +365,7 @@ fn smove(ctx: &mut Ctx, a: Args) -> CmdResult {
         ValueType::Set,
         &[b"SREM", src, m],
     );
-    drop_if_empty(&mut l, src);
+    l.delete_if_empty(src);
     if !dst_exists {
         let s = Set::for_first(m, 1, lim);
         l.put(dst, Value::Set(Box::new(s), Meta::now()), false);

@@ -207,20 +207,6 @@ fn zpeek<'l>(l: &'l mut Locked<'_>, key: &[u8]) -> Option<&'l mut ZSet> {
     }
 }
 
-/// Deletes the sorted set at `key` if it is empty, recording `DEL key` (event `del`).
-fn delete_if_empty(l: &mut Locked, key: &[u8]) {
-    if zpeek(l, key).is_some_and(|z| z.is_empty()) {
-        l.remove(key);
-        l.record(
-            key,
-            "del",
-            ChangeKind::Remove,
-            ValueType::None,
-            &[b"DEL", key],
-        );
-    }
-}
-
 /// Header of `n` (member, score) pairs: RESP3 an array of `n` pairs (each opened by
 /// [`pair`]), RESP2 a flat array of 2n (Redis 7's WITHSCORES shape); without scores, an array
 /// of `n` members.
@@ -606,7 +592,7 @@ fn zrem(ctx: &mut Ctx, a: Args) -> CmdResult {
     let removed = args.len() - 2;
     if removed > 0 {
         l.record(key, "zrem", ChangeKind::Modify, ValueType::ZSet, &args);
-        delete_if_empty(&mut l, key);
+        l.delete_if_empty(key);
     }
     drop(l);
     ctx.out.int(removed as i64);
@@ -883,7 +869,7 @@ fn zremrange_generic(ctx: &mut Ctx, a: Args, sel: Sel, event: &str) -> CmdResult
             let args: SmallVec<[&[u8]; 4]> = a.iter().collect();
             l.record(key, event, ChangeKind::Modify, ValueType::ZSet, &args);
         }
-        delete_if_empty(&mut l, key);
+        l.delete_if_empty(key);
     }
     drop(l);
     ctx.out.int(removed as i64);
@@ -915,7 +901,7 @@ pub(crate) fn pop_recorded(l: &mut Locked, key: &[u8], min: bool, n: usize) -> V
             ValueType::ZSet,
             &[name, key, cnt.as_bytes()],
         );
-        delete_if_empty(l, key);
+        l.delete_if_empty(key);
     }
     popped
 }

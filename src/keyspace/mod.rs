@@ -413,6 +413,23 @@ impl<'a> Locked<'a> {
         }
     }
 
+    /// Deletes `key` if it holds an emptied collection (Redis never keeps an empty one) and
+    /// records the deletion as `DEL key`. True if it did.
+    pub fn delete_if_empty(&mut self, key: &[u8]) -> bool {
+        let empty = matches!(self.peek(key), Some(v) if v.vtype() != ValueType::String && v.elements() == 0);
+        if empty {
+            self.remove(key);
+            self.record(
+                key,
+                "del",
+                ChangeKind::Remove,
+                ValueType::None,
+                &[b"DEL", key],
+            );
+        }
+        empty
+    }
+
     /// Marks the string at `key` as modified in place (APPEND, SETRANGE), which `OBJECT
     /// ENCODING` reports as `raw`, as Redis's `dbUnshareStringValue` does.
     pub fn mark_raw(&mut self, key: &[u8]) {
