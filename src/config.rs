@@ -11,7 +11,7 @@
 //! an error naming the option.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
@@ -30,6 +30,11 @@ pub enum Kind {
     Str,
     /// `save` rules: pairs of seconds and changes, or empty.
     Save,
+    /// `notify-keyspace-events`: class characters, kept in Redis's canonical order.
+    KeyspaceEvents,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups, merged into the
+    /// current value (see `pubsub::limits`).
+    OutputBufferLimit,
 }
 
 #[derive(Debug)]
@@ -84,7 +89,13 @@ pub static DEFS: &[Def] = &[
         "1073741824",
         true,
     ),
-    def("notify-keyspace-events", Kind::Str, "", true),
+    def("notify-keyspace-events", Kind::KeyspaceEvents, "", true),
+    def(
+        "client-output-buffer-limit",
+        Kind::OutputBufferLimit,
+        crate::pubsub::limits::DEFAULT,
+        true,
+    ),
     def("appendonly", Kind::Bool, "yes", false),
     def(
         "appendfsync",
@@ -202,6 +213,9 @@ pub struct Hot {
     pub set_max_listpack_value: AtomicU64,
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
+    /// `notify-keyspace-events` as flags. Set from the value as given, not its canonical form:
+    /// like Redis, "An" shows as "A" but keeps `n` in effect.
+    pub notify_keyspace_events: AtomicU32,
 }
 
 #[derive(Debug)]
@@ -239,7 +253,15 @@ pub fn parse_memory(s: &str) -> Option<u64> {
 
 /// Validates and canonicalises a value for `d`.
 pub fn canonical(d: &Def, v: &str) -> Result<String, String> {
+    canonical_over(d, d.default, v)
+}
+
+/// Validates and canonicalises a value for `d` given its `current` canonical value (options
+/// whose value is merged into the current one, as `client-output-buffer-limit`).
+pub fn canonical_over(d: &Def, current: &str, v: &str) -> Result<String, String> {
     match d.kind {
+        Kind::KeyspaceEvents => crate::pubsub::notify::canonical(v),
+        Kind::OutputBufferLimit => crate::pubsub::limits::merge(current, v),
         Kind::Int { min, max } => {
             let n: i64 = v
                 .parse()
@@ -372,8 +394,10 @@ impl Config {
     pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
         let i =
             find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
-        let v = canonical(&DEFS[i], value)?;
+        let cur = self.get_index(i);
+        let v = canonical_over(&DEFS[i], &cur, value)?;
         self.values.write()[i] = v;
+        self.set_raw_hot(i, value);
         self.refresh_hot();
         Ok(())
     }
@@ -382,7 +406,8 @@ impl Config {
     pub fn set_many(&self, pairs: &[(usize, String)]) -> Result<(), (usize, String)> {
         let mut canon = Vec::with_capacity(pairs.len());
         for (i, v) in pairs {
-            canon.push((*i, canonical(&DEFS[*i], v).map_err(|e| (*i, e))?));
+            let cur = self.get_index(*i);
+            canon.push((*i, canonical_over(&DEFS[*i], &cur, v).map_err(|e| (*i, e))?));
         }
         {
             let mut vals = self.values.write();
@@ -390,8 +415,19 @@ impl Config {
                 vals[i] = v;
             }
         }
+        for (i, v) in pairs {
+            self.set_raw_hot(*i, v);
+        }
         self.refresh_hot();
         Ok(())
+    }
+
+    /// Hot values taken from the value as given rather than its canonical form.
+    fn set_raw_hot(&self, i: usize, raw: &str) {
+        if matches!(DEFS[i].kind, Kind::KeyspaceEvents) {
+            let f = crate::pubsub::notify::parse_flags(raw).unwrap_or(0);
+            self.hot.notify_keyspace_events.store(f, Ordering::Relaxed);
+        }
     }
 
     pub fn get(&self, name: &str) -> String {
@@ -482,7 +518,8 @@ impl Config {
 fn format_line(name: &str, v: &str, kind: Kind) -> String {
     match kind {
         Kind::Save if v.is_empty() => format!("{name} \"\"\n"),
-        Kind::Save => format!("{name} {v}\n"),
+        // Several words, unquoted: the form redis.conf (and Redis) reads.
+        Kind::Save | Kind::OutputBufferLimit => format!("{name} {v}\n"),
         _ => {
             let needs_quote = v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"');
             if needs_quote {
@@ -522,6 +559,37 @@ mod tests {
         let e = Config::from_args(&["--no-such-option".into(), "1".into()]).unwrap_err();
         assert!(e.contains("no-such-option"), "{e}");
         assert!(Config::defaults().set("appendfsync", "sometimes").is_err());
+    }
+
+    #[test]
+    fn pubsub_options_keep_redis_semantics_from_any_source() {
+        let c = Config::defaults();
+        // Groups merge into the current value; each config-file line names one class.
+        let file = "client-output-buffer-limit pubsub 1mb 512kb 10\n\
+                    client-output-buffer-limit normal 1 2 3\n";
+        c.load_text(file).unwrap();
+        let v = c.get("client-output-buffer-limit");
+        assert_eq!(
+            v,
+            "normal 1 2 3 slave 268435456 67108864 60 pubsub 1048576 524288 10"
+        );
+        let rewritten = c.rewrite_text("");
+        assert!(
+            rewritten.contains(&format!("client-output-buffer-limit {v}\n")),
+            "{rewritten}"
+        );
+        let again = Config::defaults();
+        again.load_text(&rewritten).unwrap();
+        assert_eq!(again.get("client-output-buffer-limit"), v);
+        assert!(c.set("client-output-buffer-limit", "pubsub 1 2").is_err());
+        assert_eq!(c.get("client-output-buffer-limit"), v);
+        // "An" shows as "A" but keeps `n` in effect, as in Redis.
+        c.set("notify-keyspace-events", "KEAn").unwrap();
+        assert_eq!(c.get("notify-keyspace-events"), "AKE");
+        let f = c.hot.notify_keyspace_events.load(Ordering::Relaxed);
+        assert_ne!(f & crate::pubsub::notify::NEW, 0);
+        assert!(c.set("notify-keyspace-events", "KEq").is_err());
+        assert_eq!(c.get("notify-keyspace-events"), "AKE");
     }
 
     #[test]

@@ -137,6 +137,24 @@ pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
     ))
 }
 
+/// A subcommand given the wrong arguments, when its arity alone cannot tell (Redis's
+/// `addReplySubcommandSyntaxError`).
+pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        sanitize(sub, 128),
+        cmd.to_ascii_uppercase()
+    ))
+}
+
+/// A command a RESP2 client in pub/sub mode may not run.
+pub fn pubsub_context(cmd: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Can't execute '{cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET \
+         are allowed in this context"
+    ))
+}
+
 pub fn invalid_expire(cmd: &str) -> CmdError {
     CmdError::owned(format!("ERR invalid expire time in '{cmd}' command"))
 }

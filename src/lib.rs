@@ -9,6 +9,7 @@
 //! - [`changes`]: the change event, the recorder, the change log (memory tail, disk segments,
 //!   writer thread).
 //! - [`persistence`]: snapshots and start-up recovery (snapshot + log replay).
+//! - [`pubsub`]: channels, patterns, shard channels, keyspace notifications, output limits.
 //! - [`error`]: Redis wire error strings.
 //! - [`util`]: numbers, glob matching, clock.
 
@@ -19,5 +20,6 @@ pub mod error;
 pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod util;

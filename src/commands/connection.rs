@@ -70,10 +70,19 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx, a: Args) -> CmdResult {
+    if a.len() > 2 {
+        return Err(error::wrong_arity("ping"));
+    }
+    if ctx.sess.subscribed() && !ctx.sess.resp3 {
+        // In RESP2 pub/sub mode a reply must look like a message: ["pong", message or ""].
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(if a.len() == 2 { a.get(1) } else { b"" });
+        return Ok(());
+    }
     match a.len() {
         1 => ctx.out.simple("PONG"),
-        2 => ctx.out.bulk(a.get(1)),
-        _ => return Err(error::wrong_arity("ping")),
+        _ => ctx.out.bulk(a.get(1)),
     }
     Ok(())
 }
@@ -99,6 +108,10 @@ fn reset(ctx: &mut Ctx, _a: Args) -> CmdResult {
     s.no_touch = false;
     s.authenticated = !ctx.srv.auth_required();
     s.info.name.lock().clear();
+    // Leave pub/sub mode silently; messages already queued still precede the reply.
+    if let Some(p) = s.pubsub.as_mut() {
+        p.unsubscribe_all();
+    }
     ctx.out.simple("RESET");
     Ok(())
 }
@@ -271,6 +284,8 @@ fn line_of(ctx: &Ctx, info: &crate::server::clients::ClientInfo, current: Option
 
 fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
+    // Some(true): pub/sub clients only; Some(false): normal clients only.
+    let mut pubsub: Option<bool> = None;
     let mut c = Cursor::new(a, 2);
     while let Some(opt) = c.next_arg() {
         if is(opt, "TYPE") {
@@ -286,7 +301,11 @@ fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
                     error::sanitize(t, 64)
                 )));
             }
-            if !is(t, "normal") {
+            if is(t, "normal") {
+                pubsub = Some(false);
+            } else if is(t, "pubsub") {
+                pubsub = Some(true);
+            } else {
                 ids = Some(Vec::new());
             }
         } else if is(opt, "ID") {
@@ -306,6 +325,9 @@ fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut s = String::new();
     for info in ctx.srv.clients.all() {
         if ids.as_ref().is_some_and(|v| !v.contains(&info.id)) {
+            continue;
+        }
+        if pubsub.is_some_and(|p| p != info.is_pubsub()) {
             continue;
         }
         let cur = (info.id == ctx.sess.id).then_some("client|list");
@@ -340,7 +362,9 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut addr: Option<&[u8]> = None;
     let mut laddr: Option<&[u8]> = None;
     let mut user: Option<&[u8]> = None;
-    let mut normal_only: Option<bool> = None;
+    // Some(Some(true)): pub/sub clients; Some(Some(false)): normal ones; Some(None): none
+    // (master, replica: Eddy has neither).
+    let mut class: Option<Option<bool>> = None;
     let mut skipme = true;
     let mut maxage: Option<u64> = None;
     let mut c = Cursor::new(a, 2);
@@ -361,9 +385,11 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
             user = Some(v);
         } else if is(opt, "TYPE") {
             if is(v, "normal") {
-                normal_only = Some(true);
-            } else if is(v, "master") || is(v, "replica") || is(v, "slave") || is(v, "pubsub") {
-                normal_only = Some(false);
+                class = Some(Some(false));
+            } else if is(v, "pubsub") {
+                class = Some(Some(true));
+            } else if is(v, "master") || is(v, "replica") || is(v, "slave") {
+                class = Some(None);
             } else {
                 return Err(CmdError::owned(format!(
                     "ERR Unknown client type '{}'",
@@ -390,7 +416,7 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
             && addr.is_none_or(|x| cl.addr.as_bytes() == x)
             && laddr.is_none_or(|x| cl.laddr.as_bytes() == x)
             && user.is_none_or(|u| u == b"default")
-            && normal_only != Some(false)
+            && class.is_none_or(|want| want == Some(cl.is_pubsub()))
             && maxage.is_none_or(|m| cl.created.elapsed().as_secs() >= m)
             && !(skipme && cl.id == ctx.sess.id);
         if hit {

@@ -359,9 +359,12 @@ fn sorted_categories(spec: &CommandSpec) -> Vec<&'static str> {
 
 /// Key-spec flags, coarse because the table has no per-key access description: a read-only
 /// command only reads its keys; a write command is described by the broad `RW` + `update`, which
-/// never understates what it may do.
+/// never understates what it may do; a pub/sub command's "keys" are shard channels (`not_key`).
 fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
-    if spec.flags & flag::WRITE != 0 {
+    if spec.flags & flag::PUBSUB != 0 {
+        // Shard channels take key positions (for cluster routing) but are not keys.
+        &["not_key"]
+    } else if spec.flags & flag::WRITE != 0 {
         &["RW", "update"]
     } else if spec.flags & flag::READONLY != 0 {
         &["RO", "access"]

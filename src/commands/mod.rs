@@ -3,7 +3,8 @@
 //! Each family file (`strings.rs`, `keys.rs`, ...) starts with its table: one declarative
 //! [`CommandSpec`] per command (name, arity, Redis flags, key positions, ACL categories, docs,
 //! handler). Everything generic happens here, once: unknown-command and arity errors with Redis's
-//! wording, subcommand resolution, authentication, statistics. `COMMAND`, `COMMAND INFO/DOCS/...`
+//! wording, subcommand resolution, authentication, the commands a RESP2 client may run in
+//! pub/sub mode, statistics. `COMMAND`, `COMMAND INFO/DOCS/...`
 //! are answered from the same table (`commands/introspection.rs`).
 //!
 //! A handler gets a [`Ctx`] (server, session, reply writer) and the arguments, parses them with
@@ -18,6 +19,7 @@ pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -184,7 +186,7 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 10] {
+fn families() -> [&'static [CommandSpec]; 11] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -195,6 +197,7 @@ fn families() -> [&'static [CommandSpec]; 10] {
         connection::COMMANDS,
         server::COMMANDS,
         changes::COMMANDS,
+        pubsub::COMMANDS,
         introspection::COMMANDS,
     ]
 }
@@ -394,6 +397,16 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     if !ctx.sess.authenticated && r.spec.flags & flag::NO_AUTH == 0 && ctx.srv.auth_required() {
         st.rejected.fetch_add(1, Ordering::Relaxed);
         ctx.out.error(error::NOAUTH);
+        return;
+    }
+    // A RESP2 connection in pub/sub mode reads pushes as replies: only Redis's few commands.
+    if !ctx.sess.resp3
+        && ctx.sess.subscribed()
+        && !crate::pubsub::allowed_in_subscribed_mode(&t.full_names[r.id])
+    {
+        st.rejected.fetch_add(1, Ordering::Relaxed);
+        ctx.out
+            .error(error::pubsub_context(&t.full_names[r.id]).as_str());
         return;
     }
     let res = (r.spec.handler)(ctx, args);

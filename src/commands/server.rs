@@ -321,11 +321,18 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("evicted_keys", "0".into());
             kv("keyspace_hits", ks.hits.to_string());
             kv("keyspace_misses", ks.misses.to_string());
-            kv("pubsub_channels", "0".into());
-            kv("pubsub_patterns", "0".into());
+            let ps = &srv.pubsub;
+            kv("pubsub_channels", ps.channel_count().to_string());
+            kv("pubsub_patterns", ps.pattern_count().to_string());
+            kv("pubsubshard_channels", ps.shard_channel_count().to_string());
             kv(
                 "total_error_replies",
                 st.errors.load(Ordering::Relaxed).to_string(),
+            );
+            // Redis 7.2's field: subscribers closed by `client-output-buffer-limit`.
+            kv(
+                "client_output_buffer_limit_disconnections",
+                ps.obl_disconnections.load(Ordering::Relaxed).to_string(),
             );
         }
         "replication" => {
@@ -585,6 +592,7 @@ fn config_resetstat(ctx: &mut Ctx, _a: Args) -> CmdResult {
         &srv.stats.net_input_bytes,
         &srv.stats.net_output_bytes,
         &srv.stats.errors,
+        &srv.pubsub.obl_disconnections,
     ] {
         c.store(0, Ordering::Relaxed);
     }

@@ -20,6 +20,9 @@
 //!   log's order for any one key is the order in which changes were applied.
 //! * Whole-keyspace operations (FLUSHALL, SWAPDB, and later EXEC) take the server's world lock
 //!   exclusively (see `server::Server::world`); everything else holds it shared.
+//! * With keyspace notifications on, the commit also publishes them, still under the shard
+//!   locks (`pubsub::notify`); the lock order is shard locks, then the notification order lock,
+//!   then the log mutex or the pub/sub registries' locks.
 
 pub mod blocking;
 pub mod dict;
@@ -104,6 +107,8 @@ pub struct Keyspace {
     pub image_max: std::sync::atomic::AtomicUsize,
     /// Blocked clients by id.
     pub blocked: blocking::Registry,
+    /// Pub/sub, for the keyspace notifications published when changes commit.
+    pub pubsub: std::sync::Arc<crate::pubsub::PubSub>,
 }
 
 impl Keyspace {
@@ -128,6 +133,7 @@ impl Keyspace {
             images: std::sync::atomic::AtomicBool::new(false),
             image_max: std::sync::atomic::AtomicUsize::new(4096),
             blocked: blocking::Registry::default(),
+            pubsub: std::sync::Arc::new(crate::pubsub::PubSub::new()),
         }
     }
 
@@ -316,7 +322,19 @@ impl Drop for Locked<'_> {
             blocking::serve_ready(self);
         }
         if !self.rec.is_empty() && self.enabled {
-            self.log.commit(&mut self.rec, self.now);
+            // Keyspace notifications: one atomic load when they are off (see `pubsub::notify`).
+            let notify = crate::pubsub::notify::wanted(&self.ks.pubsub);
+            if notify != 0 {
+                crate::pubsub::notify::commit_and_notify(
+                    &self.ks.pubsub,
+                    self.log,
+                    &mut self.rec,
+                    self.now,
+                    notify,
+                );
+            } else {
+                self.log.commit(&mut self.rec, self.now);
+            }
         }
         Recorder::recycle(std::mem::take(&mut self.rec));
     }

@@ -30,6 +30,13 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
     pub kill: Notify,
     pub no_evict: AtomicBool,
+    /// Pub/sub subscriptions (channels, patterns, shard channels), for CLIENT LIST.
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
+    /// Bytes of pub/sub messages queued for this client and not yet written to its socket
+    /// (CLIENT LIST `omem`); what `client-output-buffer-limit` is enforced on.
+    pub omem: AtomicUsize,
 }
 
 impl ClientInfo {
@@ -43,23 +50,38 @@ impl ClientInfo {
         self.kill.notify_one();
     }
 
+    /// Whether the client is in pub/sub mode (Redis's `CLIENT_PUBSUB`, flag `P`).
+    pub fn is_pubsub(&self) -> bool {
+        self.sub.load(Ordering::Relaxed)
+            + self.psub.load(Ordering::Relaxed)
+            + self.ssub.load(Ordering::Relaxed)
+            > 0
+    }
+
     /// One line of CLIENT LIST, as Redis formats it.
     pub fn line(&self, cmd_name: &str) -> String {
         let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
         let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let omem = self.omem.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
-             multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 \
-             omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
+             ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 \
+             oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} \
+             lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
             name,
             self.created.elapsed().as_secs(),
             self.idle_secs(),
+            if self.is_pubsub() { "P" } else { "N" },
             self.db.load(Ordering::Relaxed),
+            self.sub.load(Ordering::Relaxed),
+            self.psub.load(Ordering::Relaxed),
+            self.ssub.load(Ordering::Relaxed),
             qbuf,
-            qbuf + 16384,
+            omem,
+            qbuf + 16384 + omem,
             cmd_name,
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -103,6 +125,10 @@ impl Clients {
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             no_evict: AtomicBool::new(false),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            ssub: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -5,6 +5,12 @@
 //! replies in one write; repeat. Arguments are slices of the read buffer, never copied. A frame
 //! split across reads is resumed by the parser. A protocol error gets Redis's error reply and the
 //! connection is closed after it is flushed; the server carries on.
+//!
+//! Pushes arrive on two queues: the change feed's bounded one and the pub/sub queue
+//! (`pubsub::ClientSubs`), whose publishers never wait. Pub/sub messages queued while a command
+//! runs are written before that command's reply, as Redis's single output buffer orders them.
+//! Every write also watches for the connection being killed, so a client that stopped reading
+//! (and was closed for its output buffer limit) is closed even while a write waits on it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -67,7 +73,13 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
                 r = sock.read_buf(&mut inbuf) => r,
                 m = push_rx.recv() => {
                     let Some(m) = m else { return };
-                    if write_pushes(srv, sock, m, &mut push_rx).await.is_err() {
+                    if write_pushes(srv, sock, m, &mut push_rx, killed.as_mut()).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                m = next_message(&mut sess.pubsub) => {
+                    if write_messages(srv, sock, sess, m, killed.as_mut()).await.is_err() {
                         return;
                     }
                     continue;
@@ -106,7 +118,10 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
             srv.stats
                 .net_output_bytes
                 .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
-            if sock.write_all(&out.buf).await.is_err() {
+            if write_killable(sock, &out.buf, killed.as_mut())
+                .await
+                .is_err()
+            {
                 return;
             }
             if out.buf.capacity() > 4 * OUT_FLUSH {
@@ -141,7 +156,8 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
             }
             Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
             Some(Action::Block(b)) => {
-                let Some(reply) = wait_blocked(srv, sock, &mut inbuf, b, killed.as_mut()).await
+                let Some(reply) =
+                    wait_blocked(srv, sock, &mut inbuf, sess, b, killed.as_mut()).await
                 else {
                     return;
                 };
@@ -158,12 +174,28 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
     }
 }
 
+type Killed<'a, 'b> = std::pin::Pin<&'a mut tokio::sync::futures::Notified<'b>>;
+
+/// Writes `buf`, unless the connection is killed first (CLIENT KILL, shutdown, an output
+/// buffer limit): a client that does not read must not keep its connection open.
+async fn write_killable(
+    sock: &mut TcpStream,
+    buf: &[u8],
+    killed: Killed<'_, '_>,
+) -> std::io::Result<()> {
+    tokio::select! {
+        r = sock.write_all(buf) => r,
+        _ = killed => Err(std::io::ErrorKind::ConnectionAborted.into()),
+    }
+}
+
 /// Writes a pushed message and any others already queued, in one write.
 async fn write_pushes(
     srv: &Server,
     sock: &mut TcpStream,
     first: Vec<u8>,
     rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
+    killed: Killed<'_, '_>,
 ) -> std::io::Result<()> {
     let mut buf = first;
     while buf.len() < OUT_FLUSH {
@@ -175,16 +207,48 @@ async fn write_pushes(
     srv.stats
         .net_output_bytes
         .fetch_add(buf.len() as u64, Ordering::Relaxed);
-    sock.write_all(&buf).await
+    write_killable(sock, &buf, killed).await
+}
+
+/// The next pub/sub message for this connection (never, without subscriptions).
+async fn next_message(ps: &mut Option<Box<crate::pubsub::ClientSubs>>) -> Option<bytes::Bytes> {
+    match ps {
+        Some(p) => p.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes a pub/sub message and the others already queued, in one write; their bytes stop
+/// counting against the output buffer limit once written.
+async fn write_messages(
+    srv: &Server,
+    sock: &mut TcpStream,
+    sess: &mut Session,
+    first: Option<bytes::Bytes>,
+    killed: Killed<'_, '_>,
+) -> std::io::Result<()> {
+    let Some(ps) = sess.pubsub.as_mut() else {
+        return Ok(());
+    };
+    let mut buf = Vec::with_capacity(first.as_ref().map_or(0, |m| m.len()) + 4096);
+    let n = ps.drain_into(&mut buf, first, sess.resp3, OUT_FLUSH);
+    srv.stats
+        .net_output_bytes
+        .fetch_add(n as u64, Ordering::Relaxed);
+    let r = write_killable(sock, &buf, killed).await;
+    ps.written(n);
+    r
 }
 
 /// Waits for a blocked command's reply (see `keyspace::blocking`): served, timed out, unblocked,
 /// killed, or the client closed its socket (None: close the connection). Input that arrives
-/// meanwhile is kept for after the reply, as Redis does.
+/// meanwhile is kept for after the reply, as Redis does; pub/sub messages (a RESP3 client may
+/// block while subscribed) are written meanwhile, as Redis writes them.
 async fn wait_blocked(
     srv: &Server,
     sock: &mut TcpStream,
     inbuf: &mut BytesMut,
+    sess: &mut Session,
     b: super::session::Blocked,
     mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
 ) -> Option<Vec<u8>> {
@@ -219,6 +283,12 @@ async fn wait_blocked(
             _ = &mut killed => {
                 blocking::cancel(srv, &waiter);
                 break None;
+            }
+            m = next_message(&mut sess.pubsub) => {
+                if write_messages(srv, sock, sess, m, killed.as_mut()).await.is_err() {
+                    blocking::cancel(srv, &waiter);
+                    break None;
+                }
             }
             n = sock.read_buf(inbuf) => match n {
                 Ok(n) if n > 0 && inbuf.len() <= limit => {}
@@ -311,6 +381,17 @@ fn run_batch(
                         }
                     }
                     _ => {}
+                }
+                if let Some(ps) = sess.pubsub.as_mut() {
+                    if ps.has_pending() {
+                        // Messages queued before this reply was written go first (a RESP2
+                        // client must not see a message after its last UNSUBSCRIBE's reply).
+                        let mut msgs = Vec::new();
+                        let n = ps.drain_into(&mut msgs, None, sess.resp3, usize::MAX);
+                        ps.written(n);
+                        let mark = mark.min(out.buf.len());
+                        out.buf.splice(mark..mark, msgs);
+                    }
                 }
                 off += consumed;
             }

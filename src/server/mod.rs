@@ -43,6 +43,9 @@ pub struct Server {
     pub config: Config,
     pub keyspace: Keyspace,
     pub log: ChangeLog,
+    /// Channels, patterns, keyspace notifications (the keyspace holds the same `Arc`, to
+    /// notify at commit).
+    pub pubsub: Arc<crate::pubsub::PubSub>,
     pub world: RwLock<()>,
     pub clients: Clients,
     pub stats: Stats,
@@ -92,11 +95,15 @@ impl Server {
         let shards = config.get_i64("keyspace-shards").max(1) as usize;
         let log_mem = log_memory(&config);
         let now = crate::util::now_ms();
+        let keyspace = Keyspace::new(shards, ndbs);
+        let pubsub = keyspace.pubsub.clone();
+        pubsub.configure(&config);
         Server {
             loading: AtomicBool::new(false),
             persist: Default::default(),
             shutdown_save: std::sync::atomic::AtomicU8::new(0),
-            keyspace: Keyspace::new(shards, ndbs),
+            keyspace,
+            pubsub,
             log: ChangeLog::with_disk(epoch, log_mem.max(1 << 20), disk),
             world: RwLock::new(()),
             clients: Clients::new(),
@@ -141,6 +148,7 @@ impl Server {
 
     /// Re-reads options that live outside the config registry after CONFIG SET.
     pub fn apply_config(&self) {
+        self.pubsub.configure(&self.config);
         self.log.set_max_bytes(log_memory(&self.config));
         self.log
             .set_fsync_always(self.config.get("appendfsync") == "always");

@@ -1,5 +1,6 @@
-//! Per-connection state: database, protocol, authentication, name, reply mode, and the action the
-//! connection loop must take after the current batch (close, shut down, sleep, block).
+//! Per-connection state: database, protocol, authentication, name, reply mode, pub/sub
+//! subscriptions, and the action the connection loop must take after the current batch (close,
+//! shut down, sleep, block).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,10 +40,11 @@ pub enum ReplyMode {
     Skipping,
 }
 
-/// Messages pushed to the client outside request/reply (change-feed pushes, later pub/sub
-/// messages and invalidations), already encoded for the client's protocol. The queue is
-/// bounded: a producer that finds it full waits (a change-feed subscription then simply reads
-/// the log later, so memory stays bounded) or applies its own documented policy.
+/// Messages pushed to the client outside request/reply (change-feed pushes, later
+/// invalidations), already encoded for the client's protocol. The queue is bounded: a producer
+/// that finds it full waits (a change-feed subscription then simply reads the log later, so
+/// memory stays bounded). Pub/sub messages do not use it: a publisher must never wait, so they
+/// have their own queue, limited in bytes by `client-output-buffer-limit` (see `pubsub`).
 pub type PushSender = tokio::sync::mpsc::Sender<Vec<u8>>;
 
 /// Capacity of a connection's push queue, in messages.
@@ -64,6 +66,9 @@ pub struct Session {
     pub replaying: bool,
     /// This connection's change-feed subscription (CHANGES SUBSCRIBE); dropping it stops it.
     pub feed: Option<crate::changes::subscribe::Subscription>,
+    /// Pub/sub subscriptions and their message queue, from the first (P|S)SUBSCRIBE on;
+    /// dropping it unsubscribes everything.
+    pub pubsub: Option<Box<crate::pubsub::ClientSubs>>,
 }
 
 impl Session {
@@ -81,6 +86,12 @@ impl Session {
             info,
             replaying: false,
             feed: None,
+            pubsub: None,
         }
+    }
+
+    /// In pub/sub mode (Redis's `CLIENT_PUBSUB`): subscribed to anything.
+    pub fn subscribed(&self) -> bool {
+        self.pubsub.as_ref().is_some_and(|p| p.total() > 0)
     }
 }

@@ -129,6 +129,46 @@ mod tests {
         assert!(!glob_match(b"", b"x", false));
     }
 
+    /// Edge cases checked against redis-server 7.0.15 (PUBSUB CHANNELS with these patterns).
+    #[test]
+    fn edge_cases_match_redis_stringmatchlen() {
+        let m = |p: &[u8], s: &[u8]| glob_match(p, s, false);
+        // An unterminated class runs to the end of the pattern.
+        assert!(!m(b"a[", b"a["));
+        assert!(m(b"a[b", b"ab"));
+        assert!(!m(b"a[b", b"a[b"));
+        assert!(m(b"[a-c", b"b"));
+        assert!(m(b"a[^b", b"ac"));
+        assert!(!m(b"a[^b", b"ab"));
+        // A trailing backslash is a literal backslash; elsewhere it escapes.
+        assert!(m(b"a\\", b"a\\"));
+        assert!(m(b"\\a", b"a"));
+        assert!(m(b"a\\b", b"ab"));
+        assert!(!m(b"*\\*", b"x*y"));
+        // Escapes and brackets inside classes.
+        assert!(m(b"[\\]]", b"]"));
+        assert!(!m(b"[]a]", b"a"));
+        assert!(!m(b"[]a]", b"]"));
+        assert!(m(b"[\\-]", b"-"));
+        assert!(m(b"[[]", b"["));
+        assert!(m(b"x[*]y", b"x*y"));
+        // `[^]` is an empty negated class: any one character.
+        assert!(m(b"[^]", b"z"));
+        assert!(!m(b"[^]", b"zz"));
+        // `!` is not negation; ranges may be reversed; `-` at the end is literal.
+        assert!(m(b"[!a]", b"a"));
+        assert!(!m(b"[!a]", b"b"));
+        assert!(m(b"[z-a]", b"c"));
+        assert!(m(b"[a-]", b"a"));
+        assert!(!m(b"[a-]", b"-"));
+        assert!(m(b"[a-c-z]", b"-"));
+        assert!(!m(b"[a-c-z]", b"d"));
+        assert!(!m(b"*[", b"a["));
+        assert!(m(b"[^a-c]*", b"x-y"));
+        assert!(!m(b"[^a-c]*", b"abc"));
+        assert!(!m(b"[A-Z]", b"a"));
+    }
+
     #[test]
     fn pathological_patterns_finish() {
         let s = vec![b'a'; 5000];
