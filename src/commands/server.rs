@@ -225,17 +225,25 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         "memory" => {
             let rss = rss_bytes();
             let max: u64 = srv.config.get("maxmemory").parse().unwrap_or(0);
-            kv("used_memory", rss.to_string());
-            kv("used_memory_human", human(rss));
+            // Without the counting allocator (tests), live bytes are unknown: report RSS.
+            let (used, peak) = match crate::util::alloc::used() {
+                0 => (rss, rss),
+                u => (u, crate::util::alloc::peak().max(u)),
+            };
+            kv("used_memory", used.to_string());
+            kv("used_memory_human", human(used));
             kv("used_memory_rss", rss.to_string());
             kv("used_memory_rss_human", human(rss));
-            kv("used_memory_peak", rss.to_string());
-            kv("used_memory_peak_human", human(rss));
+            kv("used_memory_peak", peak.to_string());
+            kv("used_memory_peak_human", human(peak));
             kv("maxmemory", max.to_string());
             kv("maxmemory_human", human(max));
             kv("maxmemory_policy", srv.config.get("maxmemory-policy"));
-            kv("mem_fragmentation_ratio", "1.00".into());
-            kv("mem_allocator", "mimalloc".into());
+            kv(
+                "mem_fragmentation_ratio",
+                format!("{:.2}", rss as f64 / used.max(1) as f64),
+            );
+            kv("mem_allocator", "libc".into());
             kv("changes_memory_bytes", srv.log.memory_bytes().to_string());
         }
         "persistence" => {

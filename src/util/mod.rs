@@ -1,6 +1,7 @@
 //! Small pieces shared by every family: number parsing and formatting with Redis's rules, glob
-//! matching as `stringmatchlen`, and the clock.
+//! matching as `stringmatchlen`, the clock, and allocation accounting.
 
+pub mod alloc;
 pub mod glob;
 pub mod num;
 
