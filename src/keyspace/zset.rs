@@ -11,8 +11,9 @@
 //!   `realloc` cheap, and a small set wastes nothing.
 //! * [`Skip`] (`skiplist`): Redis's design — a skiplist with spans ordered by (score, member),
 //!   which gives rank, by-rank and by-score/lex range lookups in O(log n), plus a hash table
-//!   from member to node for O(1) score lookup. Nodes live in an arena (`Vec<Node>`, 32-bit
-//!   links, freed slots reused) rather than behind individual pointers.
+//!   from member to node for O(1) score lookup. Nodes live in arena slots (32-bit links, freed
+//!   slots reused) laid out as parallel arrays, so a search walks only scores and links (see
+//!   [`Skip`]).
 //!
 //! A sorted set starts as a `Pack` unless the command creating it already brings more than
 //! `zset-max-listpack-entries` pairs or a member longer than `zset-max-listpack-value` bytes
@@ -260,15 +261,15 @@ struct Level {
     span: u32,
 }
 
-/// One cache line: a search step reads the next node's score, member and links together.
-#[derive(Clone)]
-#[repr(align(64))]
-struct Node {
-    member: Str,
+/// What a search step reads of a node: its score and where its links are. Kept apart from the
+/// member bytes so the arrays a search walks stay small enough for the CPU's caches.
+#[derive(Clone, Copy, Debug)]
+struct Hot {
     score: f64,
-    back: u32,
-    /// Empty for a free arena slot.
-    lv: SmallVec<[Level; 2]>,
+    /// Index of the node's first link in `Skip::levels`.
+    lv: u32,
+    /// Number of links; 0 for a free arena slot.
+    height: u32,
 }
 
 type Hasher = foldhash::fast::FixedState;
@@ -279,10 +280,23 @@ fn hash(m: &[u8]) -> u64 {
 }
 
 /// Large sorted sets: skiplist with spans + member index (see the module docs).
+///
+/// The nodes are stored as parallel arrays indexed by slot (structure of arrays): `hot` (score,
+/// links' position, height: 16 bytes), `levels` (every node's links, contiguous per node),
+/// `members` and `back`. A search step touches one `Level` and one `Hot`; the member bytes are
+/// read only when two scores tie. For 100,000 members the arrays a search walks take about 3 MB
+/// instead of the 6.4 MB of 64-byte nodes with links spilled to the heap, so most steps hit the
+/// cache; profiling ZADD showed the search dominated by exactly those misses.
 #[derive(Clone)]
 pub struct Skip {
-    nodes: Vec<Node>,
+    hot: Vec<Hot>,
+    members: Vec<Str>,
+    back: Vec<u32>,
+    levels: Vec<Level>,
+    /// Free slots of the node arrays.
     free: Vec<u32>,
+    /// Free link blocks, by height.
+    free_levels: Vec<Vec<u32>>,
     map: HashTable<u32>,
     tail: u32,
     level: usize,
@@ -298,15 +312,17 @@ impl Default for Skip {
 
 impl Skip {
     pub fn new() -> Skip {
-        let head = Node {
-            member: Str::new(),
-            score: 0.0,
-            back: NIL,
-            lv: std::iter::repeat_n(Level { next: NIL, span: 0 }, MAX_LEVEL).collect(),
-        };
         Skip {
-            nodes: vec![head],
+            hot: vec![Hot {
+                score: 0.0,
+                lv: 0,
+                height: MAX_LEVEL as u32,
+            }],
+            members: vec![Str::new()],
+            back: vec![NIL],
+            levels: vec![Level { next: NIL, span: 0 }; MAX_LEVEL],
             free: Vec::new(),
+            free_levels: Vec::new(),
             map: HashTable::new(),
             tail: NIL,
             level: 1,
@@ -316,13 +332,34 @@ impl Skip {
     }
 
     #[inline]
-    fn node(&self, i: u32) -> &Node {
-        &self.nodes[i as usize]
+    fn lvl(&self, x: u32, i: usize) -> Level {
+        self.levels[self.hot[x as usize].lv as usize + i]
     }
 
     #[inline]
-    fn next(&self, i: u32, l: usize) -> u32 {
-        self.nodes[i as usize].lv[l].next
+    fn lvl_mut(&mut self, x: u32, i: usize) -> &mut Level {
+        let at = self.hot[x as usize].lv as usize + i;
+        &mut self.levels[at]
+    }
+
+    #[inline]
+    fn next(&self, x: u32, l: usize) -> u32 {
+        self.lvl(x, l).next
+    }
+
+    #[inline]
+    fn member(&self, x: u32) -> &[u8] {
+        &self.members[x as usize]
+    }
+
+    #[inline]
+    fn score_of(&self, x: u32) -> f64 {
+        self.hot[x as usize].score
+    }
+
+    #[inline]
+    fn height(&self, x: u32) -> usize {
+        self.hot[x as usize].height as usize
     }
 
     fn random_level(&mut self) -> usize {
@@ -342,21 +379,21 @@ impl Skip {
     }
 
     fn find(&self, m: &[u8]) -> Option<u32> {
-        let nodes = &self.nodes;
+        let members = &self.members;
         self.map
-            .find(hash(m), |&i| nodes[i as usize].member.as_slice() == m)
+            .find(hash(m), |&i| members[i as usize].as_slice() == m)
             .copied()
     }
 
     fn score(&self, m: &[u8]) -> Option<f64> {
-        self.find(m).map(|i| self.node(i).score)
+        self.find(m).map(|i| self.score_of(i))
     }
 
     /// Is node `n` ordered before (score, member)?
     #[inline]
     fn before(&self, n: u32, score: f64, member: &[u8]) -> bool {
-        let x = self.node(n);
-        cmp_entry(x.score, &x.member, score, member) == Ordering::Less
+        let s = self.score_of(n);
+        s < score || (s == score && self.member(n) < member)
     }
 
     /// For (score, member): the last node before it on each level and that node's rank.
@@ -367,7 +404,7 @@ impl Skip {
         for i in (0..self.level).rev() {
             rank[i] = if i + 1 == self.level { 0 } else { rank[i + 1] };
             loop {
-                let l = self.nodes[x as usize].lv[i];
+                let l = self.lvl(x, i);
                 if l.next == NIL || !self.before(l.next, score, member) {
                     break;
                 }
@@ -379,39 +416,40 @@ impl Skip {
         (update, rank)
     }
 
-    /// Links an allocated node at its place (its level count is already chosen).
+    /// Links an allocated node at its place (its height is already chosen).
     fn link(&mut self, idx: u32) {
-        let n = self.node(idx);
-        let lvl = n.lv.len();
-        let (mut update, mut rank) = self.search(n.score, &n.member);
+        let lvl = self.height(idx);
+        let (mut update, mut rank) = {
+            let score = self.score_of(idx);
+            self.search(score, &self.members[idx as usize])
+        };
         if lvl > self.level {
             for i in self.level..lvl {
                 rank[i] = 0;
                 update[i] = HEAD;
-                self.nodes[HEAD as usize].lv[i].span = self.len as u32;
+                self.lvl_mut(HEAD, i).span = self.len as u32;
             }
             self.level = lvl;
         }
         for i in 0..lvl {
-            let u = update[i] as usize;
-            let ul = self.nodes[u].lv[i];
-            self.nodes[idx as usize].lv[i] = Level {
+            let u = update[i];
+            let ul = self.lvl(u, i);
+            *self.lvl_mut(idx, i) = Level {
                 next: ul.next,
                 span: ul.span - (rank[0] - rank[i]),
             };
-            self.nodes[u].lv[i] = Level {
+            *self.lvl_mut(u, i) = Level {
                 next: idx,
                 span: (rank[0] - rank[i]) + 1,
             };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.nodes[u as usize].lv[i].span += 1;
+            self.lvl_mut(u, i).span += 1;
         }
-        let back = if update[0] == HEAD { NIL } else { update[0] };
-        self.nodes[idx as usize].back = back;
+        self.back[idx as usize] = if update[0] == HEAD { NIL } else { update[0] };
         let nx = self.next(idx, 0);
         if nx != NIL {
-            self.nodes[nx as usize].back = idx;
+            self.back[nx as usize] = idx;
         } else {
             self.tail = idx;
         }
@@ -420,89 +458,110 @@ impl Skip {
 
     /// Unlinks node `idx` from the list (it stays allocated and indexed).
     fn unlink(&mut self, idx: u32) {
-        let n = self.node(idx);
-        let (update, _) = self.search(n.score, &n.member);
-        let xl: SmallVec<[Level; 2]> = n.lv.clone();
+        let (update, _) = {
+            let score = self.score_of(idx);
+            self.search(score, &self.members[idx as usize])
+        };
         for (i, &u) in update.iter().enumerate().take(self.level) {
-            let ul = &mut self.nodes[u as usize].lv[i];
+            let ul = self.lvl(u, i);
             if ul.next == idx {
-                ul.span = ul.span + xl[i].span - 1;
-                ul.next = xl[i].next;
+                let xl = self.lvl(idx, i);
+                *self.lvl_mut(u, i) = Level {
+                    next: xl.next,
+                    span: ul.span + xl.span - 1,
+                };
             } else {
-                ul.span -= 1;
+                self.lvl_mut(u, i).span -= 1;
             }
         }
-        let nx = xl[0].next;
-        let back = self.node(idx).back;
+        let nx = self.next(idx, 0);
+        let back = self.back[idx as usize];
         if nx != NIL {
-            self.nodes[nx as usize].back = back;
+            self.back[nx as usize] = back;
         } else {
             self.tail = back;
         }
-        while self.level > 1 && self.nodes[HEAD as usize].lv[self.level - 1].next == NIL {
+        while self.level > 1 && self.next(HEAD, self.level - 1) == NIL {
             self.level -= 1;
         }
         self.len -= 1;
     }
 
+    /// A block of `h` links, reusing a freed block of that height.
+    fn alloc_levels(&mut self, h: usize) -> u32 {
+        if let Some(at) = self.free_levels.get_mut(h).and_then(|f| f.pop()) {
+            return at;
+        }
+        let at = self.levels.len() as u32;
+        self.levels
+            .extend(std::iter::repeat_n(Level { next: NIL, span: 0 }, h));
+        at
+    }
+
     fn insert_new(&mut self, member: &[u8], score: f64) {
-        let lvl = self.random_level();
-        let node = Node {
-            member: Str::from_slice(member),
+        let h = self.random_level();
+        let lv = self.alloc_levels(h);
+        let hot = Hot {
             score,
-            back: NIL,
-            lv: std::iter::repeat_n(Level { next: NIL, span: 0 }, lvl).collect(),
+            lv,
+            height: h as u32,
         };
         let idx = match self.free.pop() {
             Some(i) => {
-                self.nodes[i as usize] = node;
+                self.hot[i as usize] = hot;
+                self.members[i as usize] = Str::from_slice(member);
                 i
             }
             None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
+                self.hot.push(hot);
+                self.members.push(Str::from_slice(member));
+                self.back.push(NIL);
+                (self.hot.len() - 1) as u32
             }
         };
         self.link(idx);
-        let nodes = &self.nodes;
+        let members = &self.members;
         self.map
-            .insert_unique(hash(member), idx, |&i| hash(&nodes[i as usize].member));
+            .insert_unique(hash(member), idx, |&i| hash(&members[i as usize]));
     }
 
     fn set_score(&mut self, member: &[u8], score: f64) {
         let Some(idx) = self.find(member) else {
             return;
         };
-        let n = self.node(idx);
-        let back = n.back;
-        let nx = n.lv[0].next;
+        let back = self.back[idx as usize];
+        let nx = self.next(idx, 0);
         // Still in order with its neighbours: update in place, as zslUpdateScore does.
         let after_back = back == NIL || self.before(back, score, member);
         let before_next = nx == NIL || {
-            let y = self.node(nx);
-            cmp_entry(score, member, y.score, &y.member) == Ordering::Less
+            let (s, m) = (self.score_of(nx), self.member(nx));
+            score < s || (score == s && member < m)
         };
         if after_back && before_next {
-            self.nodes[idx as usize].score = score;
+            self.hot[idx as usize].score = score;
             return;
         }
         self.unlink(idx);
-        self.nodes[idx as usize].score = score;
+        self.hot[idx as usize].score = score;
         self.link(idx);
     }
 
     fn remove_node(&mut self, idx: u32) -> f64 {
         self.unlink(idx);
-        let nodes = &self.nodes;
-        let h = hash(&nodes[idx as usize].member);
+        let h = hash(&self.members[idx as usize]);
         if let Ok(e) = self.map.find_entry(h, |&i| i == idx) {
             e.remove();
         }
-        let n = &mut self.nodes[idx as usize];
-        n.member = Str::new();
-        n.lv = SmallVec::new();
+        let Hot { score, lv, height } = self.hot[idx as usize];
+        let height = height as usize;
+        if self.free_levels.len() <= height {
+            self.free_levels.resize_with(height + 1, Vec::new);
+        }
+        self.free_levels[height].push(lv);
+        self.hot[idx as usize].height = 0;
+        self.members[idx as usize] = Str::new();
         self.free.push(idx);
-        n.score
+        score
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
@@ -512,22 +571,21 @@ impl Skip {
 
     /// 0-based rank of the node.
     fn rank_of(&self, idx: u32) -> usize {
-        let n = self.node(idx);
-        let (score, member) = (n.score, &n.member[..]);
+        let (score, member) = (self.score_of(idx), self.member(idx));
         let mut rank = 0usize;
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let nx = self.next(x, i);
-                if nx == NIL {
+                let l = self.lvl(x, i);
+                if l.next == NIL {
                     break;
                 }
-                let y = self.node(nx);
-                if cmp_entry(y.score, &y.member, score, member) == Ordering::Greater {
+                let (s, m) = (self.score_of(l.next), self.member(l.next));
+                if cmp_entry(s, m, score, member) == Ordering::Greater {
                     break;
                 }
-                rank += self.nodes[x as usize].lv[i].span as usize;
-                x = nx;
+                rank += l.span as usize;
+                x = l.next;
             }
             if x == idx {
                 return rank - 1;
@@ -543,7 +601,7 @@ impl Skip {
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.nodes[x as usize].lv[i];
+                let l = self.lvl(x, i);
                 if l.next == NIL || traversed + l.span as usize > target {
                     break;
                 }
@@ -563,12 +621,11 @@ impl Skip {
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.nodes[x as usize].lv[i];
+                let l = self.lvl(x, i);
                 if l.next == NIL {
                     break;
                 }
-                let y = self.node(l.next);
-                if !pred(y.score, &y.member) {
+                if !pred(self.score_of(l.next), self.member(l.next)) {
                     break;
                 }
                 rank += l.span as usize;
@@ -576,6 +633,29 @@ impl Skip {
             }
         }
         rank
+    }
+
+    /// Bytes held on the heap (for MEMORY USAGE).
+    fn heap_size(&self) -> usize {
+        let spilled: usize = self
+            .members
+            .iter()
+            .filter(|m| m.spilled())
+            .map(|m| m.capacity())
+            .sum();
+        std::mem::size_of::<Skip>()
+            + self.hot.capacity() * std::mem::size_of::<Hot>()
+            + self.members.capacity() * std::mem::size_of::<Str>()
+            + self.back.capacity() * 4
+            + self.levels.capacity() * std::mem::size_of::<Level>()
+            + self.free.capacity() * 4
+            + self
+                .free_levels
+                .iter()
+                .map(|f| f.capacity() * 4)
+                .sum::<usize>()
+            + self.map.capacity() * 5
+            + spilled
     }
 }
 
@@ -697,7 +777,7 @@ impl ZSet {
                 .map(|(i, (_, s))| (i, s)),
             ZSet::Skip(s) => {
                 let idx = s.find(member)?;
-                Some((s.rank_of(idx), s.node(idx).score))
+                Some((s.rank_of(idx), s.score_of(idx)))
             }
         }
     }
@@ -719,8 +799,8 @@ impl ZSet {
                 if r >= s.len {
                     return None;
                 }
-                let n = s.node(s.at(r));
-                Some((&n.member, n.score))
+                let x = s.at(r);
+                Some((s.member(x), s.score_of(x)))
             }
         }
     }
@@ -770,9 +850,12 @@ impl ZSet {
                     if x == NIL {
                         break;
                     }
-                    let node = s.node(x);
-                    f(&node.member, node.score);
-                    x = if rev { node.back } else { node.lv[0].next };
+                    f(s.member(x), s.score_of(x));
+                    x = if rev {
+                        s.back[x as usize]
+                    } else {
+                        s.next(x, 0)
+                    };
                 }
             }
         }
@@ -821,15 +904,14 @@ impl ZSet {
             ZSet::Skip(s) => {
                 let mut i = (cursor as usize).max(1);
                 let mut visited = 0;
-                while i < s.nodes.len() && visited < count {
-                    let n = &s.nodes[i];
-                    if !n.lv.is_empty() {
-                        f(&n.member, n.score);
+                while i < s.hot.len() && visited < count {
+                    if s.hot[i].height != 0 {
+                        f(s.member(i as u32), s.hot[i].score);
                         visited += 1;
                     }
                     i += 1;
                 }
-                if i >= s.nodes.len() {
+                if i >= s.hot.len() {
                     0
                 } else {
                     i as u64
@@ -882,28 +964,7 @@ impl Collection for ZSet {
     fn heap_size(&self) -> usize {
         match self {
             ZSet::Pack(p) => p.buf.capacity(),
-            ZSet::Skip(s) => {
-                let members: usize = s
-                    .nodes
-                    .iter()
-                    .map(|n| {
-                        (if n.member.spilled() {
-                            n.member.capacity()
-                        } else {
-                            0
-                        }) + if n.lv.spilled() {
-                            n.lv.capacity() * 8
-                        } else {
-                            0
-                        }
-                    })
-                    .sum();
-                std::mem::size_of::<Skip>()
-                    + s.nodes.capacity() * std::mem::size_of::<Node>()
-                    + s.free.capacity() * 4
-                    + s.map.capacity() * 5
-                    + members
-            }
+            ZSet::Skip(s) => s.heap_size(),
         }
     }
     /// `RDB_TYPE_ZSET_2`: the length, then each member as an RDB string and its score as an
