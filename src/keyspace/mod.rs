@@ -23,6 +23,17 @@
 //! * With keyspace notifications on, the commit also publishes them, still under the shard
 //!   locks (`pubsub::notify`); the lock order is shard locks, then the notification order lock,
 //!   then the log mutex or the pub/sub registries' locks.
+//!
+//! ## Holding a shard across a batch
+//! A pipelined batch often sends one key many commands in a row (a queue, a counter, a sorted
+//! set). Locking and unlocking its shard per command made two I/O threads hand the shard back and
+//! forth — a futex wake per command and the key's data bouncing between cores; one hot sorted set
+//! ran at half the speed of a single thread. So while a connection runs a batch
+//! ([`BatchScope`]), a `Locked` of one shard is not unlocked on drop: its changes are committed as
+//! usual, and the mutex stays held by this thread ([`HELD`]). The next command of the batch that
+//! needs the same shard takes it over without touching the mutex; any other locking on this
+//! thread first releases it, and the batch releases it at its end, so the lock order and the
+//! "never `.await` holding a shard" rule are unchanged. Other threads wait at most one batch.
 
 pub mod blocking;
 pub mod dict;
@@ -48,6 +59,39 @@ use value::{Key, Str, Value, ValueType};
 
 pub type Hasher = foldhash::fast::FixedState;
 pub type Map<V> = dict::Dict<V>;
+
+thread_local! {
+    /// The shard this thread keeps locked between commands of a batch: (keyspace address, shard
+    /// index); the address 0 means none. Only set while a [`BatchScope`] is alive.
+    static HELD: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+    /// Whether a batch is running on this thread (dropped `Locked`s may keep their shard).
+    static BATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, single-shard locks taken on this thread stay held between commands (see the
+/// module docs). Dropping it releases the held shard.
+pub struct BatchScope<'a> {
+    ks: &'a Keyspace,
+}
+
+impl<'a> BatchScope<'a> {
+    pub fn new(ks: &'a Keyspace) -> Self {
+        BATCHING.with(|b| b.set(true));
+        BatchScope { ks }
+    }
+
+    /// Releases the held shard now (before waiting on anything, or an exclusive section).
+    pub fn release(&self) {
+        self.ks.release_held();
+    }
+}
+
+impl Drop for BatchScope<'_> {
+    fn drop(&mut self) {
+        self.ks.release_held();
+        BATCHING.with(|b| b.set(false));
+    }
+}
 
 /// One database's slice within a shard.
 #[derive(Default)]
@@ -139,6 +183,7 @@ impl Keyspace {
 
     /// Marks every shard pending for `job` (caller holds the world lock exclusively).
     pub fn begin_snapshot(&self, job: std::sync::Arc<SnapJob>) {
+        self.release_held();
         for s in self.shards.iter() {
             s.lock().snap_pending = true;
         }
@@ -177,6 +222,34 @@ impl Keyspace {
         self.shards.len()
     }
 
+    /// Unlocks the shard this thread holds between batch commands, if any.
+    #[inline]
+    pub fn release_held(&self) {
+        let (ks, i) = HELD.with(|h| h.get());
+        if ks != 0 {
+            debug_assert_eq!(ks, self as *const Keyspace as usize);
+            HELD.with(|h| h.set((0, 0)));
+            // SAFETY: this thread locked shard `i` and leaked its guard when it stored HELD.
+            unsafe { self.shards[i].force_unlock() };
+        }
+    }
+
+    /// Takes over the held shard if it is `i`; otherwise releases whatever is held.
+    #[inline]
+    fn take_held(&self, i: usize) -> Option<MutexGuard<'_, Shard>> {
+        let (ks, held) = HELD.with(|h| h.get());
+        if ks == 0 {
+            return None;
+        }
+        if ks == self as *const Keyspace as usize && held == i {
+            HELD.with(|h| h.set((0, 0)));
+            // SAFETY: this thread holds shard `i` locked (its guard was leaked into HELD).
+            return Some(unsafe { self.shards[i].make_guard_unchecked() });
+        }
+        self.release_held();
+        None
+    }
+
     #[inline]
     pub fn shard_of(&self, key: &[u8]) -> usize {
         (self.hasher.hash_one(key) as usize) & self.mask
@@ -194,8 +267,17 @@ impl Keyspace {
         let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| self.shard_of(k)).collect();
         idx.sort_unstable();
         idx.dedup();
-        let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> =
-            idx.iter().map(|&i| (i, self.shards[i].lock())).collect();
+        let held = match idx.as_slice() {
+            [i] => self.take_held(*i),
+            _ => {
+                self.release_held();
+                None
+            }
+        };
+        let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = match held {
+            Some(g) => std::iter::once((idx[0], g)).collect(),
+            None => idx.iter().map(|&i| (i, self.shards[i].lock())).collect(),
+        };
         if self.snapping.load(std::sync::atomic::Ordering::Acquire) {
             self.snapshot_shards(&mut guards);
         }
@@ -216,6 +298,7 @@ impl Keyspace {
 
     /// Locks every shard, in order (for whole-keyspace operations and scans of all keys).
     pub fn lock_all<'a>(&'a self, log: &'a ChangeLog, who: Who, db: usize, now: u64) -> Locked<'a> {
+        self.release_held();
         let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = self
             .shards
             .iter()
@@ -242,11 +325,13 @@ impl Keyspace {
 
     /// Runs `f` on one shard (for per-shard walks: SCAN, KEYS, DBSIZE, the expiry cycle).
     pub fn with_shard<R>(&self, i: usize, f: impl FnOnce(&mut Shard) -> R) -> R {
+        self.release_held();
         f(&mut self.shards[i].lock())
     }
 
     /// Sum of per-shard statistics.
     pub fn stats(&self) -> ShardStats {
+        self.release_held();
         let mut t = ShardStats::default();
         for s in self.shards.iter() {
             let g = s.lock();
@@ -258,6 +343,7 @@ impl Keyspace {
     }
 
     pub fn reset_stats(&self) {
+        self.release_held();
         for s in self.shards.iter() {
             s.lock().stats = ShardStats::default();
         }
@@ -265,6 +351,7 @@ impl Keyspace {
 
     /// (keys, keys with expiry) per database.
     pub fn db_sizes(&self) -> Vec<(usize, usize)> {
+        self.release_held();
         let mut v = vec![(0, 0); self.ndbs];
         for s in self.shards.iter() {
             let g = s.lock();
@@ -337,6 +424,15 @@ impl Drop for Locked<'_> {
             }
         }
         Recorder::recycle(std::mem::take(&mut self.rec));
+        if self.guards.len() == 1 && BATCHING.with(|b| b.get()) {
+            // A `Locked` dropped while another was alive on this thread: keep only the newest.
+            self.ks.release_held();
+            if let Some((i, g)) = self.guards.pop() {
+                // Keep the shard for the batch's next command (see the module docs).
+                MutexGuard::leak(g);
+                HELD.with(|h| h.set((self.ks as *const Keyspace as usize, i)));
+            }
+        }
     }
 }
 

@@ -322,6 +322,7 @@ fn run_batch(
 ) -> (usize, bool, bool, usize) {
     let mut off = 0;
     let mut world = Some(srv.world.read());
+    let batch = crate::keyspace::BatchScope::new(&srv.keyspace);
     let mut processed = 0u64;
     // One wall-clock reading per batch: commands of one batch share their `now`, as commands of
     // one event-loop iteration share Redis's cached `mstime`.
@@ -354,6 +355,8 @@ fn run_batch(
                         last_cmd = r.id;
                         let exclusive = r.spec.flags & flag::EXCLUSIVE != 0;
                         let w = if exclusive {
+                            // Another batch may wait for the shard this one holds.
+                            batch.release();
                             drop(world.take());
                             Some(srv.world.write())
                         } else {
@@ -401,6 +404,7 @@ fn run_batch(
             }
         }
     };
+    drop(batch);
     drop(world);
     srv.stats
         .commands_processed
