@@ -14,7 +14,7 @@
 //! passes every database and `swapdb` passes both databases it swaps. `EVENTS` applies to them as
 //! to any other event, so a reader may exclude them deliberately.
 
-use super::ChangeEvent;
+use super::log::EventRef;
 use crate::commands::args::{is, Cursor};
 use crate::error::{self, CmdError, CmdResult};
 use crate::keyspace::value::ValueType;
@@ -87,8 +87,8 @@ impl Filter {
     }
 
     /// Does `ev` pass the filter? See the module docs for keyspace-wide events.
-    pub fn matches(&self, ev: &ChangeEvent) -> bool {
-        if !self.events.is_empty() && !self.events.contains(&ev.event) {
+    pub fn matches(&self, ev: &EventRef<'_>) -> bool {
+        if !self.events.is_empty() && !self.events.iter().any(|e| e == ev.event) {
             return false;
         }
         let wide = ev.key.is_empty();
@@ -109,7 +109,7 @@ impl Filter {
             return false;
         }
         match &self.pattern {
-            Some(p) => glob_match(p, &ev.key, false),
+            Some(p) => glob_match(p, ev.key, false),
             None => true,
         }
     }
@@ -199,27 +199,28 @@ impl Images {
     }
 
     /// The old value of `ev`'s key if the reader wants it and the log recorded it.
-    pub fn old_image(self, ev: &ChangeEvent) -> Option<Image<'_>> {
+    pub fn old_image<'a>(self, ev: &EventRef<'a>) -> Option<Image<'a>> {
         if !matches!(self, Images::Old | Images::Both) {
             return None;
         }
-        ev.old.as_deref().map(Image::Encoded)
+        ev.old.map(Image::Encoded)
     }
 
     /// The new value of `ev`'s key if the reader wants it: the recorded image, or, for a
     /// string whose effect is `SET key value ...`, the value argument.
-    pub fn new_image(self, ev: &ChangeEvent) -> Option<Image<'_>> {
+    pub fn new_image<'a>(self, ev: &EventRef<'a>) -> Option<Image<'a>> {
         if !matches!(self, Images::New | Images::Both) {
             return None;
         }
-        if let Some(n) = ev.new.as_deref() {
+        if let Some(n) = ev.new {
             return Some(Image::Encoded(n));
         }
         if ev.vtype != ValueType::String {
             return None;
         }
-        match ev.args.as_slice() {
-            [cmd, _key, value, ..] if is(cmd, "SET") && value.len() <= IMAGE_MAX => {
+        let mut a = ev.args.iter();
+        match (a.next(), a.next(), a.next()) {
+            (Some(cmd), Some(_key), Some(value)) if is(cmd, "SET") && value.len() <= IMAGE_MAX => {
                 Some(Image::Raw(value))
             }
             _ => None,
@@ -237,6 +238,7 @@ pub enum Image<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::changes::ChangeEvent;
     use crate::changes::{ChangeKind, Origin};
 
     fn ev(db: u32, key: &str, event: &str, vt: ValueType, args: &[&str]) -> ChangeEvent {
@@ -258,6 +260,10 @@ mod tests {
         }
     }
 
+    fn m(f: &Filter, e: ChangeEvent) -> bool {
+        f.matches(&e.as_ref())
+    }
+
     #[test]
     fn all_conditions_must_hold() {
         let f = Filter {
@@ -266,18 +272,15 @@ mod tests {
             types: vec![ValueType::String, ValueType::None],
             db: Some(0),
         };
-        assert!(f.matches(&ev(0, "user:1", "set", ValueType::String, &["SET"])));
-        assert!(f.matches(&ev(0, "user:1", "del", ValueType::None, &["DEL"])));
-        assert!(!f.matches(&ev(1, "user:1", "set", ValueType::String, &["SET"])));
-        assert!(!f.matches(&ev(0, "order:1", "set", ValueType::String, &["SET"])));
-        assert!(!f.matches(&ev(0, "user:1", "hset", ValueType::Hash, &["HSET"])));
-        assert!(!f.matches(&ev(
-            0,
-            "user:1",
-            "expire",
-            ValueType::String,
-            &["PEXPIREAT"]
-        )));
+        assert!(m(&f, ev(0, "user:1", "set", ValueType::String, &["SET"])));
+        assert!(m(&f, ev(0, "user:1", "del", ValueType::None, &["DEL"])));
+        assert!(!m(&f, ev(1, "user:1", "set", ValueType::String, &["SET"])));
+        assert!(!m(&f, ev(0, "order:1", "set", ValueType::String, &["SET"])));
+        assert!(!m(&f, ev(0, "user:1", "hset", ValueType::Hash, &["HSET"])));
+        assert!(!m(
+            &f,
+            ev(0, "user:1", "expire", ValueType::String, &["PEXPIREAT"])
+        ));
     }
 
     #[test]
@@ -287,11 +290,17 @@ mod tests {
             db: Some(3),
             ..Default::default()
         };
-        assert!(f.matches(&ev(0, "", "flushall", ValueType::None, &["FLUSHALL"])));
-        assert!(f.matches(&ev(3, "", "flushdb", ValueType::None, &["FLUSHDB"])));
-        assert!(!f.matches(&ev(2, "", "flushdb", ValueType::None, &["FLUSHDB"])));
-        assert!(f.matches(&ev(1, "", "swapdb", ValueType::None, &["SWAPDB", "1", "3"])));
-        assert!(!f.matches(&ev(1, "", "swapdb", ValueType::None, &["SWAPDB", "1", "2"])));
+        assert!(m(&f, ev(0, "", "flushall", ValueType::None, &["FLUSHALL"])));
+        assert!(m(&f, ev(3, "", "flushdb", ValueType::None, &["FLUSHDB"])));
+        assert!(!m(&f, ev(2, "", "flushdb", ValueType::None, &["FLUSHDB"])));
+        assert!(m(
+            &f,
+            ev(1, "", "swapdb", ValueType::None, &["SWAPDB", "1", "3"])
+        ));
+        assert!(!m(
+            &f,
+            ev(1, "", "swapdb", ValueType::None, &["SWAPDB", "1", "2"])
+        ));
     }
 
     #[test]
@@ -300,14 +309,17 @@ mod tests {
             pattern: Some(b"dst*".to_vec()),
             ..Default::default()
         };
-        assert!(f.matches(&ev(0, "dst", "rename_to", ValueType::String, &[])));
-        assert!(!f.matches(&ev(
-            0,
-            "src",
-            "rename_from",
-            ValueType::None,
-            &["RENAME", "src", "dst"]
-        )));
+        assert!(m(&f, ev(0, "dst", "rename_to", ValueType::String, &[])));
+        assert!(!m(
+            &f,
+            ev(
+                0,
+                "src",
+                "rename_from",
+                ValueType::None,
+                &["RENAME", "src", "dst"]
+            )
+        ));
     }
 
     #[test]
@@ -319,11 +331,14 @@ mod tests {
             ValueType::String,
             &["SET", "k", "v", "PXAT", "9"],
         );
-        assert_eq!(Images::New.new_image(&set), Some(Image::Raw(b"v")));
-        assert_eq!(Images::Both.new_image(&set), Some(Image::Raw(b"v")));
-        assert_eq!(Images::Keys.new_image(&set), None);
-        assert_eq!(Images::Old.new_image(&set), None);
+        assert_eq!(Images::New.new_image(&set.as_ref()), Some(Image::Raw(b"v")));
+        assert_eq!(
+            Images::Both.new_image(&set.as_ref()),
+            Some(Image::Raw(b"v"))
+        );
+        assert_eq!(Images::Keys.new_image(&set.as_ref()), None);
+        assert_eq!(Images::Old.new_image(&set.as_ref()), None);
         let app = ev(0, "k", "append", ValueType::String, &["APPEND", "k", "v"]);
-        assert_eq!(Images::New.new_image(&app), None);
+        assert_eq!(Images::New.new_image(&app.as_ref()), None);
     }
 }

@@ -34,6 +34,14 @@
 //! Readers take the log mutex briefly to copy out the records they want. Memory is bounded by
 //! `changes-memory-bytes`: the oldest in-memory segments are dropped first, and a reader whose
 //! cursor fell behind them gets an explicit error naming the earliest offset still available.
+//!
+//! ## The in-memory tail is a cache for live readers
+//! With a disk log, memory holds the records the writer has not written yet plus, while some
+//! reader reads from memory, up to `changes-memory-bytes` of recent history so tailing readers
+//! never touch the disk. When no reader has read from memory for [`READER_IDLE_MS`], the tail
+//! shrinks to the segment being filled: a server nobody tails pays no resident memory for its
+//! history (the disk and the page cache hold it), and the first reader to come back reads from
+//! disk until it reaches the tail again.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -52,8 +60,12 @@ const OFF_TXID: usize = 24;
 const OFF_TXN: usize = 32;
 /// Size of the header up to and including the db field.
 const HEADER: usize = 48;
-/// An in-memory segment is sealed once it reaches this size.
-const SEGMENT_BYTES: usize = 256 << 10;
+/// An in-memory segment is sealed once it reaches this size. Small enough that the segment being
+/// filled costs little resident memory; large enough that trimming is rare.
+const SEGMENT_BYTES: usize = 64 << 10;
+/// With a disk log, the in-memory tail beyond unwritten records is kept only while some reader
+/// read from memory within this many milliseconds.
+pub const READER_IDLE_MS: u64 = 10_000;
 
 /// Value images attached to a record (RDB-encoded values).
 #[derive(Default, Clone, Copy)]
@@ -124,9 +136,152 @@ pub(crate) fn encode_record(
     buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }
 
+/// The arguments of an event, borrowed: still encoded in a record, or from a decoded event.
+#[derive(Clone, Copy, Debug)]
+pub enum ArgsRef<'a> {
+    /// `n` arguments, each `[u32 len, bytes]`, back to back.
+    Raw {
+        b: &'a [u8],
+        n: usize,
+    },
+    Owned(&'a [Vec<u8>]),
+}
+
+impl<'a> ArgsRef<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            ArgsRef::Raw { n, .. } => *n,
+            ArgsRef::Owned(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> ArgsIter<'a> {
+        match *self {
+            ArgsRef::Raw { b, n } => ArgsIter::Raw(Reader { b, p: 0 }, n),
+            ArgsRef::Owned(v) => ArgsIter::Owned(v.iter()),
+        }
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        self.iter().nth(i)
+    }
+}
+
+pub enum ArgsIter<'a> {
+    Raw(Reader<'a>, usize),
+    Owned(std::slice::Iter<'a, Vec<u8>>),
+}
+
+impl<'a> Iterator for ArgsIter<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            ArgsIter::Raw(r, left) => {
+                if *left == 0 {
+                    return None;
+                }
+                *left -= 1;
+                let l = r.u32()? as usize;
+                r.take(l)
+            }
+            ArgsIter::Owned(it) => it.next().map(|v| v.as_slice()),
+        }
+    }
+}
+
+/// A change event borrowed from a record's bytes (or from a decoded [`ChangeEvent`]): what
+/// filters test and what readers encode, with no allocation per event.
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'a> {
+    pub offset: u64,
+    pub ts: u64,
+    pub tx_id: u64,
+    pub tx_n: u32,
+    pub client_id: u64,
+    pub origin: Origin,
+    pub change: ChangeKind,
+    pub vtype: ValueType,
+    pub db: u32,
+    pub event: &'a str,
+    pub key: &'a [u8],
+    pub args: ArgsRef<'a>,
+    /// The recorded old image (RDB value encoding).
+    pub old: Option<&'a [u8]>,
+    /// The recorded new image (RDB value encoding).
+    pub new: Option<&'a [u8]>,
+    /// The new value is `args[2]` of a `SET` effect (stored once, see the record format).
+    pub new_is_set_arg: bool,
+}
+
+impl EventRef<'_> {
+    /// An owned copy.
+    pub fn to_event(&self) -> ChangeEvent {
+        let new = if self.new_is_set_arg {
+            self.args.get(2).map(|v| {
+                let mut enc = Vec::with_capacity(v.len() + 6);
+                enc.push(0);
+                crate::keyspace::encoding::write_string(&mut enc, v);
+                enc
+            })
+        } else {
+            self.new.map(<[u8]>::to_vec)
+        };
+        ChangeEvent {
+            offset: self.offset,
+            ts: self.ts,
+            tx_id: self.tx_id,
+            tx_n: self.tx_n,
+            client_id: self.client_id,
+            origin: self.origin,
+            change: self.change,
+            vtype: self.vtype,
+            db: self.db,
+            event: self.event.to_owned(),
+            key: self.key.to_vec(),
+            args: self.args.iter().map(<[u8]>::to_vec).collect(),
+            old: self.old.map(<[u8]>::to_vec),
+            new,
+        }
+    }
+}
+
+impl ChangeEvent {
+    /// A borrowed view of this event.
+    pub fn as_ref(&self) -> EventRef<'_> {
+        EventRef {
+            offset: self.offset,
+            ts: self.ts,
+            tx_id: self.tx_id,
+            tx_n: self.tx_n,
+            client_id: self.client_id,
+            origin: self.origin,
+            change: self.change,
+            vtype: self.vtype,
+            db: self.db,
+            event: &self.event,
+            key: &self.key,
+            args: ArgsRef::Owned(&self.args),
+            old: self.old.as_deref(),
+            new: self.new.as_deref(),
+            new_is_set_arg: false,
+        }
+    }
+}
+
 /// Decodes the record at the start of `b`; returns it and its total size. `None` when the bytes
 /// are short or the checksum does not match.
 pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
+    decode_view(b, true).map(|(v, n)| (v.to_event(), n))
+}
+
+/// Decodes the record at the start of `b` without copying. The checksum is verified when
+/// `verify` (bytes read back from disk); records from the in-memory tail were written by this
+/// process and are trusted.
+pub fn decode_view(b: &[u8], verify: bool) -> Option<(EventRef<'_>, usize)> {
     let mut r = Reader { b, p: 0 };
     let len = r.u32()? as usize;
     let total = 4 + len;
@@ -134,9 +289,13 @@ pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
         return None;
     }
     let crc = r.u32()?;
-    if crc32fast::hash(&b[OFF_OFFSET..total]) != crc {
+    if verify && crc32fast::hash(&b[OFF_OFFSET..total]) != crc {
         return None;
     }
+    let mut r = Reader {
+        b: &b[..total],
+        p: r.p,
+    };
     let offset = r.u64()?;
     let ts = r.u64()?;
     let tx_id = r.u64()?;
@@ -148,37 +307,33 @@ pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
     let flags = r.u8()?;
     let db = r.u16()? as u32;
     let evlen = r.u8()? as usize;
-    let event = String::from_utf8_lossy(r.take(evlen)?).into_owned();
+    let event = std::str::from_utf8(r.take(evlen)?).unwrap_or("");
     let klen = r.u32()? as usize;
-    let mut key = r.take(klen)?.to_vec();
+    let mut key = r.take(klen)?;
     let nargs = r.u32()? as usize;
-    let mut args = Vec::with_capacity(nargs.min(1024));
+    let args_start = r.p;
     for _ in 0..nargs {
         let l = r.u32()? as usize;
-        args.push(r.take(l)?.to_vec());
+        r.take(l)?;
     }
+    let args = ArgsRef::Raw {
+        b: &r.b[args_start..r.p],
+        n: nargs,
+    };
     if flags & F_KEY_IS_ARG1 != 0 {
-        key = args.get(1)?.clone();
+        key = args.get(1)?;
     }
-    let mut image = |bit: u8| -> Option<Option<Vec<u8>>> {
+    let mut image = |bit: u8| -> Option<Option<&[u8]>> {
         if flags & bit == 0 {
             return Some(None);
         }
         let l = r.u32()? as usize;
-        Some(Some(r.take(l)?.to_vec()))
+        Some(Some(r.take(l)?))
     };
     let old = image(F_OLD)?;
-    let mut new = image(F_NEW)?;
-    if flags & F_NEW_SET_ARG != 0 {
-        if let Some(v) = args.get(2) {
-            let mut enc = Vec::with_capacity(v.len() + 6);
-            enc.push(0);
-            crate::keyspace::encoding::write_string(&mut enc, v);
-            new = Some(enc);
-        }
-    }
+    let new = image(F_NEW)?;
     Some((
-        ChangeEvent {
+        EventRef {
             offset,
             ts,
             tx_id,
@@ -193,12 +348,13 @@ pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
             args,
             old,
             new,
+            new_is_set_arg: flags & F_NEW_SET_ARG != 0,
         },
         total,
     ))
 }
 
-struct Reader<'a> {
+pub struct Reader<'a> {
     b: &'a [u8],
     p: usize,
 }
@@ -253,6 +409,8 @@ pub struct ChangeLog {
     max_bytes: AtomicUsize,
     committed: AtomicU64,
     waiters: AtomicUsize,
+    /// When a reader last read from the in-memory tail (ms since the epoch).
+    last_mem_read_ms: AtomicU64,
     /// The disk log, when `appendonly yes`.
     pub disk: Option<super::disk::DiskLog>,
     /// Highest offset written to the disk segment (page cache).
@@ -272,6 +430,11 @@ thread_local! {
     /// The last offset this thread committed since the connection loop last asked: lets the
     /// loop hold a batch's replies until they are durable under `appendfsync always`.
     static LAST_COMMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+thread_local! {
+    /// A reader's copy buffer, reused across reads on this thread.
+    static READ_SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Returns and clears the last offset committed by this thread.
@@ -298,6 +461,7 @@ impl ChangeLog {
             max_bytes: AtomicUsize::new(max_bytes),
             committed: AtomicU64::new(0),
             waiters: AtomicUsize::new(0),
+            last_mem_read_ms: AtomicU64::new(0),
             disk,
             written: AtomicU64::new(0),
             durable: AtomicU64::new(0),
@@ -485,7 +649,7 @@ impl ChangeLog {
             inner.segments.push_back(Segment {
                 first: inner.next,
                 data: Vec::with_capacity(SEGMENT_BYTES + 4096),
-                starts: Vec::with_capacity(8192),
+                starts: Vec::with_capacity(1024),
             });
         }
         let seg = match inner.segments.back_mut() {
@@ -513,7 +677,7 @@ impl ChangeLog {
             p = end;
         }
         let last = inner.next - 1;
-        self.trim_locked(inner, max);
+        self.trim_locked(inner, max, ts);
         drop(g);
         rec.clear();
         LAST_COMMIT.with(|c| c.set(last));
@@ -530,11 +694,13 @@ impl ChangeLog {
 
     /// Drops the oldest in-memory segments beyond the memory budget. With a disk log only what
     /// the writer already wrote may go (memory then caches the tail the disk also holds).
-    fn trim_locked(&self, inner: &mut Inner, max: usize) {
-        let written = if self.disk.is_some() {
-            self.written.load(Ordering::Acquire)
+    fn trim_locked(&self, inner: &mut Inner, max: usize, now_ms: u64) {
+        let (written, max) = if self.disk.is_some() {
+            let idle = now_ms.saturating_sub(self.last_mem_read_ms.load(Ordering::Relaxed));
+            let max = if idle > READER_IDLE_MS { 0 } else { max };
+            (self.written.load(Ordering::Acquire), max)
         } else {
-            u64::MAX
+            (u64::MAX, max)
         };
         while inner.bytes > max
             && inner.segments.len() > 1
@@ -551,7 +717,7 @@ impl ChangeLog {
     pub fn trim(&self) {
         let max = self.max_bytes.load(Ordering::Relaxed);
         let mut g = self.inner.lock();
-        self.trim_locked(&mut g, max);
+        self.trim_locked(&mut g, max, crate::util::now_ms());
     }
 
     /// Offset of the newest record (0 when the log is empty).
@@ -577,6 +743,15 @@ impl ChangeLog {
         self.inner.lock().next_tx
     }
 
+    /// Marks that a reader reads from the in-memory tail, so the tail is kept for it. A store
+    /// only when the coarse clock moved, so tailing readers don't bounce the cache line.
+    pub fn touch_reader(&self) {
+        let now = crate::util::now_ms();
+        if now.saturating_sub(self.last_mem_read_ms.load(Ordering::Relaxed)) > 100 {
+            self.last_mem_read_ms.store(now, Ordering::Relaxed);
+        }
+    }
+
     pub fn memory_bytes(&self) -> usize {
         self.inner.lock().bytes
     }
@@ -585,6 +760,18 @@ impl ChangeLog {
     /// the disk segments.
     pub fn read(&self, from: u64, count: usize) -> Result<Vec<ChangeEvent>, ReadError> {
         let mut out = Vec::new();
+        self.read_with(from, count, |ev| out.push(ev.to_event()))?;
+        Ok(out)
+    }
+
+    /// Calls `f` for up to `count` records with offset >= `from` (see [`ChangeLog::read`]),
+    /// borrowed: a tailing reader decodes nothing into owned events.
+    pub fn read_with(
+        &self,
+        from: u64,
+        count: usize,
+        mut f: impl FnMut(&EventRef<'_>),
+    ) -> Result<(), ReadError> {
         let from = from.max(1);
         if self.disk.is_some() {
             let earliest = self.first_offset();
@@ -603,7 +790,10 @@ impl ChangeLog {
             }
             if let Some(d) = &self.disk {
                 match d.read(from, count) {
-                    Ok(v) if !v.is_empty() => return Ok(v),
+                    Ok(v) if !v.is_empty() => {
+                        v.iter().for_each(|ev| f(&ev.as_ref()));
+                        return Ok(());
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
                 }
@@ -612,14 +802,16 @@ impl ChangeLog {
                 earliest: mem_first,
             });
         }
+        self.touch_reader();
         // Copy the raw records under the lock (a memcpy) and decode them after releasing it:
         // writers commit under the same lock, so a reader must hold it as briefly as possible.
-        let mut raw = Vec::new();
+        let mut raw = READ_SPARE.with(|s| s.take());
+        raw.clear();
         {
             let g = self.inner.lock();
             // Segments are few (memory / segment size); a scan from the back finds the start.
             let Some(si) = g.segments.iter().rposition(|s| s.first <= from) else {
-                return Ok(out);
+                return Ok(());
             };
             let mut left = count;
             for seg in g.segments.iter().skip(si) {
@@ -641,16 +833,21 @@ impl ChangeLog {
             }
         }
         let mut p = 0;
-        while p < raw.len() && out.len() < count {
-            match decode_record(&raw[p..]) {
+        let mut n = 0;
+        while p < raw.len() && n < count {
+            match decode_view(&raw[p..], false) {
                 Some((ev, used)) => {
-                    out.push(ev);
+                    f(&ev);
+                    n += 1;
                     p += used;
                 }
                 None => break,
             }
         }
-        Ok(out)
+        if raw.capacity() <= 1 << 20 {
+            READ_SPARE.with(|s| s.set(raw));
+        }
+        Ok(())
     }
 
     /// Waits until a record with offset >= `from` exists or `deadline` passes.

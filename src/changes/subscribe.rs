@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::filter::{Filter, Images};
-use super::log::{ChangeLog, ReadError};
+use super::log::{ChangeLog, EventRef, ReadError};
 use super::ChangeEvent;
 use crate::commands::args::is;
 use crate::commands::changes::write_event;
@@ -120,7 +120,7 @@ pub fn scan(log: &ChangeLog, from: u64, filter: &Filter, count: usize) -> Result
         let batch_next = last.offset + 1;
         for ev in batch {
             next = ev.offset + 1;
-            if filter.matches(&ev) {
+            if filter.matches(&ev.as_ref()) {
                 events.push(ev);
                 if events.len() == count {
                     return Ok(Found { events, next });
@@ -136,7 +136,7 @@ pub fn encode_events(resp3: bool, events: &[ChangeEvent], images: Images) -> Vec
     let mut out = Out::new(resp3);
     out.array(events.len());
     for ev in events {
-        write_event(&mut out, ev, images);
+        write_event(&mut out, &ev.as_ref(), images);
     }
     out.buf
 }
@@ -242,47 +242,50 @@ async fn run(
             _ = push.closed() => return,
             _ = log.wait_for(next, None) => {}
         }
-        let batch = match log.read(next, BATCH) {
-            Ok(b) => b,
-            Err(ReadError::Trimmed { earliest }) => {
-                let e = error::changes_trimmed(next, earliest);
-                let _ = push.send(encode_push_error(resp3, &e)).await;
-                return;
-            }
-        };
-        // Encode a batch's events into few messages: one queue operation and one allocation
-        // per ~4 KiB instead of per event keeps a tailing reader cheap for the writers it
-        // shares the CPU with. The connection's queue is bounded in messages, so the message
-        // size also bounds what a client that stops reading can hold (PUSH_QUEUE × ~4 KiB).
+        // Filter and encode a batch straight from the log's bytes into few messages (one
+        // queue operation and one allocation per ~4 KiB instead of per event): a tailing
+        // reader must stay cheap for the writers it shares the CPU with. The connection's
+        // queue is bounded in messages, so the message size also bounds what a client that
+        // stops reading can hold (PUSH_QUEUE × ~4 KiB).
+        let mut msgs: Vec<(Vec<u8>, u64)> = Vec::new();
         let mut out = Out {
             buf: Vec::with_capacity(PUSH_MSG_BYTES + 1024),
             resp3,
         };
-        for ev in &batch {
-            next = ev.offset + 1;
+        let mut last = None;
+        let read = log.read_with(next, BATCH, |ev| {
+            last = Some(ev.offset);
             if filter.matches(ev) {
                 encode_push_into(&mut out, ev, images);
-            }
-            if out.buf.len() >= PUSH_MSG_BYTES {
-                let full =
-                    std::mem::replace(&mut out.buf, Vec::with_capacity(PUSH_MSG_BYTES + 1024));
-                if push.send(full).await.is_err() {
-                    return;
+                if out.buf.len() >= PUSH_MSG_BYTES {
+                    let full =
+                        std::mem::replace(&mut out.buf, Vec::with_capacity(PUSH_MSG_BYTES + 1024));
+                    msgs.push((full, ev.offset));
                 }
-                pos.store(ev.offset, Ordering::Relaxed);
             }
-        }
-        if !out.buf.is_empty() && push.send(out.buf).await.is_err() {
+        });
+        if let Err(ReadError::Trimmed { earliest }) = read {
+            let e = error::changes_trimmed(next, earliest);
+            let _ = push.send(encode_push_error(resp3, &e)).await;
             return;
         }
-        if let Some(ev) = batch.last() {
-            pos.store(ev.offset, Ordering::Relaxed);
+        let Some(last) = last else { continue };
+        next = last + 1;
+        if !out.buf.is_empty() {
+            msgs.push((out.buf, last));
         }
+        for (m, upto) in msgs {
+            if push.send(m).await.is_err() {
+                return;
+            }
+            pos.store(upto, Ordering::Relaxed);
+        }
+        pos.store(last, Ordering::Relaxed);
     }
 }
 
 /// Appends one event as a push message to `out`.
-fn encode_push_into(out: &mut Out, ev: &ChangeEvent, images: Images) {
+fn encode_push_into(out: &mut Out, ev: &EventRef<'_>, images: Images) {
     if out.resp3 {
         out.push(2);
         out.bulk(b"changes");
@@ -300,7 +303,7 @@ pub fn encode_push(resp3: bool, ev: &ChangeEvent, images: Images) -> Vec<u8> {
         buf: Vec::with_capacity(256),
         resp3,
     };
-    encode_push_into(&mut out, ev, images);
+    encode_push_into(&mut out, &ev.as_ref(), images);
     out.buf
 }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use super::args::{count, int, is, Cursor};
 use super::{cmd, container, flag::*, CommandSpec, Ctx};
 use crate::changes::filter::{Filter, Image, Images};
-use crate::changes::log::ReadError;
+use crate::changes::log::{EventRef, ReadError};
 use crate::changes::{groups, subscribe, ChangeEvent};
 use crate::error::{self, CmdError, CmdResult, SYNTAX};
 use crate::keyspace::value::{Collection, Value};
@@ -303,13 +303,13 @@ fn changes_read(ctx: &mut Ctx, a: Args) -> CmdResult {
 fn write_events(out: &mut Out, evs: &[ChangeEvent], images: Images) {
     out.array(evs.len());
     for ev in evs {
-        write_event(out, ev, images);
+        write_event(out, &ev.as_ref(), images);
     }
 }
 
 /// Writes one event as a map (a flat field/value array in RESP2), with `old` / `new` fields
 /// when the reader asked for images and they are known (see `Images::old_image`/`new_image`).
-pub fn write_event(out: &mut Out, ev: &ChangeEvent, images: Images) {
+pub fn write_event(out: &mut Out, ev: &EventRef<'_>, images: Images) {
     let old = images.old_image(ev);
     let new = images.new_image(ev);
     out.map(12 + usize::from(old.is_some()) + usize::from(new.is_some()));
@@ -320,11 +320,11 @@ pub fn write_event(out: &mut Out, ev: &ChangeEvent, images: Images) {
     out.bulk(b"db");
     out.int(ev.db as i64);
     out.bulk(b"key");
-    out.bulk(&ev.key);
+    out.bulk(ev.key);
     out.bulk(b"type");
     out.bulk_str(ev.vtype.name());
     out.bulk(b"event");
-    out.bulk_str(&ev.event);
+    out.bulk_str(ev.event);
     out.bulk(b"change");
     out.bulk_str(ev.change.name());
     out.bulk(b"origin");
@@ -337,7 +337,7 @@ pub fn write_event(out: &mut Out, ev: &ChangeEvent, images: Images) {
     out.int(ev.tx_n as i64);
     out.bulk(b"args");
     out.array(ev.args.len());
-    for x in &ev.args {
+    for x in ev.args.iter() {
         out.bulk(x);
     }
     if let Some(v) = old {
