@@ -879,92 +879,14 @@ impl ChangeLog {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Hook for keyspace notifications (`pubsub::notify`), kept beside `encode_record` so the two
-// change together: a borrowed view of the records a `Recorder` has encoded but not committed
-// (their checksum is not set yet, so `decode_record` does not apply), without copying.
-
-/// One uncommitted record, borrowed from a recorder's buffer.
-#[derive(Clone)]
-pub struct RecordRef<'a> {
-    pub db: u16,
-    pub change: ChangeKind,
-    pub vtype: ValueType,
-    pub event: &'a [u8],
-    pub key: &'a [u8],
-    nargs: u32,
-    args: &'a [u8],
-}
-
-impl<'a> RecordRef<'a> {
-    /// Argument `i` of the record's effect (`None` past the end).
-    pub fn arg(&self, i: usize) -> Option<&'a [u8]> {
-        if i >= self.nargs as usize {
-            return None;
-        }
-        let mut r = Reader { b: self.args, p: 0 };
-        for _ in 0..i {
-            let l = r.u32()? as usize;
-            r.take(l)?;
-        }
-        let l = r.u32()? as usize;
-        r.take(l)
-    }
-
-    pub fn nargs(&self) -> usize {
-        self.nargs as usize
-    }
-}
-
-/// Calls `f` with each record of a recorder's buffer, in order.
-pub fn for_each_uncommitted<'a>(buf: &'a [u8], mut f: impl FnMut(&RecordRef<'a>)) {
+/// Calls `f` with each record of a recorder's buffer (encoded, not yet committed: offsets,
+/// timestamps and checksums are still zero), in order. Keyspace notifications derive from these.
+pub fn for_each_uncommitted<'a>(buf: &'a [u8], mut f: impl FnMut(&EventRef<'a>)) {
     let mut p = 0;
-    while let Some(len) = buf
-        .get(p..p + 4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes)
-    {
-        let end = p + 4 + len as usize;
-        let Some(rec) = buf.get(p..end) else {
-            return;
-        };
-        let Some(view) = view_record(rec) else {
-            return;
-        };
-        f(&view);
-        p = end;
+    while let Some((ev, used)) = buf.get(p..).and_then(|b| decode_view(b, false)) {
+        f(&ev);
+        p += used;
     }
-}
-
-fn view_record(b: &[u8]) -> Option<RecordRef<'_>> {
-    let mut r = Reader {
-        b,
-        p: OFF_TXN + 4 + 8,
-    };
-    let _origin = r.u8()?;
-    let change = ChangeKind::from_u8(r.u8()?);
-    let vtype = ValueType::from_u8(r.u8()?);
-    let flags = r.u8()?;
-    let db = r.u16()?;
-    let evlen = r.u8()? as usize;
-    let event = r.take(evlen)?;
-    let klen = r.u32()? as usize;
-    let key = r.take(klen)?;
-    let nargs = r.u32()?;
-    let args = b.get(r.p..)?;
-    let mut v = RecordRef {
-        db,
-        change,
-        vtype,
-        event,
-        key,
-        nargs,
-        args,
-    };
-    if flags & F_KEY_IS_ARG1 != 0 {
-        v.key = v.arg(1)?;
-    }
-    Some(v)
 }
 
 #[cfg(test)]

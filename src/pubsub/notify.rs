@@ -32,7 +32,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 
 use super::PubSub;
-use crate::changes::log::{for_each_uncommitted, ChangeLog, RecordRef};
+use crate::changes::log::{for_each_uncommitted, ChangeLog, EventRef};
 use crate::changes::{ChangeKind, Recorder};
 use crate::keyspace::value::ValueType;
 
@@ -158,18 +158,18 @@ type Note<'a> = (u16, &'a [u8], &'a [u8], u32);
 
 /// The notifications a recorder's records stand for, in Redis's order (see the module docs).
 pub fn derive<'a>(buf: &'a [u8], mut emit: impl FnMut(Note<'a>)) {
-    let mut recs: smallvec::SmallVec<[RecordRef<'a>; 4]> = smallvec::SmallVec::new();
+    let mut recs: smallvec::SmallVec<[EventRef<'a>; 4]> = smallvec::SmallVec::new();
     for_each_uncommitted(buf, |r| {
-        recs.push(RecordRef::clone(r));
+        recs.push(*r);
     });
     // LMOVE (and RPOPLPUSH, BLMOVE) is recorded as the pop, then the push as its companion;
     // Redis notifies the push onto the destination first.
     for i in 1..recs.len() {
         let pop = &recs[i - 1];
-        if matches!(pop.event, b"lpop" | b"rpop")
-            && pop.arg(0) == Some(&b"LMOVE"[..])
-            && matches!(recs[i].event, b"lpush" | b"rpush")
-            && recs[i].nargs() == 0
+        if matches!(pop.event, "lpop" | "rpop")
+            && pop.args.get(0) == Some(&b"LMOVE"[..])
+            && matches!(recs[i].event, "lpush" | "rpush")
+            && recs[i].args.is_empty()
         {
             recs.swap(i - 1, i);
         }
@@ -183,26 +183,31 @@ pub fn derive<'a>(buf: &'a [u8], mut emit: impl FnMut(Note<'a>)) {
         }
         let next = recs.get(i + 1);
         let same_key_next = next.is_some_and(|n| n.db == r.db && n.key == r.key);
-        if r.event == b"del" && same_key_next && next.is_some_and(|n| n.nargs() > 0) {
+        if r.event == "del" && same_key_next && next.is_some_and(|n| !n.args.is_empty()) {
             // An overwrite by a *STORE command: Redis replaces the value without a `del`.
             overwritten = true;
             continue;
         }
-        let always_new = matches!(r.event, b"rename_to" | b"move_to" | b"copy_to" | b"restore");
-        if matches!(r.event, b"rename_from" | b"move_from") {
-            if let Some(n) = next.filter(|n| matches!(n.event, b"rename_to" | b"move_to")) {
-                emit((n.db, n.key, b"new", NEW));
+        let always_new = matches!(r.event, "rename_to" | "move_to" | "copy_to" | "restore");
+        if matches!(r.event, "rename_from" | "move_from") {
+            if let Some(n) = next.filter(|n| matches!(n.event, "rename_to" | "move_to")) {
+                emit((n.db as u16, n.key, b"new", NEW));
                 early_new.push(i + 1);
             }
         }
         let wants_new = always_new || (r.change == ChangeKind::Insert && !overwritten);
         if wants_new && !early_new.contains(&i) {
-            emit((r.db, r.key, b"new", NEW));
+            emit((r.db as u16, r.key, b"new", NEW));
         }
         overwritten = false;
-        emit((r.db, r.key, r.event, class_of(r.event, r.vtype)));
-        if r.event == b"set" && r.arg(3).is_some_and(|a| a.eq_ignore_ascii_case(b"PXAT")) {
-            emit((r.db, r.key, b"expire", GENERIC));
+        let event = r.event.as_bytes();
+        emit((r.db as u16, r.key, event, class_of(event, r.vtype)));
+        if r.event == "set"
+            && r.args
+                .get(3)
+                .is_some_and(|a| a.eq_ignore_ascii_case(b"PXAT"))
+        {
+            emit((r.db as u16, r.key, b"expire", GENERIC));
         }
     }
 }
