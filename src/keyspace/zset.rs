@@ -11,9 +11,8 @@
 //!   `realloc` cheap, and a small set wastes nothing.
 //! * [`Skip`] (`skiplist`): Redis's design — a skiplist with spans ordered by (score, member),
 //!   which gives rank, by-rank and by-score/lex range lookups in O(log n), plus a hash table
-//!   from member to node for O(1) score lookup. Nodes live in arena slots (32-bit links, freed
-//!   slots reused) laid out as parallel arrays, so a search walks only scores and links (see
-//!   [`Skip`]).
+//!   from member to node for O(1) score lookup. Nodes are blocks in one arena (32-bit links,
+//!   freed blocks reused) holding score and links together, member bytes apart (see [`Skip`]).
 //!
 //! A sorted set starts as a `Pack` unless the command creating it already brings more than
 //! `zset-max-listpack-entries` pairs or a member longer than `zset-max-listpack-value` bytes
@@ -27,7 +26,7 @@
 //!
 //! ## Scanning
 //! ZSCAN over a `Pack` returns everything with cursor 0 (as Redis does for a listpack). Over a
-//! `Skip` the cursor is an arena slot index: a node never moves while it is in the set, so every
+//! `Skip` the cursor is a member slot index: a node never moves while it is in the set, so every
 //! member present for the whole scan is returned at least once.
 
 use std::cmp::Ordering;
@@ -252,24 +251,31 @@ impl Pack {
 
 const MAX_LEVEL: usize = 32;
 const NIL: u32 = u32::MAX;
+/// The head node's block is the first in the arena.
 const HEAD: u32 = 0;
+/// Words before a block's links: the score, then (slot, height).
+const BLOCK_HEADER: usize = 2;
 
 #[derive(Clone, Copy, Debug)]
 struct Level {
+    /// Block of the next node on this level.
     next: u32,
     /// Number of level-0 steps this link skips.
     span: u32,
 }
 
-/// What a search step reads of a node: its score and where its links are. Kept apart from the
-/// member bytes so the arrays a search walks stay small enough for the CPU's caches.
-#[derive(Clone, Copy, Debug)]
-struct Hot {
-    score: f64,
-    /// Index of the node's first link in `Skip::levels`.
-    lv: u32,
-    /// Number of links; 0 for a free arena slot.
-    height: u32,
+impl Level {
+    #[inline]
+    fn pack(self) -> u64 {
+        (self.next as u64) | ((self.span as u64) << 32)
+    }
+    #[inline]
+    fn unpack(w: u64) -> Level {
+        Level {
+            next: w as u32,
+            span: (w >> 32) as u32,
+        }
+    }
 }
 
 type Hasher = foldhash::fast::FixedState;
@@ -281,22 +287,24 @@ fn hash(m: &[u8]) -> u64 {
 
 /// Large sorted sets: skiplist with spans + member index (see the module docs).
 ///
-/// The nodes are stored as parallel arrays indexed by slot (structure of arrays): `hot` (score,
-/// links' position, height: 16 bytes), `levels` (every node's links, contiguous per node),
-/// `members` and `back`. A search step touches one `Level` and one `Hot`; the member bytes are
-/// read only when two scores tie. For 100,000 members the arrays a search walks take about 3 MB
-/// instead of the 6.4 MB of 64-byte nodes with links spilled to the heap, so most steps hit the
-/// cache; profiling ZADD showed the search dominated by exactly those misses.
+/// Every node is one variable-sized block in a single arena of 8-byte words — its score, its
+/// slot and height, then its links — as Redis allocates a node with its levels inline, and
+/// links hold block positions. A search step reads one link and the next node's score, which sit
+/// in the same block, so it costs one cache miss where separate arrays cost two; a node of
+/// height 1 takes 24 bytes. Member bytes live apart (`members`, by slot) and are read only when
+/// two scores tie; the member index maps to slots, and `blocks` maps a slot to its block.
 #[derive(Clone)]
 pub struct Skip {
-    hot: Vec<Hot>,
+    arena: Vec<u64>,
+    /// Block of each slot (NIL for a free slot).
+    blocks: Vec<u32>,
     members: Vec<Str>,
+    /// Previous node's block, by slot (NIL for the first).
     back: Vec<u32>,
-    levels: Vec<Level>,
-    /// Free slots of the node arrays.
+    /// Free slots.
     free: Vec<u32>,
-    /// Free link blocks, by height.
-    free_levels: Vec<Vec<u32>>,
+    /// Free blocks, by height.
+    free_blocks: Vec<Vec<u32>>,
     map: HashTable<u32>,
     tail: u32,
     level: usize,
@@ -312,17 +320,18 @@ impl Default for Skip {
 
 impl Skip {
     pub fn new() -> Skip {
+        let mut arena = vec![0f64.to_bits(), (MAX_LEVEL as u64) << 32];
+        arena.extend(std::iter::repeat_n(
+            Level { next: NIL, span: 0 }.pack(),
+            MAX_LEVEL,
+        ));
         Skip {
-            hot: vec![Hot {
-                score: 0.0,
-                lv: 0,
-                height: MAX_LEVEL as u32,
-            }],
-            members: vec![Str::new()],
-            back: vec![NIL],
-            levels: vec![Level { next: NIL, span: 0 }; MAX_LEVEL],
+            arena,
+            blocks: Vec::new(),
+            members: Vec::new(),
+            back: Vec::new(),
             free: Vec::new(),
-            free_levels: Vec::new(),
+            free_blocks: Vec::new(),
             map: HashTable::new(),
             tail: NIL,
             level: 1,
@@ -333,13 +342,19 @@ impl Skip {
 
     #[inline]
     fn lvl(&self, x: u32, i: usize) -> Level {
-        self.levels[self.hot[x as usize].lv as usize + i]
+        Level::unpack(self.arena[x as usize + BLOCK_HEADER + i])
     }
 
     #[inline]
-    fn lvl_mut(&mut self, x: u32, i: usize) -> &mut Level {
-        let at = self.hot[x as usize].lv as usize + i;
-        &mut self.levels[at]
+    fn set_lvl(&mut self, x: u32, i: usize, l: Level) {
+        self.arena[x as usize + BLOCK_HEADER + i] = l.pack();
+    }
+
+    #[inline]
+    fn add_span(&mut self, x: u32, i: usize, d: i64) {
+        let mut l = self.lvl(x, i);
+        l.span = (l.span as i64 + d) as u32;
+        self.set_lvl(x, i, l);
     }
 
     #[inline]
@@ -348,18 +363,33 @@ impl Skip {
     }
 
     #[inline]
-    fn member(&self, x: u32) -> &[u8] {
-        &self.members[x as usize]
-    }
-
-    #[inline]
-    fn score_of(&self, x: u32) -> f64 {
-        self.hot[x as usize].score
+    fn slot(&self, x: u32) -> usize {
+        self.arena[x as usize + 1] as u32 as usize
     }
 
     #[inline]
     fn height(&self, x: u32) -> usize {
-        self.hot[x as usize].height as usize
+        (self.arena[x as usize + 1] >> 32) as usize
+    }
+
+    #[inline]
+    fn member(&self, x: u32) -> &[u8] {
+        &self.members[self.slot(x)]
+    }
+
+    #[inline]
+    fn score_of(&self, x: u32) -> f64 {
+        f64::from_bits(self.arena[x as usize])
+    }
+
+    #[inline]
+    fn set_score_of(&mut self, x: u32, s: f64) {
+        self.arena[x as usize] = s.to_bits();
+    }
+
+    #[inline]
+    fn back_of(&self, x: u32) -> u32 {
+        self.back[self.slot(x)]
     }
 
     fn random_level(&mut self) -> usize {
@@ -378,15 +408,16 @@ impl Skip {
         }
     }
 
+    /// The block of `m`'s node.
     fn find(&self, m: &[u8]) -> Option<u32> {
         let members = &self.members;
         self.map
             .find(hash(m), |&i| members[i as usize].as_slice() == m)
-            .copied()
+            .map(|&slot| self.blocks[slot as usize])
     }
 
     fn score(&self, m: &[u8]) -> Option<f64> {
-        self.find(m).map(|i| self.score_of(i))
+        self.find(m).map(|x| self.score_of(x))
     }
 
     /// Is node `n` ordered before (score, member)?
@@ -417,67 +448,90 @@ impl Skip {
     }
 
     /// Links an allocated node at its place (its height is already chosen).
-    fn link(&mut self, idx: u32) {
-        let lvl = self.height(idx);
+    fn link(&mut self, x: u32) {
+        let lvl = self.height(x);
         let (mut update, mut rank) = {
-            let score = self.score_of(idx);
-            self.search(score, &self.members[idx as usize])
+            let score = self.score_of(x);
+            self.search(score, &self.members[self.slot(x)])
         };
         if lvl > self.level {
             for i in self.level..lvl {
                 rank[i] = 0;
                 update[i] = HEAD;
-                self.lvl_mut(HEAD, i).span = self.len as u32;
+                let n = self.lvl(HEAD, i).next;
+                self.set_lvl(
+                    HEAD,
+                    i,
+                    Level {
+                        next: n,
+                        span: self.len as u32,
+                    },
+                );
             }
             self.level = lvl;
         }
         for i in 0..lvl {
             let u = update[i];
             let ul = self.lvl(u, i);
-            *self.lvl_mut(idx, i) = Level {
-                next: ul.next,
-                span: ul.span - (rank[0] - rank[i]),
-            };
-            *self.lvl_mut(u, i) = Level {
-                next: idx,
-                span: (rank[0] - rank[i]) + 1,
-            };
+            self.set_lvl(
+                x,
+                i,
+                Level {
+                    next: ul.next,
+                    span: ul.span - (rank[0] - rank[i]),
+                },
+            );
+            self.set_lvl(
+                u,
+                i,
+                Level {
+                    next: x,
+                    span: (rank[0] - rank[i]) + 1,
+                },
+            );
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.lvl_mut(u, i).span += 1;
+            self.add_span(u, i, 1);
         }
-        self.back[idx as usize] = if update[0] == HEAD { NIL } else { update[0] };
-        let nx = self.next(idx, 0);
+        let slot = self.slot(x);
+        self.back[slot] = if update[0] == HEAD { NIL } else { update[0] };
+        let nx = self.next(x, 0);
         if nx != NIL {
-            self.back[nx as usize] = idx;
+            let ns = self.slot(nx);
+            self.back[ns] = x;
         } else {
-            self.tail = idx;
+            self.tail = x;
         }
         self.len += 1;
     }
 
-    /// Unlinks node `idx` from the list (it stays allocated and indexed).
-    fn unlink(&mut self, idx: u32) {
+    /// Unlinks node `x` from the list (it stays allocated and indexed).
+    fn unlink(&mut self, x: u32) {
         let (update, _) = {
-            let score = self.score_of(idx);
-            self.search(score, &self.members[idx as usize])
+            let score = self.score_of(x);
+            self.search(score, &self.members[self.slot(x)])
         };
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let ul = self.lvl(u, i);
-            if ul.next == idx {
-                let xl = self.lvl(idx, i);
-                *self.lvl_mut(u, i) = Level {
-                    next: xl.next,
-                    span: ul.span + xl.span - 1,
-                };
+            if ul.next == x {
+                let xl = self.lvl(x, i);
+                self.set_lvl(
+                    u,
+                    i,
+                    Level {
+                        next: xl.next,
+                        span: ul.span + xl.span - 1,
+                    },
+                );
             } else {
-                self.lvl_mut(u, i).span -= 1;
+                self.add_span(u, i, -1);
             }
         }
-        let nx = self.next(idx, 0);
-        let back = self.back[idx as usize];
+        let nx = self.next(x, 0);
+        let back = self.back_of(x);
         if nx != NIL {
-            self.back[nx as usize] = back;
+            let ns = self.slot(nx);
+            self.back[ns] = back;
         } else {
             self.tail = back;
         }
@@ -487,50 +541,46 @@ impl Skip {
         self.len -= 1;
     }
 
-    /// A block of `h` links, reusing a freed block of that height.
-    fn alloc_levels(&mut self, h: usize) -> u32 {
-        if let Some(at) = self.free_levels.get_mut(h).and_then(|f| f.pop()) {
-            return at;
-        }
-        let at = self.levels.len() as u32;
-        self.levels
-            .extend(std::iter::repeat_n(Level { next: NIL, span: 0 }, h));
-        at
-    }
-
     fn insert_new(&mut self, member: &[u8], score: f64) {
         let h = self.random_level();
-        let lv = self.alloc_levels(h);
-        let hot = Hot {
-            score,
-            lv,
-            height: h as u32,
-        };
-        let idx = match self.free.pop() {
+        let slot = match self.free.pop() {
             Some(i) => {
-                self.hot[i as usize] = hot;
                 self.members[i as usize] = Str::from_slice(member);
                 i
             }
             None => {
-                self.hot.push(hot);
                 self.members.push(Str::from_slice(member));
+                self.blocks.push(NIL);
                 self.back.push(NIL);
-                (self.hot.len() - 1) as u32
+                (self.members.len() - 1) as u32
             }
         };
-        self.link(idx);
+        let x = match self.free_blocks.get_mut(h).and_then(|f| f.pop()) {
+            Some(x) => x,
+            None => {
+                let x = self.arena.len() as u32;
+                self.arena.resize(
+                    self.arena.len() + BLOCK_HEADER + h,
+                    Level { next: NIL, span: 0 }.pack(),
+                );
+                x
+            }
+        };
+        self.arena[x as usize] = score.to_bits();
+        self.arena[x as usize + 1] = slot as u64 | ((h as u64) << 32);
+        self.blocks[slot as usize] = x;
+        self.link(x);
         let members = &self.members;
         self.map
-            .insert_unique(hash(member), idx, |&i| hash(&members[i as usize]));
+            .insert_unique(hash(member), slot, |&i| hash(&members[i as usize]));
     }
 
     fn set_score(&mut self, member: &[u8], score: f64) {
-        let Some(idx) = self.find(member) else {
+        let Some(x) = self.find(member) else {
             return;
         };
-        let back = self.back[idx as usize];
-        let nx = self.next(idx, 0);
+        let back = self.back_of(x);
+        let nx = self.next(x, 0);
         // Still in order with its neighbours: update in place, as zslUpdateScore does.
         let after_back = back == NIL || self.before(back, score, member);
         let before_next = nx == NIL || {
@@ -538,35 +588,35 @@ impl Skip {
             score < s || (score == s && member < m)
         };
         if after_back && before_next {
-            self.hot[idx as usize].score = score;
+            self.set_score_of(x, score);
             return;
         }
-        self.unlink(idx);
-        self.hot[idx as usize].score = score;
-        self.link(idx);
+        self.unlink(x);
+        self.set_score_of(x, score);
+        self.link(x);
     }
 
-    fn remove_node(&mut self, idx: u32) -> f64 {
-        self.unlink(idx);
-        let h = hash(&self.members[idx as usize]);
-        if let Ok(e) = self.map.find_entry(h, |&i| i == idx) {
+    fn remove_node(&mut self, x: u32) -> f64 {
+        self.unlink(x);
+        let slot = self.slot(x);
+        let h = hash(&self.members[slot]);
+        if let Ok(e) = self.map.find_entry(h, |&i| i as usize == slot) {
             e.remove();
         }
-        let Hot { score, lv, height } = self.hot[idx as usize];
-        let height = height as usize;
-        if self.free_levels.len() <= height {
-            self.free_levels.resize_with(height + 1, Vec::new);
+        let height = self.height(x);
+        if self.free_blocks.len() <= height {
+            self.free_blocks.resize_with(height + 1, Vec::new);
         }
-        self.free_levels[height].push(lv);
-        self.hot[idx as usize].height = 0;
-        self.members[idx as usize] = Str::new();
-        self.free.push(idx);
-        score
+        self.free_blocks[height].push(x);
+        self.blocks[slot] = NIL;
+        self.members[slot] = Str::new();
+        self.free.push(slot as u32);
+        self.score_of(x)
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let idx = self.find(member)?;
-        Some(self.remove_node(idx))
+        let x = self.find(member)?;
+        Some(self.remove_node(x))
     }
 
     /// 0-based rank of the node.
@@ -644,13 +694,13 @@ impl Skip {
             .map(|m| m.capacity())
             .sum();
         std::mem::size_of::<Skip>()
-            + self.hot.capacity() * std::mem::size_of::<Hot>()
+            + self.arena.capacity() * 8
+            + self.blocks.capacity() * 4
             + self.members.capacity() * std::mem::size_of::<Str>()
             + self.back.capacity() * 4
-            + self.levels.capacity() * std::mem::size_of::<Level>()
             + self.free.capacity() * 4
             + self
-                .free_levels
+                .free_blocks
                 .iter()
                 .map(|f| f.capacity() * 4)
                 .sum::<usize>()
@@ -851,11 +901,7 @@ impl ZSet {
                         break;
                     }
                     f(s.member(x), s.score_of(x));
-                    x = if rev {
-                        s.back[x as usize]
-                    } else {
-                        s.next(x, 0)
-                    };
+                    x = if rev { s.back_of(x) } else { s.next(x, 0) };
                 }
             }
         }
@@ -902,16 +948,17 @@ impl ZSet {
                 0
             }
             ZSet::Skip(s) => {
-                let mut i = (cursor as usize).max(1);
+                let mut i = cursor as usize;
                 let mut visited = 0;
-                while i < s.hot.len() && visited < count {
-                    if s.hot[i].height != 0 {
-                        f(s.member(i as u32), s.hot[i].score);
+                while i < s.blocks.len() && visited < count {
+                    let x = s.blocks[i];
+                    if x != NIL {
+                        f(s.member(x), s.score_of(x));
                         visited += 1;
                     }
                     i += 1;
                 }
-                if i >= s.hot.len() {
+                if i >= s.blocks.len() {
                     0
                 } else {
                     i as u64
