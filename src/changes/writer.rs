@@ -59,8 +59,6 @@ fn run(srv: &Server, mut current: Option<Current>) {
     let mut busy = false;
     let mut last_release = Instant::now();
     let mut unsynced = 0usize;
-    // Moving average of an fsync's duration (`always`).
-    let mut fsync_time = Duration::from_micros(500);
     loop {
         let stopping = srv.shutting_down();
         if !stopping && !more {
@@ -69,9 +67,6 @@ fn run(srv: &Server, mut current: Option<Current>) {
             } else {
                 Duration::from_millis(2)
             });
-            if pol == 2 {
-                gather(log, fsync_time);
-            }
         }
         buf.clear();
         let from = log.written() + 1;
@@ -89,14 +84,11 @@ fn run(srv: &Server, mut current: Option<Current>) {
             let sync = (pol == 2 && (!more || unsynced >= SYNC_BATCH_BYTES)) || stopping;
             if sync {
                 unsynced = 0;
-                let t = Instant::now();
                 if let Some(c) = &current {
                     if let Err(e) = c.file.sync_data() {
                         tracing::error!(error = %e, "fsync of the change log failed");
                     }
                 }
-                let took = t.elapsed();
-                fsync_time = (fsync_time * 7 + took) / 8;
                 srv.persist
                     .last_fsync_ms
                     .store(crate::util::now_ms(), Ordering::Relaxed);
@@ -151,26 +143,6 @@ fn run(srv: &Server, mut current: Option<Current>) {
                 srv.persist.snapshot_offset.load(Ordering::Relaxed),
             );
         }
-    }
-}
-
-/// Group commit under `always`: the first commit after an fsync wakes the writer, while the
-/// clients whose replies that fsync released are still sending their next writes. Syncing at
-/// once would cover only the first of them and make the rest wait a whole extra fsync, so the
-/// writer waits while commits keep arriving — for at most a quarter of an fsync's duration, the
-/// most a client can lose (as PostgreSQL's `commit_delay`, but adaptive: it stops as soon as a
-/// wait brings nothing new).
-fn gather(log: &super::log::ChangeLog, fsync_time: Duration) {
-    let cap = (fsync_time / 4).min(Duration::from_millis(1));
-    let start = Instant::now();
-    let mut seen = log.last_offset();
-    while start.elapsed() < cap {
-        std::thread::sleep(Duration::from_micros(20));
-        let now = log.last_offset();
-        if now == seen {
-            return;
-        }
-        seen = now;
     }
 }
 
