@@ -310,42 +310,44 @@ fn write_events(out: &mut Out, evs: &[ChangeEvent], images: Images) {
 /// Writes one event as a map (a flat field/value array in RESP2), with `old` / `new` fields
 /// when the reader asked for images and they are known (see `Images::old_image`/`new_image`).
 pub fn write_event(out: &mut Out, ev: &EventRef<'_>, images: Images) {
+    // The field names are constant: written pre-encoded, as a tailing subscriber encodes every
+    // event the writers commit.
     let old = images.old_image(ev);
     let new = images.new_image(ev);
     out.map(12 + usize::from(old.is_some()) + usize::from(new.is_some()));
-    out.bulk(b"offset");
+    out.raw(b"$6\r\noffset\r\n");
     out.int(ev.offset as i64);
-    out.bulk(b"ts");
+    out.raw(b"$2\r\nts\r\n");
     out.int(ev.ts as i64);
-    out.bulk(b"db");
+    out.raw(b"$2\r\ndb\r\n");
     out.int(ev.db as i64);
-    out.bulk(b"key");
+    out.raw(b"$3\r\nkey\r\n");
     out.bulk(ev.key);
-    out.bulk(b"type");
+    out.raw(b"$4\r\ntype\r\n");
     out.bulk_str(ev.vtype.name());
-    out.bulk(b"event");
+    out.raw(b"$5\r\nevent\r\n");
     out.bulk_str(ev.event);
-    out.bulk(b"change");
+    out.raw(b"$6\r\nchange\r\n");
     out.bulk_str(ev.change.name());
-    out.bulk(b"origin");
+    out.raw(b"$6\r\norigin\r\n");
     out.bulk_str(ev.origin.name());
-    out.bulk(b"client");
+    out.raw(b"$6\r\nclient\r\n");
     out.int(ev.client_id as i64);
-    out.bulk(b"tx");
+    out.raw(b"$2\r\ntx\r\n");
     out.int(ev.tx_id as i64);
-    out.bulk(b"tx-n");
+    out.raw(b"$4\r\ntx-n\r\n");
     out.int(ev.tx_n as i64);
-    out.bulk(b"args");
+    out.raw(b"$4\r\nargs\r\n");
     out.array(ev.args.len());
     for x in ev.args.iter() {
         out.bulk(x);
     }
     if let Some(v) = old {
-        out.bulk(b"old");
+        out.raw(b"$3\r\nold\r\n");
         write_image(out, v);
     }
     if let Some(v) = new {
-        out.bulk(b"new");
+        out.raw(b"$3\r\nnew\r\n");
         write_image(out, v);
     }
 }

@@ -302,6 +302,11 @@ impl Out {
         self.buf.extend_from_slice(b);
         self.buf.extend_from_slice(b"\r\n");
     }
+    /// Bytes already in RESP form (constant field names encoded once).
+    #[inline]
+    pub fn raw(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
     pub fn bulk_str(&mut self, s: &str) {
         self.bulk(s.as_bytes());
     }
