@@ -178,17 +178,105 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Calls `f` with each element of a Redis listpack blob, in order (integers as their decimal
+/// text, as Redis returns them); `None` if the blob is malformed. Redis 7 writes small hashes,
+/// sorted sets, sets (7.2) and list nodes as listpacks, so RESTORE of their DUMP reads this.
+pub fn listpack_for_each(b: &[u8], mut f: impl FnMut(&[u8])) -> Option<()> {
+    let total = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?) as usize;
+    if total != b.len() {
+        return None;
+    }
+    let mut at = 6;
+    let mut num = itoa::Buffer::new();
+    loop {
+        let c = *b.get(at)?;
+        if c == 0xFF {
+            return (at + 1 == b.len()).then_some(());
+        }
+        let (hdr, len, int): (usize, usize, Option<i64>) = if c & 0x80 == 0 {
+            (1, 0, Some((c & 0x7f) as i64))
+        } else if c & 0xC0 == 0x80 {
+            (1, (c & 0x3f) as usize, None)
+        } else if c & 0xE0 == 0xC0 {
+            let v = (((c & 0x1f) as u16) << 8) | *b.get(at + 1)? as u16;
+            // 13-bit two's complement.
+            let v = ((v << 3) as i16 >> 3) as i64;
+            (2, 0, Some(v))
+        } else if c & 0xF0 == 0xE0 {
+            (
+                2,
+                (((c & 0x0f) as usize) << 8) | *b.get(at + 1)? as usize,
+                None,
+            )
+        } else {
+            match c {
+                0xF0 => (
+                    5,
+                    u32::from_le_bytes(b.get(at + 1..at + 5)?.try_into().ok()?) as usize,
+                    None,
+                ),
+                0xF1 => (
+                    3,
+                    0,
+                    Some(i16::from_le_bytes(b.get(at + 1..at + 3)?.try_into().ok()?) as i64),
+                ),
+                0xF2 => {
+                    let s = b.get(at + 1..at + 4)?;
+                    let v = i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8;
+                    (4, 0, Some(v as i64))
+                }
+                0xF3 => (
+                    5,
+                    0,
+                    Some(i32::from_le_bytes(b.get(at + 1..at + 5)?.try_into().ok()?) as i64),
+                ),
+                0xF4 => (
+                    9,
+                    0,
+                    Some(i64::from_le_bytes(b.get(at + 1..at + 9)?.try_into().ok()?)),
+                ),
+                _ => return None,
+            }
+        };
+        let data_end = at.checked_add(hdr)?.checked_add(len)?;
+        match int {
+            Some(v) => f(num.format(v).as_bytes()),
+            None => f(b.get(at + hdr..data_end)?),
+        }
+        let entry = hdr + len;
+        let back = match entry {
+            0..=127 => 1,
+            128..=16383 => 2,
+            16384..=2097151 => 3,
+            2097152..=268435455 => 4,
+            _ => 5,
+        };
+        at = data_end.checked_add(back)?;
+    }
+}
+
+/// The elements of a listpack blob read as an RDB string; `None` if malformed or empty.
+pub fn listpack_elements(r: &mut Reader) -> Option<Vec<Vec<u8>>> {
+    let blob = r.string()?;
+    let mut v = Vec::new();
+    listpack_for_each(&blob, |e| v.push(e.to_vec()))?;
+    (!v.is_empty()).then_some(v)
+}
+
 /// Decodes one value from the reader.
 pub fn decode_value(r: &mut Reader) -> Option<Value> {
     match r.u8()? {
         RDB_TYPE_STRING => Some(Value::Str(Str::from_vec(r.string()?), Meta::now())),
         // Hashes and sets (keyspace::hash, keyspace::set), built with the default limits.
         super::hash::RDB_TYPE_HASH => super::hash::rdb_decode(r),
+        super::hash::RDB_TYPE_HASH_LISTPACK => super::hash::rdb_decode_listpack(r),
         super::set::RDB_TYPE_SET => super::set::rdb_decode(r),
+        super::set::RDB_TYPE_SET_LISTPACK => super::set::rdb_decode_listpack(r),
         super::set::RDB_TYPE_SET_INTSET => super::set::rdb_decode_intset(r),
         // Sorted sets (keyspace::zset), built with the default limits.
         super::zset::RDB_TYPE_ZSET_2 => super::zset::rdb_decode(r, true),
         super::zset::RDB_TYPE_ZSET => super::zset::rdb_decode(r, false),
+        super::zset::RDB_TYPE_ZSET_LISTPACK => super::zset::rdb_decode_listpack(r),
         // Lists (keyspace::list): what Eddy writes, and Redis 7's quicklist of listpacks.
         super::list::RDB_TYPE_LIST => super::list::rdb_decode(r, false),
         super::list::RDB_TYPE_LIST_QUICKLIST_2 => super::list::rdb_decode(r, true),
@@ -238,6 +326,58 @@ mod tests {
             Value::Str(s, _) => s,
             _ => panic!("not a string"),
         }
+    }
+
+    fn hex(h: &str) -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0))
+            .collect()
+    }
+
+    /// Payloads from Redis 7.0.15's DUMP of small collections (listpack encodings).
+    #[test]
+    fn restores_redis_listpack_dumps() {
+        // HSET h f1 v1 f2 12345 big -7
+        let h = undump(&hex(
+            "101f1f0000000600826631038276310382663203f13930038362696704dff902ff0a004df141a918bc8d85",
+        ));
+        match h {
+            Ok(Value::Hash(h, _)) => {
+                assert_eq!(super::super::value::Collection::len(&*h), 3);
+                assert_eq!(h.get(b"f1"), Some(&b"v1"[..]));
+                assert_eq!(h.get(b"f2"), Some(&b"12345"[..]));
+                assert_eq!(h.get(b"big"), Some(&b"-7"[..]));
+            }
+            other => panic!("not a hash: {other:?}"),
+        }
+        // ZADD z 1.5 a 2 b -3 c 1e10 d
+        let z = undump(&hex(
+            "1127270000000800816302dffd0281610283312e35048162020201816402f400e40b540200000009ff0a00f89d70e2275ecb5a",
+        ));
+        match z {
+            Ok(Value::ZSet(z, _)) => {
+                let mut v = Vec::new();
+                z.for_each(|m, s| v.push((m.to_vec(), s)));
+                assert_eq!(
+                    v,
+                    vec![
+                        (b"c".to_vec(), -3.0),
+                        (b"a".to_vec(), 1.5),
+                        (b"b".to_vec(), 2.0),
+                        (b"d".to_vec(), 1e10)
+                    ]
+                );
+            }
+            other => panic!("not a zset: {other:?}"),
+        }
+        // A corrupted listpack is refused, not guessed at.
+        let mut bad = hex("101f1f0000000600826631038276310382663203f13930038362696704dff902ff");
+        bad[8] = 0xF9;
+        bad.extend_from_slice(&RDB_VERSION.to_le_bytes());
+        let crc = CRC64.checksum(&bad);
+        bad.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(undump(&bad).err(), Some(RestoreError::BadData));
     }
 
     #[test]

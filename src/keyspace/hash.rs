@@ -23,6 +23,8 @@ use super::value::{Collection, Key, Str};
 
 /// RDB type of a hash written as plain strings (`RDB_TYPE_HASH`).
 pub const RDB_TYPE_HASH: u8 = 4;
+/// RDB type of Redis 7's compact hash: a listpack of alternating fields and values.
+pub const RDB_TYPE_HASH_LISTPACK: u8 = 16;
 
 /// Thresholds for the compact form (`hash-max-listpack-entries`, `hash-max-listpack-value`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,6 +451,26 @@ pub fn rdb_decode(r: &mut super::encoding::Reader) -> Option<super::value::Value
     for _ in 0..n {
         pairs.push((r.string()?, r.string()?));
     }
+    from_rdb_pairs(pairs)
+}
+
+/// Reads an `RDB_TYPE_HASH_LISTPACK` body (what Redis 7 DUMPs for a small hash).
+pub fn rdb_decode_listpack(r: &mut super::encoding::Reader) -> Option<super::value::Value> {
+    let el = super::encoding::listpack_elements(r)?;
+    if el.len() % 2 != 0 {
+        return None;
+    }
+    let mut it = el.into_iter();
+    let mut pairs = Vec::new();
+    while let (Some(f), Some(v)) = (it.next(), it.next()) {
+        pairs.push((f, v));
+    }
+    from_rdb_pairs(pairs)
+}
+
+/// A hash from decoded pairs; `None` if a field repeats (a corrupt payload, as Redis judges it).
+fn from_rdb_pairs(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Option<super::value::Value> {
+    let n = pairs.len();
     let h = Hash::from_pairs(pairs, HashLimits::DEFAULT);
     if h.len() != n {
         return None;

@@ -667,77 +667,7 @@ pub fn rdb_decode(r: &mut Reader, quicklist2: bool) -> Option<super::value::Valu
 
 /// Appends the elements of a Redis listpack to `l`; `None` if it is malformed.
 fn decode_listpack(b: &[u8], l: &mut List) -> Option<()> {
-    let total = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?) as usize;
-    if total != b.len() {
-        return None;
-    }
-    let mut at = 6;
-    let mut num = itoa::Buffer::new();
-    loop {
-        let c = *b.get(at)?;
-        if c == 0xFF {
-            return (at + 1 == b.len()).then_some(());
-        }
-        let (hdr, len, int): (usize, usize, Option<i64>) = if c & 0x80 == 0 {
-            (1, 0, Some((c & 0x7f) as i64))
-        } else if c & 0xC0 == 0x80 {
-            (1, (c & 0x3f) as usize, None)
-        } else if c & 0xE0 == 0xC0 {
-            let v = (((c & 0x1f) as u16) << 8) | *b.get(at + 1)? as u16;
-            // 13-bit two's complement.
-            let v = ((v << 3) as i16 >> 3) as i64;
-            (2, 0, Some(v))
-        } else if c & 0xF0 == 0xE0 {
-            (
-                2,
-                (((c & 0x0f) as usize) << 8) | *b.get(at + 1)? as usize,
-                None,
-            )
-        } else {
-            match c {
-                0xF0 => (
-                    5,
-                    u32::from_le_bytes(b.get(at + 1..at + 5)?.try_into().ok()?) as usize,
-                    None,
-                ),
-                0xF1 => (
-                    3,
-                    0,
-                    Some(i16::from_le_bytes(b.get(at + 1..at + 3)?.try_into().ok()?) as i64),
-                ),
-                0xF2 => {
-                    let s = b.get(at + 1..at + 4)?;
-                    let v = i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8;
-                    (4, 0, Some(v as i64))
-                }
-                0xF3 => (
-                    5,
-                    0,
-                    Some(i32::from_le_bytes(b.get(at + 1..at + 5)?.try_into().ok()?) as i64),
-                ),
-                0xF4 => (
-                    9,
-                    0,
-                    Some(i64::from_le_bytes(b.get(at + 1..at + 9)?.try_into().ok()?)),
-                ),
-                _ => return None,
-            }
-        };
-        let data_end = at.checked_add(hdr)?.checked_add(len)?;
-        match int {
-            Some(v) => l.push(num.format(v).as_bytes(), false, Fill::default()),
-            None => l.push(b.get(at + hdr..data_end)?, false, Fill::default()),
-        }
-        let entry = hdr + len;
-        let back = match entry {
-            0..=127 => 1,
-            128..=16383 => 2,
-            16384..=2097151 => 3,
-            2097152..=268435455 => 4,
-            _ => 5,
-        };
-        at = data_end.checked_add(back)?;
-    }
+    super::encoding::listpack_for_each(b, |e| l.push(e, false, Fill::default()))
 }
 
 impl Collection for List {

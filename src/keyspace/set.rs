@@ -29,6 +29,8 @@ use crate::util::num::parse_i64;
 pub const RDB_TYPE_SET: u8 = 2;
 /// RDB type of an intset blob (`RDB_TYPE_SET_INTSET`).
 pub const RDB_TYPE_SET_INTSET: u8 = 11;
+/// RDB type of Redis 7.2's compact set of strings: a listpack of members.
+pub const RDB_TYPE_SET_LISTPACK: u8 = 20;
 
 /// Thresholds for the compact forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,12 +461,25 @@ pub fn rdb_decode(r: &mut super::encoding::Reader) -> Option<super::value::Value
     if n == 0 {
         return None;
     }
+    let mut members = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        members.push(r.string()?);
+    }
+    from_rdb_members(members)
+}
+
+/// Reads an `RDB_TYPE_SET_LISTPACK` body (what Redis 7.2 DUMPs for a small set of strings).
+pub fn rdb_decode_listpack(r: &mut super::encoding::Reader) -> Option<super::value::Value> {
+    from_rdb_members(super::encoding::listpack_elements(r)?)
+}
+
+/// A set from decoded members; `None` if a member repeats (a corrupt payload).
+fn from_rdb_members(members: Vec<Vec<u8>>) -> Option<super::value::Value> {
     let lim = SetLimits::DEFAULT;
-    let first = r.string()?;
-    let mut s = Set::for_first(&first, n, lim);
-    s.insert(&first, lim);
-    for _ in 1..n {
-        if !s.insert(&r.string()?, lim) {
+    let first = members.first()?;
+    let mut s = Set::for_first(first, members.len(), lim);
+    for m in &members {
+        if !s.insert(m, lim) {
             return None;
         }
     }

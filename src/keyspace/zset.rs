@@ -42,6 +42,8 @@ use super::value::{Collection, Meta, Str, Value};
 pub const RDB_TYPE_ZSET: u8 = 3;
 /// RDB type of a sorted set with binary scores (`RDB_TYPE_ZSET_2`), what Eddy writes.
 pub const RDB_TYPE_ZSET_2: u8 = 5;
+/// RDB type of Redis 7's compact sorted set: a listpack of alternating members and scores.
+pub const RDB_TYPE_ZSET_LISTPACK: u8 = 17;
 
 /// Thresholds for the compact form (`zset-max-listpack-entries`, `zset-max-listpack-value`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1057,6 +1059,30 @@ pub fn rdb_decode(r: &mut Reader, binary: bool) -> Option<Value> {
         }
         pairs.push((m, score));
     }
+    from_rdb_pairs(pairs)
+}
+
+/// Reads an `RDB_TYPE_ZSET_LISTPACK` body (what Redis 7 DUMPs for a small sorted set): members
+/// and scores alternate, scores as integers or decimal text.
+pub fn rdb_decode_listpack(r: &mut Reader) -> Option<Value> {
+    let el = super::encoding::listpack_elements(r)?;
+    if el.len() % 2 != 0 {
+        return None;
+    }
+    let mut pairs = Vec::with_capacity(el.len() / 2);
+    let mut it = el.into_iter();
+    while let (Some(m), Some(s)) = (it.next(), it.next()) {
+        let score: f64 = std::str::from_utf8(&s).ok()?.parse().ok()?;
+        if score.is_nan() {
+            return None;
+        }
+        pairs.push((Str::from_vec(m), score));
+    }
+    from_rdb_pairs(pairs)
+}
+
+/// A sorted set from decoded pairs in any order; `None` if a member repeats.
+fn from_rdb_pairs(mut pairs: Vec<(Str, f64)>) -> Option<Value> {
     pairs.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
     // Equal members sort next to each other only when their scores are equal; check properly.
     let mut seen: hashbrown::HashSet<&[u8], Hasher> =
