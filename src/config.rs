@@ -90,6 +90,7 @@ pub static DEFS: &[Def] = &[
         true,
     ),
     def("notify-keyspace-events", Kind::KeyspaceEvents, "", true),
+    def("tracking-table-max-keys", NONNEG, "1000000", true),
     def(
         "client-output-buffer-limit",
         Kind::OutputBufferLimit,

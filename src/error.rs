@@ -104,6 +104,20 @@ pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 pub const NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
 pub const ZSET_RANDOM_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+
+/// EXEC itself rejected inside MULTI (Redis's `execCommandAbort`): the transaction is gone.
+pub fn exec_abort(e: &str) -> CmdError {
+    CmdError::owned(format!(
+        "EXECABORT Transaction discarded because of: {}",
+        e.strip_prefix("ERR ").unwrap_or(e)
+    ))
+}
 
 /// ZUNION/ZINTER/ZDIFF(STORE)/ZINTERCARD with `numkeys` below 1.
 pub fn zset_no_keys(cmd: &str) -> CmdError {

@@ -3,13 +3,15 @@
 //! Crate map:
 //! - [`config`]: the one option registry behind the command line, the config file and CONFIG.
 //! - [`protocol`]: RESP2/RESP3 parsing and reply encoding, inline-argument splitting (no I/O).
-//! - [`server`]: listeners, the connection loop, sessions, the client registry, shutdown.
+//! - [`server`]: listeners, the connection loop, sessions, the client registry, CLIENT PAUSE,
+//!   shutdown.
 //! - [`commands`]: the command table, dispatch, the argument cursor, one file per family.
 //! - [`keyspace`]: sharded databases, values, expiry.
 //! - [`changes`]: the change event, the recorder, the change log (memory tail, disk segments,
 //!   writer thread).
 //! - [`persistence`]: snapshots and start-up recovery (snapshot + log replay).
-//! - [`pubsub`]: channels, patterns, shard channels, keyspace notifications, output limits.
+//! - [`pubsub`]: channels, patterns, shard channels, keyspace notifications, output limits,
+//!   MONITOR, client-side caching (CLIENT TRACKING).
 //! - [`error`]: Redis wire error strings.
 //! - [`util`]: numbers, glob matching, clock.
 

@@ -626,6 +626,16 @@ impl ChangeLog {
     /// Commits the recorder's records (a group shares a transaction id when there are several)
     /// and clears it. Returns the offset of the last record, or 0 if there was nothing to commit.
     pub fn commit(&self, rec: &mut Recorder, ts: u64) -> u64 {
+        self.commit_group(rec, ts, false)
+    }
+
+    /// Like [`ChangeLog::commit`], but the records are one transaction (MULTI/EXEC) even when
+    /// there is only one, so a reader can tell an EXEC's lone change from a plain write.
+    pub fn commit_tx(&self, rec: &mut Recorder, ts: u64) -> u64 {
+        self.commit_group(rec, ts, true)
+    }
+
+    fn commit_group(&self, rec: &mut Recorder, ts: u64, always_tx: bool) -> u64 {
         if rec.count == 0 {
             return 0;
         }
@@ -635,7 +645,7 @@ impl ChangeLog {
         // Timestamps never go backwards in the log, so a time-based start position can search.
         let ts = ts.max(inner.last_ts);
         inner.last_ts = ts;
-        let tx = if rec.count > 1 {
+        let tx = if rec.count > 1 || always_tx {
             inner.next_tx += 1;
             inner.next_tx - 1
         } else {

@@ -57,7 +57,8 @@ pub fn parse_start(log: &ChangeLog, a: &[u8]) -> CmdResult<u64> {
         return Ok(log.first_offset());
     }
     if is(a, "latest") || a == b"$" {
-        return Ok(log.last_offset() + 1);
+        // Inside EXEC, the transaction's earlier changes are not "after the command".
+        return Ok(crate::keyspace::txn::applied_offset(log) + 1);
     }
     let num = |s: &[u8]| -> CmdResult<u64> {
         std::str::from_utf8(s)

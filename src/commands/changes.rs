@@ -650,7 +650,8 @@ fn changes_snapshot(ctx: &mut Ctx, a: Args) -> CmdResult {
             return Err(SYNTAX.into());
         }
     }
-    let n = ctx.srv.log.last_offset();
+    // Inside EXEC the values include the transaction's changes so far (`keyspace::txn`).
+    let n = crate::keyspace::txn::applied_offset(&ctx.srv.log);
     let now = ctx.now;
     let mut rows: Vec<SnapRow> = Vec::new();
     let mut bytes = 0usize;

@@ -1,4 +1,8 @@
-//! Connection commands: PING ECHO QUIT RESET SELECT HELLO AUTH and the CLIENT family.
+//! Connection commands: PING ECHO QUIT RESET SELECT HELLO AUTH MONITOR and the CLIENT family.
+//!
+//! MONITOR and CLIENT TRACKING/CACHING/GETREDIR/TRACKINGINFO parse and reply here; the feeds
+//! behind them are `pubsub::monitor` and `pubsub::tracking`. CLIENT PAUSE/UNPAUSE set
+//! `server::pause`, which the connection loop checks.
 
 use std::sync::atomic::Ordering;
 
@@ -6,6 +10,7 @@ use super::args::{int, is, Cursor};
 use super::{cmd, container, flag::*, table, CommandSpec, Ctx};
 use crate::error::{self, CmdError, CmdResult};
 use crate::protocol::resp::Args;
+use crate::pubsub::{monitor, tracking, ClientSubs};
 use crate::server::session::{Action, ReplyMode};
 
 const C: &[&str] = &["connection"];
@@ -28,6 +33,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Handshakes with the Redis server.", "[protover [AUTH username password] [SETNAME clientname]]", "6.0.0", "O(1)"),
     cmd!("auth", -2, NO_AUTH | LOADING | STALE | FAST | NOSCRIPT, (0, 0, 0), C, "connection", auth,
         "Authenticates the connection.", "[username] password", "1.0.0", "O(N) where N is the number of passwords defined for the user"),
+    cmd!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), &[], "server", monitor,
+        "Listens for all requests received by the server in real-time.", "", "1.0.0", ""),
     CommandSpec {
         name: "client",
         arity: -2,
@@ -63,6 +70,18 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Sets information specific to the client or connection.", "LIB-NAME libname | LIB-VER libver", "7.2.0", "O(1)"),
             cmd!("unblock", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), C, "connection", client_unblock,
                 "Unblock a client blocked in a blocking command from a different connection", "client-id [TIMEOUT | ERROR]", "5.0.0", "O(log N) where N is the number of client connections"),
+            cmd!("tracking", -3, NOSCRIPT | LOADING | STALE, (0, 0, 0), C, "connection", client_tracking,
+                "Controls server-assisted client-side caching for the connection.", "ON | OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]", "6.0.0", "O(1). Some options may introduce additional complexity."),
+            cmd!("caching", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), C, "connection", client_caching,
+                "Instructs the server whether to track the keys in the next request.", "YES | NO", "6.0.0", "O(1)"),
+            cmd!("getredir", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), C, "connection", client_getredir,
+                "Returns the client ID to which the connection's tracking notifications are redirected.", "", "6.0.0", "O(1)"),
+            cmd!("trackinginfo", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), C, "connection", client_trackinginfo,
+                "Returns information about server-assisted client-side caching for the connection.", "", "6.2.0", "O(1)"),
+            cmd!("pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), C, "connection", client_pause,
+                "Suspends commands processing.", "timeout [WRITE | ALL]", "3.0.0", "O(1)"),
+            cmd!("unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), C, "connection", client_unpause,
+                "Resumes processing commands from paused clients.", "", "6.2.0", "O(N) Where N is the number of paused clients"),
             cmd!("help", 2, LOADING | STALE, (0, 0, 0), C, "connection", client_help,
                 "Returns helpful text about the different subcommands.", "", "5.0.0", "O(1)"),
         ],
@@ -102,14 +121,18 @@ fn reset(ctx: &mut Ctx, _a: Args) -> CmdResult {
     let s = &mut *ctx.sess;
     s.db = 0;
     s.resp3 = false;
+    s.info.resp.store(2, Ordering::Relaxed);
+    s.tracking = None;
     ctx.out.resp3 = false;
     s.reply = ReplyMode::On;
     s.no_evict = false;
     s.no_touch = false;
     s.authenticated = !ctx.srv.auth_required();
     s.info.name.lock().clear();
+    s.tx.discard();
     // Leave pub/sub mode silently; messages already queued still precede the reply.
     if let Some(p) = s.pubsub.as_mut() {
+        p.set_monitor(false);
         p.unsubscribe_all();
     }
     ctx.out.simple("RESET");
@@ -144,11 +167,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn auth(ctx: &mut Ctx, a: Args) -> CmdResult {
+    monitor::redact_reset();
     let (user, pass): (&[u8], &[u8]) = match a.len() {
         2 => (b"default", a.get(1)),
         3 => (a.get(1), a.get(2)),
         _ => return Err(error::SYNTAX.into()),
     };
+    // MONITOR shows the credentials as `(redacted)`, once the form is known to be valid.
+    (1..a.len()).for_each(monitor::redact);
     if a.len() == 2 && !ctx.srv.auth_required() {
         return Err(error::AUTH_NOT_CONFIGURED.into());
     }
@@ -165,6 +191,7 @@ fn valid_name(n: &[u8]) -> bool {
 }
 
 fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
+    monitor::redact_reset();
     let mut c = Cursor::new(a, 1);
     let mut proto = if ctx.sess.resp3 { 3 } else { 2 };
     if let Some(p) = c.next_arg() {
@@ -180,6 +207,9 @@ fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut authed = false;
     while let Some(opt) = c.next_arg() {
         if is(opt, "AUTH") && c.remaining() >= 2 {
+            let at = a.len() - c.remaining();
+            monitor::redact(at);
+            monitor::redact(at + 1);
             let (u, p) = (c.value()?, c.value()?);
             if !check_password(ctx, u, p) {
                 return Err(error::WRONGPASS.into());
@@ -209,6 +239,12 @@ fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
     }
     ctx.sess.resp3 = proto == 3;
     ctx.out.resp3 = proto == 3;
+    ctx.sess.info.resp.store(proto as u8, Ordering::Relaxed);
+    if proto == 3 {
+        // A RESP3 connection may be the target of another's tracking redirect: give it the
+        // push queue now (`pubsub` module docs).
+        ClientSubs::ensure(&mut ctx.sess.pubsub, &ctx.srv.pubsub, &ctx.sess.info);
+    }
     let out = &mut *ctx.out;
     out.map(7);
     out.bulk(b"server");
@@ -517,6 +553,10 @@ fn client_unblock(ctx: &mut Ctx, a: Args) -> CmdResult {
 fn client_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
     let lines = [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -529,6 +569,10 @@ fn client_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "    Kill connections. Options are: ID, TYPE, USER, ADDR, LADDR, SKIPME, MAXAGE.",
         "LIST [options ...]",
         "    Return information about client connections. Options: TYPE, ID.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "NO-TOUCH (ON|OFF)",
@@ -541,6 +585,11 @@ fn client_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
         "UNBLOCK <clientid> [TIMEOUT|ERROR]",
         "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "HELP",
         "    Print this help.",
     ];
@@ -548,5 +597,190 @@ fn client_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
     for l in lines {
         ctx.out.simple(l);
     }
+    Ok(())
+}
+
+/// MONITOR: from now on, every command the server runs is pushed to this connection
+/// (`pubsub::monitor`). Again on a monitor: ignored, without a reply, as in Redis.
+fn monitor(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    if crate::keyspace::txn::capturing() {
+        // Queued in MULTI: Redis refuses it when EXEC runs it (`CLIENT_DENY_BLOCKING`).
+        return Err("ERR MONITOR isn't allowed for DENY BLOCKING client".into());
+    }
+    let subs = ClientSubs::ensure(&mut ctx.sess.pubsub, &ctx.srv.pubsub, &ctx.sess.info);
+    if subs.is_monitor() {
+        return Ok(());
+    }
+    subs.set_monitor(true);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT TRACKING on|off [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP], with
+/// Redis's option parsing (`clientCommand`) and checks (`pubsub::tracking::enable`).
+fn client_tracking(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let mut o = tracking::Options::default();
+    let mut j = 3;
+    while j < a.len() {
+        let opt = a.get(j);
+        let more = j + 1 < a.len();
+        if is(opt, "REDIRECT") && more {
+            j += 1;
+            if o.redirect != 0 {
+                return Err("ERR A client can only redirect to a single other client".into());
+            }
+            let id = int(a.get(j))?;
+            let target = (id > 0).then(|| ctx.srv.clients.get(id as u64)).flatten();
+            let Some(target) = target else {
+                return Err("ERR The client ID you want redirect to does not exist".into());
+            };
+            o.redirect = id as u64;
+            o.target = std::sync::Arc::downgrade(&target);
+        } else if is(opt, "BCAST") {
+            o.bcast = true;
+        } else if is(opt, "OPTIN") {
+            o.optin = true;
+        } else if is(opt, "OPTOUT") {
+            o.optout = true;
+        } else if is(opt, "NOLOOP") {
+            o.noloop = true;
+        } else if is(opt, "PREFIX") && more {
+            j += 1;
+            o.prefixes.push(a.get(j).to_vec());
+        } else {
+            return Err(error::SYNTAX.into());
+        }
+        j += 1;
+    }
+    let s = &mut *ctx.sess;
+    if is(a.get(2), "ON") {
+        s.info
+            .resp
+            .store(if s.resp3 { 3 } else { 2 }, Ordering::Relaxed);
+        let queue = ClientSubs::ensure(&mut s.pubsub, &ctx.srv.pubsub, &s.info)
+            .subscriber()
+            .clone();
+        tracking::enable(&mut s.tracking, &ctx.srv.pubsub, &s.info, queue, o)
+            .map_err(CmdError::owned)?;
+    } else if is(a.get(2), "OFF") {
+        s.tracking = None;
+    } else {
+        return Err(error::SYNTAX.into());
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_caching(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let Some(t) = ctx.sess.tracking.as_deref_mut() else {
+        return Err(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode \
+                    with OPTIN or OPTOUT mode enabled"
+                .into(),
+        );
+    };
+    let v = a.get(2);
+    if is(v, "YES") {
+        if !t.optin {
+            return Err(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+                    .into(),
+            );
+        }
+    } else if is(v, "NO") {
+        if !t.optout {
+            return Err(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+                    .into(),
+            );
+        }
+    } else {
+        return Err(error::SYNTAX.into());
+    }
+    t.caching = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getredir(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let r = ctx.sess.tracking.as_ref().map_or(-1, |t| t.redirect as i64);
+    ctx.out.int(r);
+    Ok(())
+}
+
+fn client_trackinginfo(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let t = ctx.sess.tracking.as_deref();
+    let mut flags: Vec<&str> = vec![if t.is_some() { "on" } else { "off" }];
+    if let Some(t) = t {
+        if t.bcast {
+            flags.push("bcast");
+        }
+        if t.optin {
+            flags.push("optin");
+            if t.caching {
+                flags.push("caching-yes");
+            }
+        }
+        if t.optout {
+            flags.push("optout");
+            if t.caching {
+                flags.push("caching-no");
+            }
+        }
+        if t.noloop {
+            flags.push("noloop");
+        }
+        if tracking::broken(&ctx.sess.info) {
+            flags.push("broken_redirect");
+        }
+    }
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(flags.len());
+    for f in flags {
+        out.bulk(f.as_bytes());
+    }
+    out.bulk(b"redirect");
+    out.int(t.map_or(-1, |t| t.redirect as i64));
+    out.bulk(b"prefixes");
+    match t {
+        Some(t) => out.bulks(t.prefixes.iter().map(|p| p.as_slice())),
+        None => out.array(0),
+    }
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL] (`server::pause`).
+fn client_pause(ctx: &mut Ctx, a: Args) -> CmdResult {
+    use crate::server::pause;
+    if a.len() > 4 {
+        return Err(error::subcommand_syntax(a.get(1), "client"));
+    }
+    let mode = match a.len() {
+        4 if is(a.get(3), "WRITE") => pause::WRITE,
+        4 if is(a.get(3), "ALL") => pause::ALL,
+        4 => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
+        _ => pause::ALL,
+    };
+    let ms = super::args::int(a.get(2))
+        .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(error::TIMEOUT_NEG.into());
+    }
+    // Redis adds a positive timeout to the clock as is; 0 is "until now".
+    let end = if ms > 0 {
+        (crate::util::now_ms() as i64).wrapping_add(ms)
+    } else {
+        0
+    };
+    ctx.srv.pause.pause(end, mode);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    ctx.srv.pause.unpause();
+    ctx.out.ok();
     Ok(())
 }

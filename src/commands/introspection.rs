@@ -360,6 +360,7 @@ fn sorted_categories(spec: &CommandSpec) -> Vec<&'static str> {
 /// Key-spec flags, coarse because the table has no per-key access description: a read-only
 /// command only reads its keys; a write command is described by the broad `RW` + `update`, which
 /// never understates what it may do; a pub/sub command's "keys" are shard channels (`not_key`).
+/// A keyed command that neither reads nor writes its keys (WATCH) gets Redis's bare `RO`.
 fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
     if spec.flags & flag::PUBSUB != 0 {
         // Shard channels take key positions (for cluster routing) but are not keys.
@@ -369,7 +370,7 @@ fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
     } else if spec.flags & flag::READONLY != 0 {
         &["RO", "access"]
     } else {
-        &["RW"]
+        &["RO"]
     }
 }
 

@@ -23,6 +23,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 use std::collections::HashMap;
@@ -186,7 +187,7 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 11] {
+fn families() -> [&'static [CommandSpec]; 12] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -199,6 +200,7 @@ fn families() -> [&'static [CommandSpec]; 11] {
         changes::COMMANDS,
         pubsub::COMMANDS,
         introspection::COMMANDS,
+        transactions::COMMANDS,
     ]
 }
 
@@ -319,6 +321,10 @@ impl<'a> Ctx<'a> {
             .keyspace
             .lock(&srv.log, self.who(), self.sess.db, self.now, keys);
         l.enabled = !self.sess.replaying;
+        if self.sess.tracking.as_ref().is_some_and(|t| t.reading) {
+            // Remembered under these shard locks when `l` drops (`pubsub::tracking`).
+            l.track = Some(crate::pubsub::tracking::Reads::new(self.sess.id, keys));
+        }
         l
     }
 
@@ -391,11 +397,13 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     let st = &t.stats[r.id];
     if r.spec.flags & flag::LOADING == 0 && ctx.srv.loading.load(Ordering::Acquire) {
         st.rejected.fetch_add(1, Ordering::Relaxed);
+        ctx.sess.tx.flag();
         ctx.out.error(error::LOADING);
         return;
     }
     if !ctx.sess.authenticated && r.spec.flags & flag::NO_AUTH == 0 && ctx.srv.auth_required() {
         st.rejected.fetch_add(1, Ordering::Relaxed);
+        ctx.sess.tx.flag();
         ctx.out.error(error::NOAUTH);
         return;
     }
@@ -405,9 +413,29 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
         && !crate::pubsub::allowed_in_subscribed_mode(&t.full_names[r.id])
     {
         st.rejected.fetch_add(1, Ordering::Relaxed);
+        ctx.sess.tx.flag();
         ctx.out
             .error(error::pubsub_context(&t.full_names[r.id]).as_str());
         return;
+    }
+    // A monitor is a replica in Redis: it may not touch the keyspace (`pubsub::monitor`).
+    if ctx.sess.monitors_seen && crate::pubsub::monitor::refused(ctx, r) {
+        st.rejected.fetch_add(1, Ordering::Relaxed);
+        ctx.sess.tx.flag();
+        ctx.out.error(crate::pubsub::monitor::REPLICA_KEYSPACE);
+        return;
+    }
+    if ctx.sess.tx.in_multi() && transactions::queue(ctx, r, &args) {
+        return;
+    }
+    call(ctx, r, args, clock);
+}
+
+/// Runs the handler and keeps the statistics; EXEC runs its queued commands through this.
+pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
+    let st = &table().stats[r.id];
+    if let Some(t) = ctx.sess.tracking.as_deref_mut() {
+        crate::pubsub::tracking::before_command(t, r.spec.flags & flag::READONLY != 0);
     }
     let res = (r.spec.handler)(ctx, args);
     let end = Instant::now();
@@ -419,6 +447,11 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
         st.failed.fetch_add(1, Ordering::Relaxed);
         ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);
         ctx.out.error(e.as_str());
+    }
+    // MONITOR lines and client-side caching, only if this batch saw a monitor or the
+    // connection tracks (`pubsub::after_command`).
+    if ctx.sess.monitors_seen || ctx.sess.tracking.is_some() {
+        crate::pubsub::after_command(ctx, r, args);
     }
 }
 

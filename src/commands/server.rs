@@ -218,8 +218,13 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("maxclients", srv.config.get("maxclients"));
             kv("client_recent_max_input_buffer", "0".into());
             kv("client_recent_max_output_buffer", "0".into());
-            kv("blocked_clients", srv.keyspace.blocked.len().to_string());
-            kv("tracking_clients", "0".into());
+            let blocked = srv.keyspace.blocked.len()
+                + srv.pause.waiting.load(std::sync::atomic::Ordering::Relaxed);
+            kv("blocked_clients", blocked.to_string());
+            kv(
+                "tracking_clients",
+                srv.pubsub.tracking.counts().0.to_string(),
+            );
             kv("clients_in_timeout_table", "0".into());
         }
         "memory" => {
@@ -333,6 +338,10 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("pubsub_channels", ps.channel_count().to_string());
             kv("pubsub_patterns", ps.pattern_count().to_string());
             kv("pubsubshard_channels", ps.shard_channel_count().to_string());
+            let (_, keys, items, prefixes) = ps.tracking.counts();
+            kv("tracking_total_keys", keys.to_string());
+            kv("tracking_total_items", items.to_string());
+            kv("tracking_total_prefixes", prefixes.to_string());
             kv(
                 "total_error_replies",
                 st.errors.load(Ordering::Relaxed).to_string(),

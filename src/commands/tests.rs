@@ -606,6 +606,19 @@ fn command_info_matches_redis() {
     );
 }
 
+/// Real Redis 7.0.15's `COMMAND INFO watch exec`: WATCH's key spec is a bare `RO`, and EXEC
+/// shows no trace of Eddy's internal EXCLUSIVE flag.
+const REDIS_INFO_WATCH_EXEC: &[u8] = b"*2\r\n*10\r\n$5\r\nwatch\r\n:-2\r\n*5\r\n+noscript\r\n+loading\r\n+stale\r\n+fast\r\n+allow_busy\r\n:1\r\n:-1\r\n:1\r\n*2\r\n+@fast\r\n+@transaction\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*1\r\n+RO\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n*10\r\n$4\r\nexec\r\n:1\r\n*4\r\n+noscript\r\n+loading\r\n+stale\r\n+skip_slowlog\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@slow\r\n+@transaction\r\n*0\r\n*0\r\n*0\r\n";
+
+#[test]
+fn command_info_of_transaction_commands_matches_redis() {
+    let (srv, mut sess) = server();
+    assert_eq!(
+        text(&line(&srv, &mut sess, "COMMAND INFO watch exec")),
+        text(REDIS_INFO_WATCH_EXEC)
+    );
+}
+
 #[test]
 fn command_info_of_command_lists_subcommands() {
     let (srv, mut sess) = server();

@@ -630,6 +630,9 @@ pub fn finish(srv: &crate::server::Server, w: &Arc<Waiter>) {
 
 /// Serves `w`'s keys again with its BLMOVE destination locked too (see the module docs).
 pub fn retry(srv: &crate::server::Server, w: &Arc<Waiter>) {
+    // This serves (and records) outside any batch: like any writer it holds the world lock
+    // shared, so it never lands in the middle of an EXEC.
+    let _world = srv.world.read();
     let mut keys = keys_of(w);
     if let Op::Move { dst, .. } = &w.op {
         keys.push(dst);

@@ -33,7 +33,8 @@ pub async fn run(srv: Arc<Server>) {
         if srv.shutting_down() {
             return;
         }
-        if !srv.active_expire.load(Ordering::Relaxed) {
+        // CLIENT PAUSE freezes the dataset, as Redis's pause does for expiry.
+        if !srv.active_expire.load(Ordering::Relaxed) || srv.pause.is_paused() {
             continue;
         }
         cycle(&srv, &mut rng);

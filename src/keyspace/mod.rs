@@ -18,8 +18,10 @@
 //! * Changes are recorded into the `Locked`'s recorder as they are applied; when the `Locked` is
 //!   dropped they are committed to the change log *before* the shard locks are released, so the
 //!   log's order for any one key is the order in which changes were applied.
-//! * Whole-keyspace operations (FLUSHALL, SWAPDB, and later EXEC) take the server's world lock
+//! * Whole-keyspace operations (FLUSHALL, SWAPDB, EXEC) take the server's world lock
 //!   exclusively (see `server::Server::world`); everything else holds it shared.
+//! * While an EXEC runs, a dropped `Locked` hands its changes to the transaction instead of
+//!   committing them, and WATCHed keys are touched from the records at drop (see [`txn`]).
 //! * With keyspace notifications on, the commit also publishes them, still under the shard
 //!   locks (`pubsub::notify`); the lock order is shard locks, then the notification order lock,
 //!   then the log mutex or the pub/sub registries' locks.
@@ -42,6 +44,7 @@ pub mod expiry;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod txn;
 pub mod value;
 pub mod zset;
 
@@ -153,6 +156,8 @@ pub struct Keyspace {
     pub blocked: blocking::Registry,
     /// Pub/sub, for the keyspace notifications published when changes commit.
     pub pubsub: std::sync::Arc<crate::pubsub::PubSub>,
+    /// WATCHed keys (shared with the watching sessions, which unregister when they go away).
+    pub watches: std::sync::Arc<txn::Registry>,
 }
 
 impl Keyspace {
@@ -178,6 +183,7 @@ impl Keyspace {
             image_max: std::sync::atomic::AtomicUsize::new(4096),
             blocked: blocking::Registry::default(),
             pubsub: std::sync::Arc::new(crate::pubsub::PubSub::new()),
+            watches: std::sync::Arc::new(txn::Registry::new(n)),
         }
     }
 
@@ -293,6 +299,7 @@ impl Keyspace {
             images: self.images.load(std::sync::atomic::Ordering::Relaxed),
             old: SmallVec::new(),
             ready: Vec::new(),
+            track: None,
         }
     }
 
@@ -320,6 +327,7 @@ impl Keyspace {
             images: self.images.load(std::sync::atomic::Ordering::Relaxed),
             old: SmallVec::new(),
             ready: Vec::new(),
+            track: None,
         }
     }
 
@@ -401,29 +409,51 @@ pub struct Locked<'a> {
     old: SmallVec<[OldImage; 1]>,
     /// Keys (db, key) with blocked clients that this command may have fed; served on drop.
     pub ready: Vec<(usize, Key)>,
+    /// Keys a tracking client's read-only command read, remembered on drop (`pubsub::tracking`).
+    pub track: Option<crate::pubsub::tracking::Reads>,
 }
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         if !self.ready.is_empty() {
-            blocking::serve_ready(self);
+            if txn::capturing() {
+                // Inside EXEC: blocked clients are served once the transaction is committed.
+                txn::defer_ready(&mut self.ready);
+            } else {
+                blocking::serve_ready(self);
+            }
         }
         if !self.rec.is_empty() && self.enabled {
-            // Keyspace notifications: one atomic load when they are off (see `pubsub::notify`).
-            let notify = crate::pubsub::notify::wanted(&self.ks.pubsub);
-            if notify != 0 {
-                crate::pubsub::notify::commit_and_notify(
-                    &self.ks.pubsub,
-                    self.log,
-                    &mut self.rec,
-                    self.now,
-                    notify,
-                );
+            if self.ks.watches.active() {
+                self.touch_watches();
+            }
+            // Client-side caching: one atomic load when nobody tracks (`pubsub::tracking`).
+            if self.ks.pubsub.tracking.active() {
+                let current = self.who.client_id;
+                crate::pubsub::tracking::invalidate(&self.ks.pubsub, &self.rec.buf, current);
+            }
+            if txn::capturing() {
+                txn::absorb(&mut self.rec);
             } else {
-                self.log.commit(&mut self.rec, self.now);
+                // Keyspace notifications: one atomic load when they are off (`pubsub::notify`).
+                let notify = crate::pubsub::notify::wanted(&self.ks.pubsub);
+                if notify != 0 {
+                    crate::pubsub::notify::commit_and_notify(
+                        &self.ks.pubsub,
+                        self.log,
+                        &mut self.rec,
+                        self.now,
+                        notify,
+                    );
+                } else {
+                    self.log.commit(&mut self.rec, self.now);
+                }
             }
         }
         Recorder::recycle(std::mem::take(&mut self.rec));
+        if let Some(reads) = self.track.take() {
+            crate::pubsub::tracking::remember(&self.ks.pubsub, reads);
+        }
         if self.guards.len() == 1 && BATCHING.with(|b| b.get()) {
             // A `Locked` dropped while another was alive on this thread: keep only the newest.
             self.ks.release_held();
@@ -437,6 +467,23 @@ impl Drop for Locked<'_> {
 }
 
 impl<'a> Locked<'a> {
+    /// Marks the clients WATCHing the keys this command changed (still under its shard locks).
+    #[cold]
+    fn touch_watches(&self) {
+        let (ks, now) = (self.ks, self.now);
+        let guards = &self.guards;
+        ks.watches.touch(
+            &self.rec.buf,
+            |k| ks.shard_of(k),
+            |db, k| {
+                let i = ks.shard_of(k);
+                let (_, g) = guards.iter().find(|(gi, _)| *gi == i)?;
+                let d = g.dbs.get(db)?;
+                d.keys.contains_key(k).then(|| d.is_expired(k, now))
+            },
+        );
+    }
+
     fn shard(&mut self, key: &[u8]) -> &mut Shard {
         let i = self.ks.shard_of(key);
         let pos = self

@@ -62,10 +62,12 @@ pub fn start(srv: &Server) -> Option<Arc<SnapJob>> {
     if srv.persist.bgsave_in_progress.swap(true, Ordering::AcqRel) {
         return None;
     }
+    // Inside EXEC (BGSAVE queued in MULTI) the keyspace already holds the transaction's
+    // changes so far, which commit after it: they count as covered (`keyspace::txn`).
     let job = Arc::new(SnapJob {
-        offset: srv.log.last_offset(),
+        offset: crate::keyspace::txn::applied_offset(&srv.log),
         ts: crate::util::now_ms(),
-        next_tx: srv.log.next_tx(),
+        next_tx: crate::keyspace::txn::next_tx(&srv.log),
         blocks: Mutex::new(Vec::new()),
     });
     srv.persist

@@ -35,9 +35,20 @@
 //! UNSUBSCRIBE that ended it.
 //!
 //! Keyspace notifications (`notify.rs`) publish through the same registries.
+//!
+//! ## Other pushes on the same queue
+//! MONITOR lines (`monitor.rs`) and client-side caching invalidations (`tracking.rs`) must not
+//! make the command that produces them wait either, so they use the same per-connection queue
+//! and the same byte accounting and limit. Every connection that has the queue is registered by
+//! id ([`PubSub::endpoint`]) so that a tracking client can redirect its invalidations to another
+//! connection. A RESP3 connection gets its queue as soon as it says HELLO 3 (it may be the
+//! target of a redirect without subscribing to anything); a RESP2 connection can only receive
+//! invalidations in pub/sub mode, where it has the queue anyway.
 
 pub mod limits;
+pub mod monitor;
 pub mod notify;
+pub mod tracking;
 
 use std::collections::HashSet;
 use std::hash::BuildHasher;
@@ -189,6 +200,12 @@ pub struct PubSub {
     limit: LimitMirror,
     /// Connections closed for exceeding `client-output-buffer-limit`.
     pub obl_disconnections: AtomicU64,
+    /// Connections in MONITOR mode.
+    pub monitors: monitor::Monitors,
+    /// Client-side caching: tracked keys, BCAST prefixes, tracking connections.
+    pub tracking: tracking::Tracking,
+    /// Every connection's queue by client id (see "Other pushes" in the module docs).
+    endpoints: RwLock<std::collections::HashMap<u64, Arc<Subscriber>>>,
 }
 
 impl Default for PubSub {
@@ -207,6 +224,9 @@ impl PubSub {
             order: Mutex::new(()),
             limit: LimitMirror::default(),
             obl_disconnections: AtomicU64::new(0),
+            monitors: monitor::Monitors::default(),
+            tracking: tracking::Tracking::new(),
+            endpoints: RwLock::new(std::collections::HashMap::new()),
         };
         if let Some(l) = limits::Limits::parse(limits::DEFAULT) {
             ps.set_limits(&l);
@@ -223,6 +243,13 @@ impl PubSub {
         if let Some(l) = limits::Limits::parse(&config.get("client-output-buffer-limit")) {
             self.set_limits(&l);
         }
+        self.tracking
+            .set_max_keys(config.get_i64("tracking-table-max-keys").max(0) as usize);
+    }
+
+    /// The queue of connection `id`, if it has one.
+    pub(crate) fn endpoint(&self, id: u64) -> Option<Arc<Subscriber>> {
+        self.endpoints.read().get(&id).cloned()
     }
 
     fn set_limits(&self, l: &limits::Limits) {
@@ -389,25 +416,65 @@ pub struct ClientSubs {
     channels: HashSet<Bytes, foldhash::fast::RandomState>,
     patterns: HashSet<Bytes, foldhash::fast::RandomState>,
     shard: HashSet<Bytes, foldhash::fast::RandomState>,
+    /// In MONITOR mode (registered in [`PubSub::monitors`]).
+    monitor: bool,
+    /// Set by MONITOR until the queue is next drained: lines must not be written ahead of its
+    /// `+OK` (see [`ClientSubs::has_pending`]).
+    hold: bool,
 }
 
 impl ClientSubs {
     pub fn new(ps: Arc<PubSub>, info: Arc<ClientInfo>) -> ClientSubs {
         let (tx, rx) = mpsc::unbounded_channel();
+        let sub = Arc::new(Subscriber {
+            id: info.id,
+            tx,
+            info,
+            closing: AtomicBool::new(false),
+            soft_since: AtomicU64::new(0),
+        });
+        ps.endpoints.write().insert(sub.id, sub.clone());
         ClientSubs {
             ps,
-            sub: Arc::new(Subscriber {
-                id: info.id,
-                tx,
-                info,
-                closing: AtomicBool::new(false),
-                soft_since: AtomicU64::new(0),
-            }),
+            sub,
             rx,
             channels: HashSet::default(),
             patterns: HashSet::default(),
             shard: HashSet::default(),
+            monitor: false,
+            hold: false,
         }
+    }
+
+    /// The connection's queue, created on first use (subscriptions, MONITOR, tracking, RESP3).
+    pub fn ensure<'s>(
+        slot: &'s mut Option<Box<ClientSubs>>,
+        ps: &Arc<PubSub>,
+        info: &Arc<ClientInfo>,
+    ) -> &'s mut ClientSubs {
+        slot.get_or_insert_with(|| Box::new(ClientSubs::new(ps.clone(), info.clone())))
+    }
+
+    pub(crate) fn subscriber(&self) -> &Arc<Subscriber> {
+        &self.sub
+    }
+
+    /// Enters or leaves MONITOR mode.
+    pub fn set_monitor(&mut self, on: bool) {
+        if on != self.monitor {
+            self.monitor = on;
+            self.sub.info.monitor.store(on, Ordering::Relaxed);
+            if on {
+                self.hold = true;
+                self.ps.monitors.add(&self.sub);
+            } else {
+                self.ps.monitors.remove(self.sub.id);
+            }
+        }
+    }
+
+    pub fn is_monitor(&self) -> bool {
+        self.monitor
     }
 
     fn set(&mut self, kind: Kind) -> &mut HashSet<Bytes, foldhash::fast::RandomState> {
@@ -482,10 +549,14 @@ impl ClientSubs {
         self.publish_counts();
     }
 
-    /// Whether messages are queued.
+    /// Whether messages are queued that must go out before the reply being written (none right
+    /// after MONITOR: its lines follow its `+OK`, through the connection's normal push path).
+    /// The connection asks after every command, so this is one relaxed load of the queued-bytes
+    /// count, which a publisher raises before it sends (a message published before a command's
+    /// (un)subscription took the registry lock is therefore seen).
     #[inline]
     pub fn has_pending(&self) -> bool {
-        !self.rx.is_empty()
+        !self.hold && self.sub.info.omem.load(Ordering::Relaxed) != 0
     }
 
     /// Waits for the next queued message.
@@ -503,6 +574,7 @@ impl ClientSubs {
         resp3: bool,
         max: usize,
     ) -> usize {
+        self.hold = false;
         let start = out.len();
         let put = |out: &mut Vec<u8>, m: &[u8]| {
             if resp3 && m.first() == Some(&b'*') {
@@ -533,6 +605,64 @@ impl ClientSubs {
 impl Drop for ClientSubs {
     fn drop(&mut self) {
         self.unsubscribe_all();
+        self.set_monitor(false);
+        self.ps.endpoints.write().remove(&self.sub.id);
+    }
+}
+
+thread_local! {
+    /// Pushes for the connection whose command runs on this thread (its id, the bytes): its own
+    /// MONITOR lines and the invalidations its own command caused go after its reply, as in
+    /// Redis — and after a whole EXEC's reply, never inside its array.
+    static AFTER_REPLY: std::cell::RefCell<(u64, Vec<u8>)> =
+        const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+/// Keeps `bytes` for connection `id`'s output after the running command's reply.
+pub(crate) fn after_reply(id: u64, bytes: &[u8]) {
+    AFTER_REPLY.with(|o| {
+        let mut o = o.borrow_mut();
+        if o.0 != id {
+            o.0 = id;
+            o.1.clear();
+        }
+        o.1.extend_from_slice(bytes);
+    });
+}
+
+/// Appends what [`after_reply`] kept for `id` to `out`.
+pub(crate) fn take_after_reply(id: u64, out: &mut Vec<u8>) {
+    AFTER_REPLY.with(|o| {
+        let mut o = o.borrow_mut();
+        if o.0 == id && !o.1.is_empty() {
+            out.extend_from_slice(&o.1);
+            o.1.clear();
+            if o.1.capacity() > 64 * 1024 {
+                o.1 = Vec::new();
+            }
+        }
+    });
+}
+
+/// The dispatcher's hook after a command ran (`commands::call`), taken only when this batch saw
+/// a monitor or the connection tracks: the MONITOR line, the end of a CLIENT CACHING hint, and
+/// this connection's own pushes after its reply (held back while an EXEC runs its commands).
+pub fn after_command(
+    ctx: &mut crate::commands::Ctx,
+    r: &crate::commands::Resolved,
+    args: crate::protocol::resp::Args,
+) {
+    let in_exec = crate::keyspace::txn::capturing();
+    if ctx.sess.monitors_seen {
+        monitor::feed(ctx, r, args);
+    }
+    if let Some(t) = ctx.sess.tracking.as_deref_mut() {
+        let client_cmd = crate::commands::table().full_names[r.id].starts_with("client|");
+        let in_tx = in_exec || ctx.sess.tx.in_multi();
+        tracking::after_command(t, client_cmd, in_tx);
+    }
+    if !in_exec {
+        take_after_reply(ctx.sess.id, &mut ctx.out.buf);
     }
 }
 

@@ -226,17 +226,53 @@ pub fn commit_and_notify(
     now: u64,
     flags: u32,
 ) -> u64 {
+    commit_parts_and_notify(ps, log, rec, now, flags, None)
+}
+
+/// [`commit_and_notify`] for an EXEC: the records are committed as one transaction, but
+/// notifications are derived per command (`parts` are the byte offsets in `rec` where each
+/// command's records start), since the rules above read one command's records.
+pub fn commit_tx_and_notify(
+    ps: &PubSub,
+    log: &ChangeLog,
+    rec: &mut Recorder,
+    now: u64,
+    flags: u32,
+    parts: &[usize],
+) -> u64 {
+    commit_parts_and_notify(ps, log, rec, now, flags, Some(parts))
+}
+
+fn commit_parts_and_notify(
+    ps: &PubSub,
+    log: &ChangeLog,
+    rec: &mut Recorder,
+    now: u64,
+    flags: u32,
+    tx_parts: Option<&[usize]>,
+) -> u64 {
     let _order = ps.order.lock();
     SCRATCH.with(|s| {
         let mut scratch = s.borrow_mut();
         scratch.clear();
         scratch.extend_from_slice(&rec.buf);
-        let last = log.commit(rec, now);
-        derive(&scratch, |(db, key, event, class)| {
-            if flags & class != 0 {
-                publish(ps, flags, db, key, event);
-            }
-        });
+        let last = match tx_parts {
+            Some(_) => log.commit_tx(rec, now),
+            None => log.commit(rec, now),
+        };
+        let whole = [0];
+        let parts = tx_parts.unwrap_or(&whole);
+        for (i, &start) in parts.iter().enumerate() {
+            let end = parts.get(i + 1).copied().unwrap_or(scratch.len());
+            let Some(part) = scratch.get(start..end) else {
+                continue;
+            };
+            derive(part, |(db, key, event, class)| {
+                if flags & class != 0 {
+                    publish(ps, flags, db, key, event);
+                }
+            });
+        }
         if scratch.capacity() > 64 * 1024 {
             *scratch = Vec::new();
         }

@@ -37,6 +37,14 @@ pub struct ClientInfo {
     /// Bytes of pub/sub messages queued for this client and not yet written to its socket
     /// (CLIENT LIST `omem`); what `client-output-buffer-limit` is enforced on.
     pub omem: AtomicUsize,
+    /// In MONITOR mode (flag `O`).
+    pub monitor: AtomicBool,
+    /// Waiting for CLIENT PAUSE to end (flag `b`, counted in `blocked_clients`, as in Redis).
+    pub paused: AtomicBool,
+    /// CLIENT TRACKING state bits (`pubsub::tracking::FLAG_*`: flags `t`, `R`, `B`).
+    pub tracking: AtomicU8,
+    /// CLIENT TRACKING's redirect target (0: none).
+    pub redir: AtomicU64,
 }
 
 impl ClientInfo {
@@ -58,6 +66,25 @@ impl ClientInfo {
             > 0
     }
 
+    /// CLIENT LIST's `flags=`, in Redis's order (`N` when none applies).
+    pub fn flags(&self) -> String {
+        let mut s = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            s.push('O');
+        }
+        if self.is_pubsub() {
+            s.push('P');
+        }
+        if self.paused.load(Ordering::Relaxed) {
+            s.push('b');
+        }
+        crate::pubsub::tracking::flag_chars(self, &mut s);
+        if s.is_empty() {
+            s.push('N');
+        }
+        s
+    }
+
     /// One line of CLIENT LIST, as Redis formats it.
     pub fn line(&self, cmd_name: &str) -> String {
         let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
@@ -66,7 +93,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 \
-             oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} \
+             oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} \
              lib-ver={}",
             self.id,
             self.addr,
@@ -74,7 +101,7 @@ impl ClientInfo {
             name,
             self.created.elapsed().as_secs(),
             self.idle_secs(),
-            if self.is_pubsub() { "P" } else { "N" },
+            self.flags(),
             self.db.load(Ordering::Relaxed),
             self.sub.load(Ordering::Relaxed),
             self.psub.load(Ordering::Relaxed),
@@ -83,6 +110,7 @@ impl ClientInfo {
             omem,
             qbuf + 16384 + omem,
             cmd_name,
+            crate::pubsub::tracking::redir_field(self),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
             self.lib_ver.lock(),
@@ -129,6 +157,10 @@ impl Clients {
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
+            monitor: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            tracking: AtomicU8::new(0),
+            redir: AtomicU64::new(0),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -11,6 +11,9 @@
 //! runs are written before that command's reply, as Redis's single output buffer orders them.
 //! Every write also watches for the connection being killed, so a client that stopped reading
 //! (and was closed for its output buffer limit) is closed even while a write waits on it.
+//!
+//! CLIENT PAUSE (`server::pause`) is read once per batch; a command it holds back ends the batch
+//! before it, and the task awaits the end of the pause before running it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -68,7 +71,12 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
             if inbuf.capacity() - inbuf.len() < 1024 {
                 inbuf.reserve(READ_CHUNK);
             }
-            let timeout = srv.config.hot.timeout_secs.load(Ordering::Relaxed);
+            // As in Redis, `timeout` spares pub/sub clients and monitors.
+            let timeout = if sess.subscribed() || sess.info.monitor.load(Ordering::Relaxed) {
+                0
+            } else {
+                srv.config.hot.timeout_secs.load(Ordering::Relaxed)
+            };
             let n = tokio::select! {
                 r = sock.read_buf(&mut inbuf) => r,
                 m = push_rx.recv() => {
@@ -168,6 +176,12 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
                     return;
                 }
                 // Commands that arrived while blocked run now.
+                pending = true;
+            }
+            Some(Action::Pause) => {
+                if !wait_unpaused(srv, sock, &mut inbuf, sess, killed.as_mut()).await {
+                    return;
+                }
                 pending = true;
             }
         }
@@ -303,6 +317,51 @@ async fn wait_blocked(
     outcome
 }
 
+/// Waits out a CLIENT PAUSE that holds back this connection's next command (see
+/// `server::pause`). Meanwhile input is kept for after it, and pub/sub pushes are written, as
+/// Redis keeps writing to a paused client. False: the connection must close.
+async fn wait_unpaused(
+    srv: &Server,
+    sock: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    sess: &mut Session,
+    mut killed: Killed<'_, '_>,
+) -> bool {
+    let limit = srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
+    let end = srv.pause.wait();
+    tokio::pin!(end);
+    // Shown as blocked meanwhile (flag `b`, `blocked_clients`), as Redis shows a paused client.
+    struct Waiting<'a>(&'a Server, &'a super::clients::ClientInfo);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.1.paused.store(false, Ordering::Relaxed);
+            self.0.pause.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    let info = sess.info.clone();
+    info.paused.store(true, Ordering::Relaxed);
+    srv.pause.waiting.fetch_add(1, Ordering::Relaxed);
+    let _waiting = Waiting(srv, &info);
+    loop {
+        if inbuf.capacity() - inbuf.len() < 1024 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            _ = &mut end => return true,
+            _ = &mut killed => return false,
+            m = next_message(&mut sess.pubsub) => {
+                if write_messages(srv, sock, sess, m, killed.as_mut()).await.is_err() {
+                    return false;
+                }
+            }
+            n = sock.read_buf(inbuf) => match n {
+                Ok(n) if n > 0 && inbuf.len() <= limit => {}
+                _ => return false,
+            },
+        }
+    }
+}
+
 async fn idle(timeout_secs: u64) {
     if timeout_secs == 0 {
         std::future::pending::<()>().await;
@@ -328,6 +387,9 @@ fn run_batch(
     // one event-loop iteration share Redis's cached `mstime`.
     let (mut clock, now) = crate::util::clock();
     let mut last_cmd = usize::MAX;
+    // MONITOR and CLIENT PAUSE: one atomic load each per batch when unused.
+    sess.monitors_seen = srv.pubsub.monitors.active();
+    let paused = srv.pause.mode() != crate::server::pause::NONE;
     let result = loop {
         if sess.action.is_some() {
             break (off, off < buf.len(), false, 0);
@@ -350,8 +412,17 @@ fn run_batch(
                 let mark = out.mark();
                 out.resp3 = sess.resp3;
                 match commands::resolve(&args) {
-                    Err(e) => out.error(e.as_str()),
+                    Err(e) => commands::transactions::rejected(sess, &args, &e, out),
                     Ok(r) => {
+                        if paused && crate::server::pause::holds(srv, sess, r.spec) {
+                            // Not started: the connection waits for the pause, then runs it.
+                            // CLIENT LIST shows it as the client's command meanwhile, as Redis.
+                            last_cmd = r.id;
+                            sess.info.last_cmd.store(r.id, Ordering::Relaxed);
+                            processed -= 1;
+                            sess.action = Some(Action::Pause);
+                            continue;
+                        }
                         last_cmd = r.id;
                         let exclusive = r.spec.flags & flag::EXCLUSIVE != 0;
                         let w = if exclusive {

@@ -8,6 +8,7 @@
 
 pub mod clients;
 pub mod conn;
+pub mod pause;
 pub mod session;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,6 +49,8 @@ pub struct Server {
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub world: RwLock<()>,
     pub clients: Clients,
+    /// CLIENT PAUSE state, checked once per batch.
+    pub pause: pause::Pause,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,
@@ -107,6 +110,7 @@ impl Server {
             log: ChangeLog::with_disk(epoch, log_mem.max(1 << 20), disk),
             world: RwLock::new(()),
             clients: Clients::new(),
+            pause: pause::Pause::default(),
             stats: Stats::default(),
             started: Instant::now(),
             started_unix: now / 1000,

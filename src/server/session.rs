@@ -18,6 +18,9 @@ pub enum Action {
     Sleep(Duration),
     /// A blocking command found no data: wait to be served (see `keyspace::blocking`).
     Block(Blocked),
+    /// CLIENT PAUSE holds back the next command: wait for the pause to end, then run it
+    /// (`server::pause`).
+    Pause,
 }
 
 /// A registered wait: the waiter, the channel its reply arrives on, and its deadline.
@@ -69,6 +72,13 @@ pub struct Session {
     /// Pub/sub subscriptions and their message queue, from the first (P|S)SUBSCRIBE on;
     /// dropping it unsubscribes everything.
     pub pubsub: Option<Box<crate::pubsub::ClientSubs>>,
+    /// MULTI queue and WATCHed keys; dropping it unwatches.
+    pub tx: crate::commands::transactions::TxState,
+    /// Some connection was in MONITOR mode when this batch started (`pubsub::monitor`).
+    pub monitors_seen: bool,
+    /// CLIENT TRACKING options while tracking is on (`pubsub::tracking`); dropping them turns
+    /// tracking off.
+    pub tracking: Option<Box<crate::pubsub::tracking::ClientTracking>>,
 }
 
 impl Session {
@@ -87,6 +97,9 @@ impl Session {
             replaying: false,
             feed: None,
             pubsub: None,
+            tx: Default::default(),
+            monitors_seen: false,
+            tracking: None,
         }
     }
 
