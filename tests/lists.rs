@@ -502,6 +502,21 @@ fn blpop_wakes_when_another_client_pushes() {
 }
 
 #[test]
+fn swapdb_serves_clients_blocked_on_keys_that_now_hold_data() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut r = srv.raw();
+    r.call(&["SELECT", "1"]);
+    r.send_cmd(&["BLPOP", "q", "0"]);
+    wait_blocked(&mut c, 1);
+    assert_eq!(qv(&mut c, &["RPUSH", "q", "job"]), Value::Int(1));
+    q::<()>(&mut c, &["SWAPDB", "0", "1"]);
+    assert_eq!(strs(&r.read_reply()), ["q", "job"]);
+    assert_eq!(r.call(&["EXISTS", "q"]), common::Resp::Int(0));
+    assert_eq!(qv(&mut c, &["DBSIZE"]), Value::Int(0));
+}
+
+#[test]
 fn a_blocking_pop_with_data_returns_at_once() {
     let srv = Server::start();
     let mut c = srv.conn();

@@ -770,9 +770,15 @@ fn swapdb(ctx: &mut Ctx, a: Args) -> CmdResult {
     let y = parse(a.get(2), "ERR invalid second DB index")?;
     let mut l = ctx.lock_all();
     if x != y {
+        let mut ready = Vec::new();
         for sh in l.shards_mut() {
             sh.dbs.swap(x, y);
+            if !sh.waiters.is_empty() {
+                ready.extend(sh.waiters.waited_in(&[x, y]));
+            }
         }
+        // Clients blocked on a key that now holds a list or sorted set are served.
+        l.ready.extend(ready);
     }
     l.rec.record(
         l.who,

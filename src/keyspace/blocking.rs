@@ -177,6 +177,20 @@ impl Waiters {
             .push_back(w);
     }
 
+    /// (db, key) of every key a client in one of `dbs` waits on: after SWAPDB those keys may
+    /// hold data now, so they are served as if written (Redis's `scanDatabaseForReadyKeys`).
+    pub fn waited_in(&self, dbs: &[usize]) -> Vec<(usize, Key)> {
+        let mut out = Vec::new();
+        for (key, q) in &self.map {
+            for w in q {
+                if dbs.contains(&w.db) && !out.iter().any(|(d, k)| *d == w.db && k == key) {
+                    out.push((w.db, key.clone()));
+                }
+            }
+        }
+        out
+    }
+
     pub fn remove(&mut self, key: &[u8], w: &Arc<Waiter>) {
         if let Some(q) = self.map.get_mut(key) {
             q.retain(|x| !Arc::ptr_eq(x, w));
