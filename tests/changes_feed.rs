@@ -231,6 +231,53 @@ fn blocked_read_times_out_with_a_null_array() {
 }
 
 #[test]
+fn client_unblock_ends_blocked_reads_as_redis_ends_blocked_pops() {
+    if !eddy_only("client_unblock_ends_blocked_reads_as_redis_ends_blocked_pops") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    for (n, group) in [false, false, true, true].into_iter().enumerate() {
+        let error = n % 2 == 1;
+        let mut r = srv.raw();
+        let id = match r.call(&["CLIENT", "ID"]) {
+            Resp::Int(i) => i,
+            other => panic!("{other:?}"),
+        };
+        let g = format!("g{n}");
+        if group {
+            // A new group at the log's end: nothing to deliver, so the read blocks.
+            q::<()>(&mut c, &["CHANGES", "GROUP", "CREATE", &g, "latest"]);
+            r.send_cmd(&["CHANGES", "GROUP", "READ", &g, "alice", "BLOCK", "0"]);
+        } else {
+            r.send_cmd(&["CHANGES", "READ", "latest", "BLOCK", "0"]);
+        }
+        assert!(poll_until(Duration::from_secs(5), || {
+            let info: String = q(&mut c, &["INFO", "clients"]);
+            info.contains("blocked_clients:1")
+        }));
+        let mut u = redis::cmd("CLIENT");
+        u.arg("UNBLOCK").arg(id);
+        if error {
+            u.arg("ERROR");
+        }
+        assert_eq!(u.query::<i64>(&mut c).unwrap(), 1);
+        let want = if error {
+            "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+        } else {
+            "*-1\r\n"
+        };
+        assert_eq!(r.read_wire(), want);
+        assert_eq!(r.call(&["PING"]), Resp::Simple("PONG".into()));
+        // The wait is over: a write now reaches nobody, and nothing is left blocked.
+        q::<()>(&mut c, &["SET", "k", "v"]);
+        assert!(r.try_read_reply(Duration::from_millis(100)).is_none());
+        let info: String = q(&mut c, &["INFO", "clients"]);
+        assert!(info.contains("blocked_clients:0"), "{info}");
+    }
+}
+
+#[test]
 fn filters_match_keys_events_types_and_databases() {
     if !eddy_only("filters_match_keys_events_types_and_databases") {
         return;

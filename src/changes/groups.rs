@@ -43,7 +43,6 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::filter::{Filter, Images};
@@ -297,7 +296,7 @@ pub fn read(
 }
 
 /// `CHANGES GROUP READ ... BLOCK`: waits for new matching events (or `deadline`), delivers
-/// them and sends the reply bytes on `tx`. If the client is gone by then, the entries stay
+/// them and replies through `w`. If the wait ended meanwhile, the entries stay
 /// pending for another consumer to claim (at-least-once).
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_blocking_read(
@@ -308,7 +307,7 @@ pub fn spawn_blocking_read(
     images: Images,
     resp3: bool,
     deadline: Option<Instant>,
-    mut tx: oneshot::Sender<Vec<u8>>,
+    w: Arc<crate::keyspace::blocking::Waiter>,
 ) -> CmdResult {
     let g = get(&srv.log.groups, &group)?;
     tokio::spawn(async move {
@@ -316,7 +315,7 @@ pub fn spawn_blocking_read(
         loop {
             let next = g.lock().next;
             tokio::select! {
-                _ = tx.closed() => return,
+                _ = w.ended() => return,
                 _ = log.wait_for(next, deadline) => {}
                 _ = srv.wait_shutdown() => return,
             }
@@ -326,19 +325,19 @@ pub fn spawn_blocking_read(
             };
             match r {
                 Ok(evs) if !evs.is_empty() => {
-                    let _ = tx.send(encode_events(resp3, &evs, images));
+                    let _ = w.reply(encode_events(resp3, &evs, images));
                     return;
                 }
                 Ok(_) => {}
                 Err(e) => {
                     let mut o = Out::new(resp3);
                     o.error(e.as_str());
-                    let _ = tx.send(o.buf);
+                    let _ = w.reply(o.buf);
                     return;
                 }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                let _ = tx.send(encode_timeout(resp3));
+                let _ = w.reply(encode_timeout(resp3));
                 return;
             }
         }

@@ -29,7 +29,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::filter::{Filter, Images};
@@ -156,7 +155,7 @@ fn encode_error(resp3: bool, e: &CmdError) -> Vec<u8> {
 }
 
 /// Blocks until at least one event past `from` passes `filter` (or `deadline`), then sends
-/// the reply bytes on `tx`: the events, a null array on timeout, or the TRIMMED error.
+/// the reply through `w`: the events, a null array on timeout, or the TRIMMED error.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_blocking_read(
     srv: Arc<Server>,
@@ -166,30 +165,30 @@ pub fn spawn_blocking_read(
     images: Images,
     resp3: bool,
     deadline: Option<Instant>,
-    mut tx: oneshot::Sender<Vec<u8>>,
+    w: Arc<crate::keyspace::blocking::Waiter>,
 ) {
     tokio::spawn(async move {
         let log = &srv.log;
         let mut next = from;
         loop {
             tokio::select! {
-                _ = tx.closed() => return,
+                _ = w.ended() => return,
                 _ = log.wait_for(next, deadline) => {}
                 _ = srv.wait_shutdown() => return,
             }
             match scan(log, next, &filter, count) {
                 Ok(f) if !f.events.is_empty() => {
-                    let _ = tx.send(encode_events(resp3, &f.events, images));
+                    let _ = w.reply(encode_events(resp3, &f.events, images));
                     return;
                 }
                 Ok(f) => next = f.next,
                 Err(ReadError::Trimmed { earliest }) => {
-                    let _ = tx.send(encode_error(resp3, &error::changes_trimmed(next, earliest)));
+                    let _ = w.reply(encode_error(resp3, &error::changes_trimmed(next, earliest)));
                     return;
                 }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                let _ = tx.send(encode_timeout(resp3));
+                let _ = w.reply(encode_timeout(resp3));
                 return;
             }
         }

@@ -23,6 +23,7 @@ use crate::changes::filter::{Filter, Image, Images};
 use crate::changes::log::{EventRef, ReadError};
 use crate::changes::{groups, subscribe, ChangeEvent};
 use crate::error::{self, CmdError, CmdResult, SYNTAX};
+use crate::keyspace::blocking::Waiter;
 use crate::keyspace::value::{Collection, Value};
 use crate::protocol::resp::{Args, Out};
 use crate::server::session::{Action, Blocked};
@@ -255,10 +256,11 @@ fn background(ctx: &Ctx) -> CmdResult<Arc<Server>> {
 
 /// Parks the connection until `rx` delivers the reply (the connection loop's blocking path;
 /// the sending task owns the timeout, so the loop waits without a deadline of its own).
-fn block_on(ctx: &mut Ctx, rx: tokio::sync::oneshot::Receiver<Vec<u8>>) {
-    // The waiter is keyless: no push ever serves it; it exists for the connection loop's
-    // bookkeeping, and the reply arrives on our own channel.
-    let (waiter, _unused) = crate::keyspace::blocking::Waiter::new(
+/// Blocks the connection on a keyless waiter that a background task (which it returns, to be
+/// handed to the task) serves; registered like a key wait, so INFO counts it and CLIENT UNBLOCK
+/// ends it with Redis's replies.
+fn block_on(ctx: &mut Ctx) -> Arc<Waiter> {
+    let (waiter, rx) = Waiter::new(
         ctx.sess.id,
         ctx.sess.db,
         Vec::new(),
@@ -266,11 +268,13 @@ fn block_on(ctx: &mut Ctx, rx: tokio::sync::oneshot::Receiver<Vec<u8>>) {
         ctx.sess.resp3,
         Default::default(),
     );
+    ctx.srv.keyspace.blocked.insert(waiter.clone());
     ctx.sess.action = Some(Action::Block(Blocked {
-        waiter,
+        waiter: waiter.clone(),
         rx,
         deadline: None,
     }));
+    waiter
 }
 
 fn changes_read(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -281,7 +285,7 @@ fn changes_read(ctx: &mut Ctx, a: Args) -> CmdResult {
     if found.events.is_empty() {
         if let Some(ms) = o.block_ms {
             let srv = background(ctx)?;
-            let (tx, rx) = tokio::sync::oneshot::channel();
+            let w = block_on(ctx);
             subscribe::spawn_blocking_read(
                 srv,
                 found.next,
@@ -290,9 +294,8 @@ fn changes_read(ctx: &mut Ctx, a: Args) -> CmdResult {
                 o.images,
                 ctx.sess.resp3,
                 deadline(ms),
-                tx,
+                w,
             );
-            block_on(ctx, rx);
             return Ok(());
         }
     }
@@ -485,8 +488,8 @@ fn changes_group(ctx: &mut Ctx, a: Args) -> CmdResult {
         if evs.is_empty() {
             if let Some(ms) = o.block_ms {
                 let srv = background(ctx)?;
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                groups::spawn_blocking_read(
+                let w = block_on(ctx);
+                if let Err(e) = groups::spawn_blocking_read(
                     srv,
                     group.to_vec(),
                     consumer.to_vec(),
@@ -494,9 +497,12 @@ fn changes_group(ctx: &mut Ctx, a: Args) -> CmdResult {
                     o.images,
                     ctx.sess.resp3,
                     deadline(ms),
-                    tx,
-                )?;
-                block_on(ctx, rx);
+                    w,
+                ) {
+                    ctx.sess.action = None;
+                    ctx.srv.keyspace.blocked.remove(ctx.sess.id);
+                    return Err(e);
+                }
                 return Ok(());
             }
         }

@@ -86,6 +86,9 @@ pub struct Waiter {
     tx: Mutex<Option<oneshot::Sender<Vec<u8>>>>,
     /// Woken when the server could not lock a BLMOVE destination: serve again with it locked.
     pub retry: Notify,
+    /// For a keyless waiter served by a task of its own: woken when something else (CLIENT
+    /// UNBLOCK, the client leaving) ended the wait, so the task stops.
+    ended: Notify,
 }
 
 impl std::fmt::Debug for Waiter {
@@ -118,8 +121,28 @@ impl Waiter {
             done: AtomicBool::new(false),
             tx: Mutex::new(Some(tx)),
             retry: Notify::new(),
+            ended: Notify::new(),
         };
         (Arc::new(w), rx)
+    }
+
+    /// Delivers a reply from the task serving a keyless wait (CHANGES READ ... BLOCK), unless
+    /// the wait was already ended; true if delivered.
+    pub fn reply(&self, reply: Vec<u8>) -> bool {
+        self.claim() && self.send(reply)
+    }
+
+    /// Resolves once the wait has been ended (served, unblocked, cancelled).
+    pub async fn ended(&self) {
+        loop {
+            let n = self.ended.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.is_done() {
+                return;
+            }
+            n.await;
+        }
     }
 
     /// Claims the waiter; true for the one caller that gets it.
@@ -620,6 +643,7 @@ pub fn cancel(srv: &crate::server::Server, w: &Arc<Waiter>) -> bool {
     for k in &keys {
         l.waiters_of(k).remove(k, w);
     }
+    w.ended.notify_waiters();
     won
 }
 
@@ -640,6 +664,7 @@ pub fn finish(srv: &crate::server::Server, w: &Arc<Waiter>) {
         }
     }
     srv.keyspace.blocked.remove(w.client);
+    w.ended.notify_waiters();
 }
 
 /// Serves `w`'s keys again with its BLMOVE destination locked too (see the module docs).
@@ -691,6 +716,7 @@ pub fn unblock(srv: &crate::server::Server, id: u64, error: bool) -> bool {
         o.null_array();
     }
     w.send(o.buf);
+    w.ended.notify_waiters();
     true
 }
 
