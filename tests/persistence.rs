@@ -1016,6 +1016,70 @@ fn assert_torn_tail_is_truncated(tail: &dyn Fn(&[u8]) -> Vec<u8>, what: &str) {
 }
 
 #[test]
+fn a_transaction_cut_short_at_the_end_of_the_log_is_reverted_whole() {
+    if !eddy_only("a_transaction_cut_short_at_the_end_of_the_log_is_reverted_whole") {
+        return;
+    }
+    let args = ["--appendfsync", "always", "--save", ""];
+    let srv = Server::start_with(&args);
+    let mut c = srv.conn();
+    let _: () = q(&mut c, &["SET", "before", "1"]);
+    let (_, kept, _) = changes_info(&mut c);
+    // MSET commits its three records as one transaction (one tx id, tx-n 3).
+    let _: () = q(&mut c, &["MSET", "x1", "1", "x2", "2", "x3", "3"]);
+    drop(c);
+    let dir = stop_nosave(srv);
+    let seg = segment_files(dir.path()).last().expect("a segment").clone();
+    let bytes = std::fs::read(&seg).expect("read segment");
+    let recs = records_of(&bytes);
+    let &(cut, _, off) = recs.last().expect("records");
+    assert_eq!(off as i64, kept + 3, "the MSET's records end the log");
+    // A crash after two of the three records reached the disk.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .expect("open segment");
+    f.set_len(cut as u64).expect("truncate");
+    drop(f);
+
+    let srv = Server::start_in(dir, &args);
+    let log = strip_ansi(&srv.log());
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("incomplete transaction")),
+        "start-up must warn about the reverted transaction; output:\n{log}"
+    );
+    let mut c = srv.conn();
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["GET", "before"]),
+        Some("1".into())
+    );
+    for k in ["x1", "x2", "x3"] {
+        assert_eq!(
+            q::<i64>(&mut c, &["EXISTS", k]),
+            0,
+            "{k}: none of the cut MSET applies"
+        );
+    }
+    assert_eq!(
+        changes_info(&mut c).1,
+        kept,
+        "the log ends before the transaction"
+    );
+    // The partial records are gone from the file too: a write now survives the next restart.
+    let _: () = q(&mut c, &["SET", "after", "yes"]);
+    drop(c);
+    let srv = Server::start_in(stop_nosave(srv), &args);
+    let mut c = srv.conn();
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["GET", "after"]),
+        Some("yes".into())
+    );
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "x1"]), 0);
+    assert_eq!(changes_info(&mut c).1, kept + 1);
+}
+
+#[test]
 fn torn_partial_record_at_the_end_is_truncated_with_a_warning() {
     if !eddy_only("torn_partial_record_at_the_end_is_truncated_with_a_warning") {
         return;

@@ -103,7 +103,7 @@ impl DiskLog {
     pub fn scan(
         path: &Path,
         expect_first: Option<u64>,
-        mut f: impl FnMut(&[u8], &ChangeEvent),
+        mut f: impl FnMut(u64, &[u8], &ChangeEvent),
     ) -> std::io::Result<Scan> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
@@ -173,7 +173,7 @@ impl DiskLog {
             r.read_exact(&mut buf[4..])?;
             match decode_record(&buf) {
                 Some((ev, _)) if ev.offset == expected => {
-                    f(&buf, &ev);
+                    f(pos, &buf, &ev);
                     if meta.index.is_empty() || pos - last_index >= INDEX_EVERY {
                         meta.index.push((ev.offset, pos));
                         last_index = pos;

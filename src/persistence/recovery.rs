@@ -60,6 +60,25 @@ pub fn replay(srv: &Server, sess: &mut Session, ev: &ChangeEvent, out: &mut Out)
     }
 }
 
+/// A transaction being read (records sharing a `tx_id`, `tx_n` of them): held back until its
+/// last record is read, so replay applies all of it or, at a torn end, none.
+struct Open {
+    id: u64,
+    n: u32,
+    /// Segment index and byte position of its first record (where to cut if it is incomplete).
+    seg: usize,
+    pos: u64,
+    evs: Vec<ChangeEvent>,
+}
+
+/// Replays a held-back transaction (complete, or followed by other records, which only a
+/// damaged log could produce: applying what is there is then the best effort).
+fn flush(open: &mut Option<Open>, apply: &mut impl FnMut(&ChangeEvent)) {
+    if let Some(o) = open.take() {
+        o.evs.iter().for_each(apply);
+    }
+}
+
 /// Loads the snapshot and replays `segments`. Returns the segment the writer continues.
 pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, String> {
     let dir = PathBuf::from(srv.config.get("dir"));
@@ -89,20 +108,54 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
     };
     let n = segments.len();
     let mut metas = Vec::new();
+    let mut open: Option<Open> = None;
     let load_corrupt = srv.config.get_bool("changes-load-corrupt");
     for (i, path) in segments.iter().enumerate() {
         let is_last = i + 1 == n;
         let expect = metas
             .last()
             .map(|m: &crate::changes::disk::SegMeta| m.last + 1);
-        let scan = DiskLog::scan(path, expect, |_, ev| {
-            if ev.offset > snap_offset {
-                replay(srv, &mut sess, ev, &mut out);
-                replayed += 1;
-            }
+        let scan = DiskLog::scan(path, expect, |pos, _, ev| {
             if ev.tx_id >= next_tx {
                 next_tx = ev.tx_id + 1;
             }
+            if ev.offset <= snap_offset {
+                return;
+            }
+            // A transaction's records are applied once all of them are read: a log cut inside
+            // one must not leave half an EXEC applied (see `Open`).
+            if ev.tx_id != 0 && ev.tx_n > 1 {
+                let same = open.as_ref().is_some_and(|o| o.id == ev.tx_id);
+                if !same {
+                    flush(&mut open, &mut |e| {
+                        replay(srv, &mut sess, e, &mut out);
+                        replayed += 1;
+                    });
+                    open = Some(Open {
+                        id: ev.tx_id,
+                        n: ev.tx_n,
+                        seg: i,
+                        pos,
+                        evs: Vec::new(),
+                    });
+                }
+                if let Some(o) = open.as_mut() {
+                    o.evs.push(ev.clone());
+                    if o.evs.len() as u32 >= o.n {
+                        flush(&mut open, &mut |e| {
+                            replay(srv, &mut sess, e, &mut out);
+                            replayed += 1;
+                        });
+                    }
+                }
+                return;
+            }
+            flush(&mut open, &mut |e| {
+                replay(srv, &mut sess, e, &mut out);
+                replayed += 1;
+            });
+            replay(srv, &mut sess, ev, &mut out);
+            replayed += 1;
         })
         .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut damage = scan.corrupt.clone();
@@ -168,6 +221,31 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                 metas.push(meta);
             }
         }
+    }
+    if let Some(o) = open.take() {
+        // The log ends inside a transaction (a crash mid-write): revert it, as Redis reverts
+        // an incomplete MULTI/EXEC at the end of its AOF.
+        let first = o.evs.first().map(|e| e.offset).unwrap_or(last + 1);
+        tracing::warn!(
+            tx = o.id,
+            records = o.evs.len(),
+            of = o.n,
+            offset = first,
+            "reverting an incomplete transaction at the end of the change log"
+        );
+        for later in segments.iter().skip(o.seg + 1) {
+            let _ = std::fs::remove_file(later);
+        }
+        metas.truncate(o.seg + 1);
+        if let Some(meta) = metas.get_mut(o.seg) {
+            let f =
+                reopen_segment(meta, o.pos).map_err(|e| format!("{}: {e}", meta.path.display()))?;
+            meta.bytes = o.pos;
+            meta.last = first - 1;
+            meta.index.retain(|&(off, _)| off < first);
+            current = Some(Current { file: f });
+        }
+        last = first - 1;
     }
     srv.clients.unregister(0);
     if let Some(first) = metas.first() {
