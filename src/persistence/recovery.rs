@@ -65,6 +65,10 @@ pub fn replay(srv: &Server, sess: &mut Session, ev: &ChangeEvent, out: &mut Out)
 struct Open {
     id: u64,
     n: u32,
+    /// Records of it read so far, including those a snapshot covers.
+    seen: u32,
+    /// Some of it is covered by the snapshot (taken inside the EXEC): it can't be reverted.
+    covered: bool,
     /// Segment index and byte position of its first record (where to cut if it is incomplete).
     seg: usize,
     pos: u64,
@@ -119,14 +123,11 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
             if ev.tx_id >= next_tx {
                 next_tx = ev.tx_id + 1;
             }
-            if ev.offset <= snap_offset {
-                return;
-            }
+            let covered = ev.offset <= snap_offset;
             // A transaction's records are applied once all of them are read: a log cut inside
             // one must not leave half an EXEC applied (see `Open`).
             if ev.tx_id != 0 && ev.tx_n > 1 {
-                let same = open.as_ref().is_some_and(|o| o.id == ev.tx_id);
-                if !same {
+                if open.as_ref().is_none_or(|o| o.id != ev.tx_id) {
                     flush(&mut open, &mut |e| {
                         replay(srv, &mut sess, e, &mut out);
                         replayed += 1;
@@ -134,14 +135,22 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                     open = Some(Open {
                         id: ev.tx_id,
                         n: ev.tx_n,
+                        seen: 0,
+                        covered: false,
                         seg: i,
                         pos,
                         evs: Vec::new(),
                     });
                 }
                 if let Some(o) = open.as_mut() {
-                    o.evs.push(ev.clone());
-                    if o.evs.len() as u32 >= o.n {
+                    o.seen += 1;
+                    if covered {
+                        // A snapshot taken inside an EXEC already holds this record's effect.
+                        o.covered = true;
+                    } else {
+                        o.evs.push(ev.clone());
+                    }
+                    if o.seen >= o.n {
                         flush(&mut open, &mut |e| {
                             replay(srv, &mut sess, e, &mut out);
                             replayed += 1;
@@ -154,8 +163,10 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                 replay(srv, &mut sess, e, &mut out);
                 replayed += 1;
             });
-            replay(srv, &mut sess, ev, &mut out);
-            replayed += 1;
+            if !covered {
+                replay(srv, &mut sess, ev, &mut out);
+                replayed += 1;
+            }
         })
         .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut damage = scan.corrupt.clone();
@@ -221,6 +232,13 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                 metas.push(meta);
             }
         }
+    }
+    if open.as_ref().is_some_and(|o| o.covered) {
+        // The snapshot already holds part of it: apply the rest rather than half-revert.
+        flush(&mut open, &mut |e| {
+            replay(srv, &mut sess, e, &mut out);
+            replayed += 1;
+        });
     }
     if let Some(o) = open.take() {
         // The log ends inside a transaction (a crash mid-write): revert it, as Redis reverts
