@@ -924,3 +924,49 @@ fn bgsave_inside_exec_then_restart_applies_every_change_once() {
         ["x", "y"]
     );
 }
+
+#[test]
+fn client_list_shows_a_client_in_multi_and_its_queue_length() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut r = srv.raw();
+    let id = match r.call(&["CLIENT", "ID"]) {
+        Resp::Int(i) => i,
+        other => panic!("{other:?}"),
+    };
+    let line = |c: &mut redis::Connection| -> String {
+        q::<String>(c, &["CLIENT", "LIST", "ID", &id.to_string()])
+    };
+    assert!(line(&mut c).contains(" flags=N "), "{}", line(&mut c));
+    assert!(line(&mut c).contains(" multi=-1 "));
+    r.call(&["MULTI"]);
+    r.call(&["SET", "k", "v"]);
+    r.call(&["GET", "k"]);
+    let l = line(&mut c);
+    assert!(l.contains(" flags=x "), "{l}");
+    assert!(l.contains(" multi=2 "), "{l}");
+    r.call(&["EXEC"]);
+    assert!(line(&mut c).contains(" multi=-1 "));
+}
+
+#[test]
+fn a_write_pause_holds_exec_only_when_its_queue_writes() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut r = srv.raw();
+    let mut w = srv.raw();
+    r.call(&["MULTI"]);
+    r.call(&["GET", "k"]);
+    w.call(&["MULTI"]);
+    w.call(&["SET", "k", "v"]);
+    q::<()>(&mut c, &["CLIENT", "PAUSE", "60000", "WRITE"]);
+    // Only reads queued: EXEC runs at once under a WRITE pause.
+    assert_eq!(wire(&mut r, &["EXEC"]), "*1\r\n$-1\r\n");
+    w.send_cmd(&["EXEC"]);
+    assert!(
+        w.try_read_reply(Duration::from_millis(200)).is_none(),
+        "an EXEC that writes waits for the pause to end"
+    );
+    q::<()>(&mut c, &["CLIENT", "UNPAUSE"]);
+    assert_eq!(w.read_wire(), "*1\r\n+OK\r\n");
+}

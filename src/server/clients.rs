@@ -45,6 +45,9 @@ pub struct ClientInfo {
     pub tracking: AtomicU8,
     /// CLIENT TRACKING's redirect target (0: none).
     pub redir: AtomicU64,
+    /// Commands queued in MULTI, -1 outside MULTI (CLIENT LIST `multi=`, flag `x`); published
+    /// once per batch like `db`.
+    pub multi: std::sync::atomic::AtomicI64,
 }
 
 impl ClientInfo {
@@ -75,6 +78,9 @@ impl ClientInfo {
         if self.is_pubsub() {
             s.push('P');
         }
+        if self.multi.load(Ordering::Relaxed) >= 0 {
+            s.push('x');
+        }
         if self.paused.load(Ordering::Relaxed) {
             s.push('b');
         }
@@ -92,7 +98,7 @@ impl ClientInfo {
         let omem = self.omem.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
-             ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 \
+             ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 \
              oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} \
              lib-ver={}",
             self.id,
@@ -106,6 +112,7 @@ impl ClientInfo {
             self.sub.load(Ordering::Relaxed),
             self.psub.load(Ordering::Relaxed),
             self.ssub.load(Ordering::Relaxed),
+            self.multi.load(Ordering::Relaxed),
             qbuf,
             omem,
             qbuf + 16384 + omem,
@@ -161,6 +168,7 @@ impl Clients {
             paused: AtomicBool::new(false),
             tracking: AtomicU8::new(0),
             redir: AtomicU64::new(0),
+            multi: std::sync::atomic::AtomicI64::new(-1),
         });
         self.map.lock().insert(id, info.clone());
         info

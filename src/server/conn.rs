@@ -485,6 +485,7 @@ fn run_batch(
         info.last_active_ms
             .store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
         info.db.store(sess.db, Ordering::Relaxed);
+        info.multi.store(sess.tx.queued(), Ordering::Relaxed);
         if last_cmd != usize::MAX {
             info.last_cmd.store(last_cmd, Ordering::Relaxed);
         }

@@ -144,7 +144,7 @@ pub fn holds(
     let mode = srv.pause.current();
     mode != NONE
         && !sess.info.monitor.load(Ordering::Relaxed)
-        && applies(mode, spec, sess.tx.queued() > 0)
+        && applies(mode, spec, sess.tx.queued_any(may_replicate))
 }
 
 #[cfg(test)]
