@@ -162,6 +162,8 @@ pub static DEFS: &[Def] = &[
     def("set-max-intset-entries", NONNEG, "512", true),
     def("set-max-listpack-entries", NONNEG, "128", true),
     def("set-max-listpack-value", Kind::Memory, "64", true),
+    // HyperLogLog: the longest sparse representation before promotion to dense.
+    def("hll-sparse-max-bytes", Kind::Memory, "3000", true),
     // Sorted sets' compact encoding.
     Def {
         name: "zset-max-listpack-entries",
@@ -214,6 +216,7 @@ pub struct Hot {
     pub set_max_listpack_value: AtomicU64,
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
+    pub hll_sparse_max_bytes: AtomicU64,
     /// `notify-keyspace-events` as flags. Set from the value as given, not its canonical form:
     /// like Redis, "An" shows as "A" but keeps `n` in effect.
     pub notify_keyspace_events: AtomicU32,
@@ -469,6 +472,7 @@ impl Config {
             (&h.set_max_listpack_value, "set-max-listpack-value"),
             (&h.zset_max_listpack_entries, "zset-max-listpack-entries"),
             (&h.zset_max_listpack_value, "zset-max-listpack-value"),
+            (&h.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
         ] {
             slot.store(num(name), Ordering::Relaxed);
         }

@@ -64,6 +64,9 @@ pub const MAXCLIENTS: &str = "ERR max number of clients reached";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const READONLY_KEY: &str = "ERR this key is read-only";
 pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";
+// HyperLogLog.
+pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 // Lists and blocking.
 pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
@@ -110,6 +113,15 @@ pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+// Bitmaps and SORT.
+pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
+pub const BIT_ARG: &str = "ERR The bit argument must be 1 or 0.";
+pub const BITFIELD_TYPE: &str = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+pub const BITFIELD_OVERFLOW: &str = "ERR Invalid OVERFLOW type specified";
+pub const BITFIELD_RO_GET_ONLY: &str = "ERR BITFIELD_RO only supports the GET subcommand";
+pub const BITOP_NOT_ONE: &str = "ERR BITOP NOT must be called with a single source key.";
+pub const SORT_SCORE: &str = "ERR One or more scores can't be converted into double";
 
 /// EXEC itself rejected inside MULTI (Redis's `execCommandAbort`): the transaction is gone.
 pub fn exec_abort(e: &str) -> CmdError {

@@ -533,6 +533,10 @@ fn keyspace_notifications_match_redis_for_each_type() {
         (&["ZADD", "z", "1", "a"], &[("z", "zadd")]),
         (&["ZINCRBY", "z", "2", "a"], &[("z", "zincr")]),
         (&["ZADD", "z", "NX", "1", "a"], &[]),
+        (&["PFADD", "hll", "a"], &[("hll", "pfadd")]),
+        (&["PFADD", "hll", "a"], &[]),
+        (&["PFCOUNT", "hll"], &[]),
+        (&["PFMERGE", "hll2", "hll"], &[("hll2", "pfadd")]),
         (&["GET", "k3"], &[]),
         (&["FLUSHALL"], &[]),
     ];

@@ -13,15 +13,18 @@
 //! error reply.
 
 pub mod args;
+pub mod bitmaps;
 pub mod changes;
 pub mod connection;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -187,7 +190,7 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 12] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -201,6 +204,9 @@ fn families() -> [&'static [CommandSpec]; 12] {
         pubsub::COMMANDS,
         introspection::COMMANDS,
         transactions::COMMANDS,
+        hyperloglog::COMMANDS,
+        bitmaps::COMMANDS,
+        sort::COMMANDS,
     ]
 }
 

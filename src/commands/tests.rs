@@ -386,6 +386,14 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     ("decrby", &[], "DECRBY n 5"),
     ("incrbyfloat", &[], "INCRBYFLOAT n 1.5"),
     ("setrange", &[], "SETRANGE k 3 abc"),
+    // bitmaps and sort
+    ("setbit", &[], "SETBIT b 7 1"),
+    ("bitop", &["SET a x"], "BITOP NOT d a"),
+    ("bitfield", &[], "BITFIELD b SET u8 0 200"),
+    ("sort", &["RPUSH l 3 1 2"], "SORT l STORE d"),
+    // hyperloglog
+    ("pfadd", &[], "PFADD h a b"),
+    ("pfmerge", &["PFADD h a", "PFADD g b"], "PFMERGE d h g"),
     // keys
     ("del", &["SET k v"], "DEL k"),
     ("unlink", &["SET k v"], "UNLINK k"),

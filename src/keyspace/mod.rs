@@ -42,6 +42,7 @@ pub mod dict;
 pub mod encoding;
 pub mod expiry;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod txn;

@@ -25,6 +25,7 @@
 //!   overwriting their destination) is an overwrite in Redis: neither `del` nor `new` is emitted.
 //! * Records without a key (FLUSHDB, FLUSHALL, SWAPDB) emit nothing: Redis emits no per-key
 //!   events for them.
+//! * `pfcount` (PFCOUNT refreshing the cached cardinality) emits nothing, as in Redis.
 //! * `keymiss` (class `m`) is accepted in the flags but not emitted: read misses are not
 //!   changes and are not recorded.
 
@@ -128,9 +129,10 @@ pub fn canonical(s: &str) -> Result<String, String> {
 pub fn class_of(event: &[u8], vtype: ValueType) -> u32 {
     match event {
         b"del" | b"expire" | b"persist" | b"rename_from" | b"rename_to" | b"copy_to"
-        | b"restore" | b"move_from" | b"move_to" | b"sortstore" => GENERIC,
+        | b"restore" | b"move_from" | b"move_to" => GENERIC,
         b"set" | b"setrange" | b"incrby" | b"incrbyfloat" | b"append" => STRING,
-        b"lpush" | b"rpush" | b"lpop" | b"rpop" | b"linsert" | b"lset" | b"lrem" | b"ltrim" => LIST,
+        b"lpush" | b"rpush" | b"lpop" | b"rpop" | b"linsert" | b"lset" | b"lrem" | b"ltrim"
+        | b"sortstore" => LIST,
         b"sadd" | b"srem" | b"spop" | b"sinterstore" | b"sunionstore" | b"sdiffstore" => SET,
         b"hset" | b"hdel" | b"hincrby" | b"hincrbyfloat" => HASH,
         b"zadd" | b"zincr" | b"zrem" | b"zremrangebyscore" | b"zremrangebyrank"
@@ -178,7 +180,8 @@ pub fn derive<'a>(buf: &'a [u8], mut emit: impl FnMut(Note<'a>)) {
     let mut early_new: smallvec::SmallVec<[usize; 2]> = smallvec::SmallVec::new();
     let mut overwritten = false;
     for (i, r) in recs.iter().enumerate() {
-        if r.key.is_empty() {
+        // Redis propagates PFCOUNT's cache refresh but notifies nothing for it.
+        if r.key.is_empty() || r.event == "pfcount" {
             continue;
         }
         let next = recs.get(i + 1);
