@@ -122,6 +122,20 @@ pub const BITFIELD_OVERFLOW: &str = "ERR Invalid OVERFLOW type specified";
 pub const BITFIELD_RO_GET_ONLY: &str = "ERR BITFIELD_RO only supports the GET subcommand";
 pub const BITOP_NOT_ONE: &str = "ERR BITOP NOT must be called with a single source key.";
 pub const SORT_SCORE: &str = "ERR One or more scores can't be converted into double";
+// Geo.
+pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+pub const GEO_RADIUS_NUMERIC: &str = "ERR need numeric radius";
+pub const GEO_RADIUS_NEGATIVE: &str = "ERR radius cannot be negative";
+pub const GEO_WIDTH_NUMERIC: &str = "ERR need numeric width";
+pub const GEO_HEIGHT_NUMERIC: &str = "ERR need numeric height";
+pub const GEO_BOX_NEGATIVE: &str = "ERR height or width cannot be negative";
+pub const GEO_MEMBER: &str = "ERR could not decode requested zset member";
+pub const GEO_COUNT: &str = "ERR COUNT must be > 0";
+pub const GEO_ANY: &str = "ERR the ANY argument requires COUNT argument";
+pub const GEO_STORE_WITH: &str =
+    "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options";
+pub const GEOSEARCHSTORE_WITH: &str =
+    "ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options";
 
 /// EXEC itself rejected inside MULTI (Redis's `execCommandAbort`): the transaction is gone.
 pub fn exec_abort(e: &str) -> CmdError {
@@ -241,5 +255,33 @@ pub const CHANGES_INVALID_OFFSET: &str = "ERR invalid offset: must be a positive
 pub fn changes_trimmed(from: u64, earliest: u64) -> CmdError {
     CmdError::owned(format!(
         "ERR TRIMMED the change log no longer holds offset {from}; the earliest available offset is {earliest}"
+    ))
+}
+
+/// A longitude/latitude pair outside Redis's limits (`%f` formatting, as Redis).
+pub fn geo_pair(lon: f64, lat: f64) -> CmdError {
+    let f = |v: f64| {
+        if v.is_infinite() {
+            if v > 0.0 {
+                "inf".to_string()
+            } else {
+                "-inf".to_string()
+            }
+        } else {
+            format!("{v:.6}")
+        }
+    };
+    CmdError::owned(format!(
+        "ERR invalid longitude,latitude pair {},{}",
+        f(lon),
+        f(lat)
+    ))
+}
+
+/// GEOSEARCH without exactly one FROMMEMBER/FROMLONLAT (or BYRADIUS/BYBOX); `cmd` as typed.
+pub fn geo_exactly_one(what: &str, cmd: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR exactly one of {what} can be specified for {}",
+        String::from_utf8_lossy(cmd)
     ))
 }

@@ -569,6 +569,17 @@ fn movable_keys(full: &str, argv: Args) -> Option<Vec<usize>> {
             numkeys(1, &[])
         }
         "blmpop" | "bzmpop" => numkeys(2, &[]),
+        "georadius" | "georadiusbymember" => {
+            // Redis 7's key specs: the first STORE, then the first STOREDIST, after the radius.
+            let from = if full == "georadius" { 6 } else { 5 };
+            let mut v = vec![1];
+            for kw in ["STORE", "STOREDIST"] {
+                if let Some(i) = (from..n.saturating_sub(1)).find(|&i| is(argv.get(i), kw)) {
+                    v.push(i + 1);
+                }
+            }
+            v
+        }
         "sort" | "sort_ro" => {
             let mut v = vec![1];
             let mut i = 2;

@@ -16,6 +16,7 @@ pub mod args;
 pub mod bitmaps;
 pub mod changes;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod introspection;
@@ -190,7 +191,7 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 15] {
+fn families() -> [&'static [CommandSpec]; 16] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -207,6 +208,7 @@ fn families() -> [&'static [CommandSpec]; 15] {
         hyperloglog::COMMANDS,
         bitmaps::COMMANDS,
         sort::COMMANDS,
+        geo::COMMANDS,
     ]
 }
 

@@ -489,6 +489,23 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     ("bzpopmin", &["ZADD z 1 a 2 b"], "BZPOPMIN x z 0"),
     ("bzpopmax", &["ZADD z 1 a 2 b"], "BZPOPMAX z 1"),
     ("bzmpop", &["ZADD z 1 a 2 b"], "BZMPOP 0 1 z MAX COUNT 2"),
+    // geo
+    ("geoadd", &[], "GEOADD g 13.361389 38.115556 a"),
+    (
+        "geosearchstore",
+        &["GEOADD g 13.361389 38.115556 a"],
+        "GEOSEARCHSTORE d g FROMMEMBER a BYRADIUS 1 km",
+    ),
+    (
+        "georadius",
+        &["GEOADD g 13.361389 38.115556 a"],
+        "GEORADIUS g 13.36 38.11 10 km STORE d",
+    ),
+    (
+        "georadiusbymember",
+        &["GEOADD g 13.361389 38.115556 a"],
+        "GEORADIUSBYMEMBER g a 1 km STOREDIST d",
+    ),
 ];
 
 #[test]

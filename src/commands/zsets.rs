@@ -181,7 +181,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn limits(ctx: &Ctx) -> ZLimits {
+pub(crate) fn limits(ctx: &Ctx) -> ZLimits {
     let h = &ctx.srv.config.hot;
     ZLimits {
         entries: h.zset_max_listpack_entries.load(Relaxed) as usize,
@@ -191,7 +191,7 @@ fn limits(ctx: &Ctx) -> ZLimits {
 
 /// The sorted set at `key` (counting a hit or miss): `Ok(None)` if missing, WRONGTYPE for
 /// other types.
-fn zget<'l>(l: &'l mut Locked<'_>, key: &[u8]) -> CmdResult<Option<&'l mut ZSet>> {
+pub(crate) fn zget<'l>(l: &'l mut Locked<'_>, key: &[u8]) -> CmdResult<Option<&'l mut ZSet>> {
     match l.get(key) {
         None => Ok(None),
         Some(Value::ZSet(z, _)) => Ok(Some(z)),
@@ -368,7 +368,7 @@ fn select(z: &ZSet, sel: &Sel, rev: bool, offset: i64, limit: i64) -> (usize, us
 
 /// Replaces `dst` with the sorted pairs (or deletes it if there are none), recording the result
 /// (see the module docs). Returns the stored cardinality.
-fn store_result(
+pub(crate) fn store_result(
     l: &mut Locked,
     dst: &[u8],
     pairs: &[(Str, f64)],
@@ -415,7 +415,7 @@ fn zincrby(ctx: &mut Ctx, a: Args) -> CmdResult {
     zadd_generic(ctx, a, true)
 }
 
-fn zadd_generic(ctx: &mut Ctx, a: Args, zincrby: bool) -> CmdResult {
+pub(crate) fn zadd_generic(ctx: &mut Ctx, a: Args, zincrby: bool) -> CmdResult {
     let key = a.get(1);
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, zincrby);

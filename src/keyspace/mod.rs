@@ -41,6 +41,7 @@ pub mod blocking;
 pub mod dict;
 pub mod encoding;
 pub mod expiry;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod list;

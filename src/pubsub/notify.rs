@@ -137,7 +137,7 @@ pub fn class_of(event: &[u8], vtype: ValueType) -> u32 {
         b"hset" | b"hdel" | b"hincrby" | b"hincrbyfloat" => HASH,
         b"zadd" | b"zincr" | b"zrem" | b"zremrangebyscore" | b"zremrangebyrank"
         | b"zremrangebylex" | b"zpopmin" | b"zpopmax" | b"zunionstore" | b"zinterstore"
-        | b"zdiffstore" | b"zrangestore" => ZSET,
+        | b"zdiffstore" | b"zrangestore" | b"georadiusstore" | b"geosearchstore" => ZSET,
         b"expired" => EXPIRED,
         b"evicted" => EVICTED,
         b"new" => NEW,
