@@ -212,13 +212,63 @@ fn families() -> [&'static [CommandSpec]; 16] {
     ]
 }
 
-/// Per-command statistics (INFO commandstats).
+/// Per-command statistics (INFO commandstats). Calls and microseconds are counted per thread
+/// ([`ThreadCounts`]); these hold the totals at the last CONFIG RESETSTAT, subtracted on read.
 #[derive(Default)]
 pub struct CmdStat {
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
+    calls_base: AtomicU64,
+    usec_base: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+}
+
+/// Calls and microseconds per command, counted by each thread in its own counters: every
+/// command bumps two counters, and shared ones would be a cache line both I/O threads write for
+/// every SET. Only the owning thread writes (a load and a store, no locked instruction); INFO
+/// sums the threads.
+struct ThreadCounts {
+    calls: Box<[AtomicU64]>,
+    usec: Box<[AtomicU64]>,
+}
+
+static THREAD_COUNTS: std::sync::Mutex<Vec<std::sync::Arc<ThreadCounts>>> =
+    std::sync::Mutex::new(Vec::new());
+
+thread_local! {
+    static COUNTS: std::sync::Arc<ThreadCounts> = {
+        let n = table().specs.len();
+        let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect::<Box<[_]>>();
+        let c = std::sync::Arc::new(ThreadCounts { calls: zeros(), usec: zeros() });
+        if let Ok(mut all) = THREAD_COUNTS.lock() {
+            all.push(c.clone());
+        }
+        c
+    };
+}
+
+#[inline]
+fn count_call(id: usize, us: u64) {
+    COUNTS.with(|c| {
+        let (calls, usec) = (&c.calls[id], &c.usec[id]);
+        calls.store(calls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        usec.store(usec.load(Ordering::Relaxed) + us, Ordering::Relaxed);
+    });
+}
+
+/// Total (calls, microseconds) of command `id` over every thread, since CONFIG RESETSTAT.
+pub fn call_counts(id: usize) -> (u64, u64) {
+    let (mut calls, mut usec) = (0u64, 0u64);
+    if let Ok(all) = THREAD_COUNTS.lock() {
+        for c in all.iter() {
+            calls += c.calls[id].load(Ordering::Relaxed);
+            usec += c.usec[id].load(Ordering::Relaxed);
+        }
+    }
+    let st = &table().stats[id];
+    (
+        calls.saturating_sub(st.calls_base.load(Ordering::Relaxed)),
+        usec.saturating_sub(st.usec_base.load(Ordering::Relaxed)),
+    )
 }
 
 /// The resolved table: top-level commands by name, and every spec (subcommands included) by id.
@@ -294,9 +344,10 @@ impl Table {
     }
 
     pub fn reset_stats(&self) {
-        for s in &self.stats {
-            s.calls.store(0, Ordering::Relaxed);
-            s.usec.store(0, Ordering::Relaxed);
+        for (id, s) in self.stats.iter().enumerate() {
+            let (calls, usec) = call_counts(id);
+            s.calls_base.fetch_add(calls, Ordering::Relaxed);
+            s.usec_base.fetch_add(usec, Ordering::Relaxed);
             s.rejected.store(0, Ordering::Relaxed);
             s.failed.store(0, Ordering::Relaxed);
         }
@@ -449,8 +500,7 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     let end = Instant::now();
     let us = end.duration_since(*clock).as_micros() as u64;
     *clock = end;
-    st.calls.fetch_add(1, Ordering::Relaxed);
-    st.usec.fetch_add(us, Ordering::Relaxed);
+    count_call(r.id, us);
     if let Err(e) = res {
         st.failed.fetch_add(1, Ordering::Relaxed);
         ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);

@@ -375,12 +375,11 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         "commandstats" => {
             let t = table();
             for (id, st) in t.stats.iter().enumerate() {
-                let calls = st.calls.load(Ordering::Relaxed);
+                let (calls, us) = crate::commands::call_counts(id);
                 let rej = st.rejected.load(Ordering::Relaxed);
                 if calls == 0 && rej == 0 {
                     continue;
                 }
-                let us = st.usec.load(Ordering::Relaxed);
                 kv(
                     &format!("cmdstat_{}", t.full_names[id]),
                     format!(
