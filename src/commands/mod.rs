@@ -26,6 +26,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -191,7 +192,7 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 16] {
+fn families() -> [&'static [CommandSpec]; 17] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -209,6 +210,7 @@ fn families() -> [&'static [CommandSpec]; 16] {
         bitmaps::COMMANDS,
         sort::COMMANDS,
         geo::COMMANDS,
+        streams::COMMANDS,
     ]
 }
 

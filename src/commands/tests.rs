@@ -414,6 +414,11 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     ("hdel", &["HSET h f v g w"], "HDEL h f"),
     ("hincrby", &[], "HINCRBY h n 5"),
     ("hincrbyfloat", &[], "HINCRBYFLOAT h n 1.5"),
+    // streams
+    ("xadd", &[], "XADD s 1-1 f v"),
+    ("xdel", &["XADD s 1-1 f v"], "XDEL s 1-1"),
+    ("xtrim", &["XADD s 1-1 f v"], "XTRIM s MAXLEN 0"),
+    ("xsetid", &["XADD s 1-1 f v"], "XSETID s 5-5"),
     // sets
     ("sadd", &[], "SADD s a b"),
     ("srem", &["SADD s a b"], "SREM s a"),

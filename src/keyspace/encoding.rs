@@ -175,6 +175,7 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Hash(c, _) => c.rdb_encode(out),
         Value::Set(c, _) => c.rdb_encode(out),
         Value::ZSet(c, _) => c.rdb_encode(out),
+        Value::Stream(c, _) => c.rdb_encode(out),
     }
 }
 
@@ -280,6 +281,8 @@ pub fn decode_value(r: &mut Reader) -> Option<Value> {
         // Lists (keyspace::list): what Eddy writes, and Redis 7's quicklist of listpacks.
         super::list::RDB_TYPE_LIST => super::list::rdb_decode(r, false),
         super::list::RDB_TYPE_LIST_QUICKLIST_2 => super::list::rdb_decode(r, true),
+        // Streams (keyspace::stream): Eddy's own body, not a Redis type.
+        super::stream::RDB_TYPE_STREAM_EDDY => super::stream::rdb_decode(r),
         _ => None,
     }
 }

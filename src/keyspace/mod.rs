@@ -46,6 +46,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod txn;
 pub mod value;
 pub mod zset;

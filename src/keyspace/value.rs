@@ -3,7 +3,7 @@
 //! A string is a [`Str`]: up to 16 bytes live inline in the 24-byte handle, longer ones on the
 //! heap with their exact length. Every value carries a 32-bit access clock (seconds, wrapping) for
 //! `OBJECT IDLETIME` and eviction; it sits in the enum's tag word, so it costs no space.
-//! Collections (lists, hashes, sets, sorted sets) live in their own modules behind the
+//! Collections (lists, hashes, sets, sorted sets, streams) live in their own modules behind the
 //! [`Collection`] trait; each type's RDB encoding lives with its type.
 
 use smallvec::SmallVec;
@@ -99,7 +99,8 @@ impl Meta {
 /// What every collection type offers the keyspace generically (OBJECT ENCODING, memory
 /// accounting, DUMP and snapshots). Each type lives in its own module with its RDB body.
 pub trait Collection: Clone + std::fmt::Debug + PartialEq {
-    /// Number of elements (a collection is never stored empty: its key is deleted instead).
+    /// Number of elements (a collection is never stored empty: its key is deleted instead;
+    /// streams are the exception, as in Redis).
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -121,6 +122,7 @@ pub enum Value {
     Hash(Box<super::hash::Hash>, Meta),
     Set(Box<super::set::Set>, Meta),
     ZSet(Box<super::zset::ZSet>, Meta),
+    Stream(Box<super::stream::Stream>, Meta),
 }
 
 /// Applies `$f` to the collection inside any non-string variant.
@@ -132,6 +134,7 @@ macro_rules! with_collection {
             Value::Hash($c, _) => $e,
             Value::Set($c, _) => $e,
             Value::ZSet($c, _) => $e,
+            Value::Stream($c, _) => $e,
         }
     };
 }
@@ -148,6 +151,7 @@ impl Value {
             Value::Hash(..) => ValueType::Hash,
             Value::Set(..) => ValueType::Set,
             Value::ZSet(..) => ValueType::ZSet,
+            Value::Stream(..) => ValueType::Stream,
         }
     }
 
@@ -157,7 +161,8 @@ impl Value {
             | Value::List(_, m)
             | Value::Hash(_, m)
             | Value::Set(_, m)
-            | Value::ZSet(_, m) => *m,
+            | Value::ZSet(_, m)
+            | Value::Stream(_, m) => *m,
         }
     }
 
@@ -167,7 +172,8 @@ impl Value {
             | Value::List(_, m)
             | Value::Hash(_, m)
             | Value::Set(_, m)
-            | Value::ZSet(_, m) => m,
+            | Value::ZSet(_, m)
+            | Value::Stream(_, m) => m,
         }
     }
 
