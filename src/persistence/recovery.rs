@@ -113,6 +113,10 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
     let n = segments.len();
     let mut metas = Vec::new();
     let mut open: Option<Open> = None;
+    let mut apply = |e: &ChangeEvent| {
+        replay(srv, &mut sess, e, &mut out);
+        replayed += 1;
+    };
     let load_corrupt = srv.config.get_bool("changes-load-corrupt");
     for (i, path) in segments.iter().enumerate() {
         let is_last = i + 1 == n;
@@ -128,10 +132,7 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
             // one must not leave half an EXEC applied (see `Open`).
             if ev.tx_id != 0 && ev.tx_n > 1 {
                 if open.as_ref().is_none_or(|o| o.id != ev.tx_id) {
-                    flush(&mut open, &mut |e| {
-                        replay(srv, &mut sess, e, &mut out);
-                        replayed += 1;
-                    });
+                    flush(&mut open, &mut apply);
                     open = Some(Open {
                         id: ev.tx_id,
                         n: ev.tx_n,
@@ -151,21 +152,14 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                         o.evs.push(ev.clone());
                     }
                     if o.seen >= o.n {
-                        flush(&mut open, &mut |e| {
-                            replay(srv, &mut sess, e, &mut out);
-                            replayed += 1;
-                        });
+                        flush(&mut open, &mut apply);
                     }
                 }
                 return;
             }
-            flush(&mut open, &mut |e| {
-                replay(srv, &mut sess, e, &mut out);
-                replayed += 1;
-            });
+            flush(&mut open, &mut apply);
             if !covered {
-                replay(srv, &mut sess, ev, &mut out);
-                replayed += 1;
+                apply(ev);
             }
         })
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -235,10 +229,7 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
     }
     if open.as_ref().is_some_and(|o| o.covered) {
         // The snapshot already holds part of it: apply the rest rather than half-revert.
-        flush(&mut open, &mut |e| {
-            replay(srv, &mut sess, e, &mut out);
-            replayed += 1;
-        });
+        flush(&mut open, &mut apply);
     }
     if let Some(o) = open.take() {
         // The log ends inside a transaction (a crash mid-write): revert it, as Redis reverts
