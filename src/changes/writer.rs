@@ -84,15 +84,7 @@ fn run(srv: &Server, mut current: Option<Current>) {
             let sync = (pol == 2 && (!more || unsynced >= SYNC_BATCH_BYTES)) || stopping;
             if sync {
                 unsynced = 0;
-                if let Some(c) = &current {
-                    if let Err(e) = c.file.sync_data() {
-                        tracing::error!(error = %e, "fsync of the change log failed");
-                    }
-                }
-                srv.persist
-                    .last_fsync_ms
-                    .store(crate::util::now_ms(), Ordering::Relaxed);
-                last_sync = Instant::now();
+                last_sync = fsync(srv, &current);
             }
             log.mark_written(last, sync);
             log.trim();
@@ -112,14 +104,8 @@ fn run(srv: &Server, mut current: Option<Current>) {
             }
         }
         if dirty && (pol == 1 && last_sync.elapsed() >= Duration::from_secs(1) || stopping) {
-            if let Some(c) = &current {
-                let _ = c.file.sync_data();
-            }
-            srv.persist
-                .last_fsync_ms
-                .store(crate::util::now_ms(), Ordering::Relaxed);
+            last_sync = fsync(srv, &current);
             log.mark_durable(log.written());
-            last_sync = Instant::now();
             dirty = false;
         }
         if pol == 0 && dirty {
@@ -144,6 +130,19 @@ fn run(srv: &Server, mut current: Option<Current>) {
             );
         }
     }
+}
+
+/// Syncs the current segment's data to disk and notes when (INFO's last fsync); returns the time.
+fn fsync(srv: &Server, current: &Option<Current>) -> Instant {
+    if let Some(c) = current {
+        if let Err(e) = c.file.sync_data() {
+            tracing::error!(error = %e, "fsync of the change log failed");
+        }
+    }
+    srv.persist
+        .last_fsync_ms
+        .store(crate::util::now_ms(), Ordering::Relaxed);
+    Instant::now()
 }
 
 fn copied_all(log: &super::log::ChangeLog, last: u64) -> bool {
