@@ -285,3 +285,38 @@ pub fn geo_exactly_one(what: &str, cmd: &[u8]) -> CmdError {
         String::from_utf8_lossy(cmd)
     ))
 }
+
+/// A write to the change feed's stream view (`commands::feed_stream`).
+pub const FEED_READ_ONLY: &str =
+    "ERR __changes__ is the change feed: a read-only stream (write to other keys, read it with XREAD or XREADGROUP)";
+
+/// XREAD / XREADGROUP naming the change feed's stream view with other keys.
+pub const FEED_NOT_ALONE: &str =
+    "ERR __changes__ (the change feed) must be the only key of an XREAD or XREADGROUP";
+
+/// XREADGROUP's NOGROUP.
+pub fn nogroup_xreadgroup(key: &[u8], group: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    ))
+}
+
+/// NOGROUP of XPENDING, XCLAIM, XAUTOCLAIM, XINFO CONSUMERS, XGROUP CREATECONSUMER/DELCONSUMER.
+pub fn nogroup_key(key: &[u8], group: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    ))
+}
+
+/// XGROUP SETID's NOGROUP.
+pub fn nogroup_setid(key: &[u8], group: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        String::from_utf8_lossy(group),
+        String::from_utf8_lossy(key)
+    ))
+}

@@ -45,9 +45,9 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::filter::{Filter, Images};
+use super::filter::Filter;
 use super::log::{ChangeLog, ReadError};
-use super::subscribe::{encode_events, encode_timeout, scan};
+use super::subscribe::{encode_timeout, scan};
 use super::ChangeEvent;
 use crate::error::{self, CmdError, CmdResult};
 use crate::keyspace::value::ValueType;
@@ -187,6 +187,27 @@ pub fn destroy(reg: &Registry, name: &[u8]) -> bool {
     }
 }
 
+/// Runs `f` on group `name` under its lock (for the stream view of the feed, which reports and
+/// edits consumers and pending entries in XINFO/XPENDING/XGROUP shapes); `f` says whether it
+/// changed something that must be persisted.
+pub fn with_group<R>(
+    reg: &Registry,
+    name: &[u8],
+    f: impl FnOnce(&mut Group) -> (R, bool),
+) -> CmdResult<R> {
+    let g = get(reg, name)?;
+    let (r, changed) = f(&mut g.lock());
+    if changed {
+        mark_dirty(reg);
+    }
+    Ok(r)
+}
+
+/// The groups' names, in order.
+pub fn names(reg: &Registry) -> Vec<Vec<u8>> {
+    reg.groups.lock().keys().cloned().collect()
+}
+
 /// Moves a group's cursor (its pending entries stay).
 pub fn seek(log: &ChangeLog, name: &[u8], next: u64) -> CmdResult {
     let first = log.first_offset();
@@ -304,7 +325,7 @@ pub fn spawn_blocking_read(
     group: Vec<u8>,
     consumer: Vec<u8>,
     count: usize,
-    images: Images,
+    encode: super::subscribe::EncodeEvents,
     resp3: bool,
     deadline: Option<Instant>,
     w: Arc<crate::keyspace::blocking::Waiter>,
@@ -325,7 +346,7 @@ pub fn spawn_blocking_read(
             };
             match r {
                 Ok(evs) if !evs.is_empty() => {
-                    let _ = w.reply(encode_events(resp3, &evs, images));
+                    let _ = w.reply(encode(&evs));
                     return;
                 }
                 Ok(_) => {}
@@ -363,11 +384,13 @@ pub fn ack(reg: &Registry, group: &[u8], offsets: &[u64]) -> CmdResult<usize> {
 /// One row of `CHANGES PENDING`: (offset, consumer, idle ms, deliveries).
 pub type PendingRow = (u64, Vec<u8>, u64, u32);
 
-/// Pending entries idle for at least `min_idle` ms, of `consumer` if given, oldest offset
-/// first, at most `count`.
+/// Pending entries with offsets in `offsets`, idle for at least `min_idle` ms, of `consumer`
+/// if given, oldest offset first, at most `count`.
+#[allow(clippy::too_many_arguments)]
 pub fn pending(
     reg: &Registry,
     group: &[u8],
+    offsets: std::ops::RangeInclusive<u64>,
     min_idle: u64,
     consumer: Option<&[u8]>,
     count: usize,
@@ -375,8 +398,11 @@ pub fn pending(
 ) -> CmdResult<Vec<PendingRow>> {
     let g = get(reg, group)?;
     let g = g.lock();
+    if offsets.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(g.pending
-        .iter()
+        .range(offsets)
         .filter(|(_, p)| consumer.is_none_or(|c| c == p.consumer.as_slice()))
         .map(|(&o, p)| {
             (

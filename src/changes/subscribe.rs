@@ -154,15 +154,20 @@ fn encode_error(resp3: bool, e: &CmdError) -> Vec<u8> {
     out.buf
 }
 
+/// Encodes the events a blocked read found into its reply (CHANGES READ's event maps, or the
+/// XREAD shape of the change feed seen as a stream).
+pub type EncodeEvents = Box<dyn Fn(&[ChangeEvent]) -> Vec<u8> + Send>;
+
 /// Blocks until at least one event past `from` passes `filter` (or `deadline`), then sends
-/// the reply through `w`: the events, a null array on timeout, or the TRIMMED error.
+/// the reply through `w`: the events as `encode` writes them, a null array on timeout, or the
+/// TRIMMED error.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_blocking_read(
     srv: Arc<Server>,
     from: u64,
     filter: Filter,
     count: usize,
-    images: Images,
+    encode: EncodeEvents,
     resp3: bool,
     deadline: Option<Instant>,
     w: Arc<crate::keyspace::blocking::Waiter>,
@@ -178,7 +183,7 @@ pub fn spawn_blocking_read(
             }
             match scan(log, next, &filter, count) {
                 Ok(f) if !f.events.is_empty() => {
-                    let _ = w.reply(encode_events(resp3, &f.events, images));
+                    let _ = w.reply(encode(&f.events));
                     return;
                 }
                 Ok(f) => next = f.next,

@@ -239,13 +239,13 @@ fn block_ms(a: &[u8]) -> CmdResult<u64> {
     Ok(n as u64)
 }
 
-fn deadline(ms: u64) -> Option<tokio::time::Instant> {
+pub(super) fn deadline(ms: u64) -> Option<tokio::time::Instant> {
     (ms > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(ms))
 }
 
 /// The server's `Arc` and a runtime to run background work on; an error for in-process
 /// sessions that have neither.
-fn background(ctx: &Ctx) -> CmdResult<Arc<Server>> {
+pub(super) fn background(ctx: &Ctx) -> CmdResult<Arc<Server>> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err("ERR this command needs a network connection".into());
     }
@@ -259,7 +259,7 @@ fn background(ctx: &Ctx) -> CmdResult<Arc<Server>> {
 /// Blocks the connection on a keyless waiter that a background task (which it returns, to be
 /// handed to the task) serves; registered like a key wait, so INFO counts it and CLIENT UNBLOCK
 /// ends it with Redis's replies.
-fn block_on(ctx: &mut Ctx) -> Arc<Waiter> {
+pub(super) fn block_on(ctx: &mut Ctx) -> Arc<Waiter> {
     let (waiter, rx) = Waiter::new(
         ctx.sess.id,
         ctx.sess.db,
@@ -291,7 +291,7 @@ fn changes_read(ctx: &mut Ctx, a: Args) -> CmdResult {
                 found.next,
                 o.filter,
                 o.count,
-                o.images,
+                events_reply(ctx.sess.resp3, o.images),
                 ctx.sess.resp3,
                 deadline(ms),
                 w,
@@ -301,6 +301,11 @@ fn changes_read(ctx: &mut Ctx, a: Args) -> CmdResult {
     }
     write_events(ctx.out, &found.events, o.images);
     Ok(())
+}
+
+/// The reply encoder of a blocked CHANGES READ / GROUP READ: an array of event maps.
+fn events_reply(resp3: bool, images: Images) -> subscribe::EncodeEvents {
+    Box::new(move |evs| subscribe::encode_events(resp3, evs, images))
 }
 
 fn write_events(out: &mut Out, evs: &[ChangeEvent], images: Images) {
@@ -494,7 +499,7 @@ fn changes_group(ctx: &mut Ctx, a: Args) -> CmdResult {
                     group.to_vec(),
                     consumer.to_vec(),
                     o.count,
-                    o.images,
+                    events_reply(ctx.sess.resp3, o.images),
                     ctx.sess.resp3,
                     deadline(ms),
                     w,
@@ -556,6 +561,7 @@ fn changes_pending(ctx: &mut Ctx, a: Args) -> CmdResult {
     let rows = groups::pending(
         &ctx.srv.log.groups,
         a.get(2),
+        0..=u64::MAX,
         min_idle,
         consumer,
         n,
@@ -595,7 +601,7 @@ fn changes_claim(ctx: &mut Ctx, a: Args) -> CmdResult {
 /// Pushes a dead letter onto its list through the ordinary RPUSH handler, recorded like any
 /// client write (and serving clients blocked on the key). Until the list type exists, each
 /// dead letter is a string key `<key>:<offset>` instead.
-fn write_dead_letter(ctx: &mut Ctx, d: &groups::DeadLetter) {
+pub(super) fn write_dead_letter(ctx: &mut Ctx, d: &groups::DeadLetter) {
     let t = super::table();
     let (args, id): (Vec<Vec<u8>>, _) = match t.lookup(b"rpush") {
         Some(id) => (vec![b"RPUSH".to_vec(), d.key.clone(), d.json.clone()], id),

@@ -16,6 +16,7 @@ pub mod args;
 pub mod bitmaps;
 pub mod changes;
 pub mod connection;
+pub mod feed_stream;
 pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
@@ -498,7 +499,11 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     if let Some(t) = ctx.sess.tracking.as_deref_mut() {
         crate::pubsub::tracking::before_command(t, r.spec.flags & flag::READONLY != 0);
     }
-    let res = (r.spec.handler)(ctx, args);
+    let res = if r.spec.flags & flag::WRITE != 0 && feed_stream::write_refused(r.spec, &args) {
+        Err(error::FEED_READ_ONLY.into())
+    } else {
+        (r.spec.handler)(ctx, args)
+    };
     let end = Instant::now();
     let us = end.duration_since(*clock).as_micros() as u64;
     *clock = end;

@@ -24,7 +24,7 @@
 //! A stream that becomes empty is kept, as in Redis.
 
 use super::args::is;
-use super::{cmd, flag::*, CommandSpec, Ctx};
+use super::{cmd, feed_stream, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
 use crate::error::{self, CmdError, CmdResult};
 use crate::keyspace::stream::{pack, unpack, Stream, StreamId};
@@ -348,6 +348,9 @@ fn xadd(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 fn xlen(ctx: &mut Ctx, a: Args) -> CmdResult {
+    if feed_stream::is_feed(a.get(1)) {
+        return feed_stream::xlen(ctx);
+    }
     let mut l = ctx.lock1(a.get(1));
     let n = read(&mut l, a.get(1))?.map_or(0, |s| s.len_entries());
     drop(l);
@@ -400,6 +403,9 @@ fn range(ctx: &mut Ctx, a: Args, rev: bool) -> CmdResult {
         } else {
             return Err(error::SYNTAX.into());
         }
+    }
+    if feed_stream::is_feed(a.get(1)) {
+        return feed_stream::range(ctx, start, end, count, rev);
     }
     let mut l = ctx.lock1(a.get(1));
     let Some(s) = read(&mut l, a.get(1))? else {
@@ -569,7 +575,7 @@ type Entry = (StreamId, Box<[u8]>);
 fn xread(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut count: usize = 0;
     let mut streams_at = None;
-    let mut block = false;
+    let mut block = None;
     let mut i = 1;
     while i < a.len() {
         let opt = a.get(i);
@@ -578,7 +584,7 @@ fn xread(ctx: &mut Ctx, a: Args) -> CmdResult {
             match parse_i64(a.get(i + 1)) {
                 None => return Err(err("ERR timeout is not an integer or out of range")),
                 Some(t) if t < 0 => return Err(err(error::TIMEOUT_NEG)),
-                Some(_) => block = true,
+                Some(t) => block = Some(t as u64),
             }
             i += 2;
         } else if is(opt, "COUNT") && more > 0 {
@@ -612,6 +618,12 @@ fn xread(ctx: &mut Ctx, a: Args) -> CmdResult {
             ids.push(Some(strict_id(b)?));
         }
     }
+    if keys.iter().any(|k| feed_stream::is_feed(k)) {
+        if n != 1 {
+            return Err(err(error::FEED_NOT_ALONE));
+        }
+        return feed_stream::xread(ctx, ids[0], count, block);
+    }
     let mut l = ctx.lock(&keys);
     // Check every key's type before replying.
     let mut found: Vec<(usize, Vec<Entry>)> = Vec::new();
@@ -637,7 +649,7 @@ fn xread(ctx: &mut Ctx, a: Args) -> CmdResult {
     }
     drop(l);
     if found.is_empty() {
-        if block {
+        if block.is_some() {
             // Replying at once would turn a client's `XREAD BLOCK` loop into a busy loop:
             // say plainly that waiting is not available yet.
             return Err(err(
