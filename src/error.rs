@@ -285,3 +285,58 @@ pub fn geo_exactly_one(what: &str, cmd: &[u8]) -> CmdError {
         String::from_utf8_lossy(cmd)
     ))
 }
+
+// Stream consumer groups.
+pub const XGROUP_NO_KEY: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+pub const BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
+pub const ENTRIESREAD_RANGE: &str = "ERR value for ENTRIESREAD must be positive or -1";
+pub const XREADGROUP_DOLLAR: &str = "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
+pub const XREAD_GREATER: &str = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
+pub const XREAD_GROUP_OPT: &str =
+    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
+pub const XREAD_NOACK_OPT: &str =
+    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
+pub const XREADGROUP_NO_GROUP: &str = "ERR Missing GROUP option for XREADGROUP";
+pub const XREAD_UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+pub const XREAD_TIMEOUT: &str = "ERR timeout is not an integer or out of range";
+pub const XCLAIM_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XCLAIM";
+pub const XCLAIM_IDLE: &str = "ERR Invalid IDLE option argument for XCLAIM";
+pub const XCLAIM_TIME: &str = "ERR Invalid TIME option argument for XCLAIM";
+pub const XCLAIM_RETRYCOUNT: &str = "ERR Invalid RETRYCOUNT option argument for XCLAIM";
+pub const XAUTOCLAIM_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XAUTOCLAIM";
+pub const XAUTOCLAIM_COUNT: &str = "ERR COUNT must be > 0";
+pub const XSTREAM_DELETED: &str = "UNBLOCKED the stream key no longer exists";
+pub const XGROUP_DELETED: &str =
+    "NOGROUP the consumer group this client was blocked on no longer exists";
+
+/// NOGROUP of XREADGROUP (`in_read`), XCLAIM, XAUTOCLAIM and XPENDING.
+pub fn nogroup_key_or_group(key: &[u8], group: &[u8], in_read: bool) -> CmdError {
+    CmdError::owned(format!(
+        "NOGROUP No such key '{}' or consumer group '{}'{}",
+        sanitize(key, usize::MAX),
+        sanitize(group, usize::MAX),
+        if in_read {
+            " in XREADGROUP with GROUP option"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// NOGROUP of XGROUP and XINFO CONSUMERS.
+pub fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        sanitize(group, usize::MAX),
+        sanitize(key, usize::MAX)
+    ))
+}
+
+/// XCLAIM's error for an argument that is neither an ID nor an option.
+pub fn xclaim_option(opt: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Unrecognized XCLAIM option '{}'",
+        sanitize(opt, 128)
+    ))
+}
