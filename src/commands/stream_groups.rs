@@ -33,7 +33,7 @@
 use std::collections::BTreeMap;
 
 use super::args::is;
-use super::streams::{err, int, interval_id, read, strict_id, write_entry, INVALID_ID};
+use super::streams::{err, int, interval_end, interval_start, read, strict_id, write_entry};
 use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::changes::{ChangeKind, Who};
 use crate::error::{self, CmdResult};
@@ -620,22 +620,10 @@ fn xpending(ctx: &mut Ctx, a: Args) -> CmdResult {
             at = 5;
         }
         let count = int(a.get(at + 2))?.max(0);
-        let (mut start, sx) = interval_id(a.get(at), 0)?;
-        if sx {
-            start = start
-                .incr()
-                .ok_or_else(|| err("ERR invalid start ID for the interval"))?;
-        }
-        let (mut end, ex) = interval_id(a.get(at + 1), u64::MAX)?;
-        if ex {
-            end = end
-                .decr()
-                .ok_or_else(|| err("ERR invalid end ID for the interval"))?;
-        }
+        let start = interval_start(a.get(at))?;
+        let end = interval_end(a.get(at + 1))?;
+        // Anything after the consumer is ignored, as Redis does.
         let consumer = (at + 3 < argc).then(|| a.get(at + 3));
-        if at + 4 < argc {
-            return Err(error::SYNTAX.into());
-        }
         range = Some((start, end, count, consumer, min_idle.max(0) as u64));
     }
     let now = ctx.now;
@@ -872,10 +860,7 @@ fn xautoclaim(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (key, group, consumer) = (a.get(1), a.get(2), a.get(3));
     let now = ctx.now;
     let (mut l, min_idle) = claim_start(ctx, &a, error::XAUTOCLAIM_MIN_IDLE)?;
-    let (start, excl) = interval_id(a.get(5), 0)?;
-    if excl {
-        return Err(err(INVALID_ID));
-    }
+    let start = interval_start(a.get(5))?;
     let mut count: u64 = 100;
     let mut justid = false;
     let mut j = 6;

@@ -356,7 +356,7 @@ fn xlen(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 /// An XRANGE bound: `-`, `+`, `(id` or an ID, incomplete IDs completed by `missing_seq`.
-pub(super) fn interval_id(b: &[u8], missing_seq: u64) -> CmdResult<(StreamId, bool)> {
+fn interval_id(b: &[u8], missing_seq: u64) -> CmdResult<(StreamId, bool)> {
     if b.len() > 1 && b[0] == b'(' {
         return Ok((
             StreamId::parse(&b[1..], missing_seq).ok_or_else(|| err(INVALID_ID))?,
@@ -373,24 +373,34 @@ pub(super) fn interval_id(b: &[u8], missing_seq: u64) -> CmdResult<(StreamId, bo
     }
 }
 
+/// A range start: `-`, an ID (missing sequence 0), or `(id` (exclusive).
+pub(super) fn interval_start(b: &[u8]) -> CmdResult<StreamId> {
+    match interval_id(b, 0)? {
+        (id, false) => Ok(id),
+        (id, true) => id
+            .incr()
+            .ok_or_else(|| err("ERR invalid start ID for the interval")),
+    }
+}
+
+/// A range end: `+`, an ID (missing sequence the maximum), or `(id` (exclusive).
+pub(super) fn interval_end(b: &[u8]) -> CmdResult<StreamId> {
+    match interval_id(b, u64::MAX)? {
+        (id, false) => Ok(id),
+        (id, true) => id
+            .decr()
+            .ok_or_else(|| err("ERR invalid end ID for the interval")),
+    }
+}
+
 fn range(ctx: &mut Ctx, a: Args, rev: bool) -> CmdResult {
     let (sa, ea) = if rev {
         (a.get(3), a.get(2))
     } else {
         (a.get(2), a.get(3))
     };
-    let (mut start, sx) = interval_id(sa, 0)?;
-    let (mut end, ex) = interval_id(ea, u64::MAX)?;
-    if sx {
-        start = start
-            .incr()
-            .ok_or_else(|| err("ERR invalid start ID for the interval"))?;
-    }
-    if ex {
-        end = end
-            .decr()
-            .ok_or_else(|| err("ERR invalid end ID for the interval"))?;
-    }
+    let start = interval_start(sa)?;
+    let end = interval_end(ea)?;
     let mut count: Option<usize> = None;
     let mut j = 4;
     while j < a.len() {
