@@ -451,7 +451,7 @@ fn deleting_the_stream_or_its_group_ends_blocked_xreadgroup() {
         "s",
         ">",
     ];
-    for how in ["DEL", "SET", "DESTROY"] {
+    for how in ["DEL", "SET", "RENAME", "PEXPIRE", "FLUSHALL", "DESTROY"] {
         let _: () = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
         let mut r = srv.raw();
         r.send_cmd(&block);
@@ -459,14 +459,29 @@ fn deleting_the_stream_or_its_group_ends_blocked_xreadgroup() {
         let mut x = srv.raw();
         x.send_cmd(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
         wait_blocked(&mut c, 2);
+        let gone = "UNBLOCKED the stream key no longer exists";
         let want = match how {
             "DEL" => {
                 let _: i64 = q(&mut c, &["DEL", "s"]);
-                "UNBLOCKED the stream key no longer exists"
+                gone
             }
             "SET" => {
                 let _: () = q(&mut c, &["SET", "s", "x"]);
-                "UNBLOCKED the stream key no longer exists"
+                gone
+            }
+            "RENAME" => {
+                let _: i64 = q(&mut c, &["RPUSH", "list", "x"]);
+                let _: () = q(&mut c, &["RENAME", "list", "s"]);
+                gone
+            }
+            // Removed by the server's own expiry, not by a command touching the key.
+            "PEXPIRE" => {
+                let _: i64 = q(&mut c, &["PEXPIRE", "s", "1"]);
+                gone
+            }
+            "FLUSHALL" => {
+                let _: () = q(&mut c, &["FLUSHALL"]);
+                gone
             }
             _ => {
                 let _: i64 = q(&mut c, &["XGROUP", "DESTROY", "s", "g"]);

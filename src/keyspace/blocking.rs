@@ -348,10 +348,8 @@ fn serve_streams(l: &mut Locked, db: usize, key: &[u8]) {
 }
 
 fn serve_key(l: &mut Locked, db: usize, key: &[u8]) {
-    if !matches!(l.get_in(db, key), Some(Value::List(..) | Value::ZSet(..))) {
-        serve_streams(l, db, key);
-        return;
-    }
+    // First, so a stream replaced by a list or sorted set still ends its XREADGROUP waits.
+    serve_streams(l, db, key);
     loop {
         // A list feeds the list pops, a sorted set the BZPOP family; waiters for the other type
         // are passed over, as Redis does.

@@ -516,6 +516,11 @@ impl<'a> Locked<'a> {
         }
         let v = sh.dbs[db].remove(key);
         sh.stats.expired += 1;
+        let wake = matches!(v, Some(Value::Stream(..))) && sh.waiters.watched(key);
+        if wake {
+            // An expired stream ends the waits of its XREADGROUP clients.
+            self.mark_ready(db, key);
+        }
         if let Some(v) = v {
             let old = self.image_of(&v);
             self.rec.record_with(
