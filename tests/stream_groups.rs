@@ -640,93 +640,30 @@ fn groups_consumers_and_pending_entries_survive_replay_snapshot_and_restore() {
     }
     let srv = Server::start();
     let mut c = srv.conn();
-    let _: () = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-    let _: () = q(
-        &mut c,
-        &["XGROUP", "CREATE", "s", "other", "0", "ENTRIESREAD", "0"],
+    let mut setup = vec![
+        "XGROUP CREATE s g $ MKSTREAM".to_string(),
+        "XGROUP CREATE s other 0 ENTRIESREAD 0".to_string(),
+    ];
+    setup.extend((1..=6).map(|i| format!("XADD s {i}-1 n {i}")));
+    setup.extend(
+        [
+            "XREADGROUP GROUP g a COUNT 3 STREAMS s >",
+            "XREADGROUP GROUP g a STREAMS s 0",
+            "XREADGROUP GROUP g b COUNT 1 NOACK STREAMS s >",
+            "XCLAIM s g b 0 2-1 RETRYCOUNT 7 TIME 1000",
+            "XCLAIM s g c 0 6-1 FORCE JUSTID LASTID 5-1",
+            "XACK s g 1-1",
+            "XDEL s 3-1",
+            "XAUTOCLAIM s g d 0 0 COUNT 1",
+            "XGROUP CREATECONSUMER s g idle",
+            "XGROUP DELCONSUMER s other nobody",
+            "XREADGROUP GROUP other x COUNT 2 STREAMS s >",
+        ]
+        .map(String::from),
     );
-    for i in 1..=6 {
-        let _: String = q(
-            &mut c,
-            &["XADD", "s", &format!("{i}-1"), "n", &i.to_string()],
-        );
+    for l in &setup {
+        let _: Value = qv(&mut c, &l.split(' ').collect::<Vec<_>>());
     }
-    let _: Value = qv(
-        &mut c,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "a",
-            "COUNT",
-            "3",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
-    let _: Value = qv(
-        &mut c,
-        &["XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", "0"],
-    );
-    let _: Value = qv(
-        &mut c,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "b",
-            "COUNT",
-            "1",
-            "NOACK",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
-    let _: Value = qv(
-        &mut c,
-        &[
-            "XCLAIM",
-            "s",
-            "g",
-            "b",
-            "0",
-            "2-1",
-            "RETRYCOUNT",
-            "7",
-            "TIME",
-            "1000",
-        ],
-    );
-    let _: Value = qv(
-        &mut c,
-        &[
-            "XCLAIM", "s", "g", "c", "0", "6-1", "FORCE", "JUSTID", "LASTID", "5-1",
-        ],
-    );
-    let _: i64 = q(&mut c, &["XACK", "s", "g", "1-1"]);
-    let _: i64 = q(&mut c, &["XDEL", "s", "3-1"]);
-    let _: Value = qv(
-        &mut c,
-        &["XAUTOCLAIM", "s", "g", "d", "0", "0", "COUNT", "1"],
-    );
-    let _: i64 = q(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "idle"]);
-    let _: i64 = q(&mut c, &["XGROUP", "DELCONSUMER", "s", "other", "nobody"]);
-    let _: Value = qv(
-        &mut c,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "other",
-            "x",
-            "COUNT",
-            "2",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
     // A delivery made by serving a blocked reader is recorded too.
     let _: () = q(&mut c, &["XGROUP", "CREATE", "s", "late", "$"]);
     let mut r = srv.raw();
@@ -776,4 +713,59 @@ fn groups_consumers_and_pending_entries_survive_replay_snapshot_and_restore() {
         .expect("RESTORE");
     let (full, summary) = snapshot_of(&mut c, "copy");
     assert_eq!((full, summary), before, "after RESTORE");
+}
+
+#[test]
+fn group_bookkeeping_notifies_only_what_redis_notifies() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let _: () = q(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = srv.raw();
+    sub.call(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    let script = [
+        "XGROUP CREATE s g $ MKSTREAM",
+        "XADD s 1-1 a b",
+        "XREADGROUP GROUP g c STREAMS s >",
+        "XREADGROUP GROUP g c STREAMS s 0",
+        "XCLAIM s g d 0 1-1",
+        "XAUTOCLAIM s g e 0 0",
+        "XACK s g 1-1",
+        "XREADGROUP GROUP g c NOACK STREAMS s >",
+        "XGROUP SETID s g 0",
+        "XGROUP CREATECONSUMER s g f",
+        "XGROUP DELCONSUMER s g f",
+        "XGROUP DESTROY s g",
+        "SET sentinel x",
+    ];
+    for l in script {
+        let args: Vec<&str> = l.split(' ').collect();
+        let _: Value = qv(&mut c, &args);
+    }
+    let mut events = Vec::new();
+    loop {
+        let m = sub.read_reply();
+        let channel = match &m {
+            Resp::Array(v) | Resp::Push(v) => text(&v[2]),
+            other => panic!("{other:?}"),
+        };
+        let ev = channel.trim_start_matches("__keyevent@0__:").to_string();
+        if ev == "set" {
+            break;
+        }
+        events.push(ev);
+    }
+    assert_eq!(
+        events,
+        [
+            "xgroup-create",
+            "xadd",
+            "xgroup-createconsumer",
+            "xgroup-createconsumer",
+            "xgroup-createconsumer",
+            "xgroup-setid",
+            "xgroup-createconsumer",
+            "xgroup-delconsumer",
+            "xgroup-destroy",
+        ]
+    );
 }

@@ -501,3 +501,72 @@ fn xread_block_answers_at_once_when_data_is_there_and_times_out_otherwise() {
         "*-1\r\n"
     );
 }
+
+/// Runs a space-separated command line.
+fn line(c: &mut redis::Connection, l: &str) -> Value {
+    qv(c, &l.split(' ').collect::<Vec<_>>())
+}
+
+#[test]
+fn group_writes_record_their_resulting_state() {
+    if !eddy_only("group_writes_record_their_resulting_state") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    line(&mut c, "XADD s 1-1 f v");
+    line(&mut c, "XADD s 2-1 f v");
+    let from = next_offset(&mut c);
+    let before = now_ms();
+    for l in [
+        "XGROUP CREATE s g 0",
+        "XREADGROUP GROUP g c COUNT 1 STREAMS s >",
+        "XREADGROUP GROUP g c NOACK STREAMS s >",
+        // Nothing new: nothing recorded.
+        "XREADGROUP GROUP g c STREAMS s >",
+        "XCLAIM s g d 0 1-1 RETRYCOUNT 5 LASTID 9-9",
+        "XACK s g 1-1 2-1",
+        "XGROUP DESTROY s g",
+    ] {
+        line(&mut c, l);
+    }
+    let after = now_ms();
+    // Delivery times are the server's clock when it delivered: checked, then masked.
+    let got: Vec<(String, String)> = changes_from(&mut c, from)
+        .into_iter()
+        .map(|(e, mut args)| {
+            if let Some(i) = args.iter().position(|a| a == "TIME") {
+                let t: i64 = args[i + 1].parse().expect("TIME ms");
+                assert!(
+                    (before..=after).contains(&t),
+                    "{t} not in {before}..{after}"
+                );
+                args[i + 1] = "T".into();
+            }
+            (e, args.join(" "))
+        })
+        .collect();
+    let want = [
+        ("xgroup-create", "XGROUP CREATE s g 0-0 ENTRIESREAD -1"),
+        ("xgroup-createconsumer", "XGROUP CREATECONSUMER s g c"),
+        ("xreadgroup", "XGROUP SETID s g 1-1 ENTRIESREAD 1"),
+        (
+            "xreadgroup",
+            "XCLAIM s g c 0 1-1 TIME T RETRYCOUNT 1 FORCE JUSTID",
+        ),
+        ("xreadgroup", "XGROUP SETID s g 2-1 ENTRIESREAD 2"),
+        ("xclaim", "XGROUP SETID s g 9-9 ENTRIESREAD 2"),
+        ("xgroup-createconsumer", "XGROUP CREATECONSUMER s g d"),
+        (
+            "xclaim",
+            "XCLAIM s g d 0 1-1 TIME T RETRYCOUNT 5 FORCE JUSTID",
+        ),
+        ("xack", "XACK s g 1-1"),
+        ("xgroup-destroy", "XGROUP DESTROY s g"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(e, a)| (e.to_string(), a.to_string()))
+        .collect();
+    assert_eq!(got, want);
+}
