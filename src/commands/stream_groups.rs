@@ -39,7 +39,7 @@ use crate::changes::{ChangeKind, Who};
 use crate::error::{self, CmdResult};
 use crate::keyspace::blocking::{Op, Waiter};
 use crate::keyspace::stream::{Stream, StreamId};
-use crate::keyspace::stream_group::Group;
+use crate::keyspace::stream_group::{ClaimRule, Claimed, Group, AUTOCLAIM_ATTEMPTS};
 use crate::keyspace::value::{Key, Meta, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::{Args, Out};
@@ -673,64 +673,6 @@ fn xpending(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-/// What a claim did to one group: entries now owned by the claimer (ID, delivery time, count),
-/// pending entries dropped because their entry was deleted, whether the consumer was created.
-#[derive(Default)]
-struct Claimed {
-    taken: Vec<(StreamId, u64, u64)>,
-    deleted: Vec<StreamId>,
-    created: bool,
-}
-
-/// How one claim treats each entry.
-struct ClaimRule {
-    min_idle: u64,
-    now: u64,
-    time: u64,
-    retry: Option<u64>,
-    justid: bool,
-    force: bool,
-}
-
-/// Claims `id` for `consumer` if the rule allows; the shared step of XCLAIM and XAUTOCLAIM
-/// (Redis's order: a deleted entry leaves the PEL; then FORCE, then the idle check).
-fn claim_one(
-    s: &Stream,
-    g: &mut Group,
-    id: StreamId,
-    consumer: &[u8],
-    rule: &ClaimRule,
-    c: &mut Claimed,
-) {
-    if s.get(id).is_none() {
-        if g.ack(id) {
-            c.deleted.push(id);
-        }
-        return;
-    }
-    let prev = match g.nack(id) {
-        Some(n) => {
-            if rule.min_idle > 0 && rule.now.saturating_sub(n.delivery_time) < rule.min_idle {
-                return;
-            }
-            n.delivery_count
-        }
-        // A NACK made by FORCE is new: idle 0, so any minimum idle time skips it.
-        None if rule.force && rule.min_idle == 0 => 1,
-        None => return,
-    };
-    if g.seen(consumer, rule.now) {
-        c.created = true;
-    }
-    let count = match rule.retry {
-        Some(n) => n,
-        None if rule.justid => prev,
-        None => prev.saturating_add(1),
-    };
-    g.set_pending(id, consumer, rule.time, count);
-    c.taken.push((id, rule.time, count));
-}
-
 /// Records a claim's effects (see the module docs).
 fn record_claim(
     l: &mut Locked,
@@ -835,7 +777,7 @@ fn xclaim(ctx: &mut Ctx, a: Args) -> CmdResult {
             g.last_id = last_id;
         }
         for id in &ids {
-            claim_one(s, g, *id, consumer, &rule, &mut c);
+            g.claim(*id, s.get(*id).is_some(), consumer, &rule, &mut c);
         }
         (c, moved.then_some((g.last_id, g.entries_read)))
     });
@@ -852,9 +794,6 @@ fn xclaim(ctx: &mut Ctx, a: Args) -> CmdResult {
     drop(l);
     Ok(())
 }
-
-/// XAUTOCLAIM scans at most this many PEL entries per entry it may claim, as Redis does.
-const AUTOCLAIM_ATTEMPTS: u64 = 10;
 
 fn xautoclaim(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (key, group, consumer) = (a.get(1), a.get(2), a.get(3));
@@ -889,26 +828,14 @@ fn xautoclaim(ctx: &mut Ctx, a: Args) -> CmdResult {
     };
     let r = change_group(&mut l, key, group, |s, g| {
         let mut c = Claimed::default();
-        let mut attempts = count.saturating_mul(AUTOCLAIM_ATTEMPTS);
-        let mut left = count;
-        let mut next = Some(start);
-        while attempts > 0 && left > 0 {
-            let Some((id, _)) = next.and_then(|n| g.pending_from(n, 1).first().copied()) else {
-                next = None;
-                break;
-            };
-            attempts -= 1;
-            let (before_taken, before_deleted) = (c.taken.len(), c.deleted.len());
-            claim_one(s, g, id, consumer, &rule, &mut c);
-            if c.taken.len() > before_taken || c.deleted.len() > before_deleted {
-                left -= 1;
-            }
-            next = id.incr();
-        }
-        // The cursor: the next pending entry, 0-0 when the scan reached the end.
-        let cursor = next
-            .and_then(|n| g.pending_from(n, 1).first().map(|x| x.0))
-            .unwrap_or(StreamId::MIN);
+        let cursor = g.autoclaim(
+            start,
+            count,
+            |id| s.get(id).is_some(),
+            consumer,
+            &rule,
+            &mut c,
+        );
         (c, cursor)
     });
     let Some((c, cursor)) = r else {

@@ -52,8 +52,34 @@ pub struct Group {
     consumers: BTreeMap<Key, Consumer>,
 }
 
+/// How a claim treats each entry: XCLAIM's options (XAUTOCLAIM uses a subset).
+pub struct ClaimRule {
+    /// Entries idle less than this (ms) are left alone.
+    pub min_idle: u64,
+    pub now: u64,
+    /// The delivery time given to claimed entries.
+    pub time: u64,
+    /// The delivery count given to claimed entries; `None`: one more (unless `justid`).
+    pub retry: Option<u64>,
+    pub justid: bool,
+    /// Claim an entry that is not pending (it must still exist).
+    pub force: bool,
+}
+
+/// What a claim did: entries now owned by the claimer (ID, delivery time, count), pending
+/// entries dropped because their entry was deleted, whether the consumer was created.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    pub taken: Vec<(StreamId, u64, u64)>,
+    pub deleted: Vec<StreamId>,
+    pub created: bool,
+}
+
 /// XPENDING's summary: count, smallest and greatest pending ID, and per consumer its count.
 pub type Summary<'a> = (usize, Option<(StreamId, StreamId)>, Vec<(&'a [u8], usize)>);
+
+/// XAUTOCLAIM examines at most this many PEL entries per entry it may claim, as Redis does.
+pub const AUTOCLAIM_ATTEMPTS: u64 = 10;
 
 /// Bytes a PEL entry or consumer roughly costs (for MEMORY USAGE / used_memory).
 const NACK_COST: usize = 64;
@@ -234,17 +260,82 @@ impl Group {
         }
     }
 
-    /// The first pending IDs from `start` on, at most `n` (XAUTOCLAIM's scan).
-    pub fn pending_from(&self, start: StreamId, n: usize) -> Vec<(StreamId, u64)> {
-        self.pel
-            .range(start..)
-            .take(n)
-            .map(|(id, nk)| (*id, nk.delivery_time))
-            .collect()
-    }
-
     pub fn nack(&self, id: StreamId) -> Option<&Nack> {
         self.pel.get(&id)
+    }
+
+    /// Claims `id` for `consumer` if `rule` allows (`exists`: the entry is still in the stream),
+    /// in Redis's order: a deleted entry leaves the PEL; then FORCE; then the idle check. True
+    /// if the entry was taken or dropped (what XAUTOCLAIM's COUNT counts).
+    pub fn claim(
+        &mut self,
+        id: StreamId,
+        exists: bool,
+        consumer: &[u8],
+        rule: &ClaimRule,
+        c: &mut Claimed,
+    ) -> bool {
+        if !exists {
+            let dropped = self.ack(id);
+            if dropped {
+                c.deleted.push(id);
+            }
+            return dropped;
+        }
+        let prev = match self.pel.get(&id) {
+            Some(n) => {
+                if rule.min_idle > 0 && rule.now.saturating_sub(n.delivery_time) < rule.min_idle {
+                    return false;
+                }
+                n.delivery_count
+            }
+            // A NACK made by FORCE is new: idle 0, so any minimum idle time skips it.
+            None if rule.force && rule.min_idle == 0 => 1,
+            None => return false,
+        };
+        if self.seen(consumer, rule.now) {
+            c.created = true;
+        }
+        let count = match rule.retry {
+            Some(n) => n,
+            None if rule.justid => prev,
+            None => prev.saturating_add(1),
+        };
+        self.set_pending(id, consumer, rule.time, count);
+        c.taken.push((id, rule.time, count));
+        true
+    }
+
+    /// XAUTOCLAIM: claims pending entries from `start` on until `count` were taken or dropped,
+    /// examining at most `count` × [`AUTOCLAIM_ATTEMPTS`] entries. Returns the cursor for the
+    /// next call: the next pending ID, 0-0 once the scan reached the end.
+    pub fn autoclaim(
+        &mut self,
+        start: StreamId,
+        count: u64,
+        exists: impl Fn(StreamId) -> bool,
+        consumer: &[u8],
+        rule: &ClaimRule,
+        c: &mut Claimed,
+    ) -> StreamId {
+        let first_from = |g: &Group, from: Option<StreamId>| {
+            from.and_then(|f| g.pel.range(f..).next().map(|(id, _)| *id))
+        };
+        let mut attempts = count.saturating_mul(AUTOCLAIM_ATTEMPTS);
+        let mut left = count;
+        let mut next = Some(start);
+        while attempts > 0 && left > 0 {
+            let Some(id) = first_from(self, next) else {
+                next = None;
+                break;
+            };
+            attempts -= 1;
+            if self.claim(id, exists(id), consumer, rule, c) {
+                left -= 1;
+            }
+            next = id.incr();
+        }
+        first_from(self, next).unwrap_or(StreamId::MIN)
     }
 
     pub fn encode(&self, name: &[u8], out: &mut Vec<u8>) {
@@ -335,5 +426,35 @@ mod tests {
         assert!(!g.ack(StreamId::new(2, 0)));
         assert_eq!(g.delete_consumer(b"b"), Some(1));
         assert_eq!(g.pel().len(), 0);
+    }
+
+    #[test]
+    fn autoclaim_drops_deleted_entries_and_returns_the_next_cursor() {
+        let id = |n| StreamId::new(n, 0);
+        let mut g = Group::new(id(5), None);
+        g.create_consumer(b"a", 0);
+        for n in 1..=5 {
+            g.set_pending(id(n), b"a", 100, 1);
+        }
+        let rule = ClaimRule {
+            min_idle: 50,
+            now: 200,
+            time: 200,
+            retry: None,
+            justid: false,
+            force: false,
+        };
+        let mut c = Claimed::default();
+        // Entry 2 is gone from the stream; entry 4 was delivered too recently.
+        g.set_pending(id(4), b"a", 190, 1);
+        let cursor = g.autoclaim(id(0), 3, |i| i != id(2), b"b", &rule, &mut c);
+        assert!(c.created);
+        assert_eq!(c.deleted, [id(2)]);
+        assert_eq!(c.taken, [(id(1), 200, 2), (id(3), 200, 2)]);
+        assert_eq!(cursor, id(4));
+        let cursor = g.autoclaim(cursor, 3, |_| true, b"b", &rule, &mut c);
+        assert_eq!(cursor, StreamId::MIN);
+        assert_eq!(c.taken.last(), Some(&(id(5), 200, 2)));
+        assert_eq!(g.consumer(b"a").unwrap().pending.len(), 1);
     }
 }
