@@ -428,7 +428,7 @@ fn read_cmd(ctx: &mut Ctx, a: Args, grouped: bool) -> CmdResult {
     let r = parse_read(&a, grouped)?;
     let mut l = ctx.lock(&r.keys);
     // Check every key (type, group, ID) before reading any.
-    let mut from: Vec<Option<From>> = Vec::with_capacity(r.keys.len());
+    let mut from: Vec<From> = Vec::with_capacity(r.keys.len());
     for (key, raw) in r.keys.iter().zip(&r.ids) {
         let s = read(&mut l, key)?;
         if let Some((g, _)) = r.group {
@@ -443,12 +443,12 @@ fn read_cmd(ctx: &mut Ctx, a: Args, grouped: bool) -> CmdResult {
             b">" => From::New,
             id => From::After(strict_id(id)?),
         };
-        from.push(Some(f));
+        from.push(f);
     }
     let mut found: Vec<(&[u8], Vec<Entry>)> = Vec::new();
     let mut history = false;
     for (k, key) in r.keys.iter().enumerate() {
-        let Some(f) = from.get(k).copied().flatten() else {
+        let Some(&f) = from.get(k) else {
             continue;
         };
         let items = match (r.group, f) {
@@ -483,7 +483,7 @@ fn read_cmd(ctx: &mut Ctx, a: Args, grouped: bool) -> CmdResult {
 }
 
 /// Registers a blocked XREAD / XREADGROUP (all of whose keys read new entries).
-fn block(ctx: &mut Ctx, l: Locked, r: &ReadArgs, from: &[Option<From>], ms: u64) {
+fn block(ctx: &mut Ctx, l: Locked, r: &ReadArgs, from: &[From], ms: u64) {
     let mut keys: Vec<&[u8]> = Vec::with_capacity(r.keys.len());
     let mut after: Vec<StreamId> = Vec::with_capacity(r.keys.len());
     for (key, f) in r.keys.iter().zip(from) {
@@ -491,7 +491,7 @@ fn block(ctx: &mut Ctx, l: Locked, r: &ReadArgs, from: &[Option<From>], ms: u64)
             continue;
         }
         keys.push(key);
-        if let Some(From::After(id)) = f {
+        if let From::After(id) = f {
             after.push(*id);
         }
     }
