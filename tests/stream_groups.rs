@@ -262,6 +262,19 @@ fn wait_blocked(c: &mut redis::Connection, n: usize) {
     );
 }
 
+/// A read of group `g` of `s` by consumer `c` that waits forever.
+const BLOCKED_READ: &[&str] = &[
+    "XREADGROUP",
+    "GROUP",
+    "g",
+    "c",
+    "BLOCK",
+    "0",
+    "STREAMS",
+    "s",
+    ">",
+];
+
 fn text(r: &Resp) -> String {
     r.text().unwrap_or_else(|| panic!("not a string: {r:?}"))
 }
@@ -396,6 +409,32 @@ fn xreadgroup_block_gives_each_waiter_distinct_entries() {
 }
 
 #[test]
+fn an_xadd_inside_exec_serves_blocked_readers_after_the_transaction() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let _: () = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    let mut reader = srv.raw();
+    reader.send_cmd(BLOCKED_READ);
+    wait_blocked(&mut c, 1);
+    let mut tx = srv.raw();
+    tx.call(&["MULTI"]);
+    tx.call(&["XADD", "s", "1-1", "f", "v"]);
+    tx.call(&["XADD", "s", "2-1", "f", "v"]);
+    assert_eq!(
+        tx.call(&["EXEC"]),
+        Resp::Array(vec![
+            Resp::Bulk(b"1-1".to_vec()),
+            Resp::Bulk(b"2-1".to_vec())
+        ])
+    );
+    // Served once the whole transaction is applied: both entries in one reply.
+    assert_eq!(
+        read_ids(&reader.read_reply()),
+        [("s".to_string(), vec!["1-1".to_string(), "2-1".to_string()])]
+    );
+}
+
+#[test]
 fn blocked_stream_reads_time_out_with_a_null_array() {
     let srv = Server::start();
     let mut c = srv.conn();
@@ -429,17 +468,7 @@ fn blocked_stream_reads_time_out_with_a_null_array() {
     let mut r = srv.raw();
     r.call(&["MULTI"]);
     r.call(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
-    r.call(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "BLOCK",
-        "0",
-        "STREAMS",
-        "s",
-        ">",
-    ]);
+    r.call(BLOCKED_READ);
     assert_eq!(
         r.call(&["EXEC"]),
         Resp::Array(vec![Resp::NullArray, Resp::NullArray])
@@ -460,17 +489,7 @@ fn client_unblock_ends_blocked_stream_reads() {
         Value::Int(1)
     );
     assert_eq!(r.read_reply(), Resp::NullArray);
-    r.send_cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "BLOCK",
-        "0",
-        "STREAMS",
-        "s",
-        ">",
-    ]);
+    r.send_cmd(BLOCKED_READ);
     wait_blocked(&mut c, 1);
     assert_eq!(
         qv(&mut c, &["CLIENT", "UNBLOCK", &id, "ERROR"]),
@@ -498,21 +517,10 @@ fn client_unblock_ends_blocked_stream_reads() {
 fn deleting_the_stream_or_its_group_ends_blocked_xreadgroup() {
     let srv = Server::start();
     let mut c = srv.conn();
-    let block = [
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "BLOCK",
-        "0",
-        "STREAMS",
-        "s",
-        ">",
-    ];
     for how in ["DEL", "SET", "RENAME", "PEXPIRE", "FLUSHALL", "DESTROY"] {
         let _: () = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
         let mut r = srv.raw();
-        r.send_cmd(&block);
+        r.send_cmd(BLOCKED_READ);
         // A plain XREAD on the same key is not ended by the deletion.
         let mut x = srv.raw();
         x.send_cmd(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
@@ -825,5 +833,89 @@ fn group_bookkeeping_notifies_only_what_redis_notifies() {
             "xgroup-delconsumer",
             "xgroup-destroy",
         ]
+    );
+}
+
+#[test]
+fn concurrent_workers_and_producers_deliver_every_entry_exactly_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    const PRODUCERS: usize = 2;
+    const PER_PRODUCER: usize = 50;
+    const TOTAL: usize = PRODUCERS * PER_PRODUCER;
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let _: () = q(&mut c, &["XGROUP", "CREATE", "jobs", "g", "$", "MKSTREAM"]);
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let done = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let mut conn = srv.conn();
+            let (seen, done) = (Arc::clone(&seen), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let name = format!("w{w}");
+                // Bounded, so a lost entry fails the comparison below instead of hanging.
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                while done.load(Ordering::SeqCst) < TOTAL && std::time::Instant::now() < deadline {
+                    let args = [
+                        "XREADGROUP",
+                        "GROUP",
+                        "g",
+                        &name,
+                        "COUNT",
+                        "1",
+                        "BLOCK",
+                        "100",
+                        "STREAMS",
+                        "jobs",
+                        ">",
+                    ];
+                    let Value::Array(keys) = qv(&mut conn, &args) else {
+                        continue;
+                    };
+                    for k in keys {
+                        let Value::Array(kv) = k else { panic!("{k:?}") };
+                        let Value::Array(entries) = &kv[1] else {
+                            panic!("{kv:?}")
+                        };
+                        for e in entries {
+                            let Value::Array(e) = e else { panic!("{e:?}") };
+                            let Value::BulkString(id) = &e[0] else {
+                                panic!("{e:?}")
+                            };
+                            let id = String::from_utf8_lossy(id).into_owned();
+                            let _: i64 = q(&mut conn, &["XACK", "jobs", "g", &id]);
+                            seen.lock().unwrap().push(id);
+                            done.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|_| {
+            let mut conn = srv.conn();
+            std::thread::spawn(move || {
+                (0..PER_PRODUCER)
+                    .map(|i| q::<String>(&mut conn, &["XADD", "jobs", "*", "i", &i.to_string()]))
+                    .collect::<Vec<String>>()
+            })
+        })
+        .collect();
+    let mut added: Vec<String> = producers
+        .into_iter()
+        .flat_map(|p| p.join().expect("producer"))
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let mut got = seen.lock().unwrap().clone();
+    added.sort();
+    got.sort();
+    assert_eq!(got, added, "every entry delivered exactly once");
+    assert_eq!(
+        qv(&mut c, &["XPENDING", "jobs", "g"]),
+        Value::Array(vec![Value::Int(0), Value::Nil, Value::Nil, Value::Nil])
     );
 }
