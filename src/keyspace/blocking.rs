@@ -200,6 +200,9 @@ impl Waiter {
 #[derive(Default)]
 pub struct Waiters {
     map: HashMap<Key, VecDeque<Arc<Waiter>>>,
+    /// Some waiter is (or was, until the registry empties) a stream read: only then does
+    /// serving a key look for them, so list pops do not pay for streams.
+    streams: bool,
 }
 
 impl Waiters {
@@ -213,6 +216,7 @@ impl Waiters {
     }
 
     pub fn add(&mut self, key: &[u8], w: Arc<Waiter>) {
+        self.streams |= is_stream_read(&w.op);
         self.map
             .entry(Key::from_slice(key))
             .or_default()
@@ -238,6 +242,7 @@ impl Waiters {
             q.retain(|x| !Arc::ptr_eq(x, w));
             if q.is_empty() {
                 self.map.remove(key);
+                self.streams &= !self.map.is_empty();
             }
         }
     }
@@ -256,6 +261,7 @@ impl Waiters {
             .collect();
         if q.is_empty() {
             self.map.remove(key);
+            self.streams &= !self.map.is_empty();
         }
         found
     }
@@ -285,6 +291,7 @@ impl Waiters {
         };
         if q.is_empty() {
             self.map.remove(key);
+            self.streams &= !self.map.is_empty();
         }
         found
     }
@@ -349,7 +356,9 @@ fn serve_streams(l: &mut Locked, db: usize, key: &[u8]) {
 
 fn serve_key(l: &mut Locked, db: usize, key: &[u8]) {
     // First, so a stream replaced by a list or sorted set still ends its XREADGROUP waits.
-    serve_streams(l, db, key);
+    if l.waiters_of(key).streams {
+        serve_streams(l, db, key);
+    }
     loop {
         // A list feeds the list pops, a sorted set the BZPOP family; waiters for the other type
         // are passed over, as Redis does.
