@@ -290,33 +290,68 @@ pub fn geo_exactly_one(what: &str, cmd: &[u8]) -> CmdError {
 pub const FEED_READ_ONLY: &str =
     "ERR __changes__ is the change feed: a read-only stream (write to other keys, read it with XREAD or XREADGROUP)";
 
+/// XCLAIM options the change feed's groups do not keep.
+pub const FEED_CLAIM_OPTIONS: &str =
+    "ERR XCLAIM on __changes__ (the change feed) takes only JUSTID among its options";
+/// XINFO STREAM FULL on the change feed.
+pub const FEED_XINFO_FULL: &str =
+    "ERR XINFO STREAM FULL is not available for __changes__ (the change feed): use XINFO STREAM, XINFO GROUPS, XRANGE";
+
 /// XREAD / XREADGROUP naming the change feed's stream view with other keys.
 pub const FEED_NOT_ALONE: &str =
     "ERR __changes__ (the change feed) must be the only key of an XREAD or XREADGROUP";
 
-/// XREADGROUP's NOGROUP.
-pub fn nogroup_xreadgroup(key: &[u8], group: &[u8]) -> CmdError {
+// Stream consumer groups.
+pub const XGROUP_NO_KEY: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+pub const BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
+pub const ENTRIESREAD_RANGE: &str = "ERR value for ENTRIESREAD must be positive or -1";
+pub const XREADGROUP_DOLLAR: &str = "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
+pub const XREAD_GREATER: &str = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
+pub const XREAD_GROUP_OPT: &str =
+    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
+pub const XREAD_NOACK_OPT: &str =
+    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
+pub const XREADGROUP_NO_GROUP: &str = "ERR Missing GROUP option for XREADGROUP";
+pub const XREAD_UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+pub const XREAD_TIMEOUT: &str = "ERR timeout is not an integer or out of range";
+pub const XCLAIM_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XCLAIM";
+pub const XCLAIM_IDLE: &str = "ERR Invalid IDLE option argument for XCLAIM";
+pub const XCLAIM_TIME: &str = "ERR Invalid TIME option argument for XCLAIM";
+pub const XCLAIM_RETRYCOUNT: &str = "ERR Invalid RETRYCOUNT option argument for XCLAIM";
+pub const XAUTOCLAIM_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XAUTOCLAIM";
+pub const XAUTOCLAIM_COUNT: &str = "ERR COUNT must be > 0";
+pub const XSTREAM_DELETED: &str = "UNBLOCKED the stream key no longer exists";
+pub const XGROUP_DELETED: &str =
+    "NOGROUP the consumer group this client was blocked on no longer exists";
+
+/// NOGROUP of XREADGROUP (`in_read`), XCLAIM, XAUTOCLAIM and XPENDING.
+pub fn nogroup_key_or_group(key: &[u8], group: &[u8], in_read: bool) -> CmdError {
     CmdError::owned(format!(
-        "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
-        String::from_utf8_lossy(key),
-        String::from_utf8_lossy(group)
+        "NOGROUP No such key '{}' or consumer group '{}'{}",
+        sanitize(key, usize::MAX),
+        sanitize(group, usize::MAX),
+        if in_read {
+            " in XREADGROUP with GROUP option"
+        } else {
+            ""
+        }
     ))
 }
 
-/// NOGROUP of XPENDING, XCLAIM, XAUTOCLAIM, XINFO CONSUMERS, XGROUP CREATECONSUMER/DELCONSUMER.
-pub fn nogroup_key(key: &[u8], group: &[u8]) -> CmdError {
-    CmdError::owned(format!(
-        "NOGROUP No such key '{}' or consumer group '{}'",
-        String::from_utf8_lossy(key),
-        String::from_utf8_lossy(group)
-    ))
-}
-
-/// XGROUP SETID's NOGROUP.
-pub fn nogroup_setid(key: &[u8], group: &[u8]) -> CmdError {
+/// NOGROUP of XGROUP and XINFO CONSUMERS.
+pub fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
     CmdError::owned(format!(
         "NOGROUP No such consumer group '{}' for key name '{}'",
-        String::from_utf8_lossy(group),
-        String::from_utf8_lossy(key)
+        sanitize(group, usize::MAX),
+        sanitize(key, usize::MAX)
+    ))
+}
+
+/// XCLAIM's error for an argument that is neither an ID nor an option.
+pub fn xclaim_option(opt: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Unrecognized XCLAIM option '{}'",
+        sanitize(opt, 128)
     ))
 }

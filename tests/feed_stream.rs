@@ -187,3 +187,138 @@ fn binary_arguments_are_base64_in_the_args_field() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A Redis stream worker loop (XGROUP CREATE, XREADGROUP `>`, XACK) written against the `redis`
+/// crate's stream API consumes the change feed; the group is a change-feed group.
+#[test]
+fn a_redis_stream_worker_consumes_the_change_feed_through_a_group() {
+    if !eddy_only("a_redis_stream_worker_consumes_the_change_feed_through_a_group") {
+        return;
+    }
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = c.set("before", "not seen").unwrap();
+    let _: () = c.xgroup_create(FEED, "workers", "$").unwrap();
+    for i in 0..30 {
+        let _: () = c.set(format!("job:{i}"), i).unwrap();
+    }
+    let mut w = s.conn();
+    let mut done = Vec::new();
+    loop {
+        let opts = StreamReadOptions::default().group("workers", "w1").count(7);
+        let r: Option<StreamReadReply> = w.xread_options(&[FEED], &[">"], &opts).unwrap();
+        let Some(r) = r else { break };
+        let ids: Vec<String> = r.keys[0].ids.iter().map(|e| e.id.clone()).collect();
+        for e in &r.keys[0].ids {
+            done.push(field(e, "key"));
+        }
+        let acked: usize = w.xack(FEED, "workers", &ids).unwrap();
+        assert_eq!(acked, ids.len());
+    }
+    let want: Vec<String> = (0..30).map(|i| format!("job:{i}")).collect();
+    assert_eq!(done, want);
+    // Nothing pending; the group is the change feed's own.
+    let p: redis::streams::StreamPendingReply = c.xpending(FEED, "workers").unwrap();
+    assert_eq!(p.count(), 0);
+    let groups = format!("{:?}", qv(&mut c, &["CHANGES", "GROUP", "LIST"]));
+    assert!(groups.contains("workers"), "{groups}");
+    let info: redis::streams::StreamInfoGroupsReply = c.xinfo_groups(FEED).unwrap();
+    assert_eq!(info.groups.len(), 1);
+    assert_eq!(info.groups[0].name, "workers");
+    assert_eq!(info.groups[0].pending, 0);
+}
+
+/// Consumer A reads and dies before acking; B claims A's entries once idle and acks them.
+#[test]
+fn a_crashed_consumers_changes_are_claimed_by_another() {
+    if !eddy_only("a_crashed_consumers_changes_are_claimed_by_another") {
+        return;
+    }
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = c.xgroup_create(FEED, "g", "$").unwrap();
+    for i in 0..5 {
+        let _: () = c.set(format!("k{i}"), i).unwrap();
+    }
+    {
+        let mut a = s.conn();
+        let opts = StreamReadOptions::default().group("g", "A").count(3);
+        let r: StreamReadReply = a.xread_options(&[FEED], &[">"], &opts).unwrap();
+        assert_eq!(r.keys[0].ids.len(), 3);
+    } // A is gone without acking.
+    let p: redis::streams::StreamPendingReply = c.xpending(FEED, "g").unwrap();
+    assert_eq!(p.count(), 3);
+    // A's own history re-read shows its pending entries.
+    let opts = StreamReadOptions::default().group("g", "A");
+    let hist: StreamReadReply = c.xread_options(&[FEED], &["0"], &opts).unwrap();
+    assert_eq!(hist.keys[0].ids.len(), 3);
+
+    let r = qv(
+        &mut c,
+        &["XAUTOCLAIM", FEED, "g", "B", "0", "0-0", "COUNT", "10"],
+    );
+    let Value::Array(parts) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(parts[0], Value::BulkString(b"0-0".to_vec()));
+    let Value::Array(claimed) = &parts[1] else {
+        panic!("{parts:?}")
+    };
+    assert_eq!(claimed.len(), 3);
+    let ext: redis::streams::StreamPendingCountReply =
+        c.xpending_count(FEED, "g", "-", "+", 10).unwrap();
+    // Delivered to A, re-read by A (a history read counts, as in Redis), claimed by B.
+    assert!(ext
+        .ids
+        .iter()
+        .all(|p| p.consumer == "B" && p.times_delivered == 3));
+    let ids: Vec<String> = ext.ids.iter().map(|p| p.id.clone()).collect();
+    let acked: usize = c.xack(FEED, "g", &ids).unwrap();
+    assert_eq!(acked, 3);
+    // The other two are still new for the group.
+    let opts = StreamReadOptions::default().group("g", "B");
+    let r: StreamReadReply = c.xread_options(&[FEED], &[">"], &opts).unwrap();
+    assert_eq!(r.keys[0].ids.len(), 2);
+    // Unknown groups get Redis's NOGROUP wording.
+    let e = qerr(
+        &mut c,
+        &["XREADGROUP", "GROUP", "nope", "x", "STREAMS", FEED, ">"],
+    );
+    assert!(
+        e.starts_with("NOGROUP No such key '__changes__' or consumer group 'nope'"),
+        "{e}"
+    );
+}
+
+#[test]
+fn blocking_xreadgroup_is_woken_by_a_write() {
+    if !eddy_only("blocking_xreadgroup_is_woken_by_a_write") {
+        return;
+    }
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = c.xgroup_create(FEED, "g", "$").unwrap();
+    let url = s.url();
+    let reader = std::thread::spawn(move || {
+        let mut r = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let opts = StreamReadOptions::default()
+            .group("g", "c")
+            .block(0)
+            .noack();
+        let reply: Option<StreamReadReply> = r.xread_options(&[FEED], &[">"], &opts).unwrap();
+        reply.expect("woken with entries")
+    });
+    assert!(common::poll_until(
+        std::time::Duration::from_secs(10),
+        || {
+            let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+            info.contains("blocked_clients:1")
+        }
+    ));
+    let _: () = c.set("woke", "1").unwrap();
+    let r = reader.join().unwrap();
+    assert_eq!(field(&r.keys[0].ids[0], "key"), "woke");
+    // NOACK: nothing pending.
+    let p: redis::streams::StreamPendingReply = c.xpending(FEED, "g").unwrap();
+    assert_eq!(p.count(), 0);
+}

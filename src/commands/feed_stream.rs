@@ -45,8 +45,6 @@ pub const KEY: &[u8] = b"__changes__";
 pub const READ_ONLY: &str = error::FEED_READ_ONLY;
 /// Most entries one reply carries.
 pub const MAX_COUNT: usize = 10_000;
-/// XAUTOCLAIM's default COUNT, as Redis.
-const AUTOCLAIM_COUNT: usize = 100;
 
 pub fn is_feed(key: &[u8]) -> bool {
     key == KEY
@@ -257,11 +255,17 @@ pub fn xread(
 }
 
 fn nogroup_read(group: &[u8]) -> CmdError {
-    error::nogroup_xreadgroup(KEY, group)
+    error::nogroup_key_or_group(KEY, group, true)
 }
 
+/// NOGROUP of XPENDING, XCLAIM, XAUTOCLAIM.
 fn nogroup(group: &[u8]) -> CmdError {
-    error::nogroup_key(KEY, group)
+    error::nogroup_key_or_group(KEY, group, false)
+}
+
+/// NOGROUP of XGROUP and XINFO CONSUMERS.
+fn nogroup_for(group: &[u8]) -> CmdError {
+    error::nogroup_for_key(group, KEY)
 }
 
 /// Maps the feed groups' NOGROUP to the stream command's wording.
@@ -402,9 +406,7 @@ pub fn xgroup_create(ctx: &mut Ctx, group: &[u8], id: Option<StreamId>, setid: b
         Some(id) => after(id).max(log.first_offset()).max(1),
     };
     if setid {
-        or_nogroup(groups::seek(log, group, next), || {
-            error::nogroup_setid(KEY, group)
-        })?;
+        or_nogroup(groups::seek(log, group, next), || nogroup_for(group))?;
     } else {
         groups::create(log, group, next, Filter::default(), 0, None)?;
     }
@@ -441,7 +443,7 @@ pub fn xgroup_consumer(ctx: &mut Ctx, group: &[u8], consumer: &[u8], create: boo
                 ((before - g.pending.len()) as i64, true)
             }
         }),
-        || nogroup(group),
+        || nogroup_for(group),
     )?;
     if n < 0 {
         return Err(error::CHANGES_TOO_MANY_CONSUMERS.into());
@@ -588,10 +590,10 @@ pub fn xautoclaim(
     consumer: &[u8],
     min_idle: u64,
     start: StreamId,
-    count: Option<usize>,
+    count: usize,
     justid: bool,
 ) -> CmdResult {
-    let count = count.unwrap_or(AUTOCLAIM_COUNT).min(MAX_COUNT);
+    let count = count.min(MAX_COUNT);
     let now = ctx.now;
     let from = at_or_after(start);
     let (offs, next) = or_nogroup(
@@ -714,18 +716,16 @@ pub fn xinfo_consumers(ctx: &mut Ctx, group: &[u8]) -> CmdResult {
                 .collect();
             (rows, false)
         }),
-        || nogroup(group),
+        || nogroup_for(group),
     )?;
     ctx.out.array(rows.len());
     for (c, pending, idle) in rows {
-        ctx.out.map(4);
+        ctx.out.map(3);
         ctx.out.bulk_str("name");
         ctx.out.bulk(&c);
         ctx.out.bulk_str("pending");
         ctx.out.int(pending as i64);
         ctx.out.bulk_str("idle");
-        ctx.out.int(idle as i64);
-        ctx.out.bulk_str("inactive");
         ctx.out.int(idle as i64);
     }
     Ok(())

@@ -802,13 +802,28 @@ fn flush_mode(a: &Args) -> CmdResult {
     }
 }
 
+/// Empties databases `dbs` (all shards locked). Clients blocked on keys there are served as if
+/// those keys were deleted: XREADGROUP waits end with Redis's error.
+fn clear_dbs(l: &mut Locked, dbs: &[usize]) {
+    let mut ready = Vec::new();
+    for sh in l.shards_mut() {
+        for &db in dbs {
+            if let Some(d) = sh.dbs.get_mut(db) {
+                *d = Default::default();
+            }
+        }
+        if !sh.waiters.is_empty() {
+            ready.extend(sh.waiters.waited_in(dbs));
+        }
+    }
+    l.ready.extend(ready);
+}
+
 fn flushdb(ctx: &mut Ctx, a: Args) -> CmdResult {
     flush_mode(&a)?;
     let db = ctx.sess.db;
     let mut l = ctx.lock_all();
-    for sh in l.shards_mut() {
-        sh.dbs[db] = Default::default();
-    }
+    clear_dbs(&mut l, &[db]);
     l.rec.record(
         l.who,
         db,
@@ -826,11 +841,8 @@ fn flushdb(ctx: &mut Ctx, a: Args) -> CmdResult {
 fn flushall(ctx: &mut Ctx, a: Args) -> CmdResult {
     flush_mode(&a)?;
     let mut l = ctx.lock_all();
-    for sh in l.shards_mut() {
-        for d in sh.dbs.iter_mut() {
-            *d = Default::default();
-        }
-    }
+    let all: Vec<usize> = (0..ctx.srv.keyspace.ndbs()).collect();
+    clear_dbs(&mut l, &all);
     l.rec.record(
         l.who,
         0,

@@ -27,6 +27,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod stream_groups;
 pub mod streams;
 pub mod strings;
 pub mod transactions;
@@ -193,7 +194,7 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 17] {
+fn families() -> [&'static [CommandSpec]; 18] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -212,6 +213,7 @@ fn families() -> [&'static [CommandSpec]; 17] {
         sort::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
+        stream_groups::COMMANDS,
     ]
 }
 

@@ -1,9 +1,6 @@
-//! Streams: XADD, XLEN, XRANGE/XREVRANGE, XDEL, XTRIM, XSETID, XREAD (non-blocking).
-//!
-//! Consumer groups (XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM) and XINFO are not
-//! implemented yet. XREAD with `BLOCK ms` answers at once when entries are available; when it
-//! would have to wait it replies with an error rather than a null that would make a client's
-//! read loop spin. `+` as an XREAD ID is Redis 7.4 and refused, as Redis 7.0 does.
+//! Streams: XADD, XLEN, XRANGE/XREVRANGE, XDEL, XTRIM, XSETID. Reads (XREAD, XREADGROUP) and
+//! consumer groups (XGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO) are in
+//! [`stream_groups`](super::stream_groups).
 //!
 //! ## Approximate trimming (`~`)
 //! Redis trims with `~` whole radix-tree nodes only (up to 100 entries each), so it may trim
@@ -59,32 +56,32 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("xsetid", -3, WRITE | DENYOOM | FAST, (1, 1, 1), X, "stream", xsetid,
         "An internal command for replicating stream values.",
         "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]", "5.0.0", "O(1)"),
-    cmd!("xread", -4, READONLY | MOVABLE_KEYS, (0, 0, 0), X, "stream", xread,
+    cmd!("xread", -4, READONLY | BLOCKING | MOVABLE_KEYS, (0, 0, 0), X, "stream", super::stream_groups::xread,
         "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
         "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]", "5.0.0",
         "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREAD blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data."),
 ];
 
-const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+pub(super) const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 const NOT_GREATER: &str =
     "ERR The ID specified in XADD is equal or smaller than the target stream top item";
 /// Redis's default `stream-node-max-entries`, the size of the nodes `~` trims.
 const NODE_ENTRIES: usize = 100;
 
-fn err(s: &'static str) -> CmdError {
+pub(super) fn err(s: &'static str) -> CmdError {
     s.into()
 }
 
-fn strict_id(b: &[u8]) -> CmdResult<StreamId> {
+pub(super) fn strict_id(b: &[u8]) -> CmdResult<StreamId> {
     StreamId::parse(b, 0).ok_or_else(|| err(INVALID_ID))
 }
 
-fn int(b: &[u8]) -> CmdResult<i64> {
+pub(super) fn int(b: &[u8]) -> CmdResult<i64> {
     parse_i64(b).ok_or_else(|| err(error::NOT_INTEGER))
 }
 
 /// The stream at `key`: `Ok(None)` if missing, WRONGTYPE for other types.
-fn read<'l>(l: &'l mut Locked, key: &[u8]) -> CmdResult<Option<&'l mut Stream>> {
+pub(super) fn read<'l>(l: &'l mut Locked, key: &[u8]) -> CmdResult<Option<&'l mut Stream>> {
     match l.get(key) {
         None => Ok(None),
         Some(Value::Stream(s, _)) => Ok(Some(s)),
@@ -92,7 +89,7 @@ fn read<'l>(l: &'l mut Locked, key: &[u8]) -> CmdResult<Option<&'l mut Stream>> 
     }
 }
 
-fn write_entry(out: &mut Out, id: StreamId, packed: &[u8]) {
+pub(super) fn write_entry(out: &mut Out, id: StreamId, packed: &[u8]) {
     out.array(2);
     out.bulk(&id.to_bytes());
     out.array(unpack(packed).count());
@@ -342,6 +339,9 @@ fn xadd(ctx: &mut Ctx, a: Args) -> CmdResult {
     if removed > 0 {
         record_trim(&mut l, key, first);
     }
+    // Blocked XREAD/XREADGROUP clients are served when `l` is dropped.
+    let db = l.db;
+    l.signal_ready(db, key);
     drop(l);
     ctx.out.bulk(&idb);
     Ok(())
@@ -376,24 +376,34 @@ fn interval_id(b: &[u8], missing_seq: u64) -> CmdResult<(StreamId, bool)> {
     }
 }
 
+/// A range start: `-`, an ID (missing sequence 0), or `(id` (exclusive).
+pub(super) fn interval_start(b: &[u8]) -> CmdResult<StreamId> {
+    match interval_id(b, 0)? {
+        (id, false) => Ok(id),
+        (id, true) => id
+            .incr()
+            .ok_or_else(|| err("ERR invalid start ID for the interval")),
+    }
+}
+
+/// A range end: `+`, an ID (missing sequence the maximum), or `(id` (exclusive).
+pub(super) fn interval_end(b: &[u8]) -> CmdResult<StreamId> {
+    match interval_id(b, u64::MAX)? {
+        (id, false) => Ok(id),
+        (id, true) => id
+            .decr()
+            .ok_or_else(|| err("ERR invalid end ID for the interval")),
+    }
+}
+
 fn range(ctx: &mut Ctx, a: Args, rev: bool) -> CmdResult {
     let (sa, ea) = if rev {
         (a.get(3), a.get(2))
     } else {
         (a.get(2), a.get(3))
     };
-    let (mut start, sx) = interval_id(sa, 0)?;
-    let (mut end, ex) = interval_id(ea, u64::MAX)?;
-    if sx {
-        start = start
-            .incr()
-            .ok_or_else(|| err("ERR invalid start ID for the interval"))?;
-    }
-    if ex {
-        end = end
-            .decr()
-            .ok_or_else(|| err("ERR invalid end ID for the interval"))?;
-    }
+    let start = interval_start(sa)?;
+    let end = interval_end(ea)?;
     let mut count: Option<usize> = None;
     let mut j = 4;
     while j < a.len() {
@@ -566,114 +576,5 @@ fn xsetid(ctx: &mut Ctx, a: Args) -> CmdResult {
     l.record(key, "xsetid", ChangeKind::Modify, ValueType::Stream, &rec);
     drop(l);
     ctx.out.ok();
-    Ok(())
-}
-
-/// An entry copied out of a stream (XREAD checks every key's type before replying).
-type Entry = (StreamId, Box<[u8]>);
-
-fn xread(ctx: &mut Ctx, a: Args) -> CmdResult {
-    let mut count: usize = 0;
-    let mut streams_at = None;
-    let mut block = None;
-    let mut i = 1;
-    while i < a.len() {
-        let opt = a.get(i);
-        let more = a.len() - 1 - i;
-        if is(opt, "BLOCK") && more > 0 {
-            match parse_i64(a.get(i + 1)) {
-                None => return Err(err("ERR timeout is not an integer or out of range")),
-                Some(t) if t < 0 => return Err(err(error::TIMEOUT_NEG)),
-                Some(t) => block = Some(t as u64),
-            }
-            i += 2;
-        } else if is(opt, "COUNT") && more > 0 {
-            count = int(a.get(i + 1))?.max(0) as usize;
-            i += 2;
-        } else if is(opt, "STREAMS") && more > 0 {
-            streams_at = Some(i + 1);
-            break;
-        } else {
-            return Err(error::SYNTAX.into());
-        }
-    }
-    let Some(p) = streams_at else {
-        return Err(error::SYNTAX.into());
-    };
-    let rest = a.len() - p;
-    if !rest.is_multiple_of(2) {
-        return Err(err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
-    }
-    let n = rest / 2;
-    let keys: Vec<&[u8]> = (p..p + n).map(|j| a.get(j)).collect();
-    // `$` is resolved under the lock; other IDs are validated first.
-    let mut ids: Vec<Option<StreamId>> = Vec::with_capacity(n);
-    for j in p + n..a.len() {
-        let b = a.get(j);
-        if b == b"$" {
-            ids.push(None);
-        } else if b == b">" {
-            return Err(err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."));
-        } else {
-            ids.push(Some(strict_id(b)?));
-        }
-    }
-    if keys.iter().any(|k| feed_stream::is_feed(k)) {
-        if n != 1 {
-            return Err(err(error::FEED_NOT_ALONE));
-        }
-        return feed_stream::xread(ctx, ids[0], count, block);
-    }
-    let mut l = ctx.lock(&keys);
-    // Check every key's type before replying.
-    let mut found: Vec<(usize, Vec<Entry>)> = Vec::new();
-    for (k, key) in keys.iter().enumerate() {
-        let Some(s) = read(&mut l, key)? else {
-            continue;
-        };
-        let after = match ids[k] {
-            None => continue,
-            Some(id) => id,
-        };
-        let Some(start) = after.incr() else {
-            continue;
-        };
-        let items: Vec<Entry> = s
-            .range(start, StreamId::MAX, false)
-            .take(if count == 0 { usize::MAX } else { count })
-            .map(|(id, p)| (id, p.into()))
-            .collect();
-        if !items.is_empty() {
-            found.push((k, items));
-        }
-    }
-    drop(l);
-    if found.is_empty() {
-        if block.is_some() {
-            // Replying at once would turn a client's `XREAD BLOCK` loop into a busy loop:
-            // say plainly that waiting is not available yet.
-            return Err(err(
-                "ERR XREAD BLOCK with nothing to read is not supported yet by this server",
-            ));
-        }
-        ctx.out.null_array();
-        return Ok(());
-    }
-    let resp3 = ctx.sess.resp3;
-    if resp3 {
-        ctx.out.map(found.len());
-    } else {
-        ctx.out.array(found.len());
-    }
-    for (k, items) in found {
-        if !resp3 {
-            ctx.out.array(2);
-        }
-        ctx.out.bulk(keys[k]);
-        ctx.out.array(items.len());
-        for (id, p) in items {
-            write_entry(ctx.out, id, &p);
-        }
-    }
     Ok(())
 }

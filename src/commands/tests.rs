@@ -419,6 +419,62 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     ("xdel", &["XADD s 1-1 f v"], "XDEL s 1-1"),
     ("xtrim", &["XADD s 1-1 f v"], "XTRIM s MAXLEN 0"),
     ("xsetid", &["XADD s 1-1 f v"], "XSETID s 5-5"),
+    ("xgroup|create", &[], "XGROUP CREATE s g $ MKSTREAM"),
+    (
+        "xgroup|setid",
+        &["XGROUP CREATE s g $ MKSTREAM"],
+        "XGROUP SETID s g 0",
+    ),
+    (
+        "xgroup|destroy",
+        &["XGROUP CREATE s g $ MKSTREAM"],
+        "XGROUP DESTROY s g",
+    ),
+    (
+        "xgroup|createconsumer",
+        &["XGROUP CREATE s g $ MKSTREAM"],
+        "XGROUP CREATECONSUMER s g c",
+    ),
+    (
+        "xgroup|delconsumer",
+        &[
+            "XGROUP CREATE s g $ MKSTREAM",
+            "XGROUP CREATECONSUMER s g c",
+        ],
+        "XGROUP DELCONSUMER s g c",
+    ),
+    (
+        "xreadgroup",
+        &["XADD s 1-1 f v", "XGROUP CREATE s g 0"],
+        "XREADGROUP GROUP g c STREAMS s >",
+    ),
+    (
+        "xack",
+        &[
+            "XADD s 1-1 f v",
+            "XGROUP CREATE s g 0",
+            "XREADGROUP GROUP g c STREAMS s >",
+        ],
+        "XACK s g 1-1",
+    ),
+    (
+        "xclaim",
+        &[
+            "XADD s 1-1 f v",
+            "XGROUP CREATE s g 0",
+            "XREADGROUP GROUP g c STREAMS s >",
+        ],
+        "XCLAIM s g d 0 1-1",
+    ),
+    (
+        "xautoclaim",
+        &[
+            "XADD s 1-1 f v",
+            "XGROUP CREATE s g 0",
+            "XREADGROUP GROUP g c STREAMS s >",
+        ],
+        "XAUTOCLAIM s g d 0 0",
+    ),
     // sets
     ("sadd", &[], "SADD s a b"),
     ("srem", &["SADD s a b"], "SREM s a"),

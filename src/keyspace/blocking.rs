@@ -36,7 +36,15 @@
 //!
 //! Sorted-set pops (BZPOPMIN/BZPOPMAX/BZMPOP) are [`Op::ZPop`], served from sorted sets by the
 //! same loop; sorted-set writes that add members (ZADD, ZINCRBY, the *STORE commands) call
-//! `signal_ready`. Stream reads can be added as further [`Op`] variants.
+//! `signal_ready`.
+//!
+//! Stream reads (XREAD and XREADGROUP with BLOCK) are [`Op::XRead`] and [`Op::XReadGroup`]. XADD
+//! signals its key; so do deleting or replacing a stream (`Locked::remove_in`/`put_in`) and
+//! XGROUP DESTROY, which end the waits of XREADGROUP clients with Redis's errors. Unlike pops,
+//! serving an XREAD takes nothing away, so every XREAD waiter of the key with something newer
+//! than its ID is served in the same step; XREADGROUP waiters are served oldest first while the
+//! group has undelivered entries, each delivery moving the group's cursor, so no two get the
+//! same entry. The reading itself is `commands::stream_groups::serve_blocked`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +54,7 @@ use parking_lot::Mutex;
 use tokio::sync::{oneshot, Notify};
 
 use super::list::{Fill, List};
+use super::stream::StreamId;
 use super::value::{Collection, Key, Meta, Value, ValueType};
 use super::Locked;
 use crate::changes::{ChangeKind, Who};
@@ -70,6 +79,16 @@ pub enum Op {
         min: bool,
         count: usize,
         multi: bool,
+    },
+    /// XREAD BLOCK: entries after `after[i]` of `keys[i]` (the waiter's keys, in order), at most
+    /// `count` (0: all); reply `[[key, [entries]]]` (a map in RESP3).
+    XRead { after: Vec<StreamId>, count: usize },
+    /// XREADGROUP BLOCK with `>`: new entries of `group`, delivered to `consumer`.
+    XReadGroup {
+        group: Key,
+        consumer: Key,
+        count: usize,
+        noack: bool,
     },
 }
 
@@ -181,6 +200,9 @@ impl Waiter {
 #[derive(Default)]
 pub struct Waiters {
     map: HashMap<Key, VecDeque<Arc<Waiter>>>,
+    /// Some waiter is (or was, until the registry empties) a stream read: only then does
+    /// serving a key look for them, so list pops do not pay for streams.
+    streams: bool,
 }
 
 impl Waiters {
@@ -194,6 +216,7 @@ impl Waiters {
     }
 
     pub fn add(&mut self, key: &[u8], w: Arc<Waiter>) {
+        self.streams |= is_stream_read(&w.op);
         self.map
             .entry(Key::from_slice(key))
             .or_default()
@@ -219,8 +242,28 @@ impl Waiters {
             q.retain(|x| !Arc::ptr_eq(x, w));
             if q.is_empty() {
                 self.map.remove(key);
+                self.streams &= !self.map.is_empty();
             }
         }
+    }
+
+    /// Every live waiter of `db` on `key` whose operation `wants` accepts, oldest first,
+    /// dropping stale entries met on the way.
+    fn all_live(&mut self, db: usize, key: &[u8], wants: impl Fn(&Op) -> bool) -> Vec<Arc<Waiter>> {
+        let Some(q) = self.map.get_mut(key) else {
+            return Vec::new();
+        };
+        q.retain(|w| !w.is_done() && !w.gone());
+        let found = q
+            .iter()
+            .filter(|w| w.db == db && wants(&w.op))
+            .cloned()
+            .collect();
+        if q.is_empty() {
+            self.map.remove(key);
+            self.streams &= !self.map.is_empty();
+        }
+        found
     }
 
     /// The oldest live waiter of `db` on `key` whose operation `wants` accepts, dropping stale
@@ -248,6 +291,7 @@ impl Waiters {
         };
         if q.is_empty() {
             self.map.remove(key);
+            self.streams &= !self.map.is_empty();
         }
         found
     }
@@ -288,7 +332,33 @@ pub fn serve_ready(l: &mut Locked) {
     l.ready.clear();
 }
 
+fn is_stream_read(op: &Op) -> bool {
+    matches!(op, Op::XRead { .. } | Op::XReadGroup { .. })
+}
+
+/// Serves the stream readers waiting on `key` (see the module docs).
+fn serve_streams(l: &mut Locked, db: usize, key: &[u8]) {
+    for w in l.waiters_of(key).all_live(db, key, is_stream_read) {
+        if !w.claim() {
+            continue;
+        }
+        let mut o = w.out();
+        if crate::commands::stream_groups::serve_blocked(l, &w, key, &mut o) {
+            l.waiters_of(key).remove(key, &w);
+            // A reader that left meanwhile loses nothing an XREAD could take; entries an
+            // XREADGROUP delivered stay pending in the group, claimable like any others.
+            w.send(o.buf);
+        } else {
+            w.unclaim();
+        }
+    }
+}
+
 fn serve_key(l: &mut Locked, db: usize, key: &[u8]) {
+    // First, so a stream replaced by a list or sorted set still ends its XREADGROUP waits.
+    if l.waiters_of(key).streams {
+        serve_streams(l, db, key);
+    }
     loop {
         // A list feeds the list pops, a sorted set the BZPOP family; waiters for the other type
         // are passed over, as Redis does.
@@ -300,7 +370,7 @@ fn serve_key(l: &mut Locked, db: usize, key: &[u8]) {
         if avail == 0 {
             return;
         }
-        let wants = |op: &Op| matches!(op, Op::ZPop { .. }) == zset;
+        let wants = |op: &Op| !is_stream_read(op) && matches!(op, Op::ZPop { .. }) == zset;
         let Some(w) = l.waiters_of(key).first_live(db, key, wants) else {
             return;
         };
@@ -325,6 +395,7 @@ fn serve_key(l: &mut Locked, db: usize, key: &[u8]) {
                 to_left,
             } => move_to(l, &w, db, key, dst, *from_left, *to_left),
             Op::ZPop { min, count, multi } => zpop_to(l, &w, db, key, *min, *count, *multi),
+            Op::XRead { .. } | Op::XReadGroup { .. } => false,
         };
         if !served {
             // Not delivered (the client went away): the next waiter may take it.

@@ -282,7 +282,8 @@ pub fn decode_value(r: &mut Reader) -> Option<Value> {
         super::list::RDB_TYPE_LIST => super::list::rdb_decode(r, false),
         super::list::RDB_TYPE_LIST_QUICKLIST_2 => super::list::rdb_decode(r, true),
         // Streams (keyspace::stream): Eddy's own body, not a Redis type.
-        super::stream::RDB_TYPE_STREAM_EDDY => super::stream::rdb_decode(r),
+        super::stream::RDB_TYPE_STREAM_EDDY => super::stream::rdb_decode(r, false),
+        super::stream::RDB_TYPE_STREAM_EDDY_GROUPS => super::stream::rdb_decode(r, true),
         _ => None,
     }
 }

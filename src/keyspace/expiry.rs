@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
-use crate::changes::{ChangeKind, Who};
-use crate::keyspace::value::ValueType;
+use crate::changes::Who;
 use crate::server::Server;
 
 const SAMPLE: usize = 20;
@@ -101,23 +100,9 @@ fn sample_once(
     let mut n = 0;
     for k in &victims {
         let mut l = ks.lock(&srv.log, Who::EXPIRY, db, now, &[k.as_slice()]);
-        let d = l.db_mut(db, k);
-        if d.is_expired(k, now) {
-            d.remove(k);
-            l.rec.record(
-                Who::EXPIRY,
-                db,
-                k,
-                "expired",
-                ChangeKind::Remove,
-                ValueType::None,
-                &[b"DEL", k],
-            );
+        if l.expire_if_needed(db, k) {
             n += 1;
         }
-    }
-    if n > 0 {
-        ks.with_shard(shard, |sh| sh.stats.expired += n as u64);
     }
     (n, sampled)
 }

@@ -47,6 +47,7 @@ pub mod hll;
 pub mod list;
 pub mod set;
 pub mod stream;
+pub mod stream_group;
 pub mod txn;
 pub mod value;
 pub mod zset;
@@ -515,6 +516,11 @@ impl<'a> Locked<'a> {
         }
         let v = sh.dbs[db].remove(key);
         sh.stats.expired += 1;
+        let wake = matches!(v, Some(Value::Stream(..))) && sh.waiters.watched(key);
+        if wake {
+            // An expired stream ends the waits of its XREADGROUP clients.
+            self.mark_ready(db, key);
+        }
         if let Some(v) = v {
             let old = self.image_of(&v);
             self.rec.record_with(
@@ -612,9 +618,12 @@ impl<'a> Locked<'a> {
     pub fn put_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> bool {
         self.expire_if_needed(db, key);
         self.capture_in(db, key);
-        let feeds = matches!(value, Value::List(..) | Value::ZSet(..));
+        let feeds = matches!(value, Value::List(..) | Value::ZSet(..) | Value::Stream(..));
         let sh = self.shard(key);
-        let watched = feeds && sh.waiters.watched(key);
+        // Replacing a stream ends the waits of its XREADGROUP clients (Redis's
+        // `signalDeletedKeyAsReady`), so a stream overwritten by anything counts too.
+        let watched = sh.waiters.watched(key)
+            && (feeds || matches!(sh.dbs[db].keys.get(key), Some(Value::Stream(..))));
         let d = &mut sh.dbs[db];
         if !keep_ttl && !d.expires.is_empty() {
             d.expires.swap_remove(key);
@@ -687,7 +696,13 @@ impl<'a> Locked<'a> {
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Value> {
         self.expire_if_needed(db, key);
         self.capture_in(db, key);
-        self.shard(key).dbs[db].remove(key)
+        let sh = self.shard(key);
+        let v = sh.dbs[db].remove(key);
+        if matches!(v, Some(Value::Stream(..))) && sh.waiters.watched(key) {
+            // A deleted stream ends the waits of its XREADGROUP clients.
+            self.mark_ready(db, key);
+        }
+        v
     }
 
     /// Absolute expiry (ms) of a live key.

@@ -11,16 +11,21 @@
 //! Redis writes streams as listpacks in a radix tree (RDB types 15, 19, 21). Eddy writes its own
 //! body under type byte [`RDB_TYPE_STREAM_EDDY`] (64, unused by Redis): entry count, then per
 //! entry `ms seq npairs (field value)*` (lengths and strings in RDB form), then the last ID,
-//! `entries_added` and `max_deleted_entry_id`. SAVE/restart and DUMP/RESTORE round-trip within
-//! Eddy; a stream DUMP from Redis is not readable here (and vice versa) for now.
+//! `entries_added` and `max_deleted_entry_id`. A stream with consumer groups is written under
+//! [`RDB_TYPE_STREAM_EDDY_GROUPS`] (65): the same body followed by its groups, PELs and
+//! consumers (layout in [`stream_group`](super::stream_group)). SAVE/restart and DUMP/RESTORE
+//! round-trip within Eddy; a stream DUMP from Redis is not readable here (and vice versa) for now.
 
 use std::collections::BTreeMap;
 
 use super::encoding::{write_len, write_string, Reader};
-use super::value::{Collection, Meta, Value};
+use super::stream_group::Group;
+use super::value::{Collection, Key, Meta, Value};
 
 /// Eddy's RDB type byte for a stream (not a Redis type).
 pub const RDB_TYPE_STREAM_EDDY: u8 = 64;
+/// Eddy's RDB type byte for a stream followed by its consumer groups.
+pub const RDB_TYPE_STREAM_EDDY_GROUPS: u8 = 65;
 
 /// A stream entry ID: milliseconds and sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -139,6 +144,8 @@ pub struct Stream {
     pub last_id: StreamId,
     pub entries_added: u64,
     pub max_deleted: StreamId,
+    /// Consumer groups by name (XINFO lists them in this order, as Redis's radix tree does).
+    pub groups: BTreeMap<Key, Group>,
     bytes: usize,
 }
 
@@ -205,6 +212,86 @@ impl Stream {
         self.entries.range(..id).count()
     }
 
+    /// The packed fields of entry `id`, if it exists.
+    pub fn get(&self, id: StreamId) -> Option<&[u8]> {
+        self.entries.get(&id).map(|p| &p[..])
+    }
+
+    /// Whether a deleted entry may lie at or after `start` (Redis's `streamRangeHasTombstones`
+    /// with an open end): the group read counters are not exact past one.
+    pub fn has_tombstones_from(&self, start: StreamId) -> bool {
+        if self.entries.is_empty() || self.max_deleted == StreamId::MIN {
+            return false;
+        }
+        if self.first_id() > self.max_deleted {
+            return false;
+        }
+        start <= self.max_deleted
+    }
+
+    /// The logical read counter of `id` if it can be known (Redis's
+    /// `streamEstimateDistanceFromFirstEverEntry`).
+    pub fn estimate_entries_read(&self, id: StreamId) -> Option<u64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.entries.is_empty() && id <= self.last_id {
+            return Some(self.entries_added);
+        }
+        if id == self.last_id {
+            return Some(self.entries_added);
+        } else if id > self.last_id {
+            return None;
+        }
+        let first = self.first_id();
+        if self.max_deleted == StreamId::MIN || self.max_deleted < first {
+            let len = self.entries.len() as u64;
+            if id < first {
+                return Some(self.entries_added.saturating_sub(len));
+            } else if id == first {
+                return Some(self.entries_added.saturating_sub(len) + 1);
+            }
+        }
+        None
+    }
+
+    /// A group's lag (XINFO), `None` when it cannot be known.
+    pub fn lag(&self, g: &Group) -> Option<i64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        let read = match g.entries_read {
+            Some(n) if !self.has_tombstones_from(g.last_id) => n,
+            _ => self.estimate_entries_read(g.last_id)?,
+        };
+        Some(self.entries_added as i64 - read as i64)
+    }
+
+    /// Runs `f` on group `name` with the stream beside it (`None` if there is no such group).
+    pub fn with_group<R>(
+        &mut self,
+        name: &[u8],
+        f: impl FnOnce(&Stream, &mut Group) -> R,
+    ) -> Option<R> {
+        let (k, mut g) = self.groups.remove_entry(name)?;
+        let r = f(self, &mut g);
+        self.groups.insert(k, g);
+        Some(r)
+    }
+
+    /// Moves `g`'s cursor to `id` after delivering it, keeping its read counter as Redis does.
+    pub fn advance(&self, g: &mut Group, id: StreamId) {
+        if id <= g.last_id {
+            return;
+        }
+        match g.entries_read {
+            Some(n) if !self.has_tombstones_from(id) => g.entries_read = Some(n + 1),
+            _ if self.entries_added > 0 => g.entries_read = self.estimate_entries_read(id),
+            _ => {}
+        }
+        g.last_id = id;
+    }
+
     /// Entries in `[start, end]`, forward or reverse.
     pub fn range(
         &self,
@@ -232,10 +319,14 @@ impl Collection for Stream {
         "stream"
     }
     fn heap_size(&self) -> usize {
-        self.bytes
+        self.bytes + self.groups.values().map(Group::heap_size).sum::<usize>()
     }
     fn rdb_encode(&self, out: &mut Vec<u8>) {
-        out.push(RDB_TYPE_STREAM_EDDY);
+        out.push(if self.groups.is_empty() {
+            RDB_TYPE_STREAM_EDDY
+        } else {
+            RDB_TYPE_STREAM_EDDY_GROUPS
+        });
         write_len(out, self.entries.len() as u64);
         for (id, p) in &self.entries {
             write_len(out, id.ms);
@@ -255,12 +346,19 @@ impl Collection for Stream {
         ] {
             write_len(out, n);
         }
+        if !self.groups.is_empty() {
+            write_len(out, self.groups.len() as u64);
+            for (name, g) in &self.groups {
+                g.encode(name, out);
+            }
+        }
     }
 }
 
-/// Reads an [`RDB_TYPE_STREAM_EDDY`] body; `None` if malformed (IDs out of order, an entry
-/// without pairs or with an odd count, a last ID below the last entry).
-pub fn rdb_decode(r: &mut Reader) -> Option<Value> {
+/// Reads an [`RDB_TYPE_STREAM_EDDY`] body (with its groups if `groups`, type
+/// [`RDB_TYPE_STREAM_EDDY_GROUPS`]); `None` if malformed (IDs out of order, an entry without
+/// pairs or with an odd count, a last ID below the last entry, a bad group).
+pub fn rdb_decode(r: &mut Reader, groups: bool) -> Option<Value> {
     let n = r.length()?;
     let mut s = Stream::default();
     let mut prev: Option<StreamId> = None;
@@ -287,6 +385,13 @@ pub fn rdb_decode(r: &mut Reader) -> Option<Value> {
     s.max_deleted = StreamId::new(r.length()?, r.length()?);
     if prev.is_some_and(|p| p > s.last_id) {
         return None;
+    }
+    if groups {
+        let n = r.length()?;
+        for _ in 0..n {
+            let (name, g) = Group::decode(r)?;
+            s.groups.insert(name, g);
+        }
     }
     Some(Value::Stream(Box::new(s), Meta::now()))
 }

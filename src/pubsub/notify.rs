@@ -180,8 +180,14 @@ pub fn derive<'a>(buf: &'a [u8], mut emit: impl FnMut(Note<'a>)) {
     let mut early_new: smallvec::SmallVec<[usize; 2]> = smallvec::SmallVec::new();
     let mut overwritten = false;
     for (i, r) in recs.iter().enumerate() {
-        // Redis propagates PFCOUNT's cache refresh but notifies nothing for it.
-        if r.key.is_empty() || r.event == "pfcount" {
+        // Redis propagates PFCOUNT's cache refresh and the consumer-group bookkeeping of
+        // XREADGROUP, XCLAIM, XAUTOCLAIM and XACK, but notifies nothing for them.
+        if r.key.is_empty()
+            || matches!(
+                r.event,
+                "pfcount" | "xreadgroup" | "xclaim" | "xautoclaim" | "xack"
+            )
+        {
             continue;
         }
         let next = recs.get(i + 1);

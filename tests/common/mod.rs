@@ -924,3 +924,36 @@ impl Raw {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shared test steps
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `script` (commands split on spaces) on one raw connection and checks each reply's exact
+/// bytes where one is given (replies captured from redis-server; `None`: not compared).
+pub fn check_replies(srv: &Server, script: &[(&str, Option<&str>)]) {
+    let mut r = srv.raw();
+    for (cmd, want) in script {
+        let args: Vec<&str> = cmd.split(' ').collect();
+        r.send_cmd(&args);
+        let (_, got) = r.read_frame();
+        if let Some(want) = want {
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                *want,
+                "reply to {cmd:?} differs"
+            );
+        }
+    }
+}
+
+/// SHUTDOWN NOSAVE (the snapshot from SAVE plus the change log survive), then a restart on the
+/// same directory.
+pub fn restart_nosave(mut srv: Server) -> Server {
+    let mut raw = srv.raw();
+    raw.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    let st = srv.wait_exit(Duration::from_secs(20));
+    assert!(st.is_some_and(|s| s.success()), "SHUTDOWN NOSAVE: {st:?}");
+    let dir = srv.stop();
+    Server::start_in(dir, &[])
+}
