@@ -1,0 +1,95 @@
+//! The WebSocket as a byte stream, so that the one connection loop serves it.
+//!
+//! Each text or binary message read becomes a `server::door::ws_frame` (kind, length, payload)
+//! appended to the loop's read buffer; what the loop writes is a run of such frames, each sent as
+//! one message. Ping frames are answered by tungstenite itself (the pong goes out with the next
+//! read or write); pongs are ignored. A message over the size limit (`client-query-buffer-limit`)
+//! ends the connection with close code 1009; QUIT with 1000, a protocol error with 1002.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::BytesMut;
+use futures_util::SinkExt;
+
+use crate::server::door::{self, Transport, CLOSE_TOO_BIG, WS_BINARY, WS_TEXT};
+
+/// How long a close frame may take to go out: a client that does not read must not hold the
+/// connection's task.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct WsTransport {
+    ws: WebSocket,
+    /// The last read failed on a message over the size limit.
+    too_big: bool,
+}
+
+impl WsTransport {
+    pub fn new(ws: WebSocket) -> Self {
+        WsTransport { ws, too_big: false }
+    }
+}
+
+fn is_too_big(e: axum::Error) -> bool {
+    matches!(
+        e.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+impl Transport for WsTransport {
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        {
+            loop {
+                // `recv` is cancel-safe, and nothing awaits between a message and its append.
+                let before = buf.len();
+                match self.ws.recv().await {
+                    None | Some(Ok(Message::Close(_))) => return Ok(0),
+                    Some(Ok(Message::Text(t))) => door::ws_frame(buf, WS_TEXT, t.as_bytes()),
+                    Some(Ok(Message::Binary(b))) => door::ws_frame(buf, WS_BINARY, &b),
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => {
+                        self.too_big = is_too_big(e);
+                        return Err(std::io::ErrorKind::InvalidData.into());
+                    }
+                }
+                return Ok(buf.len() - before);
+            }
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        {
+            let mut rest = buf;
+            while let Some((kind, payload, n)) = door::split_ws_frame(rest) {
+                rest = rest.get(n..).unwrap_or_default();
+                let msg = if kind == WS_TEXT {
+                    // The JSON writer emits UTF-8 only.
+                    Message::Text(String::from_utf8_lossy(payload).into_owned().into())
+                } else {
+                    Message::Binary(bytes::Bytes::copy_from_slice(payload))
+                };
+                self.ws.feed(msg).await.map_err(std::io::Error::other)?;
+            }
+            self.ws.flush().await.map_err(std::io::Error::other)
+        }
+    }
+
+    async fn close(&mut self, code: Option<u16>) {
+        {
+            let code = if self.too_big { Some(CLOSE_TOO_BIG) } else { code };
+            let Some(code) = code else { return };
+            let reason = match code {
+                CLOSE_TOO_BIG => "message too big",
+                door::CLOSE_PROTOCOL => "protocol error",
+                _ => "",
+            };
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.send(Message::Close(Some(frame))))
+                .await;
+        }
+    }
+}
