@@ -245,7 +245,18 @@ fn msgpack_change_feed_follows_and_resumes() {
         .expect("epoch")
         .to_string();
     let sub = c
-        .call(2, &["CHANGES", "SUBSCRIBE", "latest", "MATCH", "m:*", "EPOCH", &epoch])
+        .call(
+            2,
+            &[
+                "CHANGES",
+                "SUBSCRIBE",
+                "latest",
+                "MATCH",
+                "m:*",
+                "EPOCH",
+                &epoch,
+            ],
+        )
         .unwrap();
     let first = sub.as_array().unwrap()[2].as_u64().unwrap();
     let mut r = srv.conn();
@@ -274,7 +285,9 @@ fn msgpack_change_feed_follows_and_resumes() {
             .split(';')
             .next()
             .unwrap(),
-        format!("ERR EPOCH the change log's history changed: its epoch is {epoch}, not not-this-one")
+        format!(
+            "ERR EPOCH the change log's history changed: its epoch is {epoch}, not not-this-one"
+        )
     );
 }
 
@@ -307,7 +320,10 @@ fn msgpack_requires_auth_first() {
         c.call(1, &["GET", "k"]),
         Err("NOAUTH Authentication required.".into())
     );
-    assert!(c.call(2, &["AUTH", "wrong"]).unwrap_err().starts_with("WRONGPASS"));
+    assert!(c
+        .call(2, &["AUTH", "wrong"])
+        .unwrap_err()
+        .starts_with("WRONGPASS"));
     assert_eq!(c.call(3, &["AUTH", "pw"]), Ok(s("OK")));
     assert_eq!(c.call(4, &["GET", "k"]), Ok(Value::Nil));
     // Before authentication a frame is bounded like RESP's unauthenticated requests.
@@ -316,7 +332,10 @@ fn msgpack_requires_auth_first() {
     let v = u.recv();
     let a = v.as_array().unwrap();
     assert_eq!(a[0], Value::Nil);
-    assert!(a[2].as_str().unwrap().starts_with("ERR Protocol error: frame of 1000000 bytes"));
+    assert!(a[2]
+        .as_str()
+        .unwrap()
+        .starts_with("ERR Protocol error: frame of 1000000 bytes"));
     assert!(u.closed());
 }
 
@@ -331,7 +350,11 @@ fn msgpack_malformed_frames_get_an_error_and_the_connection_carries_on() {
     for bad in [
         Mp::frame(&Value::Map(vec![])),
         Mp::frame(&Value::Array(vec![s("id"), s("PING")])),
-        Mp::frame(&Value::Array(vec![Value::from(3), s("PING"), Value::Array(vec![])])),
+        Mp::frame(&Value::Array(vec![
+            Value::from(3),
+            s("PING"),
+            Value::Array(vec![]),
+        ])),
         vec![0, 0, 0, 2, 0x92, 0xa5],
     ] {
         c.s.write_all(&bad).unwrap();
@@ -378,7 +401,8 @@ fn msgpack_oversized_frame_closes_the_connection_and_others_carry_on() {
     // An argument over proto-max-bulk-len gets RESP's error, and the connection closes too.
     let big = vec![b'x'; 2 << 20];
     let mut c = Mp::connect(&srv);
-    c.s.write_all(&Mp::request(1, &[b"SET", b"k", &big])).unwrap();
+    c.s.write_all(&Mp::request(1, &[b"SET", b"k", &big]))
+        .unwrap();
     let v = c.recv();
     assert_eq!(
         v.as_array().unwrap()[2].as_str().unwrap(),

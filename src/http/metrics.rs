@@ -89,7 +89,13 @@ impl Collector for Eddy {
                 errors.push(([("cmd", name.as_str()), ("kind", "rejected")], rejected));
             }
         }
-        family(&mut enc, "eddy_commands", "Commands run, by command.", MetricType::Counter, calls)?;
+        family(
+            &mut enc,
+            "eddy_commands",
+            "Commands run, by command.",
+            MetricType::Counter,
+            calls,
+        )?;
         family(
             &mut enc,
             "eddy_command_errors",
@@ -111,12 +117,7 @@ impl Collector for Eddy {
             None,
             MetricType::Histogram,
         )?;
-        m.encode_histogram::<NoLabelSet>(
-            sum_us as f64 / 1e6,
-            counts.iter().sum(),
-            &buckets,
-            None,
-        )?;
+        m.encode_histogram::<NoLabelSet>(sum_us as f64 / 1e6, counts.iter().sum(), &buckets, None)?;
 
         let clients = srv.clients.all();
         family(
@@ -130,7 +131,12 @@ impl Collector for Eddy {
             }),
         )?;
         let (used, _) = commands::server::used_memory(commands::server::rss_bytes());
-        gauge(&mut enc, "eddy_used_memory_bytes", "INFO's used_memory.", used)?;
+        gauge(
+            &mut enc,
+            "eddy_used_memory_bytes",
+            "INFO's used_memory.",
+            used,
+        )?;
 
         let sizes = srv.keyspace.db_sizes();
         let held = || sizes.iter().enumerate().filter(|(_, s)| s.0 > 0);
@@ -140,19 +146,33 @@ impl Collector for Eddy {
             "eddy_keys",
             "Keys, by database.",
             MetricType::Gauge,
-            held().zip(&dbs).map(|((_, s), db)| ([("db", db.as_str())], s.0 as u64)),
+            held()
+                .zip(&dbs)
+                .map(|((_, s), db)| ([("db", db.as_str())], s.0 as u64)),
         )?;
         family(
             &mut enc,
             "eddy_expiring_keys",
             "Keys with a TTL, by database.",
             MetricType::Gauge,
-            held().zip(&dbs).map(|((_, s), db)| ([("db", db.as_str())], s.1 as u64)),
+            held()
+                .zip(&dbs)
+                .map(|((_, s), db)| ([("db", db.as_str())], s.1 as u64)),
         )?;
 
         let log = &srv.log;
-        gauge(&mut enc, "eddy_changes_first_offset", "Oldest offset the change log holds.", log.first_offset())?;
-        gauge(&mut enc, "eddy_changes_last_offset", "Newest offset in the change log.", log.last_offset())?;
+        gauge(
+            &mut enc,
+            "eddy_changes_first_offset",
+            "Oldest offset the change log holds.",
+            log.first_offset(),
+        )?;
+        gauge(
+            &mut enc,
+            "eddy_changes_last_offset",
+            "Newest offset in the change log.",
+            log.last_offset(),
+        )?;
         gauge(
             &mut enc,
             "eddy_changes_memory_bytes",
@@ -160,21 +180,30 @@ impl Collector for Eddy {
             log.memory_bytes() as u64,
         )?;
         let disk = log.disk.as_ref().map_or(0, |d| d.bytes());
-        gauge(&mut enc, "eddy_changes_disk_bytes", "Bytes of the change log's disk segments.", disk)?;
+        gauge(
+            &mut enc,
+            "eddy_changes_disk_bytes",
+            "Bytes of the change log's disk segments.",
+            disk,
+        )?;
         let readers = crate::changes::groups::readers(log);
         family(
             &mut enc,
             "eddy_change_reader_offset",
             "Last offset a change-feed reader examined or was delivered.",
             MetricType::Gauge,
-            readers.iter().map(|r| ([("reader", r.name.as_str())], r.offset)),
+            readers
+                .iter()
+                .map(|r| ([("reader", r.name.as_str())], r.offset)),
         )?;
         family(
             &mut enc,
             "eddy_change_reader_lag",
             "Records the change log holds after a reader's offset.",
             MetricType::Gauge,
-            readers.iter().map(|r| ([("reader", r.name.as_str())], r.lag)),
+            readers
+                .iter()
+                .map(|r| ([("reader", r.name.as_str())], r.lag)),
         )?;
         Ok(())
     }

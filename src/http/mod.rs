@@ -53,12 +53,9 @@ pub async fn serve(srv: Arc<Server>, l: TcpListener) {
         .route("/metrics", get(metrics))
         .route("/ws", get(websocket))
         .with_state(state);
-    let r = axum::serve(
-        l,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { srv.wait_shutdown().await })
-    .await;
+    let r = axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { srv.wait_shutdown().await })
+        .await;
     if let Err(e) = r {
         tracing::warn!(error = %e, "the HTTP listener stopped");
     }

@@ -77,7 +77,11 @@ impl Transport for WsTransport {
 
     async fn close(&mut self, code: Option<u16>) {
         {
-            let code = if self.too_big { Some(CLOSE_TOO_BIG) } else { code };
+            let code = if self.too_big {
+                Some(CLOSE_TOO_BIG)
+            } else {
+                code
+            };
             let Some(code) = code else { return };
             let reason = match code {
                 CLOSE_TOO_BIG => "message too big",

@@ -10,8 +10,8 @@
 use base64::Engine;
 
 use super::resp::{ArgBuf, Limits};
-use super::BadRequest;
 use super::value::Value;
+use super::BadRequest;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -156,8 +156,7 @@ pub fn parse_request(
             },
             _ => return Err(BadRequest::new(BAD_CMD)),
         };
-        ab.check_limits(b.len(), lim).map_err(BadRequest::fatal)?;
-        ab.push_owned(b);
+        super::push_arg(ab, b, lim)?;
     }
     Ok(())
 }
@@ -187,7 +186,10 @@ mod tests {
             r#"{"$map":[[1,null]]}"#
         );
         assert_eq!(
-            json(&Value::Array(vec![Value::Error(b"ERR x"), Value::Bool(true)])),
+            json(&Value::Array(vec![
+                Value::Error(b"ERR x"),
+                Value::Bool(true)
+            ])),
             r#"[{"$error":"ERR x"},true]"#
         );
     }
@@ -207,7 +209,12 @@ mod tests {
         assert_eq!(id, br#""a1""#);
         assert_eq!(
             ab.args(&[]).to_vec(),
-            vec![b"SET".to_vec(), b"k".to_vec(), b"12".to_vec(), vec![0xff, 0]]
+            vec![
+                b"SET".to_vec(),
+                b"k".to_vec(),
+                b"12".to_vec(),
+                vec![0xff, 0]
+            ]
         );
     }
 

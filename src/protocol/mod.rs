@@ -36,3 +36,10 @@ impl BadRequest {
     }
 }
 
+/// Adds a copied argument to `ab`, within RESP's limits ([`resp::ArgBuf::check_limits`]):
+/// past them the request is refused and the connection closes, as RESP does.
+pub fn push_arg(ab: &mut resp::ArgBuf, b: &[u8], lim: &resp::Limits) -> Result<(), BadRequest> {
+    ab.check_limits(b.len(), lim).map_err(BadRequest::fatal)?;
+    ab.push_owned(b);
+    Ok(())
+}

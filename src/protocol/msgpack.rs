@@ -207,7 +207,7 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    pub fn next(&mut self) -> Result<Item, &'static str> {
+    pub fn item(&mut self) -> Result<Item, &'static str> {
         let m = *self.take(1)?.first().ok_or(TRUNCATED)?;
         Ok(match m {
             0x00..=0x7f => Item::Int(m as i64),
@@ -281,7 +281,7 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err("MessagePack value nested too deeply");
         }
-        match self.next()? {
+        match self.item()? {
             Item::Array(n) => (0..n).try_for_each(|_| self.skip_depth(depth + 1)),
             Item::Map(n) => (0..2 * n).try_for_each(|_| self.skip_depth(depth + 1)),
             _ => Ok(()),
@@ -318,18 +318,21 @@ pub fn parse_array_request(
     id.clear();
     ab.begin(false);
     let frame = buf.get(..end).ok_or(BadRequest::new(TRUNCATED))?;
-    let mut r = Reader { buf: frame, pos: start };
-    let n = match r.next().map_err(BadRequest::new)? {
+    let mut r = Reader {
+        buf: frame,
+        pos: start,
+    };
+    let n = match r.item().map_err(BadRequest::new)? {
         Item::Array(n) if n >= 2 => n,
         _ => return Err(BadRequest::new(BAD_ARRAY_REQUEST)),
     };
     let id_start = r.pos;
-    match r.next().map_err(BadRequest::new)? {
+    match r.item().map_err(BadRequest::new)? {
         Item::Int(_) | Item::Uint(_) => id.extend_from_slice(&frame[id_start..r.pos]),
         _ => return Err(BadRequest::new(BAD_ARRAY_REQUEST)),
     }
     for _ in 1..n {
-        match r.next().map_err(BadRequest::new)? {
+        match r.item().map_err(BadRequest::new)? {
             Item::Str(s, e) | Item::Bin(s, e) => {
                 ab.check_limits(e - s, lim).map_err(BadRequest::fatal)?;
                 ab.push_range(s, e);
@@ -338,7 +341,9 @@ pub fn parse_array_request(
         }
     }
     if r.pos != end {
-        return Err(BadRequest::new("trailing bytes after the request in the frame"));
+        return Err(BadRequest::new(
+            "trailing bytes after the request in the frame",
+        ));
     }
     Ok(())
 }
@@ -356,12 +361,12 @@ pub fn parse_map_request(
     id.push(0xc0);
     ab.begin(true);
     let mut r = Reader::new(payload);
-    let Item::Map(n) = r.next().map_err(BadRequest::new)? else {
+    let Item::Map(n) = r.item().map_err(BadRequest::new)? else {
         return Err(BadRequest::new(BAD_MAP_REQUEST));
     };
     let mut cmd = None;
     for _ in 0..n {
-        let key = match r.next().map_err(BadRequest::new)? {
+        let key = match r.item().map_err(BadRequest::new)? {
             Item::Str(s, e) | Item::Bin(s, e) => &payload[s..e],
             _ => b"",
         };
@@ -372,7 +377,7 @@ pub fn parse_map_request(
                 id.extend_from_slice(raw);
             }
             b"cmd" => {
-                let Item::Array(n) = r.next().map_err(BadRequest::new)? else {
+                let Item::Array(n) = r.item().map_err(BadRequest::new)? else {
                     return Err(BadRequest::new(BAD_MAP_REQUEST));
                 };
                 cmd = Some((r.pos, n));
@@ -390,7 +395,7 @@ pub fn parse_map_request(
     let mut text = itoa::Buffer::new();
     for _ in 0..n {
         let float;
-        let b: &[u8] = match r.next().map_err(BadRequest::new)? {
+        let b: &[u8] = match r.item().map_err(BadRequest::new)? {
             Item::Str(s, e) | Item::Bin(s, e) => &payload[s..e],
             Item::Int(i) => text.format(i).as_bytes(),
             Item::Uint(u) => text.format(u).as_bytes(),
@@ -400,8 +405,7 @@ pub fn parse_map_request(
             }
             _ => return Err(BadRequest::new(BAD_MAP_REQUEST)),
         };
-        ab.check_limits(b.len(), lim).map_err(BadRequest::fatal)?;
-        ab.push_owned(b);
+        super::push_arg(ab, b, lim)?;
     }
     Ok(())
 }
@@ -436,11 +440,11 @@ mod tests {
             let mut b = Vec::new();
             int(&mut b, n);
             let mut r = Reader::new(&b);
-            assert_eq!(r.next(), Ok(Item::Int(n)), "{n}");
+            assert_eq!(r.item(), Ok(Item::Int(n)), "{n}");
             assert_eq!(r.pos, b.len());
         }
         let max = [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-        assert_eq!(Reader::new(&max).next(), Ok(Item::Uint(u64::MAX)));
+        assert_eq!(Reader::new(&max).item(), Ok(Item::Uint(u64::MAX)));
     }
 
     #[test]
@@ -453,9 +457,9 @@ mod tests {
         nil(&mut b);
         boolean(&mut b, true);
         let mut r = Reader::new(&b);
-        assert_eq!(r.next(), Ok(Item::Array(3)));
-        assert_eq!(r.next(), Ok(Item::Str(3, 43)));
-        assert_eq!(r.next(), Ok(Item::Bin(45, 47)));
+        assert_eq!(r.item(), Ok(Item::Array(3)));
+        assert_eq!(r.item(), Ok(Item::Str(3, 43)));
+        assert_eq!(r.item(), Ok(Item::Bin(45, 47)));
         assert_eq!(r.raw().map(|s| s.len()), Ok(3));
         assert_eq!(r.pos, b.len());
     }
@@ -470,7 +474,7 @@ mod tests {
             &[0xc1],
             &[],
         ] {
-            assert!(Reader::new(bad).next().is_err(), "{bad:?}");
+            assert!(Reader::new(bad).item().is_err(), "{bad:?}");
         }
         let deep = [0x91u8; 100];
         assert!(Reader::new(&deep).skip().is_err());
@@ -494,7 +498,11 @@ mod tests {
         assert_eq!(id, [0xcd, 1, 44]);
         assert_eq!(ab.args(&b).to_vec(), vec![b"GET".to_vec(), vec![0xff]]);
         // A string id, a nested array, trailing bytes: errors the connection survives.
-        for bad in [&[0x92, 0xa1, b'x', 0xa1, b'y'][..], &[0x92, 1, 0x90], &[0x92, 1, 0xa0, 0]] {
+        for bad in [
+            &[0x92, 0xa1, b'x', 0xa1, b'y'][..],
+            &[0x92, 1, 0x90],
+            &[0x92, 1, 0xa0, 0],
+        ] {
             let e = parse_array_request(bad, 0, bad.len(), &mut ab, &mut id, &LIM).unwrap_err();
             assert!(!e.fatal, "{bad:?}");
         }

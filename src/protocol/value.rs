@@ -198,10 +198,16 @@ mod tests {
                 ),
             ])
         );
-        assert_eq!(read(b"=8\r\ntxt:abcd\r\n").unwrap().0, Value::Simple(b"abcd"));
+        assert_eq!(
+            read(b"=8\r\ntxt:abcd\r\n").unwrap().0,
+            Value::Simple(b"abcd")
+        );
         assert_eq!(read(b"$-1\r\n").unwrap().0, Value::Null);
         assert_eq!(read(b"*-1\r\n").unwrap().0, Value::Null);
-        assert_eq!(read(b",-inf\r\n").unwrap().0, Value::Double(f64::NEG_INFINITY));
+        assert_eq!(
+            read(b",-inf\r\n").unwrap().0,
+            Value::Double(f64::NEG_INFINITY)
+        );
     }
 
     #[test]

@@ -101,7 +101,7 @@ async fn run_loop<T: Transport, C: Codec>(
             let n = tokio::select! {
                 r = sock.read_buf(&mut inbuf) => r,
                 m = push_rx.recv() => {
-                    let Some(m) = m else { return None };
+                    let m = m?;
                     if write_pushes(srv, sock, codec, m, &mut push_rx, killed.as_mut()).await.is_err() {
                         return None;
                     }
@@ -185,11 +185,8 @@ async fn run_loop<T: Transport, C: Codec>(
             }
             Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
             Some(Action::Block(b)) => {
-                let Some(reply) =
-                    wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await
-                else {
-                    return None;
-                };
+                let reply =
+                    wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;
                 let mut reply = Out {
                     buf: reply,
                     resp3: sess.resp3,

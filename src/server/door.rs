@@ -59,7 +59,10 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 pub trait Transport: Send {
     /// Appends what arrives to `buf`; `Ok(0)` is the end of the stream. Must be cancel-safe (it
     /// runs in `select!` beside pushes and kills).
-    fn read_buf(&mut self, buf: &mut BytesMut) -> impl Future<Output = std::io::Result<usize>> + Send;
+    fn read_buf(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> impl Future<Output = std::io::Result<usize>> + Send;
     fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = std::io::Result<()>> + Send;
     /// The connection ends; `code` is set when the server ends it on purpose (QUIT: normal, a
     /// protocol error). Only the WebSocket has something to say (a close frame).
@@ -88,7 +91,10 @@ pub enum Frame {
     /// More bytes needed; at least `hint`.
     Incomplete { hint: usize },
     /// A request that cannot run: it gets this protocol error and the connection carries on.
-    Invalid { consumed: usize, msg: Cow<'static, str> },
+    Invalid {
+        consumed: usize,
+        msg: Cow<'static, str>,
+    },
     /// The connection gets this protocol error and is closed.
     Fatal(Cow<'static, str>),
 }
@@ -145,11 +151,42 @@ impl Codec for Resp {
 // ---------------------------------------------------------------------------------------------
 // Shared re-encoding
 
-/// How a transcoding door frames its three kinds of message.
-trait Frames {
+/// What differs between the transcoding doors: how requests are framed and decoded, and how
+/// the three kinds of message (reply, error, push) are framed. [`Transcoder`] does the rest.
+pub trait Frames: Send + Default + 'static {
+    const DOOR: Door;
+    /// [`Codec::parse`].
+    fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame;
     fn reply(&mut self, out: &mut Vec<u8>, v: &Value<'_>);
     fn error(&mut self, out: &mut Vec<u8>, e: &[u8]);
     fn push(&mut self, out: &mut Vec<u8>, v: &Value<'_>);
+}
+
+/// A door whose replies and pushes are RESP read back and written in its own format.
+#[derive(Default)]
+pub struct Transcoder<F> {
+    frames: F,
+    /// Holds a command's RESP while it is re-encoded in its place (reused: no allocation per
+    /// command once warm).
+    scratch: Vec<u8>,
+}
+
+impl<F: Frames> Codec for Transcoder<F> {
+    const DOOR: Door = F::DOOR;
+    const TRANSCODES: bool = true;
+
+    fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
+        self.frames.parse(ab, buf, lim)
+    }
+    fn finish(&mut self, out: &mut Out, mark: usize, pushes: usize) {
+        finish_with(&mut self.frames, &mut self.scratch, out, mark, pushes);
+    }
+    fn pushes(&mut self, resp: &[u8], dst: &mut Vec<u8>) {
+        encode_pushes(&mut self.frames, resp, dst);
+    }
+    fn error(&mut self, out: &mut Out, msg: &str) {
+        self.frames.error(&mut out.buf, msg.as_bytes());
+    }
 }
 
 const UNREADABLE: &[u8] = b"ERR internal error: a reply could not be re-encoded";
@@ -162,9 +199,14 @@ fn encode_pushes<F: Frames>(f: &mut F, resp: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// [`Codec::finish`] for a transcoding door: `scratch` holds the RESP while it is re-encoded in
-/// its place (reused: no allocation per command once warm).
-fn finish_with<F: Frames>(f: &mut F, scratch: &mut Vec<u8>, out: &mut Out, mark: usize, pushes: usize) {
+/// [`Codec::finish`] for a transcoding door.
+fn finish_with<F: Frames>(
+    f: &mut F,
+    scratch: &mut Vec<u8>,
+    out: &mut Out,
+    mark: usize,
+    pushes: usize,
+) {
     let Some(written) = out.buf.get(mark..) else {
         return;
     };
@@ -194,11 +236,12 @@ fn finish_with<F: Frames>(f: &mut F, scratch: &mut Vec<u8>, out: &mut Out, mark:
 pub const UNAUTH_FRAME_MAX: usize = 256 * 1024;
 
 /// The MessagePack door: frames of a 4-byte big-endian length and one MessagePack value.
+pub type MsgPack = Transcoder<MsgPackFrames>;
+
 #[derive(Default)]
-pub struct MsgPack {
+pub struct MsgPackFrames {
     /// The raw MessagePack of the current request's id (empty: none yet, sent as nil).
     id: Vec<u8>,
-    scratch: Vec<u8>,
 }
 
 /// Starts a length-prefixed frame; [`end_frame`] fills in the length.
@@ -214,7 +257,7 @@ fn end_frame(out: &mut [u8], start: usize) {
     }
 }
 
-impl MsgPack {
+impl MsgPackFrames {
     fn id(&self, out: &mut Vec<u8>) {
         if self.id.is_empty() {
             msgpack::nil(out);
@@ -224,13 +267,18 @@ impl MsgPack {
     }
 }
 
-impl Frames for MsgPack {
+impl Frames for MsgPackFrames {
+    const DOOR: Door = Door::MsgPack;
+
     fn reply(&mut self, out: &mut Vec<u8>, v: &Value<'_>) {
         let s = begin_frame(out);
         msgpack::array(out, 2);
         self.id(out);
         msgpack::value(out, v);
         end_frame(out, s);
+    }
+    fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
+        self.decode(ab, buf, lim)
     }
     fn error(&mut self, out: &mut Vec<u8>, e: &[u8]) {
         let s = begin_frame(out);
@@ -249,11 +297,8 @@ impl Frames for MsgPack {
     }
 }
 
-impl Codec for MsgPack {
-    const DOOR: Door = Door::MsgPack;
-    const TRANSCODES: bool = true;
-
-    fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
+impl MsgPackFrames {
+    fn decode(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
         self.id.clear();
         let Some(head) = buf.get(..4) else {
             return Frame::Incomplete {
@@ -284,17 +329,6 @@ impl Codec for MsgPack {
             Ok(()) => Frame::Command { consumed: end },
             Err(e) => bad(e, end),
         }
-    }
-    fn finish(&mut self, out: &mut Out, mark: usize, pushes: usize) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        finish_with(self, &mut scratch, out, mark, pushes);
-        self.scratch = scratch;
-    }
-    fn pushes(&mut self, resp: &[u8], dst: &mut Vec<u8>) {
-        encode_pushes(self, resp, dst);
-    }
-    fn error(&mut self, out: &mut Out, msg: &str) {
-        Frames::error(self, &mut out.buf, msg.as_bytes());
     }
 }
 
@@ -334,16 +368,17 @@ pub fn split_ws_frame(buf: &[u8]) -> Option<(u8, &[u8], usize)> {
 }
 
 /// The WebSocket door: JSON in text messages, MessagePack maps in binary ones.
+pub type WebSocket = Transcoder<WsFrames>;
+
 #[derive(Default)]
-pub struct WebSocket {
+pub struct WsFrames {
     /// The current request's id, as JSON text or raw MessagePack (by `binary`).
     id: Vec<u8>,
     /// The current (last) request came in a binary message: replies and pushes go out in kind.
     binary: bool,
-    scratch: Vec<u8>,
 }
 
-impl WebSocket {
+impl WsFrames {
     /// Writes one message: `body` writes the object's fields after the id (or alone, for a
     /// push), in the format of the last request.
     fn message(&mut self, out: &mut Vec<u8>, with_id: bool, body: impl FnOnce(&mut Vec<u8>, bool)) {
@@ -354,13 +389,21 @@ impl WebSocket {
             msgpack::map(out, if with_id { 2 } else { 1 });
             if with_id {
                 msgpack::str(out, b"id");
-                out.extend_from_slice(if self.id.is_empty() { &[0xc0] } else { &self.id });
+                out.extend_from_slice(if self.id.is_empty() {
+                    &[0xc0]
+                } else {
+                    &self.id
+                });
             }
         } else {
             out.push(b'{');
             if with_id {
                 out.extend_from_slice(b"\"id\":");
-                out.extend_from_slice(if self.id.is_empty() { b"null" } else { &self.id });
+                out.extend_from_slice(if self.id.is_empty() {
+                    b"null"
+                } else {
+                    &self.id
+                });
                 out.push(b',');
             }
         }
@@ -384,7 +427,9 @@ fn field(out: &mut Vec<u8>, binary: bool, name: &str, v: &Value<'_>) {
     }
 }
 
-impl Frames for WebSocket {
+impl Frames for WsFrames {
+    const DOOR: Door = Door::WebSocket;
+
     fn reply(&mut self, out: &mut Vec<u8>, v: &Value<'_>) {
         self.message(out, true, |o, b| field(o, b, "reply", v));
     }
@@ -394,13 +439,13 @@ impl Frames for WebSocket {
     fn push(&mut self, out: &mut Vec<u8>, v: &Value<'_>) {
         self.message(out, false, |o, b| field(o, b, "push", v));
     }
+    fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
+        self.decode(ab, buf, lim)
+    }
 }
 
-impl Codec for WebSocket {
-    const DOOR: Door = Door::WebSocket;
-    const TRANSCODES: bool = true;
-
-    fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
+impl WsFrames {
+    fn decode(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
         let Some((kind, payload, consumed)) = split_ws_frame(buf) else {
             return Frame::Incomplete { hint: 1 };
         };
@@ -414,17 +459,6 @@ impl Codec for WebSocket {
             Ok(()) => Frame::Command { consumed },
             Err(e) => bad(e, consumed),
         }
-    }
-    fn finish(&mut self, out: &mut Out, mark: usize, pushes: usize) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        finish_with(self, &mut scratch, out, mark, pushes);
-        self.scratch = scratch;
-    }
-    fn pushes(&mut self, resp: &[u8], dst: &mut Vec<u8>) {
-        encode_pushes(self, resp, dst);
-    }
-    fn error(&mut self, out: &mut Out, msg: &str) {
-        Frames::error(self, &mut out.buf, msg.as_bytes());
     }
 }
 
@@ -450,7 +484,9 @@ mod tests {
         msgpack::int(&mut req, 5);
         msgpack::str(&mut req, b"PING");
         end_frame(&mut req, s);
-        assert!(matches!(c.parse(&mut ab, &req, &lim()), Frame::Command { consumed } if consumed == req.len()));
+        assert!(
+            matches!(c.parse(&mut ab, &req, &lim()), Frame::Command { consumed } if consumed == req.len())
+        );
         let mut out = Out::new(true);
         let push = b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n";
         out.buf.extend_from_slice(push);
@@ -465,7 +501,10 @@ mod tests {
         let mut out = Out::new(true);
         out.error("ERR x");
         c.finish(&mut out, 0, 0);
-        assert_eq!(out.buf, [0, 0, 0, 9, 0x93, 5, 0xc0, 0xa5, b'E', b'R', b'R', b' ', b'x']);
+        assert_eq!(
+            out.buf,
+            [0, 0, 0, 9, 0x93, 5, 0xc0, 0xa5, b'E', b'R', b'R', b' ', b'x']
+        );
     }
 
     #[test]
@@ -484,7 +523,10 @@ mod tests {
         let mut ab = ArgBuf::default();
         let mut req = Vec::new();
         ws_frame(&mut req, WS_TEXT, br#"{"id":"x","cmd":["GET","k"]}"#);
-        assert!(matches!(c.parse(&mut ab, &req, &lim()), Frame::Command { .. }));
+        assert!(matches!(
+            c.parse(&mut ab, &req, &lim()),
+            Frame::Command { .. }
+        ));
         let mut out = Out::new(true);
         out.bulk(b"v");
         c.finish(&mut out, 0, 0);
@@ -496,6 +538,9 @@ mod tests {
         assert_eq!(split_ws_frame(&pushes).unwrap().1, br#"{"push":["a",1]}"#);
         let mut req = Vec::new();
         ws_frame(&mut req, WS_TEXT, b"[1]");
-        assert!(matches!(c.parse(&mut ab, &req, &lim()), Frame::Invalid { .. }));
+        assert!(matches!(
+            c.parse(&mut ab, &req, &lim()),
+            Frame::Invalid { .. }
+        ));
     }
 }
