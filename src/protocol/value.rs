@@ -45,16 +45,6 @@ pub fn read(buf: &[u8]) -> Result<(Value<'_>, usize), Malformed> {
     Ok((v, pos))
 }
 
-/// Reads every value in `buf` (a reply region may hold several: `SUBSCRIBE a b`).
-pub fn read_all(buf: &[u8]) -> Result<Vec<Value<'_>>, Malformed> {
-    let mut pos = 0;
-    let mut v = Vec::new();
-    while pos < buf.len() {
-        v.push(value(buf, &mut pos, 0)?);
-    }
-    Ok(v)
-}
-
 fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Result<&'a [u8], Malformed> {
     let rest = buf.get(*pos..).ok_or(Malformed)?;
     let cr = memchr::memchr(b'\r', rest).ok_or(Malformed)?;
@@ -160,23 +150,32 @@ fn value<'a>(buf: &'a [u8], pos: &mut usize, depth: usize) -> Result<Value<'a>, 
     })
 }
 
-/// What one command wrote, as the single reply a request/response protocol sends: one value
-/// as itself; several values, or push frames (RESP3 `SUBSCRIBE` confirmations), as the array of
-/// them, so a command's reply has one shape however many channels it named. None: the command
-/// wrote nothing (CLIENT REPLY OFF, a blocked command that replies later).
-pub fn as_reply(mut vals: Vec<Value<'_>>) -> Option<Value<'_>> {
-    match vals.len() {
-        0 => None,
-        1 if !matches!(vals[0], Value::Push(_)) => vals.pop(),
-        _ => Some(Value::Array(
-            vals.into_iter()
-                .map(|v| match v {
-                    Value::Push(items) => Value::Array(items),
-                    v => v,
-                })
-                .collect(),
-        )),
+/// What one command wrote (`buf`), as the single reply a request/response protocol sends: one
+/// value as itself; several values, or push frames (RESP3 `SUBSCRIBE` confirmations), as the
+/// array of them, so a command's reply has one shape however many channels it named. None: the
+/// command wrote nothing (CLIENT REPLY OFF, a blocked command that replies later). A single
+/// scalar reply allocates nothing.
+pub fn read_reply(buf: &[u8]) -> Result<Option<Value<'_>>, Malformed> {
+    if buf.is_empty() {
+        return Ok(None);
     }
+    let (first, n) = read(buf)?;
+    if n == buf.len() && !matches!(first, Value::Push(_)) {
+        return Ok(Some(first));
+    }
+    let mut all = vec![first];
+    let mut pos = n;
+    while pos < buf.len() {
+        all.push(value(buf, &mut pos, 0)?);
+    }
+    Ok(Some(Value::Array(
+        all.into_iter()
+            .map(|v| match v {
+                Value::Push(items) => Value::Array(items),
+                v => v,
+            })
+            .collect(),
+    )))
 }
 
 #[cfg(test)]
@@ -230,17 +229,20 @@ mod tests {
 
     #[test]
     fn several_values_or_pushes_reply_as_an_array() {
-        let one = read_all(b"+OK\r\n").unwrap();
-        assert_eq!(as_reply(one), Some(Value::Simple(b"OK")));
-        let subs = read_all(b">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n").unwrap();
+        assert_eq!(read_reply(b"+OK\r\n"), Ok(Some(Value::Simple(b"OK"))));
+        let subs = b">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n";
         assert_eq!(
-            as_reply(subs),
-            Some(Value::Array(vec![Value::Array(vec![
+            read_reply(subs),
+            Ok(Some(Value::Array(vec![Value::Array(vec![
                 Value::Bulk(b"subscribe"),
                 Value::Bulk(b"a"),
                 Value::Int(1)
-            ])]))
+            ])])))
         );
-        assert_eq!(as_reply(vec![]), None);
+        assert_eq!(
+            read_reply(b":1\r\n:2\r\n"),
+            Ok(Some(Value::Array(vec![Value::Int(1), Value::Int(2)])))
+        );
+        assert_eq!(read_reply(b""), Ok(None));
     }
 }

@@ -193,9 +193,14 @@ const UNREADABLE: &[u8] = b"ERR internal error: a reply could not be re-encoded"
 
 /// Pushes (each RESP value in `resp` is one) re-encoded onto `out`.
 fn encode_pushes<F: Frames>(f: &mut F, resp: &[u8], out: &mut Vec<u8>) {
-    match value::read_all(resp) {
-        Ok(vals) => vals.iter().for_each(|v| f.push(out, v)),
-        Err(_) => tracing::warn!("dropped a push that could not be re-encoded"),
+    let mut rest = resp;
+    while !rest.is_empty() {
+        let Ok((v, n)) = value::read(rest) else {
+            tracing::warn!("dropped a push that could not be re-encoded");
+            return;
+        };
+        f.push(out, &v);
+        rest = rest.get(n..).unwrap_or_default();
     }
 }
 
@@ -220,7 +225,7 @@ fn finish_with<F: Frames>(
     if !p.is_empty() {
         encode_pushes(f, p, &mut out.buf);
     }
-    match value::read_all(r).map(value::as_reply) {
+    match value::read_reply(r) {
         Ok(None) => {}
         Ok(Some(Value::Error(e))) => f.error(&mut out.buf, e),
         Ok(Some(v)) => f.reply(&mut out.buf, &v),
@@ -278,27 +283,6 @@ impl Frames for MsgPackFrames {
         end_frame(out, s);
     }
     fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
-        self.decode(ab, buf, lim)
-    }
-    fn error(&mut self, out: &mut Vec<u8>, e: &[u8]) {
-        let s = begin_frame(out);
-        msgpack::array(out, 3);
-        self.id(out);
-        msgpack::nil(out);
-        msgpack::bytes(out, e);
-        end_frame(out, s);
-    }
-    fn push(&mut self, out: &mut Vec<u8>, v: &Value<'_>) {
-        let s = begin_frame(out);
-        msgpack::array(out, 2);
-        msgpack::nil(out);
-        msgpack::value(out, v);
-        end_frame(out, s);
-    }
-}
-
-impl MsgPackFrames {
-    fn decode(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
         self.id.clear();
         let Some(head) = buf.get(..4) else {
             return Frame::Incomplete {
@@ -329,6 +313,21 @@ impl MsgPackFrames {
             Ok(()) => Frame::Command { consumed: end },
             Err(e) => bad(e, end),
         }
+    }
+    fn error(&mut self, out: &mut Vec<u8>, e: &[u8]) {
+        let s = begin_frame(out);
+        msgpack::array(out, 3);
+        self.id(out);
+        msgpack::nil(out);
+        msgpack::bytes(out, e);
+        end_frame(out, s);
+    }
+    fn push(&mut self, out: &mut Vec<u8>, v: &Value<'_>) {
+        let s = begin_frame(out);
+        msgpack::array(out, 2);
+        msgpack::nil(out);
+        msgpack::value(out, v);
+        end_frame(out, s);
     }
 }
 
@@ -440,12 +439,6 @@ impl Frames for WsFrames {
         self.message(out, false, |o, b| field(o, b, "push", v));
     }
     fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
-        self.decode(ab, buf, lim)
-    }
-}
-
-impl WsFrames {
-    fn decode(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
         let Some((kind, payload, consumed)) = split_ws_frame(buf) else {
             return Frame::Incomplete { hint: 1 };
         };
