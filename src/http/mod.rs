@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `GET /` | the dashboard (`dashboard.html`, built into the binary) |
 //! | `GET /healthz` | 200 while the process serves requests |
-//! | `GET /readyz` | 503 while the data is loading (recovery), 200 once commands run |
+//! | `GET /readyz` | 503 while the data is loading (recovery) or the server shuts down, 200 while commands run |
 //! | `GET /metrics` | Prometheus text format ([`metrics`]) |
 //! | `GET /ws` | WebSocket upgrade: a client connection like a RESP one (docs/websocket.md) |
 //!
@@ -76,6 +76,8 @@ async fn healthz() -> &'static str {
 async fn readyz(State(h): St) -> Response {
     if h.srv.loading.load(Ordering::Acquire) {
         (StatusCode::SERVICE_UNAVAILABLE, "loading\n").into_response()
+    } else if h.srv.shutting_down() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
     } else {
         (StatusCode::OK, "ready\n").into_response()
     }
