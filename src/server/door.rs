@@ -536,4 +536,41 @@ mod tests {
             Frame::Invalid { .. }
         ));
     }
+
+    #[test]
+    fn random_bytes_never_panic_the_decoders() {
+        // xorshift: deterministic, no dependency.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut ab = ArgBuf::default();
+        let (mut mp, mut ws) = (MsgPack::default(), WebSocket::default());
+        for round in 0..20_000 {
+            let n = (next() % 40) as usize;
+            let mut body: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+            if round % 2 == 0 {
+                // Mostly well-formed heads, to reach deeper into the value.
+                body.insert(0, 0x90 | (next() % 6) as u8);
+            }
+            let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+            frame.extend_from_slice(&body);
+            let _ = mp.parse(&mut ab, &frame, &lim());
+            let _ = mp.parse(&mut ab, &body, &lim());
+            let mut w = Vec::new();
+            ws_frame(
+                &mut w,
+                if round % 3 == 0 { WS_TEXT } else { WS_BINARY },
+                &body,
+            );
+            let _ = ws.parse(&mut ab, &w, &lim());
+            let _ = value::read(&body);
+            let mut out = Out::new(true);
+            out.buf.extend_from_slice(&body);
+            mp.finish(&mut out, 0, (next() % 8) as usize);
+        }
+    }
 }
