@@ -411,3 +411,25 @@ fn msgpack_oversized_frame_closes_the_connection_and_others_carry_on() {
     assert!(c.closed());
     assert_eq!(other.call(2, &["PING"]), Ok(s("PONG")));
 }
+
+#[test]
+fn msgpack_hello_2_switches_to_resp2_shapes_and_reset_returns_to_resp3() {
+    if !eddy_only("msgpack_hello_2_switches_to_resp2_shapes_and_reset_returns_to_resp3") {
+        return;
+    }
+    let srv = Server::start_doors(&[]);
+    let mut c = Mp::connect(&srv);
+    c.call(1, &["HSET", "h", "f", "v"]).unwrap();
+    let map = Value::Map(vec![(s("f"), s("v"))]);
+    assert_eq!(c.call(2, &["HGETALL", "h"]), Ok(map.clone()));
+    let hello = c.call(3, &["HELLO", "2"]).unwrap();
+    assert!(hello.as_array().is_some(), "RESP2 HELLO is a flat array: {hello}");
+    assert_eq!(
+        c.call(4, &["HGETALL", "h"]),
+        Ok(Value::Array(vec![s("f"), s("v")]))
+    );
+    assert_eq!(c.call(5, &["RESET"]), Ok(s("RESET")));
+    assert_eq!(c.call(6, &["HGETALL", "h"]), Ok(map));
+    let info = c.call(7, &["CLIENT", "INFO"]).unwrap();
+    assert!(info.as_str().unwrap().contains(" resp=3 "), "{info}");
+}
