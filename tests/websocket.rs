@@ -625,3 +625,38 @@ async fn websocket_blocking_command_replies_when_served() {
     assert_eq!(c.recv().await, json!({"id": "b", "reply": ["jobs", "j1"]}));
     assert_eq!(c.recv().await, json!({"id": "after", "reply": "PONG"}));
 }
+
+#[tokio::test]
+async fn websocket_client_kill_blocked_changes_read_and_idle_timeout() {
+    if !eddy_only("websocket_client_kill_blocked_changes_read_and_idle_timeout") {
+        return;
+    }
+    let srv = Server::start_doors(&["--timeout", "1"]);
+    let mut c = Ws::connect(&srv).await;
+    // A blocking change-feed read waits for the next matching write.
+    c.send(json!({"id": "r", "cmd": ["CHANGES", "READ", "latest", "BLOCK", 0, "MATCH", "w:*"]}))
+        .await;
+    let mut r = srv.conn();
+    assert!(poll_until(WAIT, || {
+        q::<String>(&mut r, &["INFO", "clients"]).contains("blocked_clients:1")
+    }));
+    let _: () = q(&mut r, &["SET", "w:1", "x"]);
+    let m = c.recv().await;
+    assert_eq!(m["id"], json!("r"));
+    assert_eq!(m["reply"][0]["key"], json!("w:1"), "{m}");
+    // CLIENT KILL ends a WebSocket client like any other.
+    let id = c.call(json!(["CLIENT", "ID"])).await;
+    let killed: i64 = q(&mut r, &["CLIENT", "KILL", "ID", &id.to_string()]);
+    assert_eq!(killed, 1);
+    assert_eq!(c.closed().await, None, "dropped without a close frame");
+    // `timeout` closes an idle WebSocket client.
+    let mut idle = Ws::connect(&srv).await;
+    assert_eq!(idle.call(json!(["PING"])).await, json!("PONG"));
+    let t0 = std::time::Instant::now();
+    idle.closed().await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
+}
