@@ -67,6 +67,9 @@ const NONNEG: Kind = Kind::Int {
 pub static DEFS: &[Def] = &[
     def("port", U16, "6379", false),
     def("bind", Kind::Str, "127.0.0.1", false),
+    // The other front doors (docs/websocket.md, docs/msgpack.md); 0 turns one off.
+    def("http-port", U16, "8379", false),
+    def("msgpack-port", U16, "6479", false),
     def("dir", Kind::Str, "./data", false),
     def("databases", Kind::Int { min: 1, max: 1024 }, "16", false),
     def("requirepass", Kind::Str, "", true),

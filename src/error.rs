@@ -258,6 +258,15 @@ pub fn changes_trimmed(from: u64, earliest: u64) -> CmdError {
     ))
 }
 
+/// A resuming reader's cursor is from another history of the log (see `EPOCH` in
+/// docs/changes.md).
+pub fn changes_epoch(current: &str, given: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR EPOCH the change log's history changed: its epoch is {current}, not {}; start again from a snapshot",
+        sanitize(given, 128)
+    ))
+}
+
 /// A longitude/latitude pair outside Redis's limits (`%f` formatting, as Redis).
 pub fn geo_pair(lon: f64, lat: f64) -> CmdError {
     let f = |v: f64| {

@@ -2,9 +2,11 @@
 //!
 //! Crate map:
 //! - [`config`]: the one option registry behind the command line, the config file and CONFIG.
-//! - [`protocol`]: RESP2/RESP3 parsing and reply encoding, inline-argument splitting (no I/O).
-//! - [`server`]: listeners, the connection loop, sessions, the client registry, CLIENT PAUSE,
-//!   shutdown.
+//! - [`protocol`]: RESP2/RESP3 parsing and reply encoding, inline-argument splitting, RESP read
+//!   back as values, JSON and MessagePack (no I/O).
+//! - [`server`]: listeners, the connection loop and its front doors (RESP, MessagePack,
+//!   WebSocket), sessions, the client registry, CLIENT PAUSE, shutdown.
+//! - [`http`]: the HTTP port: health, readiness, Prometheus metrics, the dashboard, `/ws`.
 //! - [`commands`]: the command table, dispatch, the argument cursor, one file per family.
 //! - [`keyspace`]: sharded databases, values, expiry.
 //! - [`changes`]: the change event, the recorder, the change log (memory tail, disk segments,
@@ -19,6 +21,7 @@ pub mod changes;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod keyspace;
 pub mod persistence;
 pub mod protocol;

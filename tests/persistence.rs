@@ -1615,6 +1615,7 @@ type Lines = Arc<Mutex<Vec<String>>>;
 /// Starts the binary on a known port without waiting for it to be ready, draining its output.
 fn spawn_unready(dir: &Path, port: u16, args: &[&str]) -> (Child, Lines) {
     let mut child = Command::new(server_bin())
+        .args(common::DOORS_OFF)
         .arg("--port")
         .arg(port.to_string())
         .arg("--dir")

@@ -500,22 +500,32 @@ pub fn claim(
     Ok(res)
 }
 
-/// INFO `changes` lines: one per group and per subscription.
-pub fn info(log: &ChangeLog, kv: &mut dyn FnMut(&str, String)) {
+/// One reader of the log, for INFO and the metrics: a consumer group or a subscription.
+pub struct ReaderStat {
+    /// `group_<name>` or `sub_<client id>` (safe for an INFO field).
+    pub name: String,
+    /// The last offset examined (group) or delivered (subscription).
+    pub offset: u64,
+    /// Records the log holds after `offset`.
+    pub lag: u64,
+    /// Groups only: (pending entries, consumers).
+    pub group: Option<(usize, usize)>,
+}
+
+/// Every reader of the log, groups first.
+pub fn readers(log: &ChangeLog) -> Vec<ReaderStat> {
     let last = log.last_offset();
     let groups: Vec<Arc<Mutex<Group>>> = log.groups.groups.lock().values().cloned().collect();
+    let mut v = Vec::with_capacity(groups.len());
     for g in groups {
         let g = g.lock();
         let off = g.next.saturating_sub(1);
-        kv(
-            &format!("reader_group_{}", info_name(&g.name)),
-            format!(
-                "offset={off},lag={},pending={},consumers={}",
-                last.saturating_sub(off),
-                g.pending.len(),
-                g.consumers.len()
-            ),
-        );
+        v.push(ReaderStat {
+            name: format!("group_{}", info_name(&g.name)),
+            offset: off,
+            lag: last.saturating_sub(off),
+            group: Some((g.pending.len(), g.consumers.len())),
+        });
     }
     let subs: Vec<(String, u64)> = log
         .groups
@@ -525,10 +535,24 @@ pub fn info(log: &ChangeLog, kv: &mut dyn FnMut(&str, String)) {
         .map(|(n, p)| (n.clone(), p.load(Ordering::Relaxed)))
         .collect();
     for (n, off) in subs {
-        kv(
-            &format!("reader_{n}"),
-            format!("offset={off},lag={}", last.saturating_sub(off)),
-        );
+        v.push(ReaderStat {
+            name: n,
+            offset: off,
+            lag: last.saturating_sub(off),
+            group: None,
+        });
+    }
+    v
+}
+
+/// INFO `changes` lines: one per group and per subscription.
+pub fn info(log: &ChangeLog, kv: &mut dyn FnMut(&str, String)) {
+    for r in readers(log) {
+        let mut line = format!("offset={},lag={}", r.offset, r.lag);
+        if let Some((pending, consumers)) = r.group {
+            line.push_str(&format!(",pending={pending},consumers={consumers}"));
+        }
+        kv(&format!("reader_{}", r.name), line);
     }
 }
 

@@ -5,6 +5,8 @@
 //!   first matching event and replies a null array on timeout.
 //! * `CHANGES SUBSCRIBE <start> [filters] [IMAGES ...]` / `CHANGES UNSUBSCRIBE` — push delivery
 //!   on this connection (`changes::subscribe`: shapes, slow-subscriber policy).
+//! * `EPOCH <epoch>` (READ, SUBSCRIBE): the reader resumes a cursor of that history; another
+//!   epoch is an error rather than offsets that mean something else.
 //! * `CHANGES GROUP CREATE|DESTROY|LIST|READ|SEEK`, `CHANGES GROUPS`, `CHANGES ACK`,
 //!   `CHANGES PENDING`, `CHANGES CLAIM` — consumer groups (`changes::groups`).
 //! * `CHANGES SNAPSHOT [filters]` — the matching keys' values as of offset N, for
@@ -54,7 +56,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             changes_read,
             "Reads change events from a position in the change log, optionally waiting for them.",
             "start [COUNT count] [BLOCK milliseconds] [MATCH pattern] [EVENTS events] \
-             [TYPE type] [DB db] [IMAGES view]",
+             [TYPE type] [DB db] [IMAGES view] [EPOCH epoch]",
             "0.1.0",
             "O(N) where N is the number of records examined"
         ),
@@ -80,7 +82,8 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             "changes",
             changes_subscribe,
             "Pushes change events to this connection from a position in the change log.",
-            "start [MATCH pattern] [EVENTS events] [TYPE type] [DB db] [IMAGES view]",
+            "start [MATCH pattern] [EVENTS events] [TYPE type] [DB db] [IMAGES view] \
+             [EPOCH epoch]",
             "0.1.0",
             "O(1) per event delivered"
         ),
@@ -223,6 +226,13 @@ fn read_opts(
             o.block_ms = Some(block_ms(c.value()?)?);
         } else if is(opt, "IMAGES") {
             o.images = Images::parse(c.value()?)?;
+        } else if is(opt, "EPOCH") {
+            // A cursor from a reader that resumes: it means nothing in another history.
+            let e = c.value()?;
+            let cur = ctx.srv.log.epoch();
+            if e != cur.as_bytes() {
+                return Err(error::changes_epoch(&cur, e));
+            }
         } else if !(allow_filter && o.filter.parse_option(opt, c, ndbs)?) {
             return Err(SYNTAX.into());
         }

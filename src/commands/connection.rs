@@ -120,10 +120,12 @@ fn quit(ctx: &mut Ctx, _a: Args) -> CmdResult {
 fn reset(ctx: &mut Ctx, _a: Args) -> CmdResult {
     let s = &mut *ctx.sess;
     s.db = 0;
-    s.resp3 = false;
-    s.info.resp.store(2, Ordering::Relaxed);
+    s.resp3 = s.door_resp3();
+    s.info
+        .resp
+        .store(if s.resp3 { 3 } else { 2 }, Ordering::Relaxed);
     s.tracking = None;
-    ctx.out.resp3 = false;
+    ctx.out.resp3 = s.resp3;
     s.reply = ReplyMode::On;
     s.no_evict = false;
     s.no_touch = false;

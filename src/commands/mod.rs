@@ -234,7 +234,16 @@ pub struct CmdStat {
 struct ThreadCounts {
     calls: Box<[AtomicU64]>,
     usec: Box<[AtomicU64]>,
+    /// Commands by duration, all commands together: bucket `i` counts durations up to
+    /// `LATENCY_BUCKETS_US[i]`, the last one the rest. Never reset (Prometheus counters).
+    latency: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+    latency_us: AtomicU64,
 }
+
+/// Upper bounds, in microseconds, of the command latency histogram (`/metrics`).
+pub const LATENCY_BUCKETS_US: [u64; 12] = [
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 10_000, 100_000, 1_000_000, 10_000_000,
+];
 
 static THREAD_COUNTS: std::sync::Mutex<Vec<std::sync::Arc<ThreadCounts>>> =
     std::sync::Mutex::new(Vec::new());
@@ -243,7 +252,12 @@ thread_local! {
     static COUNTS: std::sync::Arc<ThreadCounts> = {
         let n = table().specs.len();
         let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect::<Box<[_]>>();
-        let c = std::sync::Arc::new(ThreadCounts { calls: zeros(), usec: zeros() });
+        let c = std::sync::Arc::new(ThreadCounts {
+            calls: zeros(),
+            usec: zeros(),
+            latency: Default::default(),
+            latency_us: AtomicU64::new(0),
+        });
         if let Ok(mut all) = THREAD_COUNTS.lock() {
             all.push(c.clone());
         }
@@ -257,7 +271,27 @@ fn count_call(id: usize, us: u64) {
         let (calls, usec) = (&c.calls[id], &c.usec[id]);
         calls.store(calls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         usec.store(usec.load(Ordering::Relaxed) + us, Ordering::Relaxed);
+        let b = &c.latency[LATENCY_BUCKETS_US.partition_point(|&le| le < us)];
+        b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        c.latency_us
+            .store(c.latency_us.load(Ordering::Relaxed) + us, Ordering::Relaxed);
     });
+}
+
+/// The command latency histogram over every thread: per-bucket counts (not cumulative; the
+/// last is above every bound) and the total microseconds.
+pub fn latency_histogram() -> ([u64; LATENCY_BUCKETS_US.len() + 1], u64) {
+    let mut buckets = [0u64; LATENCY_BUCKETS_US.len() + 1];
+    let mut sum = 0;
+    if let Ok(all) = THREAD_COUNTS.lock() {
+        for c in all.iter() {
+            for (b, v) in buckets.iter_mut().zip(c.latency.iter()) {
+                *b += v.load(Ordering::Relaxed);
+            }
+            sum += c.latency_us.load(Ordering::Relaxed);
+        }
+    }
+    (buckets, sum)
 }
 
 /// Total (calls, microseconds) of command `id` over every thread, since CONFIG RESETSTAT.

@@ -85,6 +85,15 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// INFO's `used_memory` and `used_memory_peak`: live bytes from the counting allocator, or,
+/// without it (tests), the resident set size `rss`.
+pub fn used_memory(rss: u64) -> (u64, u64) {
+    match crate::util::alloc::used() {
+        0 => (rss, rss),
+        u => (u, crate::util::alloc::peak().max(u)),
+    }
+}
+
 /// (user, system) CPU seconds of this process.
 fn cpu_secs() -> (f64, f64) {
     let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
@@ -230,11 +239,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         "memory" => {
             let rss = rss_bytes();
             let max: u64 = srv.config.get("maxmemory").parse().unwrap_or(0);
-            // Without the counting allocator (tests), live bytes are unknown: report RSS.
-            let (used, peak) = match crate::util::alloc::used() {
-                0 => (rss, rss),
-                u => (u, crate::util::alloc::peak().max(u)),
-            };
+            let (used, peak) = used_memory(rss);
             kv("used_memory", used.to_string());
             kv("used_memory_human", human(used));
             kv("used_memory_rss", rss.to_string());

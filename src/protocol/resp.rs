@@ -14,14 +14,16 @@ use crate::util::num::fmt_double;
 /// Longest line Redis accepts for an inline command or a `*`/`$` header (PROTO_INLINE_MAX_SIZE).
 pub const INLINE_MAX: usize = 64 * 1024;
 /// Largest bulk an unauthenticated client may send.
-const UNAUTH_BULK_MAX: usize = 16 * 1024;
+pub const UNAUTH_BULK_MAX: usize = 16 * 1024;
 /// Largest multibulk count an unauthenticated client may send.
-const UNAUTH_MBULK_MAX: i64 = 10;
+pub const UNAUTH_MBULK_MAX: i64 = 10;
 
 /// Parser limits that depend on config and on the connection's authentication state.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_bulk: usize,
+    /// Largest request frame of the length-prefixed front doors (`client-query-buffer-limit`).
+    pub max_frame: usize,
     pub authenticated: bool,
 }
 
@@ -64,6 +66,43 @@ impl ArgBuf {
             base: if self.inline { &self.scratch } else { frame },
             ranges: &self.ranges,
         }
+    }
+
+    /// Starts a request whose arguments a caller adds one by one (the front doors that do not
+    /// speak RESP): ranges into the frame, or, with `owned`, copies (decoded JSON strings).
+    pub fn begin(&mut self, owned: bool) {
+        self.reset();
+        self.inline = owned;
+    }
+
+    /// An argument at `start..end` of the frame (see [`ArgBuf::begin`]).
+    pub fn push_range(&mut self, start: usize, end: usize) {
+        self.ranges.push((start, end));
+    }
+
+    /// An argument copied in (see [`ArgBuf::begin`]).
+    pub fn push_owned(&mut self, b: &[u8]) {
+        let s = self.scratch.len();
+        self.scratch.extend_from_slice(b);
+        self.ranges.push((s, self.scratch.len()));
+    }
+
+    /// Checks the next argument, of `len` bytes, against the limits RESP enforces
+    /// (`proto-max-bulk-len`; 10 arguments of 16 KB before authentication), with RESP's error
+    /// texts.
+    pub fn check_limits(&self, len: usize, lim: &Limits) -> Result<(), Cow<'static, str>> {
+        if !lim.authenticated {
+            if self.ranges.len() >= UNAUTH_MBULK_MAX as usize {
+                return Err(Cow::Borrowed("unauthenticated multibulk length"));
+            }
+            if len > UNAUTH_BULK_MAX {
+                return Err(Cow::Borrowed("unauthenticated bulk length"));
+            }
+        }
+        if len > lim.max_bulk {
+            return Err(Cow::Borrowed("invalid bulk length"));
+        }
+        Ok(())
     }
 
     fn reset(&mut self) {
@@ -401,6 +440,7 @@ mod tests {
 
     const LIM: Limits = Limits {
         max_bulk: 512 * 1024 * 1024,
+        max_frame: 1 << 30,
         authenticated: true,
     };
 
@@ -462,6 +502,7 @@ mod tests {
         let mut ab = ArgBuf::default();
         let lim = Limits {
             max_bulk: 100,
+            max_frame: 1 << 30,
             authenticated: true,
         };
         assert_eq!(

@@ -48,6 +48,8 @@ pub struct ClientInfo {
     /// Commands queued in MULTI, -1 outside MULTI (CLIENT LIST `multi=`, flag `x`); published
     /// once per batch like `db`.
     pub multi: std::sync::atomic::AtomicI64,
+    /// The front door (`server::door::Door` as u8), set once when the connection registers.
+    pub door: AtomicU8,
 }
 
 impl ClientInfo {
@@ -91,7 +93,13 @@ impl ClientInfo {
         s
     }
 
-    /// One line of CLIENT LIST, as Redis formats it.
+    pub fn door(&self) -> super::door::Door {
+        super::door::Door::from_u8(self.door.load(Ordering::Relaxed))
+    }
+
+    /// One line of CLIENT LIST, as Redis formats it, and for clients of the other front doors
+    /// a last field naming the door (`door=websocket`, `door=msgpack`): RESP clients' lines
+    /// stay byte for byte Redis's.
     pub fn line(&self, cmd_name: &str) -> String {
         let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
         let qbuf = self.qbuf.load(Ordering::Relaxed);
@@ -100,7 +108,7 @@ impl ClientInfo {
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 \
              oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} \
-             lib-ver={}",
+             lib-ver={}{}",
             self.id,
             self.addr,
             self.laddr,
@@ -121,6 +129,10 @@ impl ClientInfo {
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
             self.lib_ver.lock(),
+            match self.door() {
+                super::door::Door::Resp => String::new(),
+                d => format!(" door={}", d.name()),
+            },
         )
     }
 }
@@ -169,6 +181,7 @@ impl Clients {
             tracking: AtomicU8::new(0),
             redir: AtomicU64::new(0),
             multi: std::sync::atomic::AtomicI64::new(-1),
+            door: AtomicU8::new(0),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -1,4 +1,7 @@
-//! The connection loop of the RESP front door.
+//! The connection loop of every front door (RESP, MessagePack, WebSocket: `server::door`).
+//!
+//! The loop is generic over the door's [`Transport`] and [`Codec`]: what follows holds for all
+//! three, and the RESP door's instance compiles to what it was before the others existed.
 //!
 //! Read into one buffer; parse and run every complete frame in it (holding the world lock shared
 //! for the whole batch, taking it exclusively only around an exclusive command); write all the
@@ -21,40 +24,58 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use super::door::{Codec, Frame, Transport, CLOSE_NORMAL, CLOSE_PROTOCOL};
 use super::session::{Action, ReplyMode, Session, PUSH_QUEUE};
 use super::Server;
 use crate::commands::{self, flag, Ctx};
 use crate::error;
-use crate::protocol::resp::{ArgBuf, Limits, Out, Parsed};
+use crate::protocol::resp::{ArgBuf, Limits, Out};
 
 /// Replies buffered beyond this are flushed before more commands run.
 const OUT_FLUSH: usize = 512 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
-pub async fn serve(srv: Arc<Server>, mut sock: TcpStream, addr: SocketAddr) {
-    let _ = sock.set_nodelay(true);
+/// Serves one connection of door `C` until it closes. `laddr` is the local address it came in on.
+pub async fn serve<T: Transport, C: Codec>(
+    srv: Arc<Server>,
+    mut sock: T,
+    addr: SocketAddr,
+    laddr: String,
+) {
+    let mut codec = C::default();
     let maxclients = srv.config.hot.maxclients.load(Ordering::Relaxed) as usize;
     if srv.clients.count() >= maxclients {
         srv.stats
             .rejected_connections
             .fetch_add(1, Ordering::Relaxed);
-        let _ = sock
-            .write_all(format!("-{}\r\n", error::MAXCLIENTS).as_bytes())
-            .await;
+        let mut out = Out::new(false);
+        codec.error(&mut out, error::MAXCLIENTS);
+        let _ = sock.write_all(&out.buf).await;
+        sock.close(None).await;
         return;
     }
     let id = srv.clients.next_id();
-    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let info = srv.clients.register(id, addr.to_string(), laddr);
+    info.door.store(C::DOOR as u8, Ordering::Relaxed);
     let mut sess = Session::new(info.clone(), !srv.auth_required());
-    run_loop(&srv, &mut sock, &mut sess).await;
+    sess.door = C::DOOR;
+    sess.resp3 = sess.door_resp3();
+    info.resp
+        .store(if sess.resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    let code = run_loop(&srv, &mut sock, &mut sess, &mut codec).await;
+    sock.close(code).await;
     srv.clients.unregister(id);
 }
 
-async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
+/// Returns the close code when the server ends the connection on purpose (see
+/// [`Transport::close`]).
+async fn run_loop<T: Transport, C: Codec>(
+    srv: &Server,
+    sock: &mut T,
+    sess: &mut Session,
+    codec: &mut C,
+) -> Option<u16> {
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut ab = ArgBuf::default();
     let mut out = Out::new(false);
@@ -80,23 +101,23 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
             let n = tokio::select! {
                 r = sock.read_buf(&mut inbuf) => r,
                 m = push_rx.recv() => {
-                    let Some(m) = m else { return };
-                    if write_pushes(srv, sock, m, &mut push_rx, killed.as_mut()).await.is_err() {
-                        return;
+                    let m = m?;
+                    if write_pushes(srv, sock, codec, m, &mut push_rx, killed.as_mut()).await.is_err() {
+                        return None;
                     }
                     continue;
                 }
                 m = next_message(&mut sess.pubsub) => {
-                    if write_messages(srv, sock, sess, m, killed.as_mut()).await.is_err() {
-                        return;
+                    if write_messages(srv, sock, codec, sess, m, killed.as_mut()).await.is_err() {
+                        return None;
                     }
                     continue;
                 }
-                _ = &mut killed => return,
-                _ = idle(timeout) => return,
+                _ = &mut killed => return None,
+                _ = idle(timeout) => return None,
             };
             match n {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return None,
                 Ok(n) => {
                     srv.stats
                         .net_input_bytes
@@ -104,11 +125,11 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
                 }
             }
             if info.killed.load(Ordering::Acquire) {
-                return;
+                return None;
             }
         }
         crate::changes::log::take_thread_commit();
-        let (consumed, more, fatal, need) = run_batch(srv, sess, &mut ab, &inbuf, &mut out);
+        let (consumed, more, fatal, need) = run_batch(srv, sess, codec, &mut ab, &inbuf, &mut out);
         // appendfsync always: a write is acknowledged only once its record is on disk.
         let committed = crate::changes::log::take_thread_commit();
         if committed > 0 && srv.log.fsync_always() {
@@ -130,7 +151,7 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
                 .await
                 .is_err()
             {
-                return;
+                return None;
             }
             if out.buf.capacity() > 4 * OUT_FLUSH {
                 out.buf = Vec::with_capacity(16 * 1024);
@@ -139,7 +160,7 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
             }
         }
         if fatal {
-            return;
+            return Some(CLOSE_PROTOCOL);
         }
         let limit = srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
         if inbuf.len() > limit {
@@ -147,11 +168,11 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
                 client = sess.id,
                 "closing client that reached max query buffer length"
             );
-            return;
+            return None;
         }
         match sess.action.take() {
             None => {}
-            Some(Action::Close) => return,
+            Some(Action::Close) => return Some(CLOSE_NORMAL),
             Some(Action::Shutdown { save }) => {
                 let v = match save {
                     None => 0,
@@ -160,27 +181,30 @@ async fn run_loop(srv: &Server, sock: &mut TcpStream, sess: &mut Session) {
                 };
                 srv.shutdown_save.store(v, Ordering::Relaxed);
                 srv.request_shutdown();
-                return;
+                return None;
             }
             Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
             Some(Action::Block(b)) => {
-                let Some(reply) =
-                    wait_blocked(srv, sock, &mut inbuf, sess, b, killed.as_mut()).await
-                else {
-                    return;
+                let reply =
+                    wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;
+                let mut reply = Out {
+                    buf: reply,
+                    resp3: sess.resp3,
                 };
+                codec.finish(&mut reply, 0, 0);
+                let reply = reply.buf;
                 srv.stats
                     .net_output_bytes
                     .fetch_add(reply.len() as u64, Ordering::Relaxed);
                 if sock.write_all(&reply).await.is_err() {
-                    return;
+                    return None;
                 }
                 // Commands that arrived while blocked run now.
                 pending = true;
             }
             Some(Action::Pause) => {
-                if !wait_unpaused(srv, sock, &mut inbuf, sess, killed.as_mut()).await {
-                    return;
+                if !wait_unpaused(srv, sock, codec, &mut inbuf, sess, killed.as_mut()).await {
+                    return None;
                 }
                 pending = true;
             }
@@ -192,8 +216,8 @@ type Killed<'a, 'b> = std::pin::Pin<&'a mut tokio::sync::futures::Notified<'b>>;
 
 /// Writes `buf`, unless the connection is killed first (CLIENT KILL, shutdown, an output
 /// buffer limit): a client that does not read must not keep its connection open.
-async fn write_killable(
-    sock: &mut TcpStream,
+async fn write_killable<T: Transport>(
+    sock: &mut T,
     buf: &[u8],
     killed: Killed<'_, '_>,
 ) -> std::io::Result<()> {
@@ -204,9 +228,10 @@ async fn write_killable(
 }
 
 /// Writes a pushed message and any others already queued, in one write.
-async fn write_pushes(
+async fn write_pushes<T: Transport, C: Codec>(
     srv: &Server,
-    sock: &mut TcpStream,
+    sock: &mut T,
+    codec: &mut C,
     first: Vec<u8>,
     rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
     killed: Killed<'_, '_>,
@@ -217,6 +242,11 @@ async fn write_pushes(
             Ok(m) => buf.extend_from_slice(&m),
             Err(_) => break,
         }
+    }
+    if C::TRANSCODES {
+        let mut enc = Vec::with_capacity(buf.len() + buf.len() / 2);
+        codec.pushes(&buf, &mut enc);
+        buf = enc;
     }
     srv.stats
         .net_output_bytes
@@ -234,9 +264,10 @@ async fn next_message(ps: &mut Option<Box<crate::pubsub::ClientSubs>>) -> Option
 
 /// Writes a pub/sub message and the others already queued, in one write; their bytes stop
 /// counting against the output buffer limit once written.
-async fn write_messages(
+async fn write_messages<T: Transport, C: Codec>(
     srv: &Server,
-    sock: &mut TcpStream,
+    sock: &mut T,
+    codec: &mut C,
     sess: &mut Session,
     first: Option<bytes::Bytes>,
     killed: Killed<'_, '_>,
@@ -246,9 +277,14 @@ async fn write_messages(
     };
     let mut buf = Vec::with_capacity(first.as_ref().map_or(0, |m| m.len()) + 4096);
     let n = ps.drain_into(&mut buf, first, sess.resp3, OUT_FLUSH);
+    if C::TRANSCODES {
+        let mut enc = Vec::with_capacity(buf.len() + buf.len() / 2);
+        codec.pushes(&buf, &mut enc);
+        buf = enc;
+    }
     srv.stats
         .net_output_bytes
-        .fetch_add(n as u64, Ordering::Relaxed);
+        .fetch_add(buf.len() as u64, Ordering::Relaxed);
     let r = write_killable(sock, &buf, killed).await;
     ps.written(n);
     r
@@ -258,9 +294,10 @@ async fn write_messages(
 /// killed, or the client closed its socket (None: close the connection). Input that arrives
 /// meanwhile is kept for after the reply, as Redis does; pub/sub messages (a RESP3 client may
 /// block while subscribed) are written meanwhile, as Redis writes them.
-async fn wait_blocked(
+async fn wait_blocked<T: Transport, C: Codec>(
     srv: &Server,
-    sock: &mut TcpStream,
+    sock: &mut T,
+    codec: &mut C,
     inbuf: &mut BytesMut,
     sess: &mut Session,
     b: super::session::Blocked,
@@ -299,7 +336,7 @@ async fn wait_blocked(
                 break None;
             }
             m = next_message(&mut sess.pubsub) => {
-                if write_messages(srv, sock, sess, m, killed.as_mut()).await.is_err() {
+                if write_messages(srv, sock, codec, sess, m, killed.as_mut()).await.is_err() {
                     blocking::cancel(srv, &waiter);
                     break None;
                 }
@@ -320,9 +357,10 @@ async fn wait_blocked(
 /// Waits out a CLIENT PAUSE that holds back this connection's next command (see
 /// `server::pause`). Meanwhile input is kept for after it, and pub/sub pushes are written, as
 /// Redis keeps writing to a paused client. False: the connection must close.
-async fn wait_unpaused(
+async fn wait_unpaused<T: Transport, C: Codec>(
     srv: &Server,
-    sock: &mut TcpStream,
+    sock: &mut T,
+    codec: &mut C,
     inbuf: &mut BytesMut,
     sess: &mut Session,
     mut killed: Killed<'_, '_>,
@@ -350,7 +388,7 @@ async fn wait_unpaused(
             _ = &mut end => return true,
             _ = &mut killed => return false,
             m = next_message(&mut sess.pubsub) => {
-                if write_messages(srv, sock, sess, m, killed.as_mut()).await.is_err() {
+                if write_messages(srv, sock, codec, sess, m, killed.as_mut()).await.is_err() {
                     return false;
                 }
             }
@@ -372,9 +410,10 @@ async fn idle(timeout_secs: u64) {
 /// Runs the complete frames at the start of `buf`. Returns (bytes consumed, whether complete
 /// frames may remain because the batch stopped early, whether the connection must close, how
 /// many more bytes the partial frame needs).
-fn run_batch(
+fn run_batch<C: Codec>(
     srv: &Server,
     sess: &mut Session,
+    codec: &mut C,
     ab: &mut ArgBuf,
     buf: &[u8],
     out: &mut Out,
@@ -399,13 +438,14 @@ fn run_batch(
         }
         let lim = Limits {
             max_bulk: srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
+            max_frame: srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize,
             authenticated: sess.authenticated,
         };
         let frame = &buf[off..];
-        match ab.parse(frame, &lim) {
-            Ok(Parsed::Incomplete { hint }) => break (off, false, false, hint),
-            Ok(Parsed::Skip { consumed }) => off += consumed,
-            Ok(Parsed::Command { consumed }) => {
+        match codec.parse(ab, frame, &lim) {
+            Frame::Incomplete { hint } => break (off, false, false, hint),
+            Frame::Skip { consumed } => off += consumed,
+            Frame::Command { consumed } => {
                 let args = ab.args(frame);
                 processed += 1;
                 let before = sess.reply;
@@ -456,6 +496,8 @@ fn run_batch(
                     }
                     _ => {}
                 }
+                let mark = mark.min(out.buf.len());
+                let mut pushes = 0;
                 if let Some(ps) = sess.pubsub.as_mut() {
                     if ps.has_pending() {
                         // Messages queued before this reply was written go first (a RESP2
@@ -463,14 +505,21 @@ fn run_batch(
                         let mut msgs = Vec::new();
                         let n = ps.drain_into(&mut msgs, None, sess.resp3, usize::MAX);
                         ps.written(n);
-                        let mark = mark.min(out.buf.len());
+                        pushes = msgs.len();
                         out.buf.splice(mark..mark, msgs);
                     }
                 }
+                if C::TRANSCODES {
+                    codec.finish(out, mark, pushes);
+                }
                 off += consumed;
             }
-            Err(msg) => {
-                out.error(&error::protocol(&msg));
+            Frame::Invalid { consumed, msg } => {
+                codec.error(out, &error::protocol(&msg));
+                off += consumed;
+            }
+            Frame::Fatal(msg) => {
+                codec.error(out, &error::protocol(&msg));
                 break (off, false, true, 0);
             }
         }
@@ -507,6 +556,6 @@ pub fn exec_one(srv: &Server, sess: &mut Session, argv: &[&[u8]]) -> Vec<u8> {
     }
     let mut ab = ArgBuf::default();
     let mut out = Out::new(sess.resp3);
-    run_batch(srv, sess, &mut ab, &frame, &mut out);
+    run_batch(srv, sess, &mut super::door::Resp, &mut ab, &frame, &mut out);
     out.buf
 }

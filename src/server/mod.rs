@@ -8,6 +8,7 @@
 
 pub mod clients;
 pub mod conn;
+pub mod door;
 pub mod pause;
 pub mod session;
 
@@ -209,6 +210,20 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
             .map_err(|e| format!("can't bind {b}:{port}: {e}"))?;
         listeners.push(l);
     }
+    // The other front doors, on their own ports (0: that door is off, as `port 0` in Redis).
+    let mut doors = Vec::new();
+    for (name, opt) in [("msgpack", "msgpack-port"), ("http", "http-port")] {
+        let p = config.get_i64(opt) as u16;
+        if p == 0 {
+            continue;
+        }
+        for b in &binds {
+            let l = TcpListener::bind((b.as_str(), p))
+                .await
+                .map_err(|e| format!("can't bind {b}:{p} ({opt}): {e}"))?;
+            doors.push((name, l));
+        }
+    }
     let srv = Arc::new(Server::with_log(config, epoch, disk));
     srv.set_me();
     srv.apply_config();
@@ -226,7 +241,17 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         .filter_map(|l| l.local_addr().ok())
         .collect();
     for l in listeners {
-        tokio::spawn(accept_loop(srv.clone(), l));
+        tokio::spawn(accept_loop::<door::Resp>(srv.clone(), l));
+    }
+    let mut door_addrs = Vec::new();
+    for (name, l) in doors {
+        if let Ok(a) = l.local_addr() {
+            door_addrs.push((name, a));
+        }
+        match name {
+            "msgpack" => tokio::spawn(accept_loop::<door::MsgPack>(srv.clone(), l)),
+            _ => tokio::spawn(crate::http::serve(srv.clone(), l)),
+        };
     }
     let s2 = srv.clone();
     let current =
@@ -247,6 +272,9 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     // LOADING); tools and tests wait for it.
     for a in &addrs {
         tracing::info!(addr = %a, "Ready to accept connections tcp");
+    }
+    for (name, a) in &door_addrs {
+        tracing::info!(addr = %a, "Ready to accept connections {name}");
     }
     tokio::spawn(crate::changes::groups::flusher(srv.clone()));
     tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
@@ -284,7 +312,8 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     Ok(())
 }
 
-async fn accept_loop(srv: Arc<Server>, l: TcpListener) {
+/// Accepts the connections of a TCP front door (RESP or MessagePack).
+async fn accept_loop<C: door::Codec>(srv: Arc<Server>, l: TcpListener) {
     loop {
         let (sock, addr) = tokio::select! {
             r = l.accept() => match r {
@@ -300,7 +329,9 @@ async fn accept_loop(srv: Arc<Server>, l: TcpListener) {
         srv.stats
             .connections_received
             .fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(conn::serve(srv.clone(), sock, addr));
+        let _ = sock.set_nodelay(true);
+        let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tokio::spawn(conn::serve::<_, C>(srv.clone(), sock, addr, laddr));
     }
 }
 

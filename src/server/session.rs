@@ -79,6 +79,8 @@ pub struct Session {
     /// CLIENT TRACKING options while tracking is on (`pubsub::tracking`); dropping them turns
     /// tracking off.
     pub tracking: Option<Box<crate::pubsub::tracking::ClientTracking>>,
+    /// The front door this connection came through.
+    pub door: super::door::Door,
 }
 
 impl Session {
@@ -100,7 +102,14 @@ impl Session {
             tx: Default::default(),
             monitors_seen: false,
             tracking: None,
+            door: super::door::Door::Resp,
         }
+    }
+
+    /// The protocol a connection of this door starts in (and RESET returns to): RESP2 on the
+    /// RESP door, as in Redis; RESP3 on the others, whose formats have maps and pushes.
+    pub fn door_resp3(&self) -> bool {
+        self.door != super::door::Door::Resp
     }
 
     /// In pub/sub mode (Redis's `CLIENT_PUBSUB`): subscribed to anything.

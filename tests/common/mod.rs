@@ -80,10 +80,18 @@ pub fn server_bin() -> &'static str {
     env!("CARGO_BIN_EXE_eddy-server")
 }
 
+/// Options that turn the HTTP and MessagePack front doors off, so parallel servers never
+/// compete for their default ports; tests of those doors give them free ports instead
+/// ([`Server::start_doors`]).
+pub const DOORS_OFF: [&str; 4] = ["--http-port", "0", "--msgpack-port", "0"];
+
 /// A running server process, killed on drop.
 pub struct Server {
     child: Option<Child>,
     port: u16,
+    /// The HTTP and MessagePack ports, when started with [`Server::start_doors`].
+    pub http_port: u16,
+    pub msgpack_port: u16,
     dir: Option<TempDir>,
     log: Arc<Mutex<Vec<String>>>,
     pub client: redis::Client,
@@ -125,7 +133,7 @@ fn parse_ready_port(line: &str) -> Option<u16> {
     port.parse().ok()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind probe");
     l.local_addr().expect("probe addr").port()
 }
@@ -141,6 +149,28 @@ impl Server {
     pub fn start_with(args: &[&str]) -> Server {
         let dir = TempDir::new("srv");
         Server::start_in(dir, args)
+    }
+
+    /// Starts a server with its HTTP and MessagePack front doors on free ports (see
+    /// [`Server::http_port`], [`Server::msgpack_port`]). A port taken between the probe and the
+    /// server's bind is retried with new ones.
+    pub fn start_doors(args: &[&str]) -> Server {
+        for attempt in 0.. {
+            let (http, mp) = (free_port().to_string(), free_port().to_string());
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--http-port", &http, "--msgpack-port", &mp]);
+            let srv = std::panic::catch_unwind(|| Server::start_with(&all));
+            match srv {
+                Ok(mut s) => {
+                    s.http_port = http.parse().expect("port");
+                    s.msgpack_port = mp.parse().expect("port");
+                    return s;
+                }
+                Err(e) if attempt >= 3 => std::panic::resume_unwind(e),
+                Err(_) => {}
+            }
+        }
+        unreachable!()
     }
 
     /// Starts a server whose working data directory is `dir` (which the server then owns).
@@ -176,6 +206,7 @@ impl Server {
                 _ => (vec![], args.to_vec()),
             };
             cmd.args(file)
+                .args(DOORS_OFF)
                 .arg("--port")
                 .arg("0")
                 .arg("--dir")
@@ -263,6 +294,8 @@ impl Server {
         Server {
             child: Some(child),
             port,
+            http_port: 0,
+            msgpack_port: 0,
             dir: Some(dir),
             log,
             client,
@@ -379,8 +412,12 @@ impl Drop for Server {
 /// Runs the server binary with `args` to completion (for option-parsing tests), with a timeout.
 pub fn run_server_expecting_exit(args: &[&str], timeout: Duration) -> (Option<i32>, String) {
     let dir = TempDir::new("cfg");
+    // The doors off, after a config file if one comes first (later options win).
+    let split = usize::from(args.first().is_some_and(|a| !a.starts_with("--")));
     let mut child = Command::new(server_bin())
-        .args(args)
+        .args(&args[..split])
+        .args(DOORS_OFF)
+        .args(&args[split..])
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
