@@ -30,6 +30,7 @@ pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod transactions;
+pub mod triggers;
 pub mod zsets;
 
 use std::collections::HashMap;
@@ -193,7 +194,7 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 17] {
+fn families() -> [&'static [CommandSpec]; 18] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -212,6 +213,7 @@ fn families() -> [&'static [CommandSpec]; 17] {
         sort::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
+        triggers::COMMANDS,
     ]
 }
 
@@ -373,7 +375,10 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn who(&self) -> Who {
-        Who::client(self.sess.id)
+        Who {
+            origin: self.sess.origin,
+            client_id: self.sess.id,
+        }
     }
 
     /// Locks the shards of `keys` in the session's database.

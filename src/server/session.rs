@@ -79,6 +79,9 @@ pub struct Session {
     /// CLIENT TRACKING options while tracking is on (`pubsub::tracking`); dropping them turns
     /// tracking off.
     pub tracking: Option<Box<crate::pubsub::tracking::ClientTracking>>,
+    /// Who the changes this session makes are recorded as: `client` for connections, `trigger`
+    /// for the internal sessions triggers write dead letters through (`triggers::internal`).
+    pub origin: crate::changes::Origin,
 }
 
 impl Session {
@@ -100,6 +103,7 @@ impl Session {
             tx: Default::default(),
             monitors_seen: false,
             tracking: None,
+            origin: crate::changes::Origin::Client,
         }
     }
 
