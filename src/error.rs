@@ -328,7 +328,6 @@ pub const TRIGGER_TOO_MANY: &str = "ERR too many triggers";
 pub const TRIGGER_NAME: &str = "ERR trigger names are 1 to 256 bytes";
 pub const TRIGGER_TARGET: &str =
     "ERR invalid trigger target: use an http://, https:// or nats://host:port/subject URL";
-pub const TRIGGER_NATS_UNSUPPORTED: &str = "ERR NATS targets are not supported by this build";
 pub const TRIGGER_BATCHSIZE: &str = "ERR BATCHSIZE must be between 1 and 10000";
 pub const TRIGGER_WINDOW: &str = "ERR WINDOW must be between 0 and 300000 milliseconds";
 pub const TRIGGER_RETRIES: &str = "ERR RETRIES must be between 0 and 1000";

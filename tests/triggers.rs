@@ -397,10 +397,11 @@ fn failed_sends_retry_with_backoff_then_dead_letter() {
     assert_eq!(ev["key"], "a");
     // Bounded: nothing more is sent for that record.
     assert!(hook.quiet_for(Duration::from_millis(400)));
+    // The position passes the record once it is dead-lettered.
+    assert!(poll_until(WAIT, || info_field(&mut c, "t", "lag-offsets") == 0));
     assert_eq!(info_field(&mut c, "t", "failed"), 3);
     assert_eq!(info_field(&mut c, "t", "retried"), 2);
     assert_eq!(info_field(&mut c, "t", "dead-lettered"), 1);
-    assert_eq!(info_field(&mut c, "t", "lag-offsets"), 0);
     // The dead letter is an ordinary recorded write, made by the trigger.
     let v = qv(&mut c, &["CHANGES", "READ", "earliest", "MATCH", "dlq"]);
     let redis::Value::Array(evs) = v else {
@@ -690,7 +691,8 @@ fn restart_resumes_from_the_checkpoint() {
     assert_eq!(hook.next().subjects(), ["k2"]);
     let _: () = q(&mut c, &["SET", "k3", "3"]);
     assert_eq!(hook.next().subjects(), ["k3"]);
-    assert_eq!(info_field(&mut c, "t", "delivered"), 3);
+    // Counters survive the restart.
+    assert!(poll_until(WAIT, || info_field(&mut c, "t", "delivered") == 3));
 }
 
 #[test]
@@ -775,4 +777,91 @@ fn trigger_commands_reject_bad_input() {
     // The connection carries on.
     let pong: String = q(&mut c, &["PING"]);
     assert_eq!(pong, "PONG");
+}
+
+/// A `nats-server` on a free port, killed on drop.
+struct Nats {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Nats {
+    fn start() -> Nats {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn nats-server");
+        assert!(
+            poll_until(WAIT, || TcpStream::connect(("127.0.0.1", port)).is_ok()),
+            "nats-server did not start"
+        );
+        Nats { child, port }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn next_msg(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    use futures_util::StreamExt;
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("no NATS request in time")
+        .expect("subscription ended")
+}
+
+#[test]
+fn nats_target_delivers_by_request_reply() {
+    if !eddy_only("nats_target_delivers_by_request_reply") || !require_tool("nats-server") {
+        return;
+    }
+    let nats = Nats::start();
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let nc = async_nats::connect(format!("127.0.0.1:{}", nats.port))
+            .await
+            .expect("connect to nats");
+        let mut sub = nc.subscribe("fn.orders").await.expect("subscribe");
+        nc.flush().await.expect("flush");
+        let url = format!("nats://127.0.0.1:{}/fn.orders", nats.port);
+        create(&mut c, "n", &url, "MATCH o:* BACKOFF 10 20 SECRET k");
+        let _: () = q(&mut c, &["SET", "o:1", "x"]);
+        let first = next_msg(&mut sub).await;
+        let h = first.headers.clone().expect("headers");
+        assert_eq!(h.get("X-Eddy-Trigger").map(|v| v.as_str()), Some("n"));
+        assert_eq!(h.get("X-Eddy-Attempt").map(|v| v.as_str()), Some("1"));
+        let sig = h.get("X-Eddy-Signature").expect("signature").to_string();
+        assert!(sig.starts_with("sha256="), "{sig}");
+        let evs: Value = serde_json::from_slice(&first.payload).expect("json");
+        assert_eq!(evs[0]["subject"], "o:1");
+        // A service error: retried.
+        let mut err = async_nats::HeaderMap::new();
+        err.insert("Nats-Service-Error-Code", "500");
+        let reply = first.reply.clone().expect("reply subject");
+        nc.publish_with_headers(reply, err, "".into())
+            .await
+            .expect("reply");
+        let second = next_msg(&mut sub).await;
+        let h = second.headers.clone().expect("headers");
+        assert_eq!(h.get("X-Eddy-Attempt").map(|v| v.as_str()), Some("2"));
+        assert_eq!(second.payload, first.payload);
+        nc.publish(second.reply.clone().expect("reply"), "{}".into())
+            .await
+            .expect("reply");
+        nc.flush().await.expect("flush");
+    });
+    assert!(poll_until(WAIT, || info_field(&mut c, "n", "delivered") == 1));
+    assert_eq!(info_field(&mut c, "n", "failed"), 1);
 }

@@ -23,13 +23,14 @@ use crate::changes::Origin;
 use crate::server::session::Session;
 use crate::server::Server;
 
-/// Whether this build delivers to NATS targets.
-pub const NATS: bool = false;
 /// A batch stops growing past about this many bytes (Lambda's payload limit is 6 MB).
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
-/// Spawns a trigger's partition tasks.
+/// Spawns a trigger's partition tasks, unless they run already.
 pub fn start(srv: &Arc<Server>, t: &Arc<Trigger>) {
+    if t.started.swap(true, Ordering::AcqRel) {
+        return;
+    }
     for part in 0..t.next.len() {
         tokio::spawn(run_partition(srv.clone(), t.clone(), part));
     }
@@ -136,20 +137,17 @@ async fn send(srv: &Server, t: &Trigger, recs: &[Rec]) -> Sent {
     let spec = &t.spec;
     let (body, content_type) = payload::body(spec.format, &srv.triggers.host, recs);
     let attempt = recs.iter().map(|r| r.attempts).max().unwrap_or(1);
+    let out = super::Outgoing {
+        body,
+        content_type,
+        trigger: &t.name,
+        secret: spec.secret.as_deref(),
+        attempt,
+        timeout: Duration::from_millis(spec.timeout_ms),
+    };
     match &spec.target {
-        Target::Http(url) => {
-            super::http::send(super::http::Request {
-                url,
-                body,
-                content_type,
-                trigger: &t.name,
-                secret: spec.secret.as_deref(),
-                attempt,
-                timeout: Duration::from_millis(spec.timeout_ms),
-            })
-            .await
-        }
-        Target::Nats { .. } => Sent::Unavailable("NATS targets are not supported".into()),
+        Target::Http(url) => super::http::send(url, out).await,
+        Target::Nats { server, subject } => super::nats::send(server, subject, out).await,
     }
 }
 

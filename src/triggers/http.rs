@@ -14,7 +14,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::Sent;
+use super::{Outgoing, Sent};
 
 /// Most response bytes read (a partial batch response is small).
 const MAX_RESPONSE: usize = 1 << 20;
@@ -57,33 +57,14 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     s
 }
 
-/// What one POST needs.
-pub struct Request<'a> {
-    pub url: &'a str,
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-    pub trigger: &'a [u8],
-    pub secret: Option<&'a [u8]>,
-    pub attempt: u32,
-    pub timeout: Duration,
-}
-
-pub async fn send(r: Request<'_>) -> Sent {
+pub async fn send(url: &str, r: Outgoing<'_>) -> Sent {
     let c = match client() {
         Ok(c) => c,
         Err(e) => return Sent::Unavailable(e),
     };
-    let mut req = c
-        .post(r.url)
-        .timeout(r.timeout)
-        .header(reqwest::header::CONTENT_TYPE, r.content_type)
-        .header(
-            "X-Eddy-Trigger",
-            String::from_utf8_lossy(r.trigger).as_ref(),
-        )
-        .header("X-Eddy-Attempt", r.attempt.to_string());
-    if let Some(s) = r.secret {
-        req = req.header("X-Eddy-Signature", signature(s, &r.body));
+    let mut req = c.post(url).timeout(r.timeout);
+    for (k, v) in r.headers() {
+        req = req.header(k, v);
     }
     let mut resp = match req.body(r.body).send().await {
         Ok(resp) => resp,

@@ -47,6 +47,7 @@
 
 pub mod dispatch;
 pub mod http;
+pub mod nats;
 pub mod payload;
 pub mod spec;
 
@@ -82,6 +83,37 @@ pub enum Sent {
     Rejected(String),
 }
 
+/// One batch on its way, whatever the target: the body and what the request headers say
+/// (HTTP headers, or NATS message headers with the same names).
+pub struct Outgoing<'a> {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub trigger: &'a [u8],
+    pub secret: Option<&'a [u8]>,
+    /// The highest attempt of a record in the batch (1 on a first send).
+    pub attempt: u32,
+    pub timeout: std::time::Duration,
+}
+
+impl Outgoing<'_> {
+    /// `Content-Type`, `X-Eddy-Trigger`, `X-Eddy-Attempt` and, with a secret,
+    /// `X-Eddy-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            ("Content-Type", self.content_type.to_string()),
+            (
+                "X-Eddy-Trigger",
+                String::from_utf8_lossy(self.trigger).into_owned(),
+            ),
+            ("X-Eddy-Attempt", self.attempt.to_string()),
+        ];
+        if let Some(s) = self.secret {
+            h.push(("X-Eddy-Signature", http::signature(s, &self.body)));
+        }
+        h
+    }
+}
+
 /// Counters for TRIGGER INFO/LIST and INFO `triggers`.
 #[derive(Default)]
 pub struct Stats {
@@ -108,6 +140,8 @@ pub struct Trigger {
     pub created_ms: u64,
     pub paused: AtomicBool,
     pub dropped: AtomicBool,
+    /// Its tasks were started (once: a CREATE may race with the start-up's `start_all`).
+    pub(crate) started: AtomicBool,
     /// Per partition: the first offset not yet done.
     pub next: Box<[AtomicU64]>,
     pub stats: Stats,
@@ -127,6 +161,7 @@ impl Trigger {
             created_ms,
             paused: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             next,
             stats: Stats::default(),
             wake: Notify::new(),
@@ -251,9 +286,6 @@ pub fn create(
 ) -> CmdResult {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(error::TRIGGER_NAME.into());
-    }
-    if matches!(spec.target, spec::Target::Nats { .. }) && !dispatch::NATS {
-        return Err(error::TRIGGER_NATS_UNSUPPORTED.into());
     }
     let first = srv.log.first_offset();
     if from < first {
