@@ -5,8 +5,9 @@
 //!   `START latest|earliest|<offset>` says where a new trigger begins (default `latest`).
 //! * `TRIGGER LIST`, `TRIGGER INFO name` — definitions, positions, lag and counters.
 //! * `TRIGGER DROP name`, `TRIGGER PAUSE name`, `TRIGGER RESUME name`.
-//! * `TRIGGER REDRIVE name [COUNT n]` — sends up to n (default 1000) of the trigger's entries in
-//!   its dead-letter stream again, in the background; replies how many were taken.
+//! * `TRIGGER REDRIVE name [COUNT n]` — sends up to n (default 1000, and about 64 MiB) of the
+//!   trigger's entries in its dead-letter stream again, in the background; replies how many
+//!   were taken.
 //!
 //! These commands don't change the keyspace themselves (dead letters and redrives are written
 //! by the trigger through the ordinary command path), and they are `admin`: a trigger makes the
@@ -26,6 +27,8 @@ const TR: &[&str] = &["triggers"];
 /// Default and largest REDRIVE COUNT.
 const REDRIVE_DEFAULT: usize = 1000;
 const REDRIVE_MAX: usize = 100_000;
+/// One REDRIVE takes at most about this many bytes of entries (the rest waits for the next).
+const REDRIVE_MAX_BYTES: usize = 64 << 20;
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "trigger",
@@ -212,11 +215,13 @@ fn trigger_redrive(ctx: &mut Ctx, a: Args) -> CmdResult {
         match l.peek(&key) {
             None => {}
             Some(Value::Stream(s, _)) => {
+                let mut bytes = 0;
                 for (id, packed) in s.range(StreamId::MIN, StreamId::MAX, false) {
-                    if entries.len() >= n {
+                    if entries.len() >= n || bytes >= REDRIVE_MAX_BYTES {
                         break;
                     }
                     if let Some(r) = dead_letter_of(&t.name, packed) {
+                        bytes += packed.len();
                         entries.push((id.to_bytes(), r));
                     }
                 }

@@ -276,7 +276,8 @@ async fn pause(srv: &Server, t: &Trigger, d: Duration) -> bool {
 
 /// Gives up on `recs`: one entry each in the DEADLETTER stream (retrying the write until it
 /// succeeds, since the position must not pass a record that is neither delivered nor
-/// recorded), or dropped and counted without one. False if interrupted.
+/// recorded, and returning once the entries are durable), or dropped and counted without one.
+/// False if interrupted.
 async fn dead_letter(srv: &Server, t: &Trigger, recs: &[Rec], reason: &str) -> bool {
     if recs.is_empty() {
         return true;
@@ -325,7 +326,12 @@ async fn dead_letter(srv: &Server, t: &Trigger, recs: &[Rec], reason: &str) -> b
         }
         t.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
     }
-    true
+    // The position will pass these records: their entries must be as durable as the position
+    // (appendfsync), or a crash could lose both the delivery and the dead letter.
+    tokio::select! {
+        _ = srv.log.wait_durable(srv.log.last_offset()) => true,
+        _ = t.interrupted(srv) => false,
+    }
 }
 
 /// Runs one command through the ordinary command path in database `db`, recorded with origin

@@ -6,7 +6,8 @@
 //! with a SECRET `X-Eddy-Signature: sha256=<hex HMAC-SHA256 of the body>` so the function can
 //! check the sender. The response classifies as [`Sent`]: 2xx is success (its body may report
 //! partial failures), 429/502/503/504 and connection errors say the function is unavailable,
-//! other 5xx and timeouts are function errors, and other statuses reject the batch.
+//! other 5xx and timeouts are function errors, and other statuses (4xx, and 3xx: redirects
+//! are not followed) reject the batch.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -31,6 +32,9 @@ fn client() -> Result<&'static reqwest::Client, String> {
         install_crypto();
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            // A redirect would turn the POST into a GET elsewhere: it is an answer (a 3xx,
+            // which rejects the batch), not a hop to follow.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("eddy/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -664,3 +664,27 @@ pub fn config_merge(current: &str, line: &str) -> Result<String, String> {
     lines.push(line.trim());
     Ok(lines.join("\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_lines_merge_by_name_and_rewrite_one_per_line() {
+        let v = config_merge("", "a http://h/1 BATCHSIZE 2").unwrap();
+        let v = config_merge(&v, "b http://h/2").unwrap();
+        let v = config_merge(&v, "a http://h/3").unwrap();
+        assert_eq!(v, "b http://h/2\na http://h/3");
+        assert!(config_merge(&v, "c ftp://x").is_err());
+        assert!(config_merge(&v, "c http://h BATCHSIZE 0").is_err());
+        let c = crate::config::Config::defaults();
+        c.load_text("trigger a http://h/1\ntrigger b http://h/2 MATCH k*\n")
+            .unwrap();
+        assert_eq!(c.get("trigger"), "a http://h/1\nb http://h/2 MATCH k*");
+        let out = c.rewrite_text("");
+        assert!(
+            out.contains("trigger a http://h/1\ntrigger b http://h/2 MATCH k*\n"),
+            "{out}"
+        );
+    }
+}
