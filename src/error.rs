@@ -339,6 +339,7 @@ pub const TRIGGER_PARALLELISM: &str = "ERR PARALLELISM must be between 1 and 64"
 pub const TRIGGER_FORMAT: &str = "ERR FORMAT must be cloudevents or dynamodb";
 pub const TRIGGER_TIMEOUT: &str = "ERR TIMEOUT must be between 1 and 900000 milliseconds";
 pub const TRIGGER_SECRET: &str = "ERR SECRET must be 1 to 1024 bytes";
+pub const TRIGGER_REDRIVING: &str = "ERR a redrive of this trigger is already running";
 pub const TRIGGER_NO_DEADLETTER: &str = "ERR this trigger has no DEADLETTER key to redrive from";
 pub const TRIGGER_DEADLETTER_TYPE: &str =
     "WRONGTYPE the trigger's DEADLETTER key does not hold a stream";

@@ -433,13 +433,41 @@ fn rejected_batches_dead_letter_at_once_and_redrive_delivers_them() {
     );
     assert_eq!(dead_letters(&mut c, "dlq")[0]["attempts"], "1");
     hook.behave(|_| ok());
+    // A redrive waits while the trigger is paused, and runs once at a time.
+    let _: () = q(&mut c, &["TRIGGER", "PAUSE", "t"]);
     let n: i64 = q(&mut c, &["TRIGGER", "REDRIVE", "t"]);
     assert_eq!(n, 1);
+    assert!(hook.quiet_for(Duration::from_millis(200)));
+    assert!(qerr(&mut c, &["TRIGGER", "REDRIVE", "t"]).contains("already running"));
+    let _: () = q(&mut c, &["TRIGGER", "RESUME", "t"]);
     let again = hook.next();
     assert_eq!(again.status, 200);
     assert_eq!(again.events()[0]["id"], first.events()[0]["id"]);
     assert!(poll_until(WAIT, || xlen(&mut c, "dlq") == 0));
     assert!(qerr(&mut c, &["TRIGGER", "REDRIVE", "nope"]).contains("no such trigger"));
+}
+
+#[test]
+fn records_older_than_maxage_are_dead_lettered_instead_of_retried() {
+    let Some((hook, _srv, mut c)) = setup(
+        "records_older_than_maxage_are_dead_lettered_instead_of_retried",
+        &[],
+    ) else {
+        return;
+    };
+    hook.behave(|_| Reply::Status(503, String::new()));
+    // The first retry comes at least 100 ms after the send: the record is older than 50 ms.
+    create(
+        &mut c,
+        "t",
+        &hook.url(),
+        "MAXAGE 50 RETRIES 10 BACKOFF 200 400 DEADLETTER dlq",
+    );
+    let _: () = q(&mut c, &["SET", "a", "1"]);
+    assert_eq!(hook.next().status, 503);
+    assert!(poll_until(WAIT, || xlen(&mut c, "dlq") == 1));
+    assert!(dead_letters(&mut c, "dlq")[0]["reason"].contains("MAXAGE"));
+    assert!(hook.quiet_for(Duration::from_millis(300)), "not sent again");
 }
 
 #[test]

@@ -229,10 +229,11 @@ fn trigger_redrive(ctx: &mut Ctx, a: Args) -> CmdResult {
             Some(_) => return Err(error::TRIGGER_DEADLETTER_TYPE.into()),
         }
     }
-    ctx.out.int(entries.len() as i64);
-    if !entries.is_empty() {
-        triggers::dispatch::spawn_redrive(srv, t, entries);
+    let n = entries.len();
+    if n > 0 && !triggers::dispatch::spawn_redrive(srv, t, entries) {
+        return Err(error::TRIGGER_REDRIVING.into());
     }
+    ctx.out.int(n as i64);
     Ok(())
 }
 

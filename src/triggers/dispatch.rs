@@ -357,29 +357,47 @@ pub fn internal(srv: &Server, db: u32, argv: &[&[u8]]) -> Result<Vec<u8>, String
 
 /// REDRIVE: sends `entries` (dead-letter stream IDs and their records) again under the
 /// trigger's policy, BATCHSIZE at a time, and deletes each batch's entries from the stream once
-/// it is done (records that fail again are new entries by then). Stops if interrupted; the
-/// entries not yet done stay in the stream.
-pub fn spawn_redrive(srv: Arc<Server>, t: Arc<Trigger>, entries: Vec<(Vec<u8>, Rec)>) {
+/// it is done (records that fail again are new entries by then). While the trigger is paused
+/// the redrive waits; DROP and shutdown end it, and the entries not yet done stay in the
+/// stream. One redrive per trigger at a time: false if one is running.
+pub fn spawn_redrive(srv: Arc<Server>, t: Arc<Trigger>, entries: Vec<(Vec<u8>, Rec)>) -> bool {
+    if t.redriving.swap(true, Ordering::AcqRel) {
+        return false;
+    }
     tokio::spawn(async move {
-        let Some((db, key)) = t.spec.dead_letter.clone() else {
-            return;
-        };
-        let mut entries = entries;
-        while !entries.is_empty() {
-            let rest = entries.split_off(t.spec.batch_size.min(entries.len()));
-            let (ids, recs): (Vec<Vec<u8>>, Vec<Rec>) = entries.into_iter().unzip();
-            entries = rest;
-            if !deliver(&srv, &t, recs).await {
+        redrive(&srv, &t, entries).await;
+        t.redriving.store(false, Ordering::Release);
+    });
+    true
+}
+
+async fn redrive(srv: &Server, t: &Trigger, mut entries: Vec<(Vec<u8>, Rec)>) {
+    let Some((db, key)) = t.spec.dead_letter.clone() else {
+        return;
+    };
+    while !entries.is_empty() {
+        let rest = entries.split_off(t.spec.batch_size.min(entries.len()));
+        let (ids, recs): (Vec<Vec<u8>>, Vec<Rec>) = entries.into_iter().unzip();
+        entries = rest;
+        loop {
+            if t.dropped.load(Ordering::Acquire) || srv.shutting_down() {
                 return;
             }
-            let mut argv: Vec<&[u8]> = vec![b"XDEL", &key];
-            argv.extend(ids.iter().map(Vec::as_slice));
-            if let Err(e) = internal(&srv, db, &argv) {
-                tracing::warn!(trigger = %String::from_utf8_lossy(&t.name), error = %e,
-                    "removing redriven dead letters failed");
+            if t.paused.load(Ordering::Acquire) {
+                t.resumed(srv).await;
+                continue;
+            }
+            if deliver(srv, t, recs.clone()).await {
+                break;
             }
         }
-    });
+        let mut argv: Vec<&[u8]> = vec![b"XDEL", &key];
+        argv.extend(ids.iter().map(Vec::as_slice));
+        if let Err(e) = internal(srv, db, &argv) {
+            tracing::warn!(trigger = %String::from_utf8_lossy(&t.name), error = %e,
+                "removing redriven dead letters failed");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -142,6 +142,8 @@ pub struct Trigger {
     pub dropped: AtomicBool,
     /// Its tasks were started (once: a CREATE may race with the start-up's `start_all`).
     pub(crate) started: AtomicBool,
+    /// A REDRIVE is running (two would deliver the same entries twice).
+    pub(crate) redriving: AtomicBool,
     /// Per partition: the first offset not yet done.
     pub next: Box<[AtomicU64]>,
     pub stats: Stats,
@@ -162,6 +164,7 @@ impl Trigger {
             paused: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
             started: AtomicBool::new(false),
+            redriving: AtomicBool::new(false),
             next,
             stats: Stats::default(),
             wake: Notify::new(),
