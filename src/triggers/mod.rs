@@ -101,9 +101,19 @@ impl Outgoing<'_> {
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut h = vec![
             ("Content-Type", self.content_type.to_string()),
+            // A name is any bytes; a header value is printable ASCII.
             (
                 "X-Eddy-Trigger",
-                String::from_utf8_lossy(self.trigger).into_owned(),
+                self.trigger
+                    .iter()
+                    .map(|&b| {
+                        if (0x20..0x7f).contains(&b) {
+                            b as char
+                        } else {
+                            '?'
+                        }
+                    })
+                    .collect(),
             ),
             ("X-Eddy-Attempt", self.attempt.to_string()),
         ];
