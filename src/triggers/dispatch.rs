@@ -59,8 +59,9 @@ async fn run_partition(srv: Arc<Server>, t: Arc<Trigger>, part: usize) {
                 continue;
             }
         }
-        t.next[part].store(upto, Ordering::Release);
-        srv.triggers.mark_dirty();
+        if t.next[part].swap(upto, Ordering::AcqRel) != upto {
+            srv.triggers.mark_dirty();
+        }
     }
 }
 
