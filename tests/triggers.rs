@@ -333,11 +333,23 @@ fn dynamodb_format_carries_images_and_event_names() {
     let _: () = q(&mut c, &["SET", "k", "v1"]);
     let _: () = q(&mut c, &["SET", "k", "v2"]);
     let _: i64 = q(&mut c, &["DEL", "k"]);
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "x"]);
+    // A stream handler reports failures by SequenceNumber.
+    let mut n = 0;
+    hook.behave(move |_| {
+        n += 1;
+        if n == 1 {
+            let body = json!({ "batchItemFailures": [{ "itemIdentifier": "4" }] });
+            Reply::Status(200, body.to_string())
+        } else {
+            ok()
+        }
+    });
     create(
         &mut c,
         "ddb",
         &hook.url(),
-        "FORMAT dynamodb IMAGES both START earliest BATCHSIZE 10",
+        "FORMAT dynamodb IMAGES both START earliest BATCHSIZE 10 BACKOFF 10 20",
     );
     let r = hook.next();
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -347,7 +359,7 @@ fn dynamodb_format_carries_images_and_event_names() {
         .iter()
         .map(|r| r["eventName"].as_str().expect("eventName"))
         .collect();
-    assert_eq!(names, ["INSERT", "MODIFY", "REMOVE"]);
+    assert_eq!(names, ["INSERT", "MODIFY", "REMOVE", "INSERT"]);
     let m = &recs[1];
     assert_eq!(m["eventSource"], "eddy:changes");
     assert_eq!(m["dynamodb"]["Keys"]["key"]["S"], "k");
@@ -358,6 +370,20 @@ fn dynamodb_format_carries_images_and_event_names() {
     assert!(m["eventID"].as_str().expect("id").ends_with(":2"));
     assert_eq!(recs[2]["dynamodb"]["OldImage"]["value"]["S"], "v2");
     assert!(recs[2]["dynamodb"].get("NewImage").is_none());
+    // A hash image is an item of its fields.
+    assert_eq!(
+        recs[3]["dynamodb"]["NewImage"],
+        json!({ "key": { "S": "h" }, "f": { "S": "x" } })
+    );
+    assert_eq!(recs[3]["eddy"]["event"], "hset");
+    let again = hook.next().json();
+    let seqs: Vec<&Value> = again["Records"]
+        .as_array()
+        .expect("Records")
+        .iter()
+        .map(|r| &r["dynamodb"]["SequenceNumber"])
+        .collect();
+    assert_eq!(seqs, [&json!("4")]);
 }
 
 #[test]
