@@ -35,6 +35,9 @@ pub enum Kind {
     /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups, merged into the
     /// current value (see `pubsub::limits`).
     OutputBufferLimit,
+    /// `trigger`: one trigger definition per line, each `<name> <target> [options]`; a line
+    /// merges into the value, replacing the definition of the same name (`triggers`).
+    Triggers,
 }
 
 #[derive(Debug)]
@@ -147,6 +150,8 @@ pub static DEFS: &[Def] = &[
     def("changes-load-corrupt", Kind::Bool, "no", true),
     def("changes-images", Kind::Bool, "no", true),
     def("changes-image-max-bytes", Kind::Memory, "4096", true),
+    // Triggers defined at start-up (repeatable; see `triggers`).
+    def("trigger", Kind::Triggers, "", false),
     // Compact collection encodings (hashes and sets).
     Def {
         name: "hash-max-listpack-entries",
@@ -269,6 +274,7 @@ pub fn canonical_over(d: &Def, current: &str, v: &str) -> Result<String, String>
     match d.kind {
         Kind::KeyspaceEvents => crate::pubsub::notify::canonical(v),
         Kind::OutputBufferLimit => crate::pubsub::limits::merge(current, v),
+        Kind::Triggers => crate::triggers::config_merge(current, v),
         Kind::Int { min, max } => {
             let n: i64 = v
                 .parse()
@@ -364,7 +370,14 @@ impl Config {
         }
         for d in DEFS {
             if let Some(mut occ) = m.get_occurrences::<String>(d.name) {
-                if let Some(last) = occ.next_back() {
+                // Every `--trigger` defines one trigger; other options keep the last value.
+                if matches!(d.kind, Kind::Triggers) {
+                    for o in occ {
+                        let v: Vec<&str> = o.map(|s| s.as_str()).collect();
+                        c.set(d.name, &v.join(" "))
+                            .map_err(|e| format!("option '--{}': {e}", d.name))?;
+                    }
+                } else if let Some(last) = occ.next_back() {
                     let v: Vec<&str> = last.map(|s| s.as_str()).collect();
                     c.set(d.name, &v.join(" "))
                         .map_err(|e| format!("option '--{}': {e}", d.name))?;
@@ -528,6 +541,7 @@ fn format_line(name: &str, v: &str, kind: Kind) -> String {
         Kind::Save if v.is_empty() => format!("{name} \"\"\n"),
         // Several words, unquoted: the form redis.conf (and Redis) reads.
         Kind::Save | Kind::OutputBufferLimit => format!("{name} {v}\n"),
+        Kind::Triggers => v.lines().map(|l| format!("{name} {l}\n")).collect(),
         _ => {
             let needs_quote = v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"');
             if needs_quote {

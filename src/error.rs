@@ -364,3 +364,26 @@ pub fn xclaim_option(opt: &[u8]) -> CmdError {
         sanitize(opt, 128)
     ))
 }
+
+// Triggers (TRIGGER ...).
+pub const TRIGGER_EXISTS: &str = "ERR a trigger with this name already exists";
+pub const TRIGGER_NONE: &str = "ERR no such trigger";
+pub const TRIGGER_TOO_MANY: &str = "ERR too many triggers";
+pub const TRIGGER_NAME: &str = "ERR trigger names are 1 to 256 bytes";
+pub const TRIGGER_TARGET: &str =
+    "ERR invalid trigger target: use an http://, https:// or nats://host:port/subject URL";
+pub const TRIGGER_BATCHSIZE: &str = "ERR BATCHSIZE must be between 1 and 10000";
+pub const TRIGGER_WINDOW: &str = "ERR WINDOW must be between 0 and 300000 milliseconds";
+pub const TRIGGER_RETRIES: &str = "ERR RETRIES must be between 0 and 1000";
+pub const TRIGGER_BACKOFF: &str =
+    "ERR BACKOFF needs a base and a maximum in milliseconds, 1 <= base <= max <= 3600000";
+pub const TRIGGER_MAXAGE: &str = "ERR MAXAGE must be a non-negative number of milliseconds";
+pub const TRIGGER_BISECT: &str = "ERR BISECT must be yes or no";
+pub const TRIGGER_PARALLELISM: &str = "ERR PARALLELISM must be between 1 and 64";
+pub const TRIGGER_FORMAT: &str = "ERR FORMAT must be cloudevents or dynamodb";
+pub const TRIGGER_TIMEOUT: &str = "ERR TIMEOUT must be between 1 and 900000 milliseconds";
+pub const TRIGGER_SECRET: &str = "ERR SECRET must be 1 to 1024 bytes";
+pub const TRIGGER_REDRIVING: &str = "ERR a redrive of this trigger is already running";
+pub const TRIGGER_NO_DEADLETTER: &str = "ERR this trigger has no DEADLETTER key to redrive from";
+pub const TRIGGER_DEADLETTER_TYPE: &str =
+    "WRONGTYPE the trigger's DEADLETTER key does not hold a stream";

@@ -14,6 +14,8 @@
 //! - [`persistence`]: snapshots and start-up recovery (snapshot + log replay).
 //! - [`pubsub`]: channels, patterns, shard channels, keyspace notifications, output limits,
 //!   MONITOR, client-side caching (CLIENT TRACKING).
+//! - [`triggers`]: triggers — change-feed readers that deliver batches to functions (HTTP,
+//!   NATS) with retries, bisection, dead letters and durable checkpoints.
 //! - [`error`]: Redis wire error strings.
 //! - [`util`]: numbers, glob matching, clock.
 
@@ -27,4 +29,5 @@ pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
 pub mod server;
+pub mod triggers;
 pub mod util;

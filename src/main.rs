@@ -30,6 +30,8 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // reqwest (trigger HTTP targets) is built without a crypto provider: rustls uses ring.
+    eddy::triggers::http::install_crypto();
     let threads = config.get_i64("io-threads").max(1) as usize;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

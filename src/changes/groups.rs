@@ -557,7 +557,7 @@ pub fn info(log: &ChangeLog, kv: &mut dyn FnMut(&str, String)) {
 }
 
 /// A name safe for an INFO field (`field:value` lines).
-fn info_name(n: &[u8]) -> String {
+pub(crate) fn info_name(n: &[u8]) -> String {
     n.iter()
         .map(|&c| {
             if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' {
@@ -609,6 +609,55 @@ pub fn event_json(ev: &ChangeEvent, epoch: &str) -> serde_json::Value {
         }
     }
     j
+}
+
+/// [`event_json`] with the value images the reader asked for, as `old` / `new` (see
+/// [`image_json`]) — what triggers deliver.
+pub fn event_json_images(
+    ev: &ChangeEvent,
+    epoch: &str,
+    images: super::filter::Images,
+) -> serde_json::Value {
+    let mut j = event_json(ev, epoch);
+    let r = ev.as_ref();
+    if let serde_json::Value::Object(m) = &mut j {
+        if let Some(img) = images.old_image(&r) {
+            m.insert("old".into(), image_json(img));
+        }
+        if let Some(img) = images.new_image(&r) {
+            m.insert("new".into(), image_json(img));
+        }
+    }
+    j
+}
+
+/// A value image as JSON: a string is a string, a hash an object of its fields; any other type
+/// is `{"$dump": <base64 of its DUMP payload>}`. Bytes that are not UTF-8 are
+/// `{"$base64": "..."}` (hash fields rarely start with `$`, so the forms stay apart).
+pub fn image_json(img: super::filter::Image) -> serde_json::Value {
+    use crate::keyspace::value::{Collection, Value};
+    let enc = match img {
+        super::filter::Image::Raw(v) => return bytes_json(v),
+        super::filter::Image::Encoded(e) => e,
+    };
+    match ChangeEvent::image_value(enc) {
+        Some(Value::Str(s, _)) => bytes_json(&s),
+        Some(Value::Hash(h, _)) => {
+            let mut m = serde_json::Map::with_capacity(h.len());
+            for (f, v) in h.iter() {
+                m.insert(String::from_utf8_lossy(f).into_owned(), bytes_json(v));
+            }
+            serde_json::Value::Object(m)
+        }
+        _ => serde_json::json!({ "$dump": b64(enc) }),
+    }
+}
+
+fn bytes_json(b: &[u8]) -> serde_json::Value {
+    match std::str::from_utf8(b) {
+        Ok(s) => serde_json::Value::String(s.to_string()),
+        Err(_) => serde_json::json!({ "$base64": b64(b) }),
+    }
 }
 
 fn text_or_b64(b: &[u8]) -> serde_json::Value {
@@ -701,7 +750,7 @@ fn to_data(reg: &Registry, epoch: String) -> FileData {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("json.tmp");
     let mut f = std::fs::File::create(&tmp)?;
@@ -733,16 +782,21 @@ pub fn save_if_dirty(srv: &Server) {
     }
 }
 
-/// The background writer: rewrites the file when dirty, at most every [`FLUSH_EVERY`].
+/// The background writer: rewrites the groups file (and `triggers.json`) when dirty, at most every [`FLUSH_EVERY`].
 pub async fn flusher(srv: Arc<Server>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(FLUSH_EVERY) => {}
             _ = srv.wait_shutdown() => return,
         }
-        if srv.log.groups.dirty.load(Ordering::Acquire) {
+        // Trigger positions and definitions (`triggers.json`) follow the same policy.
+        if srv.log.groups.dirty.load(Ordering::Acquire) || srv.triggers.is_dirty() {
             let s = srv.clone();
-            let _ = tokio::task::spawn_blocking(move || save_if_dirty(&s)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                save_if_dirty(&s);
+                crate::triggers::save_if_dirty(&s);
+            })
+            .await;
         }
     }
 }

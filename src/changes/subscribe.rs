@@ -101,34 +101,44 @@ pub struct Found {
 /// Reads forward from `from`, keeping the events that pass `filter`, until `count` are kept or
 /// the end of the log. `next` never passes an unreturned matching event.
 pub fn scan(log: &ChangeLog, from: u64, filter: &Filter, count: usize) -> Result<Found, ReadError> {
+    scan_where(log, from, count, filter.is_empty(), |ev| filter.matches(ev))
+}
+
+/// [`scan`] with any predicate (a trigger partition adds its key-hash share to its filter).
+/// `every` says the predicate keeps every record, so no more than `count` are read. Records
+/// are tested borrowed; only the kept ones are copied out.
+pub fn scan_where(
+    log: &ChangeLog,
+    from: u64,
+    count: usize,
+    every: bool,
+    mut keep: impl FnMut(&EventRef<'_>) -> bool,
+) -> Result<Found, ReadError> {
     let mut next = from.max(1);
     let mut events = Vec::new();
-    if count == 0 {
-        return Ok(Found { events, next });
-    }
-    loop {
-        // Without a filter every record counts, so read no more than is needed.
-        let want = if filter.is_empty() {
+    while events.len() < count {
+        let want = if every {
             (count - events.len()).min(BATCH)
         } else {
             BATCH
         };
-        let batch = log.read(next, want)?;
-        let Some(last) = batch.last() else {
-            return Ok(Found { events, next });
-        };
-        let batch_next = last.offset + 1;
-        for ev in batch {
-            next = ev.offset + 1;
-            if filter.matches(&ev.as_ref()) {
-                events.push(ev);
-                if events.len() == count {
-                    return Ok(Found { events, next });
-                }
+        let mut last = None;
+        log.read_with(next, want, |ev| {
+            // Past the last kept event the cursor must not move: the rest is read again.
+            if events.len() >= count {
+                return;
             }
+            last = Some(ev.offset);
+            if keep(ev) {
+                events.push(ev.to_event());
+            }
+        })?;
+        match last {
+            Some(l) => next = l + 1,
+            None => break,
         }
-        next = batch_next;
     }
+    Ok(Found { events, next })
 }
 
 /// Encodes `events` as a command reply (an array of event maps).

@@ -31,6 +31,7 @@ pub mod stream_groups;
 pub mod streams;
 pub mod strings;
 pub mod transactions;
+pub mod triggers;
 pub mod zsets;
 
 use std::collections::HashMap;
@@ -194,7 +195,7 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 18] {
+fn families() -> [&'static [CommandSpec]; 19] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -214,6 +215,7 @@ fn families() -> [&'static [CommandSpec]; 18] {
         geo::COMMANDS,
         streams::COMMANDS,
         stream_groups::COMMANDS,
+        triggers::COMMANDS,
     ]
 }
 
@@ -409,7 +411,10 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn who(&self) -> Who {
-        Who::client(self.sess.id)
+        Who {
+            origin: self.sess.origin,
+            client_id: self.sess.id,
+        }
     }
 
     /// Locks the shards of `keys` in the session's database.

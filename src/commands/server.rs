@@ -134,6 +134,7 @@ const ALL_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
     "changes",
+    "triggers",
 ];
 
 fn info(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -145,6 +146,7 @@ fn info(ctx: &mut Ctx, a: Args) -> CmdResult {
     if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
         wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
         wanted.push("changes".into());
+        wanted.push("triggers".into());
     }
     if wanted.iter().any(|w| w == "all" || w == "everything") {
         wanted.extend(ALL_SECTIONS.iter().map(|s| s.to_string()));
@@ -432,6 +434,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             );
             crate::changes::groups::info(log, &mut kv);
         }
+        "triggers" => crate::triggers::info(srv, &mut kv),
         _ => {}
     }
 }

@@ -45,6 +45,8 @@ pub struct Server {
     pub config: Config,
     pub keyspace: Keyspace,
     pub log: ChangeLog,
+    /// Triggers (`triggers`): change-log readers delivering to functions.
+    pub triggers: crate::triggers::Registry,
     /// Channels, patterns, keyspace notifications (the keyspace holds the same `Arc`, to
     /// notify at commit).
     pub pubsub: Arc<crate::pubsub::PubSub>,
@@ -109,6 +111,7 @@ impl Server {
             keyspace,
             pubsub,
             log: ChangeLog::with_disk(epoch, log_mem.max(1 << 20), disk),
+            triggers: Default::default(),
             world: RwLock::new(()),
             clients: Clients::new(),
             pause: pause::Pause::default(),
@@ -264,6 +267,11 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         Ok(_) => {}
         Err(e) => return Err(e),
     }
+    match crate::triggers::load(&srv) {
+        Ok(n) if n > 0 => tracing::info!(triggers = n, "triggers loaded"),
+        Ok(_) => {}
+        Err(e) => return Err(e),
+    }
     // Everything a client can ask about (keys, log position, groups) is loaded before LOADING
     // ends.
     srv.loading.store(false, Ordering::Release);
@@ -277,6 +285,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         tracing::info!(addr = %a, "Ready to accept connections {name}");
     }
     tokio::spawn(crate::changes::groups::flusher(srv.clone()));
+    crate::triggers::start_all(&srv);
     tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
     tokio::spawn(crate::persistence::snapshot::save_rules(srv.clone()));
     let s2 = srv.clone();
@@ -306,6 +315,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
             tokio::task::spawn_blocking(move || crate::persistence::snapshot::save_now(&s2)).await;
     }
     crate::changes::groups::save_if_dirty(&srv);
+    crate::triggers::save_if_dirty(&srv);
     srv.log.wake_writer();
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     tracing::info!("Eddy is now ready to exit, bye bye...");

@@ -81,6 +81,9 @@ pub struct Session {
     pub tracking: Option<Box<crate::pubsub::tracking::ClientTracking>>,
     /// The front door this connection came through.
     pub door: super::door::Door,
+    /// Who the changes this session makes are recorded as: `client` for connections, `trigger`
+    /// for the internal sessions triggers write dead letters through (`triggers::internal`).
+    pub origin: crate::changes::Origin,
 }
 
 impl Session {
@@ -103,6 +106,7 @@ impl Session {
             monitors_seen: false,
             tracking: None,
             door: super::door::Door::Resp,
+            origin: crate::changes::Origin::Client,
         }
     }
 
