@@ -64,6 +64,29 @@ pub const MAXCLIENTS: &str = "ERR max number of clients reached";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const READONLY_KEY: &str = "ERR this key is read-only";
 pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";
+// Scripting.
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+pub const NUMKEYS_TOO_BIG: &str = "ERR Number of keys can't be greater than number of args";
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+pub const KILL_NOT_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const KILL_NOT_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const SCRIPT_RO_WRITE_FLAG: &str =
+    "ERR Can not execute a script with write flag using *_ro command.";
+pub const SCRIPT_NO_ARGS: &str = "ERR Please specify at least one argument for this redis lib call";
+pub const SCRIPT_BAD_ARG: &str = "ERR Lua redis lib command arguments must be strings or integers";
+pub const SCRIPT_UNKNOWN: &str = "ERR Unknown Redis command called from script";
+pub const SCRIPT_ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+pub const SCRIPT_NOSCRIPT_CMD: &str = "ERR This Redis command is not allowed from script";
+pub const SCRIPT_RO_WRITE: &str = "ERR Write commands are not allowed from read-only scripts.";
+pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
 // HyperLogLog.
 pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
@@ -256,6 +279,14 @@ pub fn changes_trimmed(from: u64, earliest: u64) -> CmdError {
     CmdError::owned(format!(
         "ERR TRIMMED the change log no longer holds offset {from}; the earliest available offset is {earliest}"
     ))
+}
+
+/// XREAD/XREADGROUP with BLOCK called from a script; `cmd` as the script typed it.
+pub fn script_stream_block(cmd: &[u8]) -> String {
+    format!(
+        "ERR {} command is not allowed with BLOCK option from scripts",
+        String::from_utf8_lossy(cmd)
+    )
 }
 
 /// A longitude/latitude pair outside Redis's limits (`%f` formatting, as Redis).

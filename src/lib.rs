@@ -12,6 +12,8 @@
 //! - [`persistence`]: snapshots and start-up recovery (snapshot + log replay).
 //! - [`pubsub`]: channels, patterns, shard channels, keyspace notifications, output limits,
 //!   MONITOR, client-side caching (CLIENT TRACKING).
+//! - [`scripting`]: Lua scripts (EVAL, SCRIPT): the interpreter, its sandbox and libraries,
+//!   conversions between Lua values and replies.
 //! - [`error`]: Redis wire error strings.
 //! - [`util`]: numbers, glob matching, clock.
 
@@ -23,5 +25,6 @@ pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod util;

@@ -23,6 +23,7 @@ pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -191,8 +192,16 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
     Err(error::SYNTAX.into())
 }
 
+/// The reply of a HELP subcommand: its lines as status replies.
+pub fn help_reply(ctx: &mut Ctx, lines: &[&str]) {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}
+
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 17] {
+fn families() -> [&'static [CommandSpec]; 18] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -211,6 +220,7 @@ fn families() -> [&'static [CommandSpec]; 17] {
         sort::COMMANDS,
         geo::COMMANDS,
         streams::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 
