@@ -87,6 +87,22 @@ pub const SCRIPT_ARITY: &str = "ERR Wrong number of args calling Redis command f
 pub const SCRIPT_NOSCRIPT_CMD: &str = "ERR This Redis command is not allowed from script";
 pub const SCRIPT_RO_WRITE: &str = "ERR Write commands are not allowed from read-only scripts.";
 pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const FUNCTION_FLUSH_MODE: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+pub const FUNCTION_NO_METADATA: &str = "ERR Missing library metadata";
+pub const FUNCTION_BAD_METADATA: &str = "ERR Invalid library metadata";
+pub const FUNCTION_NO_NAME: &str = "ERR Library name was not given";
+pub const FUNCTION_NAME_TWICE: &str =
+    "ERR Invalid metadata value, name argument was given multiple times";
+pub const FUNCTION_NUMKEYS: &str = "ERR Bad number of keys provided";
+pub const LIBRARY_NAME: &str = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+pub const FUNCTION_NONE_REGISTERED: &str = "ERR No functions registered";
+pub const LIBRARY_NOT_FOUND: &str = "ERR Library not found";
+pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
+pub const FUNCTION_BAD_PAYLOAD_DATA: &str = "ERR given type is not a function";
+pub const FUNCTION_BAD_PAYLOAD_LOAD: &str = "ERR failed loading the given functions payload";
+pub const FUNCTION_LIST_NO_NAME: &str = "ERR library name argument was not given";
+pub const FUNCTION_RESTORE_POLICY: &str =
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
 // HyperLogLog.
 pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{eddy_only, last_offset, q, qerr, qv, require_python_module, Raw, Resp, Server};
+use common::{
+    eddy_only, last_offset, q, qerr, qv, require_python_module, vget, vstr, Raw, Resp, Server,
+};
 use redis::Value;
 use std::time::Duration;
 
@@ -613,19 +615,27 @@ fn blocking_commands_in_a_script() {
 /// Starts `script` on a fresh raw connection (its reply is read later) and returns the
 /// connection once another client sees BUSY.
 fn start_busy(srv: &Server, c: &mut redis::Connection, script: &str) -> Raw {
+    start_busy_cmd(
+        srv,
+        c,
+        &["EVAL", script, "0"],
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+    )
+}
+
+/// Sends `cmd` (a script or function that loops) on a fresh raw connection and returns it once
+/// another client gets the BUSY error `busy`.
+fn start_busy_cmd(srv: &Server, c: &mut redis::Connection, cmd: &[&str], busy: &str) -> Raw {
     q::<()>(c, &["CONFIG", "SET", "busy-reply-threshold", "50"]);
     let mut a = srv.raw();
-    a.send_cmd(&["EVAL", script, "0"]);
+    a.send_cmd(cmd);
     // Another client's command waits for the script; once it has run past the threshold the
     // command gets BUSY instead.
     let mut b = srv.raw();
     loop {
         match b.call(&["PING"]) {
             Resp::Error(e) if e.starts_with("BUSY ") => {
-                assert_eq!(
-                    e,
-                    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-                );
+                assert_eq!(e, busy);
                 break;
             }
             // The PING ran before the script started.
@@ -844,4 +854,333 @@ fn redis_py_lock_acquire_extend_release_across_two_clients() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions
+
+const LIB: &str = "#!lua name=mylib\n\
+    redis.register_function('knockknock', function() return 'Who\\'s there?' end)\n\
+    redis.register_function{function_name='getter', callback=function(keys, args) \
+        return redis.call('GET', keys[1]) end, flags={'no-writes'}, description='reads'}\n\
+    redis.register_function('setter', function(keys, args) \
+        return redis.call('SET', keys[1], args[1]) end)";
+
+#[test]
+fn functions_load_call_list_and_delete() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["FUNCTION", "FLUSH"]);
+    assert_eq!(q::<String>(&mut c, &["FUNCTION", "LOAD", LIB]), "mylib");
+    assert_eq!(
+        q::<String>(&mut c, &["FCALL", "knockknock", "0"]),
+        "Who's there?"
+    );
+    assert_eq!(
+        q::<String>(&mut c, &["FCALL", "setter", "1", "k", "v"]),
+        "OK"
+    );
+    assert_eq!(q::<String>(&mut c, &["FCALL_RO", "getter", "1", "k"]), "v");
+    assert_eq!(
+        qerr(&mut c, &["FCALL_RO", "setter", "1", "k", "v"]),
+        "ERR Can not execute a script with write flag using *_ro command."
+    );
+    assert_eq!(
+        qerr(&mut c, &["FCALL", "nope", "0"]),
+        "ERR Function not found"
+    );
+    assert_eq!(
+        qerr(&mut c, &["FCALL", "knockknock", "x"]),
+        "ERR Bad number of keys provided"
+    );
+    assert_eq!(
+        qerr(&mut c, &["FCALL", "knockknock", "1"]),
+        "ERR Number of keys can't be greater than number of args"
+    );
+    // Load errors, with Redis 7.0's wording.
+    let cases: &[(&str, &str)] = &[
+        (LIB, "ERR Library 'mylib' already exists"),
+        ("return 1", "ERR Missing library metadata"),
+        ("#!lua name=a", "ERR Invalid library metadata"),
+        ("#!lua\nreturn 1", "ERR Library name was not given"),
+        ("#!lua name=a foo=bar\n", "ERR Invalid metadata value given: foo=bar"),
+        ("#!js name=a\n", "ERR Engine 'js' not found"),
+        ("#!lua name=a-b\n", "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"),
+        ("#!lua name=b\nreturn 1", "ERR No functions registered"),
+        (
+            "#!lua name=c\nredis.register_function('knockknock', function() return 1 end)",
+            "ERR Function knockknock already exists",
+        ),
+        (
+            "#!lua name=d\nredis.call('PING')",
+            "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'call'",
+        ),
+        (
+            "#!lua name=e\nredis.register_function()",
+            "ERR Error registering functions: ERR wrong number of arguments to redis.register_function",
+        ),
+        (
+            "#!lua name=f\nredis.register_function{function_name='q', callback=function() end, flags={'bogus'}}",
+            "ERR Error registering functions: ERR unknown flag given",
+        ),
+        (
+            "#!lua name=g\nlocal x = (",
+            "ERR Error compiling function: user_function:2: unexpected symbol near '<eof>'",
+        ),
+        (
+            "#!lua name=h\nredis.register_function('h', function() return 1 end)\nx = 1",
+            "ERR Error registering functions: ERR user_function:3: Attempt to modify a readonly table",
+        ),
+    ];
+    for (code, want) in cases {
+        assert_eq!(&qerr(&mut c, &["FUNCTION", "LOAD", code]), want, "{code}");
+    }
+    // Errors inside a function name it and its line.
+    let boom = "#!lua name=err\n\
+        redis.register_function('boom', function() error('bad') end)\n\
+        redis.register_function('boom2', function(keys) return redis.call('INCR', keys[1]) end)";
+    assert_eq!(q::<String>(&mut c, &["FUNCTION", "LOAD", boom]), "err");
+    assert_eq!(
+        qerr(&mut c, &["FCALL", "boom", "0"]),
+        "ERR user_function:2: bad script: boom, on @user_function:2."
+    );
+    assert_eq!(
+        qerr(&mut c, &["FCALL", "boom2", "1", "k"]),
+        "ERR value is not an integer or out of range script: boom2, on @user_function:3."
+    );
+    // LIST, filtered and with code.
+    let list = qv(
+        &mut c,
+        &["FUNCTION", "LIST", "LIBRARYNAME", "my*", "WITHCODE"],
+    );
+    let Value::Array(libs) = &list else {
+        panic!("{list:?}")
+    };
+    assert_eq!(libs.len(), 1, "{list:?}");
+    let lib = &libs[0];
+    assert_eq!(
+        vget(lib, "library_name").as_ref().and_then(vstr).as_deref(),
+        Some("mylib")
+    );
+    assert_eq!(
+        vget(lib, "engine").as_ref().and_then(vstr).as_deref(),
+        Some("LUA")
+    );
+    assert_eq!(
+        vget(lib, "library_code").as_ref().and_then(vstr).as_deref(),
+        Some(LIB)
+    );
+    let Some(Value::Array(fns)) = vget(lib, "functions") else {
+        panic!("{lib:?}")
+    };
+    // Redis lists a library's functions in hash order.
+    let named = |n: &str| {
+        fns.iter()
+            .find(|f| vget(f, "name").as_ref().and_then(vstr).as_deref() == Some(n))
+            .unwrap_or_else(|| panic!("{n} not listed: {fns:?}"))
+    };
+    assert_eq!(fns.len(), 3, "{fns:?}");
+    assert_eq!(
+        vget(named("getter"), "description")
+            .as_ref()
+            .and_then(vstr)
+            .as_deref(),
+        Some("reads")
+    );
+    assert_eq!(vget(named("knockknock"), "description"), Some(Value::Nil));
+    assert_eq!(
+        vget(named("getter"), "flags"),
+        Some(Value::Array(vec![Value::SimpleString("no-writes".into())]))
+    );
+    assert_eq!(vget(named("setter"), "flags"), Some(Value::Array(vec![])));
+    let all = qv(&mut c, &["FUNCTION", "LIST"]);
+    assert!(matches!(&all, Value::Array(a) if a.len() == 2), "{all:?}");
+    assert_eq!(
+        qerr(&mut c, &["FUNCTION", "LIST", "LIBRARYNAME"]),
+        "ERR library name argument was not given"
+    );
+    assert_eq!(
+        qerr(&mut c, &["FUNCTION", "LIST", "bogus"]),
+        "ERR Unknown argument bogus"
+    );
+    // STATS when idle.
+    let stats = qv(&mut c, &["FUNCTION", "STATS"]);
+    assert_eq!(vget(&stats, "running_script"), Some(Value::Nil));
+    let lua = vget(&vget(&stats, "engines").expect("engines"), "LUA").expect("LUA");
+    assert_eq!(vget(&lua, "libraries_count"), Some(Value::Int(2)));
+    assert_eq!(vget(&lua, "functions_count"), Some(Value::Int(5)));
+    // DELETE and FLUSH.
+    assert_eq!(
+        qerr(&mut c, &["FUNCTION", "DELETE", "nope"]),
+        "ERR Library not found"
+    );
+    q::<()>(&mut c, &["FUNCTION", "DELETE", "err"]);
+    assert_eq!(
+        qerr(&mut c, &["FCALL", "boom", "0"]),
+        "ERR Function not found"
+    );
+    assert_eq!(
+        qerr(&mut c, &["FUNCTION", "FLUSH", "LATER"]),
+        "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+    );
+    q::<()>(&mut c, &["FUNCTION", "FLUSH", "SYNC"]);
+    assert_eq!(qv(&mut c, &["FUNCTION", "LIST"]), Value::Array(vec![]));
+    // SCRIPT FLUSH leaves functions alone.
+    assert_eq!(q::<String>(&mut c, &["FUNCTION", "LOAD", LIB]), "mylib");
+    q::<()>(&mut c, &["SCRIPT", "FLUSH"]);
+    assert_eq!(
+        q::<String>(&mut c, &["FCALL", "knockknock", "0"]),
+        "Who's there?"
+    );
+}
+
+#[test]
+fn function_dump_and_restore_follow_their_policy() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["FUNCTION", "FLUSH"]);
+    q::<String>(&mut c, &["FUNCTION", "LOAD", LIB]);
+    let dump: Vec<u8> = q(&mut c, &["FUNCTION", "DUMP"]);
+    let restore = |c: &mut redis::Connection, extra: &[&str]| -> redis::RedisResult<()> {
+        let mut cmd = redis::cmd("FUNCTION");
+        cmd.arg("RESTORE").arg(&dump);
+        for e in extra {
+            cmd.arg(*e);
+        }
+        cmd.query(c)
+    };
+    let e = restore(&mut c, &[]).expect_err("APPEND onto an existing library");
+    assert_eq!(common::err_text(&e), "ERR Library mylib already exists");
+    restore(&mut c, &["REPLACE"]).expect("REPLACE");
+    q::<()>(&mut c, &["FUNCTION", "FLUSH"]);
+    restore(&mut c, &["APPEND"]).expect("APPEND into nothing");
+    assert_eq!(
+        q::<String>(&mut c, &["FCALL", "knockknock", "0"]),
+        "Who's there?"
+    );
+    q::<String>(
+        &mut c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=other\nredis.register_function('o', function() return 2 end)",
+        ],
+    );
+    restore(&mut c, &["FLUSH"]).expect("FLUSH");
+    assert_eq!(qerr(&mut c, &["FCALL", "o", "0"]), "ERR Function not found");
+    let e = restore(&mut c, &["BOGUS"]).expect_err("bad policy");
+    assert_eq!(
+        common::err_text(&e),
+        "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+    );
+    assert_eq!(
+        qerr(&mut c, &["FUNCTION", "RESTORE", "garbage"]),
+        "ERR DUMP payload version or checksum are wrong"
+    );
+}
+
+#[test]
+fn a_busy_function_shows_in_stats_and_function_kill_stops_it() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<String>(
+        &mut c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            "#!lua name=loop\nredis.register_function('spin', function() while true do end end)",
+        ],
+    );
+    let mut a = start_busy_cmd(
+        &srv,
+        &mut c,
+        &["FCALL", "spin", "0"],
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+    );
+    let mut b = srv.raw();
+    let stats = b.call(&["FUNCTION", "STATS"]);
+    let running = stats.field("running_script").expect("running_script");
+    assert_eq!(
+        running.field("name").and_then(Resp::text).as_deref(),
+        Some("spin")
+    );
+    assert!(
+        matches!(running.field("duration_ms"), Some(Resp::Int(ms)) if *ms >= 50),
+        "{stats:?}"
+    );
+    assert_eq!(
+        wire(&mut b, &["SCRIPT", "KILL"]),
+        "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    assert_eq!(wire(&mut b, &["FUNCTION", "KILL"]), "+OK\r\n");
+    match a.read_reply() {
+        Resp::Error(e) => assert!(
+            e.starts_with("ERR Script killed by user with SCRIPT KILL..."),
+            "{e}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(wire(&mut b, &["PING"]), "+PONG\r\n");
+}
+
+#[test]
+fn functions_survive_restart_from_the_log_and_from_a_snapshot() {
+    if !eddy_only("functions_survive_restart_from_the_log_and_from_a_snapshot") {
+        return;
+    }
+    let args = ["--appendfsync", "always"];
+    let srv = Server::start_with(&args);
+    let mut c = srv.conn();
+    let start = last_offset(&mut c);
+    q::<String>(&mut c, &["FUNCTION", "LOAD", LIB]);
+    // A library's change is a record without a key; FCALL's writes are one transaction.
+    let evs = events_after(&mut c, start);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(
+        (evs[0].key.as_str(), evs[0].event.as_str()),
+        ("", "function")
+    );
+    let start = last_offset(&mut c);
+    q::<String>(&mut c, &["FCALL", "setter", "1", "k", "v1"]);
+    let evs = events_after(&mut c, start);
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(
+        (evs[0].key.as_str(), evs[0].event.as_str(), evs[0].tx_n),
+        ("k", "set", 1)
+    );
+    drop(c);
+    // Replayed from the log.
+    let srv = Server::start_in(srv.stop(), &args);
+    let mut c = srv.conn();
+    assert_eq!(
+        q::<String>(&mut c, &["FCALL", "knockknock", "0"]),
+        "Who's there?"
+    );
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v1");
+    // From a snapshot, plus a change after it.
+    q::<()>(&mut c, &["SAVE"]);
+    q::<String>(
+        &mut c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=later\nredis.register_function('later', function() return 'l' end)",
+        ],
+    );
+    q::<()>(&mut c, &["FUNCTION", "DELETE", "mylib"]);
+    drop(c);
+    let srv = Server::start_in(srv.stop(), &args);
+    let mut c = srv.conn();
+    assert_eq!(q::<String>(&mut c, &["FCALL", "later", "0"]), "l");
+    assert_eq!(
+        qerr(&mut c, &["FCALL", "knockknock", "0"]),
+        "ERR Function not found"
+    );
+    // A snapshot holding libraries, and nothing after it.
+    q::<()>(&mut c, &["SAVE"]);
+    drop(c);
+    let srv = Server::start_in(srv.stop(), &args);
+    let mut c = srv.conn();
+    assert_eq!(q::<String>(&mut c, &["FCALL", "later", "0"]), "l");
 }

@@ -107,16 +107,23 @@ struct Script {
 
 /// The interpreter and what lives in it.
 pub struct Engine {
-    lua: Lua,
+    pub(super) lua: Lua,
     /// The globals scripts see (reads fall through to the real ones; writes are refused).
     env: Table,
     /// Globals of the current run (KEYS, ARGV), seen through `env`.
     vars: Table,
+    /// The globals of function libraries, and what a library sees while it loads (`redis`).
+    pub(super) fenv: Table,
+    pub(super) fvars: Table,
+    /// `sandbox(t)`: a read-only view of `t` whose missing fields fail like missing globals.
+    pub(super) sandbox: Function,
     /// `run(f)`: calls `f` under the error handler.
     runner: Function,
     /// The `redis` table: each run sets its `call` and `pcall` (they borrow the caller).
     redis: Table,
     scripts: HashMap<String, Script>,
+    /// FUNCTION libraries by name.
+    pub(super) libraries: std::collections::BTreeMap<String, super::functions::Library>,
     /// The script's protocol for `redis.call` replies (`redis.setresp`).
     resp3: Arc<AtomicBool>,
     /// `math.random`'s state, reset before each run.
@@ -150,8 +157,7 @@ local function handler(err)
 end
 
 -- Redis 7 makes the globals and the libraries read-only: scripts see them through empty proxies
--- whose writes fail. `vars` holds what a run adds (KEYS, ARGV).
-local vars = {}
+-- whose writes fail.
 local protected = setmetatable({}, {__mode = 'k'})
 local function refuse() error('Attempt to modify a readonly table', 2) end
 local function readonly(t)
@@ -163,21 +169,28 @@ for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson',
                        'bit', 'struct'}) do
   G[name] = readonly(G[name])
 end
-local env = setmetatable({}, {
-  __index = function(_, n)
-    local v = vars[n]
-    if v ~= nil then return v end
-    v = rawget(G, n)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = refuse,
-  __metatable = false,
-})
-protected[env] = true
-vars._G = env
+-- Scripts and functions each see the globals through their own proxy; `vars` holds what
+-- their runs add (KEYS and ARGV for scripts, the load-time `redis` for libraries).
+local function sandbox(vars)
+  local env = setmetatable({}, {
+    __index = function(_, n)
+      local v = vars[n]
+      if v ~= nil then return v end
+      v = rawget(G, n)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = refuse,
+    __metatable = false,
+  })
+  protected[env] = true
+  vars._G = env
+  return env
+end
+local vars, fvars = {}, {}
+local env, fenv = sandbox(vars), sandbox(fvars)
 local raw_set, load, set_env, byte = rawset, loadstring, setfenv, string.byte
 G.rawset = function(t, k, v)
   if protected[t] then error('Attempt to modify a readonly table', 0) end
@@ -197,11 +210,11 @@ for _, name in ipairs({'print', 'getfenv', 'setfenv', 'newproxy', 'module', 'req
   G[name] = nil
 end
 
-local function run(f)
-  return xpcall(f, handler)
+local function run(f, a, b)
+  return xpcall(function() return f(a, b) end, handler)
 end
 G.debug = nil
-return run, env, vars
+return run, env, vars, fenv, fvars, sandbox
 "#;
 
 impl Engine {
@@ -220,7 +233,8 @@ impl Engine {
         let redis = redis_table(&lua, resp3.clone())?;
         g.raw_set("redis", redis.clone())?;
         let errtext = lua.create_function(|lua, v: Value| error_value(lua, v))?;
-        let (runner, env, vars): (Function, Table, Table) =
+        type Boot = (Function, Table, Table, Table, Table, Function);
+        let (runner, env, vars, fenv, fvars, sandbox): Boot =
             lua.load(BOOT).set_name("=eddy").call(errtext)?;
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -235,9 +249,13 @@ impl Engine {
             lua,
             env,
             vars,
+            fenv,
+            fvars,
+            sandbox,
             runner,
             redis,
             scripts: HashMap::new(),
+            libraries: Default::default(),
             resp3,
             rand,
         })
@@ -262,8 +280,24 @@ impl Engine {
         Ok((sha, flags))
     }
 
-    /// Compiles a chunk into a function that sees the sandboxed globals.
+    /// Forgets the cached scripts (SCRIPT FLUSH; functions stay).
+    pub fn flush_scripts(&mut self) {
+        self.scripts.clear();
+        let _ = self.lua.gc_collect();
+    }
+
+    /// Compiles a script into a function that sees the sandboxed globals.
     pub fn compile(&self, body: &[u8], name: &str) -> Result<Function, String> {
+        self.compile_in(body, name, &self.env)
+    }
+
+    /// Compiles a chunk into a function whose globals are `env`.
+    pub(super) fn compile_in(
+        &self,
+        body: &[u8],
+        name: &str,
+        env: &Table,
+    ) -> Result<Function, String> {
         let f = self
             .lua
             .load(body)
@@ -274,8 +308,7 @@ impl Engine {
                 mlua::Error::SyntaxError { message, .. } => message,
                 e => e.to_string(),
             })?;
-        f.set_environment(self.env.clone())
-            .map_err(|e| e.to_string())?;
+        f.set_environment(env.clone()).map_err(|e| e.to_string())?;
         Ok(f)
     }
 
@@ -440,24 +473,38 @@ fn error_value(lua: &Lua, v: Value) -> mlua::Result<Value> {
     let Value::Error(e) = v else {
         return Ok(Value::String(lua.create_string("execution failure")?));
     };
-    let mut e: &mlua::Error = &e;
-    let text = loop {
+    match error_message(&e) {
+        Ok(reply) => {
+            let t = lua.create_table()?;
+            t.raw_set("err", reply)?;
+            Ok(Value::Table(t))
+        }
+        Err(text) => Ok(Value::String(lua.create_string(text)?)),
+    }
+}
+
+/// The root cause of `e`: Ok with an error reply raised by `redis.call`, Err with the text of
+/// anything else.
+pub(super) fn error_message(e: &mlua::Error) -> Result<String, String> {
+    let mut e = e;
+    loop {
         match e {
             mlua::Error::CallbackError { cause, .. } => e = cause,
             mlua::Error::WithContext { cause, .. } => e = cause,
-            mlua::Error::RuntimeError(m) => break m.clone(),
-            mlua::Error::ExternalError(x) => match x.downcast_ref::<ReplyError>() {
-                Some(r) => {
-                    let t = lua.create_table()?;
-                    t.raw_set("err", r.0.as_str())?;
-                    return Ok(Value::Table(t));
+            // Errors of Lua code called from Rust carry mlua's traceback: Redis shows none.
+            mlua::Error::RuntimeError(m) => {
+                let end = m.find("\nstack traceback:").unwrap_or(m.len());
+                return Err(m[..end].to_string());
+            }
+            mlua::Error::ExternalError(x) => {
+                return match x.downcast_ref::<ReplyError>() {
+                    Some(r) => Ok(r.0.clone()),
+                    None => Err(x.to_string()),
                 }
-                None => break x.to_string(),
-            },
-            other => break other.to_string(),
+            }
+            other => return Err(other.to_string()),
         }
-    };
-    Ok(Value::String(lua.create_string(text)?))
+    }
 }
 
 /// Redis's `luaPushErrorBuff`: `-CODE msg` keeps its code, anything else gets `ERR`; a
@@ -479,14 +526,7 @@ pub enum EvalKind {
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
 pub fn eval(ctx: &mut Ctx, a: Args, kind: EvalKind, ro: bool) -> CmdResult {
-    let numkeys = crate::protocol::resp::parse_i64(a.get(2)).ok_or(error::NOT_INTEGER)?;
-    if numkeys < 0 {
-        return Err(error::NUMKEYS_NEGATIVE.into());
-    }
-    let nkeys = numkeys as usize;
-    if nkeys > a.len().saturating_sub(3) {
-        return Err(error::NUMKEYS_TOO_BIG.into());
-    }
+    let (keys, argv) = split_keys(&a, error::NOT_INTEGER)?;
     let srv = ctx.srv;
     srv.scripts.with(|engine| {
         let (sha, flags) = match kind {
@@ -506,12 +546,34 @@ pub fn eval(ctx: &mut Ctx, a: Args, kind: EvalKind, ro: bool) -> CmdResult {
             Some(s) => s.f.clone(),
             None => return Err(error::NOSCRIPT.into()),
         };
-        let read_only = ro || flags.no_writes;
-        let (k, v) = (a.from(3).first(nkeys), a.from(3 + nkeys));
-        engine.vars.raw_set("KEYS", strings(&engine.lua, &k)?)?;
-        engine.vars.raw_set("ARGV", strings(&engine.lua, &v)?)?;
-        run(ctx, engine, &f, &sha, read_only, false)
+        let inv = Invocation {
+            f: &f,
+            name: &sha,
+            read_only: ro || flags.no_writes,
+            function: false,
+            keys,
+            argv,
+            command: a,
+        };
+        run(ctx, engine, inv)
     })
+}
+
+/// The keys and arguments after `numkeys` (argument 2): Redis's checks of numkeys
+/// (`not_number` when it is not an integer: EVAL and FCALL word it differently).
+pub fn split_keys<'a>(
+    a: &Args<'a>,
+    not_number: &'static str,
+) -> Result<(Args<'a>, Args<'a>), CmdError> {
+    let numkeys = crate::protocol::resp::parse_i64(a.get(2)).ok_or(not_number)?;
+    if numkeys < 0 {
+        return Err(error::NUMKEYS_NEGATIVE.into());
+    }
+    let nkeys = numkeys as usize;
+    if nkeys > a.len().saturating_sub(3) {
+        return Err(error::NUMKEYS_TOO_BIG.into());
+    }
+    Ok((a.from(3).first(nkeys), a.from(3 + nkeys)))
 }
 
 fn strings(lua: &Lua, a: &Args) -> mlua::Result<Table> {
@@ -528,16 +590,32 @@ impl From<mlua::Error> for CmdError {
     }
 }
 
-/// Runs the script function `f` (its KEYS/ARGV already set), replies its result or error.
-/// `name` is what errors cite (the SHA1 for EVAL, the function name for FCALL).
-pub fn run(
-    ctx: &mut Ctx,
-    engine: &Engine,
-    f: &Function,
-    name: &str,
-    read_only: bool,
-    function: bool,
-) -> CmdResult {
+/// One run of a script or function.
+pub struct Invocation<'a> {
+    pub f: &'a Function,
+    /// What errors cite: the SHA1 for EVAL, the function name for FCALL.
+    pub name: &'a str,
+    pub read_only: bool,
+    /// FCALL: the function gets KEYS and ARGV as arguments, not as globals.
+    pub function: bool,
+    pub keys: Args<'a>,
+    pub argv: Args<'a>,
+    /// The whole command (FUNCTION STATS shows it).
+    pub command: Args<'a>,
+}
+
+/// Runs a script or function and replies its result or error.
+pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
+    let keys = strings(&engine.lua, &inv.keys)?;
+    let argv = strings(&engine.lua, &inv.argv)?;
+    let args = if inv.function {
+        (Value::Table(keys), Value::Table(argv))
+    } else {
+        engine.vars.raw_set("KEYS", keys)?;
+        engine.vars.raw_set("ARGV", argv)?;
+        (Value::Nil, Value::Nil)
+    };
+    let (f, name, read_only) = (inv.f, inv.name, inv.read_only);
     let srv = ctx.srv;
     let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u64;
     engine.resp3.store(false, Ordering::Relaxed);
@@ -546,7 +624,7 @@ pub fn run(
         .rand
         .store(super::libs::RAND48_SEED, Ordering::Relaxed);
     let state = &srv.scripts.run;
-    state.begin(ctx.sess.id, threshold, function);
+    state.begin(ctx.sess.id, threshold, inv.function, name, &inv.command);
     let capture = if txn::capturing() {
         None
     } else {
@@ -582,7 +660,9 @@ pub fn run(
             })?;
             engine.redis.raw_set("call", call)?;
             engine.redis.raw_set("pcall", pcall)?;
-            engine.runner.call::<(bool, Value)>(f.clone())
+            engine
+                .runner
+                .call::<(bool, Value)>((f.clone(), args.0, args.1))
         })
     });
     ctx.sess.db = db;

@@ -22,6 +22,7 @@
 
 mod convert;
 mod engine;
+pub mod functions;
 mod libs;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,6 +51,8 @@ pub struct RunState {
     function: AtomicBool,
     /// Bumped when a script ends or turns busy; waiting connections watch it.
     changed: tokio::sync::watch::Sender<u64>,
+    /// The running script's name and command (FUNCTION STATS).
+    current: Mutex<(String, Vec<Vec<u8>>)>,
 }
 
 impl RunState {
@@ -64,6 +67,7 @@ impl RunState {
             wrote: AtomicBool::new(false),
             function: AtomicBool::new(false),
             changed: tokio::sync::watch::channel(0).0,
+            current: Mutex::new((String::new(), Vec::new())),
         }
     }
 
@@ -101,7 +105,15 @@ impl RunState {
         self.changed.send_modify(|g| *g = g.wrapping_add(1));
     }
 
-    fn begin(&self, owner: u64, threshold_ms: u64, function: bool) {
+    fn begin(
+        &self,
+        owner: u64,
+        threshold_ms: u64,
+        function: bool,
+        name: &str,
+        command: &crate::protocol::resp::Args,
+    ) {
+        *self.current.lock() = (name.to_string(), command.to_vec());
         self.started.store(self.ms(), Ordering::Relaxed);
         self.threshold.store(threshold_ms, Ordering::Relaxed);
         self.busy.store(false, Ordering::Relaxed);
@@ -155,6 +167,18 @@ impl RunState {
         Ok(())
     }
 
+    /// The running script's name, command and running time in ms (FUNCTION STATS).
+    pub fn running(&self) -> Option<(String, Vec<Vec<u8>>, u64)> {
+        if self.owner.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let (name, cmd) = self.current.lock().clone();
+        let ms = self
+            .ms()
+            .saturating_sub(self.started.load(Ordering::Relaxed));
+        Some((name, cmd, ms))
+    }
+
     fn mark_write(&self) {
         self.wrote.store(true, Ordering::Release);
     }
@@ -164,6 +188,8 @@ impl RunState {
 pub struct Scripting {
     engine: Mutex<Option<engine::Engine>>,
     pub run: Arc<RunState>,
+    /// (libraries, functions) as of the last FCALL, for FUNCTION STATS while one runs.
+    counts: Mutex<(usize, usize)>,
 }
 
 impl Default for Scripting {
@@ -171,6 +197,7 @@ impl Default for Scripting {
         Scripting {
             engine: Mutex::new(None),
             run: Arc::new(RunState::new()),
+            counts: Mutex::new((0, 0)),
         }
     }
 }
@@ -194,9 +221,11 @@ impl Scripting {
         }
     }
 
-    /// SCRIPT FLUSH: forgets every script (the next one starts a fresh interpreter).
+    /// SCRIPT FLUSH: forgets every script (functions stay).
     pub fn flush(&self) {
-        *self.engine.lock() = None;
+        if let Some(e) = self.engine.lock().as_mut() {
+            e.flush_scripts();
+        }
     }
 
     /// SCRIPT LOAD: compiles and caches `body`, returning its SHA1.
