@@ -646,6 +646,17 @@ fn start_busy_cmd(srv: &Server, c: &mut redis::Connection, cmd: &[&str], busy: &
     a
 }
 
+/// The reply of a script stopped by SCRIPT KILL or FUNCTION KILL.
+fn assert_killed(a: &mut Raw) {
+    match a.read_reply() {
+        Resp::Error(e) => assert!(
+            e.starts_with("ERR Script killed by user with SCRIPT KILL... script: "),
+            "{e}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn a_looping_script_is_busy_for_others_and_script_kill_stops_it() {
     let srv = Server::start();
@@ -654,13 +665,7 @@ fn a_looping_script_is_busy_for_others_and_script_kill_stops_it() {
     let mut b = srv.raw();
     assert!(matches!(b.call(&["GET", "x"]), Resp::Error(e) if e.starts_with("BUSY ")));
     assert_eq!(wire(&mut b, &["SCRIPT", "KILL"]), "+OK\r\n");
-    match a.read_reply() {
-        Resp::Error(e) => assert!(
-            e.starts_with("ERR Script killed by user with SCRIPT KILL..."),
-            "{e}"
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_killed(&mut a);
     assert_eq!(wire(&mut b, &["PING"]), "+PONG\r\n");
     assert_eq!(wire(&mut a, &["PING"]), "+PONG\r\n");
     assert_eq!(
@@ -682,6 +687,10 @@ fn a_script_that_wrote_is_unkillable_and_only_shutdown_nosave_ends_it() {
     assert_eq!(
         wire(&mut b, &["SCRIPT", "KILL"]),
         "-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n"
+    );
+    assert_eq!(
+        wire(&mut b, &["SHUTDOWN"]),
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
     );
     b.send_cmd(&["SHUTDOWN", "NOSAVE"]);
     assert!(
@@ -1114,13 +1123,7 @@ fn a_busy_function_shows_in_stats_and_function_kill_stops_it() {
         "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
     );
     assert_eq!(wire(&mut b, &["FUNCTION", "KILL"]), "+OK\r\n");
-    match a.read_reply() {
-        Resp::Error(e) => assert!(
-            e.starts_with("ERR Script killed by user with SCRIPT KILL..."),
-            "{e}"
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_killed(&mut a);
     assert_eq!(wire(&mut b, &["PING"]), "+PONG\r\n");
 }
 

@@ -504,6 +504,11 @@ fn shutdown(ctx: &mut Ctx, a: Args) -> CmdResult {
             return Err(error::SYNTAX.into());
         }
     }
+    // A busy script holds the keyspace: only SHUTDOWN NOSAVE may stop the server then.
+    let run = &ctx.srv.scripts.run;
+    if save != Some(false) && run.blocks(ctx.sess.id) {
+        return Err(run.busy_error().into());
+    }
     tracing::warn!(client = ctx.sess.id, "User requested shutdown...");
     ctx.sess.action = Some(Action::Shutdown { save });
     Ok(())
