@@ -940,6 +940,10 @@ fn functions_load_call_list_and_delete() {
             "#!lua name=h\nredis.register_function('h', function() return 1 end)\nx = 1",
             "ERR Error registering functions: ERR user_function:3: Attempt to modify a readonly table",
         ),
+        (
+            "#!lua name=slow\nwhile true do end",
+            "ERR Error registering functions: ERR FUNCTION LOAD timeout",
+        ),
     ];
     for (code, want) in cases {
         assert_eq!(&qerr(&mut c, &["FUNCTION", "LOAD", code]), want, "{code}");

@@ -25,8 +25,6 @@ use crate::protocol::resp::{Args, Out};
 
 /// Instructions between two checks for SCRIPT KILL and the busy threshold.
 const HOOK_EVERY: u32 = 10_000;
-/// What the hook raises once SCRIPT KILL asked.
-const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// The SHA1 of `body`, in lower-case hex (script names, `redis.sha1hex`).
 pub fn sha1hex(body: &[u8]) -> String {
@@ -108,6 +106,8 @@ struct Script {
 /// The interpreter and what lives in it.
 pub struct Engine {
     pub(super) lua: Lua,
+    /// What the interrupt hook checks (FUNCTION LOAD's time limit uses it too).
+    pub(super) run: Arc<RunState>,
     /// The globals scripts see (reads fall through to the real ones; writes are refused).
     env: Table,
     /// Globals of the current run (KEYS, ARGV), seen through `env`.
@@ -236,17 +236,19 @@ impl Engine {
         type Boot = (Function, Table, Table, Table, Table, Function);
         let (runner, env, vars, fenv, fvars, sandbox): Boot =
             lua.load(BOOT).set_name("=eddy").call(errtext)?;
+        let hook = run.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
-                if run.tick() {
-                    return Err(reply_error(KILLED));
+                if let Some(e) = hook.tick() {
+                    return Err(reply_error(e));
                 }
                 Ok(VmState::Continue)
             },
         );
         Ok(Engine {
             lua,
+            run,
             env,
             vars,
             fenv,

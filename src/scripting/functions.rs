@@ -196,7 +196,9 @@ impl Engine {
                 scope.create_function(|_, args: Variadic<Value>| register(&registered, args))?;
             let redis = self.loading_redis(reg)?;
             self.fvars.raw_set("redis", redis)?;
+            self.run.loading();
             let ran = f.call::<()>(());
+            self.run.loaded();
             self.fvars.raw_set("redis", Value::Nil)?;
             Ok(ran)
         })?;

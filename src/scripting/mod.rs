@@ -53,7 +53,15 @@ pub struct RunState {
     changed: tokio::sync::watch::Sender<u64>,
     /// The running script's name and command (FUNCTION STATS).
     current: Mutex<(String, Vec<Vec<u8>>)>,
+    /// While a library loads: when its code must stop (ms since `epoch`), else 0.
+    load_deadline: AtomicU64,
 }
+
+/// What the hook raises once SCRIPT KILL asked.
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+/// How long a library's code may run while FUNCTION LOAD loads it (Redis's limit).
+const LOAD_TIME_LIMIT_MS: u64 = 500;
+const LOAD_TIMEOUT: &str = "FUNCTION LOAD timeout";
 
 impl RunState {
     fn new() -> Self {
@@ -68,6 +76,7 @@ impl RunState {
             function: AtomicBool::new(false),
             changed: tokio::sync::watch::channel(0).0,
             current: Mutex::new((String::new(), Vec::new())),
+            load_deadline: AtomicU64::new(0),
         }
     }
 
@@ -131,10 +140,12 @@ impl RunState {
         }
     }
 
-    /// The interpreter's periodic check: turns busy past the threshold; true if killed.
-    fn tick(&self) -> bool {
+    /// The interpreter's periodic check: turns busy past the threshold. Some(error) stops the
+    /// code running: SCRIPT KILL, or a library that loads for too long.
+    fn tick(&self) -> Option<&'static str> {
         if self.owner.load(Ordering::Acquire) == 0 {
-            return false;
+            let deadline = self.load_deadline.load(Ordering::Relaxed);
+            return (deadline != 0 && self.ms() > deadline).then_some(LOAD_TIMEOUT);
         }
         if !self.busy.load(Ordering::Relaxed) {
             let elapsed = self
@@ -145,7 +156,17 @@ impl RunState {
                 self.bump();
             }
         }
-        self.kill.load(Ordering::Acquire)
+        self.kill.load(Ordering::Acquire).then_some(KILLED)
+    }
+
+    /// Bounds the loading of a library (FUNCTION LOAD runs its code) until [`Self::loaded`].
+    fn loading(&self) {
+        self.load_deadline
+            .store(self.ms() + LOAD_TIME_LIMIT_MS, Ordering::Relaxed);
+    }
+
+    fn loaded(&self) {
+        self.load_deadline.store(0, Ordering::Relaxed);
     }
 
     /// SCRIPT KILL / FUNCTION KILL: `function` says which of the two asked.
