@@ -612,6 +612,34 @@ fn blocking_commands_in_a_script() {
     assert_eq!(wire(&mut r, &["EXISTS", "in1"]), ":1\r\n");
 }
 
+#[test]
+fn scripts_are_atomic_among_concurrent_clients() {
+    let srv = Server::start();
+    // A read-modify-write in Lua loses updates unless nothing runs between its two calls.
+    let body = "local v = tonumber(redis.call('GET', KEYS[1]) or '0') \
+                redis.call('SET', KEYS[1], v + 1) return v + 1";
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let mut c = srv.conn();
+            let body = body.to_string();
+            std::thread::spawn(move || {
+                for _ in 0..150 {
+                    if i % 3 != 0 {
+                        q::<i64>(&mut c, &["EVAL", &body, "1", "counter"]);
+                    } else {
+                        q::<i64>(&mut c, &["INCR", "counter"]);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let mut c = srv.conn();
+    assert_eq!(q::<i64>(&mut c, &["GET", "counter"]), 6 * 150);
+}
+
 /// Starts `script` on a fresh raw connection (its reply is read later) and returns the
 /// connection once another client sees BUSY.
 fn start_busy(srv: &Server, c: &mut redis::Connection, script: &str) -> Raw {

@@ -133,11 +133,10 @@ impl RunState {
     }
 
     fn end(&self) {
-        let was_busy = self.busy.swap(false, Ordering::AcqRel);
+        self.busy.store(false, Ordering::Release);
         self.owner.store(0, Ordering::Release);
-        if was_busy {
-            self.bump();
-        }
+        // Connections that met the script wait for this, busy or not.
+        self.bump();
     }
 
     /// The interpreter's periodic check: turns busy past the threshold. Some(error) stops the
