@@ -284,6 +284,10 @@ fn script_errors_name_the_script_and_line() {
             "ERR This Redis command is not allowed from script".into(),
         ),
         (
+            "return redis.call('QUIT')",
+            "ERR This Redis command is not allowed from script".into(),
+        ),
+        (
             "return redis.call()",
             "ERR Please specify at least one argument for this redis lib call".into(),
         ),
@@ -498,8 +502,19 @@ fn the_script_cache_evalsha_and_noscript() {
         qerr(&mut c, &["SCRIPT", "FLUSH", "LATER"]),
         "ERR SCRIPT FLUSH only support SYNC|ASYNC option"
     );
+    let info: String = q(&mut c, &["INFO", "memory"]);
+    assert!(
+        info.contains("\r\nnumber_of_cached_scripts:2\r\n"),
+        "{info}"
+    );
+    assert!(info.contains("\r\nused_memory_lua:"), "{info}");
     q::<()>(&mut c, &["SCRIPT", "FLUSH", "ASYNC"]);
     assert_eq!(q::<Vec<i64>>(&mut c, &["SCRIPT", "EXISTS", &sha]), [0]);
+    let info: String = q(&mut c, &["INFO", "memory"]);
+    assert!(
+        info.contains("\r\nnumber_of_cached_scripts:0\r\n"),
+        "{info}"
+    );
     assert_eq!(
         qerr(&mut c, &["EVALSHA", &sha, "0"]),
         "NOSCRIPT No matching script. Please use EVAL."

@@ -356,7 +356,7 @@ impl Engine {
         }
     }
 
-    fn counts(&self) -> (usize, usize) {
+    pub(super) fn counts(&self) -> (usize, usize) {
         (
             self.libraries.len(),
             self.libraries.values().map(|l| l.functions.len()).sum(),
@@ -385,6 +385,7 @@ impl Scripting {
     pub fn function_flush(&self) {
         if let Some(e) = self.engine.lock().as_mut() {
             e.libraries.clear();
+            self.stats.note(e);
         }
     }
 
@@ -416,20 +417,6 @@ impl Scripting {
             None => out.array(0),
         }
     }
-
-    /// (libraries, functions) for FUNCTION STATS. A running script holds the interpreter, so
-    /// this must not wait for it: STATS answers while a function is busy.
-    pub fn function_counts(&self) -> (usize, usize) {
-        match self.engine.try_lock() {
-            Some(g) => g.as_ref().map_or((0, 0), |e| e.counts()),
-            None => *self.counts.lock(),
-        }
-    }
-
-    /// Remembers the counts for [`Scripting::function_counts`] during a run.
-    fn note_counts(&self, e: &Engine) {
-        *self.counts.lock() = e.counts();
-    }
 }
 
 /// FCALL and FCALL_RO.
@@ -438,7 +425,6 @@ pub fn fcall(ctx: &mut Ctx, a: Args, ro: bool) -> CmdResult {
     let srv = ctx.srv;
     let name = String::from_utf8_lossy(a.get(1)).into_owned();
     srv.scripts.with(|engine| {
-        srv.scripts.note_counts(engine);
         let Some((_, func)) = engine.find(&name) else {
             return Err(error::FUNCTION_NOT_FOUND.into());
         };

@@ -208,8 +208,28 @@ impl RunState {
 pub struct Scripting {
     engine: Mutex<Option<engine::Engine>>,
     pub run: Arc<RunState>,
-    /// (libraries, functions) as of the last FCALL, for FUNCTION STATS while one runs.
-    counts: Mutex<(usize, usize)>,
+    /// Figures INFO and FUNCTION STATS read without the interpreter's lock (a running script
+    /// holds it), as of the last use of the interpreter.
+    pub stats: Stats,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub lua_bytes: AtomicU64,
+    pub scripts: AtomicU64,
+    pub libraries: AtomicU64,
+    pub functions: AtomicU64,
+}
+
+impl Stats {
+    fn note(&self, e: &engine::Engine) {
+        let (libs, funcs) = e.counts();
+        self.lua_bytes
+            .store(e.lua.used_memory() as u64, Ordering::Relaxed);
+        self.scripts.store(e.cached() as u64, Ordering::Relaxed);
+        self.libraries.store(libs as u64, Ordering::Relaxed);
+        self.functions.store(funcs as u64, Ordering::Relaxed);
+    }
 }
 
 impl Default for Scripting {
@@ -217,7 +237,7 @@ impl Default for Scripting {
         Scripting {
             engine: Mutex::new(None),
             run: Arc::new(RunState::new()),
-            counts: Mutex::new((0, 0)),
+            stats: Stats::default(),
         }
     }
 }
@@ -235,16 +255,19 @@ impl Scripting {
                     .map_err(|e| crate::error::CmdError::owned(format!("ERR {e}")))?,
             );
         }
-        match g.as_mut() {
-            Some(e) => f(e),
-            None => Err(crate::error::SYNTAX.into()),
-        }
+        let Some(e) = g.as_mut() else {
+            return Err(crate::error::SYNTAX.into());
+        };
+        let r = f(e);
+        self.stats.note(e);
+        r
     }
 
     /// SCRIPT FLUSH: forgets every script (functions stay).
     pub fn flush(&self) {
         if let Some(e) = self.engine.lock().as_mut() {
             e.flush_scripts();
+            self.stats.note(e);
         }
     }
 
@@ -257,11 +280,6 @@ impl Scripting {
     pub fn exists(&self, sha: &[u8]) -> bool {
         let g = self.engine.lock();
         g.as_ref().is_some_and(|e| e.exists(sha))
-    }
-
-    /// The number of cached scripts (INFO's `number_of_cached_scripts`).
-    pub fn cached(&self) -> usize {
-        self.engine.lock().as_ref().map_or(0, |e| e.cached())
     }
 }
 
