@@ -326,6 +326,51 @@ fn script_errors_name_the_script_and_line() {
 }
 
 #[test]
+fn pcall_library_errors_and_odd_numbers_match_redis() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    // pcall hands the script the message of an error reply, not the table.
+    assert_eq!(
+        eval(&mut r, "return {pcall(redis.call, 'nosuch')}"),
+        "*2\r\n$-1\r\n$44\r\nERR Unknown Redis command called from script\r\n"
+    );
+    assert_eq!(
+        eval(&mut r, "local ok, e = pcall(error, {err='x'}) return e"),
+        "$1\r\nx\r\n"
+    );
+    // Bad arguments to status_reply/error_reply give an error reply, not a script error.
+    assert_eq!(
+        eval(&mut r, "return redis.status_reply()"),
+        "-ERR wrong number or type of arguments\r\n"
+    );
+    // A library's error names the calling line; the API's errors do not.
+    let body = "return cjson.encode({[1]=1, [20]=2})";
+    let sha = match r.call(&["SCRIPT", "LOAD", body]) {
+        Resp::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        eval(&mut r, body),
+        format!("-ERR user_script:1: Cannot serialise table: excessively sparse array script: {sha}, on @user_script:1.\r\n")
+    );
+    let e = eval(&mut r, "return cmsgpack.unpack('\\205')");
+    assert!(
+        e.starts_with("-ERR user_script:1: Missing bytes in input. script: "),
+        "{e}"
+    );
+    let e = eval(&mut r, "return redis.log()");
+    assert!(
+        e.starts_with("-ERR redis.log() requires two arguments or more. script: "),
+        "{e}"
+    );
+    // Numbers beyond the integers convert as Redis's C cast does.
+    assert_eq!(
+        eval(&mut r, "return {1e20, 0/0, -1e20}"),
+        "*3\r\n:-9223372036854775808\r\n:-9223372036854775808\r\n:-9223372036854775808\r\n"
+    );
+}
+
+#[test]
 fn read_only_scripts_refuse_writes() {
     let srv = Server::start();
     let mut c = srv.conn();

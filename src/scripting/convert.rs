@@ -42,9 +42,19 @@ pub fn reply(v: &Value, out: &mut Out, script_resp3: bool, depth: usize) {
             }
         }
         Value::Integer(i) => out.int(*i),
-        Value::Number(n) => out.int(*n as i64),
+        Value::Number(n) => out.int(to_integer(*n)),
         Value::Table(t) => table(t, out, script_resp3, depth),
         _ => out.null(),
+    }
+}
+
+/// Redis's `(long long)` cast of a Lua number: out of range and NaN give what x86 gives,
+/// the smallest integer (Rust's `as` would saturate).
+fn to_integer(n: f64) -> i64 {
+    if n.is_nan() || n >= 9.223_372_036_854_775_807e18 || n < -9.223_372_036_854_775_808e18 {
+        i64::MIN
+    } else {
+        n as i64
     }
 }
 

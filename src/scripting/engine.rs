@@ -147,7 +147,12 @@ local function handler(err)
     level = level + 1
     i = dbg.getinfo(level, 'Sl')
   end
-  if type(err) == 'userdata' then err = errtext(err) end
+  if type(err) == 'userdata' then
+    err = errtext(err)
+    if type(err) == 'string' and i and i.currentline > 0 then
+      err = i.short_src .. ':' .. i.currentline .. ': ' .. err
+    end
+  end
   if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
   if i then
     err.source = i.source
@@ -209,6 +214,17 @@ for _, name in ipairs({'print', 'getfenv', 'setfenv', 'newproxy', 'module', 'req
                        'loadfile', 'dofile'}) do
   G[name] = nil
 end
+
+-- Redis 7.0's pcall hands the script an error table's message, not the table.
+local raw_pcall = pcall
+local function caught(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'userdata' then e = errtext(e) end
+  if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
+  return false, e
+end
+G.pcall = function(f, ...) return caught(raw_pcall(f, ...)) end
 
 local function run(f, a, b)
   return xpcall(function() return f(a, b) end, handler)
@@ -330,7 +346,7 @@ fn redis_table(lua: &Lua, resp3: Arc<AtomicBool>) -> mlua::Result<Table> {
         "sha1hex",
         lua.create_function(|_, v: Variadic<Value>| {
             if v.len() != 1 {
-                return Err(rt("wrong number of arguments"));
+                return Err(api_err("wrong number of arguments"));
             }
             let s = match v.first() {
                 Some(Value::String(s)) => sha1hex(&s.as_bytes()),
@@ -341,39 +357,33 @@ fn redis_table(lua: &Lua, resp3: Arc<AtomicBool>) -> mlua::Result<Table> {
             Ok(s)
         })?,
     )?;
-    r.set(
-        "error_reply",
-        lua.create_function(|lua, v: Variadic<Value>| match v.first() {
-            Some(Value::String(s)) if v.len() == 1 => {
-                let s = s.to_string_lossy();
+    // Both return (not raise) an error table for bad arguments, as Redis does.
+    for (name, field) in [("error_reply", "err"), ("status_reply", "ok")] {
+        r.set(
+            name,
+            lua.create_function(move |lua, v: Variadic<Value>| {
                 let t = lua.create_table()?;
-                t.set("err", error_code_form(&s))?;
+                match v.first() {
+                    Some(Value::String(s)) if v.len() == 1 => match field {
+                        "err" => t.set("err", error_code_form(&s.to_string_lossy()))?,
+                        _ => t.set("ok", s.clone())?,
+                    },
+                    _ => t.set("err", "ERR wrong number or type of arguments")?,
+                }
                 Ok(t)
-            }
-            _ => Err(rt("wrong number or type of arguments")),
-        })?,
-    )?;
-    r.set(
-        "status_reply",
-        lua.create_function(|lua, v: Variadic<Value>| match v.first() {
-            Some(Value::String(s)) if v.len() == 1 => {
-                let t = lua.create_table()?;
-                t.set("ok", s.clone())?;
-                Ok(t)
-            }
-            _ => Err(rt("wrong number or type of arguments")),
-        })?,
-    )?;
+            })?,
+        )?;
+    }
     r.set(
         "log",
         lua.create_function(|_, v: Variadic<Value>| {
             if v.len() < 2 {
-                return Err(rt("redis.log() requires two arguments or more."));
+                return Err(api_err("redis.log() requires two arguments or more."));
             }
             let level = match v.first() {
                 Some(Value::Integer(i)) => *i,
                 Some(Value::Number(n)) => *n as i64,
-                _ => return Err(rt("First argument must be a number (log level).")),
+                _ => return Err(api_err("First argument must be a number (log level).")),
             };
             let mut msg = String::new();
             for (i, a) in v.iter().skip(1).enumerate() {
@@ -391,7 +401,7 @@ fn redis_table(lua: &Lua, resp3: Arc<AtomicBool>) -> mlua::Result<Table> {
                 0 => tracing::debug!(target: "script", "{msg}"),
                 1 | 2 => tracing::info!(target: "script", "{msg}"),
                 3 => tracing::warn!(target: "script", "{msg}"),
-                _ => return Err(rt("Invalid debug level.")),
+                _ => return Err(api_err("Invalid debug level.")),
             }
             Ok(())
         })?,
@@ -400,12 +410,12 @@ fn redis_table(lua: &Lua, resp3: Arc<AtomicBool>) -> mlua::Result<Table> {
         "setresp",
         lua.create_function(move |_, v: Variadic<Value>| {
             if v.len() != 1 {
-                return Err(rt("redis.setresp() requires one argument."));
+                return Err(api_err("redis.setresp() requires one argument."));
             }
             match v.first() {
                 Some(Value::Integer(2)) => resp3.store(false, Ordering::Relaxed),
                 Some(Value::Integer(3)) => resp3.store(true, Ordering::Relaxed),
-                _ => return Err(rt("RESP version must be 2 or 3.")),
+                _ => return Err(api_err("RESP version must be 2 or 3.")),
             }
             Ok(())
         })?,
@@ -447,7 +457,13 @@ fn redis_table(lua: &Lua, resp3: Arc<AtomicBool>) -> mlua::Result<Table> {
     Ok(r)
 }
 
-/// A Lua error raised from Rust (the handler turns it into `ERR <msg>`).
+/// An error of the `redis` API: Redis raises these as error tables (no position in the text).
+fn api_err(msg: &str) -> mlua::Error {
+    reply_error(&format!("ERR {msg}"))
+}
+
+/// A Lua error raised from Rust, as a library's `luaL_error` (the handler adds the position
+/// of the calling Lua code and `ERR`).
 pub(super) fn rt(msg: &str) -> mlua::Error {
     mlua::Error::RuntimeError(msg.into())
 }

@@ -301,10 +301,11 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
                         Value::String(s) => json_string(&s.as_bytes(), out),
                         Value::Integer(i) => json_string(fmt_g(*i as f64, 14).as_bytes(), out),
                         Value::Number(d) => json_string(fmt_g(*d, 14).as_bytes(), out),
-                        _ => {
-                            return Err(rt(
-                                "Cannot serialise table: table key must be a number or string",
-                            ))
+                        other => {
+                            return Err(rt(&format!(
+                                "Cannot serialise {}: table key must be a number or string",
+                                other.type_name()
+                            )))
                         }
                     }
                     out.push(b':');
