@@ -51,10 +51,12 @@ pub fn reply(v: &Value, out: &mut Out, script_resp3: bool, depth: usize) {
 /// Redis's `(long long)` cast of a Lua number: out of range and NaN give what x86 gives,
 /// the smallest integer (Rust's `as` would saturate).
 fn to_integer(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223_372_036_854_775_807e18 || n < -9.223_372_036_854_775_808e18 {
-        i64::MIN
-    } else {
+    // 2^63: the first double beyond i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if (-LIMIT..LIMIT).contains(&n) {
         n as i64
+    } else {
+        i64::MIN
     }
 }
 
