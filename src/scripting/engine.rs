@@ -23,6 +23,8 @@ use crate::error::{self, CmdError, CmdResult};
 use crate::keyspace::txn;
 use crate::protocol::resp::{Args, Out};
 
+/// `redis.call` reached from inside another `redis.call` (nothing does this today).
+const REENTERED: &str = "redis.call is not reentrant";
 /// Instructions between two checks for SCRIPT KILL and the busy threshold.
 const HOOK_EVERY: u32 = 10_000;
 
@@ -117,7 +119,7 @@ pub struct Engine {
     pub(super) fvars: Table,
     /// `sandbox(t)`: a read-only view of `t` whose missing fields fail like missing globals.
     pub(super) sandbox: Function,
-    /// `run(f)`: calls `f` under the error handler.
+    /// `run(f, a, b)`: calls `f(a, b)` under the error handler.
     runner: Function,
     /// The `redis` table: each run sets its `call` and `pcall` (they borrow the caller).
     redis: Table,
@@ -637,12 +639,20 @@ pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
     let srv = ctx.srv;
     let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u64;
     engine.resp3.store(false, Ordering::Relaxed);
-    // Redis seeds every run the same way: scripts stay deterministic.
+    // Every run starts from the same seed, so a script's random choices are reproducible.
     engine
         .rand
         .store(super::libs::RAND48_SEED, Ordering::Relaxed);
     let state = &srv.scripts.run;
     state.begin(ctx.sess.id, threshold, inv.function, name, &inv.command);
+    // Ends the run however this returns: other clients wait for it.
+    struct Running<'a>(&'a RunState);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let running = Running(state);
     let capture = if txn::capturing() {
         None
     } else {
@@ -659,14 +669,14 @@ pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
         };
         engine.lua.scope(|scope| {
             let call = scope.create_function(|lua, args: Variadic<Value>| {
-                let mut c = cell.borrow_mut();
+                let mut c = cell.try_borrow_mut().map_err(|_| api_err(REENTERED))?;
                 match dispatch(lua, &mut c, &st, args)? {
                     Reply::Value(v) => Ok(v),
                     Reply::Error(e) => Err(reply_error(&e)),
                 }
             })?;
             let pcall = scope.create_function(|lua, args: Variadic<Value>| {
-                let mut c = cell.borrow_mut();
+                let mut c = cell.try_borrow_mut().map_err(|_| api_err(REENTERED))?;
                 match dispatch(lua, &mut c, &st, args)? {
                     Reply::Value(v) => Ok(v),
                     Reply::Error(e) => {
@@ -685,7 +695,7 @@ pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
     });
     ctx.sess.db = db;
     ctx.sess.resp3 = resp3;
-    state.end();
+    drop(running);
     drop(capture);
     let (ok, v) = result?;
     if ok {
