@@ -371,6 +371,28 @@ fn pcall_library_errors_and_odd_numbers_match_redis() {
 }
 
 #[test]
+fn a_scripts_writes_break_watch_and_notify_like_any_write() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = srv.raw();
+    sub.call(&["SUBSCRIBE", "__keyevent@0__:set"]);
+    let mut w = srv.raw();
+    assert_eq!(wire(&mut w, &["WATCH", "k"]), "+OK\r\n");
+    q::<()>(
+        &mut c,
+        &["EVAL", "redis.call('SET', KEYS[1], 'v')", "1", "k"],
+    );
+    assert_eq!(wire(&mut w, &["MULTI"]), "+OK\r\n");
+    assert_eq!(wire(&mut w, &["SET", "k", "w"]), "+QUEUED\r\n");
+    assert_eq!(wire(&mut w, &["EXEC"]), "*-1\r\n");
+    match sub.read_reply() {
+        Resp::Array(m) => assert_eq!(m.last().and_then(Resp::text).as_deref(), Some("k"), "{m:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn read_only_scripts_refuse_writes() {
     let srv = Server::start();
     let mut c = srv.conn();
