@@ -614,6 +614,8 @@ fn the_bundled_libraries() {
         ("return hex(cmsgpack.pack({a=-1}))", "81a161ff"),
         ("return hex(cmsgpack.pack(1.5, 0.1, 'x', true, nil))", "ca3fc00000cb3fb999999999999aa178c3c0"),
         ("return hex(cmsgpack.pack(-200, 70000))", "d1ff38ce00011170"),
+        ("return table.concat({cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}, ',')", "-1,3"),
+        ("return table.concat({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}, ',')", "2,1,2"),
         ("local a, b = cmsgpack.unpack(cmsgpack.pack('abc', 300)) return a .. b", "abc300"),
         ("return cjson.encode(cmsgpack.unpack(cmsgpack.pack({a={1,2}})))", "{\"a\":[1,2]}"),
         ("return tostring(bit.band(0xff, 0x0f))", "15"),

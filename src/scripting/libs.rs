@@ -7,8 +7,8 @@
 //!   `serde_json` (error texts differ from lua-cjson's). The `encode_*`/`decode_*` settings
 //!   are accepted and ignored.
 //! * `cmsgpack.pack` chooses the smallest encoding for integers, float32 when exact, `str8/16/32`
-//!   for strings, arrays for tables with keys 1..n; `unpack` returns every object.
-//!   `unpack_one`/`unpack_limit` are missing.
+//!   for strings, arrays for tables with keys 1..n; `unpack` returns every object,
+//!   `unpack_one`/`unpack_limit` some of them after the next offset.
 //! * `bit` is LuaBitOp (32-bit results); `struct` covers `< > = ! x b B h H i I l L T f d s c`
 //!   (alignment `!` is accepted and ignored).
 //! * `math.random` is Redis's `rand48`, reseeded before each script.
@@ -371,19 +371,55 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "unpack",
-        lua.create_function(|lua, s: mlua::String| {
-            let b = s.as_bytes();
-            let mut pos = 0;
-            let mut vals = Vec::new();
-            while pos < b.len() {
-                let (v, p) = mp_decode(lua, &b, pos, 0)?;
-                vals.push(v);
-                pos = p;
-            }
-            Ok(Variadic::from_iter(vals))
+        lua.create_function(|lua, s: mlua::String| mp_unpack(lua, &s.as_bytes(), 0, 0))?,
+    )?;
+    t.set(
+        "unpack_one",
+        lua.create_function(|lua, (s, offset): (mlua::String, Option<i64>)| {
+            mp_unpack(lua, &s.as_bytes(), 1, offset.unwrap_or(0))
         })?,
     )?;
+    t.set(
+        "unpack_limit",
+        lua.create_function(
+            |lua, (s, limit, offset): (mlua::String, Option<i64>, Option<i64>)| {
+                mp_unpack(lua, &s.as_bytes(), limit.unwrap_or(0), offset.unwrap_or(0))
+            },
+        )?,
+    )?;
     Ok(t)
+}
+
+/// lua-cmsgpack's `mp_unpack_full`: up to `limit` objects from `offset` (both 0: all of them,
+/// returned alone); otherwise the next offset (-1 at the end) comes first.
+fn mp_unpack(lua: &Lua, b: &[u8], limit: i64, offset: i64) -> mlua::Result<Variadic<Value>> {
+    let all = limit == 0 && offset == 0;
+    if offset < 0 || limit < 0 {
+        // lua-cmsgpack prints the input length as the limit.
+        return Err(rt(&format!(
+            "Invalid request to unpack with offset of {offset} and limit of {}.",
+            b.len()
+        )));
+    }
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    if start > b.len() {
+        return Err(rt(&format!(
+            "Start offset {offset} greater than input length {}.",
+            b.len()
+        )));
+    }
+    let mut pos = start;
+    let mut vals = Vec::new();
+    while pos < b.len() && (all || (vals.len() as i64) < limit) {
+        let (v, p) = mp_decode(lua, b, pos, 0)?;
+        vals.push(v);
+        pos = p;
+    }
+    if !all {
+        let next = if pos >= b.len() { -1 } else { pos as i64 };
+        vals.insert(0, Value::Integer(next));
+    }
+    Ok(Variadic::from_iter(vals))
 }
 
 fn mp_int(i: i64, out: &mut Vec<u8>) {
