@@ -787,6 +787,21 @@ fn a_looping_script_is_busy_for_others_and_script_kill_stops_it() {
 }
 
 #[test]
+fn script_kill_is_not_caught_by_pcall() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut a = start_busy(
+        &srv,
+        &mut c,
+        "while true do pcall(function() while true do end end) \
+         xpcall(function() while true do end end, function(e) return e end) end",
+    );
+    let mut b = srv.raw();
+    assert_eq!(wire(&mut b, &["SCRIPT", "KILL"]), "+OK\r\n");
+    assert_killed(&mut a);
+}
+
+#[test]
 fn a_script_that_wrote_is_unkillable_and_only_shutdown_nosave_ends_it() {
     let mut srv = Server::start();
     let mut c = srv.conn();

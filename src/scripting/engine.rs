@@ -136,8 +136,8 @@ pub struct Engine {
 const BOOT: &str = r#"
 local errtext = ...
 local G, dbg = _G, debug
-local type, tostring, error, rawget, xpcall, setmetatable, ipairs =
-      type, tostring, error, rawget, xpcall, setmetatable, ipairs
+local type, tostring, error, rawget, xpcall, setmetatable, ipairs, pcall =
+      type, tostring, error, rawget, xpcall, setmetatable, ipairs, pcall
 
 -- Errors raised from Rust (redis.call, the kill hook) arrive as userdata: errtext turns them
 -- into Redis's error table or their text. The position is the innermost frame of the script
@@ -217,16 +217,33 @@ for _, name in ipairs({'print', 'getfenv', 'setfenv', 'newproxy', 'module', 'req
   G[name] = nil
 end
 
--- Redis 7.0's pcall hands the script an error table's message, not the table.
-local raw_pcall = pcall
+-- Redis 7.0's pcall hands the script an error table's message, not the table. SCRIPT KILL
+-- (and FUNCTION LOAD's time limit) cannot be caught: pcall and xpcall raise them again.
+local raw_pcall, raw_xpcall = pcall, xpcall
 local function caught(ok, ...)
   if ok then return ok, ... end
   local e = ...
-  if type(e) == 'userdata' then e = errtext(e) end
+  if type(e) == 'userdata' then
+    local fatal
+    e, fatal = errtext(e)
+    if fatal then error(e, 0) end
+  end
   if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
   return false, e
 end
 G.pcall = function(f, ...) return caught(raw_pcall(f, ...)) end
+local stop = {}
+G.xpcall = function(f, h)
+  local ok, e = raw_xpcall(f, function(e)
+    if type(e) == 'userdata' then
+      local t, fatal = errtext(e)
+      if fatal then return {[stop] = t} end
+    end
+    return h(e)
+  end)
+  if not ok and type(e) == 'table' and e[stop] then error(e[stop], 0) end
+  return ok, e
+end
 
 local function run(f, a, b)
   return xpcall(function() return f(a, b) end, handler)
@@ -259,7 +276,7 @@ impl Engine {
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
                 if let Some(e) = hook.tick() {
-                    return Err(reply_error(e));
+                    return Err(fatal_error(e));
                 }
                 Ok(VmState::Continue)
             },
@@ -472,34 +489,63 @@ pub(super) fn rt(msg: &str) -> mlua::Error {
 
 /// An error reply raised into Lua from Rust (`redis.call`): the handler turns it back into
 /// Redis's `{err = ...}` table.
+/// `fatal`: the script must stop (SCRIPT KILL, FUNCTION LOAD's time limit): `pcall` may not
+/// catch it.
 #[derive(Debug)]
-struct ReplyError(String);
+struct ReplyError {
+    msg: String,
+    fatal: bool,
+}
 
 impl std::fmt::Display for ReplyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.msg)
     }
 }
 
 impl std::error::Error for ReplyError {}
 
 fn reply_error(msg: &str) -> mlua::Error {
-    mlua::Error::external(ReplyError(msg.to_string()))
+    mlua::Error::external(ReplyError {
+        msg: msg.to_string(),
+        fatal: false,
+    })
+}
+
+fn fatal_error(msg: &str) -> mlua::Error {
+    mlua::Error::external(ReplyError {
+        msg: msg.to_string(),
+        fatal: true,
+    })
 }
 
 /// What the error handler makes of an error raised from Rust: a [`ReplyError`] becomes its
-/// `{err = ...}` table, anything else the text of its root cause.
-fn error_value(lua: &Lua, v: Value) -> mlua::Result<Value> {
+/// `{err = ...}` table, anything else the text of its root cause; and whether it is fatal.
+fn error_value(lua: &Lua, v: Value) -> mlua::Result<(Value, bool)> {
     let Value::Error(e) = v else {
-        return Ok(Value::String(lua.create_string("execution failure")?));
+        return Ok((
+            Value::String(lua.create_string("execution failure")?),
+            false,
+        ));
     };
+    let fatal = is_fatal(&e);
     match error_message(&e) {
         Ok(reply) => {
             let t = lua.create_table()?;
             t.raw_set("err", reply)?;
-            Ok(Value::Table(t))
+            Ok((Value::Table(t), fatal))
         }
-        Err(text) => Ok(Value::String(lua.create_string(text)?)),
+        Err(text) => Ok((Value::String(lua.create_string(text)?), fatal)),
+    }
+}
+
+fn is_fatal(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => {
+            is_fatal(cause)
+        }
+        mlua::Error::ExternalError(x) => x.downcast_ref::<ReplyError>().is_some_and(|r| r.fatal),
+        _ => false,
     }
 }
 
@@ -518,7 +564,7 @@ pub(super) fn error_message(e: &mlua::Error) -> Result<String, String> {
             }
             mlua::Error::ExternalError(x) => {
                 return match x.downcast_ref::<ReplyError>() {
-                    Some(r) => Ok(r.0.clone()),
+                    Some(r) => Ok(r.msg.clone()),
                     None => Err(x.to_string()),
                 }
             }
