@@ -505,6 +505,11 @@ fn the_sandbox_refuses_globals_and_the_os() {
         q::<String>(&mut c, &["EVAL", "KEYS[1] = 'x' return KEYS[1]", "0"]),
         "x"
     );
+    // The read-only tables can still be walked and read raw.
+    let walk = "local n = 0 for k in pairs(string) do n = n + 1 end return n";
+    assert_eq!(q::<i64>(&mut c, &["EVAL", walk, "0"]), 15);
+    let raw = "return type(rawget(_G, 'redis'))";
+    assert_eq!(q::<String>(&mut c, &["EVAL", raw, "0"]), "table");
     assert_eq!(
         q::<String>(&mut c, &["EVAL", "return loadstring('return 7')()", "0"]),
         "7"

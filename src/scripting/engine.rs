@@ -165,11 +165,12 @@ end
 
 -- Redis 7 makes the globals and the libraries read-only: scripts see them through empty proxies
 -- whose writes fail.
+-- `protected` maps each proxy to the table it shows, for rawget/next/pairs/ipairs.
 local protected = setmetatable({}, {__mode = 'k'})
 local function refuse() error('Attempt to modify a readonly table', 2) end
 local function readonly(t)
   local p = setmetatable({}, {__index = t, __newindex = refuse, __metatable = false})
-  protected[p] = true
+  protected[p] = t
   return p
 end
 for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'cmsgpack',
@@ -192,7 +193,7 @@ local function sandbox(vars)
     __newindex = refuse,
     __metatable = false,
   })
-  protected[env] = true
+  protected[env] = G
   vars._G = env
   return env
 end
@@ -203,6 +204,11 @@ G.rawset = function(t, k, v)
   if protected[t] then error('Attempt to modify a readonly table', 0) end
   return raw_set(t, k, v)
 end
+local raw_get, raw_next, raw_pairs, raw_ipairs = rawget, next, pairs, ipairs
+G.rawget = function(t, k) return raw_get(protected[t] or t, k) end
+G.next = function(t, k) return raw_next(protected[t] or t, k) end
+G.pairs = function(t) return raw_pairs(protected[t] or t) end
+G.ipairs = function(t) return raw_ipairs(protected[t] or t) end
 -- Chunks see the sandbox too, and precompiled ones could escape it: text only.
 G.loadstring = function(s, name)
   if type(s) == 'string' and byte(s, 1) == 27 then
