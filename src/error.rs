@@ -64,6 +64,45 @@ pub const MAXCLIENTS: &str = "ERR max number of clients reached";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const READONLY_KEY: &str = "ERR this key is read-only";
 pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";
+// Scripting.
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+pub const NUMKEYS_TOO_BIG: &str = "ERR Number of keys can't be greater than number of args";
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+pub const KILL_NOT_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const KILL_NOT_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const SCRIPT_RO_WRITE_FLAG: &str =
+    "ERR Can not execute a script with write flag using *_ro command.";
+pub const SCRIPT_NO_ARGS: &str = "ERR Please specify at least one argument for this redis lib call";
+pub const SCRIPT_BAD_ARG: &str = "ERR Lua redis lib command arguments must be strings or integers";
+pub const SCRIPT_UNKNOWN: &str = "ERR Unknown Redis command called from script";
+pub const SCRIPT_ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+pub const SCRIPT_NOSCRIPT_CMD: &str = "ERR This Redis command is not allowed from script";
+pub const SCRIPT_RO_WRITE: &str = "ERR Write commands are not allowed from read-only scripts.";
+pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const FUNCTION_FLUSH_MODE: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+pub const FUNCTION_NO_METADATA: &str = "ERR Missing library metadata";
+pub const FUNCTION_BAD_METADATA: &str = "ERR Invalid library metadata";
+pub const FUNCTION_NO_NAME: &str = "ERR Library name was not given";
+pub const FUNCTION_NAME_TWICE: &str =
+    "ERR Invalid metadata value, name argument was given multiple times";
+pub const FUNCTION_NUMKEYS: &str = "ERR Bad number of keys provided";
+pub const LIBRARY_NAME: &str = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+pub const FUNCTION_NONE_REGISTERED: &str = "ERR No functions registered";
+pub const LIBRARY_NOT_FOUND: &str = "ERR Library not found";
+pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
+pub const FUNCTION_BAD_PAYLOAD_DATA: &str = "ERR given type is not a function";
+pub const FUNCTION_BAD_PAYLOAD_LOAD: &str = "ERR failed loading the given functions payload";
+pub const FUNCTION_LIST_NO_NAME: &str = "ERR library name argument was not given";
+pub const FUNCTION_RESTORE_POLICY: &str =
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
 // HyperLogLog.
 pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
@@ -265,6 +304,14 @@ pub fn changes_epoch(current: &str, given: &[u8]) -> CmdError {
         "ERR EPOCH the change log's history changed: its epoch is {current}, not {}; start again from a snapshot",
         sanitize(given, 128)
     ))
+}
+
+/// XREAD/XREADGROUP with BLOCK called from a script; `cmd` as the script typed it.
+pub fn script_stream_block(cmd: &[u8]) -> String {
+    format!(
+        "ERR {} command is not allowed with BLOCK option from scripts",
+        String::from_utf8_lossy(cmd)
+    )
 }
 
 /// A longitude/latitude pair outside Redis's limits (`%f` formatting, as Redis).

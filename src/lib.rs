@@ -16,6 +16,8 @@
 //!   MONITOR, client-side caching (CLIENT TRACKING).
 //! - [`triggers`]: triggers — change-feed readers that deliver batches to functions (HTTP,
 //!   NATS) with retries, bisection, dead letters and durable checkpoints.
+//! - [`scripting`]: Lua scripts (EVAL, SCRIPT): the interpreter, its sandbox and libraries,
+//!   conversions between Lua values and replies.
 //! - [`error`]: Redis wire error strings.
 //! - [`util`]: numbers, glob matching, clock.
 
@@ -28,6 +30,7 @@ pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod triggers;
 pub mod util;

@@ -9,7 +9,10 @@
 
 mod common;
 
-use common::{eddy_only, poll_until, q, qv, reference_mode, vget, vstr, Raw, Resp, Server};
+use common::{
+    changes_read as events, eddy_only, last_offset, poll_until, q, qv, reference_mode, Raw, Resp,
+    Server,
+};
 use redis::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -697,44 +700,6 @@ fn exec_under_appendfsync_always_survives_a_restart() {
 
 // ---------------------------------------------------------------------------------------------
 // The change log (Eddy-only)
-
-#[derive(Debug, Clone)]
-struct Ev {
-    offset: i64,
-    key: String,
-    client: i64,
-    tx: i64,
-    tx_n: i64,
-}
-
-fn events(c: &mut redis::Connection, args: &[&str]) -> Vec<Ev> {
-    let mut all = vec!["CHANGES", "READ"];
-    all.extend_from_slice(args);
-    let int = |v: &Value, f: &str| match vget(v, f) {
-        Some(Value::Int(i)) => i,
-        other => panic!("{f}: {other:?}"),
-    };
-    match qv(c, &all) {
-        Value::Array(a) => a
-            .iter()
-            .map(|v| Ev {
-                offset: int(v, "offset"),
-                key: vget(v, "key").as_ref().and_then(vstr).unwrap_or_default(),
-                client: int(v, "client"),
-                tx: int(v, "tx"),
-                tx_n: int(v, "tx-n"),
-            })
-            .collect(),
-        other => panic!("{other:?}"),
-    }
-}
-
-fn last_offset(c: &mut redis::Connection) -> i64 {
-    match vget(&qv(c, &["CHANGES", "INFO"]), "last-offset") {
-        Some(Value::Int(i)) => i,
-        other => panic!("{other:?}"),
-    }
-}
 
 #[test]
 fn an_execs_changes_share_one_transaction_id_on_consecutive_offsets() {

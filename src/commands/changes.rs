@@ -76,7 +76,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         cmd!(
             "subscribe",
             -3,
-            READONLY | STALE,
+            READONLY | STALE | NOSCRIPT,
             (0, 0, 0),
             CH,
             "changes",
@@ -90,7 +90,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         cmd!(
             "unsubscribe",
             2,
-            READONLY | STALE | FAST,
+            READONLY | STALE | FAST | NOSCRIPT,
             (0, 0, 0),
             CH,
             "changes",

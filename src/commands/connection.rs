@@ -23,7 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns the server's liveliness response.", "[message]", "1.0.0", "O(1)"),
     cmd!("echo", 2, FAST, (0, 0, 0), C, "connection", echo,
         "Returns the given string.", "message", "1.0.0", "O(1)"),
-    cmd!("quit", -1, ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST, (0, 0, 0), C, "connection", quit,
+    cmd!("quit", -1, NOSCRIPT | ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST, (0, 0, 0), C, "connection", quit,
         "Closes the connection.", "", "1.0.0", "O(1)"),
     cmd!("reset", 1, NO_AUTH | LOADING | STALE | FAST | NOSCRIPT, (0, 0, 0), C, "connection", reset,
         "Resets the connection.", "", "6.2.0", "O(1)"),

@@ -24,6 +24,7 @@ pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -194,8 +195,16 @@ pub fn container(_: &mut Ctx, _: Args) -> CmdResult {
     Err(error::SYNTAX.into())
 }
 
+/// The reply of a HELP subcommand: its lines as status replies.
+pub fn help_reply(ctx: &mut Ctx, lines: &[&str]) {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}
+
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 19] {
+fn families() -> [&'static [CommandSpec]; 20] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -216,6 +225,7 @@ fn families() -> [&'static [CommandSpec]; 19] {
         streams::COMMANDS,
         stream_groups::COMMANDS,
         triggers::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 

@@ -256,6 +256,14 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 format!("{:.2}", rss as f64 / used.max(1) as f64),
             );
             kv("mem_allocator", "libc".into());
+            let lua = &srv.scripts.stats;
+            let lua_bytes = lua.lua_bytes.load(Ordering::Relaxed);
+            kv("used_memory_lua", lua_bytes.to_string());
+            kv("used_memory_lua_human", human(lua_bytes));
+            kv(
+                "number_of_cached_scripts",
+                lua.scripts.load(Ordering::Relaxed).to_string(),
+            );
             kv("changes_memory_bytes", srv.log.memory_bytes().to_string());
         }
         "persistence" => {
@@ -511,6 +519,11 @@ fn shutdown(ctx: &mut Ctx, a: Args) -> CmdResult {
         } else {
             return Err(error::SYNTAX.into());
         }
+    }
+    // A busy script holds the keyspace: only SHUTDOWN NOSAVE may stop the server then.
+    let run = &ctx.srv.scripts.run;
+    if save != Some(false) && run.blocks(ctx.sess.id) {
+        return Err(run.busy_error().into());
     }
     tracing::warn!(client = ctx.sess.id, "User requested shutdown...");
     ctx.sess.action = Some(Action::Shutdown { save });

@@ -21,8 +21,15 @@ fn run(srv: &Server, sess: &mut Session, argv: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Runs a space-separated command line (no argument contains a space).
+/// A function library for the FUNCTION examples: `$LIB` in a line stands for it (its code has
+/// spaces and a newline).
+const LIB: &str = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+
 fn line(srv: &Server, sess: &mut Session, l: &str) -> Vec<u8> {
-    let argv: Vec<&[u8]> = l.split_whitespace().map(str::as_bytes).collect();
+    let argv: Vec<&[u8]> = l
+        .split_whitespace()
+        .map(|w| if w == "$LIB" { LIB } else { w }.as_bytes())
+        .collect();
     run(srv, sess, &argv)
 }
 
@@ -406,6 +413,19 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     ("pexpireat", &["SET k v"], "PEXPIREAT k 4102444800000"),
     ("persist", &["SET k v EX 100"], "PERSIST k"),
     ("restore", &["SET k v", "DUMP k"], "RESTORE k2 0 $DUMP"),
+    // function libraries (records without a key)
+    ("function|load", &[], "FUNCTION LOAD $LIB"),
+    (
+        "function|delete",
+        &["FUNCTION LOAD $LIB"],
+        "FUNCTION DELETE lib",
+    ),
+    ("function|flush", &["FUNCTION LOAD $LIB"], "FUNCTION FLUSH"),
+    (
+        "function|restore",
+        &["FUNCTION LOAD $LIB", "FUNCTION DUMP"],
+        "FUNCTION RESTORE $DUMP REPLACE",
+    ),
     ("move", &["SET k v"], "MOVE k 1"),
     // hashes
     ("hset", &[], "HSET h f v"),

@@ -354,9 +354,9 @@ fn run_queued(ctx: &mut Ctx, q: &Queue) {
     capture.finish();
 }
 
-/// A blocking command found no data inside EXEC: as in Redis it does not wait but replies as if
+/// A blocking command found no data inside EXEC (or a script): as in Redis it does not wait but replies as if
 /// its timeout had expired (BLMOVE and BRPOPLPUSH with a null bulk, the others a null array).
-fn no_block(ctx: &mut Ctx) {
+pub(crate) fn no_block(ctx: &mut Ctx) {
     let Some(Action::Block(mut b)) = ctx.sess.action.take() else {
         return;
     };

@@ -291,10 +291,15 @@ pub fn decode_value(r: &mut Reader) -> Option<Value> {
 pub fn dump(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     encode_value(v, &mut out);
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = CRC64.checksum(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    seal(out)
+}
+
+/// Appends a DUMP payload's trailer (RDB version, CRC-64) to `body`; FUNCTION DUMP uses it too.
+pub fn seal(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = CRC64.checksum(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
 }
 
 /// Why a payload was refused, mapping to Redis's two RESTORE errors.
@@ -304,7 +309,8 @@ pub enum RestoreError {
     BadData,
 }
 
-pub fn undump(p: &[u8]) -> Result<Value, RestoreError> {
+/// Checks a payload's trailer and returns its body.
+pub fn unseal(p: &[u8]) -> Result<&[u8], RestoreError> {
     if p.len() < 10 {
         return Err(RestoreError::VersionOrChecksum);
     }
@@ -314,6 +320,11 @@ pub fn undump(p: &[u8]) -> Result<Value, RestoreError> {
     if ver > RDB_VERSION_MAX || CRC64.checksum(&p[..p.len() - 8]) != crc {
         return Err(RestoreError::VersionOrChecksum);
     }
+    Ok(body)
+}
+
+pub fn undump(p: &[u8]) -> Result<Value, RestoreError> {
+    let body = unseal(p)?;
     let mut r = Reader::new(body);
     match decode_value(&mut r) {
         Some(v) if r.pos == body.len() => Ok(v),

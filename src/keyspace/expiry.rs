@@ -44,7 +44,10 @@ pub async fn run(srv: Arc<Server>) {
 pub fn cycle(srv: &Server, rng: &mut impl Rng) -> usize {
     let start = Instant::now();
     let mut deleted = 0;
-    let _world = srv.world.read();
+    // Not while a script runs: it may run long, and this must not hold a thread meanwhile.
+    let Some(_world) = srv.world_read(0) else {
+        return 0;
+    };
     let ks = &srv.keyspace;
     for shard in 0..ks.nshards() {
         for db in 0..ks.ndbs() {

@@ -12,7 +12,8 @@
 //! "EDDYSNP1" | u64 offset N | u64 ts of N | u64 next tx id | u8 len + epoch
 //! blocks: u8 1 | u32 shard | u64 body length | body | u32 CRC-32 of body
 //!   body: entries of  u16 db | key (RDB string) | u64 expire-at ms (0 = none) | value (RDB)
-//! end:    u8 0xFF | u32 number of blocks
+//! functions (if any library is loaded): u8 2 | u64 length | FUNCTION DUMP payload | u32 CRC-32
+//! end:    u8 0xFF | u32 number of key blocks
 //! ```
 //! Values use the RDB encoding of `keyspace::encoding`, each type's body written by its module.
 
@@ -37,6 +38,8 @@ pub struct SnapJob {
     pub ts: u64,
     pub next_tx: u64,
     pub blocks: Mutex<Vec<(usize, Vec<u8>)>>,
+    /// The function libraries as of N (a FUNCTION DUMP payload), if any.
+    pub functions: Option<Vec<u8>>,
 }
 
 /// Serialises one shard (every database) into `out`.
@@ -69,6 +72,10 @@ pub fn start(srv: &Server) -> Option<Arc<SnapJob>> {
         ts: crate::util::now_ms(),
         next_tx: crate::keyspace::txn::next_tx(&srv.log),
         blocks: Mutex::new(Vec::new()),
+        functions: srv
+            .scripts
+            .has_functions()
+            .then(|| srv.scripts.function_dump()),
     });
     srv.persist
         .bgsave_started_ms
@@ -156,6 +163,12 @@ fn write_file(srv: &Server, job: &SnapJob) -> std::io::Result<()> {
     for (s, b) in std::mem::take(&mut *job.blocks.lock()) {
         put(&mut w, s, &b)?;
     }
+    if let Some(f) = &job.functions {
+        w.write_all(&[2])?;
+        w.write_all(&(f.len() as u64).to_le_bytes())?;
+        w.write_all(f)?;
+        w.write_all(&crc32fast::hash(f).to_le_bytes())?;
+    }
     w.write_all(&[0xFF])?;
     w.write_all(&written.to_le_bytes())?;
     let f = w.into_inner().map_err(|e| e.into_error())?;
@@ -165,6 +178,14 @@ fn write_file(srv: &Server, job: &SnapJob) -> std::io::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// A block body: u64 length, the body, its CRC-32. None if truncated or the checksum is wrong.
+fn checked<'a>(r: &mut Reader<'a>) -> Option<&'a [u8]> {
+    let len = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+    let body = r.take(usize::try_from(len).ok()?)?;
+    let crc = u32::from_le_bytes(r.take(4)?.try_into().ok()?);
+    (crc32fast::hash(body) == crc).then_some(body)
 }
 
 /// What a loaded snapshot covered.
@@ -209,6 +230,13 @@ pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
         let at = r.pos;
         match r.u8() {
             Some(1) => {}
+            Some(2) => {
+                let body = checked(&mut r).ok_or_else(|| bad("bad functions block", at))?;
+                srv.scripts
+                    .function_restore(body, crate::scripting::functions::Policy::Replace)
+                    .map_err(|e| bad(&format!("functions: {}", e.as_str()), at))?;
+                continue;
+            }
             Some(0xFF) => {
                 let n = r
                     .take(4)
@@ -223,16 +251,8 @@ pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
             _ => return Err(bad("bad block tag (file truncated or corrupt)", at)),
         }
         let _shard = r.take(4).ok_or_else(|| bad("truncated block", at))?;
-        let len = u64_at(&mut r).ok_or_else(|| bad("truncated block", at))? as usize;
-        let body = r.take(len).ok_or_else(|| bad("truncated block", at))?;
-        let crc = r
-            .take(4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-            .ok_or_else(|| bad("truncated block", at))?;
-        if crc32fast::hash(body) != crc {
-            return Err(bad("checksum mismatch in block", at));
-        }
+        let body =
+            checked(&mut r).ok_or_else(|| bad("truncated block or checksum mismatch", at))?;
         let mut br = Reader::new(body);
         while br.pos < body.len() {
             let eat = at + br.pos;

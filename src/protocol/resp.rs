@@ -255,6 +255,13 @@ impl<'a> Args<'a> {
             ranges: self.ranges.get(i..).unwrap_or(&[]),
         }
     }
+    /// The first `n` arguments (all of them if fewer).
+    pub fn first(&self, n: usize) -> Args<'a> {
+        Args {
+            base: self.base,
+            ranges: &self.ranges[..n.min(self.ranges.len())],
+        }
+    }
     pub fn to_vec(&self) -> Vec<Vec<u8>> {
         self.iter().map(|a| a.to_vec()).collect()
     }

@@ -16,7 +16,9 @@
 //! (and was closed for its output buffer limit) is closed even while a write waits on it.
 //!
 //! CLIENT PAUSE (`server::pause`) is read once per batch; a command it holds back ends the batch
-//! before it, and the task awaits the end of the pause before running it.
+//! before it, and the task awaits the end of the pause before running it. A script of another
+//! client running (`scripting`) ends the batch the same way, and the task awaits the script's end
+//! or its passing `busy-reply-threshold` (from then on commands get BUSY).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -200,6 +202,12 @@ async fn run_loop<T: Transport, C: Codec>(
                     return None;
                 }
                 // Commands that arrived while blocked run now.
+                pending = true;
+            }
+            Some(Action::ScriptWait) => {
+                if !wait_script(srv, sess.id, killed.as_mut()).await {
+                    return None;
+                }
                 pending = true;
             }
             Some(Action::Pause) => {
@@ -400,6 +408,20 @@ async fn wait_unpaused<T: Transport, C: Codec>(
     }
 }
 
+/// Waits until no other client's script runs, or it runs past `busy-reply-threshold` (then
+/// commands get BUSY, or run if they are `allow_busy`). False: the connection was killed.
+async fn wait_script(srv: &Server, me: u64, mut killed: Killed<'_, '_>) -> bool {
+    let run = &srv.scripts.run;
+    let mut rx = run.subscribe();
+    while run.blocks(me) && !run.busy() {
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return true },
+            _ = &mut killed => return false,
+        }
+    }
+    true
+}
+
 async fn idle(timeout_secs: u64) {
     if timeout_secs == 0 {
         std::future::pending::<()>().await;
@@ -419,7 +441,7 @@ fn run_batch<C: Codec>(
     out: &mut Out,
 ) -> (usize, bool, bool, usize) {
     let mut off = 0;
-    let mut world = Some(srv.world.read());
+    let mut world = srv.world_read(sess.id);
     let batch = crate::keyspace::BatchScope::new(&srv.keyspace);
     let mut processed = 0u64;
     // One wall-clock reading per batch: commands of one batch share their `now`, as commands of
@@ -463,26 +485,48 @@ fn run_batch<C: Codec>(
                             sess.action = Some(Action::Pause);
                             continue;
                         }
-                        last_cmd = r.id;
                         let exclusive = r.spec.flags & flag::EXCLUSIVE != 0;
-                        let w = if exclusive {
+                        let mut w = None;
+                        if exclusive {
                             // Another batch may wait for the shard this one holds.
                             batch.release();
                             drop(world.take());
-                            Some(srv.world.write())
-                        } else {
-                            None
-                        };
-                        let mut ctx = Ctx {
-                            srv,
-                            sess,
-                            out,
-                            now,
-                        };
-                        commands::execute(&mut ctx, &r, args, &mut clock);
+                            w = srv.world_write(sess.id);
+                        } else if world.is_none() {
+                            world = srv.world_read(sess.id);
+                        }
+                        let mut refused = false;
+                        if w.is_none() && world.is_none() {
+                            // Another client's script runs: wait for it (not started, like a
+                            // paused command), or once it is busy, refuse all but `allow_busy`
+                            // commands, which run without the world lock.
+                            if !srv.scripts.run.busy() {
+                                processed -= 1;
+                                sess.action = Some(Action::ScriptWait);
+                                continue;
+                            }
+                            if r.spec.flags & flag::ALLOW_BUSY == 0 {
+                                refused = true;
+                                commands::table().stats[r.id]
+                                    .rejected
+                                    .fetch_add(1, Ordering::Relaxed);
+                                sess.tx.flag();
+                                out.error(srv.scripts.run.busy_error());
+                            }
+                        }
+                        last_cmd = r.id;
+                        if !refused {
+                            let mut ctx = Ctx {
+                                srv,
+                                sess,
+                                out,
+                                now,
+                            };
+                            commands::execute(&mut ctx, &r, args, &mut clock);
+                        }
                         if exclusive {
                             drop(w);
-                            world = Some(srv.world.read());
+                            world = srv.world_read(sess.id);
                         }
                     }
                 }

@@ -3,7 +3,7 @@
 //! [`Server`] is shared by every connection task behind an `Arc`. The keyspace, the change log and
 //! the client registry each have their own locks; `world` is the one lock above them all: every
 //! batch of commands and every background writer holds it shared, and whole-keyspace operations
-//! (FLUSHALL, SWAPDB, and later EXEC and scripts) hold it exclusively, which gives them isolation
+//! (FLUSHALL, SWAPDB, EXEC, scripts) hold it exclusively, which gives them isolation
 //! without any per-key bookkeeping on the hot path.
 
 pub mod clients;
@@ -14,7 +14,7 @@ pub mod session;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use tokio::net::TcpListener;
@@ -24,6 +24,10 @@ use crate::changes::log::ChangeLog;
 use crate::config::Config;
 use crate::keyspace::Keyspace;
 use clients::Clients;
+
+/// How long a wait for the world lock lasts before checking again whether a script holds it (a
+/// script announces itself only once it holds the lock).
+const WORLD_RETRY: Duration = Duration::from_millis(2);
 
 /// Server-wide counters for INFO stats.
 #[derive(Default)]
@@ -51,6 +55,8 @@ pub struct Server {
     /// notify at commit).
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub world: RwLock<()>,
+    /// Lua scripts: the interpreter, its cache, and the running script others must wait for.
+    pub scripts: crate::scripting::Scripting,
     pub clients: Clients,
     /// CLIENT PAUSE state, checked once per batch.
     pub pause: pause::Pause,
@@ -113,6 +119,7 @@ impl Server {
             log: ChangeLog::with_disk(epoch, log_mem.max(1 << 20), disk),
             triggers: Default::default(),
             world: RwLock::new(()),
+            scripts: Default::default(),
             clients: Clients::new(),
             pause: pause::Pause::default(),
             stats: Stats::default(),
@@ -144,6 +151,28 @@ impl Server {
 
     pub fn shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// The world lock, shared, for client `me` (0 for background work) — or None while another
+    /// client's script runs: waiting for a script must not hold a thread (see `scripting`).
+    pub fn world_read(&self, me: u64) -> Option<parking_lot::RwLockReadGuard<'_, ()>> {
+        self.world_unless_script(me, |t| self.world.try_read_for(t))
+    }
+
+    /// [`Server::world_read`], exclusively.
+    pub fn world_write(&self, me: u64) -> Option<parking_lot::RwLockWriteGuard<'_, ()>> {
+        self.world_unless_script(me, |t| self.world.try_write_for(t))
+    }
+
+    fn world_unless_script<G>(&self, me: u64, take: impl Fn(Duration) -> Option<G>) -> Option<G> {
+        loop {
+            if self.scripts.run.blocks(me) {
+                return None;
+            }
+            if let Some(g) = take(WORLD_RETRY) {
+                return Some(g);
+            }
+        }
     }
 
     pub fn request_shutdown(&self) {

@@ -122,7 +122,11 @@ impl Pause {
 /// Whether a command is one a WRITE pause holds back (Redis's `is_may_replicate_command`, for
 /// the commands Eddy has). EXEC is decided by its queue, by the caller.
 pub fn may_replicate(spec: &CommandSpec) -> bool {
-    spec.flags & flag::WRITE != 0 || matches!(spec.name, "publish" | "spublish")
+    spec.flags & flag::WRITE != 0
+        || matches!(
+            spec.name,
+            "publish" | "spublish" | "eval" | "evalsha" | "fcall"
+        )
 }
 
 /// Whether a pause in `mode` holds back `spec` (`queued_writes`: for EXEC, whether its queue

@@ -21,6 +21,9 @@ pub enum Action {
     /// CLIENT PAUSE holds back the next command: wait for the pause to end, then run it
     /// (`server::pause`).
     Pause,
+    /// Another client's script holds the keyspace: wait for it to end or to turn busy, then
+    /// run the next command (`scripting`).
+    ScriptWait,
 }
 
 /// A registered wait: the waiter, the channel its reply arrives on, and its deadline.

@@ -25,6 +25,11 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 
 /// C's `%.17g`.
 pub fn fmt_double(d: f64) -> String {
+    fmt_g(d, 17)
+}
+
+/// C's `%.<p>g` (Lua scripts format numbers with `%.17g` and cjson with `%.14g`).
+pub fn fmt_g(d: f64, p: i32) -> String {
     if d.is_nan() {
         return "nan".into();
     }
@@ -38,16 +43,16 @@ pub fn fmt_double(d: f64) -> String {
             "0".into()
         };
     }
-    const P: i32 = 17;
-    let e = format!("{:.*e}", (P - 1) as usize, d);
+    let p = p.max(1);
+    let e = format!("{:.*e}", (p - 1) as usize, d);
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..P).contains(&exp) {
+    if !(-4..p).contains(&exp) {
         let m = strip_zeros(mant);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{m}e{sign}{:02}", exp.abs())
     } else {
-        let decimals = (P - 1 - exp).max(0) as usize;
+        let decimals = (p - 1 - exp).max(0) as usize;
         strip_zeros(&format!("{:.*}", decimals, d)).to_string()
     }
 }
@@ -87,6 +92,8 @@ mod tests {
         assert_eq!(fmt_double(0.00001), "1.0000000000000001e-05");
         assert_eq!(fmt_double(f64::INFINITY), "inf");
         assert_eq!(fmt_double(-3.0), "-3");
+        assert_eq!(fmt_g(0.1, 14), "0.1");
+        assert_eq!(fmt_g(1e15, 14), "1e+15");
     }
 
     #[test]

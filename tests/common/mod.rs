@@ -462,19 +462,37 @@ pub fn run_server_expecting_exit(args: &[&str], timeout: Duration) -> (Option<i3
 // ---------------------------------------------------------------------------------------------
 
 /// Whether `tool` is on PATH. If it is not: panics when `EDDY_REQUIRE_ALL=1` (CI), otherwise
-/// writes `SKIPPED <test>: <tool> not installed` straight to stderr and returns false.
+/// writes `SKIPPED <test>: needs <tool> ...` straight to stderr and returns false.
 pub fn require_tool_for(test: &str, tool: &str) -> bool {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
-    if found {
-        return true;
-    }
+    found || skip(test, &format!("`{tool}`, which is not installed"))
+}
+
+/// The skip policy: notes `SKIPPED <test>: needs <what>` on stderr and returns false, or panics
+/// when `EDDY_REQUIRE_ALL=1` (CI), where a missing dependency is a failure.
+fn skip(test: &str, what: &str) -> bool {
     if std::env::var("EDDY_REQUIRE_ALL").is_ok_and(|v| v == "1") {
-        panic!("{test} needs `{tool}`, which is not installed, and EDDY_REQUIRE_ALL=1 is set");
+        panic!("{test} needs {what}, and EDDY_REQUIRE_ALL=1 is set");
     }
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {tool} not installed");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: needs {what}");
     false
+}
+
+/// Whether `python3` can import `module` (e.g. `redis` for redis-py); otherwise the skip policy
+/// of [`require_tool_for`].
+pub fn require_python_module(test: &str, module: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok || skip(
+        test,
+        &format!("the Python package `{module}` (`python3 -c 'import {module}'` failed)"),
+    )
 }
 
 /// [`require_tool_for`] naming the current test thread.
@@ -584,6 +602,50 @@ pub fn vget(v: &redis::Value, field: &str) -> Option<redis::Value> {
         .into_iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(field))
         .map(|(_, v)| v)
+}
+
+/// One record of the change log as `CHANGES READ` reports it (the fields tests compare).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub offset: i64,
+    pub key: String,
+    pub event: String,
+    pub client: i64,
+    pub tx: i64,
+    pub tx_n: i64,
+}
+
+/// `CHANGES READ <args...>` (Eddy-only).
+pub fn changes_read(c: &mut redis::Connection, args: &[&str]) -> Vec<Change> {
+    let mut all = vec!["CHANGES", "READ"];
+    all.extend_from_slice(args);
+    let int = |v: &redis::Value, f: &str| match vget(v, f) {
+        Some(redis::Value::Int(i)) => i,
+        other => panic!("{f}: {other:?}"),
+    };
+    let text = |v: &redis::Value, f: &str| vget(v, f).as_ref().and_then(vstr).unwrap_or_default();
+    match qv(c, &all) {
+        redis::Value::Array(a) => a
+            .iter()
+            .map(|v| Change {
+                offset: int(v, "offset"),
+                key: text(v, "key"),
+                event: text(v, "event"),
+                client: int(v, "client"),
+                tx: int(v, "tx"),
+                tx_n: int(v, "tx-n"),
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `CHANGES INFO`'s last offset (Eddy-only).
+pub fn last_offset(c: &mut redis::Connection) -> i64 {
+    match vget(&qv(c, &["CHANGES", "INFO"]), "last-offset") {
+        Some(redis::Value::Int(i)) => i,
+        other => panic!("{other:?}"),
+    }
 }
 
 /// Polls `f` every 10 ms until it returns true or `timeout` passes; returns the last result.

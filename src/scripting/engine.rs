@@ -1,0 +1,882 @@
+//! The interpreter: sandboxed globals, the `redis` library, the script cache, and running one
+//! script (EVAL/EVALSHA) with its `redis.call`s dispatched through the command table.
+//!
+//! `redis.call`/`redis.pcall` are Rust functions that exist only while a script runs
+//! (`Lua::scope`), borrowing the caller's command context: a command called
+//! from a script runs exactly as a client's would (arity, flags, errors), in the script's own
+//! protocol (`redis.setresp`), with blocking commands answering as if their timeout expired.
+//! Errors reach the caller as Redis 7 formats them: `<err> script: <sha>, on @user_script:<line>.`,
+//! the line found by the error handler (the innermost frame of the script).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+
+use super::convert;
+use super::RunState;
+use crate::commands::{self, flag, Ctx};
+use crate::error::{self, CmdError, CmdResult};
+use crate::keyspace::txn;
+use crate::protocol::resp::{Args, Out};
+
+/// `redis.call` reached from inside another `redis.call` (nothing does this today).
+const REENTERED: &str = "redis.call is not reentrant";
+/// Instructions between two checks for SCRIPT KILL and the busy threshold.
+const HOOK_EVERY: u32 = 10_000;
+
+/// The SHA1 of `body`, in lower-case hex (script names, `redis.sha1hex`).
+pub fn sha1hex(body: &[u8]) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+/// Flags from a script's `#!lua flags=...` line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScriptFlags {
+    /// The script has a shebang: it declares its flags (no `flags=` means it may write).
+    pub shebang: bool,
+    pub no_writes: bool,
+}
+
+/// A parsed `#!lua` line.
+pub struct Shebang {
+    pub flags: ScriptFlags,
+    /// `key=value` options besides `flags=` (FUNCTION LOAD's `name=`).
+    pub opts: Vec<(String, String)>,
+    /// The line's length: the code starts after it (its newline kept, so line numbers in
+    /// errors stay right).
+    pub len: usize,
+}
+
+/// Parses the `#!` line of a script or library.
+pub fn shebang(body: &[u8]) -> Result<Shebang, CmdError> {
+    let mut flags = ScriptFlags::default();
+    let mut opts = Vec::new();
+    if !body.starts_with(b"#!") {
+        return Ok(Shebang {
+            flags,
+            opts,
+            len: 0,
+        });
+    }
+    flags.shebang = true;
+    let end = memchr::memchr(b'\n', body).unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[..end]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("#!");
+    if engine != "#!lua" {
+        return Err(CmdError::owned(format!(
+            "ERR Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    for p in parts {
+        if let Some(list) = p.strip_prefix("flags=") {
+            for f in list.split(',').filter(|f| !f.is_empty()) {
+                match f {
+                    "no-writes" => flags.no_writes = true,
+                    "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                    _ => {
+                        return Err(CmdError::owned(format!(
+                            "ERR Unexpected flag in script shebang: {f}"
+                        )))
+                    }
+                }
+            }
+        } else if let Some((k, v)) = p.split_once('=') {
+            opts.push((k.to_string(), v.to_string()));
+        } else {
+            return Err(CmdError::owned(format!(
+                "ERR Unknown lua shebang option: {p}"
+            )));
+        }
+    }
+    Ok(Shebang {
+        flags,
+        opts,
+        len: end,
+    })
+}
+
+struct Script {
+    f: Function,
+    flags: ScriptFlags,
+}
+
+/// The interpreter and what lives in it.
+pub struct Engine {
+    pub(super) lua: Lua,
+    /// What the interrupt hook checks (FUNCTION LOAD's time limit uses it too).
+    pub(super) run: Arc<RunState>,
+    /// The globals scripts see (reads fall through to the real ones; writes are refused).
+    env: Table,
+    /// Globals of the current run (KEYS, ARGV), seen through `env`.
+    vars: Table,
+    /// The globals of function libraries, and what a library sees while it loads (`redis`).
+    pub(super) fenv: Table,
+    pub(super) fvars: Table,
+    /// `sandbox(t)`: a read-only view of `t` whose missing fields fail like missing globals.
+    pub(super) sandbox: Function,
+    /// `run(f, a, b)`: calls `f(a, b)` under the error handler.
+    runner: Function,
+    /// The `redis` table: each run sets its `call` and `pcall` (they borrow the caller).
+    redis: Table,
+    scripts: HashMap<String, Script>,
+    /// FUNCTION libraries by name.
+    pub(super) libraries: std::collections::BTreeMap<String, super::functions::Library>,
+    /// The script's protocol for `redis.call` replies (`redis.setresp`).
+    resp3: Arc<AtomicBool>,
+    /// `math.random`'s state, reset before each run.
+    rand: Arc<AtomicU64>,
+}
+
+/// The Lua side of the sandbox and of `redis.call`; runs once per interpreter.
+const BOOT: &str = r#"
+local errtext = ...
+local G, dbg = _G, debug
+local type, tostring, error, rawget, xpcall, setmetatable, ipairs, pcall =
+      type, tostring, error, rawget, xpcall, setmetatable, ipairs, pcall
+
+-- Errors raised from Rust (redis.call, the kill hook) arrive as userdata: errtext turns them
+-- into Redis's error table or their text. The position is the innermost frame of the script
+-- (not C, not the helpers of this chunk).
+local function handler(err)
+  local level = 2
+  local i = dbg.getinfo(level, 'Sl')
+  while i and (i.what == 'C' or i.source == '=eddy') do
+    level = level + 1
+    i = dbg.getinfo(level, 'Sl')
+  end
+  if type(err) == 'userdata' then
+    err = errtext(err)
+    if type(err) == 'string' and i and i.currentline > 0 then
+      err = i.short_src .. ':' .. i.currentline .. ': ' .. err
+    end
+  end
+  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
+  if i then
+    err.source = i.source
+    err.line = i.currentline
+  end
+  return err
+end
+
+-- Redis 7 makes the globals and the libraries read-only: scripts see them through empty proxies
+-- whose writes fail.
+-- `protected` maps each proxy to the table it shows, for rawget/next/pairs/ipairs.
+local protected = setmetatable({}, {__mode = 'k'})
+local function refuse() error('Attempt to modify a readonly table', 2) end
+local function readonly(t)
+  local p = setmetatable({}, {__index = t, __newindex = refuse, __metatable = false})
+  protected[p] = t
+  return p
+end
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'cmsgpack',
+                       'bit', 'struct'}) do
+  G[name] = readonly(G[name])
+end
+-- Scripts and functions each see the globals through their own proxy; `vars` holds what
+-- their runs add (KEYS and ARGV for scripts, the load-time `redis` for libraries).
+local function sandbox(vars)
+  local env = setmetatable({}, {
+    __index = function(_, n)
+      local v = vars[n]
+      if v ~= nil then return v end
+      v = rawget(G, n)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = refuse,
+    __metatable = false,
+  })
+  protected[env] = G
+  vars._G = env
+  return env
+end
+local vars, fvars = {}, {}
+local env, fenv = sandbox(vars), sandbox(fvars)
+local raw_set, load, set_env, byte = rawset, loadstring, setfenv, string.byte
+G.rawset = function(t, k, v)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return raw_set(t, k, v)
+end
+local raw_get, raw_next, raw_pairs, raw_ipairs = rawget, next, pairs, ipairs
+G.rawget = function(t, k) return raw_get(protected[t] or t, k) end
+G.next = function(t, k) return raw_next(protected[t] or t, k) end
+G.pairs = function(t) return raw_pairs(protected[t] or t) end
+G.ipairs = function(t) return raw_ipairs(protected[t] or t) end
+-- Chunks see the sandbox too, and precompiled ones could escape it: text only.
+G.loadstring = function(s, name)
+  if type(s) == 'string' and byte(s, 1) == 27 then
+    return nil, "loadstring() can't load binary chunks"
+  end
+  local f, e = load(s, name)
+  if f then set_env(f, env) end
+  return f, e
+end
+for _, name in ipairs({'print', 'getfenv', 'setfenv', 'newproxy', 'module', 'require',
+                       'loadfile', 'dofile'}) do
+  G[name] = nil
+end
+
+-- Redis 7.0's pcall hands the script an error table's message, not the table. SCRIPT KILL
+-- (and FUNCTION LOAD's time limit) cannot be caught: pcall and xpcall raise them again.
+local raw_pcall, raw_xpcall = pcall, xpcall
+local function caught(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'userdata' then
+    local fatal
+    e, fatal = errtext(e)
+    if fatal then error(e, 0) end
+  end
+  if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
+  return false, e
+end
+G.pcall = function(f, ...) return caught(raw_pcall(f, ...)) end
+local stop = {}
+G.xpcall = function(f, h)
+  local ok, e = raw_xpcall(f, function(e)
+    if type(e) == 'userdata' then
+      local t, fatal = errtext(e)
+      if fatal then return {[stop] = t} end
+    end
+    return h(e)
+  end)
+  if not ok and type(e) == 'table' and e[stop] then error(e[stop], 0) end
+  return ok, e
+end
+
+local function run(f, a, b)
+  return xpcall(function() return f(a, b) end, handler)
+end
+G.debug = nil
+return run, env, vars, fenv, fvars, sandbox
+"#;
+
+impl Engine {
+    pub fn new(run: Arc<RunState>) -> mlua::Result<Engine> {
+        // The debug library only serves the error handler (BOOT removes the global).
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::new(),
+            )
+        };
+        let g = lua.globals();
+        let resp3 = Arc::new(AtomicBool::new(false));
+        let rand = Arc::new(AtomicU64::new(0));
+        super::libs::install(&lua, &g, rand.clone())?;
+        let redis = redis_table(&lua, resp3.clone())?;
+        g.raw_set("redis", redis.clone())?;
+        let errtext = lua.create_function(|lua, v: Value| error_value(lua, v))?;
+        type Boot = (Function, Table, Table, Table, Table, Function);
+        let (runner, env, vars, fenv, fvars, sandbox): Boot =
+            lua.load(BOOT).set_name("=eddy").call(errtext)?;
+        let hook = run.clone();
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                if let Some(e) = hook.tick() {
+                    return Err(fatal_error(e));
+                }
+                Ok(VmState::Continue)
+            },
+        );
+        Ok(Engine {
+            lua,
+            run,
+            env,
+            vars,
+            fenv,
+            fvars,
+            sandbox,
+            runner,
+            redis,
+            scripts: HashMap::new(),
+            libraries: Default::default(),
+            resp3,
+            rand,
+        })
+    }
+
+    /// Compiles and caches `body` (if new); returns its SHA1 and flags.
+    pub fn load(&mut self, body: &[u8]) -> Result<(String, ScriptFlags), CmdError> {
+        let sha = sha1hex(body);
+        if let Some(s) = self.scripts.get(&sha) {
+            return Ok((sha, s.flags));
+        }
+        let Shebang { flags, opts, len } = shebang(body)?;
+        if let Some((k, v)) = opts.first() {
+            return Err(CmdError::owned(format!(
+                "ERR Unknown lua shebang option: {k}={v}"
+            )));
+        }
+        let f = self.compile(&body[len..], "@user_script").map_err(|e| {
+            CmdError::owned(format!("ERR Error compiling script (new function): {e}"))
+        })?;
+        self.scripts.insert(sha.clone(), Script { f, flags });
+        Ok((sha, flags))
+    }
+
+    /// Forgets the cached scripts (SCRIPT FLUSH; functions stay).
+    pub fn flush_scripts(&mut self) {
+        self.scripts.clear();
+        let _ = self.lua.gc_collect();
+    }
+
+    /// Compiles a script into a function that sees the sandboxed globals.
+    pub fn compile(&self, body: &[u8], name: &str) -> Result<Function, String> {
+        self.compile_in(body, name, &self.env)
+    }
+
+    /// Compiles a chunk into a function whose globals are `env`.
+    pub(super) fn compile_in(
+        &self,
+        body: &[u8],
+        name: &str,
+        env: &Table,
+    ) -> Result<Function, String> {
+        let f = self
+            .lua
+            .load(body)
+            .set_name(name)
+            .set_mode(mlua::ChunkMode::Text)
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                e => e.to_string(),
+            })?;
+        f.set_environment(env.clone()).map_err(|e| e.to_string())?;
+        Ok(f)
+    }
+
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        std::str::from_utf8(sha).is_ok_and(|s| self.scripts.contains_key(&s.to_ascii_lowercase()))
+    }
+
+    pub fn cached(&self) -> usize {
+        self.scripts.len()
+    }
+}
+
+/// The `redis` table, without `call`/`pcall` (BOOT adds them).
+fn redis_table(lua: &Lua, resp3: Arc<AtomicBool>) -> mlua::Result<Table> {
+    let r = lua.create_table()?;
+    r.set(
+        "sha1hex",
+        lua.create_function(|_, v: Variadic<Value>| {
+            if v.len() != 1 {
+                return Err(api_err("wrong number of arguments"));
+            }
+            let s = match v.first() {
+                Some(Value::String(s)) => sha1hex(&s.as_bytes()),
+                Some(Value::Integer(i)) => sha1hex(i.to_string().as_bytes()),
+                Some(Value::Number(n)) => sha1hex(crate::util::num::fmt_g(*n, 14).as_bytes()),
+                _ => sha1hex(b""),
+            };
+            Ok(s)
+        })?,
+    )?;
+    // Both return (not raise) an error table for bad arguments, as Redis does.
+    for (name, field) in [("error_reply", "err"), ("status_reply", "ok")] {
+        r.set(
+            name,
+            lua.create_function(move |lua, v: Variadic<Value>| {
+                let t = lua.create_table()?;
+                match v.first() {
+                    Some(Value::String(s)) if v.len() == 1 => match field {
+                        "err" => t.set("err", error_code_form(&s.to_string_lossy()))?,
+                        _ => t.set("ok", s.clone())?,
+                    },
+                    _ => t.set("err", "ERR wrong number or type of arguments")?,
+                }
+                Ok(t)
+            })?,
+        )?;
+    }
+    r.set(
+        "log",
+        lua.create_function(|_, v: Variadic<Value>| {
+            if v.len() < 2 {
+                return Err(api_err("redis.log() requires two arguments or more."));
+            }
+            let level = match v.first() {
+                Some(Value::Integer(i)) => *i,
+                Some(Value::Number(n)) => *n as i64,
+                _ => return Err(api_err("First argument must be a number (log level).")),
+            };
+            let mut msg = String::new();
+            for (i, a) in v.iter().skip(1).enumerate() {
+                if i > 0 {
+                    msg.push(' ');
+                }
+                match a {
+                    Value::String(s) => msg.push_str(&s.to_string_lossy()),
+                    Value::Integer(n) => msg.push_str(&n.to_string()),
+                    Value::Number(n) => msg.push_str(&crate::util::num::fmt_g(*n, 14)),
+                    _ => {}
+                }
+            }
+            match level {
+                0 => tracing::debug!(target: "script", "{msg}"),
+                1 | 2 => tracing::info!(target: "script", "{msg}"),
+                3 => tracing::warn!(target: "script", "{msg}"),
+                _ => return Err(api_err("Invalid debug level.")),
+            }
+            Ok(())
+        })?,
+    )?;
+    r.set(
+        "setresp",
+        lua.create_function(move |_, v: Variadic<Value>| {
+            if v.len() != 1 {
+                return Err(api_err("redis.setresp() requires one argument."));
+            }
+            match v.first() {
+                Some(Value::Integer(2)) => resp3.store(false, Ordering::Relaxed),
+                Some(Value::Integer(3)) => resp3.store(true, Ordering::Relaxed),
+                _ => return Err(api_err("RESP version must be 2 or 3.")),
+            }
+            Ok(())
+        })?,
+    )?;
+    // Effects replication is the only mode (and Eddy records effects anyway): no-ops.
+    r.set(
+        "set_repl",
+        lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
+    )?;
+    r.set(
+        "replicate_commands",
+        lua.create_function(|_, _: Variadic<Value>| Ok(true))?,
+    )?;
+    r.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    r.set(
+        "debug",
+        lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
+    )?;
+    for (k, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        r.set(k, v)?;
+    }
+    let v = crate::commands::connection::REDIS_VERSION;
+    r.set("REDIS_VERSION", v)?;
+    let num = v
+        .split('.')
+        .take(3)
+        .fold(0i64, |acc, p| acc * 256 + p.parse::<i64>().unwrap_or(0));
+    r.set("REDIS_VERSION_NUM", num)?;
+    Ok(r)
+}
+
+/// An error of the `redis` API: Redis raises these as error tables (no position in the text).
+fn api_err(msg: &str) -> mlua::Error {
+    reply_error(&format!("ERR {msg}"))
+}
+
+/// A Lua error raised from Rust, as a library's `luaL_error` (the handler adds the position
+/// of the calling Lua code and `ERR`).
+pub(super) fn rt(msg: &str) -> mlua::Error {
+    mlua::Error::RuntimeError(msg.into())
+}
+
+/// An error reply raised into Lua from Rust (`redis.call`): the handler turns it back into
+/// Redis's `{err = ...}` table.
+/// `fatal`: the script must stop (SCRIPT KILL, FUNCTION LOAD's time limit): `pcall` may not
+/// catch it.
+#[derive(Debug)]
+struct ReplyError {
+    msg: String,
+    fatal: bool,
+}
+
+impl std::fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for ReplyError {}
+
+fn reply_error(msg: &str) -> mlua::Error {
+    mlua::Error::external(ReplyError {
+        msg: msg.to_string(),
+        fatal: false,
+    })
+}
+
+fn fatal_error(msg: &str) -> mlua::Error {
+    mlua::Error::external(ReplyError {
+        msg: msg.to_string(),
+        fatal: true,
+    })
+}
+
+/// What the error handler makes of an error raised from Rust: a [`ReplyError`] becomes its
+/// `{err = ...}` table, anything else the text of its root cause; and whether it is fatal.
+fn error_value(lua: &Lua, v: Value) -> mlua::Result<(Value, bool)> {
+    let Value::Error(e) = v else {
+        return Ok((
+            Value::String(lua.create_string("execution failure")?),
+            false,
+        ));
+    };
+    let fatal = is_fatal(&e);
+    match error_message(&e) {
+        Ok(reply) => {
+            let t = lua.create_table()?;
+            t.raw_set("err", reply)?;
+            Ok((Value::Table(t), fatal))
+        }
+        Err(text) => Ok((Value::String(lua.create_string(text)?), fatal)),
+    }
+}
+
+fn is_fatal(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => {
+            is_fatal(cause)
+        }
+        mlua::Error::ExternalError(x) => x.downcast_ref::<ReplyError>().is_some_and(|r| r.fatal),
+        _ => false,
+    }
+}
+
+/// The root cause of `e`: Ok with an error reply raised by `redis.call`, Err with the text of
+/// anything else.
+pub(super) fn error_message(e: &mlua::Error) -> Result<String, String> {
+    let mut e = e;
+    loop {
+        match e {
+            mlua::Error::CallbackError { cause, .. } => e = cause,
+            mlua::Error::WithContext { cause, .. } => e = cause,
+            // Errors of Lua code called from Rust carry mlua's traceback: Redis shows none.
+            mlua::Error::RuntimeError(m) => {
+                let end = m.find("\nstack traceback:").unwrap_or(m.len());
+                return Err(m[..end].to_string());
+            }
+            mlua::Error::ExternalError(x) => {
+                return match x.downcast_ref::<ReplyError>() {
+                    Some(r) => Ok(r.msg.clone()),
+                    None => Err(x.to_string()),
+                }
+            }
+            other => return Err(other.to_string()),
+        }
+    }
+}
+
+/// Redis's `luaPushErrorBuff`: `-CODE msg` keeps its code, anything else gets `ERR`; a
+/// trailing newline is dropped.
+pub(super) fn error_code_form(s: &str) -> String {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let (code, msg) = s.split_once(' ').unwrap_or(("ERR", s));
+    format!("{code} {}", msg.trim_end_matches(['\r', '\n']))
+}
+
+/// Which script an EVAL-family command names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum EvalKind {
+    /// EVAL / EVAL_RO: argument 1 is the body.
+    Body,
+    /// EVALSHA / EVALSHA_RO: argument 1 is the SHA1 of a cached body.
+    Sha,
+}
+
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
+pub fn eval(ctx: &mut Ctx, a: Args, kind: EvalKind, ro: bool) -> CmdResult {
+    let (keys, argv) = split_keys(&a, error::NOT_INTEGER)?;
+    let srv = ctx.srv;
+    srv.scripts.with(|engine| {
+        let (sha, flags) = match kind {
+            EvalKind::Body => engine.load(a.get(1))?,
+            EvalKind::Sha => {
+                let sha = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
+                match engine.scripts.get(&sha) {
+                    Some(s) if sha.len() == 40 => (sha, s.flags),
+                    _ => return Err(error::NOSCRIPT.into()),
+                }
+            }
+        };
+        if ro && flags.shebang && !flags.no_writes {
+            return Err(error::SCRIPT_RO_WRITE_FLAG.into());
+        }
+        let f = match engine.scripts.get(&sha) {
+            Some(s) => s.f.clone(),
+            None => return Err(error::NOSCRIPT.into()),
+        };
+        let inv = Invocation {
+            f: &f,
+            name: &sha,
+            read_only: ro || flags.no_writes,
+            function: false,
+            keys,
+            argv,
+            command: a,
+        };
+        run(ctx, engine, inv)
+    })
+}
+
+/// The keys and arguments after `numkeys` (argument 2): Redis's checks of numkeys
+/// (`not_number` when it is not an integer: EVAL and FCALL word it differently).
+pub fn split_keys<'a>(
+    a: &Args<'a>,
+    not_number: &'static str,
+) -> Result<(Args<'a>, Args<'a>), CmdError> {
+    let numkeys = crate::protocol::resp::parse_i64(a.get(2)).ok_or(not_number)?;
+    if numkeys < 0 {
+        return Err(error::NUMKEYS_NEGATIVE.into());
+    }
+    let nkeys = numkeys as usize;
+    if nkeys > a.len().saturating_sub(3) {
+        return Err(error::NUMKEYS_TOO_BIG.into());
+    }
+    Ok((a.from(3).first(nkeys), a.from(3 + nkeys)))
+}
+
+fn strings(lua: &Lua, a: &Args) -> mlua::Result<Table> {
+    lua.create_sequence_from(
+        a.iter()
+            .map(|s| lua.create_string(s))
+            .collect::<Result<Vec<_>, _>>()?,
+    )
+}
+
+impl From<mlua::Error> for CmdError {
+    fn from(e: mlua::Error) -> Self {
+        CmdError::owned(format!("ERR {e}"))
+    }
+}
+
+/// One run of a script or function.
+pub struct Invocation<'a> {
+    pub f: &'a Function,
+    /// What errors cite: the SHA1 for EVAL, the function name for FCALL.
+    pub name: &'a str,
+    pub read_only: bool,
+    /// FCALL: the function gets KEYS and ARGV as arguments, not as globals.
+    pub function: bool,
+    pub keys: Args<'a>,
+    pub argv: Args<'a>,
+    /// The whole command (FUNCTION STATS shows it).
+    pub command: Args<'a>,
+}
+
+/// Runs a script or function and replies its result or error.
+pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
+    let keys = strings(&engine.lua, &inv.keys)?;
+    let argv = strings(&engine.lua, &inv.argv)?;
+    let args = if inv.function {
+        (Value::Table(keys), Value::Table(argv))
+    } else {
+        engine.vars.raw_set("KEYS", keys)?;
+        engine.vars.raw_set("ARGV", argv)?;
+        (Value::Nil, Value::Nil)
+    };
+    let (f, name, read_only) = (inv.f, inv.name, inv.read_only);
+    let srv = ctx.srv;
+    let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u64;
+    engine.resp3.store(false, Ordering::Relaxed);
+    // Every run starts from the same seed, so a script's random choices are reproducible.
+    engine
+        .rand
+        .store(super::libs::RAND48_SEED, Ordering::Relaxed);
+    let state = &srv.scripts.run;
+    state.begin(ctx.sess.id, threshold, inv.function, name, &inv.command);
+    // Ends the run however this returns: other clients wait for it.
+    struct Running<'a>(&'a RunState);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let running = Running(state);
+    let capture = if txn::capturing() {
+        None
+    } else {
+        Some(txn::begin(&srv.keyspace, &srv.log, ctx.who(), ctx.now))
+    };
+    let (db, resp3) = (ctx.sess.db, ctx.sess.resp3);
+    let result = blocking(|| {
+        let cell = RefCell::new(&mut *ctx);
+        let st = Call {
+            resp3: &engine.resp3,
+            read_only,
+            run: state,
+            clock: RefCell::new(Instant::now()),
+        };
+        engine.lua.scope(|scope| {
+            let call = scope.create_function(|lua, args: Variadic<Value>| {
+                let mut c = cell.try_borrow_mut().map_err(|_| api_err(REENTERED))?;
+                match dispatch(lua, &mut c, &st, args)? {
+                    Reply::Value(v) => Ok(v),
+                    Reply::Error(e) => Err(reply_error(&e)),
+                }
+            })?;
+            let pcall = scope.create_function(|lua, args: Variadic<Value>| {
+                let mut c = cell.try_borrow_mut().map_err(|_| api_err(REENTERED))?;
+                match dispatch(lua, &mut c, &st, args)? {
+                    Reply::Value(v) => Ok(v),
+                    Reply::Error(e) => {
+                        let t = lua.create_table()?;
+                        t.raw_set("err", e)?;
+                        Ok(Value::Table(t))
+                    }
+                }
+            })?;
+            engine.redis.raw_set("call", call)?;
+            engine.redis.raw_set("pcall", pcall)?;
+            engine
+                .runner
+                .call::<(bool, Value)>((f.clone(), args.0, args.1))
+        })
+    });
+    ctx.sess.db = db;
+    ctx.sess.resp3 = resp3;
+    drop(running);
+    drop(capture);
+    let (ok, v) = result?;
+    if ok {
+        convert::reply(&v, ctx.out, engine.resp3.load(Ordering::Relaxed), 0);
+        return Ok(());
+    }
+    Err(script_error(&v, name))
+}
+
+/// The caller's error reply for a failed script: `<err> script: <name>, on <source>:<line>.`
+fn script_error(v: &Value, name: &str) -> CmdError {
+    let Value::Table(t) = v else {
+        return CmdError::owned(format!("ERR Error running script {name}"));
+    };
+    let err: String = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.to_string_lossy(),
+        _ => "ERR execution failure".into(),
+    };
+    let source = t.raw_get::<Option<mlua::String>>("source").ok().flatten();
+    let line = t.raw_get::<Option<i64>>("line").ok().flatten();
+    match (source, line) {
+        (Some(s), Some(l)) => CmdError::owned(format!(
+            "{err} script: {name}, on {}:{l}.",
+            s.to_string_lossy()
+        )),
+        _ => CmdError::owned(err),
+    }
+}
+
+/// Runs `f` where it may take long: on the multi-threaded runtime, the worker's other tasks
+/// move to another thread first (tests and tools run outside any runtime).
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// The state of one run that `redis.call` needs.
+struct Call<'a> {
+    resp3: &'a AtomicBool,
+    read_only: bool,
+    run: &'a RunState,
+    clock: RefCell<Instant>,
+}
+
+/// XREAD/XREADGROUP with BLOCK: Redis refuses it in scripts rather than run it without
+/// blocking, as it does for the other blocking commands.
+fn stream_block(argv: &Args) -> bool {
+    let name = argv.get(0);
+    (name.eq_ignore_ascii_case(b"xread") || name.eq_ignore_ascii_case(b"xreadgroup"))
+        && argv
+            .iter()
+            .skip(1)
+            .take_while(|a| !a.eq_ignore_ascii_case(b"streams"))
+            .any(|a| a.eq_ignore_ascii_case(b"block"))
+}
+
+/// What a command called from a script replied.
+enum Reply {
+    Value(Value),
+    /// An error reply: `redis.call` raises it, `redis.pcall` returns it as `{err = ...}`.
+    Error(String),
+}
+
+/// `redis.call` / `redis.pcall`: runs one command through the command table.
+fn dispatch(lua: &Lua, ctx: &mut Ctx, st: &Call, args: Variadic<Value>) -> mlua::Result<Reply> {
+    let refuse = |e: &str| Ok(Reply::Error(e.to_string()));
+    if args.is_empty() {
+        return refuse(error::SCRIPT_NO_ARGS);
+    }
+    let mut buf = Vec::new();
+    let mut ranges = Vec::with_capacity(args.len());
+    for v in args.iter() {
+        let s = buf.len();
+        match v {
+            Value::String(x) => buf.extend_from_slice(&x.as_bytes()),
+            Value::Integer(i) => buf.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            Value::Number(n) => buf.extend_from_slice(crate::util::num::fmt_g(*n, 17).as_bytes()),
+            _ => return refuse(error::SCRIPT_BAD_ARG),
+        }
+        ranges.push((s, buf.len()));
+    }
+    let argv = Args::new(&buf, &ranges);
+    let r = match commands::resolve(&argv) {
+        Ok(r) => r,
+        Err(e) if e.as_str().starts_with("ERR wrong number of arguments") => {
+            return refuse(error::SCRIPT_ARITY)
+        }
+        Err(_) => return refuse(error::SCRIPT_UNKNOWN),
+    };
+    if r.spec.flags & flag::NOSCRIPT != 0 {
+        return refuse(error::SCRIPT_NOSCRIPT_CMD);
+    }
+    if stream_block(&argv) {
+        return Ok(Reply::Error(error::script_stream_block(argv.get(0))));
+    }
+    if r.spec.is_write() {
+        if st.read_only {
+            return refuse(error::SCRIPT_RO_WRITE);
+        }
+        st.run.mark_write();
+    }
+    let resp3 = st.resp3.load(Ordering::Relaxed);
+    let mut out = Out::new(resp3);
+    ctx.sess.resp3 = resp3;
+    {
+        let mut c = Ctx {
+            srv: ctx.srv,
+            sess: &mut *ctx.sess,
+            out: &mut out,
+            now: ctx.now,
+        };
+        let mut clock = st.clock.borrow_mut();
+        commands::call(&mut c, &r, argv, &mut clock);
+        if matches!(
+            c.sess.action,
+            Some(crate::server::session::Action::Block(_))
+        ) {
+            commands::transactions::no_block(&mut c);
+        }
+    }
+    if out.buf.first() == Some(&b'-') {
+        let end = memchr::memchr(b'\r', &out.buf).unwrap_or(out.buf.len());
+        return Ok(Reply::Error(
+            String::from_utf8_lossy(out.buf.get(1..end).unwrap_or(&[])).into_owned(),
+        ));
+    }
+    Ok(Reply::Value(convert::from_reply(lua, &out.buf)?))
+}

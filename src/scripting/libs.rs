@@ -1,0 +1,792 @@
+//! The libraries Redis ships with its Lua: `cjson`, `cmsgpack`, `bit`, `struct`, and the
+//! deterministic `math.random`.
+//!
+//! Written for byte-exact output in the common cases rather than completeness:
+//! * `cjson.encode` formats numbers with `%.14g`, escapes `/` as lua-cjson does, treats an empty
+//!   table as an object and refuses excessively sparse arrays; `cjson.decode` parses with
+//!   `serde_json` (error texts differ from lua-cjson's). The `encode_*`/`decode_*` settings
+//!   are accepted and ignored.
+//! * `cmsgpack.pack` chooses the smallest encoding for integers, float32 when exact, `str8/16/32`
+//!   for strings, arrays for tables with keys 1..n; `unpack` returns every object,
+//!   `unpack_one`/`unpack_limit` some of them after the next offset.
+//! * `bit` is LuaBitOp (32-bit results); `struct` covers `< > = ! x b B h H i I l L T f d s c`
+//!   (alignment `!` is accepted and ignored).
+//! * `math.random` is Redis's `rand48`, reseeded before each script.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use mlua::{LightUserData, Lua, Table, Value, Variadic};
+
+use super::engine::rt;
+use crate::util::num::fmt_g;
+
+/// `rand48`'s state after `srand48(0)`.
+pub const RAND48_SEED: u64 = 0x330E;
+const MAX_NESTING: usize = 1000;
+
+fn rand48_next(state: &AtomicU64) -> i32 {
+    let x = state.load(Ordering::Relaxed);
+    let x = (x.wrapping_mul(0x5DEECE66D).wrapping_add(0xB)) & ((1u64 << 48) - 1);
+    state.store(x, Ordering::Relaxed);
+    (x >> 17) as i32
+}
+
+/// Installs the libraries and Redis's replacements of standard functions into `g`.
+pub fn install(lua: &Lua, g: &Table, rand: Arc<AtomicU64>) -> mlua::Result<()> {
+    let math: Table = g.get("math")?;
+    let r = rand.clone();
+    math.set(
+        "random",
+        lua.create_function(move |_, v: Variadic<f64>| {
+            let x = rand48_next(&r);
+            let f = f64::from(x % i32::MAX) / f64::from(i32::MAX);
+            match v.len() {
+                0 => Ok(f),
+                1 => {
+                    let u = v[0].floor();
+                    if u < 1.0 {
+                        return Err(rt("bad argument #1 to 'random' (interval is empty)"));
+                    }
+                    Ok((f * u).floor() + 1.0)
+                }
+                2 => {
+                    let (l, u) = (v[0].floor(), v[1].floor());
+                    if l > u {
+                        return Err(rt("bad argument #2 to 'random' (interval is empty)"));
+                    }
+                    Ok((f * (u - l + 1.0)).floor() + l)
+                }
+                _ => Err(rt("wrong number of arguments")),
+            }
+        })?,
+    )?;
+    math.set(
+        "randomseed",
+        lua.create_function(move |_, seed: f64| {
+            let s = seed as i64 as i32 as u32 as u64;
+            rand.store((s << 16) | 0x330E, Ordering::Relaxed);
+            Ok(())
+        })?,
+    )?;
+    g.set("bit", bit(lua)?)?;
+    g.set("cjson", cjson(lua)?)?;
+    g.set("cmsgpack", cmsgpack(lua)?)?;
+    g.set("struct", structlib(lua)?)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// bit
+
+fn tobit(v: &Value, i: usize, name: &str) -> mlua::Result<i32> {
+    let d = match v {
+        Value::Integer(n) => *n as f64,
+        Value::Number(n) => *n,
+        Value::String(s) => s
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .ok_or_else(|| {
+                rt(&format!(
+                    "bad argument #{i} to '{name}' (number expected, got string)"
+                ))
+            })?,
+        other => {
+            return Err(rt(&format!(
+                "bad argument #{i} to '{name}' (number expected, got {})",
+                other.type_name()
+            )))
+        }
+    };
+    Ok(d.round_ties_even() as i64 as u32 as i32)
+}
+
+fn bit(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    type Op = fn(i32, i32) -> i32;
+    let folds: [(&str, Op); 3] = [
+        ("band", |a, b| a & b),
+        ("bor", |a, b| a | b),
+        ("bxor", |a, b| a ^ b),
+    ];
+    for (name, op) in folds {
+        t.set(
+            name,
+            lua.create_function(move |_, v: Variadic<Value>| {
+                let mut acc = tobit(v.first().unwrap_or(&Value::Nil), 1, name)?;
+                for (i, x) in v.iter().enumerate().skip(1) {
+                    acc = op(acc, tobit(x, i + 1, name)?);
+                }
+                Ok(acc)
+            })?,
+        )?;
+    }
+    let shifts: [(&str, Op); 5] = [
+        ("lshift", |a, n| ((a as u32) << (n & 31)) as i32),
+        ("rshift", |a, n| ((a as u32) >> (n & 31)) as i32),
+        ("arshift", |a, n| a >> (n & 31)),
+        ("rol", |a, n| (a as u32).rotate_left((n & 31) as u32) as i32),
+        ("ror", |a, n| {
+            (a as u32).rotate_right((n & 31) as u32) as i32
+        }),
+    ];
+    for (name, op) in shifts {
+        t.set(
+            name,
+            lua.create_function(move |_, (a, n): (Value, Value)| {
+                Ok(op(tobit(&a, 1, name)?, tobit(&n, 2, name)?))
+            })?,
+        )?;
+    }
+    t.set(
+        "tobit",
+        lua.create_function(|_, a: Value| tobit(&a, 1, "tobit"))?,
+    )?;
+    t.set(
+        "bnot",
+        lua.create_function(|_, a: Value| Ok(!tobit(&a, 1, "bnot")?))?,
+    )?;
+    t.set(
+        "bswap",
+        lua.create_function(|_, a: Value| Ok(tobit(&a, 1, "bswap")?.swap_bytes()))?,
+    )?;
+    t.set(
+        "tohex",
+        lua.create_function(|_, (a, n): (Value, Option<Value>)| {
+            let x = tobit(&a, 1, "tohex")? as u32;
+            let n = match n {
+                Some(v) => tobit(&v, 2, "tohex")?,
+                None => 8,
+            };
+            let upper = n < 0;
+            let w = n.unsigned_abs().min(8) as usize;
+            let s = if upper {
+                format!("{x:08X}")
+            } else {
+                format!("{x:08x}")
+            };
+            Ok(s[8 - w..].to_string())
+        })?,
+    )?;
+    Ok(t)
+}
+
+// ---------------------------------------------------------------------------------------------
+// cjson
+
+fn null() -> Value {
+    Value::LightUserData(LightUserData(std::ptr::null_mut()))
+}
+
+fn cjson(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "encode",
+        lua.create_function(|_, v: Value| {
+            let mut out = Vec::new();
+            json_encode(&v, &mut out, 0)?;
+            Ok(mlua::BString::from(out))
+        })?,
+    )?;
+    t.set(
+        "decode",
+        lua.create_function(|lua, s: mlua::String| {
+            let v: serde_json::Value = serde_json::from_slice(&s.as_bytes())
+                .map_err(|e| rt(&format!("Expected value but found invalid token: {e}")))?;
+            json_to_lua(lua, &v)
+        })?,
+    )?;
+    t.set("null", null())?;
+    for name in [
+        "encode_keep_buffer",
+        "encode_max_depth",
+        "decode_max_depth",
+        "encode_number_precision",
+        "encode_sparse_array",
+        "encode_invalid_numbers",
+        "decode_invalid_numbers",
+    ] {
+        t.set(name, lua.create_function(|_, _: Variadic<Value>| Ok(()))?)?;
+    }
+    Ok(t)
+}
+
+fn json_string(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' => out.extend_from_slice(b"\\/"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            c if c < 0x20 || c == 0x7f => {
+                out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(b'"');
+}
+
+fn json_number(d: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
+    if !d.is_finite() {
+        return Err(rt("Cannot serialise number: must not be NaN or Inf"));
+    }
+    out.extend_from_slice(fmt_g(d, 14).as_bytes());
+    Ok(())
+}
+
+/// The length of `t` if it is an array as lua-cjson sees one (positive integer keys, not
+/// excessively sparse); None for an object (an empty table is one).
+fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
+    let (mut max, mut items) = (0usize, 0usize);
+    for p in t.pairs::<Value, Value>() {
+        let (k, _) = p?;
+        let n = match k {
+            Value::Integer(i) if i >= 1 => i as usize,
+            Value::Number(d) if d >= 1.0 && d.fract() == 0.0 => d as usize,
+            _ => return Ok(None),
+        };
+        max = max.max(n);
+        items += 1;
+    }
+    if items == 0 {
+        return Ok(None);
+    }
+    if max > 10 && max > items * 2 {
+        return Err(rt("Cannot serialise table: excessively sparse array"));
+    }
+    Ok(Some(max))
+}
+
+fn json_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+    match v {
+        Value::Nil => out.extend_from_slice(b"null"),
+        Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Integer(i) => json_number(*i as f64, out)?,
+        Value::Number(d) => json_number(*d, out)?,
+        Value::String(s) => json_string(&s.as_bytes(), out),
+        Value::Table(t) => {
+            if depth >= MAX_NESTING {
+                return Err(rt(&format!(
+                    "Cannot serialise, excessive nesting ({})",
+                    depth + 1
+                )));
+            }
+            if let Some(n) = array_len(t)? {
+                out.push(b'[');
+                for i in 1..=n {
+                    if i > 1 {
+                        out.push(b',');
+                    }
+                    json_encode(&t.raw_get::<Value>(i)?, out, depth + 1)?;
+                }
+                out.push(b']');
+            } else {
+                out.push(b'{');
+                let mut first = true;
+                for p in t.pairs::<Value, Value>() {
+                    let (k, v) = p?;
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    match &k {
+                        Value::String(s) => json_string(&s.as_bytes(), out),
+                        Value::Integer(i) => json_string(fmt_g(*i as f64, 14).as_bytes(), out),
+                        Value::Number(d) => json_string(fmt_g(*d, 14).as_bytes(), out),
+                        other => {
+                            return Err(rt(&format!(
+                                "Cannot serialise {}: table key must be a number or string",
+                                other.type_name()
+                            )))
+                        }
+                    }
+                    out.push(b':');
+                    json_encode(&v, out, depth + 1)?;
+                }
+                out.push(b'}');
+            }
+        }
+        other => {
+            return Err(rt(&format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn json_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Null => null(),
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Value::String(lua.create_string(s)?),
+        J::Array(a) => {
+            let t = lua.create_table_with_capacity(a.len(), 0)?;
+            for (i, x) in a.iter().enumerate() {
+                t.raw_set(i + 1, json_to_lua(lua, x)?)?;
+            }
+            Value::Table(t)
+        }
+        J::Object(o) => {
+            let t = lua.create_table_with_capacity(0, o.len())?;
+            for (k, x) in o {
+                t.raw_set(k.as_str(), json_to_lua(lua, x)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// cmsgpack
+
+/// lua-cmsgpack's nesting limit: deeper tables encode as nil.
+const MSGPACK_NESTING: usize = 16;
+
+fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "pack",
+        lua.create_function(|_, v: Variadic<Value>| {
+            if v.is_empty() {
+                return Err(rt("MessagePack pack needs input."));
+            }
+            let mut out = Vec::new();
+            for x in v.iter() {
+                mp_encode(x, &mut out, 0)?;
+            }
+            Ok(mlua::BString::from(out))
+        })?,
+    )?;
+    t.set(
+        "unpack",
+        lua.create_function(|lua, s: mlua::String| mp_unpack(lua, &s.as_bytes(), 0, 0))?,
+    )?;
+    t.set(
+        "unpack_one",
+        lua.create_function(|lua, (s, offset): (mlua::String, Option<i64>)| {
+            mp_unpack(lua, &s.as_bytes(), 1, offset.unwrap_or(0))
+        })?,
+    )?;
+    t.set(
+        "unpack_limit",
+        lua.create_function(
+            |lua, (s, limit, offset): (mlua::String, Option<i64>, Option<i64>)| {
+                mp_unpack(lua, &s.as_bytes(), limit.unwrap_or(0), offset.unwrap_or(0))
+            },
+        )?,
+    )?;
+    Ok(t)
+}
+
+/// lua-cmsgpack's `mp_unpack_full`: up to `limit` objects from `offset` (both 0: all of them,
+/// returned alone); otherwise the next offset (-1 at the end) comes first.
+fn mp_unpack(lua: &Lua, b: &[u8], limit: i64, offset: i64) -> mlua::Result<Variadic<Value>> {
+    let all = limit == 0 && offset == 0;
+    if offset < 0 || limit < 0 {
+        // lua-cmsgpack prints the input length as the limit.
+        return Err(rt(&format!(
+            "Invalid request to unpack with offset of {offset} and limit of {}.",
+            b.len()
+        )));
+    }
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    if start > b.len() {
+        return Err(rt(&format!(
+            "Start offset {offset} greater than input length {}.",
+            b.len()
+        )));
+    }
+    let mut pos = start;
+    let mut vals = Vec::new();
+    while pos < b.len() && (all || (vals.len() as i64) < limit) {
+        let (v, p) = mp_decode(lua, b, pos, 0)?;
+        vals.push(v);
+        pos = p;
+    }
+    if !all {
+        let next = if pos >= b.len() { -1 } else { pos as i64 };
+        vals.insert(0, Value::Integer(next));
+    }
+    Ok(Variadic::from_iter(vals))
+}
+
+fn mp_int(i: i64, out: &mut Vec<u8>) {
+    if i >= 0 {
+        let u = i as u64;
+        if u < 128 {
+            out.push(u as u8);
+        } else if u <= 0xff {
+            out.extend_from_slice(&[0xcc, u as u8]);
+        } else if u <= 0xffff {
+            out.push(0xcd);
+            out.extend_from_slice(&(u as u16).to_be_bytes());
+        } else if u <= 0xffff_ffff {
+            out.push(0xce);
+            out.extend_from_slice(&(u as u32).to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&u.to_be_bytes());
+        }
+    } else if i >= -32 {
+        out.push(i as i8 as u8);
+    } else if i >= -128 {
+        out.extend_from_slice(&[0xd0, i as i8 as u8]);
+    } else if i >= -32768 {
+        out.push(0xd1);
+        out.extend_from_slice(&(i as i16).to_be_bytes());
+    } else if i >= -(1 << 31) {
+        out.push(0xd2);
+        out.extend_from_slice(&(i as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&i.to_be_bytes());
+    }
+}
+
+fn mp_len(n: usize, fix: u8, fix_max: usize, tags: [u8; 3], out: &mut Vec<u8>) {
+    if n < fix_max {
+        out.push(fix | n as u8);
+    } else if tags[0] != 0 && n <= 0xff {
+        out.extend_from_slice(&[tags[0], n as u8]);
+    } else if n <= 0xffff {
+        out.push(tags[1]);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(tags[2]);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+fn mp_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+    match v {
+        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Integer(i) => mp_int(*i, out),
+        Value::Number(d) => {
+            if d.fract() == 0.0 && d.abs() < 9.2e18 {
+                mp_int(*d as i64, out);
+            } else if f64::from(*d as f32) == *d {
+                out.push(0xca);
+                out.extend_from_slice(&(*d as f32).to_be_bytes());
+            } else {
+                out.push(0xcb);
+                out.extend_from_slice(&d.to_be_bytes());
+            }
+        }
+        Value::String(s) => {
+            let b = s.as_bytes();
+            mp_len(b.len(), 0xa0, 32, [0xd9, 0xda, 0xdb], out);
+            out.extend_from_slice(&b);
+        }
+        Value::Table(t) if depth < MSGPACK_NESTING => {
+            let mut max = 0usize;
+            let mut count = 0usize;
+            let mut array = true;
+            for p in t.pairs::<Value, Value>() {
+                let (k, _) = p?;
+                count += 1;
+                match k {
+                    Value::Integer(i) if i >= 1 => max = max.max(i as usize),
+                    _ => array = false,
+                }
+            }
+            if array && max == count {
+                mp_len(count, 0x90, 16, [0, 0xdc, 0xdd], out);
+                for i in 1..=count {
+                    mp_encode(&t.raw_get::<Value>(i)?, out, depth + 1)?;
+                }
+            } else {
+                mp_len(count, 0x80, 16, [0, 0xde, 0xdf], out);
+                for p in t.pairs::<Value, Value>() {
+                    let (k, v) = p?;
+                    mp_encode(&k, out, depth + 1)?;
+                    mp_encode(&v, out, depth + 1)?;
+                }
+            }
+        }
+        _ => out.push(0xc0),
+    }
+    Ok(())
+}
+
+fn take(b: &[u8], pos: usize, n: usize) -> mlua::Result<&[u8]> {
+    b.get(pos..pos.saturating_add(n))
+        .ok_or_else(|| rt("Missing bytes in input."))
+}
+
+fn be(b: &[u8]) -> u64 {
+    b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x))
+}
+
+fn mp_decode(lua: &Lua, b: &[u8], pos: usize, depth: usize) -> mlua::Result<(Value, usize)> {
+    if depth > MAX_NESTING {
+        return Err(rt("MessagePack nesting too deep"));
+    }
+    let tag = take(b, pos, 1)?[0];
+    let p = pos + 1;
+    let int = |n: usize| -> mlua::Result<(u64, usize)> { Ok((be(take(b, p, n)?), p + n)) };
+    let string = |n: usize, at: usize| -> mlua::Result<(Value, usize)> {
+        Ok((Value::String(lua.create_string(take(b, at, n)?)?), at + n))
+    };
+    let seq = |n: usize, at: usize, map: bool| -> mlua::Result<(Value, usize)> {
+        let t = lua.create_table()?;
+        let mut q = at;
+        for i in 0..n {
+            if map {
+                let (k, q2) = mp_decode(lua, b, q, depth + 1)?;
+                let (v, q3) = mp_decode(lua, b, q2, depth + 1)?;
+                q = q3;
+                if !k.is_nil() {
+                    t.raw_set(k, v)?;
+                }
+            } else {
+                let (v, q2) = mp_decode(lua, b, q, depth + 1)?;
+                q = q2;
+                t.raw_set(i + 1, v)?;
+            }
+        }
+        Ok((Value::Table(t), q))
+    };
+    Ok(match tag {
+        0x00..=0x7f => (Value::Integer(i64::from(tag)), p),
+        0xe0..=0xff => (Value::Integer(i64::from(tag as i8)), p),
+        0x80..=0x8f => seq(usize::from(tag & 0x0f), p, true)?,
+        0x90..=0x9f => seq(usize::from(tag & 0x0f), p, false)?,
+        0xa0..=0xbf => string(usize::from(tag & 0x1f), p)?,
+        0xc0 => (Value::Nil, p),
+        0xc2 => (Value::Boolean(false), p),
+        0xc3 => (Value::Boolean(true), p),
+        0xc4 | 0xd9 => string(be(take(b, p, 1)?) as usize, p + 1)?,
+        0xc5 | 0xda => string(be(take(b, p, 2)?) as usize, p + 2)?,
+        0xc6 | 0xdb => string(be(take(b, p, 4)?) as usize, p + 4)?,
+        0xca => {
+            let (u, q) = int(4)?;
+            (Value::Number(f64::from(f32::from_bits(u as u32))), q)
+        }
+        0xcb => {
+            let (u, q) = int(8)?;
+            (Value::Number(f64::from_bits(u)), q)
+        }
+        0xcc => int(1).map(|(u, q)| (Value::Integer(u as i64), q))?,
+        0xcd => int(2).map(|(u, q)| (Value::Integer(u as i64), q))?,
+        0xce => int(4).map(|(u, q)| (Value::Integer(u as i64), q))?,
+        0xcf => int(8).map(|(u, q)| (Value::Number(u as f64), q))?,
+        0xd0 => int(1).map(|(u, q)| (Value::Integer(i64::from(u as u8 as i8)), q))?,
+        0xd1 => int(2).map(|(u, q)| (Value::Integer(i64::from(u as u16 as i16)), q))?,
+        0xd2 => int(4).map(|(u, q)| (Value::Integer(i64::from(u as u32 as i32)), q))?,
+        0xd3 => int(8).map(|(u, q)| (Value::Integer(u as i64), q))?,
+        0xdc => seq(be(take(b, p, 2)?) as usize, p + 2, false)?,
+        0xdd => seq(be(take(b, p, 4)?) as usize, p + 4, false)?,
+        0xde => seq(be(take(b, p, 2)?) as usize, p + 2, true)?,
+        0xdf => seq(be(take(b, p, 4)?) as usize, p + 4, true)?,
+        _ => return Err(rt("Bad data format in input.")),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// struct
+
+/// One item of a `struct` format: its letter and size.
+struct Item {
+    op: u8,
+    size: usize,
+}
+
+fn parse_format(fmt: &[u8]) -> mlua::Result<(bool, Vec<Item>)> {
+    let mut little = cfg!(target_endian = "little");
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < fmt.len() {
+        let op = fmt[i];
+        i += 1;
+        let start = i;
+        while i < fmt.len() && fmt[i].is_ascii_digit() && i - start < 9 {
+            i += 1;
+        }
+        let n: Option<usize> = std::str::from_utf8(&fmt[start..i])
+            .ok()
+            .and_then(|s| s.parse().ok());
+        let size = match op {
+            b'<' => {
+                little = true;
+                continue;
+            }
+            b'>' => {
+                little = false;
+                continue;
+            }
+            b'=' => {
+                little = cfg!(target_endian = "little");
+                continue;
+            }
+            b'!' | b' ' => continue,
+            b'x' | b'b' | b'B' => 1,
+            b'h' | b'H' => 2,
+            b'l' | b'L' | b'T' | b'd' => 8,
+            b'f' => 4,
+            b'i' | b'I' => {
+                let s = n.unwrap_or(4);
+                if !(1..=8).contains(&s) {
+                    return Err(rt(&format!("integral size {s} is larger than limit of 8")));
+                }
+                s
+            }
+            b'c' => n.unwrap_or(1),
+            b's' => 0,
+            _ => return Err(rt(&format!("invalid format option '{}'", op as char))),
+        };
+        items.push(Item { op, size });
+    }
+    Ok((little, items))
+}
+
+fn num(v: Option<&Value>, i: usize) -> mlua::Result<f64> {
+    match v {
+        Some(Value::Integer(n)) => Ok(*n as f64),
+        Some(Value::Number(n)) => Ok(*n),
+        Some(Value::String(s)) => s
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| {
+                rt(&format!(
+                    "bad argument #{i} to 'pack' (number expected, got string)"
+                ))
+            }),
+        _ => Err(rt(&format!(
+            "bad argument #{i} to 'pack' (number expected)"
+        ))),
+    }
+}
+
+fn put_int(x: i64, size: usize, little: bool, out: &mut Vec<u8>) {
+    let bytes = x.to_le_bytes();
+    let b = &bytes[..size.min(8)];
+    if little {
+        out.extend_from_slice(b);
+    } else {
+        out.extend(b.iter().rev());
+    }
+}
+
+fn structlib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "pack",
+        lua.create_function(|_, (fmt, args): (mlua::String, Variadic<Value>)| {
+            let (little, items) = parse_format(&fmt.as_bytes())?;
+            let mut out = Vec::new();
+            let mut a = 0usize;
+            for it in items {
+                let arg = args.get(a);
+                match it.op {
+                    b'x' => {
+                        out.push(0);
+                        continue;
+                    }
+                    b'f' => {
+                        let v = (num(arg, a + 2)? as f32).to_bits();
+                        put_int(i64::from(v), 4, little, &mut out);
+                    }
+                    b'd' => put_int(num(arg, a + 2)?.to_bits() as i64, 8, little, &mut out),
+                    b'c' | b's' => {
+                        let Some(Value::String(s)) = arg else {
+                            return Err(rt(&format!(
+                                "bad argument #{} to 'pack' (string expected)",
+                                a + 2
+                            )));
+                        };
+                        let s = s.as_bytes();
+                        if it.op == b's' {
+                            out.extend_from_slice(&s);
+                            out.push(0);
+                        } else {
+                            let n = if it.size == 0 { s.len() } else { it.size };
+                            if s.len() < n {
+                                return Err(rt("string too short"));
+                            }
+                            out.extend_from_slice(&s[..n]);
+                        }
+                    }
+                    _ => put_int(num(arg, a + 2)? as i64, it.size, little, &mut out),
+                }
+                a += 1;
+            }
+            Ok(mlua::BString::from(out))
+        })?,
+    )?;
+    t.set(
+        "unpack",
+        lua.create_function(
+            |lua, (fmt, data, init): (mlua::String, mlua::String, Option<i64>)| {
+                let (little, items) = parse_format(&fmt.as_bytes())?;
+                let d = data.as_bytes();
+                let mut pos = (init.unwrap_or(1).max(1) - 1) as usize;
+                let mut vals: Vec<Value> = Vec::new();
+                for it in items {
+                    if it.op == b's' {
+                        let rest = d.get(pos..).unwrap_or(&[]);
+                        let end = memchr::memchr(0, rest)
+                            .ok_or_else(|| rt("unfinished string in data"))?;
+                        vals.push(Value::String(lua.create_string(&rest[..end])?));
+                        pos += end + 1;
+                        continue;
+                    }
+                    let mut size = it.size;
+                    if it.op == b'c' && size == 0 {
+                        size = match vals.last() {
+                            Some(Value::Integer(n)) => *n as usize,
+                            Some(Value::Number(n)) => *n as usize,
+                            _ => return Err(rt("format 'c0' needs a previous size")),
+                        };
+                    }
+                    let b = d
+                        .get(pos..pos.saturating_add(size))
+                        .ok_or_else(|| rt("data string too short"))?;
+                    pos += size;
+                    let raw = if little {
+                        b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x))
+                    } else {
+                        be(b)
+                    };
+                    let signed = |raw: u64| -> i64 {
+                        let shift = 64 - 8 * size as u32;
+                        ((raw << shift) as i64) >> shift
+                    };
+                    match it.op {
+                        b'x' => {}
+                        b'c' => vals.push(Value::String(lua.create_string(b)?)),
+                        b'f' => vals.push(Value::Number(f64::from(f32::from_bits(raw as u32)))),
+                        b'd' => vals.push(Value::Number(f64::from_bits(raw))),
+                        b'b' | b'h' | b'l' | b'i' => vals.push(Value::Number(signed(raw) as f64)),
+                        _ => vals.push(Value::Number(raw as f64)),
+                    }
+                }
+                vals.push(Value::Integer(pos as i64 + 1));
+                Ok(Variadic::from_iter(vals))
+            },
+        )?,
+    )?;
+    t.set(
+        "size",
+        lua.create_function(|_, fmt: mlua::String| {
+            let (_, items) = parse_format(&fmt.as_bytes())?;
+            if items.iter().any(|i| i.op == b's') {
+                return Err(rt("options 's' has no fixed size"));
+            }
+            Ok(items.iter().map(|i| i.size).sum::<usize>())
+        })?,
+    )?;
+    Ok(t)
+}
