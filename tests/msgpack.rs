@@ -423,7 +423,10 @@ fn msgpack_hello_2_switches_to_resp2_shapes_and_reset_returns_to_resp3() {
     let map = Value::Map(vec![(s("f"), s("v"))]);
     assert_eq!(c.call(2, &["HGETALL", "h"]), Ok(map.clone()));
     let hello = c.call(3, &["HELLO", "2"]).unwrap();
-    assert!(hello.as_array().is_some(), "RESP2 HELLO is a flat array: {hello}");
+    assert!(
+        hello.as_array().is_some(),
+        "RESP2 HELLO is a flat array: {hello}"
+    );
     assert_eq!(
         c.call(4, &["HGETALL", "h"]),
         Ok(Value::Array(vec![s("f"), s("v")]))

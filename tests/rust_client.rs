@@ -1,0 +1,397 @@
+//! The Rust client (`clients/rust`, crate `eddy-client`) against the real server over the
+//! MessagePack door: commands and pipelining, pub/sub, the change feed (filters, images, start
+//! positions, automatic resume after a disconnect, the typed refusal when the log's history
+//! changed), snapshot-then-follow, and consumer groups.
+//!
+//! These tests live in the root package (with `eddy-client` as a dev-dependency) rather than in
+//! `clients/rust/tests/` so that Cargo builds `eddy-server` first and hands its path to the
+//! harness (`CARGO_BIN_EXE_eddy-server`); a test in the client crate could only guess a path
+//! under `target/` and find a missing or stale binary.
+
+mod common;
+
+use std::future::Future;
+use std::time::Duration;
+
+use common::{q, Server};
+use eddy_client::{
+    cmd, ChangeKind, Client, Error, Filter, GroupOptions, Images, Origin, Start, Value,
+};
+use futures_util::StreamExt;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `f`, failing the test after [`WAIT`].
+async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+async fn client(srv: &Server) -> Client {
+    Client::connect(format!("127.0.0.1:{}", srv.msgpack_port))
+        .await
+        .expect("connect to the MessagePack door")
+}
+
+fn bytes(s: &str) -> Value {
+    Value::Bytes(s.as_bytes().to_vec())
+}
+
+#[tokio::test]
+async fn commands_are_binary_safe_typed_and_pipelined() {
+    let srv = Server::start_doors(&[]);
+    let c = client(&srv).await;
+
+    assert_eq!(c.cmd(&["SET", "k", "v"]).await.unwrap(), bytes("OK"));
+    assert_eq!(c.cmd(&["GET", "k"]).await.unwrap(), bytes("v"));
+    assert_eq!(c.cmd(&["GET", "missing"]).await.unwrap(), Value::Nil);
+    let blob = [0xff_u8, 0x00, b'\r', b'\n'];
+    c.exec(&cmd("SET").arg(&blob[..]).arg(&blob)).await.unwrap();
+    assert_eq!(
+        c.exec(&cmd("GET").arg(&blob)).await.unwrap(),
+        Value::Bytes(blob.to_vec())
+    );
+
+    // Typed replies.
+    let n: i64 = c.query(&cmd("INCRBY").arg("n").arg(&41)).await.unwrap();
+    assert_eq!(n, 41);
+    c.cmd(&["HSET", "h", "f", "1"]).await.unwrap();
+    let h: std::collections::HashMap<String, String> =
+        c.query(&cmd("HGETALL").arg("h")).await.unwrap();
+    assert_eq!(h.get("f").map(String::as_str), Some("1"));
+
+    // Errors carry the server's code, and the connection carries on.
+    let e = c.cmd(&["INCR", "h"]).await.unwrap_err();
+    assert_eq!(e.code(), Some("WRONGTYPE"), "{e}");
+    assert!(matches!(e, Error::Server(_)));
+
+    // Many requests in flight at once from many tasks, each reply matched to its request.
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let key = format!("p:{i}");
+                c.cmd(&["SET", key.as_str(), &i.to_string()]).await.unwrap();
+                c.cmd(&["GET", key.as_str()]).await.unwrap()
+            })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        assert_eq!(within("a reply", t).await.unwrap(), bytes(&i.to_string()));
+    }
+    // An explicit pipeline: replies in order, an error in the middle does not stop the rest.
+    let cmds: Vec<_> = (0..50)
+        .map(|i| {
+            if i == 25 {
+                cmd("INCR").arg("h")
+            } else {
+                cmd("INCR").arg("counter")
+            }
+        })
+        .collect();
+    let replies = within("a pipeline", c.pipeline(&cmds)).await;
+    assert_eq!(replies.len(), 50);
+    assert!(replies[25].is_err());
+    assert_eq!(replies[49].as_ref().unwrap(), &Value::Int(49));
+
+    // EXEC's reply holds an error element as Value::Error.
+    c.cmd(&["MULTI"]).await.unwrap();
+    c.cmd(&["SET", "t", "1"]).await.unwrap();
+    c.cmd(&["INCR", "h"]).await.unwrap();
+    match c.cmd(&["EXEC"]).await.unwrap() {
+        Value::Array(items) => {
+            assert_eq!(items[0], bytes("OK"));
+            assert!(matches!(&items[1], Value::Error(e) if e.starts_with("WRONGTYPE")));
+        }
+        other => panic!("EXEC replied {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn subscriptions_stream_channel_and_pattern_messages() {
+    let srv = Server::start_doors(&[]);
+    let c = client(&srv).await;
+    let mut sub = c.subscribe(&["news"]).await.unwrap();
+    sub.psubscribe(&["alerts:*"]).await.unwrap();
+    assert_eq!(
+        c.cmd(&["PUBLISH", "news", "hello"]).await.unwrap(),
+        Value::Int(1)
+    );
+    c.exec(&cmd("PUBLISH").arg("alerts:disk").arg(&[0xffu8, 1]))
+        .await
+        .unwrap();
+
+    let m = within("a message", sub.next()).await.expect("stream open");
+    assert_eq!(
+        (m.channel.as_slice(), m.text().as_str()),
+        (&b"news"[..], "hello")
+    );
+    assert_eq!(m.pattern, None);
+    let m = within("a pattern message", sub.next()).await.expect("open");
+    assert_eq!(m.channel, b"alerts:disk");
+    assert_eq!(m.pattern.as_deref(), Some(&b"alerts:*"[..]));
+    assert_eq!(m.payload, vec![0xff, 1]);
+
+    // Other commands still work on the subscribed connection.
+    assert_eq!(sub.client().cmd(&["PING"]).await.unwrap(), bytes("PONG"));
+}
+
+#[tokio::test]
+async fn the_feed_is_typed_filtered_with_images_and_start_positions() {
+    let srv = Server::start_doors(&[]);
+    let c = client(&srv).await;
+    c.cmd(&["SET", "order:1", "new"]).await.unwrap();
+    c.cmd(&["SET", "other", "x"]).await.unwrap();
+    c.cmd(&["SET", "order:1", "paid"]).await.unwrap();
+    c.cmd(&["DEL", "order:1"]).await.unwrap();
+
+    let mut feed = c
+        .changes()
+        .start(Start::Earliest)
+        .pattern("order:*")
+        .events(["set"])
+        .images(Images::New)
+        .follow()
+        .await
+        .unwrap();
+    let a = within("event 1", feed.next()).await.unwrap().unwrap();
+    let b = within("event 2", feed.next()).await.unwrap().unwrap();
+    assert_eq!((a.key_str().as_str(), a.event.as_str()), ("order:1", "set"));
+    assert_eq!(a.change, ChangeKind::Insert);
+    assert_eq!(b.change, ChangeKind::Modify);
+    assert_eq!(a.origin, Origin::Client);
+    assert_eq!(a.kind, "string");
+    assert_eq!(
+        a.args,
+        vec![b"SET".to_vec(), b"order:1".to_vec(), b"new".to_vec()]
+    );
+    assert_eq!(b.new, Some(bytes("paid")));
+    assert!(a.offset < b.offset && a.ts > 0 && a.client > 0);
+    assert_eq!(feed.position().next, b.offset + 1);
+
+    // Live: only matching events arrive (the DEL and `other` were filtered out above).
+    c.cmd(&["SET", "order:2", "x"]).await.unwrap();
+    let live = within("a live event", feed.next()).await.unwrap().unwrap();
+    assert_eq!(live.key, b"order:2");
+
+    // Starting after an offset, and reading a page.
+    let info = c.changes_info().await.unwrap();
+    assert!(!info.epoch.is_empty());
+    let page = c
+        .read_changes(
+            Start::After(a.offset),
+            10,
+            None,
+            &Filter::default(),
+            Images::Keys,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.first().map(|e| e.offset), Some(a.offset + 1));
+    assert_eq!(page.last().map(|e| e.offset), Some(info.last_offset));
+    let none = c
+        .read_changes(
+            Start::Latest,
+            10,
+            Some(Duration::from_millis(50)),
+            &Filter::default(),
+            Images::Keys,
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
+
+    // Serde: an event prints as JSON with text keys.
+    let json = serde_json::to_string(&live).unwrap();
+    assert!(json.contains("\"key\":\"order:2\""), "{json}");
+}
+
+/// The id of the only MessagePack connection (the feed's), from `CLIENT LIST`.
+fn msgpack_client_ids(srv: &Server) -> Vec<String> {
+    let list: String = q(&mut srv.conn(), &["CLIENT", "LIST"]);
+    list.lines()
+        .filter(|l| l.contains("door=msgpack"))
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_feed_resumes_after_a_disconnect_with_nothing_lost_or_repeated() {
+    let srv = Server::start_doors(&[]);
+    let mut resp = srv.conn();
+    let c = client(&srv).await;
+    let mut feed = c.changes().pattern("job:*").follow().await.unwrap();
+    drop(c);
+    for i in 0..5 {
+        let _: () = q(&mut resp, &["SET", &format!("job:{i}"), "x"]);
+    }
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(within("an event", feed.next()).await.unwrap().unwrap());
+    }
+
+    // Cut the feed's connection; write while it is gone.
+    let ids = msgpack_client_ids(&srv);
+    assert_eq!(
+        ids.len(),
+        1,
+        "only the feed uses the MessagePack door: {ids:?}"
+    );
+    let killed: i64 = q(&mut resp, &["CLIENT", "KILL", "ID", &ids[0]]);
+    assert_eq!(killed, 1);
+    for i in 5..10 {
+        let _: () = q(&mut resp, &["SET", &format!("job:{i}"), "x"]);
+    }
+    for _ in 5..10 {
+        seen.push(
+            within("an event after the reconnect", feed.next())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let keys: Vec<String> = seen.iter().map(|c| c.key_str()).collect();
+    let want: Vec<String> = (0..10).map(|i| format!("job:{i}")).collect();
+    assert_eq!(keys, want, "every event exactly once, in order");
+    assert!(seen.windows(2).all(|w| w[0].offset < w[1].offset));
+    assert!(feed.reconnects() >= 1);
+    let new_ids = msgpack_client_ids(&srv);
+    assert_eq!(new_ids.len(), 1);
+    assert_ne!(new_ids, ids, "the feed is on a new connection");
+}
+
+#[tokio::test]
+async fn a_resume_into_a_changed_history_is_refused_with_a_typed_error() {
+    let mp = common::free_port().to_string();
+    let args = ["--msgpack-port", mp.as_str(), "--appendfsync", "always"];
+    let srv = Server::start_with(&args);
+    let addr = format!("127.0.0.1:{mp}");
+    let c = Client::connect(addr.clone()).await.unwrap();
+    let epoch = c.changes_info().await.unwrap().epoch;
+
+    // A saved position with the wrong epoch is refused at once.
+    let refused = c
+        .changes()
+        .start(Start::At(1))
+        .epoch("not-the-epoch")
+        .follow()
+        .await;
+    assert!(
+        matches!(refused, Err(Error::EpochChanged(_))),
+        "{:?}",
+        refused.err()
+    );
+
+    let mut feed = c.changes().follow().await.unwrap();
+    c.cmd(&["SET", "a", "1"]).await.unwrap();
+    let first = within("an event", feed.next()).await.unwrap().unwrap();
+    assert_eq!(first.key, b"a");
+    assert_eq!(feed.position().epoch, epoch);
+    drop(c);
+
+    // The server is replaced by one with another history on the same port: the feed
+    // reconnects, asks to resume with the old epoch, and is refused.
+    drop(srv.stop());
+    let srv2 = Server::start_with(&args);
+    let c2 = Client::connect(addr).await.unwrap();
+    assert_ne!(c2.changes_info().await.unwrap().epoch, epoch);
+    match within("the refusal", feed.next()).await {
+        Some(Err(e @ Error::EpochChanged(_))) => assert!(e.is_resume_refused()),
+        other => panic!("expected Error::EpochChanged, got {other:?}"),
+    }
+    assert!(within("the end of the stream", feed.next()).await.is_none());
+    drop(srv2);
+}
+
+#[tokio::test]
+async fn snapshot_then_follow_has_no_gap_and_no_duplicate() {
+    let srv = Server::start_doors(&[]);
+    let c = client(&srv).await;
+    c.cmd(&["SET", "user:1", "alice"]).await.unwrap();
+    c.cmd(&["HSET", "user:2", "name", "bob"]).await.unwrap();
+    c.cmd(&["SET", "other", "x"]).await.unwrap();
+    let (snap, mut feed) = c
+        .changes()
+        .pattern("user:*")
+        .snapshot_then_follow()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = snap
+        .entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.key).into_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["user:1", "user:2"]);
+    let alice = snap.entries.iter().find(|e| e.key == b"user:1").unwrap();
+    assert_eq!(
+        (alice.kind.as_str(), &alice.value, alice.pttl),
+        ("string", &bytes("alice"), -1)
+    );
+
+    c.cmd(&["SET", "user:3", "carol"]).await.unwrap();
+    let next = within("the first event after the snapshot", feed.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.key, b"user:3");
+    assert!(next.offset > snap.offset);
+}
+
+#[tokio::test]
+async fn consumer_groups_read_ack_pending_and_claim() {
+    let srv = Server::start_doors(&[]);
+    let c = client(&srv).await;
+    let g = c.group("billing");
+    let opts = GroupOptions {
+        filter: Filter::default().pattern("order:*"),
+        max_deliveries: Some(3),
+        dead_letter: Some("billing:dlq".into()),
+    };
+    g.create(Start::Latest, &opts).await.unwrap();
+    let again = g.create(Start::Latest, &opts).await.unwrap_err();
+    assert_eq!(again.code(), Some("BUSYGROUP"), "{again}");
+
+    // Nothing yet: a blocking read times out empty.
+    assert!(g
+        .read("a", 10, Some(Duration::from_millis(50)))
+        .await
+        .unwrap()
+        .is_empty());
+    for i in 0..3 {
+        c.cmd(&["SET", &format!("order:{i}"), "x"]).await.unwrap();
+    }
+    c.cmd(&["SET", "unrelated", "x"]).await.unwrap();
+    let got = g.read("a", 10, None).await.unwrap();
+    assert_eq!(got.len(), 3);
+    let offsets: Vec<u64> = got.iter().map(|e| e.offset).collect();
+    assert_eq!(g.ack(&offsets[..1]).await.unwrap(), 1);
+
+    let pending = g.pending(None, None).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|p| p.offset).collect::<Vec<_>>(),
+        offsets[1..]
+    );
+    assert!(pending
+        .iter()
+        .all(|p| p.consumer == "a" && p.deliveries == 1));
+
+    let claimed = g.claim("b", Duration::ZERO, &offsets[1..]).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        offsets[1..]
+    );
+    let pending = g.pending(None, Some("b")).await.unwrap();
+    assert!(
+        pending
+            .iter()
+            .all(|p| p.consumer == "b" && p.deliveries == 2),
+        "{pending:?}"
+    );
+    assert_eq!(g.ack(&offsets[1..]).await.unwrap(), 2);
+    assert!(g.pending(None, None).await.unwrap().is_empty());
+    assert!(g.destroy().await.unwrap());
+}
