@@ -45,3 +45,8 @@ pub use error::{Error, Result};
 pub use groups::{Group, GroupOptions, PendingEntry};
 pub use pubsub::{Message, Subscription};
 pub use value::Value;
+
+/// The README's example is compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
