@@ -208,21 +208,37 @@ async fn the_feed_is_typed_filtered_with_images_and_start_positions() {
     assert!(json.contains("\"key\":\"order:2\""), "{json}");
 }
 
-/// The id of the only MessagePack connection (the feed's), from `CLIENT LIST`.
-fn msgpack_client_ids(srv: &Server) -> Vec<String> {
+/// The ids of the connections through `door` (`msgpack`, `websocket`), from `CLIENT LIST`.
+fn door_client_ids(srv: &Server, door: &str) -> Vec<String> {
     let list: String = q(&mut srv.conn(), &["CLIENT", "LIST"]);
     list.lines()
-        .filter(|l| l.contains("door=msgpack"))
+        .filter(|l| l.ends_with(&format!(" door={door}")))
         .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
         .map(str::to_owned)
         .collect()
 }
 
-#[tokio::test]
-async fn the_feed_resumes_after_a_disconnect_with_nothing_lost_or_repeated() {
-    let srv = Server::start_doors(&[]);
+/// Waits until the feed's is the only connection through `door` (the command connections
+/// closed), and returns its id.
+async fn only_connection(srv: &Server, door: &str) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ids = door_client_ids(srv, door);
+        if ids.len() == 1 {
+            return ids;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only the feed should be left on the {door} door: {ids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Follows `job:*` through `c`'s door, cuts the feed's connection with `CLIENT KILL` halfway
+/// through ten writes, and checks that every event arrives exactly once, in order.
+async fn feed_survives_a_kill(srv: &Server, c: Client, door: &str) {
     let mut resp = srv.conn();
-    let c = client(&srv).await;
     let mut feed = c.changes().pattern("job:*").follow().await.unwrap();
     drop(c);
     for i in 0..5 {
@@ -234,12 +250,7 @@ async fn the_feed_resumes_after_a_disconnect_with_nothing_lost_or_repeated() {
     }
 
     // Cut the feed's connection; write while it is gone.
-    let ids = msgpack_client_ids(&srv);
-    assert_eq!(
-        ids.len(),
-        1,
-        "only the feed uses the MessagePack door: {ids:?}"
-    );
+    let ids = only_connection(srv, door).await;
     let killed: i64 = q(&mut resp, &["CLIENT", "KILL", "ID", &ids[0]]);
     assert_eq!(killed, 1);
     for i in 5..10 {
@@ -258,9 +269,40 @@ async fn the_feed_resumes_after_a_disconnect_with_nothing_lost_or_repeated() {
     assert_eq!(keys, want, "every event exactly once, in order");
     assert!(seen.windows(2).all(|w| w[0].offset < w[1].offset));
     assert!(feed.reconnects() >= 1);
-    let new_ids = msgpack_client_ids(&srv);
-    assert_eq!(new_ids.len(), 1);
+    let new_ids = only_connection(srv, door).await;
     assert_ne!(new_ids, ids, "the feed is on a new connection");
+}
+
+#[tokio::test]
+async fn the_feed_resumes_after_a_disconnect_with_nothing_lost_or_repeated() {
+    let srv = Server::start_doors(&[]);
+    feed_survives_a_kill(&srv, client(&srv).await, "msgpack").await;
+}
+
+#[tokio::test]
+async fn the_websocket_transport_runs_commands_subscriptions_and_a_resuming_feed() {
+    let srv = Server::start_doors(&[]);
+    let url = format!("ws://127.0.0.1:{}/ws", srv.http_port);
+    let c = Client::connect(url).await.unwrap();
+    let blob = [0xff_u8, 0x00];
+    c.exec(&cmd("SET").arg("k").arg(&blob)).await.unwrap();
+    assert_eq!(
+        c.exec(&cmd("GET").arg("k")).await.unwrap(),
+        Value::Bytes(blob.to_vec())
+    );
+    let e = c.cmd(&["INCR", "k"]).await.unwrap_err();
+    assert_eq!(e.code(), Some("ERR"), "{e}");
+    let cmds: Vec<_> = (0..20).map(|_| cmd("INCR").arg("n")).collect();
+    let replies = within("a pipeline", c.pipeline(&cmds)).await;
+    assert_eq!(replies[19].as_ref().unwrap(), &Value::Int(20));
+
+    let mut sub = c.subscribe(&["news"]).await.unwrap();
+    c.cmd(&["PUBLISH", "news", "over ws"]).await.unwrap();
+    let m = within("a message", sub.next()).await.unwrap();
+    assert_eq!(m.text(), "over ws");
+    drop(sub);
+
+    feed_survives_a_kill(&srv, c, "websocket").await;
 }
 
 #[tokio::test]

@@ -17,18 +17,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::codec::{self, Incoming};
+use crate::codec::Incoming;
+use crate::transport::{self, Reader, Wire, Writer};
 use crate::{Error, Result, Value};
 
 /// Where and how to connect; kept so that feeds and subscriptions can open connections of their
 /// own (and reconnect) with the same settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `host:port` of the MessagePack door (6479 by default).
+    /// `host:port` of the MessagePack door (6479 by default), or with the `websocket` feature
+    /// a `ws://host:port/ws` URL of the WebSocket door (8379 by default).
     pub addr: String,
     /// Sent with `AUTH` right after connecting, when set.
     pub password: Option<String>,
@@ -154,6 +154,7 @@ struct Pending {
 
 struct Inner {
     tx: mpsc::UnboundedSender<Outgoing>,
+    wire: Wire,
     next_id: AtomicU64,
     config: Config,
 }
@@ -199,9 +200,7 @@ impl Client {
         config: Config,
         pushes: bool,
     ) -> Result<(Client, Option<mpsc::Receiver<rmpv::Value>>)> {
-        let stream = TcpStream::connect(&config.addr).await?;
-        stream.set_nodelay(true)?;
-        let (read, write) = stream.into_split();
+        let (wire, write, read) = transport::connect(&config.addr).await?;
         let pending = Arc::new(Mutex::new(Pending::default()));
         let (tx, rx) = mpsc::unbounded_channel();
         let (push_tx, push_rx) = if pushes {
@@ -215,6 +214,7 @@ impl Client {
         let client = Client {
             inner: Arc::new(Inner {
                 tx,
+                wire,
                 next_id: AtomicU64::new(1),
                 config,
             }),
@@ -240,7 +240,7 @@ impl Client {
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
-        let frame = codec::encode_request(id, args);
+        let frame = self.inner.wire.encode(id, args);
         self.inner
             .tx
             .send(Outgoing { id, frame, reply })
@@ -271,7 +271,7 @@ impl Client {
         for c in cmds {
             let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
             let (reply, rx) = oneshot::channel();
-            let frame = codec::encode_request(id, c.as_args());
+            let frame = self.inner.wire.encode(id, c.as_args());
             waiting.push(match self.inner.tx.send(Outgoing { id, frame, reply }) {
                 Ok(()) => Some(rx),
                 Err(_) => None,
@@ -292,13 +292,14 @@ impl Client {
 }
 
 async fn write_loop(
-    mut write: tokio::net::tcp::OwnedWriteHalf,
+    mut write: Writer,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     pending: Arc<Mutex<Pending>>,
 ) {
-    let mut buf = Vec::new();
+    let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
-        buf.clear();
+        batch.clear();
+        let mut size = 0;
         let mut next = Some(first);
         // Everything queued meanwhile goes out in the same write.
         while let Some(o) = next {
@@ -308,37 +309,34 @@ async fn write_loop(
                     let _ = o.reply.send(Err(Error::Closed));
                 } else {
                     p.waiting.insert(o.id, o.reply);
-                    buf.extend_from_slice(&o.frame);
+                    size += o.frame.len();
+                    batch.push(o.frame);
                 }
             }
-            next = if buf.len() < 1 << 20 {
+            next = if size < 1 << 20 {
                 rx.try_recv().ok()
             } else {
                 None
             };
         }
-        if !buf.is_empty() && write.write_all(&buf).await.is_err() {
+        if !batch.is_empty() && write.send(&batch).await.is_err() {
             // The reader sees the same failure and fails everything pending.
-            let _ = write.shutdown().await;
+            write.close().await;
             return;
         }
     }
     // Every Client handle is gone: tell the server we are done.
-    let _ = write.shutdown().await;
+    write.close().await;
 }
 
 async fn read_loop(
-    mut read: tokio::net::tcp::OwnedReadHalf,
+    mut read: Reader,
     pending: Arc<Mutex<Pending>>,
     pushes: Option<mpsc::Sender<rmpv::Value>>,
 ) {
     loop {
-        let frame = match codec::read_frame(&mut read).await {
-            Ok(Some(f)) => f,
-            Ok(None) | Err(_) => break,
-        };
-        match codec::classify(frame) {
-            Ok(Incoming::Reply { id, result }) => {
+        match read.next().await {
+            Ok(Some(Incoming::Reply { id, result })) => {
                 let waiter = pending
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -348,15 +346,15 @@ async fn read_loop(
                     let _ = w.send(result);
                 }
             }
-            Ok(Incoming::Push(p)) => {
+            Ok(Some(Incoming::Push(p))) => {
                 if let Some(tx) = &pushes {
                     // Waits while the consumer is behind: the server then pauses the feed.
                     let _ = tx.send(p).await;
                 }
             }
             // A frame the server could not read has no id to answer; nothing waits for it.
-            Ok(Incoming::FrameError) => {}
-            Err(_) => break,
+            Ok(Some(Incoming::FrameError)) => {}
+            Ok(None) | Err(_) => break,
         }
     }
     let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());

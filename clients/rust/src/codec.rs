@@ -95,14 +95,70 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option
         }
         let mut body = vec![0u8; len];
         r.read_exact(&mut body).await?;
-        let mut slice = &body[..];
-        let v = rmpv::decode::read_value(&mut slice)
-            .map_err(|e| Error::Protocol(format!("invalid MessagePack: {e}")))?;
-        if !slice.is_empty() {
-            return Err(Error::Protocol("bytes after the value in a frame".into()));
-        }
-        return Ok(Some(v));
+        return decode_body(&body).map(Some);
     }
+}
+
+/// Decodes the one MessagePack value of a frame or WebSocket message.
+pub(crate) fn decode_body(body: &[u8]) -> Result<rmpv::Value> {
+    let mut slice = body;
+    let v = rmpv::decode::read_value(&mut slice)
+        .map_err(|e| Error::Protocol(format!("invalid MessagePack: {e}")))?;
+    if !slice.is_empty() {
+        return Err(Error::Protocol("bytes after the value in a frame".into()));
+    }
+    Ok(v)
+}
+
+/// Encodes one request for the WebSocket door: `{"id": id, "cmd": [bin, ...]}` (no length
+/// prefix: the WebSocket message delimits it).
+#[cfg(feature = "websocket")]
+pub(crate) fn encode_ws_request<A: AsRef<[u8]>>(id: u64, args: &[A]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 5).sum::<usize>());
+    let _ = rmp::encode::write_map_len(&mut out, 2);
+    let _ = rmp::encode::write_str(&mut out, "id");
+    let _ = rmp::encode::write_uint(&mut out, id);
+    let _ = rmp::encode::write_str(&mut out, "cmd");
+    let _ = rmp::encode::write_array_len(&mut out, args.len() as u32);
+    for a in args {
+        let _ = rmp::encode::write_bin(&mut out, a.as_ref());
+    }
+    out
+}
+
+/// Classifies a WebSocket message: `{"id", "reply"}`, `{"id", "error"}` or `{"push"}`.
+#[cfg(feature = "websocket")]
+pub(crate) fn classify_ws(v: rmpv::Value) -> Result<Incoming> {
+    let rmpv::Value::Map(entries) = v else {
+        return Err(Error::Protocol("WebSocket message is not a map".into()));
+    };
+    let (mut id, mut reply, mut error, mut push) = (None, None, None, None);
+    for (k, v) in entries {
+        match k.as_str() {
+            Some("id") => id = Some(v),
+            Some("reply") => reply = Some(v),
+            Some("error") => error = Some(v),
+            Some("push") => push = Some(v),
+            _ => {}
+        }
+    }
+    if let Some(p) = push {
+        return Ok(Incoming::Push(p));
+    }
+    let id = match id {
+        Some(rmpv::Value::Integer(i)) => i.as_u64(),
+        _ => None,
+    };
+    let Some(id) = id else {
+        // A reply to something whose id the server could not read: nothing waits for it.
+        return Ok(Incoming::FrameError);
+    };
+    let result = match (reply, error) {
+        (_, Some(e)) => Err(Error::from_server(error_line(&e))),
+        (Some(r), None) => Ok(r),
+        (None, None) => Ok(rmpv::Value::Nil),
+    };
+    Ok(Incoming::Reply { id, result })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! An async (tokio) client for Eddy over its MessagePack front
-//! door (`msgpack-port`, 6479 by default; docs/msgpack.md in the server's repository).
+//! An async (tokio) client for Eddy over its MessagePack front door (`msgpack-port`, 6479 by
+//! default; docs/msgpack.md in the server's repository), or with
+//! the `websocket` feature its WebSocket door (`Client::connect("ws://127.0.0.1:8379/ws")`).
 //!
 //! * [`Client`]: commands with binary-safe arguments and [`Value`] (or serde-typed) replies,
 //!   many requests in flight on one connection, replies matched by request id.
@@ -34,6 +35,7 @@ mod codec;
 mod error;
 mod groups;
 mod pubsub;
+mod transport;
 mod value;
 
 pub use changes::{
