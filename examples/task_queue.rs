@@ -1,8 +1,8 @@
 //! A reliable task queue over RESP with the `redis` crate: a producer pushes tasks, workers take
 //! them with `BLMOVE` into a per-worker processing list (so a task is never only in a worker's
 //! memory), retry failures, and move a task that failed `max_attempts` times to a dead-letter
-//! list. A worker starting up first moves back to the queue whatever its previous life left in
-//! its processing list.
+//! list. On start-up, whatever the workers of a previous run held in their processing lists
+//! when they died goes back to the queue first.
 //!
 //! ```sh
 //! cargo run --example task_queue -- redis://127.0.0.1:6379/ 20 3   # url, tasks, workers
@@ -75,22 +75,11 @@ fn handle(task: &str) -> bool {
     !task.ends_with(":poison")
 }
 
-async fn worker(name: String, cfg: Config, log: Log) -> redis::RedisResult<()> {
+/// Takes tasks until told to stop; the worker that finishes the `total`-th task tells all.
+async fn worker(name: String, cfg: Config, total: usize, log: Log) -> redis::RedisResult<()> {
     let k = Keys::new(&cfg.prefix);
     let mut con = connect(&cfg.url).await?;
     let processing = k.processing(&name);
-    // Recovery: a task this worker held when it last died goes back to the queue.
-    while let Some(t) = con
-        .lmove::<_, _, Option<String>>(
-            &processing,
-            &k.queue,
-            redis::Direction::Right,
-            redis::Direction::Left,
-        )
-        .await?
-    {
-        log(format!("{name} recovered {t}"));
-    }
     loop {
         let task: String = con
             .blmove(
@@ -127,7 +116,7 @@ async fn worker(name: String, cfg: Config, log: Log) -> redis::RedisResult<()> {
             }
         }
         let (finished,): (Option<usize>,) = tx.query_async(&mut con).await?;
-        if finished == Some(cfg.tasks) {
+        if finished == Some(total) {
             // The last task is finished: wake every worker to stop.
             let stops = vec![STOP; cfg.workers];
             let _: () = con.lpush(&k.queue, stops).await?;
@@ -148,8 +137,30 @@ pub async fn run(cfg: Config, log: Log) -> redis::RedisResult<Report> {
     stale.push(k.finished.clone());
     let _: () = con.del(stale).await?;
 
+    // Recovery: what the workers of a previous run held when they died goes back to the queue
+    // (before any worker starts, so nothing is taken twice).
+    let mut recovered = 0;
+    for i in 1..=cfg.workers {
+        let name = format!("worker-{i}");
+        while let Some(t) = con
+            .lmove::<_, _, Option<String>>(
+                k.processing(&name),
+                &k.queue,
+                redis::Direction::Right,
+                redis::Direction::Left,
+            )
+            .await?
+        {
+            log(format!("recovered {t} from {name}"));
+            recovered += 1;
+        }
+    }
+    let total = cfg.tasks + recovered;
     let workers: Vec<_> = (1..=cfg.workers)
-        .map(|i| tokio::spawn(worker(format!("worker-{i}"), cfg.clone(), log.clone())))
+        .map(|i| {
+            let name = format!("worker-{i}");
+            tokio::spawn(worker(name, cfg.clone(), total, log.clone()))
+        })
         .collect();
     let tasks: Vec<String> = (0..cfg.tasks)
         .map(|i| {

@@ -75,6 +75,12 @@ async fn task_queue_finishes_every_task_and_dead_letters_poison() {
         max_attempts: 3,
         prefix: "tq:".into(),
     };
+    // A task a worker of an earlier run held when it died.
+    let mut con = srv.conn();
+    let _: i64 = q(
+        &mut con,
+        &["LPUSH", "tq:queue:processing:worker-2", "task-orphan"],
+    );
     let (log, out) = collector();
     let report = within("the queue to drain", task_queue::run(cfg, log))
         .await
@@ -83,9 +89,11 @@ async fn task_queue_finishes_every_task_and_dead_letters_poison() {
         report.dead,
         ["task-0:poison", "task-14:poison", "task-7:poison"]
     );
-    assert_eq!(report.done.len(), 12);
+    assert_eq!(report.done.len(), 13);
+    assert!(report.done.contains(&"task-orphan".to_string()));
     let out = out.lock().unwrap().clone();
-    assert!(out.contains(&"done: 12 tasks".to_string()), "{out:#?}");
+    assert_eq!(out[0], "recovered task-orphan from worker-2");
+    assert!(out.contains(&"done: 13 tasks".to_string()), "{out:#?}");
     assert!(out.contains(&"dead-lettered: task-0:poison, task-14:poison, task-7:poison".into()));
     // Each poison task was tried three times: two retries, then the dead-letter list.
     let retries = out
@@ -97,7 +105,6 @@ async fn task_queue_finishes_every_task_and_dead_letters_poison() {
         .iter()
         .any(|l| l.ends_with("dead-lettered task-7:poison after 3 attempts")));
     // Nothing is left in a processing list or the queue.
-    let mut con = srv.conn();
     let left: Vec<String> = q(&mut con, &["KEYS", "tq:queue*"]);
     assert!(left.is_empty(), "{left:?}");
 }
