@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use common::{q, Server};
 use eddy_client::{
-    cmd, ChangeKind, Client, Error, Filter, GroupOptions, Images, Origin, Start, Value,
+    cmd, Change, ChangeKind, ChangeStream, Client, Config, Error, Filter, GroupOptions, Images,
+    Origin, Start, Value,
 };
 use futures_util::StreamExt;
 
@@ -26,6 +27,14 @@ async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(WAIT, f).await {
         Ok(v) => v,
         Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// The next event of a feed that must still be running.
+async fn next_change(feed: &mut ChangeStream, what: &str) -> Change {
+    match within(what, feed.next()).await {
+        Some(Ok(c)) => c,
+        other => panic!("expected {what}, got {other:?}"),
     }
 }
 
@@ -156,8 +165,8 @@ async fn the_feed_is_typed_filtered_with_images_and_start_positions() {
         .follow()
         .await
         .unwrap();
-    let a = within("event 1", feed.next()).await.unwrap().unwrap();
-    let b = within("event 2", feed.next()).await.unwrap().unwrap();
+    let a = next_change(&mut feed, "event 1").await;
+    let b = next_change(&mut feed, "event 2").await;
     assert_eq!((a.key_str().as_str(), a.event.as_str()), ("order:1", "set"));
     assert_eq!(a.change, ChangeKind::Insert);
     assert_eq!(b.change, ChangeKind::Modify);
@@ -173,7 +182,7 @@ async fn the_feed_is_typed_filtered_with_images_and_start_positions() {
 
     // Live: only matching events arrive (the DEL and `other` were filtered out above).
     c.cmd(&["SET", "order:2", "x"]).await.unwrap();
-    let live = within("a live event", feed.next()).await.unwrap().unwrap();
+    let live = next_change(&mut feed, "a live event").await;
     assert_eq!(live.key, b"order:2");
 
     // Starting after an offset, and reading a page.
@@ -246,7 +255,7 @@ async fn feed_survives_a_kill(srv: &Server, c: Client, door: &str) {
     }
     let mut seen = Vec::new();
     for _ in 0..5 {
-        seen.push(within("an event", feed.next()).await.unwrap().unwrap());
+        seen.push(next_change(&mut feed, "an event").await);
     }
 
     // Cut the feed's connection; write while it is gone.
@@ -257,12 +266,7 @@ async fn feed_survives_a_kill(srv: &Server, c: Client, door: &str) {
         let _: () = q(&mut resp, &["SET", &format!("job:{i}"), "x"]);
     }
     for _ in 5..10 {
-        seen.push(
-            within("an event after the reconnect", feed.next())
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        seen.push(next_change(&mut feed, "an event after the reconnect").await);
     }
     let keys: Vec<String> = seen.iter().map(|c| c.key_str()).collect();
     let want: Vec<String> = (0..10).map(|i| format!("job:{i}")).collect();
@@ -305,12 +309,48 @@ async fn the_websocket_transport_runs_commands_subscriptions_and_a_resuming_feed
     feed_survives_a_kill(&srv, c, "websocket").await;
 }
 
+/// A server whose MessagePack door has a fixed port, so that a restarted or replacement server
+/// takes the same address; returns it with that address and its options.
+fn restartable_server() -> (Server, String, Vec<String>) {
+    let mp = common::free_port().to_string();
+    let addr = format!("127.0.0.1:{mp}");
+    let args: Vec<String> = ["--msgpack-port", &mp, "--appendfsync", "always"]
+        .map(str::to_owned)
+        .to_vec();
+    (Server::start_with(&strs(&args)), addr, args)
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[tokio::test]
+async fn the_feed_resumes_across_a_server_restart_with_the_same_log() {
+    let (srv, addr, args) = restartable_server();
+    let c = Client::connect(addr.clone()).await.unwrap();
+    let mut feed = c.changes().follow().await.unwrap();
+    c.cmd(&["SET", "before", "1"]).await.unwrap();
+    let first = next_change(&mut feed, "an event").await;
+    drop(c);
+
+    // Down (the feed retries, refused), then up again on the same data and port.
+    let srv = Server::start_in(srv.stop(), &strs(&args));
+    let c = Client::connect(addr).await.unwrap();
+    c.cmd(&["SET", "after", "2"]).await.unwrap();
+    let next = next_change(&mut feed, "the event after the restart").await;
+    assert_eq!(next.key, b"after");
+    assert_eq!(
+        next.offset,
+        first.offset + 1,
+        "nothing lost, nothing repeated"
+    );
+    assert!(feed.reconnects() >= 1);
+    drop(srv);
+}
+
 #[tokio::test]
 async fn a_resume_into_a_changed_history_is_refused_with_a_typed_error() {
-    let mp = common::free_port().to_string();
-    let args = ["--msgpack-port", mp.as_str(), "--appendfsync", "always"];
-    let srv = Server::start_with(&args);
-    let addr = format!("127.0.0.1:{mp}");
+    let (srv, addr, args) = restartable_server();
     let c = Client::connect(addr.clone()).await.unwrap();
     let epoch = c.changes_info().await.unwrap().epoch;
 
@@ -329,7 +369,7 @@ async fn a_resume_into_a_changed_history_is_refused_with_a_typed_error() {
 
     let mut feed = c.changes().follow().await.unwrap();
     c.cmd(&["SET", "a", "1"]).await.unwrap();
-    let first = within("an event", feed.next()).await.unwrap().unwrap();
+    let first = next_change(&mut feed, "an event").await;
     assert_eq!(first.key, b"a");
     assert_eq!(feed.position().epoch, epoch);
     drop(c);
@@ -337,7 +377,7 @@ async fn a_resume_into_a_changed_history_is_refused_with_a_typed_error() {
     // The server is replaced by one with another history on the same port: the feed
     // reconnects, asks to resume with the old epoch, and is refused.
     drop(srv.stop());
-    let srv2 = Server::start_with(&args);
+    let srv2 = Server::start_with(&strs(&args));
     let c2 = Client::connect(addr).await.unwrap();
     assert_ne!(c2.changes_info().await.unwrap().epoch, epoch);
     match within("the refusal", feed.next()).await {
@@ -346,6 +386,29 @@ async fn a_resume_into_a_changed_history_is_refused_with_a_typed_error() {
     }
     assert!(within("the end of the stream", feed.next()).await.is_none());
     drop(srv2);
+}
+
+#[tokio::test]
+async fn the_password_and_database_apply_to_every_connection_of_a_client() {
+    let srv = Server::start_doors(&["--requirepass", "pw"]);
+    let addr = format!("127.0.0.1:{}", srv.msgpack_port);
+    let denied = Client::connect(addr.clone()).await.unwrap();
+    let e = denied.cmd(&["GET", "k"]).await.unwrap_err();
+    assert_eq!(e.code(), Some("NOAUTH"), "{e}");
+
+    let c = Client::connect_with(Config::new(addr).password("pw").db(2))
+        .await
+        .unwrap();
+    // The feed's own connection authenticates and selects the database too.
+    let mut feed = c.changes().db(2).follow().await.unwrap();
+    c.cmd(&["SET", "in-db-2", "x"]).await.unwrap();
+    let ev = next_change(&mut feed, "an event").await;
+    assert_eq!((ev.db, ev.key.as_slice()), (2, &b"in-db-2"[..]));
+    let mut resp = srv.conn();
+    let _: () = q(&mut resp, &["AUTH", "pw"]);
+    let _: () = q(&mut resp, &["SELECT", "2"]);
+    let v: String = q(&mut resp, &["GET", "in-db-2"]);
+    assert_eq!(v, "x");
 }
 
 #[tokio::test]
@@ -375,10 +438,7 @@ async fn snapshot_then_follow_has_no_gap_and_no_duplicate() {
     );
 
     c.cmd(&["SET", "user:3", "carol"]).await.unwrap();
-    let next = within("the first event after the snapshot", feed.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let next = next_change(&mut feed, "the first event after the snapshot").await;
     assert_eq!(next.key, b"user:3");
     assert!(next.offset > snap.offset);
 }
