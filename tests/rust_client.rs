@@ -412,6 +412,51 @@ async fn the_password_and_database_apply_to_every_connection_of_a_client() {
 }
 
 #[tokio::test]
+async fn trimmed_offsets_end_the_feed_with_a_typed_error() {
+    // The log lives in 1 MB of memory only, so old records are trimmed quickly.
+    let srv = Server::start_doors(&["--appendonly", "no", "--changes-memory-bytes", "1mb"]);
+    let c = client(&srv).await;
+    let mut feed = c.changes().follow().await.unwrap();
+    // The feed is not read meanwhile: its queues fill, the server pauses it, and its cursor
+    // falls out of the log.
+    let mut resp = srv.conn();
+    let big = "x".repeat(1000);
+    for chunk in 0..10 {
+        let mut p = redis::pipe();
+        for i in 0..1000 {
+            p.cmd("SET").arg(format!("k{chunk}:{i}")).arg(&big).ignore();
+        }
+        p.query::<()>(&mut resp).unwrap();
+    }
+    let first = c.changes_info().await.unwrap().first_offset;
+    assert!(first > 1, "the log was trimmed");
+
+    // Starting at a trimmed offset is refused at once, naming the earliest offset.
+    match c.changes().start(Start::At(1)).follow().await {
+        Err(Error::Trimmed { earliest, .. }) => assert_eq!(earliest, Some(first)),
+        other => panic!("expected Error::Trimmed, got {:?}", other.err()),
+    }
+
+    // The paused feed delivers what it had, then the error, then ends.
+    let mut last = 0;
+    loop {
+        match within("the feed", feed.next()).await {
+            Some(Ok(c)) => {
+                assert!(c.offset > last, "in order, no repeats");
+                last = c.offset;
+            }
+            Some(Err(e)) => {
+                assert!(matches!(e, Error::Trimmed { .. }), "{e:?}");
+                break;
+            }
+            None => panic!("the feed ended without an error"),
+        }
+    }
+    assert!(last < first, "events past the gap never arrive");
+    assert!(within("the end", feed.next()).await.is_none());
+}
+
+#[tokio::test]
 async fn snapshot_then_follow_has_no_gap_and_no_duplicate() {
     let srv = Server::start_doors(&[]);
     let c = client(&srv).await;
