@@ -161,6 +161,10 @@ struct Inner {
 
 /// A multiplexed connection to the MessagePack door; cheap to clone (clones share it).
 ///
+/// A `Client` does not reconnect by itself: once the connection is gone every call fails with
+/// [`Error::Closed`], and a new `Client` is needed. (A [`ChangeStream`](crate::ChangeStream)
+/// does reconnect, since it knows where to resume.)
+///
 /// ```no_run
 /// # async fn demo() -> eddy_client::Result<()> {
 /// use eddy_client::{cmd, Client, Value};
