@@ -600,22 +600,31 @@ fn optimistic_increments_from_many_clients_never_lose_an_update() {
 fn exec_is_isolated_from_concurrent_writers() {
     let srv = Server::start();
     let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let writer = {
-        let stop = stop.clone();
+        let (stop, written) = (stop.clone(), written.clone());
         let mut c = srv.conn();
         std::thread::spawn(move || {
             let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
+            loop {
                 let mut p = redis::pipe();
                 for _ in 0..20 {
                     i += 1;
                     p.cmd("SET").arg("w").arg(i).ignore();
                 }
                 p.query::<()>(&mut c).expect("writer");
+                written.store(i, Ordering::Relaxed);
+                if stop.load(Ordering::Relaxed) {
+                    return i;
+                }
             }
-            i
         })
     };
+    // The transactions must run while the writer writes: wait for its first batch (on a busy
+    // machine the thread may start late).
+    assert!(poll_until(Duration::from_secs(10), || written
+        .load(Ordering::Relaxed)
+        > 0));
     let mut c = srv.conn();
     for _ in 0..200 {
         let (x, y): (Option<u64>, Option<u64>) = redis::pipe()
