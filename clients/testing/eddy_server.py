@@ -3,7 +3,8 @@
 As the Rust harness does (tests/common/mod.rs): a private temporary ``--dir``, free ports, and
 ready once the server has logged ``Ready to accept connections`` for each door (it logs those
 lines only after loading its data). The binary is ``$EDDY_SERVER_BIN`` or
-``target/debug/eddy-server`` of this repository.
+``target/debug/eddy-server`` of this repository. ``EDDY_TEST_SERVER=redis-server`` starts a real
+Redis instead (RESP only), which is how the compatibility suite's expectations are checked.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ START_TIMEOUT = 20.0
 
 def server_bin() -> str:
     return os.environ.get("EDDY_SERVER_BIN") or str(REPO / "target" / "debug" / "eddy-server")
+
+
+def reference_mode() -> bool:
+    return os.environ.get("EDDY_TEST_SERVER") == "redis-server"
 
 
 def free_port() -> int:
@@ -59,20 +64,24 @@ class EddyServer:
         args = [server_bin(), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--http-port", str(self.http_port), "--msgpack-port", "0",
                 "--dir", self.dir, *self.extra]
+        ready = {"tcp": threading.Event(), "http": threading.Event()}
+        if reference_mode():
+            args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                    "--dir", self.dir, "--save", "", "--logfile", "", *self.extra]
+            ready = {"tcp": threading.Event()}
         env = dict(os.environ, NO_COLOR="1")
         env.pop("RUST_LOG", None)
         self.proc = subprocess.Popen(args, cwd=self.dir, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      errors="replace")
-        ready = {"tcp": threading.Event(), "http": threading.Event()}
 
         def drain(stream) -> None:
             for line in stream:
                 line = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", line.rstrip("\n"))
                 self.log.append(line)
-                m = re.search(r"Ready to accept connections (\w+)", line)
-                if m and m.group(1) in ready:
-                    ready[m.group(1)].set()
+                m = re.search(r"Ready to accept connections ?(\w*)", line)
+                if m and (m.group(1) or "tcp") in ready:
+                    ready[m.group(1) or "tcp"].set()
 
         for s in (self.proc.stdout, self.proc.stderr):
             threading.Thread(target=drain, args=(s,), daemon=True).start()
