@@ -4,7 +4,7 @@ groups. Every part speaks Eddy's WebSocket door (``ws://host:8379/ws``) in Messa
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Generic, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, AsyncIterator, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from .connection import Arg, Connection, PushHandler
 from .errors import CannotResumeError, ConnectionLostError, EddyError, ResponseError
@@ -158,9 +158,10 @@ class Client:
 
     # -- the change feed -----------------------------------------------------------------------
 
-    async def changes_info(self) -> dict:
+    async def changes_info(self) -> Dict[str, Any]:
         """``CHANGES INFO``: ``epoch``, ``first-offset``, ``last-offset``, ``memory-bytes``."""
-        return await self.execute("CHANGES", "INFO")
+        info: Dict[str, Any] = await (await self._command_conn()).call("CHANGES", "INFO")
+        return info
 
     async def follow(
         self,
@@ -503,12 +504,10 @@ class Group:
     async def seek(self, start: Start) -> None:
         await self.client.execute("CHANGES", "GROUP", "SEEK", self.name, str(start))
 
-    async def info(self) -> Optional[dict]:
+    async def info(self) -> Optional[Dict[str, Any]]:
         """This group's entry of ``CHANGES GROUP LIST`` (None if it does not exist)."""
-        for g in await self._call("CHANGES", "GROUP", "LIST") or []:
-            if g.get("name") == self.name:
-                return g
-        return None
+        groups: List[Dict[str, Any]] = await self._call("CHANGES", "GROUP", "LIST") or []
+        return next((g for g in groups if g.get("name") == self.name), None)
 
     async def read(
         self,

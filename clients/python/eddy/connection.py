@@ -10,7 +10,7 @@ import asyncio
 import itertools
 from typing import Any, Callable, Dict, List, Optional, Union
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
 
 SIGNATURE_HEADER = "X-Eddy-Signature"
 
@@ -131,7 +131,7 @@ def handle(
     *,
     secret: Optional[Union[str, bytes]],
     process: Callable[[TriggerRecord], Any],
-    seen: Optional[set] = None,
+    seen: Optional[Set[str]] = None,
 ) -> Tuple[int, bytes]:
     """Verifies, parses and processes one request; returns the HTTP status and JSON body.
 
