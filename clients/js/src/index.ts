@@ -585,22 +585,23 @@ export class Subscription extends Stream<Message> {
     }
   }
 
-  private async open(): Promise<Connection> {
+  /** A new connection with the current channels and patterns subscribed, then watched. */
+  protected async reopen(): Promise<void> {
     const conn = await this.client.openConnection((p) => this.onPush(p));
+    try {
+      if (this.channels.size) await conn.call("SUBSCRIBE", ...this.channels);
+      if (this.patterns.size) await conn.call("PSUBSCRIBE", ...this.patterns);
+    } catch (e) {
+      conn.close();
+      throw e;
+    }
     this.conn = conn;
     this.watch(conn);
-    return conn;
-  }
-
-  protected async reopen(): Promise<void> {
-    const conn = await this.open();
-    if (this.channels.size) await conn.call("SUBSCRIBE", ...this.channels);
-    if (this.patterns.size) await conn.call("PSUBSCRIBE", ...this.patterns);
   }
 
   private async call(...args: Arg[]): Promise<void> {
-    const conn = this.conn?.isOpen ? this.conn : await this.open();
-    await conn.call(...args);
+    if (!this.conn?.isOpen) await this.reopen();
+    await (this.conn as Connection).call(...args);
   }
 
   async subscribe(...channels: string[]): Promise<void> {
