@@ -10,6 +10,7 @@ from typing import List
 import pytest
 
 import eddy
+from eddy_server import EddyServer
 
 
 async def take(feed: eddy.Feed, n: int) -> List[eddy.Change]:
@@ -126,3 +127,33 @@ async def test_changes_as_bytes(url: str) -> None:
             (ch,) = await take(feed, 1)
         assert ch.key == b"fd:bytes:1" and ch.new == b"text"
         assert ch.args == [b"SET", b"fd:bytes:1", b"text"] and ch.event == "set"
+
+
+async def test_resume_past_retention_is_trimmed() -> None:
+    """A feed whose resume offset retention has deleted: the iterator raises CannotResumeError
+    naming the earliest offset, instead of skipping records silently. (A filtered feed resumes
+    from after the last event it *received*: the server sends no progress for the records its
+    filter skipped, see the report in clients/README.md.)"""
+    from eddy_server import EddyServer
+
+    srv = EddyServer("--changes-segment-bytes", "65536", "--changes-retention-ms", "1",
+                     "--save", "")
+    try:
+        async with eddy.Client(srv.ws_url) as c:
+            feed = await c.follow("earliest", match="trim:wanted:*")
+            assert feed.next_offset == 1
+            payload = "x" * 200
+            for chunk in range(10):  # about twenty 64 KB segments
+                await asyncio.gather(*(c.execute("SET", f"trim:other:{chunk}:{i}", payload)
+                                       for i in range(500)))
+            assert await c.execute("BGSAVE") == "Background saving started"
+            while (await c.changes_info())["first-offset"] <= 1:
+                await asyncio.sleep(0.05)
+            feed._abort_connection()
+            with pytest.raises(eddy.CannotResumeError) as e:
+                await feed.get(timeout=10)
+            info = await c.changes_info()
+            assert e.value.reason == "TRIMMED" and e.value.earliest == info["first-offset"]
+            await feed.close()
+    finally:
+        srv.stop()
