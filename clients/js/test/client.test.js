@@ -124,6 +124,26 @@ test("change feed: resumes after a forced disconnect, nothing lost or repeated",
   await feed.close();
 });
 
+test("change feed: resumes after the server kills the connection", async () => {
+  const feed = await c.follow("latest", { match: "jsk:*" });
+  await c.execute("SET", "jsk:1", "a");
+  await take(feed, 1);
+  // The feed's connection: the one whose last command was CHANGES SUBSCRIBE (earlier tests'
+  // closed feeds may take a moment to leave the list).
+  let subs;
+  await until(async () => {
+    subs = (await c.execute("CLIENT", "LIST")).split("\n").filter((l) => l.includes("cmd=changes|subscribe"));
+    return subs.length === 1;
+  });
+  const id = /id=(\d+)/.exec(subs[0])[1];
+  assert.equal(await c.execute("CLIENT", "KILL", "ID", id), 1);
+  await c.execute("SET", "jsk:2", "b");
+  const [two] = await take(feed, 1);
+  assert.equal(two.key, "jsk:2");
+  assert.equal(feed.reconnects, 1);
+  await feed.close();
+});
+
 test("change feed: the server refusing to resume is an error", async () => {
   await assert.rejects(c.follow("earliest", { epoch: "0000not-this-log" }),
     (e) => e instanceof CannotResumeError && e.reason === "EPOCH");

@@ -157,3 +157,18 @@ async def test_resume_past_retention_is_trimmed() -> None:
             await feed.close()
     finally:
         srv.stop()
+
+
+async def test_resume_after_the_server_kills_the_connection(url: str) -> None:
+    async with eddy.Client(url) as c:
+        feed = await c.follow("latest", match="fd:kill:*", images="new")
+        await c.execute("SET", "fd:kill:1", "a")
+        (one,) = await take(feed, 1)
+        assert feed._conn is not None
+        victim = await feed._conn.call("CLIENT", "ID")
+        assert await c.execute("CLIENT", "KILL", "ID", victim) == 1
+        await c.execute("SET", "fd:kill:2", "b")
+        (two,) = await take(feed, 1)
+        assert (two.key, two.new) == ("fd:kill:2", "b") and two.offset > one.offset
+        assert feed.reconnects == 1
+        await feed.close()
