@@ -373,8 +373,11 @@ export class Client {
   }
 
   private async commandConn(): Promise<Connection> {
-    const current = this.conn && (await this.conn.catch(() => undefined));
-    if (!current || !current.isOpen) this.conn = this.openConnection();
+    const p = this.conn;
+    const current = p && (await p.catch(() => undefined));
+    if (current?.isOpen) return current;
+    // Concurrent callers that found the same dead connection share one new connection.
+    if (this.conn === p) this.conn = this.openConnection();
     return this.conn as Promise<Connection>;
   }
 

@@ -200,3 +200,14 @@ test("consumer groups: read, pending, ack, claim, blocking read", async () => {
   assert.equal((await g.info()).pending, 1);
   assert.equal(await g.destroy(), true);
 });
+
+test("the command connection is reopened once after a drop, for concurrent callers", async () => {
+  const own = await new Client(server.wsUrl).connect();
+  const first = await own.execute("CLIENT", "ID");
+  assert.equal(await c.execute("CLIENT", "KILL", "ID", first), 1);
+  await until(async () => !(await own.conn).isOpen); // the client has seen the close
+  const ids = await Promise.all(Array.from({ length: 5 }, () => own.execute("CLIENT", "ID")));
+  assert.equal(new Set(ids).size, 1);
+  assert.notEqual(ids[0], first);
+  await own.close();
+});
