@@ -4,7 +4,8 @@ groups. Every part speaks Eddy's WebSocket door (``ws://host:8379/ws``) in Messa
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar, Union
+from collections import deque
+from typing import Any, AsyncIterator, Awaitable, Deque, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from .connection import Arg, Connection, PushHandler
 from .errors import CannotResumeError, ConnectionLostError, EddyError, ResponseError
@@ -174,6 +175,7 @@ class Client:
         images: Optional[str] = None,
         epoch: Optional[str] = None,
         resume: bool = True,
+        buffer: int = 1024,
     ) -> "Feed":
         """Follows the change feed from ``start``: an async iterator of :class:`Change`.
 
@@ -181,8 +183,13 @@ class Client:
         the same log (``EPOCH``): nothing is lost or repeated. When that is impossible the
         iterator raises :class:`CannotResumeError`. ``resume=False`` raises
         :class:`ConnectionLostError` on a disconnect instead.
+
+        At most ``buffer`` events wait in the client for the application; past that the feed
+        stops reading its socket and the server pauses the subscription until it is read again
+        (nothing is lost: it catches up from the log).
         """
-        feed = Feed(self, str(start), filter_args(match, events, types, db), images, epoch, resume)
+        filters = filter_args(match, events, types, db)
+        feed = Feed(self, str(start), filters, images, epoch, resume, buffer)
         await feed.start()
         return feed
 
@@ -232,20 +239,47 @@ T = TypeVar("T")
 
 class _Stream(Generic[T]):
     """What subscriptions and feeds share: a connection of their own that is opened again after
-    a drop (:meth:`_reopen`), and a queue of items read by iterating (or :meth:`_next`). An
-    error that ends the stream is raised by the reader, and again on every later read."""
+    a drop (:meth:`_reopen`), and a buffer of items read by iterating (or :meth:`_next`). An
+    error that ends the stream is raised by the reader, and again on every later read.
 
-    def __init__(self, client: Client) -> None:
+    With a ``limit``, a full buffer stops the connection's reading until the application takes
+    items: the server then holds back (a feed pauses and catches up from the log later), so a
+    slow consumer costs bounded memory on both sides."""
+
+    def __init__(self, client: Client, limit: Optional[int] = None) -> None:
         self._client = client
-        self._queue: asyncio.Queue[Union[T, BaseException, None]] = asyncio.Queue()
+        self._items: Deque[T] = deque()
+        self._limit = limit
+        self._end: Optional[BaseException] = None
+        self._ended = False
+        self._changed = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
         self._conn: Optional[Connection] = None
         self._closing = False
         self._task: Optional[asyncio.Task[None]] = None
         #: How many times the stream has reconnected.
         self.reconnects = 0
 
-    def _on_push(self, push: List[Any]) -> None:
+    def _on_push(self, push: List[Any]) -> Optional[Awaitable[Any]]:
         raise NotImplementedError
+
+    def _put(self, item: T) -> Optional[Awaitable[Any]]:
+        """Buffers an item; when that fills the buffer, returns what the connection's reader
+        awaits before reading on."""
+        self._items.append(item)
+        self._changed.set()
+        if self._limit is not None and len(self._items) >= self._limit:
+            self._space.clear()
+            return self._space.wait()
+        return None
+
+    def _finish(self, error: Optional[BaseException] = None) -> None:
+        """Ends the stream (with an error, raised to the reader after the buffered items)."""
+        if not self._ended:
+            self._end, self._ended = error, True
+        self._space.set()
+        self._changed.set()
 
     async def _reopen(self) -> None:
         """Opens a new connection (``self._conn``) and restores the subscriptions on it."""
@@ -276,19 +310,29 @@ class _Stream(Generic[T]):
                 else:
                     raise ConnectionLostError("could not reconnect")
         except EddyError as e:
-            self._queue.put_nowait(e)
+            self._finish(e)
 
     async def _next(self, timeout: Optional[float]) -> Optional[T]:
-        try:
-            item = await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
-        if item is None or isinstance(item, BaseException):
-            self._queue.put_nowait(item)  # the end stays the end
-            if item is not None:
-                raise item
-            return None
-        return item
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self._items:
+                item = self._items.popleft()
+                if self._limit is None or len(self._items) < self._limit:
+                    self._space.set()
+                return item
+            if self._end is not None:
+                raise self._end  # the end stays the end
+            if self._ended:
+                return None
+            self._changed.clear()
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                return None
 
     def __aiter__(self) -> "_Stream[T]":
         return self
@@ -301,11 +345,12 @@ class _Stream(Generic[T]):
 
     async def close(self) -> None:
         self._closing = True
+        self._finish()
+        self._items.clear()
         if self._task is not None:
             self._task.cancel()
         if self._conn is not None:
             await self._conn.close()
-        self._queue.put_nowait(None)
 
     async def __aenter__(self) -> "_Stream[T]":
         return self
@@ -331,12 +376,13 @@ class Subscription(_Stream[Message]):
         self._channels: List[str] = []
         self._patterns: List[str] = []
 
-    def _on_push(self, push: List[Any]) -> None:
+    def _on_push(self, push: List[Any]) -> Optional[Awaitable[Any]]:
         kind = push[0] if push else None
         if kind in ("message", "smessage") and len(push) >= 3:
-            self._queue.put_nowait(Message(kind, push[1], push[2]))
-        elif kind == "pmessage" and len(push) >= 4:
-            self._queue.put_nowait(Message(kind, push[2], push[3], pattern=push[1]))
+            return self._put(Message(kind, push[1], push[2]))
+        if kind == "pmessage" and len(push) >= 4:
+            return self._put(Message(kind, push[2], push[3], pattern=push[1]))
+        return None
 
     async def _reopen(self) -> None:
         self._conn = await self._client.open_connection(self._on_push)
@@ -389,8 +435,9 @@ class Feed(_Stream[Change]):
         images: Optional[str],
         epoch: Optional[str],
         resume: bool,
+        buffer: int,
     ) -> None:
-        super().__init__(client)
+        super().__init__(client, limit=buffer)
         self._start = start
         self._filters = filters + _images_args(images)
         self._resume = resume
@@ -404,19 +451,18 @@ class Feed(_Stream[Change]):
     def _resumable(self) -> bool:
         return self._resume
 
-    def _on_push(self, push: List[Any]) -> None:
-        if not push:
-            return
-        if push[0] == "changes":
+    def _on_push(self, push: List[Any]) -> Optional[Awaitable[Any]]:
+        if push and push[0] == "changes":
             ch = Change.from_event(push[1], not self._client.decode_responses)
             if self.next_offset is not None and ch.offset < self.next_offset:
-                return  # already delivered before a reconnect
+                return None  # already delivered before a reconnect
             self.last_offset = ch.offset
             self.next_offset = ch.offset + 1
-            self._queue.put_nowait(ch)
-        elif push[0] == "changes-error":
+            return self._put(ch)
+        if push and push[0] == "changes-error":
             self._closing = True
-            self._queue.put_nowait(CannotResumeError(str(push[1])))
+            self._finish(CannotResumeError(str(push[1])))
+        return None
 
     async def _reopen(self) -> None:
         conn = await self._client.open_connection(self._on_push)

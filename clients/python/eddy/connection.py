@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Union
 
 import msgpack  # type: ignore[import-untyped]
 from websockets.asyncio.client import ClientConnection, connect
@@ -19,7 +19,9 @@ from .errors import ConnectionLostError, ResponseError
 #: An argument of a command: text is sent as UTF-8, bytes as they are, numbers as their text.
 Arg = Union[str, bytes, bytearray, memoryview, int, float]
 
-PushHandler = Callable[[List[Any]], None]
+#: Receives each push; may return an awaitable, which the connection awaits before it reads the
+#: next message (how a full buffer holds the server back).
+PushHandler = Callable[[List[Any]], Optional[Awaitable[Any]]]
 
 
 def encode_arg(a: Arg) -> Union[str, bytes]:
@@ -126,7 +128,9 @@ class Connection:
                 msg = msgpack.unpackb(data, raw=False, strict_map_key=False)
                 if "push" in msg:
                     if self._on_push is not None:
-                        self._on_push(decode_value(msg["push"]))
+                        wait = self._on_push(decode_value(msg["push"]))
+                        if wait is not None:
+                            await wait
                     continue
                 fut = self._pending.pop(msg.get("id"), None)
                 if fut is None or fut.done():

@@ -172,3 +172,31 @@ async def test_resume_after_the_server_kills_the_connection(url: str) -> None:
         assert (two.key, two.new) == ("fd:kill:2", "b") and two.offset > one.offset
         assert feed.reconnects == 1
         await feed.close()
+
+
+async def test_a_slow_consumer_holds_the_server_back(url: str) -> None:
+    """A full client buffer stops reading the socket; the server pauses the subscription (its
+    lag grows) instead of the client's memory, and everything arrives once read, in order."""
+    async with eddy.Client(url) as c:
+        feed = await c.follow("latest", match="fd:slow:*", images="new", buffer=8)
+        assert feed._conn is not None
+        me = await feed._conn.call("CLIENT", "ID")
+        value = "v" * 4096
+        n = 2000
+        for start in range(0, n, 250):
+            await asyncio.gather(*(c.execute("SET", f"fd:slow:{i}", value)
+                                   for i in range(start, start + 250)))
+
+        async def lag() -> int:
+            for line in (await c.execute("INFO", "changes")).splitlines():
+                if line.startswith(f"reader_sub_{me}:"):
+                    return int(line.rsplit("lag=", 1)[1].split(",")[0])
+            raise AssertionError(f"no reader_sub_{me} in INFO changes")
+
+        while await lag() == 0:
+            await asyncio.sleep(0.01)
+        assert len(feed._items) <= 8
+        got = await take(feed, n)
+        assert [ch.key for ch in got] == [f"fd:slow:{i}" for i in range(n)]
+        assert await lag() == 0
+        await feed.close()
