@@ -10,9 +10,10 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::require_tool;
 
@@ -86,30 +87,65 @@ fn node_ready(dir: &Path) -> bool {
     true
 }
 
+/// Longest a whole suite may take before it is killed and the test fails.
+const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Runs a suite in `dir` against this build's server, echoes its output, and fails the test
-/// unless the suite passed. Returns the output for the caller's checks.
+/// unless the suite passed in time. Returns the output for the caller's checks.
 fn run_suite(dir: &Path, program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
+    let mut child = Command::new(program)
         .args(args)
         .current_dir(dir)
         .env("EDDY_SERVER_BIN", env!("CARGO_BIN_EXE_eddy-server"))
         .env_remove("EDDY_TEST_SERVER")
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let readers = [
+        drain(child.stdout.take().expect("stdout")),
+        drain(child.stderr.take().expect("stderr")),
+    ];
+    let deadline = Instant::now() + SUITE_TIMEOUT;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for the suite") {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text: String = readers
+        .into_iter()
+        .map(|r| r.join().unwrap_or_default())
+        .collect();
     // Shown when the test fails (or with --nocapture).
     eprintln!("{text}");
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "{program} {args:?} in {} did not finish within {SUITE_TIMEOUT:?}",
+            dir.display()
+        )
+    });
     assert!(
-        out.status.success(),
-        "{program} {args:?} in {} failed ({})",
-        dir.display(),
-        out.status
+        status.success(),
+        "{program} {args:?} in {} failed ({status})",
+        dir.display()
     );
     text
+}
+
+/// Reads a pipe to its end on a thread of its own (so neither pipe of a child can fill).
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
 }
 
 /// Prints pytest's skip and xfail lines (from `-rsx`) with the test's name.

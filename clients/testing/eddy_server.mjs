@@ -13,6 +13,13 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+// Servers still running when this process ends (however it ends short of SIGKILL) are killed.
+const running = new Set();
+process.on("exit", () => { for (const c of running) c.kill("SIGKILL"); });
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, () => process.exit(128 + (sig === "SIGINT" ? 2 : 15)));
+}
 const START_TIMEOUT_MS = 20_000;
 
 export function serverBin() {
@@ -41,6 +48,8 @@ function startOnce(dir, port, httpPort, extra) {
   delete env.RUST_LOG;
   const child = spawn(reference ? "redis-server" : serverBin(), args, { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
   const log = [];
+  running.add(child);
+  child.on("exit", () => running.delete(child));
   return new Promise((ok) => {
     const ready = new Set();
     const timer = setTimeout(() => { child.kill("SIGKILL"); ok({ child: null, log }); },
@@ -70,6 +79,11 @@ export async function startServer(extra = []) {
     if (!child) continue; // e.g. a port taken meanwhile: try others
     child.stdout.resume();
     child.stderr.resume();
+    // A server never keeps the test process alive (a failed test that did not stop it would
+    // hang the run); it is killed when the process exits.
+    child.unref();
+    child.stdout.unref?.();
+    child.stderr.unref?.();
     return {
       port,
       httpPort,
@@ -77,6 +91,7 @@ export async function startServer(extra = []) {
       log,
       async stop() {
         if (child.exitCode === null) {
+          child.ref(); // keep the process alive until the exit is seen
           const exited = new Promise((ok) => child.once("exit", ok));
           child.kill("SIGKILL");
           await exited;

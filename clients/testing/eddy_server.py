@@ -28,6 +28,17 @@ def server_bin() -> str:
     return os.environ.get("EDDY_SERVER_BIN") or str(REPO / "target" / "debug" / "eddy-server")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the test process dies (Linux), so a killed or
+    crashed test run leaves no server behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
+
+
 def reference_mode() -> bool:
     return os.environ.get("EDDY_TEST_SERVER") == "redis-server"
 
@@ -73,7 +84,7 @@ class EddyServer:
         env.pop("RUST_LOG", None)
         self.proc = subprocess.Popen(args, cwd=self.dir, env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     errors="replace")
+                                     errors="replace", preexec_fn=_die_with_parent)
 
         def drain(stream) -> None:
             for line in stream:

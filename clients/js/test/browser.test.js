@@ -62,7 +62,7 @@ test("in headless Chromium", { skip: hasChromium ? false : "chromium not install
   const profile = mkdtempSync(join(tmpdir(), "eddy-chromium-"));
   const browser = spawn("chromium", ["--headless", "--no-sandbox", "--disable-gpu",
     `--user-data-dir=${profile}`, "--remote-debugging-port=0",
-    `http://127.0.0.1:${http.address().port}/`], { stdio: "ignore" });
+    `http://127.0.0.1:${http.address().port}/`], { stdio: "ignore", detached: true });
   let timer;
   try {
     const got = await Promise.race([reported,
@@ -75,11 +75,12 @@ test("in headless Chromium", { skip: hasChromium ? false : "chromium not install
     ].join("\n"));
   } finally {
     clearTimeout(timer);
+    // `chromium` is a wrapper script: kill its whole process group, the browser included.
     const exited = new Promise((r) => browser.once("exit", r));
-    browser.kill("SIGKILL");
+    try { process.kill(-browser.pid, "SIGKILL"); } catch { browser.kill("SIGKILL"); }
     await exited;
-    rmSync(profile, { recursive: true, force: true });
     http.close();
     await eddy.stop();
+    rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   }
 });
