@@ -17,6 +17,7 @@ records (``{"Records": [...]}``). Delivery is at least once: de-duplicate by ``r
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -47,7 +48,8 @@ class TriggerRecord:
     ``id`` is the identifier to report in ``batchItemFailures`` and to de-duplicate by
     (``<epoch>:<offset>``); ``data`` is the change event (docs/changes.md) with its images
     (``new``/``old``: a string as text, a hash as an object, other types as
-    ``{"$dump": base64}``).
+    ``{"$dump": base64}``). ``key`` is ``bytes`` when the key is not UTF-8 (the event then
+    carries it in base64 with ``"base64": true``).
     """
 
     id: str
@@ -77,13 +79,20 @@ def parse_batch(body: Union[bytes, str, Any]) -> List[TriggerRecord]:
     raise ValueError("not a trigger batch: expected a CloudEvents array or {\"Records\": [...]}")
 
 
+def _key(data: Mapping[str, Any], fallback: Any) -> Any:
+    key = data.get("key", fallback)
+    if data.get("base64") is True and isinstance(key, str):
+        return base64.b64decode(key)
+    return key
+
+
 def _cloudevent(e: Mapping[str, Any]) -> TriggerRecord:
     data = dict(e.get("data") or {})
     offset = int(e.get("eddyoffset", data.get("offset", 0)))
     return TriggerRecord(
         id=str(e["id"]),
         offset=offset,
-        key=data.get("key", e.get("subject")),
+        key=_key(data, e.get("subject")),
         event=str(data.get("event", str(e.get("type", "")).rsplit(".", 1)[-1])),
         change=str(data.get("change", "")),
         data=data,
@@ -97,9 +106,7 @@ _CHANGE_OF = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 def _dynamodb(r: Mapping[str, Any]) -> TriggerRecord:
     ddb = r.get("dynamodb") or {}
     data = dict(r.get("eddy") or {})
-    key = data.get("key")
-    if key is None:
-        key = ((ddb.get("Keys") or {}).get("key") or {}).get("S")
+    key = _key(data, ((ddb.get("Keys") or {}).get("key") or {}).get("S"))
     return TriggerRecord(
         id=str(r["eventID"]),
         offset=int(data.get("offset", ddb.get("SequenceNumber", 0))),

@@ -84,6 +84,9 @@ def test_parse_cloudevents_and_dynamodb() -> None:
     assert d.new == {"name": "alice", "plan": "pro"} and d.old == {"name": "alice"}
     with pytest.raises(ValueError):
         parse_batch(b'{"not": "a batch"}')
+    (raw,) = parse_batch([{"id": "e:5", "eddyoffset": 5, "subject": "/w==",
+                           "data": {"offset": 5, "key": "/w==", "base64": True, "event": "del"}}])
+    assert raw.key == b"\xff"
 
 
 def test_batch_response() -> None:
