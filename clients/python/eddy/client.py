@@ -91,7 +91,7 @@ class Client:
         self.connect_timeout = connect_timeout
         self.reconnect = reconnect or Reconnect()
         self._conn: Optional[Connection] = None
-        self._lock = asyncio.Lock()
+        self._lock: Optional[asyncio.Lock] = None  # made in the loop that first uses it
 
     async def __aenter__(self) -> "Client":
         await self.connect()
@@ -115,6 +115,8 @@ class Client:
         return self
 
     async def _command_conn(self) -> Connection:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
         async with self._lock:
             if self._conn is None or self._conn.closed:
                 self._conn = await self.open_connection()
