@@ -306,6 +306,13 @@ pub fn changes_epoch(current: &str, given: &[u8]) -> CmdError {
     ))
 }
 
+/// A change-feed start offset beyond the end of the log.
+pub fn changes_beyond_end(from: u64, next: u64) -> CmdError {
+    CmdError::owned(format!(
+        "ERR offset {from} is beyond the end of the change log: the next offset is {next}; a cursor from another history needs EPOCH or a new snapshot"
+    ))
+}
+
 /// XREAD/XREADGROUP with BLOCK called from a script; `cmd` as the script typed it.
 pub fn script_stream_block(cmd: &[u8]) -> String {
     format!(

@@ -1103,3 +1103,43 @@ fn model_random_writes_and_filters_agree_with_the_server() {
     }
     let _ = vpairs;
 }
+
+/// A cursor past the end of the log was never handed out by it: it is refused, so a reader with
+/// a cursor from another history cannot silently skip the records in between.
+#[test]
+fn a_start_past_the_end_of_the_log_is_refused() {
+    if !eddy_only("a_start_past_the_end_of_the_log_is_refused") {
+        return;
+    }
+    let s = Server::start();
+    let mut c = s.conn();
+    q::<()>(&mut c, &["SET", "a", "1"]);
+    let last: i64 = match vget(&qv(&mut c, &["CHANGES", "INFO"]), "last-offset") {
+        Some(Value::Int(n)) => n,
+        other => panic!("{other:?}"),
+    };
+    // The next offset (nothing there yet) and `(last` are fine.
+    assert!(read(&mut c, &[&(last + 1).to_string()]).is_empty());
+    assert!(read(&mut c, &[&format!("({last}")]).is_empty());
+    for start in [
+        (last + 2).to_string(),
+        format!("({}", last + 1),
+        "100".to_string(),
+    ] {
+        let e = qerr(&mut c, &["CHANGES", "READ", &start]);
+        assert!(
+            e.contains("beyond the end of the change log"),
+            "{start}: {e}"
+        );
+        let e = qerr(&mut c, &["CHANGES", "SUBSCRIBE", &start]);
+        assert!(
+            e.contains("beyond the end of the change log"),
+            "{start}: {e}"
+        );
+    }
+    // Another epoch is reported as such, whatever the offset.
+    let e = qerr(&mut c, &["CHANGES", "READ", "100", "EPOCH", "nope"]);
+    assert!(e.starts_with("ERR EPOCH"), "{e}");
+    // The connection carries on.
+    assert_eq!(q::<String>(&mut c, &["GET", "a"]), "1");
+}

@@ -65,11 +65,18 @@ pub fn parse_start(log: &ChangeLog, a: &[u8]) -> CmdResult<u64> {
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or(CmdError::from(error::CHANGES_BAD_START))
     };
-    match a.first() {
-        Some(b'(') => Ok(num(&a[1..])?.saturating_add(1)),
-        Some(b'@') => Ok(offset_at_time(log, num(&a[1..])?)),
-        _ => num(a),
+    let from = match a.first() {
+        Some(b'(') => num(&a[1..])?.saturating_add(1),
+        Some(b'@') => return Ok(offset_at_time(log, num(&a[1..])?)),
+        _ => num(a)?,
+    };
+    // A cursor past the end was never handed out by this log: refusing it (rather than waiting
+    // for the log to grow into it) keeps a reader from silently skipping the records between.
+    let next = log.last_offset() + 1;
+    if from > next {
+        return Err(error::changes_beyond_end(from, next));
     }
+    Ok(from)
 }
 
 /// The first offset whose record has `ts >= ms` (the next offset if there is none).
@@ -368,6 +375,11 @@ mod tests {
         assert_eq!(parse_start(&log, b"$"), Ok(5));
         assert_eq!(parse_start(&log, b"3"), Ok(3));
         assert_eq!(parse_start(&log, b"(3"), Ok(4));
+        // The next offset is fine (nothing yet); past it is refused, not waited for.
+        assert_eq!(parse_start(&log, b"5"), Ok(5));
+        assert_eq!(parse_start(&log, b"(4"), Ok(5));
+        assert!(parse_start(&log, b"6").is_err());
+        assert!(parse_start(&log, b"(5").is_err());
         assert_eq!(parse_start(&log, b"@0"), Ok(1));
         assert_eq!(parse_start(&log, b"@15"), Ok(2));
         assert_eq!(parse_start(&log, b"@20"), Ok(2));

@@ -289,8 +289,9 @@ pub(super) fn block_on(ctx: &mut Ctx) -> Arc<Waiter> {
 
 fn changes_read(ctx: &mut Ctx, a: Args) -> CmdResult {
     let log = &ctx.srv.log;
-    let from = subscribe::parse_start(log, a.get(2))?;
+    // Options first: a cursor from another history gets the EPOCH error, not an offset error.
     let o = read_opts(ctx, &mut Cursor::new(a, 3), true, true)?;
+    let from = subscribe::parse_start(log, a.get(2))?;
     let found = subscribe::scan(log, from, &o.filter, o.count).map_err(|e| trimmed(from, e))?;
     if found.events.is_empty() {
         if let Some(ms) = o.block_ms {
@@ -409,8 +410,9 @@ fn changes_info(ctx: &mut Ctx, _a: Args) -> CmdResult {
 
 fn changes_subscribe(ctx: &mut Ctx, a: Args) -> CmdResult {
     let log = &ctx.srv.log;
-    let from = subscribe::parse_start(log, a.get(2))?;
+    // Options first: a cursor from another history gets the EPOCH error, not an offset error.
     let o = read_opts(ctx, &mut Cursor::new(a, 3), true, false)?;
+    let from = subscribe::parse_start(log, a.get(2))?;
     let first = log.first_offset();
     if from < first {
         return Err(error::changes_trimmed(from, first));
