@@ -5,9 +5,12 @@
 #
 # Usage: examples/bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS]
 # Each workload is "name|setup;setup...|benchmarked command" (redis-benchmark syntax,
-# __rand_int__ expands to a random number below 100000). A setup prefixed "K*" runs K times
+# __rand_int__ expands to a random zero-padded number below 100000; Redis refuses it as a bit
+# offset, so SETBIT uses a fixed one). A setup prefixed "K*" runs K times
 # (through redis-benchmark), others once.
 set -euo pipefail
+# Commands contain `*` (XADD ids): word splitting must not expand it as a glob.
+set -f
 EDDY=${1:?usage: bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS]}
 ROUNDS=${2:-3}
 N=${3:-200000}
@@ -26,7 +29,7 @@ WORKLOADS=(
   "XADD||XADD bench:s * f v"
   "XRANGE_100|100*XADD bench:r * f v|XRANGE bench:r - + COUNT 100"
   "XREADGROUP|N*XADD bench:g * f v;XGROUP CREATE bench:g g 0|XREADGROUP GROUP g c COUNT 1 NOACK STREAMS bench:g >"
-  "SETBIT||SETBIT bench:bits __rand_int__ 1"
+  "SETBIT||SETBIT bench:bits 1234567 1"
   "BITCOUNT|SETBIT bench:bc 1000000 1|BITCOUNT bench:bc"
   "PFADD||PFADD bench:hll __rand_int__"
   "PFCOUNT|PFADD bench:pc a b c d e f g|PFCOUNT bench:pc"
@@ -52,6 +55,13 @@ for w in "${WORKLOADS[@]}"; do
         redis-cli -p "$p" $st >/dev/null
       fi
     done
+  done
+  # A workload whose command errors would measure error replies: check it once on both.
+  for p in "$RP" "$EP"; do
+    # shellcheck disable=SC2086
+    if redis-cli -p "$p" ${cmd//__rand_int__/1} 2>&1 | grep -q '^ERR\|^WRONGTYPE\|^NOGROUP'; then
+      echo "$name: the command fails on port $p" >&2; exit 1
+    fi
   done
   r=(); e=()
   for _ in $(seq "$ROUNDS"); do
