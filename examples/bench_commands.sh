@@ -9,6 +9,8 @@
 # __rand_int__ expands to a random number below 100000). A setup prefixed "K*" runs K times
 # (through redis-benchmark), others once.
 set -euo pipefail
+# Workloads are split into words unquoted; `*` (XADD's auto id) must not expand to file names.
+set -f
 EDDY=${1:?usage: bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS] [ONLY]}
 ROUNDS=${2:-3}
 N=${3:-200000}
