@@ -3,27 +3,50 @@
 # (alternating, same client, same machine), for the workloads ../shared/bench/vs-redis.sh does not
 # cover (streams, bitmaps, HyperLogLog, scripts). Prints per workload both medians and the ratio.
 #
-# Usage: examples/bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS]
+# Usage: examples/bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS] [ONLY]
+# ONLY, a regex, runs just the workloads whose name matches (e.g. EVALSHA for issue 10 item 6).
 # Each workload is "name|setup;setup...|benchmarked command" (redis-benchmark syntax,
 # __rand_int__ expands to a random zero-padded number below 100000; Redis refuses it as a bit
 # offset, so SETBIT uses a fixed one). A setup prefixed "K*" runs K times
 # (through redis-benchmark), others once.
 set -euo pipefail
-# Commands contain `*` (XADD ids): word splitting must not expand it as a glob.
+# Workloads are split into words unquoted; `*` (XADD's auto id) must not expand to file names.
 set -f
-EDDY=${1:?usage: bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS]}
+EDDY=${1:?usage: bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS] [ONLY]}
 ROUNDS=${2:-3}
 N=${3:-200000}
+ONLY=${4:-.}
 WORK=$(mktemp -d -t benchcmd.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 RP=$(free_port); EP=$(free_port)
 redis-server --port "$RP" --save '' --appendonly no --dir "$WORK" --logfile "$WORK/redis.log" &
 RPID=$!
-"$EDDY" --port "$EP" --dir "$WORK/eddy" > "$WORK/eddy.log" 2>&1 &
+# The HTTP and MessagePack front doors are off: they are not measured, and their default ports
+# may be taken by another server on the machine.
+"$EDDY" --port "$EP" --dir "$WORK/eddy" --http-port 0 --msgpack-port 0 > "$WORK/eddy.log" 2>&1 &
 EPID=$!
 trap 'kill $RPID $EPID 2>/dev/null' EXIT
 for p in "$RP" "$EP"; do
   for _ in $(seq 100); do [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+  [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] ||
+    { echo "no server on port $p:" >&2; tail -3 "$WORK"/*.log >&2; exit 1; }
+done
+# EVALSHA_ratelim: the fixed-window rate limiter that task queues run per request, a small
+# read-modify-write script (INCR the window's counter, PEXPIRE it on the first hit, 1 while within
+# the limit). SCRIPT LOAD gives the same SHA1 on both servers; FLUSHALL keeps the script cache.
+# Before timing, the limiter must behave identically on both (1 1 0 and a TTL set).
+RATELIM='local n = redis.call("INCR", KEYS[1])
+if n == 1 then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+if n <= tonumber(ARGV[1]) then return 1 end
+return 0'
+SHA=""
+for p in "$RP" "$EP"; do
+  s=$(redis-cli -p "$p" SCRIPT LOAD "$RATELIM")
+  [ -z "$SHA" ] || [ "$s" = "$SHA" ] || { echo "SCRIPT LOAD digests differ: $SHA $s" >&2; exit 1; }
+  SHA=$s
+  got=$(for _ in 1 2 3; do redis-cli -p "$p" EVALSHA "$SHA" 1 check:rl 2 60000; done
+        redis-cli -p "$p" PTTL check:rl | awk '{print ($1 > 0 && $1 <= 60000)}')
+  [ "$(paste -sd' ' <<< "$got")" = "1 1 0 1" ] || { echo "rate limiter misbehaves on port $p: $got" >&2; exit 1; }
 done
 WORKLOADS=(
   "XADD||XADD bench:s * f v"
@@ -33,14 +56,16 @@ WORKLOADS=(
   "BITCOUNT|SETBIT bench:bc 1000000 1|BITCOUNT bench:bc"
   "PFADD||PFADD bench:hll __rand_int__"
   "PFCOUNT|PFADD bench:pc a b c d e f g|PFCOUNT bench:pc"
+  "EVALSHA_ratelim||EVALSHA $SHA 1 rl:__rand_int__ 100 1000"
 )
 rps() { # port command...
   redis-benchmark -p "$1" -c 50 -n "$N" -r 100000 --csv "${@:2}" 2>/dev/null | awk -F'"' 'NR==2{print $4}'
 }
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
-printf "%-12s %12s %12s %7s\n" workload redis eddy ratio
+printf "%-16s %12s %12s %7s\n" workload redis eddy ratio
 for w in "${WORKLOADS[@]}"; do
   IFS='|' read -r name setup cmd <<< "$w"
+  [[ "$name" =~ $ONLY ]] || continue
   for p in "$RP" "$EP"; do
     redis-cli -p "$p" flushall >/dev/null
     IFS=';' read -r -a steps <<< "$setup"
@@ -69,5 +94,5 @@ for w in "${WORKLOADS[@]}"; do
     r+=("$(rps "$RP" $cmd)"); e+=("$(rps "$EP" $cmd)")
   done
   rm=$(printf '%s\n' "${r[@]}" | median); em=$(printf '%s\n' "${e[@]}" | median)
-  printf "%-12s %12.0f %12.0f %7.3f\n" "$name" "$rm" "$em" "$(awk -v a="$em" -v b="$rm" 'BEGIN{print a/b}')"
+  printf "%-16s %12.0f %12.0f %7.3f\n" "$name" "$rm" "$em" "$(awk -v a="$em" -v b="$rm" 'BEGIN{print a/b}')"
 done

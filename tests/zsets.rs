@@ -1676,6 +1676,28 @@ fn bzpopmin_times_out_with_a_null_array() {
     assert_eq!(raw.read_wire(), "*-1\r\n");
 }
 
+/// Redis 7.0.8+ rounds a timeout up to whole ms, so one under a ms waits one ms and ends; it is
+/// not truncated to 0, which would mean forever. BullMQ workers block on their queue's marker
+/// with BZPOPMIN timeouts down to 0.001 s once the server reports 7.0.8 or later.
+#[test]
+fn bzpopmin_sub_millisecond_timeout_ends_instead_of_blocking_forever() {
+    let srv = Server::start();
+    let mut raw = srv.raw();
+    let five = std::time::Duration::from_secs(5);
+    for t in ["0.0001", "0.0005", "1e-4", "0.001"] {
+        raw.send_cmd(&["BZPOPMIN", "marker", t]);
+        assert_eq!(
+            raw.try_read_reply(five),
+            Some(common::Resp::NullArray),
+            "BZPOPMIN with timeout {t} did not time out"
+        );
+    }
+    raw.send_cmd(&["BZMPOP", "0.0001", "1", "marker", "MIN"]);
+    assert_eq!(raw.try_read_reply(five), Some(common::Resp::NullArray));
+    raw.send_cmd(&["PING"]);
+    assert_eq!(raw.read_wire(), "+PONG\r\n");
+}
+
 #[test]
 fn bzpopmin_wakes_when_another_client_adds_and_records_the_pop() {
     let srv = Server::start();

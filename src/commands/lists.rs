@@ -699,11 +699,17 @@ fn lmpop(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 /// Parses a blocking timeout (seconds, decimals allowed) into ms; 0 means forever. Mirrors
 /// Redis's `getTimeoutFromObjectOrReply`, including its C conversion of huge values.
+///
+/// The ms are rounded up, as Redis does since 7.0.8 (`ceill`): a timeout under one ms waits one
+/// ms rather than becoming 0 (forever). BullMQ relies on it: against 7.0.8+ its workers block
+/// on the queue's marker with BZPOPMIN timeouts down to 0.001 s (`canBlockFor1Ms`), and a
+/// timeout truncated to 0 would block a worker until the next job instead of waking it for a
+/// delayed one. (Redis computes in `long double`, so for a few inputs its ms are one more.)
 pub(crate) fn timeout_ms(raw: &[u8], now: u64) -> CmdResult<u64> {
     let f = crate::util::num::parse_f64(raw)
         .filter(|_| !raw.starts_with(b"+") || raw.len() > 1)
         .ok_or_else(|| CmdError::from(error::TIMEOUT_NOT_FLOAT))?;
-    let ms = f * 1000.0;
+    let ms = (f * 1000.0).ceil();
     // C's (long long) cast of an out-of-range double yields LLONG_MIN on the platforms Redis
     // runs on: "negative".
     if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&ms) {
@@ -852,7 +858,11 @@ mod tests {
     fn timeouts_follow_redis() {
         let now = 1_700_000_000_000;
         assert_eq!(timeout_ms(b"0", now), Ok(0));
-        assert_eq!(timeout_ms(b"0.0001", now), Ok(0));
+        assert_eq!(timeout_ms(b"0.0001", now), Ok(1));
+        assert_eq!(timeout_ms(b"0.0005", now), Ok(1));
+        assert_eq!(timeout_ms(b"1e-3", now), Ok(1));
+        assert_eq!(timeout_ms(b"1.0005", now), Ok(1001));
+        assert_eq!(timeout_ms(b"-0", now), Ok(0));
         assert_eq!(timeout_ms(b"1.5", now), Ok(1500));
         assert_eq!(timeout_ms(b"-1", now), Err(error::TIMEOUT_NEG.into()));
         assert_eq!(timeout_ms(b"inf", now), Err(error::TIMEOUT_NEG.into()));

@@ -472,7 +472,7 @@ pub fn require_tool_for(test: &str, tool: &str) -> bool {
 
 /// The skip policy: notes `SKIPPED <test>: needs <what>` on stderr and returns false, or panics
 /// when `EDDY_REQUIRE_ALL=1` (CI), where a missing dependency is a failure.
-fn skip(test: &str, what: &str) -> bool {
+pub fn skip(test: &str, what: &str) -> bool {
     if std::env::var("EDDY_REQUIRE_ALL").is_ok_and(|v| v == "1") {
         panic!("{test} needs {what}, and EDDY_REQUIRE_ALL=1 is set");
     }
