@@ -274,7 +274,11 @@ pub fn counters(b: &Bridge) -> [(&'static str, u64); 10] {
 }
 
 /// Offsets and seconds the bridge is behind the end of the log.
+/// (0, 0) with `nats-bridge-changes no`: the position then waits, like a paused trigger's.
 pub fn lag(srv: &Server, b: &Bridge) -> (u64, u64) {
+    if !b.opts.changes {
+        return (0, 0);
+    }
     crate::triggers::lag_from(srv, b.next.load(Ordering::Acquire))
 }
 
@@ -384,6 +388,10 @@ pub fn save_if_dirty(srv: &Server) {
     let Some(b) = srv.bridge.get() else {
         return;
     };
+    if !b.opts.changes {
+        // The saved position waits for the next run that publishes changes.
+        return;
+    }
     let _one_writer = b.save.lock();
     if !b.dirty.swap(false, Ordering::AcqRel) {
         return;
