@@ -474,3 +474,34 @@ fn metrics_carry_trigger_and_bridge_series() {
         Some(0.0)
     );
 }
+
+#[test]
+fn bad_bridge_options_stop_the_server_and_bridge_info_says_off() {
+    if !eddy_only("bad_bridge_options_stop_the_server_and_bridge_info_says_off") {
+        return;
+    }
+    for (opt, value, says) in [
+        ("--nats-bridge-db", "99", "nats-bridge-db"),
+        ("--nats-bridge-prefix", "a..b", "nats-bridge-prefix"),
+        ("--nats-bridge-subscribe", "a.>.b", "nats-bridge-subscribe"),
+        ("--nats-bridge-jetstream", "a.b", "nats-bridge-jetstream"),
+    ] {
+        let args = [
+            "--port",
+            "0",
+            "--nats-url",
+            "nats://127.0.0.1:1",
+            opt,
+            value,
+        ];
+        let (code, out) = run_server_expecting_exit(&args, WAIT);
+        assert_eq!(code, Some(1), "{opt} {value}: {out}");
+        assert!(out.contains(says), "{opt} {value}: {out}");
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let v = qv(&mut c, &["BRIDGE", "INFO"]);
+    assert_eq!(vget(&v, "enabled"), Some(redis::Value::Int(0)));
+    let info: String = q(&mut c, &["INFO", "bridge"]);
+    assert!(info.contains("bridge_enabled:0"), "{info}");
+}
