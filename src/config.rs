@@ -152,6 +152,17 @@ pub static DEFS: &[Def] = &[
     def("changes-image-max-bytes", Kind::Memory, "4096", true),
     // Triggers defined at start-up (repeatable; see `triggers`).
     def("trigger", Kind::Triggers, "", false),
+    // The NATS bridge (docs/nats.md; off while `nats-url` is empty).
+    def("nats-url", Kind::Str, "", false),
+    def("nats-bridge-prefix", Kind::Str, "eddy.changes", false),
+    def("nats-bridge-changes", Kind::Bool, "yes", false),
+    def("nats-bridge-match", Kind::Str, "", false),
+    def("nats-bridge-events", Kind::Str, "", false),
+    def("nats-bridge-type", Kind::Str, "", false),
+    def("nats-bridge-db", Kind::Str, "", false),
+    def("nats-bridge-jetstream", Kind::Str, "", false),
+    def("nats-bridge-subscribe", Kind::Str, "", false),
+    def("nats-bridge-publish", Kind::Str, "", false),
     // Compact collection encodings (hashes and sets).
     Def {
         name: "hash-max-listpack-entries",

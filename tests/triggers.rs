@@ -848,27 +848,9 @@ impl Nats {
                 .and_then(|l| l.local_addr())
                 .expect("free port")
                 .port();
-            let mut child = std::process::Command::new("nats-server")
-                .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("spawn nats-server");
-            let err = child.stderr.take().expect("stderr");
-            let (tx, rx) = mpsc::channel();
-            std::thread::spawn(move || {
-                for line in BufReader::new(err).lines() {
-                    let Ok(line) = line else { break };
-                    if line.contains("Server is ready") {
-                        let _ = tx.send(());
-                    }
-                }
-            });
-            if rx.recv_timeout(WAIT).is_ok() {
+            if let Some(child) = spawn_nats(&["-a", "127.0.0.1", "-p", &port.to_string()]) {
                 return Nats { child, port };
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("nats-server did not start");
     }

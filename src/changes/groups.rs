@@ -789,12 +789,17 @@ pub async fn flusher(srv: Arc<Server>) {
             _ = tokio::time::sleep(FLUSH_EVERY) => {}
             _ = srv.wait_shutdown() => return,
         }
-        // Trigger positions and definitions (`triggers.json`) follow the same policy.
-        if srv.log.groups.dirty.load(Ordering::Acquire) || srv.triggers.is_dirty() {
+        // Trigger positions and definitions (`triggers.json`) and the NATS bridge's position
+        // (`bridge.json`) follow the same policy.
+        if srv.log.groups.dirty.load(Ordering::Acquire)
+            || srv.triggers.is_dirty()
+            || crate::bridge::is_dirty(&srv)
+        {
             let s = srv.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 save_if_dirty(&s);
                 crate::triggers::save_if_dirty(&s);
+                crate::bridge::save_if_dirty(&s);
             })
             .await;
         }

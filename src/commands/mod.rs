@@ -14,6 +14,7 @@
 
 pub mod args;
 pub mod bitmaps;
+pub mod bridge;
 pub mod changes;
 pub mod connection;
 pub mod feed_stream;
@@ -204,7 +205,7 @@ pub fn help_reply(ctx: &mut Ctx, lines: &[&str]) {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 20] {
+fn families() -> [&'static [CommandSpec]; 21] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -225,6 +226,7 @@ fn families() -> [&'static [CommandSpec]; 20] {
         streams::COMMANDS,
         stream_groups::COMMANDS,
         triggers::COMMANDS,
+        bridge::COMMANDS,
         scripting::COMMANDS,
     ]
 }

@@ -163,6 +163,7 @@ fn sunsubscribe(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn publish(ctx: &mut Ctx, a: Args) -> CmdResult {
     let n = ctx.srv.pubsub.publish(a.get(1), a.get(2));
+    crate::bridge::on_publish(ctx.srv, a.get(1), a.get(2));
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -135,6 +135,7 @@ const ALL_SECTIONS: &[&str] = &[
     "keyspace",
     "changes",
     "triggers",
+    "bridge",
 ];
 
 fn info(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -147,6 +148,7 @@ fn info(ctx: &mut Ctx, a: Args) -> CmdResult {
         wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
         wanted.push("changes".into());
         wanted.push("triggers".into());
+        wanted.push("bridge".into());
     }
     if wanted.iter().any(|w| w == "all" || w == "everything") {
         wanted.extend(ALL_SECTIONS.iter().map(|s| s.to_string()));
@@ -443,6 +445,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             crate::changes::groups::info(log, &mut kv);
         }
         "triggers" => crate::triggers::info(srv, &mut kv),
+        "bridge" => crate::bridge::info(srv, &mut kv),
         _ => {}
     }
 }

@@ -13,6 +13,14 @@
 //! | `eddy_changes_first_offset`, `eddy_changes_last_offset` | gauge | |
 //! | `eddy_changes_memory_bytes`, `eddy_changes_disk_bytes` | gauge | |
 //! | `eddy_change_reader_offset`, `eddy_change_reader_lag` | gauge | `reader` (`group_<name>`, `sub_<client id>`) |
+//! | `eddy_trigger_delivered_total`, `_failed_total`, `_retried_total`, `_dead_lettered_total`, `_dropped_total` | counter | `trigger` |
+//! | `eddy_trigger_in_flight`, `eddy_trigger_lag_offsets`, `eddy_trigger_lag_seconds` | gauge | `trigger` |
+//! | `eddy_bridge_published_total`, `_acked_total`, `_failed_total`, `_retried_total`, `_truncated_total` | counter | (with the NATS bridge on) |
+//! | `eddy_bridge_channel_messages_total` | counter | `direction` (`in`: NATS to channels, `out`: channels to NATS, `dropped`) |
+//! | `eddy_bridge_connected`, `eddy_bridge_in_flight`, `eddy_bridge_lag_offsets`, `eddy_bridge_lag_seconds` | gauge | |
+//!
+//! Trigger and bridge series come from the counters TRIGGER INFO and BRIDGE INFO report
+//! (`triggers::counters`, `bridge::counters`).
 //!
 //! Per-command counters restart from 0 after `CONFIG RESETSTAT`, which Prometheus reads as a
 //! counter reset.
@@ -205,6 +213,172 @@ impl Collector for Eddy {
                 .iter()
                 .map(|r| ([("reader", r.name.as_str())], r.lag)),
         )?;
-        Ok(())
+        triggers(srv, &mut enc)?;
+        bridge(srv, &mut enc)
     }
+}
+
+/// The counter `name` of a `(name, value)` list (0 if absent).
+fn lookup(counters: &[(&str, u64)], name: &str) -> u64 {
+    counters
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map_or(0, |(_, v)| *v)
+}
+
+/// The per-trigger series, from `triggers::counters` and `triggers::lag`.
+fn triggers(srv: &Server, enc: &mut DescriptorEncoder) -> Res {
+    /// A trigger's name, counters and lag.
+    struct Row {
+        name: String,
+        counters: Vec<(&'static str, u64)>,
+        lag: (u64, u64),
+    }
+    let rows: Vec<Row> = srv
+        .triggers
+        .all()
+        .iter()
+        .map(|t| Row {
+            name: String::from_utf8_lossy(&t.name).into_owned(),
+            counters: crate::triggers::counters(t).to_vec(),
+            lag: crate::triggers::lag(srv, t),
+        })
+        .collect();
+    let value = |r: &Row, name: &str| lookup(&r.counters, name);
+    for (counter, metric, help) in [
+        (
+            "delivered",
+            "eddy_trigger_delivered",
+            "Records a function took.",
+        ),
+        ("failed", "eddy_trigger_failed", "Sends that failed."),
+        (
+            "retried",
+            "eddy_trigger_retried",
+            "Records sent again after a failure.",
+        ),
+        (
+            "dead-lettered",
+            "eddy_trigger_dead_lettered",
+            "Records written to the dead-letter stream.",
+        ),
+        (
+            "dropped",
+            "eddy_trigger_dropped",
+            "Records given up without a dead-letter stream.",
+        ),
+    ] {
+        family(
+            enc,
+            metric,
+            help,
+            MetricType::Counter,
+            rows.iter()
+                .map(|r| ([("trigger", r.name.as_str())], value(r, counter))),
+        )?;
+    }
+    type Get = fn(&Row) -> u64;
+    let gauges: [(&str, &str, Get); 3] = [
+        (
+            "eddy_trigger_in_flight",
+            "Records in a send right now.",
+            |r| lookup(&r.counters, "in-flight"),
+        ),
+        (
+            "eddy_trigger_lag_offsets",
+            "Records after the trigger's position.",
+            |r| r.lag.0,
+        ),
+        (
+            "eddy_trigger_lag_seconds",
+            "Age of the oldest record the trigger has not done.",
+            |r| r.lag.1,
+        ),
+    ];
+    for (metric, help, get) in gauges {
+        family(
+            enc,
+            metric,
+            help,
+            MetricType::Gauge,
+            rows.iter()
+                .map(|r| ([("trigger", r.name.as_str())], get(r))),
+        )?;
+    }
+    Ok(())
+}
+
+/// The NATS bridge's series (none while it is off), from `bridge::counters` and `bridge::lag`.
+fn bridge(srv: &Server, enc: &mut DescriptorEncoder) -> Res {
+    let Some(b) = srv.bridge.get() else {
+        return Ok(());
+    };
+    let c = crate::bridge::counters(b);
+    let value = |name: &str| lookup(&c, name);
+    for (counter, metric, help) in [
+        (
+            "published",
+            "eddy_bridge_published",
+            "Change events handed to NATS.",
+        ),
+        (
+            "acked",
+            "eddy_bridge_acked",
+            "Change events NATS confirmed.",
+        ),
+        (
+            "failed",
+            "eddy_bridge_failed",
+            "Change events whose publish failed.",
+        ),
+        (
+            "retried",
+            "eddy_bridge_retried",
+            "Change events published again after a failure.",
+        ),
+        (
+            "truncated",
+            "eddy_bridge_truncated",
+            "Change events published without their arguments.",
+        ),
+    ] {
+        let c = ConstCounter::new(value(counter));
+        c.encode(enc.encode_descriptor(metric, help, None, c.metric_type())?)?;
+    }
+    family(
+        enc,
+        "eddy_bridge_channel_messages",
+        "Pub/sub messages bridged, by direction.",
+        MetricType::Counter,
+        [
+            ([("direction", "in")], value("channel-in")),
+            ([("direction", "out")], value("channel-out")),
+            ([("direction", "dropped")], value("channel-dropped")),
+        ],
+    )?;
+    let (lag_off, lag_s) = crate::bridge::lag(srv, b);
+    gauge(
+        enc,
+        "eddy_bridge_connected",
+        "1 while connected to NATS.",
+        b.connected() as u64,
+    )?;
+    gauge(
+        enc,
+        "eddy_bridge_in_flight",
+        "Change events in a publish right now.",
+        value("in-flight"),
+    )?;
+    gauge(
+        enc,
+        "eddy_bridge_lag_offsets",
+        "Records after the bridge's position.",
+        lag_off,
+    )?;
+    gauge(
+        enc,
+        "eddy_bridge_lag_seconds",
+        "Age of the oldest record the bridge has not published.",
+        lag_s,
+    )
 }

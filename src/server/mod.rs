@@ -51,6 +51,8 @@ pub struct Server {
     pub log: ChangeLog,
     /// Triggers (`triggers`): change-log readers delivering to functions.
     pub triggers: crate::triggers::Registry,
+    /// The NATS bridge (`bridge`), set at start-up when `nats-url` is set.
+    pub bridge: std::sync::OnceLock<Arc<crate::bridge::Bridge>>,
     /// Channels, patterns, keyspace notifications (the keyspace holds the same `Arc`, to
     /// notify at commit).
     pub pubsub: Arc<crate::pubsub::PubSub>,
@@ -118,6 +120,7 @@ impl Server {
             pubsub,
             log: ChangeLog::with_disk(epoch, log_mem.max(1 << 20), disk),
             triggers: Default::default(),
+            bridge: Default::default(),
             world: RwLock::new(()),
             scripts: Default::default(),
             clients: Clients::new(),
@@ -301,6 +304,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         Ok(_) => {}
         Err(e) => return Err(e),
     }
+    crate::bridge::load(&srv)?;
     // Everything a client can ask about (keys, log position, groups) is loaded before LOADING
     // ends.
     srv.loading.store(false, Ordering::Release);
@@ -315,6 +319,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     }
     tokio::spawn(crate::changes::groups::flusher(srv.clone()));
     crate::triggers::start_all(&srv);
+    crate::bridge::start(&srv);
     tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
     tokio::spawn(crate::persistence::snapshot::save_rules(srv.clone()));
     let s2 = srv.clone();
@@ -345,6 +350,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     }
     crate::changes::groups::save_if_dirty(&srv);
     crate::triggers::save_if_dirty(&srv);
+    crate::bridge::save_if_dirty(&srv);
     srv.log.wake_writer();
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     tracing::info!("Eddy is now ready to exit, bye bye...");

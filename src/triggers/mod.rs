@@ -357,7 +357,7 @@ pub fn start_all(srv: &Arc<Server>) {
 
 /// Calls `f` with `words` as command arguments (config lines and saved definitions go through
 /// the same parser as TRIGGER CREATE).
-fn with_args<R>(words: &[Vec<u8>], f: impl FnOnce(Args) -> R) -> R {
+pub(crate) fn with_args<R>(words: &[Vec<u8>], f: impl FnOnce(Args) -> R) -> R {
     let mut base = Vec::new();
     let mut ranges = Vec::with_capacity(words.len());
     for w in words {
@@ -374,7 +374,12 @@ fn with_args<R>(words: &[Vec<u8>], f: impl FnOnce(Args) -> R) -> R {
 /// Offsets and seconds the trigger is behind the end of the log: records after its (oldest
 /// partition's) position, and the age of the first of them.
 pub fn lag(srv: &Server, t: &Trigger) -> (u64, u64) {
-    let pos = t.position();
+    lag_from(srv, t.position())
+}
+
+/// Offsets and seconds a reader at `pos` is behind the end of the log (the NATS bridge's lag
+/// too).
+pub fn lag_from(srv: &Server, pos: u64) -> (u64, u64) {
     let last = srv.log.last_offset();
     let offsets = (last + 1).saturating_sub(pos);
     if offsets == 0 {
@@ -394,7 +399,8 @@ pub fn lag(srv: &Server, t: &Trigger) -> (u64, u64) {
     (offsets, secs)
 }
 
-fn counters(t: &Trigger) -> [(&'static str, u64); 8] {
+/// Counters by name, shared by TRIGGER INFO, INFO `triggers` and `/metrics`.
+pub fn counters(t: &Trigger) -> [(&'static str, u64); 8] {
     let s = &t.stats;
     let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
     [
@@ -434,13 +440,24 @@ pub fn write_info(srv: &Server, t: &Trigger, out: &mut Out) {
     for n in t.next.iter() {
         out.int(n.load(Ordering::Acquire) as i64);
     }
+    write_progress(out, (lag_off, lag_s), &c, last_error);
+}
+
+/// The last fields of TRIGGER INFO and BRIDGE INFO: `lag-offsets`, `lag-seconds`, the
+/// counters, `last-error` and `last-error-ms` (3 + counters map entries).
+pub fn write_progress(
+    out: &mut Out,
+    lag: (u64, u64),
+    counters: &[(&str, u64)],
+    last_error: Option<(u64, String)>,
+) {
     out.bulk(b"lag-offsets");
-    out.int(lag_off as i64);
+    out.int(lag.0 as i64);
     out.bulk(b"lag-seconds");
-    out.int(lag_s as i64);
-    for (k, v) in c {
+    out.int(lag.1 as i64);
+    for (k, v) in counters {
         out.bulk(k.as_bytes());
-        out.int(v as i64);
+        out.int(*v as i64);
     }
     out.bulk(b"last-error");
     match &last_error {

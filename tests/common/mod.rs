@@ -480,6 +480,33 @@ pub fn skip(test: &str, what: &str) -> bool {
     false
 }
 
+/// Spawns `nats-server` with `args` and waits for its ready line; None if it exits or stays
+/// silent first (e.g. another process took its port: the caller tries another).
+pub fn spawn_nats(args: &[&str]) -> Option<Child> {
+    let mut child = Command::new("nats-server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nats-server");
+    let err = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("Server is ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(START_TIMEOUT).is_ok() {
+        return Some(child);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
 /// Whether `python3` can import `module` (e.g. `redis` for redis-py); otherwise the skip policy
 /// of [`require_tool_for`].
 pub fn require_python_module(test: &str, module: &str) -> bool {
