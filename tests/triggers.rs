@@ -606,12 +606,14 @@ fn timeouts_are_retried() {
     hook.behave(move |_| {
         n += 1;
         if n == 1 {
-            Reply::Hang(Duration::from_millis(1500))
+            Reply::Hang(Duration::from_millis(5000))
         } else {
             ok()
         }
     });
-    create(&mut c, "t", &hook.url(), "TIMEOUT 200 BACKOFF 10 20");
+    // The timeout is far above a prompt answer's time even on a loaded machine (a 200 ms one
+    // timed the second, prompt, answer out too), and far below the hang.
+    create(&mut c, "t", &hook.url(), "TIMEOUT 1000 BACKOFF 10 20");
     let _: () = q(&mut c, &["SET", "a", "1"]);
     let first = hook.next();
     assert_eq!(first.header("x-eddy-attempt"), Some("1"));
