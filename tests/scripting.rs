@@ -1323,3 +1323,63 @@ fn functions_survive_restart_from_the_log_and_from_a_snapshot() {
     let mut c = srv.conn();
     assert_eq!(q::<String>(&mut c, &["FCALL", "later", "0"]), "l");
 }
+
+/// Scripts and transactions racing background saves: an EVAL or EXEC could leave its thread
+/// holding a shard after giving the world lock back, and a BGSAVE taking the world next then
+/// waited for that shard while the thread waited for the world — the server stopped answering.
+#[test]
+fn scripts_and_transactions_racing_bgsave_never_wedge_the_server() {
+    let srv = Server::start();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|i| {
+            let mut c = srv.conn();
+            std::thread::spawn(move || {
+                for n in 0..300 {
+                    let k = format!("k{i}:{}", n % 20);
+                    let _: i64 = redis::cmd("EVAL")
+                        .arg("redis.call('SET', KEYS[1], 'x') return redis.call('INCR', KEYS[2])")
+                        .arg(2)
+                        .arg(&k)
+                        .arg(format!("c{i}"))
+                        .query(&mut c)
+                        .expect("EVAL answered");
+                    let _: () = redis::pipe()
+                        .atomic()
+                        .cmd("SET")
+                        .arg(&k)
+                        .arg("y")
+                        .ignore()
+                        .query(&mut c)
+                        .expect("EXEC answered");
+                }
+            })
+        })
+        .collect();
+    let saver = {
+        let stop = stop.clone();
+        let mut c = srv.conn();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // "already in progress" is fine: the point is to keep taking the world lock.
+                if let Err(e) = redis::cmd("BGSAVE").query::<Value>(&mut c) {
+                    assert!(
+                        !(e.is_io_error() || e.is_timeout()),
+                        "BGSAVE not answered: {e}"
+                    );
+                }
+            }
+        })
+    };
+    for w in writers {
+        w.join()
+            .expect("writer finished (a wedged server times its reads out)");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    saver.join().expect("saver");
+    let mut c = srv.conn();
+    assert_eq!(
+        redis::cmd("GET").arg("c0").query::<i64>(&mut c).unwrap(),
+        300
+    );
+}

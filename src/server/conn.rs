@@ -525,6 +525,11 @@ fn run_batch<C: Codec>(
                             commands::execute(&mut ctx, &r, args, &mut clock);
                         }
                         if exclusive {
+                            // The commands an EXEC or a script ran may have left this thread
+                            // holding a shard (`keyspace::HELD`): let it go while the world is
+                            // still ours, or a BGSAVE that takes the world next waits for that
+                            // shard while this thread waits for the world.
+                            batch.release();
                             drop(w);
                             world = srv.world_read(sess.id);
                         }
