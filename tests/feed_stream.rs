@@ -24,6 +24,17 @@ fn args(e: &StreamId) -> serde_json::Value {
     serde_json::from_str(&field(e, "args")).expect("args is JSON")
 }
 
+/// Waits until INFO counts one blocked client (the reader under test is waiting).
+fn wait_blocked(c: &mut redis::Connection) {
+    assert!(common::poll_until(
+        std::time::Duration::from_secs(10),
+        || {
+            let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+            info.contains("blocked_clients:1")
+        }
+    ));
+}
+
 /// The offsets `CHANGES READ` reports, for comparison with the stream ids.
 fn offsets(c: &mut redis::Connection) -> Vec<String> {
     match qv(c, &["CHANGES", "READ", "earliest", "COUNT", "0"]) {
@@ -117,14 +128,7 @@ fn blocking_xread_is_woken_by_a_write_on_another_connection() {
         let reply: Option<StreamReadReply> = r.xread_options(&[FEED], &["$"], &opts).unwrap();
         reply.expect("woken with entries")
     });
-    // The reader is blocked once INFO counts it.
-    assert!(common::poll_until(
-        std::time::Duration::from_secs(10),
-        || {
-            let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
-            info.contains("blocked_clients:1")
-        }
-    ));
+    wait_blocked(&mut c);
     let _: () = c.set("after", "y").unwrap();
     let reply = reader.join().unwrap();
     assert_eq!(reply.keys.len(), 1);
@@ -308,13 +312,7 @@ fn blocking_xreadgroup_is_woken_by_a_write() {
         let reply: Option<StreamReadReply> = r.xread_options(&[FEED], &[">"], &opts).unwrap();
         reply.expect("woken with entries")
     });
-    assert!(common::poll_until(
-        std::time::Duration::from_secs(10),
-        || {
-            let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
-            info.contains("blocked_clients:1")
-        }
-    ));
+    wait_blocked(&mut c);
     let _: () = c.set("woke", "1").unwrap();
     let r = reader.join().unwrap();
     assert_eq!(field(&r.keys[0].ids[0], "key"), "woke");
