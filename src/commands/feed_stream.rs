@@ -423,43 +423,49 @@ pub fn xgroup_destroy(ctx: &mut Ctx, group: &[u8]) -> CmdResult {
 /// XGROUP CREATECONSUMER (1 if created) / DELCONSUMER (its pending entries, now dropped).
 pub fn xgroup_consumer(ctx: &mut Ctx, group: &[u8], consumer: &[u8], create: bool) -> CmdResult {
     let now = ctx.now;
-    let n = or_nogroup(
+    let n: CmdResult<i64> = or_nogroup(
         groups::with_group(&ctx.srv.log.groups, group, |g| {
             if create {
                 if g.consumers.contains_key(consumer) {
-                    return (0, false);
+                    return (Ok(0), false);
                 }
                 if g.consumers.len() >= groups::MAX_CONSUMERS {
-                    return (-1, false);
+                    return (Err(error::CHANGES_TOO_MANY_CONSUMERS.into()), false);
                 }
                 g.consumers.insert(consumer.to_vec(), now);
-                (1, true)
+                (Ok(1), true)
             } else {
                 if g.consumers.remove(consumer).is_none() {
-                    return (0, false);
+                    return (Ok(0), false);
                 }
                 let before = g.pending.len();
                 g.pending.retain(|_, p| p.consumer != consumer);
-                ((before - g.pending.len()) as i64, true)
+                (Ok((before - g.pending.len()) as i64), true)
             }
         }),
         || nogroup_for(group),
     )?;
-    if n < 0 {
-        return Err(error::CHANGES_TOO_MANY_CONSUMERS.into());
-    }
-    ctx.out.int(n);
+    ctx.out.int(n?);
     Ok(())
+}
+
+/// Pending entries per consumer, in one pass over the group's pending list.
+fn pending_per_consumer(g: &groups::Group) -> std::collections::BTreeMap<&[u8], u64> {
+    let mut per = std::collections::BTreeMap::new();
+    for p in g.pending.values() {
+        *per.entry(p.consumer.as_slice()).or_default() += 1;
+    }
+    per
 }
 
 /// XPENDING summary: `[count, min id, max id, [[consumer, count], ...]]`.
 pub fn xpending_summary(ctx: &mut Ctx, group: &[u8]) -> CmdResult {
     let (n, lo, hi, per) = or_nogroup(
         groups::with_group(&ctx.srv.log.groups, group, |g| {
-            let mut per: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
-            for p in g.pending.values() {
-                *per.entry(p.consumer.clone()).or_default() += 1;
-            }
+            let per: Vec<(Vec<u8>, u64)> = pending_per_consumer(g)
+                .into_iter()
+                .map(|(c, n)| (c.to_vec(), n))
+                .collect();
             let lo = g.pending.keys().next().copied();
             let hi = g.pending.keys().next_back().copied();
             ((g.pending.len(), lo, hi, per), false)
@@ -558,14 +564,17 @@ fn claim_and_reply(
     } else {
         write_entries(ctx.out, &c.events);
     }
-    let gone = offs
+    let handled: std::collections::HashSet<u64> = c
+        .events
+        .iter()
+        .map(|e| e.offset)
+        .chain(c.dead.iter().map(|d| d.offset))
+        .collect();
+    Ok(offs
         .iter()
         .copied()
-        .filter(|o| {
-            !c.events.iter().any(|e| e.offset == *o) && !c.dead.iter().any(|d| d.offset == *o)
-        })
-        .collect();
-    Ok(gone)
+        .filter(|o| !handled.contains(o))
+        .collect())
 }
 
 /// XCLAIM (JUSTID only among the options).
@@ -706,11 +715,12 @@ pub fn xinfo_consumers(ctx: &mut Ctx, group: &[u8]) -> CmdResult {
     let now = ctx.now;
     let rows = or_nogroup(
         groups::with_group(&ctx.srv.log.groups, group, |g| {
-            let rows: Vec<(Vec<u8>, usize, u64)> = g
+            let per = pending_per_consumer(g);
+            let rows: Vec<(Vec<u8>, u64, u64)> = g
                 .consumers
                 .iter()
                 .map(|(c, &seen)| {
-                    let n = g.pending.values().filter(|p| p.consumer == *c).count();
+                    let n = per.get(c.as_slice()).copied().unwrap_or(0);
                     (c.clone(), n, now.saturating_sub(seen))
                 })
                 .collect();
