@@ -14,7 +14,7 @@
 //!   reverse; pending entries, delivery counts, MAXDELIVERIES dead letters and persistence are
 //!   theirs. XGROUP CREATE gives a group with no filter.
 //! * **The key is the same in every database** and is read-only: XADD, XDEL, XTRIM, XSETID, and
-//!   any write command naming it as a key get [`READ_ONLY`]. Non-stream commands do not see it
+//!   any write command naming it as a key get [`error::FEED_READ_ONLY`]. Non-stream commands do not see it
 //!   (TYPE says `none`, EXISTS 0).
 //!
 //! ## Differences from a Redis stream
@@ -41,8 +41,6 @@ use crate::protocol::resp::{Args, Out};
 
 /// The reserved key.
 pub const KEY: &[u8] = b"__changes__";
-/// The error a write to the key gets.
-pub const READ_ONLY: &str = error::FEED_READ_ONLY;
 /// Most entries one reply carries.
 pub const MAX_COUNT: usize = 10_000;
 
