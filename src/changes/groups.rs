@@ -47,7 +47,7 @@ use tokio::time::Instant;
 
 use super::filter::Filter;
 use super::log::{ChangeLog, ReadError};
-use super::subscribe::{encode_timeout, scan};
+use super::subscribe::scan;
 use super::ChangeEvent;
 use crate::error::{self, CmdError, CmdResult};
 use crate::keyspace::value::ValueType;
@@ -331,37 +331,11 @@ pub fn spawn_blocking_read(
     w: Arc<crate::keyspace::blocking::Waiter>,
 ) -> CmdResult {
     let g = get(&srv.log.groups, &group)?;
-    tokio::spawn(async move {
-        let log = &srv.log;
-        loop {
-            let next = g.lock().next;
-            tokio::select! {
-                _ = w.ended() => return,
-                _ = log.wait_for(next, deadline) => {}
-                _ = srv.wait_shutdown() => return,
-            }
-            let r = {
-                let mut gl = g.lock();
-                deliver(log, &mut gl, &consumer, count, crate::util::now_ms())
-            };
-            match r {
-                Ok(evs) if !evs.is_empty() => {
-                    let _ = w.reply(encode(&evs));
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let mut o = Out::new(resp3);
-                    o.error(e.as_str());
-                    let _ = w.reply(o.buf);
-                    return;
-                }
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                let _ = w.reply(encode_timeout(resp3));
-                return;
-            }
-        }
+    let from = g.lock().next;
+    super::subscribe::spawn_blocked(srv, from, encode, resp3, deadline, w, move |log, _| {
+        let mut gl = g.lock();
+        let evs = deliver(log, &mut gl, &consumer, count, crate::util::now_ms())?;
+        Ok((evs, gl.next))
     });
     Ok(())
 }

@@ -189,6 +189,27 @@ pub fn spawn_blocking_read(
     deadline: Option<Instant>,
     w: Arc<crate::keyspace::blocking::Waiter>,
 ) {
+    spawn_blocked(srv, from, encode, resp3, deadline, w, move |log, next| {
+        let f = scan(log, next, &filter, count).map_err(|e| match e {
+            ReadError::Trimmed { earliest } => error::changes_trimmed(next, earliest),
+        })?;
+        Ok((f.events, f.next))
+    });
+}
+
+/// The wait of every blocked change-feed read (CHANGES READ, GROUP READ, XREAD and XREADGROUP
+/// of `__changes__`): each time the log passes the cursor (`from`, then what `step` returns),
+/// `step` looks for events; the first it finds are encoded and sent through `w`. An error, the
+/// deadline (a null array), the waiter's end or shutdown stop it.
+pub fn spawn_blocked(
+    srv: Arc<Server>,
+    from: u64,
+    encode: EncodeEvents,
+    resp3: bool,
+    deadline: Option<Instant>,
+    w: Arc<crate::keyspace::blocking::Waiter>,
+    mut step: impl FnMut(&ChangeLog, u64) -> CmdResult<(Vec<ChangeEvent>, u64)> + Send + 'static,
+) {
     tokio::spawn(async move {
         let log = &srv.log;
         let mut next = from;
@@ -198,14 +219,14 @@ pub fn spawn_blocking_read(
                 _ = log.wait_for(next, deadline) => {}
                 _ = srv.wait_shutdown() => return,
             }
-            match scan(log, next, &filter, count) {
-                Ok(f) if !f.events.is_empty() => {
-                    let _ = w.reply(encode(&f.events));
+            match step(log, next) {
+                Ok((evs, _)) if !evs.is_empty() => {
+                    let _ = w.reply(encode(&evs));
                     return;
                 }
-                Ok(f) => next = f.next,
-                Err(ReadError::Trimmed { earliest }) => {
-                    let _ = w.reply(encode_error(resp3, &error::changes_trimmed(next, earliest)));
+                Ok((_, n)) => next = n,
+                Err(e) => {
+                    let _ = w.reply(encode_error(resp3, &e));
                     return;
                 }
             }
