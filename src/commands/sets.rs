@@ -427,7 +427,7 @@ fn compute(l: &mut Locked, keys: &[&[u8]], op: Op, limit: usize) -> CmdResult<Ve
             }
         }
         Op::Union => {
-            let mut acc: Set = Set::Table(Default::default());
+            let mut acc: Set = Set::Table(Box::default());
             let lim = SetLimits {
                 intset_entries: 0,
                 listpack_entries: 0,

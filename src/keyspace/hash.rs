@@ -212,7 +212,8 @@ impl<'a> Iterator for PackIter<'a> {
 
 pub enum Hash {
     Pack(Pack),
-    Table(Dict<Str>),
+    /// Boxed so the common compact form keeps the handle small.
+    Table(Box<Dict<Str>>),
 }
 
 impl Default for Hash {
@@ -230,7 +231,7 @@ impl Clone for Hash {
                 for (k, v) in d.iter() {
                     t.insert(k.clone(), v.clone());
                 }
-                Hash::Table(t)
+                Hash::Table(Box::new(t))
             }
         }
     }
@@ -347,7 +348,7 @@ impl Hash {
             for (k, v) in HashIter::Pack(p.iter()) {
                 d.insert(Key::from_slice(k), Str::from_slice(v));
             }
-            *self = Hash::Table(d);
+            *self = Hash::Table(Box::new(d));
         }
     }
 

@@ -195,7 +195,9 @@ impl IntSet {
 pub enum Set {
     Ints(IntSet),
     Pack(Pack),
-    Table(Dict<()>),
+    /// Boxed: the compact forms are what most sets are, and an inline table would double the
+    /// size of every set's handle.
+    Table(Box<Dict<()>>),
 }
 
 /// One member, as the representations hold it.
@@ -236,7 +238,7 @@ impl Clone for Set {
                 for (k, _) in d.iter() {
                     t.insert(k.clone(), ());
                 }
-                Set::Table(t)
+                Set::Table(Box::new(t))
             }
         }
     }
@@ -269,7 +271,7 @@ impl Set {
         } else if size_hint <= lim.listpack_entries {
             Set::Pack(Pack::default())
         } else {
-            Set::Table(Dict::default())
+            Set::Table(Box::default())
         }
     }
 
@@ -365,7 +367,7 @@ impl Set {
         self.for_each(|m| {
             d.insert(Key::from_slice(m), ());
         });
-        *self = Set::Table(d);
+        *self = Set::Table(Box::new(d));
     }
 
     /// Calls `f` with every member's bytes (integers formatted on the stack).
