@@ -711,7 +711,7 @@ pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
         Some(txn::begin(&srv.keyspace, &srv.log, ctx.who(), ctx.now))
     };
     let (db, resp3) = (ctx.sess.db, ctx.sess.resp3);
-    let result = blocking(|| {
+    let result = blocking(state, || {
         let cell = RefCell::new(&mut *ctx);
         let st = Call {
             resp3: &engine.resp3,
@@ -777,15 +777,40 @@ fn script_error(v: &Value, name: &str) -> CmdError {
     }
 }
 
-/// Runs `f` where it may take long: on the multi-threaded runtime, the worker's other tasks
-/// move to another thread first (tests and tools run outside any runtime).
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
+/// Runs `f`, which may take long.
+///
+/// With two or more workers the script starts inline: handing the worker to another thread
+/// (`block_in_place`) for every run cost more than most scripts do (a rate limiter runs in a
+/// few microseconds; the hand-off wakes a thread and migrates the worker's queue each time).
+/// But a worker busy in a long script would starve the I/O driver and its queued tasks, so
+/// once a run passes [`INLINE_MS`] the interpreter's hook hands the worker off mid-run
+/// ([`hand_off_worker`]), and BUSY and SCRIPT KILL are answered as before. With a single worker
+/// the hand-off happens first (tests and tools run outside any runtime).
+fn blocking<R>(run: &RunState, f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
+            if h.metrics().num_workers() < 2 {
+                tokio::task::block_in_place(f)
+            } else {
+                run.set_inline(true);
+                let r = f();
+                run.set_inline(false);
+                r
+            }
         }
         _ => f(),
     }
+}
+
+/// How long a script runs on its worker before the worker is handed to another thread.
+pub(super) const INLINE_MS: u64 = 2;
+
+/// Called from the interpreter's hook once an inline run passed [`INLINE_MS`]: moves this
+/// worker's scheduler to another thread while the script goes on here. `block_in_place` hands
+/// the worker over when called; the sleep gives the new thread time to take it, or on return
+/// the worker would be reclaimed and nothing would change.
+pub(super) fn hand_off_worker() {
+    tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(2)));
 }
 
 /// The state of one run that `redis.call` needs.

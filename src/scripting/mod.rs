@@ -10,8 +10,11 @@
 //! While a script runs, other connections must not block a thread on the world lock: they see
 //! [`RunState`] (the running client's id) and wait asynchronously for the script to end or to
 //! pass `busy-reply-threshold`; from then on they get `BUSY` for everything but the `allow_busy`
-//! commands (SCRIPT KILL, SHUTDOWN NOSAVE, ...), which run without the world lock. The script
-//! runs inside `block_in_place`, so its worker's other tasks move to another thread meanwhile.
+//! commands (SCRIPT KILL, SHUTDOWN NOSAVE, ...), which run without the world lock. Since most
+//! scripts take microseconds, a connection that meets a script that has just started first waits
+//! on the lock itself for a bounded moment ([`RunState::young`]), which is far cheaper than
+//! parking the connection and waking it again. A script starts inline on its worker and hands
+//! the worker to another thread only once it runs long (see `engine::blocking`).
 //! A count hook in the interpreter notices the threshold and SCRIPT KILL.
 //!
 //! The sandbox: scripts see the globals through an environment table that refuses new globals
@@ -49,6 +52,8 @@ pub struct RunState {
     wrote: AtomicBool,
     /// The running script is a function (FCALL): BUSY and KILL name FUNCTION KILL.
     function: AtomicBool,
+    /// The script runs on its worker without having handed the worker off (`engine::blocking`).
+    inline: AtomicBool,
     /// Bumped when a script ends or turns busy; waiting connections watch it.
     changed: tokio::sync::watch::Sender<u64>,
     /// The running script's name and command (FUNCTION STATS).
@@ -74,6 +79,7 @@ impl RunState {
             kill: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
             function: AtomicBool::new(false),
+            inline: AtomicBool::new(false),
             changed: tokio::sync::watch::channel(0).0,
             current: Mutex::new((String::new(), Vec::new())),
             load_deadline: AtomicU64::new(0),
@@ -90,6 +96,20 @@ impl RunState {
     pub fn blocks(&self, me: u64) -> bool {
         let o = self.owner.load(Ordering::Acquire);
         o != 0 && o != me
+    }
+
+    fn set_inline(&self, on: bool) {
+        self.inline.store(on, Ordering::Relaxed);
+    }
+
+    /// A script runs and started less than a millisecond ago: worth waiting for on the lock.
+    pub fn young(&self) -> bool {
+        self.owner.load(Ordering::Acquire) != 0
+            && !self.busy.load(Ordering::Acquire)
+            && self
+                .ms()
+                .saturating_sub(self.started.load(Ordering::Relaxed))
+                < 1
     }
 
     /// A script is running and has passed `busy-reply-threshold`.
@@ -146,11 +166,17 @@ impl RunState {
             let deadline = self.load_deadline.load(Ordering::Relaxed);
             return (deadline != 0 && self.ms() > deadline).then_some(LOAD_TIMEOUT);
         }
-        if !self.busy.load(Ordering::Relaxed) {
+        let check_inline = self.inline.load(Ordering::Relaxed);
+        let busy = self.busy.load(Ordering::Relaxed);
+        if check_inline || !busy {
             let elapsed = self
                 .ms()
                 .saturating_sub(self.started.load(Ordering::Relaxed));
-            if elapsed >= self.threshold.load(Ordering::Relaxed) {
+            if check_inline && elapsed >= engine::INLINE_MS {
+                self.inline.store(false, Ordering::Relaxed);
+                engine::hand_off_worker();
+            }
+            if !busy && elapsed >= self.threshold.load(Ordering::Relaxed) {
                 self.busy.store(true, Ordering::Release);
                 self.bump();
             }

@@ -28,6 +28,9 @@ use clients::Clients;
 /// How long a wait for the world lock lasts before checking again whether a script holds it (a
 /// script announces itself only once it holds the lock).
 const WORLD_RETRY: Duration = Duration::from_millis(2);
+/// How long a thread may wait on the lock for a script that has just started, before the
+/// connection waits asynchronously instead: a bound on how long a worker can be held up.
+const SCRIPT_WAIT: Duration = Duration::from_micros(200);
 
 /// Server-wide counters for INFO stats.
 #[derive(Default)]
@@ -170,7 +173,16 @@ impl Server {
     fn world_unless_script<G>(&self, me: u64, take: impl Fn(Duration) -> Option<G>) -> Option<G> {
         loop {
             if self.scripts.run.blocks(me) {
-                return None;
+                // The script holds the lock for its whole run, so holding it means it ended.
+                if self.scripts.run.young() {
+                    if let Some(g) = take(SCRIPT_WAIT) {
+                        return Some(g);
+                    }
+                }
+                if self.scripts.run.blocks(me) {
+                    return None;
+                }
+                continue;
             }
             if let Some(g) = take(WORLD_RETRY) {
                 return Some(g);
