@@ -118,24 +118,32 @@ async fn function(l: TcpListener, f: Arc<Function>) {
     }
 }
 
+/// The part of a CloudEvent the function reads: the command's arguments. Deserialising only
+/// that (borrowed, the rest skipped) keeps the function's own cost out of the measurement, as
+/// a real function that answers at once would.
+#[derive(serde::Deserialize)]
+struct Event<'a> {
+    #[serde(borrow)]
+    data: Data<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct Data<'a> {
+    #[serde(borrow)]
+    args: Vec<&'a str>,
+}
+
 /// Counts a CloudEvents batch and the latency of each event (its SET value is the send time).
 fn record(f: &Function, body: &[u8]) {
     let now = now_us();
-    let Ok(serde_json::Value::Array(evs)) = serde_json::from_slice(body) else {
+    let Ok(evs) = serde_json::from_slice::<Vec<Event>>(body) else {
         return;
     };
-    let mut lat = Vec::with_capacity(evs.len());
-    for e in &evs {
-        // `args` is the command: the value, last, is the send time.
-        if let Some(sent) = e["data"]["args"]
-            .as_array()
-            .and_then(|a| a.last())
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse::<u64>().ok())
-        {
-            lat.push(now.saturating_sub(sent));
-        }
-    }
+    let lat: Vec<u64> = evs
+        .iter()
+        .filter_map(|e| e.data.args.last()?.parse::<u64>().ok())
+        .map(|sent| now.saturating_sub(sent))
+        .collect();
     f.events.fetch_add(evs.len() as u64, Ordering::Relaxed);
     f.batches.fetch_add(1, Ordering::Relaxed);
     f.last_us.store(now, Ordering::Relaxed);

@@ -159,12 +159,17 @@ struct Msg {
 /// The event as a message; without its arguments (`"truncated": true`) if it would not fit
 /// in `max_payload`, and without its key as well if even that is too much.
 fn message(b: &Bridge, ev: &ChangeEvent, epoch: &str, max_payload: usize) -> Msg {
-    let mut j = crate::changes::groups::event_json(ev, epoch);
-    let mut payload = serde_json::to_vec(&j).unwrap_or_default();
+    let mut payload = Vec::with_capacity(256);
+    crate::changes::groups::write_event_json(&mut payload, &ev.as_ref(), epoch, Default::default());
     let room = max_payload.saturating_sub(HEADER_ROOM);
+    // Only an event too big to publish is edited as a JSON value.
+    let mut j = serde_json::Value::Null;
     for field in ["args", "key"] {
         if payload.len() <= room {
             break;
+        }
+        if j.is_null() {
+            j = serde_json::from_slice(&payload).unwrap_or_default();
         }
         if let serde_json::Value::Object(m) = &mut j {
             m.remove(field);

@@ -121,23 +121,38 @@ pub fn scan_where(
     every: bool,
     mut keep: impl FnMut(&EventRef<'_>) -> bool,
 ) -> Result<Found, ReadError> {
+    let (events, next) = scan_map(log, from, count, every, |ev| {
+        keep(ev).then(|| ev.to_event())
+    })?;
+    Ok(Found { events, next })
+}
+
+/// [`scan_where`] that turns each kept record into what the reader keeps (a trigger's batch
+/// record), straight from the borrowed record. Returns them and the position after them.
+pub fn scan_map<T>(
+    log: &ChangeLog,
+    from: u64,
+    count: usize,
+    every: bool,
+    mut map: impl FnMut(&EventRef<'_>) -> Option<T>,
+) -> Result<(Vec<T>, u64), ReadError> {
     let mut next = from.max(1);
-    let mut events = Vec::new();
-    while events.len() < count {
+    let mut kept = Vec::new();
+    while kept.len() < count {
         let want = if every {
-            (count - events.len()).min(BATCH)
+            (count - kept.len()).min(BATCH)
         } else {
             BATCH
         };
         let mut last = None;
         log.read_with(next, want, |ev| {
             // Past the last kept event the cursor must not move: the rest is read again.
-            if events.len() >= count {
+            if kept.len() >= count {
                 return;
             }
             last = Some(ev.offset);
-            if keep(ev) {
-                events.push(ev.to_event());
+            if let Some(t) = map(ev) {
+                kept.push(t);
             }
         })?;
         match last {
@@ -145,7 +160,7 @@ pub fn scan_where(
             None => break,
         }
     }
-    Ok(Found { events, next })
+    Ok((kept, next))
 }
 
 /// Encodes `events` as a command reply (an array of event maps).

@@ -18,7 +18,7 @@ use super::payload::{self, Rec};
 use super::spec::Target;
 use super::{Sent, Trigger};
 use crate::changes::log::ReadError;
-use crate::changes::subscribe::scan_where;
+use crate::changes::subscribe::scan_map;
 use crate::changes::Origin;
 use crate::server::session::Session;
 use crate::server::Server;
@@ -81,20 +81,20 @@ fn owns(t: &Trigger, part: usize, db: u32, key: &[u8]) -> bool {
 /// the records and the position after them; None if interrupted.
 async fn collect(srv: &Server, t: &Trigger, part: usize, from: u64) -> Option<(Vec<Rec>, u64)> {
     let spec = &t.spec;
-    let epoch = srv.log.epoch();
+    let epoch: std::sync::Arc<str> = srv.log.epoch().into();
     let mut recs: Vec<Rec> = Vec::new();
     let mut bytes = 0;
     let mut next = from;
     let mut deadline: Option<Instant> = None;
     loop {
         let want = spec.batch_size - recs.len();
-        match scan_where(&srv.log, next, want, false, |ev| {
-            spec.filter.matches(ev) && owns(t, part, ev.db, ev.key)
+        match scan_map(&srv.log, next, want, false, |ev| {
+            (spec.filter.matches(ev) && owns(t, part, ev.db, ev.key))
+                .then(|| Rec::from_event(ev, &epoch, spec.images))
         }) {
-            Ok(found) => {
-                next = found.next;
-                for ev in found.events {
-                    let r = Rec::from_event(&ev, &epoch, spec.images);
+            Ok((found, after)) => {
+                next = after;
+                for r in found {
                     if !recs.is_empty() && bytes + r.size > MAX_BATCH_BYTES {
                         // This record starts the next batch.
                         next = r.offset;
@@ -297,7 +297,6 @@ async fn dead_letter(srv: &Server, t: &Trigger, recs: &[Rec], reason: &str) -> b
         return true;
     };
     for r in recs {
-        let event = r.data.to_string();
         let (attempts, offset, id) = (r.attempts.to_string(), r.offset.to_string(), r.id());
         let argv: [&[u8]; 15] = [
             b"XADD",
@@ -314,7 +313,7 @@ async fn dead_letter(srv: &Server, t: &Trigger, recs: &[Rec], reason: &str) -> b
             b"id",
             id.as_bytes(),
             b"event",
-            event.as_bytes(),
+            &r.data,
         ];
         let mut n = 0;
         while let Err(e) = internal(srv, *db, &argv) {
@@ -404,14 +403,18 @@ async fn redrive(srv: &Server, t: &Trigger, mut entries: Vec<(Vec<u8>, Rec)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn rec(offset: u64, key: &str) -> Rec {
         Rec {
             offset,
             key: key.as_bytes().to_vec(),
             ts: 0,
-            data: json!({}),
+            db: 0,
+            epoch: "ep".into(),
+            event: "set".into(),
+            change: "modify".into(),
+            binary: false,
+            data: b"{}".to_vec(),
             attempts: 1,
             retries: 0,
             size: 0,

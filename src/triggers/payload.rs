@@ -20,11 +20,14 @@
 //! `{"batchItemFailures":[{"itemIdentifier":"<id>"}]}`; an identifier is the record's offset,
 //! its CloudEvents id or its DynamoDB `eventID`/`SequenceNumber`.
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 use super::spec::Format;
 use crate::changes::filter::Images;
-use crate::changes::ChangeEvent;
+use crate::changes::groups::{json_str, write_event_json};
+use crate::changes::log::EventRef;
 
 /// One change on its way to a function.
 #[derive(Debug, Clone)]
@@ -32,8 +35,17 @@ pub struct Rec {
     pub offset: u64,
     pub key: Vec<u8>,
     pub ts: u64,
-    /// The change event as JSON (what `data` carries).
-    pub data: Value,
+    pub db: u32,
+    /// The log's epoch when the record was read (half of its id).
+    pub epoch: Arc<str>,
+    /// The event's name (`set`, `hset`, ...).
+    pub event: String,
+    /// `insert`, `modify` or `remove`.
+    pub change: String,
+    /// The event JSON carries its key and arguments as base64.
+    pub binary: bool,
+    /// The change event's JSON text (what `data` carries), written once.
+    pub data: Vec<u8>,
     /// Times it was sent.
     pub attempts: u32,
     /// Retries spent of the trigger's RETRIES (a bisection spends none).
@@ -43,21 +55,24 @@ pub struct Rec {
 }
 
 impl Rec {
-    pub fn from_event(ev: &ChangeEvent, epoch: &str, images: Images) -> Rec {
-        let data = crate::changes::groups::event_json_images(ev, epoch, images);
-        let size = 256
-            + ev.key.len()
-            + ev.args.iter().map(|a| a.len() + 4).sum::<usize>()
-            + ev.old.as_ref().map_or(0, Vec::len)
-            + ev.new.as_ref().map_or(0, Vec::len);
+    pub fn from_event(ev: &EventRef<'_>, epoch: &Arc<str>, images: Images) -> Rec {
+        let mut data = Vec::with_capacity(192 + ev.key.len());
+        write_event_json(&mut data, ev, epoch, images);
+        let binary = std::str::from_utf8(ev.key).is_err()
+            || ev.args.iter().any(|a| std::str::from_utf8(a).is_err());
         Rec {
             offset: ev.offset,
-            key: ev.key.clone(),
+            key: ev.key.to_vec(),
             ts: ev.ts,
+            db: ev.db,
+            epoch: epoch.clone(),
+            event: ev.event.to_string(),
+            change: ev.change.name().to_string(),
+            binary,
+            size: 256 + data.len(),
             data,
             attempts: 0,
             retries: 0,
-            size,
         }
     }
 
@@ -67,35 +82,49 @@ impl Rec {
         let offset = data.get("offset")?.as_u64()?;
         let ts = data.get("ts")?.as_u64()?;
         let key = data.get("key")?.as_str()?;
-        let key = if data.get("base64").and_then(Value::as_bool) == Some(true) {
+        let binary = data.get("base64").and_then(Value::as_bool) == Some(true);
+        let key = if binary {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.decode(key).ok()?
         } else {
             key.as_bytes().to_vec()
         };
-        let size = 256 + data.to_string().len();
+        let field = |f: &str| {
+            data.get(f)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let text = serde_json::to_vec(&data).ok()?;
         Some(Rec {
             offset,
             key,
             ts,
-            data,
+            db: data.get("db").and_then(Value::as_u64).unwrap_or(0) as u32,
+            epoch: Arc::from(field("epoch")),
+            event: field("event"),
+            change: field("change"),
+            binary,
+            size: 256 + text.len(),
+            data: text,
             attempts: 0,
             retries: 0,
-            size,
         })
     }
 
-    fn str_field(&self, f: &str) -> &str {
-        self.data.get(f).and_then(Value::as_str).unwrap_or("")
-    }
-
-    fn db(&self) -> u64 {
-        self.data.get("db").and_then(Value::as_u64).unwrap_or(0)
+    /// The key as the event JSON gives it (base64 when binary).
+    fn key_text(&self) -> String {
+        if self.binary {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(&self.key)
+        } else {
+            String::from_utf8_lossy(&self.key).into_owned()
+        }
     }
 
     /// `<epoch>:<offset>`: the CloudEvents `id` and DynamoDB `eventID`.
     pub fn id(&self) -> String {
-        format!("{}:{}", self.str_field("epoch"), self.offset)
+        format!("{}:{}", self.epoch, self.offset)
     }
 }
 
@@ -103,11 +132,17 @@ impl Rec {
 pub fn body(format: Format, host: &str, recs: &[Rec]) -> (Vec<u8>, &'static str) {
     match format {
         Format::CloudEvents => {
-            let arr: Vec<Value> = recs.iter().map(|r| cloud_event(host, r)).collect();
-            (
-                serde_json::to_vec(&arr).unwrap_or_default(),
-                "application/cloudevents-batch+json",
-            )
+            let size = recs.iter().map(|r| r.size).sum::<usize>();
+            let mut out = Vec::with_capacity(size + 2);
+            out.push(b'[');
+            for (i, r) in recs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_cloud_event(&mut out, host, r);
+            }
+            out.push(b']');
+            (out, "application/cloudevents-batch+json")
         }
         Format::DynamoDb => {
             let arr: Vec<Value> = recs.iter().map(|r| dynamodb_record(host, r)).collect();
@@ -120,21 +155,27 @@ pub fn body(format: Format, host: &str, recs: &[Rec]) -> (Vec<u8>, &'static str)
 }
 
 fn source(host: &str, r: &Rec) -> String {
-    format!("eddy://{host}/db/{}", r.db())
+    format!("eddy://{host}/db/{}", r.db)
 }
 
-fn cloud_event(host: &str, r: &Rec) -> Value {
-    json!({
-        "specversion": "1.0",
-        "id": r.id(),
-        "source": source(host, r),
-        "type": format!("io.eddy.change.{}", r.str_field("event")),
-        "subject": r.str_field("key"),
-        "time": crate::util::rfc3339(r.ts),
-        "datacontenttype": "application/json",
-        "eddyoffset": r.offset,
-        "data": r.data,
-    })
+/// One CloudEvent, written directly: the record's event JSON goes in as it is.
+fn write_cloud_event(out: &mut Vec<u8>, host: &str, r: &Rec) {
+    let mut num = itoa::Buffer::new();
+    out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
+    json_str(out, &r.id());
+    out.extend_from_slice(b",\"source\":");
+    json_str(out, &source(host, r));
+    out.extend_from_slice(b",\"type\":");
+    json_str(out, &format!("io.eddy.change.{}", r.event));
+    out.extend_from_slice(b",\"subject\":");
+    json_str(out, &r.key_text());
+    out.extend_from_slice(b",\"time\":");
+    json_str(out, &crate::util::rfc3339(r.ts));
+    out.extend_from_slice(b",\"datacontenttype\":\"application/json\",\"eddyoffset\":");
+    out.extend_from_slice(num.format(r.offset).as_bytes());
+    out.extend_from_slice(b",\"data\":");
+    out.extend_from_slice(&r.data);
+    out.push(b'}');
 }
 
 /// A DynamoDB attribute value for a string or bytes image (`{"$base64": ...}`).
@@ -168,13 +209,13 @@ fn item(key: &Value, img: &Value) -> Value {
 }
 
 fn dynamodb_record(host: &str, r: &Rec) -> Value {
-    let binary = r.data.get("base64").and_then(Value::as_bool) == Some(true);
-    let key = if binary {
-        json!({ "B": r.str_field("key") })
+    let data: Value = serde_json::from_slice(&r.data).unwrap_or(Value::Null);
+    let key = if r.binary {
+        json!({ "B": r.key_text() })
     } else {
-        json!({ "S": r.str_field("key") })
+        json!({ "S": r.key_text() })
     };
-    let name = match r.str_field("change") {
+    let name = match r.change.as_str() {
         "insert" => "INSERT",
         "remove" => "REMOVE",
         _ => "MODIFY",
@@ -185,8 +226,8 @@ fn dynamodb_record(host: &str, r: &Rec) -> Value {
         json!(r.ts as f64 / 1000.0),
     );
     d.insert("Keys".into(), json!({ "key": key }));
-    let old = r.data.get("old");
-    let new = r.data.get("new");
+    let old = data.get("old");
+    let new = data.get("new");
     if let Some(n) = new {
         d.insert("NewImage".into(), item(&key, n));
     }
@@ -210,7 +251,7 @@ fn dynamodb_record(host: &str, r: &Rec) -> Value {
         "awsRegion": "eddy",
         "eventSourceARN": source(host, r),
         "dynamodb": Value::Object(d),
-        "eddy": r.data,
+        "eddy": data,
     })
 }
 
@@ -243,7 +284,7 @@ pub fn failed_offsets(body: &[u8]) -> Option<Vec<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::changes::{ChangeKind, Origin};
+    use crate::changes::{ChangeEvent, ChangeKind, Origin};
     use crate::keyspace::value::ValueType;
 
     fn ev(offset: u64, key: &str) -> ChangeEvent {
@@ -267,7 +308,7 @@ mod tests {
 
     #[test]
     fn cloudevents_batch_has_stable_ids_and_the_event_as_data() {
-        let r = Rec::from_event(&ev(7, "k"), "ep", Images::New);
+        let r = Rec::from_event(&ev(7, "k").as_ref(), &Arc::from("ep"), Images::New);
         let (b, ct) = body(Format::CloudEvents, "h", &[r]);
         assert_eq!(ct, "application/cloudevents-batch+json");
         let v: Value = serde_json::from_slice(&b).unwrap();
@@ -284,7 +325,7 @@ mod tests {
 
     #[test]
     fn dynamodb_records_carry_keys_images_and_sequence_numbers() {
-        let r = Rec::from_event(&ev(9, "k"), "ep", Images::Both);
+        let r = Rec::from_event(&ev(9, "k").as_ref(), &Arc::from("ep"), Images::Both);
         let (b, _) = body(Format::DynamoDb, "h", &[r]);
         let v: Value = serde_json::from_slice(&b).unwrap();
         let d = &v["Records"][0];
