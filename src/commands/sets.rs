@@ -118,7 +118,7 @@ fn sadd(ctx: &mut Ctx, a: Args) -> CmdResult {
     let existed = peek(&mut l, key)?.is_some();
     if !existed {
         let s = Set::for_first(a.get(2), a.len() - 2, lim);
-        l.put(key, Value::Set(Box::new(s), Meta::now()), false);
+        l.put(key, Value::Set(s, Meta::now()), false);
     }
     let Some(set) = peek(&mut l, key)? else {
         return Ok(());
@@ -368,7 +368,7 @@ fn smove(ctx: &mut Ctx, a: Args) -> CmdResult {
     l.delete_if_empty(src);
     if !dst_exists {
         let s = Set::for_first(m, 1, lim);
-        l.put(dst, Value::Set(Box::new(s), Meta::now()), false);
+        l.put(dst, Value::Set(s, Meta::now()), false);
     }
     if peek(&mut l, dst)?.is_some_and(|s| s.insert(m, lim)) {
         l.record(
@@ -545,7 +545,7 @@ fn store(ctx: &mut Ctx, a: Args, op: Op, event: &str) -> CmdResult {
         for m in &members {
             s.insert(m, lim);
         }
-        l.put(dst, Value::Set(Box::new(s), Meta::now()), false);
+        l.put(dst, Value::Set(s, Meta::now()), false);
         let mut rec: Vec<&[u8]> = Vec::with_capacity(members.len() + 2);
         rec.push(b"SADD");
         rec.push(dst);

@@ -16,6 +16,20 @@
 //! Redis 7.0 has no listpack sets (small string sets are `hashtable` there); Eddy keeps the 7.2
 //! compact form and its option names because it halves the memory of small string sets.
 //!
+//! ## Layout
+//! Small integer sets are the common case (Redis's benchmark of 100-member sets costs it about
+//! 3 bytes a member), so their per-key overhead is what counts:
+//! * A [`Set`] is a 24-byte handle held inline in the keyspace's `Value` (which stays 32 bytes),
+//!   not behind a `Box`: a boxed handle cost a 48-byte malloc chunk per set, about half a byte per
+//!   member of a 100-member intset.
+//! * An intset's members are one `Box<[u8]>` of exactly `len * width` bytes. A `Vec` would need a
+//!   third word for its capacity and a byte for the width would push the handle to 32 bytes; the
+//!   width instead sits in a [`Width`] enum whose unused values give `Set` a niche for its tag.
+//!   Each insert reallocates by one member (`reserve_exact`; Box <-> Vec is free when capacity
+//!   equals length), as Redis's `intsetResize` does, so nothing is held spare.
+//! * The listpack and hashtable forms are boxed to keep the handle at 24 bytes; a listpack set
+//!   pays for that box (as it did for the old boxed handle), an intset does not.
+//!
 //! SSCAN over an intset or listpack returns everything with cursor 0; over a hashtable the cursor
 //! walks the dense entry vector from its end (see `keyspace::hash`).
 
@@ -54,23 +68,36 @@ impl SetLimits {
 /// A sorted array of integers stored at one width (2, 4 or 8 bytes, little-endian).
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct IntSet {
-    buf: Vec<u8>,
-    width: u8,
+    /// Exactly `len * width` bytes: no spare capacity (see the module docs).
+    buf: Box<[u8]>,
+    width: Width,
 }
 
-fn width_of(v: i64) -> u8 {
+/// An enum rather than a `u8` so its unused values are a niche: [`Set`] keeps its tag there and
+/// stays 24 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
+#[repr(u8)]
+enum Width {
+    #[default]
+    W2 = 2,
+    W4 = 4,
+    W8 = 8,
+}
+
+fn width_of(v: i64) -> Width {
     if i16::try_from(v).is_ok() {
-        2
+        Width::W2
     } else if i32::try_from(v).is_ok() {
-        4
+        Width::W4
     } else {
-        8
+        Width::W8
     }
 }
 
 impl IntSet {
+    #[inline]
     fn w(&self) -> usize {
-        self.width.max(2) as usize
+        self.width as usize
     }
 
     #[inline]
@@ -111,9 +138,8 @@ impl IntSet {
         self.search(v).is_ok()
     }
 
-    fn write_at(&mut self, i: usize, v: i64) {
-        let w = self.w();
-        if let Some(dst) = self.buf.get_mut(i * w..i * w + w) {
+    fn write_at(buf: &mut [u8], w: usize, i: usize, v: i64) {
+        if let Some(dst) = buf.get_mut(i * w..i * w + w) {
             match w {
                 2 => dst.copy_from_slice(&(v as i16).to_le_bytes()),
                 4 => dst.copy_from_slice(&(v as i32).to_le_bytes()),
@@ -125,23 +151,38 @@ impl IntSet {
     /// Inserts `v`; true if it was not there.
     pub fn insert(&mut self, v: i64) -> bool {
         let need = width_of(v);
-        if need as usize > self.w() {
-            let vals: Vec<i64> = self.iter().collect();
-            self.width = need;
-            self.buf = Vec::with_capacity((vals.len() + 1) * need as usize);
-            self.buf.resize(vals.len() * need as usize, 0);
-            for (i, x) in vals.into_iter().enumerate() {
-                self.write_at(i, x);
+        if need > self.width {
+            // Widening: `v` is outside the old range, so it is not there yet.
+            let nw = need as usize;
+            let mut buf = vec![0u8; (self.len() + 1) * nw];
+            let mut i = 0;
+            if v < 0 {
+                Self::write_at(&mut buf, nw, 0, v);
+                i = 1;
             }
+            for x in self.iter() {
+                Self::write_at(&mut buf, nw, i, x);
+                i += 1;
+            }
+            if v >= 0 {
+                Self::write_at(&mut buf, nw, i, v);
+            }
+            self.buf = buf.into_boxed_slice();
+            self.width = need;
+            return true;
         }
         match self.search(v) {
             Ok(_) => false,
             Err(pos) => {
                 let w = self.w();
-                self.buf.reserve_exact(w);
+                // Box -> Vec -> Box is free when, as here, the capacity is exactly the length;
+                // the only allocator call is the `reserve_exact` realloc.
+                let mut buf = std::mem::take(&mut self.buf).into_vec();
+                buf.reserve_exact(w);
                 let at = pos * w;
-                self.buf.splice(at..at, std::iter::repeat_n(0u8, w));
-                self.write_at(pos, v);
+                buf.splice(at..at, std::iter::repeat_n(0u8, w));
+                Self::write_at(&mut buf, w, pos, v);
+                self.buf = buf.into_boxed_slice();
                 true
             }
         }
@@ -151,7 +192,10 @@ impl IntSet {
         match self.search(v) {
             Ok(pos) => {
                 let w = self.w();
-                self.buf.drain(pos * w..pos * w + w);
+                let mut buf = std::mem::take(&mut self.buf).into_vec();
+                buf.drain(pos * w..pos * w + w);
+                // Shrinks in place (glibc splits the chunk), as Redis's intsetResize does.
+                self.buf = buf.into_boxed_slice();
                 true
             }
             Err(_) => false,
@@ -162,20 +206,28 @@ impl IntSet {
         (0..self.len()).filter_map(|i| self.get(i))
     }
 
+    /// Heap bytes held: the buffer, which has no spare capacity.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Parses Redis's intset blob (RDB type 11): u32 width, u32 count, then the integers.
     pub fn from_blob(b: &[u8]) -> Option<IntSet> {
         let width = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?);
         let n = u32::from_le_bytes(b.get(4..8)?.try_into().ok()?) as usize;
-        if !matches!(width, 2 | 4 | 8) {
-            return None;
-        }
+        let width = match width {
+            2 => Width::W2,
+            4 => Width::W4,
+            8 => Width::W8,
+            _ => return None,
+        };
         let body = b.get(8..)?;
         if body.len() != n.checked_mul(width as usize)? {
             return None;
         }
         let s = IntSet {
-            buf: body.to_vec(),
-            width: width as u8,
+            buf: body.into(),
+            width,
         };
         // Must be strictly ascending, or lookups would be wrong.
         let mut prev: Option<i64> = None;
@@ -192,11 +244,10 @@ impl IntSet {
 // ---------------------------------------------------------------------------------------------
 // Set
 
+/// 24 bytes, so it lives inline in [`Value`](super::value::Value): see the module docs.
 pub enum Set {
     Ints(IntSet),
-    Pack(Pack),
-    /// Boxed: the compact forms are what most sets are, and an inline table would double the
-    /// size of every set's handle.
+    Pack(Box<Pack>),
     Table(Box<Dict<()>>),
 }
 
@@ -269,7 +320,7 @@ impl Set {
         if parse_i64(first).is_some() && size_hint <= lim.intset_entries {
             Set::Ints(IntSet::default())
         } else if size_hint <= lim.listpack_entries {
-            Set::Pack(Pack::default())
+            Set::Pack(Box::default())
         } else {
             Set::Table(Box::default())
         }
@@ -315,7 +366,7 @@ impl Set {
                         p.push_all(&[b.format(v).as_bytes()]);
                     }
                     p.push_all(&[m]);
-                    *self = Set::Pack(p);
+                    *self = Set::Pack(Box::new(p));
                 } else {
                     self.convert_to_table();
                     if let Set::Table(d) = self {
@@ -443,11 +494,13 @@ impl Collection for Set {
     }
     fn heap_size(&self) -> usize {
         match self {
-            Set::Ints(s) => s.buf.capacity(),
-            Set::Pack(p) => p.bytes(),
+            Set::Ints(s) => s.bytes(),
+            Set::Pack(p) => std::mem::size_of::<Pack>() + p.bytes(),
             // O(1) on purpose: this runs on every write (change images); members longer than
             // the inline 16 bytes are not counted.
-            Set::Table(d) => d.capacity() * (std::mem::size_of::<Key>() + 5),
+            Set::Table(d) => {
+                std::mem::size_of::<Dict<()>>() + d.capacity() * (std::mem::size_of::<Key>() + 5)
+            }
         }
     }
     fn rdb_encode(&self, out: &mut Vec<u8>) {
@@ -485,10 +538,7 @@ fn from_rdb_members(members: Vec<Vec<u8>>) -> Option<super::value::Value> {
             return None;
         }
     }
-    Some(super::value::Value::Set(
-        Box::new(s),
-        super::value::Meta::now(),
-    ))
+    Some(super::value::Value::Set(s, super::value::Meta::now()))
 }
 
 /// Reads an `RDB_TYPE_SET_INTSET` body: an RDB string holding Redis's intset blob.
@@ -502,10 +552,7 @@ pub fn rdb_decode_intset(r: &mut super::encoding::Reader) -> Option<super::value
     if s.len() > SetLimits::DEFAULT.intset_entries {
         s.convert_to_table();
     }
-    Some(super::value::Value::Set(
-        Box::new(s),
-        super::value::Meta::now(),
-    ))
+    Some(super::value::Value::Set(s, super::value::Meta::now()))
 }
 
 #[cfg(test)]
@@ -519,12 +566,39 @@ mod tests {
             assert!(s.insert(v));
         }
         assert!(!s.insert(7));
-        assert_eq!(s.width, 8);
+        assert_eq!(s.width, Width::W8);
+        assert_eq!(s.bytes(), 6 * 8);
         let v: Vec<i64> = s.iter().collect();
         assert_eq!(v, [-5_000_000_000, -3, 5, 7, 100, 40000]);
         assert!(s.remove(100));
         assert!(!s.contains(100));
         assert!(s.contains(40000));
+    }
+
+    #[test]
+    fn intset_matches_a_model_and_holds_no_spare_bytes() {
+        let mut s = IntSet::default();
+        let mut model = std::collections::BTreeSet::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for step in 0..4000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Small values first, then some that need 4 bytes, then 8, in both signs.
+            let v = match (x % 8, step / 1000) {
+                (0, 1..) => -((x >> 40) as i64),
+                (1, 2..) => (x >> 8) as i64,
+                _ => (x >> 8) as i64 % 300 - 150,
+            };
+            if step % 3 == 2 {
+                assert_eq!(s.remove(v), model.remove(&v));
+            } else {
+                assert_eq!(s.insert(v), model.insert(v));
+            }
+            assert_eq!(s.bytes(), s.len() * s.w());
+        }
+        assert!(s.iter().eq(model.iter().copied()));
+        assert_eq!(s.width, Width::W8);
     }
 
     #[test]

@@ -114,13 +114,14 @@ pub trait Collection: Clone + std::fmt::Debug + PartialEq {
 }
 
 /// A stored value; every variant carries its [`Meta`]. Collections are boxed so a value stays
-/// 32 bytes whatever its type.
+/// 32 bytes whatever its type, except sets: a [`Set`](super::set::Set) is itself a 24-byte
+/// handle, and most sets are small intsets, for which a box would cost a 48-byte chunk each.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str, Meta),
     List(Box<super::list::List>, Meta),
     Hash(Box<super::hash::Hash>, Meta),
-    Set(Box<super::set::Set>, Meta),
+    Set(super::set::Set, Meta),
     ZSet(Box<super::zset::ZSet>, Meta),
     Stream(Box<super::stream::Stream>, Meta),
 }
@@ -239,6 +240,7 @@ mod tests {
     #[test]
     fn value_is_as_small_as_a_string_handle_plus_tag() {
         assert_eq!(std::mem::size_of::<Str>(), 24);
+        assert!(std::mem::size_of::<crate::keyspace::set::Set>() <= 24);
         assert_eq!(std::mem::size_of::<Value>(), 32);
     }
 }
