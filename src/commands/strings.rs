@@ -190,10 +190,11 @@ fn set(ctx: &mut Ctx, a: Args) -> CmdResult {
     } else {
         None
     };
+    // A plain SET needs no lookup of its own: `put` finds the key (and expires it) anyway.
     let exists = if want_get {
         old.is_some()
     } else {
-        l.exists(key)
+        (nx || xx) && l.exists(key)
     };
     if (nx && exists) || (xx && !exists) {
         drop(l);

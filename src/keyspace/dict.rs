@@ -81,13 +81,19 @@ impl<V> Dict<V> {
         if let Some(i) = self.find(&key) {
             return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
+        self.insert_new(key, value);
+        None
+    }
+
+    /// Inserts a key the caller has just looked up and not found, without probing again.
+    pub fn insert_new(&mut self, key: Key, value: V) {
+        debug_assert!(self.find(&key).is_none());
         let idx = self.entries.len() as u32;
         let h = hash(&key);
         let e = &self.entries;
         self.table
             .insert_unique(h, idx, |&i| hash(&e[i as usize].0));
         self.entries.push((key, value));
-        None
     }
 
     /// Removes `key`; the last entry moves into its place (see the module docs on SCAN).

@@ -634,7 +634,7 @@ impl<'a> Locked<'a> {
                 true
             }
             None => {
-                d.keys.insert(Key::from_slice(key), value);
+                d.keys.insert_new(Key::from_slice(key), value);
                 false
             }
         };
