@@ -142,7 +142,17 @@ impl RunState {
         name: &str,
         command: &crate::protocol::resp::Args,
     ) {
-        *self.current.lock() = (name.to_string(), command.to_vec());
+        // Reuses the buffers of the last run: a small script should not pay an allocation per
+        // argument for a name only FUNCTION STATS reads.
+        let mut cur = self.current.lock();
+        cur.0.clear();
+        cur.0.push_str(name);
+        cur.1.resize_with(command.len(), Vec::new);
+        for (slot, a) in cur.1.iter_mut().zip(command.iter()) {
+            slot.clear();
+            slot.extend_from_slice(a);
+        }
+        drop(cur);
         self.started.store(self.ms(), Ordering::Relaxed);
         self.threshold.store(threshold_ms, Ordering::Relaxed);
         self.busy.store(false, Ordering::Relaxed);
