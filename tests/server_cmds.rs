@@ -1032,3 +1032,53 @@ fn timeout_zero_never_disconnects() {
     assert!(!c.closed_within(Duration::from_millis(1500)));
     assert_eq!(c.call(&["PING"]), Resp::Simple("PONG".into()));
 }
+
+// ------------------------------------------------------------------------------------------
+// MEMORY
+
+#[test]
+fn memory_usage_stats_doctor_purge_and_help_answer_as_redis_does() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let _: () = q(&mut c, &["SET", "foo", "bar"]);
+    let small: i64 = q(&mut c, &["MEMORY", "USAGE", "foo"]);
+    assert!(small > 0, "MEMORY USAGE of a key: {small}");
+    let _: () = q(&mut c, &["SET", "big", &"x".repeat(10_000)]);
+    let big: i64 = q(&mut c, &["MEMORY", "USAGE", "big", "SAMPLES", "0"]);
+    assert!(big >= 10_000, "a 10 kB value must count its bytes: {big}");
+    assert_eq!(qv(&mut c, &["MEMORY", "USAGE", "missing"]), Value::Nil);
+    assert_eq!(
+        qerr(&mut c, &["MEMORY", "USAGE", "foo", "SAMPLES"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        qerr(&mut c, &["MEMORY", "USAGE", "foo", "SAMPLES", "-1"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        qerr(&mut c, &["MEMORY", "USAGE", "foo", "BAD", "1"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        qerr(&mut c, &["MEMORY", "USAGE", "foo", "SAMPLES", "x"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        qerr(&mut c, &["MEMORY", "FOO"]),
+        "ERR unknown subcommand 'FOO'. Try MEMORY HELP."
+    );
+    assert_eq!(qv(&mut c, &["MEMORY", "PURGE"]), Value::Okay);
+    let doctor = vstr(&qv(&mut c, &["MEMORY", "DOCTOR"])).expect("a text");
+    assert!(doctor.starts_with("Hi Sam, "), "{doctor}");
+    let help = qv(&mut c, &["MEMORY", "HELP"]);
+    let Value::Array(lines) = help else {
+        panic!("MEMORY HELP: {help:?}")
+    };
+    assert!(matches!(&lines[0], Value::SimpleString(s)
+        if s == "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    let stats = qv(&mut c, &["MEMORY", "STATS"]);
+    let count = vget(&stats, "keys.count").expect("keys.count");
+    assert_eq!(count, Value::Int(2));
+    assert!(matches!(vget(&stats, "total.allocated"), Some(Value::Int(n)) if n > 0));
+    assert!(vget(&stats, "db.0").is_some(), "{stats:?}");
+}

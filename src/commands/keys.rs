@@ -497,10 +497,7 @@ fn object_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    super::help_reply(ctx, &lines);
     Ok(())
 }
 

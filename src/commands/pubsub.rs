@@ -241,9 +241,6 @@ fn pubsub_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    super::help_reply(ctx, &lines);
     Ok(())
 }

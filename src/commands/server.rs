@@ -61,7 +61,182 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Returns helpful text about the different subcommands.", "", "5.0.0", "O(1)"),
         ],
     },
+    CommandSpec {
+        name: "memory",
+        arity: -2,
+        flags: 0,
+        keys: (0, 0, 0),
+        acl: &["slow"],
+        group: "server",
+        summary: "A container for memory diagnostics commands.",
+        syntax: "",
+        since: "4.0.0",
+        complexity: "Depends on subcommand.",
+        handler: container,
+        subcommands: &[
+            cmd!("doctor", 2, 0, (0, 0, 0), SV, "server", memory_doctor,
+                "Outputs a memory problems report.", "", "4.0.0", "O(1)"),
+            cmd!("malloc-stats", 2, 0, (0, 0, 0), SV, "server", memory_malloc_stats,
+                "Returns the allocator statistics.", "", "4.0.0", "Depends on how much memory is allocated, could be slow"),
+            cmd!("purge", 2, 0, (0, 0, 0), SV, "server", memory_purge,
+                "Asks the allocator to release memory.", "", "4.0.0", "Depends on how much memory is allocated, could be slow"),
+            cmd!("stats", 2, 0, (0, 0, 0), SV, "server", memory_stats,
+                "Returns details about memory usage.", "", "4.0.0", "O(1)"),
+            cmd!("usage", -3, READONLY, (2, 2, 1), &["read"], "server", memory_usage,
+                "Estimates the memory usage of a key.", "key [SAMPLES count]", "4.0.0", "O(N) where N is the number of samples."),
+            cmd!("help", 2, LOADING | STALE, (0, 0, 0), SV, "server", memory_help,
+                "Returns helpful text about the different subcommands.", "", "4.0.0", "O(1)"),
+        ],
+    },
 ];
+
+/// Redis's MEMORY DOCTOR calls an instance below this "empty" and runs no checks.
+const DOCTOR_EMPTY: u64 = 5 << 20;
+
+fn memory_doctor(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let (used, _) = used_memory(rss_bytes());
+    ctx.out.verbatim(if used < DOCTOR_EMPTY {
+        "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting."
+    } else {
+        "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+    });
+    Ok(())
+}
+
+fn memory_malloc_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    // Redis's answer when built without jemalloc, as Eddy uses the system allocator.
+    ctx.out
+        .verbatim("Stats not supported for the current allocator");
+    Ok(())
+}
+
+fn memory_purge(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    crate::util::alloc::purge();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Bytes a key's slot costs in a database beyond the key and value themselves: the entry
+/// (key handle and value handle) and its 4-byte index plus control byte in the hash table.
+const ENTRY_BYTES: usize =
+    std::mem::size_of::<(crate::keyspace::value::Key, crate::keyspace::value::Value)>() + 5;
+/// An expiry entry: key handle, deadline, index and control byte.
+const EXPIRY_BYTES: usize = std::mem::size_of::<crate::keyspace::value::Key>() + 8 + 5;
+
+/// MEMORY STATS with Redis's field names. The overheads are Eddy's own estimates (entries of
+/// the database tables); the allocator-internal fields of jemalloc are left out, as Redis does
+/// on other allocators.
+fn memory_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let srv = ctx.srv;
+    let rss = rss_bytes();
+    let (used, peak) = used_memory(rss);
+    let dbs: Vec<(usize, (usize, usize))> = srv
+        .keyspace
+        .db_sizes()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (k, _))| *k > 0)
+        .collect();
+    let keys: usize = dbs.iter().map(|(_, (k, _))| k).sum();
+    let tables: usize = dbs
+        .iter()
+        .map(|(_, (k, e))| k * ENTRY_BYTES + e * EXPIRY_BYTES)
+        .sum();
+    let lua = srv.scripts.stats.lua_bytes.load(Ordering::Relaxed) as usize;
+    let overhead = (tables + lua) as u64;
+    let dataset = used.saturating_sub(overhead);
+    let out = &mut *ctx.out;
+    out.map(18 + dbs.len());
+    let int = |out: &mut crate::protocol::resp::Out, name: &str, v: u64| {
+        out.bulk_str(name);
+        out.int(v as i64);
+    };
+    int(out, "peak.allocated", peak);
+    int(out, "total.allocated", used);
+    int(out, "startup.allocated", 0);
+    int(out, "replication.backlog", 0);
+    int(out, "clients.slaves", 0);
+    int(out, "clients.normal", 0);
+    int(out, "cluster.links", 0);
+    int(out, "aof.buffer", 0);
+    int(out, "lua.caches", lua as u64);
+    int(out, "functions.caches", 0);
+    for (i, (k, e)) in &dbs {
+        out.bulk_str(&format!("db.{i}"));
+        out.map(3);
+        int(out, "overhead.hashtable.main", (k * ENTRY_BYTES) as u64);
+        int(out, "overhead.hashtable.expires", (e * EXPIRY_BYTES) as u64);
+        int(out, "overhead.hashtable.slot-to-keys", 0);
+    }
+    int(out, "overhead.total", overhead);
+    int(out, "keys.count", keys as u64);
+    int(
+        out,
+        "keys.bytes-per-key",
+        if keys == 0 { 0 } else { used / keys as u64 },
+    );
+    int(out, "dataset.bytes", dataset);
+    out.bulk_str("dataset.percentage");
+    out.double(100.0 * dataset as f64 / used.max(1) as f64);
+    out.bulk_str("peak.percentage");
+    out.double(100.0 * used as f64 / peak.max(1) as f64);
+    out.bulk_str("fragmentation");
+    out.double(rss as f64 / used.max(1) as f64);
+    int(out, "fragmentation.bytes", rss.saturating_sub(used));
+    Ok(())
+}
+
+fn memory_usage(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let key = a.get(2);
+    let mut i = 3;
+    while i < a.len() {
+        if a.get(i).eq_ignore_ascii_case(b"samples") && i + 1 < a.len() {
+            let n = crate::util::num::parse_i64(a.get(i + 1))
+                .ok_or(crate::error::CmdError::from(crate::error::NOT_INTEGER))?;
+            if n < 0 {
+                return Err(crate::error::SYNTAX.into());
+            }
+            i += 2;
+        } else {
+            return Err(crate::error::SYNTAX.into());
+        }
+    }
+    // Eddy measures the whole value (its sizes are kept, not sampled), so SAMPLES changes
+    // nothing.
+    let mut l = ctx.lock1(key);
+    let size = l.peek(key).map(|v| v.heap_size());
+    drop(l);
+    match size {
+        Some(heap) => {
+            let k = crate::keyspace::value::Key::from_slice(key);
+            let key_heap = if k.spilled() { k.capacity() } else { 0 };
+            ctx.out.int((ENTRY_BYTES + key_heap + heap) as i64);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let lines = [
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+        "HELP",
+        "    Prints this help.",
+    ];
+    super::help_reply(ctx, &lines);
+    Ok(())
+}
 
 fn human(bytes: u64) -> String {
     let b = bytes as f64;
@@ -557,10 +732,7 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
             "HELP",
             "    Print this help.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        super::help_reply(ctx, &lines);
     } else {
         return Err(CmdError::owned(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
@@ -668,9 +840,6 @@ fn config_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    super::help_reply(ctx, &lines);
     Ok(())
 }

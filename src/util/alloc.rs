@@ -70,6 +70,16 @@ pub fn release_freed(min_freed: u64) -> bool {
     false
 }
 
+/// MEMORY PURGE: hands every freed page back to the OS now.
+pub fn purge() {
+    WINDOW_PEAK.store(used(), Ordering::Relaxed);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and trims the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Live bytes allocated through [`Counting`] (0 when the binary doesn't use it, e.g. in tests).
 pub fn used() -> u64 {
     USED.load(Ordering::Relaxed).max(0) as u64
