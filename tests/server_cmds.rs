@@ -1079,6 +1079,13 @@ fn memory_usage_stats_doctor_purge_and_help_answer_as_redis_does() {
     let stats = qv(&mut c, &["MEMORY", "STATS"]);
     let count = vget(&stats, "keys.count").expect("keys.count");
     assert_eq!(count, Value::Int(2));
-    assert!(matches!(vget(&stats, "total.allocated"), Some(Value::Int(n)) if n > 0));
+    let total = match vget(&stats, "total.allocated") {
+        Some(Value::Int(n)) => n,
+        other => panic!("total.allocated: {other:?}"),
+    };
+    assert!(
+        matches!(vget(&stats, "startup.allocated"), Some(Value::Int(n)) if n > 0 && n <= total),
+        "{stats:?}"
+    );
     assert!(vget(&stats, "db.0").is_some(), "{stats:?}");
 }

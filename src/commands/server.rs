@@ -143,7 +143,9 @@ fn memory_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
         .map(|(_, (k, e))| k * ENTRY_BYTES + e * EXPIRY_BYTES)
         .sum();
     let lua = srv.scripts.stats.lua_bytes.load(Ordering::Relaxed) as usize;
-    let overhead = (tables + lua) as u64;
+    // Redis counts start-up memory as overhead, and divides only what is beyond it by the keys.
+    let startup = crate::util::alloc::startup().min(used);
+    let overhead = (tables + lua) as u64 + startup;
     let dataset = used.saturating_sub(overhead);
     let out = &mut *ctx.out;
     out.map(18 + dbs.len());
@@ -153,7 +155,7 @@ fn memory_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
     };
     int(out, "peak.allocated", peak);
     int(out, "total.allocated", used);
-    int(out, "startup.allocated", 0);
+    int(out, "startup.allocated", startup);
     int(out, "replication.backlog", 0);
     int(out, "clients.slaves", 0);
     int(out, "clients.normal", 0);
@@ -173,7 +175,11 @@ fn memory_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
     int(
         out,
         "keys.bytes-per-key",
-        if keys == 0 { 0 } else { used / keys as u64 },
+        if keys == 0 {
+            0
+        } else {
+            (used - startup) / keys as u64
+        },
     );
     int(out, "dataset.bytes", dataset);
     out.bulk_str("dataset.percentage");

@@ -300,6 +300,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
             _ => tokio::spawn(crate::http::serve(srv.clone(), l)),
         };
     }
+    crate::util::alloc::mark_startup();
     let s2 = srv.clone();
     let current =
         tokio::task::spawn_blocking(move || crate::persistence::recovery::recover(&s2, segments))

@@ -70,6 +70,20 @@ pub fn release_freed(min_freed: u64) -> bool {
     false
 }
 
+/// The live count once the server is set up, before it loads data (MEMORY STATS'
+/// `startup.allocated`, Redis's `used_memory_startup`).
+static STARTUP: AtomicU64 = AtomicU64::new(0);
+
+/// Records the current live count as the start-up figure.
+pub fn mark_startup() {
+    STARTUP.store(used(), Ordering::Relaxed);
+}
+
+/// See [`mark_startup`].
+pub fn startup() -> u64 {
+    STARTUP.load(Ordering::Relaxed)
+}
+
 /// MEMORY PURGE: hands every freed page back to the OS now.
 pub fn purge() {
     WINDOW_PEAK.store(used(), Ordering::Relaxed);
