@@ -7,6 +7,8 @@
 //! cargo run --release --example door_bench -- --port 6379 --msgpack 6479 --conns 50 --pipeline 1
 //! ```
 
+mod args;
+
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,31 +30,16 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let mut o = Opts {
-        port: 6379,
-        msgpack: 6479,
-        conns: 50,
-        pipeline: 1,
-        secs: 5,
-        rounds: 3,
-    };
-    let a: Vec<String> = std::env::args().skip(1).collect();
-    for w in a.chunks(2) {
-        let v: u64 = w
-            .get(1)
-            .and_then(|v| v.parse().ok())
-            .expect("numeric option value");
-        match w[0].as_str() {
-            "--port" => o.port = v as u16,
-            "--msgpack" => o.msgpack = v as u16,
-            "--conns" => o.conns = v as usize,
-            "--pipeline" => o.pipeline = v as usize,
-            "--secs" => o.secs = v,
-            "--rounds" => o.rounds = v as usize,
-            other => panic!("unknown option {other}"),
-        }
+    let a = args::Args::from_env();
+    let known = ["port", "msgpack", "conns", "pipeline", "secs", "rounds"];
+    Opts {
+        port: a.flag("port", 6379, &known),
+        msgpack: a.flag("msgpack", 6479, &known),
+        conns: a.flag("conns", 50, &known),
+        pipeline: a.flag("pipeline", 1, &known),
+        secs: a.flag("secs", 5, &known),
+        rounds: a.flag("rounds", 3, &known),
     }
-    o
 }
 
 /// One request, encoded for `door`: `SET key:<n> xxx` or `GET key:<n>`.

@@ -15,6 +15,8 @@
 //! cargo run --release --example trigger_bench -- --secs 5 --conns 8 --pipeline 32
 //! ```
 
+mod args;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,26 +35,16 @@ struct Opts {
     rate: u64,
 }
 
-/// `--name value` from the command line, or `default`.
-fn arg(name: &str, default: usize) -> usize {
-    let a: Vec<String> = std::env::args().collect();
-    match a.iter().position(|w| w == name) {
-        Some(i) => a
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} needs a number")),
-        None => default,
-    }
-}
-
 fn opts() -> Opts {
+    let a = args::Args::from_env();
+    let known = ["secs", "conns", "pipeline", "batch", "parallelism", "rate"];
     Opts {
-        secs: arg("--secs", 5) as u64,
-        conns: arg("--conns", 8),
-        pipeline: arg("--pipeline", 32),
-        batch: arg("--batch", 100),
-        parallelism: arg("--parallelism", 1),
-        rate: arg("--rate", 20_000) as u64,
+        secs: a.flag("secs", 5, &known),
+        conns: a.flag("conns", 8, &known),
+        pipeline: a.flag("pipeline", 32, &known),
+        batch: a.flag("batch", 100, &known),
+        parallelism: a.flag("parallelism", 1, &known),
+        rate: a.flag("rate", 20_000, &known),
     }
 }
 

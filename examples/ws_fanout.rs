@@ -11,6 +11,8 @@
 //! cargo run --release --example ws_fanout -- --http 8379 --port 6379 --clients 1000 --rate 10000 --secs 30
 //! ```
 
+mod args;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,31 +29,15 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let mut o = Opts {
-        http: 8379,
-        port: 6379,
-        clients: 1000,
-        rate: 10_000,
-        secs: 30,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i + 1 < args.len() {
-        let v = &args[i + 1];
-        let n: u64 = v
-            .parse()
-            .unwrap_or_else(|_| panic!("{}: not a number: {v}", args[i]));
-        match args[i].as_str() {
-            "--http" => o.http = n as u16,
-            "--port" => o.port = n as u16,
-            "--clients" => o.clients = n as usize,
-            "--rate" => o.rate = n,
-            "--secs" => o.secs = n,
-            other => panic!("unknown option {other}"),
-        }
-        i += 2;
+    let a = args::Args::from_env();
+    let known = ["http", "port", "clients", "rate", "secs"];
+    Opts {
+        http: a.flag("http", 8379, &known),
+        port: a.flag("port", 6379, &known),
+        clients: a.flag("clients", 1000, &known),
+        rate: a.flag("rate", 10_000, &known),
+        secs: a.flag("secs", 30, &known),
     }
-    o
 }
 
 fn now_us() -> u64 {

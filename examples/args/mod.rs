@@ -1,4 +1,5 @@
-//! The command line of the examples: positional arguments with defaults.
+//! The command line of the examples: positional arguments, or `--name value` options (the
+//! benchmarks), with defaults.
 // Each example uses a different subset.
 #![allow(dead_code)]
 
@@ -33,5 +34,30 @@ impl Args {
     /// Whether argument `i` was given.
     pub fn has(&self, i: usize) -> bool {
         self.0.len() > i
+    }
+
+    /// The value after `--name`, parsed, or `default` when absent; exits with a message when it
+    /// does not parse or when an option outside `known` was given.
+    pub fn flag<T: FromStr>(&self, name: &str, default: T, known: &[&str]) -> T {
+        for w in self.0.iter().filter(|w| w.starts_with("--")) {
+            if !known.contains(&w.trim_start_matches('-')) {
+                eprintln!("unknown option {w}");
+                std::process::exit(2)
+            }
+        }
+        let Some(i) = self
+            .0
+            .iter()
+            .position(|w| w.strip_prefix("--") == Some(name))
+        else {
+            return default;
+        };
+        match self.0.get(i + 1).map(|v| v.parse()) {
+            Some(Ok(v)) => v,
+            _ => {
+                eprintln!("--{name} needs a value");
+                std::process::exit(2)
+            }
+        }
     }
 }
