@@ -194,16 +194,9 @@ fn memory_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
 
 fn memory_usage(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(2);
-    let mut i = 3;
-    while i < a.len() {
-        if a.get(i).eq_ignore_ascii_case(b"samples") && i + 1 < a.len() {
-            let n = crate::util::num::parse_i64(a.get(i + 1))
-                .ok_or(crate::error::CmdError::from(crate::error::NOT_INTEGER))?;
-            if n < 0 {
-                return Err(crate::error::SYNTAX.into());
-            }
-            i += 2;
-        } else {
+    let mut c = super::args::Cursor::new(a, 3);
+    while c.has_more() {
+        if !(c.remaining() >= 2 && c.eat("samples") && c.i64()? >= 0) {
             return Err(crate::error::SYNTAX.into());
         }
     }

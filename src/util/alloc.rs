@@ -60,14 +60,7 @@ pub fn release_freed(min_freed: u64) -> bool {
     if now == 0 || high < now + min_freed {
         return false;
     }
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: malloc_trim only walks and trims the allocator's own free lists.
-        unsafe { libc::malloc_trim(0) };
-        true
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    false
+    purge()
 }
 
 /// The live count once the server is set up, before it loads data (MEMORY STATS'
@@ -84,14 +77,18 @@ pub fn startup() -> u64 {
     STARTUP.load(Ordering::Relaxed)
 }
 
-/// MEMORY PURGE: hands every freed page back to the OS now.
-pub fn purge() {
+/// Hands every freed page back to the OS now (MEMORY PURGE, and [`release_freed`] after a
+/// burst). Returns whether the allocator can do that here.
+pub fn purge() -> bool {
     WINDOW_PEAK.store(used(), Ordering::Relaxed);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks and trims the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
+    {
+        // SAFETY: malloc_trim only walks and trims the allocator's own free lists.
+        unsafe { libc::malloc_trim(0) };
+        true
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    false
 }
 
 /// Live bytes allocated through [`Counting`] (0 when the binary doesn't use it, e.g. in tests).
