@@ -176,20 +176,15 @@ impl RunState {
             let deadline = self.load_deadline.load(Ordering::Relaxed);
             return (deadline != 0 && self.ms() > deadline).then_some(LOAD_TIMEOUT);
         }
-        let check_inline = self.inline.load(Ordering::Relaxed);
-        let busy = self.busy.load(Ordering::Relaxed);
-        if check_inline || !busy {
-            let elapsed = self
-                .ms()
-                .saturating_sub(self.started.load(Ordering::Relaxed));
-            if check_inline && elapsed >= engine::INLINE_MS {
-                self.inline.store(false, Ordering::Relaxed);
-                engine::hand_off_worker();
-            }
-            if !busy && elapsed >= self.threshold.load(Ordering::Relaxed) {
-                self.busy.store(true, Ordering::Release);
-                self.bump();
-            }
+        let elapsed = self
+            .ms()
+            .saturating_sub(self.started.load(Ordering::Relaxed));
+        if elapsed >= engine::INLINE_MS && self.inline.swap(false, Ordering::Relaxed) {
+            engine::hand_off_worker();
+        }
+        if elapsed >= self.threshold.load(Ordering::Relaxed) && !self.busy.load(Ordering::Relaxed) {
+            self.busy.store(true, Ordering::Release);
+            self.bump();
         }
         self.kill.load(Ordering::Acquire).then_some(KILLED)
     }
