@@ -576,15 +576,8 @@ pub fn write_event_json(
     epoch: &str,
     images: super::filter::Images,
 ) {
-    let binary = std::str::from_utf8(ev.key).is_err()
-        || ev.args.iter().any(|a| std::str::from_utf8(a).is_err());
-    let text = |out: &mut Vec<u8>, b: &[u8]| {
-        if binary {
-            json_str(out, &b64(b));
-        } else {
-            json_str(out, &String::from_utf8_lossy(b));
-        }
-    };
+    let binary = is_binary(ev);
+    let text = |out: &mut Vec<u8>, b: &[u8]| json_str(out, &text_form(b, binary));
     let mut num = itoa::Buffer::new();
     out.extend_from_slice(b"{\"args\":[");
     for (i, a) in ev.args.iter().enumerate() {
@@ -636,6 +629,21 @@ pub fn write_event_json(
     out.extend_from_slice(b",\"type\":");
     json_str(out, ev.vtype.name());
     out.push(b'}');
+}
+
+/// Whether the event's JSON gives its key and arguments as base64 (`"base64": true`): some are
+/// not UTF-8.
+pub fn is_binary(ev: &super::log::EventRef<'_>) -> bool {
+    std::str::from_utf8(ev.key).is_err() || ev.args.iter().any(|a| std::str::from_utf8(a).is_err())
+}
+
+/// A key or argument as the event's JSON gives it: base64 when the event [`is_binary`].
+pub fn text_form(b: &[u8], binary: bool) -> std::borrow::Cow<'_, str> {
+    if binary {
+        b64(b).into()
+    } else {
+        String::from_utf8_lossy(b)
+    }
 }
 
 /// A JSON string literal, escaped as serde_json escapes it.

@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value};
 
 use super::spec::Format;
 use crate::changes::filter::Images;
-use crate::changes::groups::{json_str, write_event_json};
+use crate::changes::groups::{is_binary, json_str, text_form, write_event_json};
 use crate::changes::log::EventRef;
 
 /// One change on its way to a function.
@@ -58,8 +58,6 @@ impl Rec {
     pub fn from_event(ev: &EventRef<'_>, epoch: &Arc<str>, images: Images) -> Rec {
         let mut data = Vec::with_capacity(192 + ev.key.len());
         write_event_json(&mut data, ev, epoch, images);
-        let binary = std::str::from_utf8(ev.key).is_err()
-            || ev.args.iter().any(|a| std::str::from_utf8(a).is_err());
         Rec {
             offset: ev.offset,
             key: ev.key.to_vec(),
@@ -68,7 +66,7 @@ impl Rec {
             epoch: epoch.clone(),
             event: ev.event.to_string(),
             change: ev.change.name().to_string(),
-            binary,
+            binary: is_binary(ev),
             size: 256 + data.len(),
             data,
             attempts: 0,
@@ -113,13 +111,8 @@ impl Rec {
     }
 
     /// The key as the event JSON gives it (base64 when binary).
-    fn key_text(&self) -> String {
-        if self.binary {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(&self.key)
-        } else {
-            String::from_utf8_lossy(&self.key).into_owned()
-        }
+    fn key_text(&self) -> std::borrow::Cow<'_, str> {
+        text_form(&self.key, self.binary)
     }
 
     /// `<epoch>:<offset>`: the CloudEvents `id` and DynamoDB `eventID`.
