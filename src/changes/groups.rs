@@ -745,7 +745,10 @@ fn path_of(srv: &Server) -> PathBuf {
     PathBuf::from(srv.config.get("dir")).join(FILE)
 }
 
-fn to_data(reg: &Registry, epoch: String) -> FileData {
+/// `end` is the readable end plus one: a cursor saved past it (a group created at `$` while
+/// records were committed but not yet written) is saved as `end`, so after a crash that loses
+/// those records the group does not skip the new records that reuse their offsets.
+fn to_data(reg: &Registry, epoch: String, end: u64) -> FileData {
     let groups: Vec<Arc<Mutex<Group>>> = reg.groups.lock().values().cloned().collect();
     FileData {
         version: 1,
@@ -756,7 +759,7 @@ fn to_data(reg: &Registry, epoch: String) -> FileData {
                 let g = g.lock();
                 GroupData {
                     name: b64(&g.name),
-                    next: g.next,
+                    next: g.next.min(end),
                     pattern: g.filter.pattern.as_deref().map(b64),
                     events: g.filter.events.clone(),
                     types: g
@@ -806,7 +809,7 @@ pub fn save_if_dirty(srv: &Server) {
     if !reg.dirty.swap(false, Ordering::AcqRel) {
         return;
     }
-    let data = to_data(reg, srv.log.epoch());
+    let data = to_data(reg, srv.log.epoch(), srv.log.readable() + 1);
     let res = serde_json::to_vec_pretty(&data)
         .map_err(std::io::Error::other)
         .and_then(|b| write_atomically(&path_of(srv), &b));

@@ -35,6 +35,22 @@
 //! `changes-memory-bytes`: the oldest in-memory segments are dropped first, and a reader whose
 //! cursor fell behind them gets an explicit error naming the earliest offset still available.
 //!
+//! ## What readers see
+//! Offsets are never reused within an epoch, so a reader must never be served a record that a
+//! crash can take back: after recovery that offset would name a different change. With a disk
+//! log, readers (every path through [`ChangeLog::read_with`] and [`ChangeLog::wait_for`]:
+//! CHANGES READ/SUBSCRIBE, consumer groups, `__changes__`, triggers, the NATS bridge) see only
+//! records up to [`ChangeLog::readable`]: those the writer has written to the segment file
+//! (the page cache survives a process crash), or under `appendfsync always` fsynced. A power
+//! loss can still take back written records under `everysec`/`no`; start-up then changes the
+//! epoch (`persistence`). Without a disk log memory is the only copy, every start is a new
+//! epoch, and readers see records as soon as they are committed.
+//!
+//! The writer wakes waiting readers once per pass (not per record): commits with a disk log
+//! notify nobody. A connection that reads the log first waits for what was committed before
+//! its command to become readable (`server::conn`), so a client still reads its own writes.
+//! [`ChangeLog::last_offset`] stays the committed end: INFO and lag figures report it.
+//!
 //! ## The in-memory tail is a cache for live readers
 //! With a disk log, memory holds the records the writer has not written yet plus, while some
 //! reader reads from memory, up to `changes-memory-bytes` of recent history so tailing readers
@@ -437,9 +453,25 @@ thread_local! {
     static READ_SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// The highest offset a reply of this thread's batch names or reflects (a snapshot's
+    /// offset, a `latest` cursor): the connection loop holds the replies until it is readable.
+    static EXPOSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Returns and clears the last offset committed by this thread.
 pub fn take_thread_commit() -> u64 {
     LAST_COMMIT.with(|c| c.replace(0))
+}
+
+/// Notes that a reply of this thread's batch names `offset` (see [`take_thread_exposed`]).
+pub fn expose(offset: u64) {
+    EXPOSED.with(|c| c.set(c.get().max(offset)));
+}
+
+/// Returns and clears the highest offset this thread's replies named since the last call.
+pub fn take_thread_exposed() -> u64 {
+    EXPOSED.with(|c| c.replace(0))
 }
 
 impl ChangeLog {
@@ -498,19 +530,52 @@ impl ChangeLog {
         self.written.load(Ordering::Acquire)
     }
 
+    /// The highest offset readers may be served (see the module docs): the committed end
+    /// without a disk log, else what a process crash (`written`) or, under `appendfsync
+    /// always`, a power loss (`durable`) cannot take back.
+    pub fn readable(&self) -> u64 {
+        if self.disk.is_none() {
+            self.committed.load(Ordering::Acquire)
+        } else if self.fsync_always.load(Ordering::Relaxed) {
+            self.durable()
+        } else {
+            self.written()
+        }
+    }
+
+    /// Wakes the readers waiting in [`ChangeLog::wait_for`], if any.
+    fn wake_readers(&self) {
+        // Pairs with the fence in `wait_for`: either the waiter sees the new offset or this
+        // sees the waiter (a plain release store / acquire load may both miss).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::Relaxed) > 0 {
+            self.notify.notify_waiters();
+        }
+    }
+
     pub fn durable(&self) -> u64 {
         self.durable.load(Ordering::Acquire)
     }
 
     /// Called by the writer after its bytes reached the file (and, when `synced`, the disk).
+    /// One call per writer pass, so readers are woken once per pass.
     pub fn mark_written(&self, last: u64, synced: bool) {
         self.written.store(last, Ordering::Release);
         if synced {
-            self.mark_durable(last);
+            self.set_durable(last);
         }
+        self.wake_readers();
     }
 
     pub fn mark_durable(&self, last: u64) {
+        self.set_durable(last);
+        // Under `always` durability is what makes records readable.
+        if self.fsync_always.load(Ordering::Relaxed) {
+            self.wake_readers();
+        }
+    }
+
+    fn set_durable(&self, last: u64) {
         self.durable.fetch_max(last, Ordering::AcqRel);
         if self.durable_waiters.load(Ordering::Acquire) > 0 {
             self.durable_notify.notify_waiters();
@@ -540,6 +605,16 @@ impl ChangeLog {
             self.wake_writer();
             n.await;
         }
+    }
+
+    /// Waits until `offset` is readable, asking the writer to pass now rather than at its next
+    /// tick (a client reading the log waits for the writes it may have seen acknowledged).
+    pub async fn wait_readable(&self, offset: u64) {
+        if self.readable() >= offset {
+            return;
+        }
+        self.wake_writer();
+        self.wait_for(offset, None).await;
     }
 
     /// Wakes the writer thread.
@@ -588,6 +663,30 @@ impl ChangeLog {
                 if end == start {
                     end = seg.data.len();
                 }
+                // Never end inside a group (a group is committed at once, within one segment):
+                // what a pass writes becomes readable, and recovery reverts a group cut short,
+                // which would take back offsets a reader saw.
+                let mut i = seg.starts.partition_point(|&p| (p as usize) < end);
+                while i > skip && i < seg.starts.len() {
+                    let tx = |k: usize| {
+                        let at = seg.starts[k] as usize + OFF_TXID;
+                        seg.data
+                            .get(at..at + 8)
+                            .and_then(|b| b.try_into().ok())
+                            .map(u64::from_le_bytes)
+                            .unwrap_or(0)
+                    };
+                    let t = tx(i);
+                    if t == 0 || t != tx(i - 1) {
+                        break;
+                    }
+                    i += 1;
+                }
+                end = seg
+                    .starts
+                    .get(i)
+                    .map(|&p| p as usize)
+                    .unwrap_or(seg.data.len());
             }
             out.extend_from_slice(&seg.data[start..end]);
             let copied = seg.starts[skip..]
@@ -695,9 +794,10 @@ impl ChangeLog {
         if self.fsync_always.load(Ordering::Relaxed) {
             self.wake_writer();
         }
-        // Notify takes a mutex even with nobody waiting; writers skip it unless a reader waits.
-        if self.waiters.load(Ordering::Acquire) > 0 {
-            self.notify.notify_waiters();
+        // With a disk log the record is not readable yet: the writer wakes readers after its
+        // pass. Without one, readers wake now (Notify takes a mutex, so only if one waits).
+        if self.disk.is_none() {
+            self.wake_readers();
         }
         last
     }
@@ -789,6 +889,12 @@ impl ChangeLog {
                 return Err(ReadError::Trimmed { earliest });
             }
         }
+        // Nothing past the readable end, from memory or disk (see the module docs).
+        let end = self.readable();
+        if from > end {
+            return Ok(());
+        }
+        let count = count.min((end - from + 1).try_into().unwrap_or(usize::MAX));
         let mem_first = {
             let g = self.inner.lock();
             g.segments.front().map(|s| s.first).unwrap_or(g.next)
@@ -860,7 +966,7 @@ impl ChangeLog {
         Ok(())
     }
 
-    /// Waits until a record with offset >= `from` exists or `deadline` passes.
+    /// Waits until a record with offset >= `from` is readable or `deadline` passes.
     pub async fn wait_for(&self, from: u64, deadline: Option<tokio::time::Instant>) {
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
@@ -868,13 +974,15 @@ impl ChangeLog {
                 self.0.fetch_sub(1, Ordering::AcqRel);
             }
         }
-        self.waiters.fetch_add(1, Ordering::AcqRel);
+        self.waiters.fetch_add(1, Ordering::SeqCst);
         let _w = Waiting(&self.waiters);
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.last_offset() >= from {
+            // Pairs with the fence in `wake_readers` (no lost wake-up).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.readable() >= from {
                 return;
             }
             match deadline {
@@ -974,6 +1082,74 @@ mod tests {
         let ev = &log.read(1, 1).unwrap()[0];
         assert_eq!(ev.old.as_deref(), Some(&old[..]));
         assert_eq!(ev.new.as_deref(), Some(&b"\x00\x03new"[..]));
+    }
+
+    fn disk_log(tag: &str) -> ChangeLog {
+        let dir = std::env::temp_dir().join(format!("eddy-log-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (disk, _) = super::super::disk::DiskLog::open(dir).unwrap_or_else(|e| panic!("{e}"));
+        ChangeLog::with_disk("e".into(), 1 << 30, Some(disk))
+    }
+
+    fn offsets(log: &ChangeLog) -> Vec<u64> {
+        log.read(1, 100)
+            .unwrap_or_else(|_| panic!("trimmed"))
+            .iter()
+            .map(|e| e.offset)
+            .collect()
+    }
+
+    #[test]
+    fn with_a_disk_log_readers_see_only_written_records_or_durable_ones_under_always() {
+        let log = disk_log("readable");
+        log.commit(&mut rec(3), 1);
+        assert_eq!(log.last_offset(), 3);
+        assert_eq!(offsets(&log), Vec::<u64>::new(), "nothing written yet");
+        log.mark_written(2, false);
+        assert_eq!(offsets(&log), vec![1, 2]);
+        log.set_fsync_always(true);
+        assert_eq!(
+            offsets(&log),
+            Vec::<u64>::new(),
+            "always: nothing durable yet"
+        );
+        log.mark_durable(1);
+        assert_eq!(offsets(&log), vec![1]);
+        // Without a disk log committed records are readable at once.
+        let mem = ChangeLog::new("e".into(), 1 << 30);
+        mem.commit(&mut rec(2), 1);
+        assert_eq!(offsets(&mem), vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_wakes_when_the_writer_marks_records_written() {
+        let log = std::sync::Arc::new(disk_log("wake"));
+        log.commit(&mut rec(1), 1);
+        let l2 = log.clone();
+        let waiter = tokio::spawn(async move { l2.wait_for(1, None).await });
+        tokio::task::yield_now().await;
+        assert!(
+            !waiter.is_finished(),
+            "a commit alone does not make a record readable"
+        );
+        log.mark_written(1, false);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .unwrap_or_else(|_| panic!("the reader was not woken"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn a_writer_pass_never_ends_inside_a_group() {
+        let log = ChangeLog::new("e".into(), 1 << 30);
+        log.commit(&mut rec(1), 1);
+        log.commit(&mut rec(500), 1);
+        log.commit(&mut rec(1), 1);
+        let mut buf = Vec::new();
+        // A pass of about 1 KiB would stop a few records into the group: it takes all of it.
+        assert_eq!(log.copy_from(1, 1024, &mut buf).map(|x| x.0), Some(501));
+        buf.clear();
+        assert_eq!(log.copy_from(502, 1024, &mut buf).map(|x| x.0), Some(502));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! ## Start positions
 //! `earliest` (the oldest record still held), `latest` or `$` (only records committed after
-//! now), `<offset>` (at that offset), `(<offset>` (after it), `@<unix-ms>` (the first record with
+//! now; the reply naming it waits until the records before it are readable, so the cursor
+//! never points past what a crash could take back), `<offset>` (at that offset), `(<offset>` (after it), `@<unix-ms>` (the first record with
 //! a timestamp at or after that time: timestamps in the log never decrease, so this is a binary
 //! search over offsets).
 //!
@@ -57,7 +58,10 @@ pub fn parse_start(log: &ChangeLog, a: &[u8]) -> CmdResult<u64> {
     }
     if is(a, "latest") || a == b"$" {
         // Inside EXEC, the transaction's earlier changes are not "after the command".
-        return Ok(crate::keyspace::txn::applied_offset(log) + 1);
+        let at = crate::keyspace::txn::applied_offset(log);
+        // The cursor names `at`: the reply waits until it is readable (`server::conn`).
+        super::log::expose(at);
+        return Ok(at + 1);
     }
     let num = |s: &[u8]| -> CmdResult<u64> {
         std::str::from_utf8(s)

@@ -3,6 +3,11 @@
 //!
 //! It is an OS thread, not a task: `write` and `fsync` block, and a slow disk must never stall
 //! the runtime that serves clients. It is the only writer of segment files.
+//!
+//! Its passes are what make records readable (`changes::log`, "What readers see"): each pass
+//! ends with one `mark_written` (and under `always` the fsync before it), which wakes the
+//! readers waiting for the log; a pass never ends inside a group of records (MULTI/EXEC,
+//! multi-key commands), because recovery reverts a group cut short.
 
 use std::fs::File;
 use std::io::Write;
@@ -103,7 +108,15 @@ fn run(srv: &Server, mut current: Option<Current>) {
                 crate::util::alloc::release_freed(256 << 10);
             }
         }
-        if dirty && (pol == 1 && last_sync.elapsed() >= Duration::from_secs(1) || stopping) {
+        // `always` leaves nothing dirty: records written under `everysec` just before a switch
+        // to `always` are readable only once durable, so they are synced now, not at the next
+        // write.
+        let due = match pol {
+            2 => !more,
+            1 => last_sync.elapsed() >= Duration::from_secs(1),
+            _ => false,
+        };
+        if dirty && (due || stopping) {
             last_sync = fsync(srv, &current);
             log.mark_durable(log.written());
             dirty = false;

@@ -398,8 +398,9 @@ fn changes_info(ctx: &mut Ctx, _a: Args) -> CmdResult {
     ctx.out.bulk(log.epoch().as_bytes());
     ctx.out.bulk(b"first-offset");
     ctx.out.int(log.first_offset() as i64);
+    // The end a reader can be served (`changes::log`), so it can be used as a cursor.
     ctx.out.bulk(b"last-offset");
-    ctx.out.int(log.last_offset() as i64);
+    ctx.out.int(log.readable() as i64);
     ctx.out.bulk(b"memory-bytes");
     ctx.out.int(log.memory_bytes() as i64);
     Ok(())
@@ -676,6 +677,9 @@ fn changes_snapshot(ctx: &mut Ctx, a: Args) -> CmdResult {
     }
     // Inside EXEC the values include the transaction's changes so far (`keyspace::txn`).
     let n = crate::keyspace::txn::applied_offset(&ctx.srv.log);
+    // The values reflect records up to N: the reply waits until they are readable, or a crash
+    // could take N back and a reader resuming after it would skip its new records.
+    crate::changes::log::expose(n);
     let now = ctx.now;
     let mut rows: Vec<SnapRow> = Vec::new();
     let mut bytes = 0usize;

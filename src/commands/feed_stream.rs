@@ -172,7 +172,7 @@ fn count_or_max(count: usize) -> usize {
 /// XLEN: the records the log holds.
 pub fn xlen(ctx: &mut Ctx) -> CmdResult {
     let log = &ctx.srv.log;
-    let (first, last) = (log.first_offset().max(1), log.last_offset());
+    let (first, last) = (log.first_offset().max(1), log.readable());
     ctx.out.int((last + 1).saturating_sub(first) as i64);
     Ok(())
 }
@@ -191,7 +191,7 @@ pub fn range(
     }
     let log = &ctx.srv.log;
     let lo = at_or_after(start).max(log.first_offset()).max(1);
-    let hi = end.ms.min(log.last_offset());
+    let hi = end.ms.min(log.readable());
     if lo > hi || start > end {
         ctx.out.array(0);
         return Ok(());
@@ -400,7 +400,12 @@ pub fn xack(ctx: &mut Ctx, group: &[u8], ids: &[StreamId]) -> CmdResult {
 pub fn xgroup_create(ctx: &mut Ctx, group: &[u8], id: Option<StreamId>, setid: bool) -> CmdResult {
     let log = &ctx.srv.log;
     let next = match id {
-        None => log.last_offset() + 1,
+        None => {
+            let at = log.last_offset();
+            // The group's cursor names `at`: the reply waits until it is readable.
+            crate::changes::log::expose(at);
+            at + 1
+        }
         Some(id) => after(id).max(log.first_offset()).max(1),
     };
     if setid {
@@ -636,7 +641,7 @@ pub fn xautoclaim(
 /// XINFO STREAM (not FULL).
 pub fn xinfo_stream(ctx: &mut Ctx) -> CmdResult {
     let log = &ctx.srv.log;
-    let (first, last) = (log.first_offset().max(1), log.last_offset());
+    let (first, last) = (log.first_offset().max(1), log.readable());
     let len = (last + 1).saturating_sub(first);
     let ngroups = groups::names(&log.groups).len();
     let edge = |o: u64| -> Option<ChangeEvent> {

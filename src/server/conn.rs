@@ -131,11 +131,19 @@ async fn run_loop<T: Transport, C: Codec>(
             }
         }
         crate::changes::log::take_thread_commit();
+        crate::changes::log::take_thread_exposed();
         let (consumed, more, fatal, need) = run_batch(srv, sess, codec, &mut ab, &inbuf, &mut out);
-        // appendfsync always: a write is acknowledged only once its record is on disk.
+        // Both are this thread's: taken before any await moves the task to another thread.
         let committed = crate::changes::log::take_thread_commit();
+        let exposed = crate::changes::log::take_thread_exposed();
+        // appendfsync always: a write is acknowledged only once its record is on disk.
         if committed > 0 && srv.log.fsync_always() {
             srv.log.wait_durable(committed).await;
+        }
+        // A reply naming an offset (a snapshot's, a `latest` cursor) goes out once that offset
+        // is readable: a crash before then could reuse it for another change.
+        if exposed > 0 {
+            srv.log.wait_readable(exposed).await;
         }
         inbuf.advance(consumed);
         pending = more;
@@ -214,6 +222,14 @@ async fn run_loop<T: Transport, C: Codec>(
                 if !wait_unpaused(srv, sock, codec, &mut inbuf, sess, killed.as_mut()).await {
                     return None;
                 }
+                pending = true;
+            }
+            Some(Action::LogFence(offset)) => {
+                tokio::select! {
+                    _ = srv.log.wait_readable(offset) => {}
+                    _ = &mut killed => return None,
+                }
+                sess.log_fenced = true;
                 pending = true;
             }
         }
@@ -429,6 +445,33 @@ async fn idle(timeout_secs: u64) {
     tokio::time::sleep(Duration::from_secs(timeout_secs)).await;
 }
 
+/// Whether a command must wait before it runs, and for which offset: a command that reads the
+/// change log (CHANGES, a stream command naming `__changes__`, TRIGGER, which starts readers
+/// and reports their positions) is served only readable records (`changes::log`), so it first
+/// waits for what was committed before it, or a client would not read the writes it was just
+/// acknowledged. Queued in MULTI or run by a script it does not wait (it sees the readable
+/// log).
+fn log_fence(
+    srv: &Server,
+    sess: &mut Session,
+    spec: &commands::CommandSpec,
+    args: &crate::protocol::resp::Args,
+) -> Option<u64> {
+    let reads_log = match spec.group {
+        "changes" | "triggers" => true,
+        "stream" => (1..args.len()).any(|i| commands::feed_stream::is_feed(args.get(i))),
+        _ => false,
+    };
+    if !reads_log || sess.tx.in_multi() {
+        return None;
+    }
+    if std::mem::take(&mut sess.log_fenced) {
+        return None;
+    }
+    let committed = srv.log.last_offset();
+    (committed > srv.log.readable()).then_some(committed)
+}
+
 /// Runs the complete frames at the start of `buf`. Returns (bytes consumed, whether complete
 /// frames may remain because the batch stopped early, whether the connection must close, how
 /// many more bytes the partial frame needs).
@@ -483,6 +526,12 @@ fn run_batch<C: Codec>(
                             sess.info.last_cmd.store(r.id, Ordering::Relaxed);
                             processed -= 1;
                             sess.action = Some(Action::Pause);
+                            continue;
+                        }
+                        if let Some(at) = log_fence(srv, sess, r.spec, &args) {
+                            // Not started: it runs once the log is readable up to `at`.
+                            processed -= 1;
+                            sess.action = Some(Action::LogFence(at));
                             continue;
                         }
                         let exclusive = r.spec.flags & flag::EXCLUSIVE != 0;

@@ -24,6 +24,9 @@ pub enum Action {
     /// Another client's script holds the keyspace: wait for it to end or to turn busy, then
     /// run the next command (`scripting`).
     ScriptWait,
+    /// The next command reads the change log: wait until this offset (the committed end when
+    /// it arrived) is readable, then run it (`server::conn`).
+    LogFence(u64),
 }
 
 /// A registered wait: the waiter, the channel its reply arrives on, and its deadline.
@@ -87,6 +90,9 @@ pub struct Session {
     /// Who the changes this session makes are recorded as: `client` for connections, `trigger`
     /// for the internal sessions triggers write dead letters through (`triggers::internal`).
     pub origin: crate::changes::Origin,
+    /// The next log-reading command already waited for [`Action::LogFence`]: it runs as is,
+    /// so a steady stream of other clients' writes cannot hold it back again.
+    pub log_fenced: bool,
 }
 
 impl Session {
@@ -110,6 +116,7 @@ impl Session {
             tracking: None,
             door: super::door::Door::Resp,
             origin: crate::changes::Origin::Client,
+            log_fenced: false,
         }
     }
 
