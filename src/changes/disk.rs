@@ -14,7 +14,10 @@
 //! wrote wait for it before their replies go out, and everything committed while one fsync runs
 //! shares the next (group commit); `everysec` fsyncs at most once a second; `no` leaves it to the
 //! OS. Under `everysec`/`no` the writer passes every couple of milliseconds, so a process crash
-//! (SIGKILL) loses at most that window and a power cut at most ~1 s.
+//! (SIGKILL) loses at most that window and a power cut at most ~1 s. Readers never see that
+//! window: they are served only written records (durable ones under `always`, see
+//! `changes::log`), and a power cut that may have lost written records changes the epoch at the
+//! next start (`persistence`).
 //!
 //! ## Retention
 //! A sealed segment is deleted when it is covered by a snapshot (all its offsets ≤ the snapshot's)

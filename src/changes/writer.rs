@@ -127,6 +127,11 @@ fn run(srv: &Server, mut current: Option<Current>) {
             dirty = false;
         }
         if stopping && log.written() >= log.last_offset() && !dirty {
+            // Under `no` nothing was forced yet; a clean stop promises the log is on disk
+            // (`persistence`, the RUN file).
+            if pol == 0 {
+                fsync(srv, &current);
+            }
             return;
         }
         if last_housekeeping.elapsed() >= Duration::from_secs(1) {

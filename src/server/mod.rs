@@ -202,8 +202,14 @@ impl Server {
     pub fn apply_config(&self) {
         self.pubsub.configure(&self.config);
         self.log.set_max_bytes(log_memory(&self.config));
-        self.log
-            .set_fsync_always(self.config.get("appendfsync") == "always");
+        let always = self.config.get("appendfsync") == "always";
+        if !always {
+            // Recorded before readers may see unsynced records (`persistence`).
+            if let Some(run) = self.persist.run.get() {
+                run.weakened();
+            }
+        }
+        self.log.set_fsync_always(always);
         self.keyspace
             .images
             .store(self.config.get_bool("changes-images"), Ordering::Relaxed);
@@ -242,8 +248,27 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         (None, Vec::new())
     };
     // Without a disk log the history is not kept across restarts: a new epoch each start.
-    let epoch = crate::persistence::load_or_create_epoch(&dirp, aof)
+    // With one, a power loss may have taken back records readers saw (`persistence`).
+    let boot = crate::persistence::boot_id();
+    let lost = aof && crate::persistence::power_loss_since_last_run(&dirp, boot.as_deref());
+    if lost {
+        tracing::warn!(
+            "the last run did not shut down cleanly and the machine restarted since: records \
+             written but not fsynced may be lost, so the change log starts a new epoch \
+             (readers resuming with the old one must start again from a snapshot)"
+        );
+    }
+    let epoch = crate::persistence::load_or_create_epoch(&dirp, aof && !lost)
         .map_err(|e| format!("can't write the epoch file in '{dir}': {e}"))?;
+    let run = if aof {
+        let always = config.get("appendfsync") == "always";
+        Some(
+            crate::persistence::Run::start(&dirp, boot, always)
+                .map_err(|e| format!("can't write the run file in '{dir}': {e}"))?,
+        )
+    } else {
+        None
+    };
     let port = config.get_i64("port") as u16;
     let binds: Vec<String> = config
         .get("bind")
@@ -272,6 +297,9 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         }
     }
     let srv = Arc::new(Server::with_log(config, epoch, disk));
+    if let Some(run) = run {
+        let _ = srv.persist.run.set(run);
+    }
     srv.set_me();
     srv.apply_config();
     srv.loading.store(true, Ordering::Release);
@@ -365,7 +393,12 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     crate::triggers::save_if_dirty(&srv);
     crate::bridge::save_if_dirty(&srv);
     srv.log.wake_writer();
-    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    if let Ok(Ok(())) = tokio::task::spawn_blocking(move || writer.join()).await {
+        // The writer drained and fsynced the log before it returned.
+        if let Some(run) = srv.persist.run.get() {
+            run.stopped_cleanly();
+        }
+    }
     tracing::info!("Eddy is now ready to exit, bye bye...");
     Ok(())
 }
