@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     eddy_only, err_text, now_ms, poll_until, q, qerr, qv, run_server_expecting_exit, server_bin,
-    strip_ansi, vget, vstr, Resp, Server, TempDir,
+    strip_ansi, vget, vstr, Raw, Resp, Server, TempDir,
 };
 use redis::Value;
 
@@ -890,6 +890,279 @@ fn offsets_continue_and_the_epoch_is_kept_across_clean_and_sigkill_restarts() {
         epoch_new, epoch,
         "a new empty data directory must get a new epoch"
     );
+}
+
+/// One change as a reader saw it: offset, key, event and the effect's arguments.
+type Seen = (i64, String, String, String);
+
+fn seen_of(ev: &Resp) -> Seen {
+    let off = match ev.field("offset") {
+        Some(Resp::Int(i)) => *i,
+        other => panic!("event offset must be an integer: {other:?} in {ev:?}"),
+    };
+    let text = |f: &str| ev.field(f).and_then(Resp::text).unwrap_or_default();
+    let args = format!("{:?}", ev.field("args"));
+    (off, text("key"), text("event"), args)
+}
+
+/// A RESP3 raw connection to `port`.
+fn raw3(port: u16) -> Raw {
+    let mut r = Raw::connect(port);
+    let hello = r.call(&["HELLO", "3"]);
+    assert!(matches!(hello, Resp::Map(_)), "HELLO 3: {hello:?}");
+    r
+}
+
+/// Reads the log from `from` with blocking `CHANGES READ` until the server goes away; counts
+/// what it saw in `progress`.
+fn start_blocking_reader(port: u16, from: i64, progress: Arc<AtomicU64>) -> JoinHandle<Vec<Seen>> {
+    std::thread::spawn(move || {
+        let mut r = raw3(port);
+        let mut next = from;
+        let mut seen = Vec::new();
+        loop {
+            let at = next.to_string();
+            r.send_cmd(&["CHANGES", "READ", &at, "COUNT", "1000", "BLOCK", "200"]);
+            match r.try_read_reply(Duration::from_secs(10)) {
+                Some(Resp::Array(evs)) => {
+                    for e in &evs {
+                        let s = seen_of(e);
+                        next = s.0 + 1;
+                        seen.push(s);
+                    }
+                    progress.store(seen.len() as u64, Ordering::Relaxed);
+                }
+                Some(Resp::Null | Resp::NullArray) => {}
+                Some(other) => panic!("CHANGES READ replied {other:?}"),
+                // Killed (or silent for 10 s, which the poll on `progress` reports).
+                None => return seen,
+            }
+        }
+    })
+}
+
+/// Subscribes from `from` (push delivery) until the server goes away and `stop` is set.
+fn start_subscriber(
+    port: u16,
+    from: i64,
+    progress: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<Vec<Seen>> {
+    std::thread::spawn(move || {
+        let mut r = raw3(port);
+        let ok = r.call(&["CHANGES", "SUBSCRIBE", &from.to_string()]);
+        assert!(matches!(ok, Resp::Array(_)), "CHANGES SUBSCRIBE: {ok:?}");
+        let mut seen = Vec::new();
+        loop {
+            match r.try_read_reply(Duration::from_millis(200)) {
+                Some(Resp::Push(p))
+                    if p.first().and_then(Resp::text).as_deref() == Some("changes") =>
+                {
+                    if let Some(e) = p.get(1) {
+                        seen.push(seen_of(e));
+                        progress.store(seen.len() as u64, Ordering::Relaxed);
+                    }
+                }
+                Some(other) => panic!("subscriber got {other:?}"),
+                None if stop.load(Ordering::Relaxed) => return seen,
+                None => {}
+            }
+        }
+    })
+}
+
+/// The records at offsets `from..=to`, as a reader of the restarted server sees them.
+fn records_between(port: u16, from: i64, to: i64) -> BTreeMap<i64, Seen> {
+    let mut r = raw3(port);
+    let mut out = BTreeMap::new();
+    let mut next = from;
+    while next <= to {
+        let Resp::Array(evs) = r.call(&["CHANGES", "READ", &next.to_string(), "COUNT", "1000"])
+        else {
+            panic!("CHANGES READ {next} must reply with an array");
+        };
+        if evs.is_empty() {
+            break;
+        }
+        for e in &evs {
+            let s = seen_of(e);
+            next = s.0 + 1;
+            out.insert(s.0, s);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_record_a_reader_saw_keeps_its_offset_after_sigkill() {
+    if !eddy_only("a_record_a_reader_saw_keeps_its_offset_after_sigkill") {
+        return;
+    }
+    // `everysec`: readers are served records the writer has written (page cache), which a
+    // process crash cannot take back; before the fix they were served committed records.
+    let args = ["--appendfsync", "everysec", "--save", ""];
+    let mut rng = Rng::seeded("a_record_a_reader_saw_keeps_its_offset_after_sigkill");
+    let mut srv = Server::start_with(&args);
+    let epoch = changes_info(&mut srv.conn()).2;
+    for round in 0..4 {
+        let from = changes_info(&mut srv.conn()).1 + 1;
+        let stop_flag = Arc::new(AtomicBool::new(false));
+        let progress: Vec<Arc<AtomicU64>> = (0..2).map(|_| Arc::new(AtomicU64::new(0))).collect();
+        let readers = [
+            start_blocking_reader(srv.port(), from, progress[0].clone()),
+            start_subscriber(srv.port(), from, progress[1].clone(), stop_flag.clone()),
+        ];
+        const WRITERS: usize = 4;
+        let acked: Arc<Vec<AtomicU64>> =
+            Arc::new((0..WRITERS).map(|_| AtomicU64::new(0)).collect());
+        let writers = start_writers(
+            &srv.url(),
+            &format!("r{round}"),
+            WRITERS,
+            &acked,
+            &stop_flag,
+        );
+        assert!(
+            poll_until(Duration::from_secs(10), || progress
+                .iter()
+                .all(|p| p.load(Ordering::Relaxed) > 0)),
+            "round {round}: the readers saw nothing"
+        );
+        // The kill point, while writers write and readers read.
+        std::thread::sleep(Duration::from_millis(rng.range(1, 300)));
+        let dir = srv.stop();
+        stop_flag.store(true, Ordering::Relaxed);
+        for w in writers {
+            w.join().expect("writer thread panicked");
+        }
+        let seen: Vec<Vec<Seen>> = readers
+            .into_iter()
+            .map(|h| h.join().expect("reader thread panicked"))
+            .collect();
+        srv = Server::start_in(dir, &args);
+        let mut c = srv.conn();
+        let (_, last, epoch_now) = changes_info(&mut c);
+        assert_eq!(
+            epoch_now, epoch,
+            "round {round}: SIGKILL without a reboot kept the epoch"
+        );
+        // New changes take the offsets after the recovered end: a record lost by the kill
+        // would now be replaced by one of these.
+        for i in 0..200 {
+            let _: () = q(&mut c, &["SET", &format!("after{round}:{i}"), "x"]);
+        }
+        let top = seen.iter().flatten().map(|s| s.0).max().unwrap_or(0);
+        let now = records_between(srv.port(), from, top);
+        for (who, evs) in ["CHANGES READ BLOCK", "CHANGES SUBSCRIBE"]
+            .iter()
+            .zip(&seen)
+        {
+            for s in evs {
+                assert_eq!(
+                    now.get(&s.0),
+                    Some(s),
+                    "round {round}: {who} saw offset {} before the kill; after the restart \
+                     (recovered up to {last}) it holds another record",
+                    s.0
+                );
+            }
+        }
+        eprintln!(
+            "round {round}: readers saw {:?} records up to {top}; recovered up to {last}",
+            seen.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Starts a server in a new directory whose boot id the test controls (`EDDY_BOOT_ID_FILE`),
+/// writes a few keys, stops it (`how`), optionally "reboots" (a new boot id) and restarts it.
+/// Returns the epoch before and after, and the restarted server.
+fn restart_with_boot_id(how: Stop, reboot: bool, args: &[&str]) -> (String, String, Server) {
+    let dir = TempDir::new("boot");
+    let boot_file = dir.path().join("test-boot-id");
+    std::fs::write(&boot_file, "boot-one\n").expect("write boot id");
+    let boot_path = boot_file.to_string_lossy().into_owned();
+    let env = [("EDDY_BOOT_ID_FILE", boot_path.as_str())];
+    let srv = Server::start_in_env(dir, args, &env);
+    let mut c = srv.conn();
+    for i in 0..20 {
+        let _: () = q(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    let (_, _, before) = changes_info(&mut c);
+    drop(c);
+    let dir = stop(srv, how);
+    if reboot {
+        std::fs::write(&boot_file, "boot-two\n").expect("write boot id");
+    }
+    let srv = Server::start_in_env(dir, args, &env);
+    let (_, _, after) = changes_info(&mut srv.conn());
+    (before, after, srv)
+}
+
+#[test]
+fn a_reboot_after_an_unclean_stop_under_everysec_changes_the_epoch() {
+    if !eddy_only("a_reboot_after_an_unclean_stop_under_everysec_changes_the_epoch") {
+        return;
+    }
+    for fsync in ["everysec", "no"] {
+        let (before, after, srv) =
+            restart_with_boot_id(Stop::Kill, true, &["--appendfsync", fsync]);
+        assert_ne!(
+            after, before,
+            "appendfsync {fsync}: SIGKILL then a reboot may have lost written records"
+        );
+        let mut c = srv.conn();
+        let e = qerr(&mut c, &["CHANGES", "READ", "1", "EPOCH", &before]);
+        assert!(
+            e.contains("EPOCH the change log's history changed"),
+            "a reader resuming with the old epoch must get the EPOCH error, got {e:?}"
+        );
+        // What survived is still there, under the new epoch.
+        let v: Option<String> = q(&mut c, &["GET", "k0"]);
+        assert_eq!(v.as_deref(), Some("v"));
+        let evs = read_offsets(&mut c, 1, 100);
+        assert!(
+            !evs.is_empty(),
+            "the log keeps its records under the new epoch"
+        );
+        assert!(
+            srv.log().contains("new epoch"),
+            "the epoch change must be logged; output:\n{}",
+            srv.log()
+        );
+    }
+}
+
+#[test]
+fn a_reboot_after_a_clean_shutdown_keeps_the_epoch() {
+    if !eddy_only("a_reboot_after_a_clean_shutdown_keeps_the_epoch") {
+        return;
+    }
+    let (before, after, _srv) = restart_with_boot_id(Stop::Clean, true, &[]);
+    assert_eq!(
+        after, before,
+        "a clean shutdown loses nothing, even across a reboot"
+    );
+}
+
+#[test]
+fn sigkill_without_a_reboot_keeps_the_epoch() {
+    if !eddy_only("sigkill_without_a_reboot_keeps_the_epoch") {
+        return;
+    }
+    let (before, after, _srv) = restart_with_boot_id(Stop::Kill, false, &[]);
+    assert_eq!(after, before, "the page cache survives a process crash");
+}
+
+#[test]
+fn a_reboot_after_sigkill_under_appendfsync_always_keeps_the_epoch() {
+    if !eddy_only("a_reboot_after_sigkill_under_appendfsync_always_keeps_the_epoch") {
+        return;
+    }
+    // Under `always` readers only see fsynced records: a power loss takes none of them back.
+    let (before, after, _srv) =
+        restart_with_boot_id(Stop::Kill, true, &["--appendfsync", "always"]);
+    assert_eq!(after, before);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -175,6 +175,12 @@ impl Server {
 
     /// Starts a server whose working data directory is `dir` (which the server then owns).
     pub fn start_in(dir: TempDir, args: &[&str]) -> Server {
+        Server::start_in_env(dir, args, &[])
+    }
+
+    /// [`Server::start_in`] with extra environment variables for the server process (e.g. the
+    /// test-only `EDDY_BOOT_ID_FILE`).
+    pub fn start_in_env(dir: TempDir, args: &[&str], env: &[(&str, &str)]) -> Server {
         let reference = reference_mode();
         let mut cmd;
         let mut fixed_port = None;
@@ -213,7 +219,8 @@ impl Server {
                 .arg(dir.path())
                 .args(rest)
                 .env("NO_COLOR", "1")
-                .env_remove("RUST_LOG");
+                .env_remove("RUST_LOG")
+                .envs(env.iter().copied());
         }
         cmd.current_dir(dir.path())
             .stdin(Stdio::null())
