@@ -830,7 +830,8 @@ impl ChangeLog {
         self.trim_locked(&mut g, max, crate::util::now_ms());
     }
 
-    /// Offset of the newest record (0 when the log is empty).
+    /// Offset of the newest committed record (0 when the log is empty). With a disk log readers
+    /// may not be served it yet: their end is [`ChangeLog::readable`].
     pub fn last_offset(&self) -> u64 {
         self.committed.load(Ordering::Acquire)
     }
