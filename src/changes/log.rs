@@ -1085,11 +1085,18 @@ mod tests {
         assert_eq!(ev.new.as_deref(), Some(&b"\x00\x03new"[..]));
     }
 
+    /// A log with a disk log in a fresh directory (see [`remove_disk`]).
     fn disk_log(tag: &str) -> ChangeLog {
         let dir = std::env::temp_dir().join(format!("eddy-log-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let (disk, _) = super::super::disk::DiskLog::open(dir).unwrap_or_else(|e| panic!("{e}"));
         ChangeLog::with_disk("e".into(), 1 << 30, Some(disk))
+    }
+
+    fn remove_disk(log: &ChangeLog) {
+        if let Some(d) = &log.disk {
+            let _ = std::fs::remove_dir_all(&d.dir);
+        }
     }
 
     fn offsets(log: &ChangeLog) -> Vec<u64> {
@@ -1116,6 +1123,7 @@ mod tests {
         );
         log.mark_durable(1);
         assert_eq!(offsets(&log), vec![1]);
+        remove_disk(&log);
         // Without a disk log committed records are readable at once.
         let mem = ChangeLog::new("e".into(), 1 << 30);
         mem.commit(&mut rec(2), 1);
@@ -1138,6 +1146,7 @@ mod tests {
             .await
             .unwrap_or_else(|_| panic!("the reader was not woken"))
             .unwrap_or_else(|e| panic!("{e}"));
+        remove_disk(&log);
     }
 
     #[test]
