@@ -236,6 +236,8 @@ pub struct Hot {
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
+    /// Read by every script run.
+    pub busy_reply_threshold: AtomicU64,
     /// `notify-keyspace-events` as flags. Set from the value as given, not its canonical form:
     /// like Redis, "An" shows as "A" but keeps `n` in effect.
     pub notify_keyspace_events: AtomicU32,
@@ -500,6 +502,7 @@ impl Config {
             (&h.zset_max_listpack_entries, "zset-max-listpack-entries"),
             (&h.zset_max_listpack_value, "zset-max-listpack-value"),
             (&h.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
+            (&h.busy_reply_threshold, "busy-reply-threshold"),
         ] {
             slot.store(num(name), Ordering::Relaxed);
         }

@@ -11,7 +11,7 @@
 //! `big_number`, `map`, `set` or `verbatim_string` field; nil → null; true → 1 and false → null,
 //! or after `redis.setresp(3)` booleans (`#t`/`#f`, or 1/0 to a RESP2 caller).
 
-use mlua::{Lua, Table, Value};
+use mlua::{ffi, Table, Value};
 
 use crate::protocol::resp::Out;
 use crate::util::num::parse_f64;
@@ -131,117 +131,163 @@ fn table(t: &Table, out: &mut Out, r3: bool, depth: usize) {
     }
 }
 
-/// Converts a command's reply (`buf`, one complete reply) to a Lua value.
-pub fn from_reply(lua: &Lua, buf: &[u8]) -> mlua::Result<Value> {
-    Ok(parse(lua, buf, 0, 0)?.0)
+/// Pushes a command's reply (`buf`, one complete reply) onto the Lua stack of `l` as one value.
+///
+/// This runs inside `redis.call`, a raw C function (see `engine::lua_redis_call`), so it speaks
+/// the C API directly: going through `mlua` values cost a registry reference per string.
+///
+/// # Safety
+/// `l` is a live Lua state inside a C function call; the caller has no pending drops that a
+/// Lua memory error (a `longjmp`) could skip beyond a leak.
+pub unsafe fn push_reply(l: *mut ffi::lua_State, buf: &[u8]) -> Result<(), &'static str> {
+    push(l, buf, 0, 0).map(|_| ())
 }
 
-fn line(buf: &[u8], pos: usize) -> mlua::Result<(&[u8], usize)> {
+fn line(buf: &[u8], pos: usize) -> Result<(&[u8], usize), &'static str> {
     let rest = buf.get(pos..).unwrap_or(&[]);
     match memchr::memmem::find(rest, b"\r\n") {
         Some(i) => Ok((&rest[..i], pos + i + 2)),
-        None => Err(super::engine::rt("incomplete reply")),
+        None => Err("incomplete reply"),
     }
 }
 
-fn number(s: &[u8]) -> mlua::Result<i64> {
-    crate::protocol::resp::parse_i64(s).ok_or_else(|| super::engine::rt("bad reply length"))
+fn number(s: &[u8]) -> Result<i64, &'static str> {
+    crate::protocol::resp::parse_i64(s).ok_or("bad reply length")
 }
 
-fn single(lua: &Lua, name: &str, v: impl mlua::IntoLua) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set(name, v)?;
-    Ok(Value::Table(t))
+unsafe fn push_str(l: *mut ffi::lua_State, s: &[u8]) {
+    ffi::lua_pushlstring(l, s.as_ptr().cast(), s.len());
 }
 
-fn parse(lua: &Lua, buf: &[u8], pos: usize, depth: usize) -> mlua::Result<(Value, usize)> {
-    if depth > MAX_DEPTH {
-        return Err(super::engine::rt("reply nested too deeply"));
+/// Wraps the value on top of the stack in a table `{name = value}`.
+unsafe fn wrap(l: *mut ffi::lua_State, name: &str) {
+    ffi::lua_createtable(l, 0, 1);
+    push_str(l, name.as_bytes());
+    ffi::lua_pushvalue(l, -3);
+    ffi::lua_rawset(l, -3);
+    ffi::lua_replace(l, -2);
+}
+
+/// Pushes the reply at `pos`; returns where the next one starts. Map keys that convert to nil
+/// (RESP3 null) are left out, as Lua tables cannot hold them.
+unsafe fn push(
+    l: *mut ffi::lua_State,
+    buf: &[u8],
+    pos: usize,
+    depth: usize,
+) -> Result<usize, &'static str> {
+    if depth > MAX_DEPTH || ffi::lua_checkstack(l, 4) == 0 {
+        return Err("reply nested too deeply");
     }
     let tag = buf.get(pos).copied().unwrap_or(0);
-    let (l, next) = line(buf, pos + 1)?;
-    Ok(match tag {
-        b'+' => (single(lua, "ok", lua.create_string(l)?)?, next),
-        b'-' => (single(lua, "err", lua.create_string(l)?)?, next),
-        b':' => (Value::Integer(number(l)?), next),
+    let (s, next) = line(buf, pos + 1)?;
+    match tag {
+        b'+' | b'-' | b'(' => {
+            push_str(l, s);
+            wrap(
+                l,
+                match tag {
+                    b'+' => "ok",
+                    b'-' => "err",
+                    _ => "big_number",
+                },
+            );
+            Ok(next)
+        }
+        b':' => {
+            ffi::lua_pushnumber(l, number(s)? as f64);
+            Ok(next)
+        }
         b'$' | b'=' => {
-            let n = number(l)?;
+            let n = number(s)?;
             if n < 0 {
-                return Ok((Value::Boolean(false), next));
+                ffi::lua_pushboolean(l, 0);
+                return Ok(next);
             }
-            let end = next + n as usize;
-            let body = buf
-                .get(next..end)
-                .ok_or_else(|| super::engine::rt("incomplete reply"))?;
+            let end = next.saturating_add(n as usize);
+            let body = buf.get(next..end).ok_or("incomplete reply")?;
             if tag == b'=' {
-                let (fmt, s) = if body.len() >= 4 {
+                let (fmt, text) = if body.len() >= 4 {
                     body.split_at(4)
                 } else {
                     (&b"txt:"[..], body)
                 };
-                let vs = lua.create_table()?;
-                vs.raw_set("format", lua.create_string(&fmt[..3])?)?;
-                vs.raw_set("string", lua.create_string(s)?)?;
-                (single(lua, "verbatim_string", vs)?, end + 2)
+                ffi::lua_createtable(l, 0, 2);
+                push_str(l, b"format");
+                push_str(l, &fmt[..3]);
+                ffi::lua_rawset(l, -3);
+                push_str(l, b"string");
+                push_str(l, text);
+                ffi::lua_rawset(l, -3);
+                wrap(l, "verbatim_string");
             } else {
-                (Value::String(lua.create_string(body)?), end + 2)
+                push_str(l, body);
             }
+            Ok(end + 2)
         }
         b'*' | b'>' | b'~' | b'%' | b'|' => {
-            let n = number(l)?;
+            let n = number(s)?;
             if n < 0 {
-                return Ok((Value::Boolean(false), next));
+                ffi::lua_pushboolean(l, 0);
+                return Ok(next);
             }
-            let t = lua.create_table()?;
+            let hint = n.min(1024) as i32;
             let mut p = next;
             match tag {
-                b'%' | b'|' => {
+                b'%' | b'|' | b'~' => {
+                    ffi::lua_createtable(l, 0, hint);
                     for _ in 0..n {
-                        let (k, q) = parse(lua, buf, p, depth + 1)?;
-                        let (v, q) = parse(lua, buf, q, depth + 1)?;
-                        p = q;
-                        if !k.is_nil() {
-                            t.raw_set(k, v)?;
+                        p = push(l, buf, p, depth + 1)?;
+                        if tag == b'~' {
+                            ffi::lua_pushboolean(l, 1);
+                        } else {
+                            p = push(l, buf, p, depth + 1)?;
+                        }
+                        if ffi::lua_type(l, -2) == ffi::LUA_TNIL {
+                            ffi::lua_pop(l, 2);
+                        } else {
+                            ffi::lua_rawset(l, -3);
                         }
                     }
-                    if tag == b'|' {
+                    match tag {
                         // Attributes annotate the reply that follows; scripts see only it.
-                        return parse(lua, buf, p, depth + 1);
-                    }
-                    (single(lua, "map", t)?, p)
-                }
-                b'~' => {
-                    for _ in 0..n {
-                        let (k, q) = parse(lua, buf, p, depth + 1)?;
-                        p = q;
-                        if !k.is_nil() {
-                            t.raw_set(k, true)?;
+                        b'|' => {
+                            ffi::lua_pop(l, 1);
+                            return push(l, buf, p, depth + 1);
                         }
+                        b'~' => wrap(l, "set"),
+                        _ => wrap(l, "map"),
                     }
-                    (single(lua, "set", t)?, p)
                 }
                 _ => {
+                    ffi::lua_createtable(l, hint, 0);
                     for i in 0..n {
-                        let (v, q) = parse(lua, buf, p, depth + 1)?;
-                        p = q;
-                        t.raw_set(i + 1, v)?;
+                        p = push(l, buf, p, depth + 1)?;
+                        ffi::lua_rawseti(l, -2, i + 1);
                     }
-                    (Value::Table(t), p)
                 }
             }
+            Ok(p)
         }
-        b'_' => (Value::Nil, next),
-        b'#' => (Value::Boolean(l == b"t"), next),
+        b'_' => {
+            ffi::lua_pushnil(l);
+            Ok(next)
+        }
+        b'#' => {
+            ffi::lua_pushboolean(l, (s == b"t") as i32);
+            Ok(next)
+        }
         b',' => {
-            let d = match l {
+            let d = match s {
                 b"inf" => f64::INFINITY,
                 b"-inf" => f64::NEG_INFINITY,
                 b"nan" => f64::NAN,
-                _ => parse_f64(l).unwrap_or(0.0),
+                _ => parse_f64(s).unwrap_or(0.0),
             };
-            (single(lua, "double", d)?, next)
+            ffi::lua_pushnumber(l, d);
+            wrap(l, "double");
+            Ok(next)
         }
-        b'(' => (single(lua, "big_number", lua.create_string(l)?)?, next),
-        _ => return Err(super::engine::rt("unknown reply type")),
-    })
+        _ => Err("unknown reply type"),
+    }
 }

@@ -1,9 +1,13 @@
 //! The interpreter: sandboxed globals, the `redis` library, the script cache, and running one
 //! script (EVAL/EVALSHA) with its `redis.call`s dispatched through the command table.
 //!
-//! `redis.call`/`redis.pcall` are Rust functions that exist only while a script runs
-//! (`Lua::scope`), borrowing the caller's command context: a command called
-//! from a script runs exactly as a client's would (arity, flags, errors), in the script's own
+//! `redis.call`/`redis.pcall` are raw C functions registered once per interpreter: they read
+//! their arguments from the Lua stack and push the reply onto it (`convert::push_reply`), and
+//! reach the caller's command context through [`Active`], a thread-local pointer that only the
+//! run sets and clears. Measured on a rate limiter, a `Lua::scope` per run (two closures created
+//! and destroyed) and `mlua` values for every argument and reply cost about a fifth of the run.
+//! A command called from a script runs exactly as a client's would (arity, flags, errors), in
+//! the script's own
 //! protocol (`redis.setresp`), with blocking commands answering as if their timeout expired.
 //! Errors reach the caller as Redis 7 formats them: `<err> script: <sha>, on @user_script:<line>.`,
 //! the line found by the error handler (the innermost frame of the script).
@@ -121,8 +125,8 @@ pub struct Engine {
     pub(super) sandbox: Function,
     /// `run(f, a, b)`: calls `f(a, b)` under the error handler.
     runner: Function,
-    /// The `redis` table: each run sets its `call` and `pcall` (they borrow the caller).
-    redis: Table,
+    /// `redis.call`'s buffers, reused from call to call (see [`Scratch`]).
+    scratch: RefCell<Scratch>,
     scripts: HashMap<String, Script>,
     /// FUNCTION libraries by name.
     pub(super) libraries: std::collections::BTreeMap<String, super::functions::Library>,
@@ -251,8 +255,16 @@ G.xpcall = function(f, h)
   return ok, e
 end
 
+-- A closure per run would be garbage per run: the arguments pass through upvalues instead.
+local F, A, B
+local function call()
+  local f, a, b = F, A, B
+  F, A, B = nil, nil, nil
+  return f(a, b)
+end
 local function run(f, a, b)
-  return xpcall(function() return f(a, b) end, handler)
+  F, A, B = f, a, b
+  return xpcall(call, handler)
 end
 G.debug = nil
 return run, env, vars, fenv, fvars, sandbox
@@ -272,7 +284,12 @@ impl Engine {
         let rand = Arc::new(AtomicU64::new(0));
         super::libs::install(&lua, &g, rand.clone())?;
         let redis = redis_table(&lua, resp3.clone())?;
-        g.raw_set("redis", redis.clone())?;
+        // SAFETY: both follow the C function contract (see `redis_call_raw`).
+        unsafe {
+            redis.raw_set("call", lua.create_c_function(lua_redis_call)?)?;
+            redis.raw_set("pcall", lua.create_c_function(lua_redis_pcall)?)?;
+        }
+        g.raw_set("redis", redis)?;
         let errtext = lua.create_function(|lua, v: Value| error_value(lua, v))?;
         type Boot = (Function, Table, Table, Table, Table, Function);
         let (runner, env, vars, fenv, fvars, sandbox): Boot =
@@ -296,7 +313,7 @@ impl Engine {
             fvars,
             sandbox,
             runner,
-            redis,
+            scratch: RefCell::new(Scratch::default()),
             scripts: HashMap::new(),
             libraries: Default::default(),
             resp3,
@@ -364,7 +381,7 @@ impl Engine {
     }
 }
 
-/// The `redis` table, without `call`/`pcall` (BOOT adds them).
+/// The `redis` table, without `call`/`pcall`.
 fn redis_table(lua: &Lua, resp3: Arc<AtomicBool>) -> mlua::Result<Table> {
     let r = lua.create_table()?;
     r.set(
@@ -601,26 +618,33 @@ pub fn eval(ctx: &mut Ctx, a: Args, kind: EvalKind, ro: bool) -> CmdResult {
     let (keys, argv) = split_keys(&a, error::NOT_INTEGER)?;
     let srv = ctx.srv;
     srv.scripts.with(|engine| {
-        let (sha, flags) = match kind {
-            EvalKind::Body => engine.load(a.get(1))?,
+        let loaded;
+        let mut lower = [0u8; 40];
+        let sha = match kind {
+            EvalKind::Body => {
+                loaded = engine.load(a.get(1))?.0;
+                loaded.as_str()
+            }
             EvalKind::Sha => {
-                let sha = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
-                match engine.scripts.get(&sha) {
-                    Some(s) if sha.len() == 40 => (sha, s.flags),
-                    _ => return Err(error::NOSCRIPT.into()),
+                let given = a.get(1);
+                if given.len() != 40 {
+                    return Err(error::NOSCRIPT.into());
                 }
+                lower.copy_from_slice(given);
+                lower.make_ascii_lowercase();
+                std::str::from_utf8(&lower).map_err(|_| error::NOSCRIPT)?
             }
         };
+        let Some(script) = engine.scripts.get(sha) else {
+            return Err(error::NOSCRIPT.into());
+        };
+        let (f, flags) = (&script.f, script.flags);
         if ro && flags.shebang && !flags.no_writes {
             return Err(error::SCRIPT_RO_WRITE_FLAG.into());
         }
-        let f = match engine.scripts.get(&sha) {
-            Some(s) => s.f.clone(),
-            None => return Err(error::NOSCRIPT.into()),
-        };
         let inv = Invocation {
-            f: &f,
-            name: &sha,
+            f,
+            name: sha,
             read_only: ro || flags.no_writes,
             function: false,
             keys,
@@ -648,12 +672,13 @@ pub fn split_keys<'a>(
     Ok((a.from(3).first(nkeys), a.from(3 + nkeys)))
 }
 
+/// KEYS or ARGV: the strings are pushed straight from the request buffer.
 fn strings(lua: &Lua, a: &Args) -> mlua::Result<Table> {
-    lua.create_sequence_from(
-        a.iter()
-            .map(|s| lua.create_string(s))
-            .collect::<Result<Vec<_>, _>>()?,
-    )
+    let t = lua.create_table_with_capacity(a.len(), 0)?;
+    for (i, s) in a.iter().enumerate() {
+        t.raw_set(i + 1, bstr::BStr::new(s))?;
+    }
+    Ok(t)
 }
 
 impl From<mlua::Error> for CmdError {
@@ -689,7 +714,7 @@ pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
     };
     let (f, name, read_only) = (inv.f, inv.name, inv.read_only);
     let srv = ctx.srv;
-    let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u64;
+    let threshold = srv.config.hot.busy_reply_threshold.load(Ordering::Relaxed);
     engine.resp3.store(false, Ordering::Relaxed);
     // Every run starts from the same seed, so a script's random choices are reproducible.
     engine
@@ -712,38 +737,18 @@ pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
     };
     let (db, resp3) = (ctx.sess.db, ctx.sess.resp3);
     let result = blocking(state, || {
-        let cell = RefCell::new(&mut *ctx);
-        let st = Call {
-            resp3: &engine.resp3,
-            read_only,
-            run: state,
-            clock: RefCell::new(Instant::now()),
+        let active = Active {
+            ctx: RefCell::new(&mut *ctx),
+            call: Call {
+                resp3: &engine.resp3,
+                read_only,
+                run: state,
+                clock: RefCell::new(Instant::now()),
+            },
+            scratch: &engine.scratch,
         };
-        engine.lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: Variadic<Value>| {
-                let mut c = cell.try_borrow_mut().map_err(|_| api_err(REENTERED))?;
-                match dispatch(lua, &mut c, &st, args)? {
-                    Reply::Value(v) => Ok(v),
-                    Reply::Error(e) => Err(reply_error(&e)),
-                }
-            })?;
-            let pcall = scope.create_function(|lua, args: Variadic<Value>| {
-                let mut c = cell.try_borrow_mut().map_err(|_| api_err(REENTERED))?;
-                match dispatch(lua, &mut c, &st, args)? {
-                    Reply::Value(v) => Ok(v),
-                    Reply::Error(e) => {
-                        let t = lua.create_table()?;
-                        t.raw_set("err", e)?;
-                        Ok(Value::Table(t))
-                    }
-                }
-            })?;
-            engine.redis.raw_set("call", call)?;
-            engine.redis.raw_set("pcall", pcall)?;
-            engine
-                .runner
-                .call::<(bool, Value)>((f.clone(), args.0, args.1))
-        })
+        let _on = active.enter();
+        engine.runner.call::<(bool, Value)>((f, args.0, args.1))
     });
     ctx.sess.db = db;
     ctx.sess.resp3 = resp3;
@@ -821,6 +826,125 @@ struct Call<'a> {
     clock: RefCell<Instant>,
 }
 
+/// `redis.call`'s working buffers: the command it builds and the reply it reads back. Kept in
+/// the engine so a call allocates nothing of its own (a fresh reply buffer was 16 KiB each).
+#[derive(Default)]
+struct Scratch {
+    argv: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+    out: Vec<u8>,
+}
+
+/// Reply buffers above this are not kept for the next call.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// The run in progress on this thread: what `redis.call` borrows.
+struct Active<'r, 'c> {
+    ctx: RefCell<&'r mut Ctx<'c>>,
+    call: Call<'r>,
+    scratch: &'r RefCell<Scratch>,
+}
+
+thread_local! {
+    /// The [`Active`] run of this thread, type-erased; null between runs. A script never leaves
+    /// its thread: the worker hand-off moves the scheduler away, not the script.
+    static ACTIVE: std::cell::Cell<*const ()> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// Clears [`ACTIVE`] when the run ends, however it ends.
+struct Entered(*const ());
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(self.0));
+    }
+}
+
+impl<'r, 'c> Active<'r, 'c> {
+    /// Publishes this run to `redis.call` until the guard drops. The guard borrows `self`, so
+    /// the pointer never outlives what it points to.
+    #[must_use]
+    fn enter(&self) -> Entered {
+        let prev = ACTIVE.with(|a| a.replace(self as *const Self as *const ()));
+        Entered(prev)
+    }
+}
+
+/// `redis.call`: raises a command's error reply.
+unsafe extern "C-unwind" fn lua_redis_call(l: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    redis_call_raw(l, false)
+}
+
+/// `redis.pcall`: returns a command's error reply as `{err = ...}`.
+unsafe extern "C-unwind" fn lua_redis_pcall(l: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    redis_call_raw(l, true)
+}
+
+/// `redis.call` and `redis.pcall`, as raw C functions: the arguments are read from the Lua stack
+/// and the reply is pushed onto it, with no `mlua` value in between (a registry reference per
+/// argument and per reply string cost more than the INCR they carried).
+///
+/// A Lua error unwinds by `longjmp`, which must not cross a frame with something left to drop:
+/// everything that owns or borrows lives in [`call_inner`], which has returned (its error value
+/// pushed) before `lua_error` runs here.
+unsafe fn redis_call_raw(l: *mut mlua::ffi::lua_State, protected: bool) -> std::ffi::c_int {
+    match call_inner(l, protected) {
+        Ok(n) => n,
+        Err(()) => mlua::ffi::lua_error(l),
+    }
+}
+
+/// Pushes `msg` as Redis's error table `{err = msg}`.
+unsafe fn push_error_table(l: *mut mlua::ffi::lua_State, msg: &[u8]) {
+    use mlua::ffi;
+    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_pushlstring(l, b"err".as_ptr().cast(), 3);
+    ffi::lua_pushlstring(l, msg.as_ptr().cast(), msg.len());
+    ffi::lua_rawset(l, -3);
+}
+
+/// The body of [`redis_call_raw`]: Ok(results pushed), or Err with the error value pushed.
+unsafe fn call_inner(l: *mut mlua::ffi::lua_State, protected: bool) -> Result<i32, ()> {
+    let p = ACTIVE.with(|a| a.get());
+    if p.is_null() {
+        push_error_table(l, b"ERR redis.call is only available while a script runs");
+        return Err(());
+    }
+    // SAFETY: `p` was set by `Active::enter` on this thread and is cleared before that `Active`
+    // is dropped (the guard borrows it); Lua runs only inside the run, so the `Active` is alive.
+    // The lifetimes are erased: nothing borrowed from it escapes this call.
+    let active = &*(p as *const Active<'_, '_>);
+    let (Ok(mut c), Ok(mut scratch)) =
+        (active.ctx.try_borrow_mut(), active.scratch.try_borrow_mut())
+    else {
+        push_error_table(l, REENTERED.as_bytes());
+        return Err(());
+    };
+    let reply = dispatch(l, &mut c, &active.call, &mut scratch);
+    drop(c);
+    // The reply is pushed from a buffer of its own, so that a Lua memory error while pushing
+    // leaks it rather than leaving the scratch borrowed.
+    let out = std::mem::take(&mut scratch.out);
+    drop(scratch);
+    let pushed = match reply {
+        Reply::Value => convert::push_reply(l, &out).map_err(|e| {
+            mlua::ffi::lua_pushlstring(l, e.as_ptr().cast(), e.len());
+        }),
+        Reply::Error(e) => {
+            push_error_table(l, e.as_bytes());
+            if protected {
+                Ok(())
+            } else {
+                Err(())
+            }
+        }
+    };
+    if let Ok(mut scratch) = active.scratch.try_borrow_mut() {
+        scratch.out = out;
+    }
+    pushed.map(|()| 1)
+}
+
 /// XREAD/XREADGROUP with BLOCK: Redis refuses it in scripts rather than run it without
 /// blocking, as it does for the other blocking commands.
 fn stream_block(argv: &Args) -> bool {
@@ -835,30 +959,60 @@ fn stream_block(argv: &Args) -> bool {
 
 /// What a command called from a script replied.
 enum Reply {
-    Value(Value),
+    /// The reply is in the scratch's `out`.
+    Value,
     /// An error reply: `redis.call` raises it, `redis.pcall` returns it as `{err = ...}`.
     Error(String),
 }
 
 /// `redis.call` / `redis.pcall`: runs one command through the command table.
-fn dispatch(lua: &Lua, ctx: &mut Ctx, st: &Call, args: Variadic<Value>) -> mlua::Result<Reply> {
-    let refuse = |e: &str| Ok(Reply::Error(e.to_string()));
-    if args.is_empty() {
+///
+/// The command's words are the Lua function's arguments on `l`'s stack: strings as they are,
+/// numbers as Redis 7.0 prints them (`%.17g`); anything else is refused.
+///
+/// # Safety
+/// `l` is the state of a running C function call.
+unsafe fn dispatch(
+    l: *mut mlua::ffi::lua_State,
+    ctx: &mut Ctx,
+    st: &Call,
+    scratch: &mut Scratch,
+) -> Reply {
+    use mlua::ffi;
+    let refuse = |e: &str| Reply::Error(e.to_string());
+    let n = ffi::lua_gettop(l);
+    if n == 0 {
         return refuse(error::SCRIPT_NO_ARGS);
     }
-    let mut buf = Vec::new();
-    let mut ranges = Vec::with_capacity(args.len());
-    for v in args.iter() {
+    let Scratch {
+        argv: buf,
+        ranges,
+        out: spare,
+    } = scratch;
+    buf.clear();
+    ranges.clear();
+    for i in 1..=n {
         let s = buf.len();
-        match v {
-            Value::String(x) => buf.extend_from_slice(&x.as_bytes()),
-            Value::Integer(i) => buf.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
-            Value::Number(n) => buf.extend_from_slice(crate::util::num::fmt_g(*n, 17).as_bytes()),
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0;
+                let p = ffi::lua_tolstring(l, i, &mut len);
+                buf.extend_from_slice(std::slice::from_raw_parts(p.cast::<u8>(), len));
+            }
+            ffi::LUA_TNUMBER => {
+                let x = ffi::lua_tonumber(l, i);
+                // `%.17g` prints an integral value below 1e17 as the integer itself.
+                if x.fract() == 0.0 && x.abs() < 1e17 {
+                    buf.extend_from_slice(itoa::Buffer::new().format(x as i64).as_bytes());
+                } else {
+                    buf.extend_from_slice(crate::util::num::fmt_g(x, 17).as_bytes());
+                }
+            }
             _ => return refuse(error::SCRIPT_BAD_ARG),
         }
         ranges.push((s, buf.len()));
     }
-    let argv = Args::new(&buf, &ranges);
+    let argv = Args::new(buf, ranges);
     let r = match commands::resolve(&argv) {
         Ok(r) => r,
         Err(e) if e.as_str().starts_with("ERR wrong number of arguments") => {
@@ -870,7 +1024,7 @@ fn dispatch(lua: &Lua, ctx: &mut Ctx, st: &Call, args: Variadic<Value>) -> mlua:
         return refuse(error::SCRIPT_NOSCRIPT_CMD);
     }
     if stream_block(&argv) {
-        return Ok(Reply::Error(error::script_stream_block(argv.get(0))));
+        return Reply::Error(error::script_stream_block(argv.get(0)));
     }
     if r.spec.is_write() {
         if st.read_only {
@@ -879,7 +1033,12 @@ fn dispatch(lua: &Lua, ctx: &mut Ctx, st: &Call, args: Variadic<Value>) -> mlua:
         st.run.mark_write();
     }
     let resp3 = st.resp3.load(Ordering::Relaxed);
-    let mut out = Out::new(resp3);
+    spare.clear();
+    spare.shrink_to(SCRATCH_KEEP);
+    let mut out = Out {
+        buf: std::mem::take(spare),
+        resp3,
+    };
     ctx.sess.resp3 = resp3;
     {
         let mut c = Ctx {
@@ -897,11 +1056,12 @@ fn dispatch(lua: &Lua, ctx: &mut Ctx, st: &Call, args: Variadic<Value>) -> mlua:
             commands::transactions::no_block(&mut c);
         }
     }
-    if out.buf.first() == Some(&b'-') {
+    let reply = if out.buf.first() == Some(&b'-') {
         let end = memchr::memchr(b'\r', &out.buf).unwrap_or(out.buf.len());
-        return Ok(Reply::Error(
-            String::from_utf8_lossy(out.buf.get(1..end).unwrap_or(&[])).into_owned(),
-        ));
-    }
-    Ok(Reply::Value(convert::from_reply(lua, &out.buf)?))
+        Reply::Error(String::from_utf8_lossy(out.buf.get(1..end).unwrap_or(&[])).into_owned())
+    } else {
+        Reply::Value
+    };
+    *spare = out.buf;
+    reply
 }

@@ -4,7 +4,8 @@
 //! three, and the RESP door's instance compiles to what it was before the others existed.
 //!
 //! Read into one buffer; parse and run every complete frame in it (holding the world lock shared
-//! for the whole batch, taking it exclusively only around an exclusive command); write all the
+//! from the batch's first command on, taking it exclusively only around an exclusive command);
+//! write all the
 //! replies in one write; repeat. Arguments are slices of the read buffer, never copied. A frame
 //! split across reads is resumed by the parser. A protocol error gets Redis's error reply and the
 //! connection is closed after it is flushed; the server carries on.
@@ -484,7 +485,10 @@ fn run_batch<C: Codec>(
     out: &mut Out,
 ) -> (usize, bool, bool, usize) {
     let mut off = 0;
-    let mut world = srv.world_read(sess.id);
+    // The world lock is taken by the first command that needs it, shared, and kept for the
+    // batch; an exclusive command gives it up and the next command takes it again. Taking it
+    // up front would make a batch that only runs scripts wait twice for another thread's script.
+    let mut world = None;
     let batch = crate::keyspace::BatchScope::new(&srv.keyspace);
     let mut processed = 0u64;
     // One wall-clock reading per batch: commands of one batch share their `now`, as commands of
@@ -580,7 +584,6 @@ fn run_batch<C: Codec>(
                             // shard while this thread waits for the world.
                             batch.release();
                             drop(w);
-                            world = srv.world_read(sess.id);
                         }
                     }
                 }

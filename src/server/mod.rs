@@ -31,6 +31,26 @@ const WORLD_RETRY: Duration = Duration::from_millis(2);
 /// How long a thread may wait on the lock for a script that has just started, before the
 /// connection waits asynchronously instead: a bound on how long a worker can be held up.
 const SCRIPT_WAIT: Duration = Duration::from_micros(200);
+/// The first part of that wait, spent spinning (see [`spin_take`]).
+const SCRIPT_SPIN: Duration = Duration::from_micros(30);
+
+/// Tries for the lock without sleeping for up to [`SCRIPT_SPIN`]: a young script usually ends
+/// within it, and the thread that ran it then hands the lock over without a futex wake-up on
+/// either side (sleeping waiters made two worker threads take turns through the kernel).
+fn spin_take<G>(take: &impl Fn(Option<Duration>) -> Option<G>) -> Option<G> {
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+        if let Some(g) = take(None) {
+            return Some(g);
+        }
+        if start.elapsed() >= SCRIPT_SPIN {
+            return None;
+        }
+    }
+}
 
 /// Server-wide counters for INFO stats.
 #[derive(Default)]
@@ -162,20 +182,33 @@ impl Server {
     /// The world lock, shared, for client `me` (0 for background work) — or None while another
     /// client's script runs: waiting for a script must not hold a thread (see `scripting`).
     pub fn world_read(&self, me: u64) -> Option<parking_lot::RwLockReadGuard<'_, ()>> {
-        self.world_unless_script(me, |t| self.world.try_read_for(t))
+        self.world_unless_script(me, |t| match t {
+            Some(t) => self.world.try_read_for(t),
+            None => self.world.try_read(),
+        })
     }
 
     /// [`Server::world_read`], exclusively.
     pub fn world_write(&self, me: u64) -> Option<parking_lot::RwLockWriteGuard<'_, ()>> {
-        self.world_unless_script(me, |t| self.world.try_write_for(t))
+        self.world_unless_script(me, |t| match t {
+            Some(t) => self.world.try_write_for(t),
+            None => self.world.try_write(),
+        })
     }
 
-    fn world_unless_script<G>(&self, me: u64, take: impl Fn(Duration) -> Option<G>) -> Option<G> {
+    fn world_unless_script<G>(
+        &self,
+        me: u64,
+        take: impl Fn(Option<Duration>) -> Option<G>,
+    ) -> Option<G> {
         loop {
             if self.scripts.run.blocks(me) {
                 // The script holds the lock for its whole run, so holding it means it ended.
                 if self.scripts.run.young() {
-                    if let Some(g) = take(SCRIPT_WAIT) {
+                    if let Some(g) = spin_take(&take) {
+                        return Some(g);
+                    }
+                    if let Some(g) = take(Some(SCRIPT_WAIT)) {
                         return Some(g);
                     }
                 }
@@ -184,7 +217,7 @@ impl Server {
                 }
                 continue;
             }
-            if let Some(g) = take(WORLD_RETRY) {
+            if let Some(g) = take(Some(WORLD_RETRY)) {
                 return Some(g);
             }
         }
