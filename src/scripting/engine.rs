@@ -672,13 +672,18 @@ pub fn split_keys<'a>(
     Ok((a.from(3).first(nkeys), a.from(3 + nkeys)))
 }
 
-/// KEYS or ARGV: the strings are pushed straight from the request buffer.
-fn strings(lua: &Lua, a: &Args) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(a.len(), 0)?;
+/// Pushes KEYS or ARGV as a new table, its strings straight from the request buffer (through
+/// `mlua` values each string took a registry reference).
+///
+/// # Safety
+/// `l` is a live state with room for two more values.
+unsafe fn push_strings(l: *mut mlua::ffi::lua_State, a: &Args) {
+    use mlua::ffi;
+    ffi::lua_createtable(l, a.len().min(i32::MAX as usize) as i32, 0);
     for (i, s) in a.iter().enumerate() {
-        t.raw_set(i + 1, bstr::BStr::new(s))?;
+        ffi::lua_pushlstring(l, s.as_ptr().cast(), s.len());
+        ffi::lua_rawseti(l, -2, i as i64 + 1);
     }
-    Ok(t)
 }
 
 impl From<mlua::Error> for CmdError {
@@ -703,13 +708,28 @@ pub struct Invocation<'a> {
 
 /// Runs a script or function and replies its result or error.
 pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
-    let keys = strings(&engine.lua, &inv.keys)?;
-    let argv = strings(&engine.lua, &inv.argv)?;
+    let (keys, argv) = (&inv.keys, &inv.argv);
+    // SAFETY (both): the closures push and set through the C API with nothing to drop; a Lua
+    // memory error unwinds to `exec_raw`'s protected call.
     let args = if inv.function {
-        (Value::Table(keys), Value::Table(argv))
+        let (k, a): (Table, Table) = unsafe {
+            engine.lua.exec_raw((), |l| {
+                push_strings(l, keys);
+                push_strings(l, argv);
+            })?
+        };
+        (Value::Table(k), Value::Table(a))
     } else {
-        engine.vars.raw_set("KEYS", keys)?;
-        engine.vars.raw_set("ARGV", argv)?;
+        unsafe {
+            engine.lua.exec_raw::<()>(&engine.vars, |l| {
+                for (name, a) in [("KEYS", keys), ("ARGV", argv)] {
+                    mlua::ffi::lua_pushlstring(l, name.as_ptr().cast(), name.len());
+                    push_strings(l, a);
+                    mlua::ffi::lua_rawset(l, 1);
+                }
+                mlua::ffi::lua_settop(l, 0);
+            })?
+        };
         (Value::Nil, Value::Nil)
     };
     let (f, name, read_only) = (inv.f, inv.name, inv.read_only);
