@@ -116,14 +116,13 @@ pub struct Engine {
     pub(super) run: Arc<RunState>,
     /// The globals scripts see (reads fall through to the real ones; writes are refused).
     env: Table,
-    /// Globals of the current run (KEYS, ARGV), seen through `env`.
-    vars: Table,
     /// The globals of function libraries, and what a library sees while it loads (`redis`).
     pub(super) fenv: Table,
     pub(super) fvars: Table,
     /// `sandbox(t)`: a read-only view of `t` whose missing fields fail like missing globals.
     pub(super) sandbox: Function,
-    /// `run(f, a, b)`: calls `f(a, b)` under the error handler.
+    /// `run(f, function)`: calls `f()` with KEYS and ARGV set as globals, or `f(KEYS, ARGV)` for
+    /// a function, under the error handler.
     runner: Function,
     /// `redis.call`'s buffers, reused from call to call (see [`Scratch`]).
     scratch: RefCell<Scratch>,
@@ -138,7 +137,7 @@ pub struct Engine {
 
 /// The Lua side of the sandbox and of `redis.call`; runs once per interpreter.
 const BOOT: &str = r#"
-local errtext = ...
+local errtext, args = ...
 local G, dbg = _G, debug
 local type, tostring, error, rawget, xpcall, setmetatable, ipairs, pcall =
       type, tostring, error, rawget, xpcall, setmetatable, ipairs, pcall
@@ -256,18 +255,22 @@ G.xpcall = function(f, h)
 end
 
 -- A closure per run would be garbage per run: the arguments pass through upvalues instead.
-local F, A, B
+-- Scripts see KEYS and ARGV as globals, functions get them as arguments.
+local F, FN
 local function call()
-  local f, a, b = F, A, B
-  F, A, B = nil, nil, nil
-  return f(a, b)
+  local f, fn = F, FN
+  F = nil
+  local keys, argv = args()
+  if fn then return f(keys, argv) end
+  vars.KEYS, vars.ARGV = keys, argv
+  return f()
 end
-local function run(f, a, b)
-  F, A, B = f, a, b
+local function run(f, fn)
+  F, FN = f, fn
   return xpcall(call, handler)
 end
 G.debug = nil
-return run, env, vars, fenv, fvars, sandbox
+return run, env, fenv, fvars, sandbox
 "#;
 
 impl Engine {
@@ -291,9 +294,12 @@ impl Engine {
         }
         g.raw_set("redis", redis)?;
         let errtext = lua.create_function(|lua, v: Value| error_value(lua, v))?;
-        type Boot = (Function, Table, Table, Table, Table, Function);
-        let (runner, env, vars, fenv, fvars, sandbox): Boot =
-            lua.load(BOOT).set_name("=eddy").call(errtext)?;
+        type Boot = (Function, Table, Table, Table, Function);
+        let (runner, env, fenv, fvars, sandbox): Boot =
+            lua.load(BOOT).set_name("=eddy").call((errtext, unsafe {
+                // SAFETY: it follows the C function contract and raises nothing.
+                lua.create_c_function(lua_run_args)?
+            }))?;
         let hook = run.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -308,7 +314,6 @@ impl Engine {
             lua,
             run,
             env,
-            vars,
             fenv,
             fvars,
             sandbox,
@@ -708,30 +713,6 @@ pub struct Invocation<'a> {
 
 /// Runs a script or function and replies its result or error.
 pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
-    let (keys, argv) = (&inv.keys, &inv.argv);
-    // SAFETY (both): the closures push and set through the C API with nothing to drop; a Lua
-    // memory error unwinds to `exec_raw`'s protected call.
-    let args = if inv.function {
-        let (k, a): (Table, Table) = unsafe {
-            engine.lua.exec_raw((), |l| {
-                push_strings(l, keys);
-                push_strings(l, argv);
-            })?
-        };
-        (Value::Table(k), Value::Table(a))
-    } else {
-        unsafe {
-            engine.lua.exec_raw::<()>(&engine.vars, |l| {
-                for (name, a) in [("KEYS", keys), ("ARGV", argv)] {
-                    mlua::ffi::lua_pushlstring(l, name.as_ptr().cast(), name.len());
-                    push_strings(l, a);
-                    mlua::ffi::lua_rawset(l, 1);
-                }
-                mlua::ffi::lua_settop(l, 0);
-            })?
-        };
-        (Value::Nil, Value::Nil)
-    };
     let (f, name, read_only) = (inv.f, inv.name, inv.read_only);
     let srv = ctx.srv;
     let threshold = srv.config.hot.busy_reply_threshold.load(Ordering::Relaxed);
@@ -766,9 +747,11 @@ pub fn run(ctx: &mut Ctx, engine: &Engine, inv: Invocation) -> CmdResult {
                 clock: RefCell::new(Instant::now()),
             },
             scratch: &engine.scratch,
+            keys: inv.keys,
+            argv: inv.argv,
         };
         let _on = active.enter();
-        engine.runner.call::<(bool, Value)>((f, args.0, args.1))
+        engine.runner.call::<(bool, Value)>((f, inv.function))
     });
     ctx.sess.db = db;
     ctx.sess.resp3 = resp3;
@@ -863,6 +846,9 @@ struct Active<'r, 'c> {
     ctx: RefCell<&'r mut Ctx<'c>>,
     call: Call<'r>,
     scratch: &'r RefCell<Scratch>,
+    /// KEYS and ARGV, which the runner fetches ([`lua_run_args`]).
+    keys: Args<'r>,
+    argv: Args<'r>,
 }
 
 thread_local! {
@@ -888,6 +874,30 @@ impl<'r, 'c> Active<'r, 'c> {
         let prev = ACTIVE.with(|a| a.replace(self as *const Self as *const ()));
         Entered(prev)
     }
+}
+
+/// The run in progress on this thread, if any.
+///
+/// # Safety
+/// The reference must not outlive the C function call it is used in.
+unsafe fn active<'x>() -> Option<&'x Active<'x, 'x>> {
+    let p = ACTIVE.with(|a| a.get());
+    // SAFETY: `p` was set by `Active::enter` on this thread and is cleared before that `Active`
+    // is dropped (the guard borrows it); Lua runs only inside the run, so the `Active` is alive
+    // while Lua calls back. The lifetimes are erased: nothing borrowed escapes the call.
+    (!p.is_null()).then(|| &*(p as *const Active<'x, 'x>))
+}
+
+/// The runner's `args()`: pushes the run's KEYS and ARGV tables, their strings straight from the
+/// request buffer (as `mlua` values each string took a registry reference; through `exec_raw`
+/// each run allocated a protected closure).
+unsafe extern "C-unwind" fn lua_run_args(l: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    let Some(a) = active() else {
+        return 0;
+    };
+    push_strings(l, &a.keys);
+    push_strings(l, &a.argv);
+    2
 }
 
 /// `redis.call`: raises a command's error reply.
@@ -925,15 +935,10 @@ unsafe fn push_error_table(l: *mut mlua::ffi::lua_State, msg: &[u8]) {
 
 /// The body of [`redis_call_raw`]: Ok(results pushed), or Err with the error value pushed.
 unsafe fn call_inner(l: *mut mlua::ffi::lua_State, protected: bool) -> Result<i32, ()> {
-    let p = ACTIVE.with(|a| a.get());
-    if p.is_null() {
+    let Some(active) = active() else {
         push_error_table(l, b"ERR redis.call is only available while a script runs");
         return Err(());
-    }
-    // SAFETY: `p` was set by `Active::enter` on this thread and is cleared before that `Active`
-    // is dropped (the guard borrows it); Lua runs only inside the run, so the `Active` is alive.
-    // The lifetimes are erased: nothing borrowed from it escapes this call.
-    let active = &*(p as *const Active<'_, '_>);
+    };
     let (Ok(mut c), Ok(mut scratch)) =
         (active.ctx.try_borrow_mut(), active.scratch.try_borrow_mut())
     else {
