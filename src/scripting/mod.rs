@@ -126,8 +126,14 @@ impl RunState {
         }
     }
 
+    /// A receiver for the end of the running script. Check [`RunState::blocks`] after this, not
+    /// before: `end` wakes only subscribed receivers.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.changed.subscribe()
+        let rx = self.changed.subscribe();
+        // Pairs with the fence in `end`: either `end` sees this receiver, or the caller's next
+        // `blocks` sees the script gone.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        rx
     }
 
     fn bump(&self) {
@@ -165,8 +171,12 @@ impl RunState {
     fn end(&self) {
         self.busy.store(false, Ordering::Release);
         self.owner.store(0, Ordering::Release);
-        // Connections that met the script wait for this, busy or not.
-        self.bump();
+        // Connections that met the script wait for this, busy or not. A bump takes the watch's
+        // lock: skipped when nobody waits, as for most short scripts (see `subscribe`).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.changed.receiver_count() > 0 {
+            self.bump();
+        }
     }
 
     /// The interpreter's periodic check: turns busy past the threshold. Some(error) stops the
