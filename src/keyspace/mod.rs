@@ -135,6 +135,30 @@ pub struct ShardStats {
     pub expired: u64,
 }
 
+/// How long a thread spins on a busy shard before it sleeps on it.
+const SHARD_SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+
+/// Locks a shard, spinning for up to [`SHARD_SPIN`] first. Holders keep a shard for one batch
+/// (microseconds), and two I/O threads working one hot key took turns sleeping in the futex:
+/// every hand-off cost a wake-up system call and a context switch on both sides.
+fn lock_spinning(m: &parking_lot::Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    if let Some(g) = m.try_lock() {
+        return g;
+    }
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..32 {
+            std::hint::spin_loop();
+        }
+        if let Some(g) = m.try_lock() {
+            return g;
+        }
+        if start.elapsed() >= SHARD_SPIN {
+            return m.lock();
+        }
+    }
+}
+
 pub struct Shard {
     pub dbs: Vec<Db>,
     pub stats: ShardStats,
@@ -286,7 +310,10 @@ impl Keyspace {
         };
         let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = match held {
             Some(g) => std::iter::once((idx[0], g)).collect(),
-            None => idx.iter().map(|&i| (i, self.shards[i].lock())).collect(),
+            None => idx
+                .iter()
+                .map(|&i| (i, lock_spinning(&self.shards[i])))
+                .collect(),
         };
         if self.snapping.load(std::sync::atomic::Ordering::Acquire) {
             self.snapshot_shards(&mut guards);
