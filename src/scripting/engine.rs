@@ -182,17 +182,14 @@ for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson',
 end
 -- Scripts and functions each see the globals through their own proxy; `vars` holds what
 -- their runs add (KEYS and ARGV for scripts, the load-time `redis` for libraries).
+-- Reads go through a chain of tables (proxy, then `vars`, then the globals), which the VM
+-- follows without calling anything; only a missing global reaches a function, the globals'
+-- own `__index`, as in Redis 7. A function per read cost a call for every KEYS, ARGV or
+-- `redis` a script touched.
 local function sandbox(vars)
+  setmetatable(vars, {__index = G, __metatable = false})
   local env = setmetatable({}, {
-    __index = function(_, n)
-      local v = vars[n]
-      if v ~= nil then return v end
-      v = rawget(G, n)
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-      end
-      return v
-    end,
+    __index = vars,
     __newindex = refuse,
     __metatable = false,
   })
@@ -270,6 +267,12 @@ local function run(f, fn)
   return xpcall(call, handler)
 end
 G.debug = nil
+setmetatable(G, {
+  __index = function(_, n)
+    error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+  end,
+  __metatable = false,
+})
 return run, env, fenv, fvars, sandbox
 "#;
 
