@@ -510,6 +510,19 @@ fn the_sandbox_refuses_globals_and_the_os() {
     assert_eq!(q::<i64>(&mut c, &["EVAL", walk, "0"]), 15);
     let raw = "return type(rawget(_G, 'redis'))";
     assert_eq!(q::<String>(&mut c, &["EVAL", raw, "0"]), "table");
+    // KEYS and ARGV are globals as in Redis: read raw, and walked with the others once each.
+    let raw =
+        "return {rawget(_G, 'KEYS')[1], rawget(_G, 'ARGV')[1], tostring(rawget(_G, '_G') == _G)}";
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["EVAL", raw, "1", "k", "a"]),
+        ["k", "a", "true"]
+    );
+    let walk = "local seen = {} for k in pairs(_G) do seen[k] = (seen[k] or 0) + 1 end \
+                return {seen.KEYS, seen.ARGV, seen._G, seen.redis, seen.string}";
+    assert_eq!(
+        q::<Vec<i64>>(&mut c, &["EVAL", walk, "1", "k", "a"]),
+        [1, 1, 1, 1, 1]
+    );
     assert_eq!(
         q::<String>(&mut c, &["EVAL", "return loadstring('return 7')()", "0"]),
         "7"

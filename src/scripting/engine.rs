@@ -186,6 +186,9 @@ end
 -- follows without calling anything; only a missing global reaches a function, the globals'
 -- own `__index`, as in Redis 7. A function per read cost a call for every KEYS, ARGV or
 -- `redis` a script touched.
+-- `overlay` maps such a proxy to its `vars`: Redis keeps KEYS and ARGV in the globals
+-- themselves, so rawget, next and pairs on `_G` see them, then the globals they do not shadow.
+local overlay = setmetatable({}, {__mode = 'k'})
 local function sandbox(vars)
   setmetatable(vars, {__index = G, __metatable = false})
   local env = setmetatable({}, {
@@ -194,6 +197,7 @@ local function sandbox(vars)
     __metatable = false,
   })
   protected[env] = G
+  overlay[env] = vars
   vars._G = env
   return env
 end
@@ -205,9 +209,38 @@ G.rawset = function(t, k, v)
   return raw_set(t, k, v)
 end
 local raw_get, raw_next, raw_pairs, raw_ipairs = rawget, next, pairs, ipairs
-G.rawget = function(t, k) return raw_get(protected[t] or t, k) end
-G.next = function(t, k) return raw_next(protected[t] or t, k) end
-G.pairs = function(t) return raw_pairs(protected[t] or t) end
+G.rawget = function(t, k)
+  local o = overlay[t]
+  if o then
+    local v = raw_get(o, k)
+    if v ~= nil then return v end
+  end
+  return raw_get(protected[t] or t, k)
+end
+-- Walks a proxy's `vars`, then the globals it does not shadow: a key found in `vars` means the
+-- walk is still in its first part.
+local function proxy_next(t, k)
+  local o, g = overlay[t], protected[t]
+  local nk, nv
+  if k == nil or raw_get(o, k) ~= nil then
+    nk, nv = raw_next(o, k)
+    if nk ~= nil then return nk, nv end
+    k = nil
+  end
+  repeat
+    nk, nv = raw_next(g, k)
+    k = nk
+  until nk == nil or raw_get(o, nk) == nil
+  return nk, nv
+end
+G.next = function(t, k)
+  if overlay[t] then return proxy_next(t, k) end
+  return raw_next(protected[t] or t, k)
+end
+G.pairs = function(t)
+  if overlay[t] then return proxy_next, t, nil end
+  return raw_pairs(protected[t] or t)
+end
 G.ipairs = function(t) return raw_ipairs(protected[t] or t) end
 -- Chunks see the sandbox too, and precompiled ones could escape it: text only.
 G.loadstring = function(s, name)
