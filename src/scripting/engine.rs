@@ -981,7 +981,12 @@ unsafe fn call_inner(l: *mut mlua::ffi::lua_State, protected: bool) -> Result<i3
         push_error_table(l, REENTERED.as_bytes());
         return Err(());
     };
-    let reply = dispatch(l, &mut c, &active.call, &mut scratch);
+    // A panic must not unwind through the interpreter's C frames (that aborts the process):
+    // it becomes the command's error reply, as a client's command would.
+    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dispatch(l, &mut c, &active.call, &mut scratch)
+    }))
+    .unwrap_or_else(|_| Reply::Error("ERR internal error running the command".into()));
     drop(c);
     // The reply is pushed from a buffer of its own, so that a Lua memory error while pushing
     // leaks it rather than leaving the scratch borrowed.
