@@ -52,8 +52,9 @@ pub struct RunState {
     wrote: AtomicBool,
     /// The running script is a function (FCALL): BUSY and KILL name FUNCTION KILL.
     function: AtomicBool,
-    /// The script runs on its worker without having handed the worker off (`engine::blocking`).
-    inline: AtomicBool,
+    /// While the script runs on its worker (`engine::blocking`): the run time (ms) at which the
+    /// hook next hands the worker off; `u64::MAX` otherwise.
+    handoff_at: AtomicU64,
     /// Bumped when a script ends or turns busy; waiting connections watch it.
     changed: tokio::sync::watch::Sender<u64>,
     /// The running script's name and command (FUNCTION STATS).
@@ -79,7 +80,7 @@ impl RunState {
             kill: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
             function: AtomicBool::new(false),
-            inline: AtomicBool::new(false),
+            handoff_at: AtomicU64::new(u64::MAX),
             changed: tokio::sync::watch::channel(0).0,
             current: Mutex::new((String::new(), Vec::new())),
             load_deadline: AtomicU64::new(0),
@@ -99,7 +100,8 @@ impl RunState {
     }
 
     fn set_inline(&self, on: bool) {
-        self.inline.store(on, Ordering::Relaxed);
+        let at = if on { engine::INLINE_MS } else { u64::MAX };
+        self.handoff_at.store(at, Ordering::Relaxed);
     }
 
     /// A script runs and started less than a millisecond ago: worth waiting for on the lock.
@@ -189,8 +191,14 @@ impl RunState {
         let elapsed = self
             .ms()
             .saturating_sub(self.started.load(Ordering::Relaxed));
-        if elapsed >= engine::INLINE_MS && self.inline.swap(false, Ordering::Relaxed) {
+        if elapsed >= self.handoff_at.load(Ordering::Relaxed) {
             engine::hand_off_worker();
+            // A hand-off fails when no thread took the worker within the wait (a loaded
+            // machine): the worker, its queued tasks and maybe the I/O driver would then stay
+            // behind the script for good, and other clients would get neither BUSY nor a reply.
+            // So it is tried again now and then; once it worked, a try costs only its wait.
+            self.handoff_at
+                .store(elapsed + engine::HANDOFF_RETRY_MS, Ordering::Relaxed);
         }
         if elapsed >= self.threshold.load(Ordering::Relaxed) && !self.busy.load(Ordering::Relaxed) {
             self.busy.store(true, Ordering::Release);
