@@ -828,7 +828,8 @@ fn script_error(v: &Value, name: &str) -> CmdError {
 /// few microseconds; the hand-off wakes a thread and migrates the worker's queue each time).
 /// But a worker busy in a long script would starve the I/O driver and its queued tasks, so
 /// once a run passes [`INLINE_MS`] the interpreter's hook hands the worker off mid-run
-/// ([`hand_off_worker`]), and BUSY and SCRIPT KILL are answered as before. With a single worker
+/// ([`hand_off_worker`], tried again every [`HANDOFF_RETRY_MS`] in case no thread took it),
+/// and BUSY and SCRIPT KILL are answered as before. With a single worker
 /// the hand-off happens first (tests and tools run outside any runtime).
 fn blocking<R>(run: &RunState, f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
