@@ -368,6 +368,17 @@ fn pcall_library_errors_and_odd_numbers_match_redis() {
         eval(&mut r, "return {1e20, 0/0, -1e20}"),
         "*3\r\n:-9223372036854775808\r\n:-9223372036854775808\r\n:-9223372036854775808\r\n"
     );
+    // Numbers passed to redis.call are printed as Redis 7.0 prints them (`%.17g`): integral
+    // values below 1e17 as digits, others with 17 significant digits.
+    assert_eq!(
+        eval(
+            &mut r,
+            "return {redis.call('ECHO', 2^62), redis.call('ECHO', 0.1), \
+             redis.call('ECHO', 12345678901234567), redis.call('ECHO', -42)}"
+        ),
+        "*4\r\n$22\r\n4.6116860184273879e+18\r\n$19\r\n0.10000000000000001\r\n\
+         $17\r\n12345678901234568\r\n$3\r\n-42\r\n"
+    );
 }
 
 #[test]
