@@ -4,9 +4,9 @@
 //! ## Start positions
 //! `earliest` (the oldest record still held), `latest` or `$` (only records committed after
 //! now; the reply naming it waits until the records before it are readable, so the cursor
-//! never points past what a crash could take back), `<offset>` (at that offset), `(<offset>` (after it), `@<unix-ms>` (the first record with
-//! a timestamp at or after that time: timestamps in the log never decrease, so this is a binary
-//! search over offsets).
+//! never points past what a crash could take back), `<offset>` (at that offset), `(<offset>`
+//! (after it), `@<unix-ms>` (the first record with a timestamp at or after that time:
+//! timestamps in the log never decrease, so this is a binary search over offsets).
 //!
 //! ## Subscriptions and the slow-subscriber policy
 //! A subscription is a tokio task with its own cursor. It waits for the log to pass its cursor

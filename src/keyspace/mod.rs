@@ -138,25 +138,10 @@ pub struct ShardStats {
 /// How long a thread spins on a busy shard before it sleeps on it.
 const SHARD_SPIN: std::time::Duration = std::time::Duration::from_micros(20);
 
-/// Locks a shard, spinning for up to [`SHARD_SPIN`] first. Holders keep a shard for one batch
-/// (microseconds), and two I/O threads working one hot key took turns sleeping in the futex:
-/// every hand-off cost a wake-up system call and a context switch on both sides.
+/// Locks a shard, spinning for up to [`SHARD_SPIN`] first (`util::spin_for`): a holder keeps
+/// it for one batch, and two I/O threads on one hot key otherwise took turns in the futex.
 fn lock_spinning(m: &parking_lot::Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    if let Some(g) = m.try_lock() {
-        return g;
-    }
-    let start = std::time::Instant::now();
-    loop {
-        for _ in 0..32 {
-            std::hint::spin_loop();
-        }
-        if let Some(g) = m.try_lock() {
-            return g;
-        }
-        if start.elapsed() >= SHARD_SPIN {
-            return m.lock();
-        }
-    }
+    crate::util::spin_for(SHARD_SPIN, || m.try_lock()).unwrap_or_else(|| m.lock())
 }
 
 pub struct Shard {

@@ -155,12 +155,13 @@ fn number(s: &[u8]) -> Result<i64, &'static str> {
     crate::protocol::resp::parse_i64(s).ok_or("bad reply length")
 }
 
-unsafe fn push_str(l: *mut ffi::lua_State, s: &[u8]) {
+/// Pushes `s` as a Lua string.
+pub(super) unsafe fn push_str(l: *mut ffi::lua_State, s: &[u8]) {
     ffi::lua_pushlstring(l, s.as_ptr().cast(), s.len());
 }
 
 /// Wraps the value on top of the stack in a table `{name = value}`.
-unsafe fn wrap(l: *mut ffi::lua_State, name: &str) {
+pub(super) unsafe fn wrap(l: *mut ffi::lua_State, name: &str) {
     ffi::lua_createtable(l, 0, 1);
     push_str(l, name.as_bytes());
     ffi::lua_pushvalue(l, -3);

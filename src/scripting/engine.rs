@@ -722,7 +722,7 @@ unsafe fn push_strings(l: *mut mlua::ffi::lua_State, a: &Args) {
     use mlua::ffi;
     ffi::lua_createtable(l, a.len().min(i32::MAX as usize) as i32, 0);
     for (i, s) in a.iter().enumerate() {
-        ffi::lua_pushlstring(l, s.as_ptr().cast(), s.len());
+        convert::push_str(l, s);
         ffi::lua_rawseti(l, -2, i as i64 + 1);
     }
 }
@@ -966,11 +966,8 @@ unsafe fn redis_call_raw(l: *mut mlua::ffi::lua_State, protected: bool) -> std::
 
 /// Pushes `msg` as Redis's error table `{err = msg}`.
 unsafe fn push_error_table(l: *mut mlua::ffi::lua_State, msg: &[u8]) {
-    use mlua::ffi;
-    ffi::lua_createtable(l, 0, 1);
-    ffi::lua_pushlstring(l, b"err".as_ptr().cast(), 3);
-    ffi::lua_pushlstring(l, msg.as_ptr().cast(), msg.len());
-    ffi::lua_rawset(l, -3);
+    convert::push_str(l, msg);
+    convert::wrap(l, "err");
 }
 
 /// The body of [`redis_call_raw`]: Ok(results pushed), or Err with the error value pushed.
@@ -991,28 +988,28 @@ unsafe fn call_inner(l: *mut mlua::ffi::lua_State, protected: bool) -> Result<i3
         dispatch(l, &mut c, &active.call, &mut scratch)
     }))
     .unwrap_or_else(|_| Reply::Error("ERR internal error running the command".into()));
+    // Nothing stays borrowed while Lua values are pushed: a Lua memory error there would skip
+    // the guards' drops (the reply buffer merely leaks then).
     drop(c);
-    // The reply is pushed from a buffer of its own, so that a Lua memory error while pushing
-    // leaks it rather than leaving the scratch borrowed.
-    let out = std::mem::take(&mut scratch.out);
     drop(scratch);
-    let pushed = match reply {
-        Reply::Value => convert::push_reply(l, &out).map_err(|e| {
-            mlua::ffi::lua_pushlstring(l, e.as_ptr().cast(), e.len());
-        }),
+    match reply {
+        Reply::Value(out) => {
+            let pushed =
+                convert::push_reply(l, &out).map_err(|e| convert::push_str(l, e.as_bytes()));
+            if let Ok(mut scratch) = active.scratch.try_borrow_mut() {
+                scratch.out = out;
+            }
+            pushed.map(|()| 1)
+        }
         Reply::Error(e) => {
             push_error_table(l, e.as_bytes());
             if protected {
-                Ok(())
+                Ok(1)
             } else {
                 Err(())
             }
         }
-    };
-    if let Ok(mut scratch) = active.scratch.try_borrow_mut() {
-        scratch.out = out;
     }
-    pushed.map(|()| 1)
 }
 
 /// XREAD/XREADGROUP with BLOCK: Redis refuses it in scripts rather than run it without
@@ -1029,8 +1026,8 @@ fn stream_block(argv: &Args) -> bool {
 
 /// What a command called from a script replied.
 enum Reply {
-    /// The reply is in the scratch's `out`.
-    Value,
+    /// The reply's RESP bytes (the scratch's buffer, lent out until they are pushed).
+    Value(Vec<u8>),
     /// An error reply: `redis.call` raises it, `redis.pcall` returns it as `{err = ...}`.
     Error(String),
 }
@@ -1126,12 +1123,11 @@ unsafe fn dispatch(
             commands::transactions::no_block(&mut c);
         }
     }
-    let reply = if out.buf.first() == Some(&b'-') {
+    if out.buf.first() == Some(&b'-') {
         let end = memchr::memchr(b'\r', &out.buf).unwrap_or(out.buf.len());
-        Reply::Error(String::from_utf8_lossy(out.buf.get(1..end).unwrap_or(&[])).into_owned())
-    } else {
-        Reply::Value
-    };
-    *spare = out.buf;
-    reply
+        let e = String::from_utf8_lossy(out.buf.get(1..end).unwrap_or(&[])).into_owned();
+        *spare = out.buf;
+        return Reply::Error(e);
+    }
+    Reply::Value(out.buf)
 }

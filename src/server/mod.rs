@@ -31,26 +31,9 @@ const WORLD_RETRY: Duration = Duration::from_millis(2);
 /// How long a thread may wait on the lock for a script that has just started, before the
 /// connection waits asynchronously instead: a bound on how long a worker can be held up.
 const SCRIPT_WAIT: Duration = Duration::from_micros(200);
-/// The first part of that wait, spent spinning (see [`spin_take`]).
+/// The first part of that wait, spent spinning (`util::spin_for`): a young script usually ends
+/// within it.
 const SCRIPT_SPIN: Duration = Duration::from_micros(30);
-
-/// Tries for the lock without sleeping for up to [`SCRIPT_SPIN`]: a young script usually ends
-/// within it, and the thread that ran it then hands the lock over without a futex wake-up on
-/// either side (sleeping waiters made two worker threads take turns through the kernel).
-fn spin_take<G>(take: &impl Fn(Option<Duration>) -> Option<G>) -> Option<G> {
-    let start = std::time::Instant::now();
-    loop {
-        for _ in 0..64 {
-            std::hint::spin_loop();
-        }
-        if let Some(g) = take(None) {
-            return Some(g);
-        }
-        if start.elapsed() >= SCRIPT_SPIN {
-            return None;
-        }
-    }
-}
 
 /// Server-wide counters for INFO stats.
 #[derive(Default)]
@@ -205,7 +188,7 @@ impl Server {
             if self.scripts.run.blocks(me) {
                 // The script holds the lock for its whole run, so holding it means it ended.
                 if self.scripts.run.young() {
-                    if let Some(g) = spin_take(&take) {
+                    if let Some(g) = crate::util::spin_for(SCRIPT_SPIN, || take(None)) {
                         return Some(g);
                     }
                     if let Some(g) = take(Some(SCRIPT_WAIT)) {

@@ -1,5 +1,5 @@
 //! Small pieces shared by every family: number parsing and formatting with Redis's rules, glob
-//! matching as `stringmatchlen`, the clock, and allocation accounting.
+//! matching as `stringmatchlen`, the clock, allocation accounting, and spinning for a lock.
 
 pub mod alloc;
 pub mod glob;
@@ -23,6 +23,31 @@ fn start() -> Instant {
         WALL_AT_START_NS.store(w, Ordering::Relaxed);
         i
     })
+}
+
+/// Calls `attempt` until it succeeds or `limit` has passed, pausing the CPU between tries
+/// without sleeping. The hot locks (a shard, the world lock behind a young script) are held for
+/// microseconds: a waiter that slept in the futex made the holder pay a wake-up system call and
+/// both threads a context switch on every hand-off.
+pub fn spin_for<T>(
+    limit: std::time::Duration,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    if let Some(v) = attempt() {
+        return Some(v);
+    }
+    let start = Instant::now();
+    loop {
+        for _ in 0..32 {
+            std::hint::spin_loop();
+        }
+        if let Some(v) = attempt() {
+            return Some(v);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+    }
 }
 
 /// One clock reading giving both a monotonic instant (for durations) and wall-clock ms (for
