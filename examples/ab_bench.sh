@@ -14,7 +14,7 @@ WORK=$(mktemp -d -t abbench.XXXXXX)
 PA_PORT=$(free_port); PB_PORT=$(free_port)
 "$A" --port "$PA_PORT" --dir "$WORK/a" --http-port 0 --msgpack-port 0 > "$WORK/a.log" 2>&1 & PA=$!
 "$B" --port "$PB_PORT" --dir "$WORK/b" --http-port 0 --msgpack-port 0 > "$WORK/b.log" 2>&1 & PB=$!
-trap 'kill $PA $PB 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $PA $PB 2>/dev/null; wait $PA $PB 2>/dev/null; rm -rf "$WORK"' EXIT
 for p in "$PA_PORT" "$PB_PORT"; do
   for _ in $(seq 100); do [ "$(redis-cli -p "$p" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
 done
