@@ -27,17 +27,26 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 
-use super::log::decode_record;
+use super::log::{decode_record, decode_view, EventRef};
 use super::ChangeEvent;
 
 pub const HEADER: &[u8; 8] = b"EDDYLOG1";
 const HEADER_LEN: u64 = 16;
 /// A sparse index entry is kept every this many bytes of a segment.
 const INDEX_EVERY: u64 = 64 * 1024;
+/// Bytes a catch-up read asks the file for at a time.
+const READ_CHUNK: usize = 64 << 10;
+
+thread_local! {
+    /// A catch-up reader's file buffer, reused across reads on this thread.
+    static DISK_SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Largest record accepted when scanning (a record holds at most a few bulk arguments of
 /// `proto-max-bulk-len`); anything larger is corruption.
 pub const MAX_RECORD: usize = 1 << 31;
@@ -214,52 +223,101 @@ impl DiskLog {
         }
     }
 
-    /// Records committed to the disk log from `from` on (at most `count`).
-    pub fn read(&self, from: u64, count: usize) -> std::io::Result<Vec<ChangeEvent>> {
-        let segs: Vec<SegMeta> = self
-            .segs
-            .lock()
-            .iter()
-            .filter(|s| s.last >= from)
-            .cloned()
-            .collect();
-        let mut out = Vec::new();
-        for s in segs {
-            if out.len() >= count {
+    /// Calls `f` for up to `count` records with offset >= `from`, borrowed from a reused read
+    /// buffer; returns how many. A reader that fell behind the in-memory tail (a trigger with a
+    /// backlog, a catch-up subscriber) reads here batch after batch, so a read allocates
+    /// nothing per record and reads the file in chunks at positions (`pread`), starting from
+    /// the sparse index entry before `from`.
+    pub fn read_with(
+        &self,
+        from: u64,
+        count: usize,
+        mut f: impl FnMut(&EventRef<'_>),
+    ) -> std::io::Result<usize> {
+        let mut buf = DISK_SPARE.with(|s| s.take());
+        let r = self.read_into(&mut buf, from, count, &mut f);
+        if buf.capacity() <= 1 << 20 {
+            DISK_SPARE.with(|s| s.set(buf));
+        }
+        r
+    }
+
+    fn read_into(
+        &self,
+        buf: &mut Vec<u8>,
+        from: u64,
+        count: usize,
+        f: &mut impl FnMut(&EventRef<'_>),
+    ) -> std::io::Result<usize> {
+        let mut n = 0;
+        let mut at = from;
+        while n < count {
+            // Only what this read needs from the segment list (not its index).
+            let found = {
+                let segs = self.segs.lock();
+                segs.iter()
+                    .find(|s| s.last >= at && s.last >= s.first)
+                    .map(|s| {
+                        let start = s
+                            .index
+                            .iter()
+                            .rev()
+                            .find(|(o, _)| *o <= at)
+                            .map_or(HEADER_LEN, |&(_, p)| p);
+                        (s.path.clone(), start, s.bytes, s.last)
+                    })
+            };
+            let Some((path, start, end, seg_last)) = found else {
                 break;
-            }
-            let start = s
-                .index
-                .iter()
-                .rev()
-                .find(|(o, _)| *o <= from)
-                .map(|&(_, p)| p)
-                .unwrap_or(HEADER_LEN);
-            let mut f = File::open(&s.path)?;
-            f.seek(SeekFrom::Start(start))?;
-            let mut r = BufReader::with_capacity(256 * 1024, f);
-            let mut pos = start;
-            let mut buf = Vec::new();
-            while pos < s.bytes && out.len() < count {
-                let mut lb = [0u8; 4];
-                r.read_exact(&mut lb)?;
-                let rlen = u32::from_le_bytes(lb) as usize;
-                if rlen > MAX_RECORD {
+            };
+            let file = File::open(&path)?;
+            // `buf` holds the file's bytes from `base`; `p` is where the next record starts.
+            buf.clear();
+            let mut base = start;
+            let mut p = 0usize;
+            while n < count {
+                let have = buf.len() - p;
+                let need = if have >= 4 {
+                    4 + u32::from_le_bytes([buf[p], buf[p + 1], buf[p + 2], buf[p + 3]]) as usize
+                } else {
+                    4
+                };
+                if have >= 4 && have >= need {
+                    let rec = &buf[p..p + need];
+                    // Records before `at` (from the index entry on) are skipped unverified.
+                    let off = rec
+                        .get(8..16)
+                        .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+                    if off >= at {
+                        if let Some((ev, _)) = decode_view(rec, true) {
+                            at = ev.offset + 1;
+                            n += 1;
+                            f(&ev);
+                        }
+                    }
+                    p += need;
+                    continue;
+                }
+                let filled = base + buf.len() as u64;
+                if need - 4 > MAX_RECORD || filled >= end {
                     break;
                 }
-                buf.clear();
-                buf.extend_from_slice(&lb);
-                buf.resize(4 + rlen, 0);
-                r.read_exact(&mut buf[4..])?;
-                pos += 4 + rlen as u64;
-                if let Some((ev, _)) = decode_record(&buf) {
-                    if ev.offset >= from {
-                        out.push(ev);
-                    }
+                buf.drain(..p);
+                base += p as u64;
+                p = 0;
+                let want = ((need - buf.len()).max(READ_CHUNK) as u64).min(end - filled) as usize;
+                let old = buf.len();
+                buf.resize(old + want, 0);
+                let got = file.read_at(&mut buf[old..], filled)?;
+                if got == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
                 }
+                buf.truncate(old + got);
             }
+            // The segment is done (or unreadable past this point): go on after it.
+            at = at.max(seg_last + 1);
         }
-        Ok(out)
+        Ok(n)
     }
 
     pub fn first_offset(&self) -> Option<u64> {

@@ -627,15 +627,32 @@ impl ChangeLog {
         self.wake.1.notify_one();
     }
 
-    /// Writer side: waits until woken or `timeout` passes.
+    /// Writer side: waits until woken or `timeout` passes. It does not wait while readers wait
+    /// for records already committed: commits made while the writer was busy did not wake it.
     pub fn writer_wait(&self, timeout: std::time::Duration) {
         let mut g = self.wake.0.lock();
         if !*g {
             self.writer_idle.store(true, Ordering::Relaxed);
-            self.wake.1.wait_for(&mut g, timeout);
+            // Pairs with the fence in `commit_group`: either that commit sees the writer idle
+            // and wakes it, or this sees its offset.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !self.readers_wait_for_unwritten() {
+                self.wake.1.wait_for(&mut g, timeout);
+            }
             self.writer_idle.store(false, Ordering::Relaxed);
         }
         *g = false;
+    }
+
+    /// True when some reader waits and committed records are not written yet.
+    pub fn readers_wait_for_unwritten(&self) -> bool {
+        self.waiters.load(Ordering::Relaxed) > 0
+            && self.committed.load(Ordering::Acquire) > self.written()
+    }
+
+    /// True when some reader waits for the log (the writer then paces its passes).
+    pub fn readers_wait(&self) -> bool {
+        self.waiters.load(Ordering::Relaxed) > 0
     }
 
     /// Copies committed records with offsets >= `from` (at most about `max` bytes, whole
@@ -798,15 +815,18 @@ impl ChangeLog {
         self.committed.store(last, Ordering::Release);
         // With a disk log the record is not readable yet: the writer wakes readers after its
         // pass, so a reader waiting on an idle writer wakes it rather than wait for its tick
-        // (up to 2 ms of delivery latency under `everysec`). Under load the writer runs passes
-        // back to back and is seldom idle. Without a disk log, readers wake now (Notify takes
+        // (up to 2 ms of delivery latency under `everysec`). Under load the writer paces its
+        // passes (`changes::writer`, `READER_PASS_GAP`) and is not idle between them, so
+        // commits do not wake it one by one. Without a disk log, readers wake now (Notify takes
         // a mutex, so only if one waits).
-        if self.fsync_always.load(Ordering::Relaxed)
-            || (self.disk.is_some()
-                && self.writer_idle.load(Ordering::Relaxed)
-                && self.waiters.load(Ordering::Relaxed) > 0)
-        {
+        if self.fsync_always.load(Ordering::Relaxed) {
             self.wake_writer();
+        } else if self.disk.is_some() {
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.writer_idle.load(Ordering::Relaxed) && self.waiters.load(Ordering::Relaxed) > 0
+            {
+                self.wake_writer();
+            }
         }
         if self.disk.is_none() {
             self.wake_readers();
@@ -918,11 +938,8 @@ impl ChangeLog {
                 return Err(ReadError::Trimmed { earliest });
             }
             if let Some(d) = &self.disk {
-                match d.read(from, count) {
-                    Ok(v) if !v.is_empty() => {
-                        v.iter().for_each(|ev| f(&ev.as_ref()));
-                        return Ok(());
-                    }
+                match d.read_with(from, count, &mut f) {
+                    Ok(n) if n > 0 => return Ok(()),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
                 }
