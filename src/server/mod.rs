@@ -6,6 +6,7 @@
 //! (FLUSHALL, SWAPDB, EXEC, scripts) hold it exclusively, which gives them isolation
 //! without any per-key bookkeeping on the hot path.
 
+pub mod background;
 pub mod clients;
 pub mod conn;
 pub mod door;

@@ -20,6 +20,7 @@ use super::{Sent, Trigger};
 use crate::changes::log::ReadError;
 use crate::changes::subscribe::scan_map;
 use crate::changes::Origin;
+use crate::server::background;
 use crate::server::session::Session;
 use crate::server::Server;
 
@@ -32,7 +33,7 @@ pub fn start(srv: &Arc<Server>, t: &Arc<Trigger>) {
         return;
     }
     for part in 0..t.next.len() {
-        tokio::spawn(run_partition(srv.clone(), t.clone(), part));
+        background::spawn(&srv.config, run_partition(srv.clone(), t.clone(), part));
     }
 }
 
@@ -364,7 +365,8 @@ pub fn spawn_redrive(srv: Arc<Server>, t: Arc<Trigger>, entries: Vec<(Vec<u8>, R
     if t.redriving.swap(true, Ordering::AcqRel) {
         return false;
     }
-    tokio::spawn(async move {
+    let server = srv.clone();
+    background::spawn(&server.config, async move {
         redrive(&srv, &t, entries).await;
         t.redriving.store(false, Ordering::Release);
     });

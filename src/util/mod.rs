@@ -93,6 +93,13 @@ pub fn now_us() -> u64 {
 /// Unix milliseconds as RFC 3339 UTC with milliseconds (`2024-11-28T11:12:25.123Z`), for
 /// CloudEvents `time`. Civil date from days since the epoch (Howard Hinnant's algorithm).
 pub fn rfc3339(ms: u64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_rfc3339(&mut out, ms);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`rfc3339`]'s text to `out` (a trigger writes one per record).
+pub fn write_rfc3339(out: &mut Vec<u8>, ms: u64) {
     let secs = ms / 1000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
@@ -105,13 +112,26 @@ pub fn rfc3339(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    let digits = |out: &mut Vec<u8>, v: u64, width: u32| {
+        for i in (0..width).rev() {
+            out.push(b'0' + (v / 10u64.pow(i) % 10) as u8);
+        }
+    };
+    let y = y.max(0) as u64;
+    digits(out, y, if y >= 10_000 { y.ilog10() + 1 } else { 4 });
+    out.push(b'-');
+    digits(out, m as u64, 2);
+    out.push(b'-');
+    digits(out, d as u64, 2);
+    out.push(b'T');
+    digits(out, rem / 3600, 2);
+    out.push(b':');
+    digits(out, rem % 3600 / 60, 2);
+    out.push(b':');
+    digits(out, rem % 60, 2);
+    out.push(b'.');
+    digits(out, ms % 1000, 3);
+    out.push(b'Z');
 }
 
 /// This machine's host name (for CloudEvents `source`), `localhost` if it has none.
@@ -137,5 +157,9 @@ mod time_tests {
             "2024-11-28T11:12:25.123Z"
         );
         assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            super::rfc3339(253_402_300_800_001),
+            "10000-01-01T00:00:00.001Z"
+        );
     }
 }
