@@ -152,10 +152,21 @@ pub static DEFS: &[Def] = &[
     def("changes-image-max-bytes", Kind::Memory, "4096", true),
     // Triggers defined at start-up (repeatable; see `triggers`).
     def("trigger", Kind::Triggers, "", false),
-    // The runtime trigger deliveries run on (`server::background`): its threads, and how much
-    // lower their priority is than the client runtime's (nice increment, 0 = the same).
-    def("trigger-threads", Kind::Int { min: 1, max: 64 }, "1", false),
-    def("trigger-nice", Kind::Int { min: 0, max: 19 }, "10", false),
+    // The runtime the log's push readers (subscriptions, triggers, the NATS bridge's publisher)
+    // run on (`server::background`): its threads, and how much lower their priority is than
+    // the client runtime's (a nice increment; 0 = the same).
+    def(
+        "changes-reader-threads",
+        Kind::Int { min: 1, max: 64 },
+        "1",
+        false,
+    ),
+    def(
+        "changes-reader-nice",
+        Kind::Int { min: 0, max: 19 },
+        "10",
+        false,
+    ),
     // The NATS bridge (docs/nats.md; off while `nats-url` is empty).
     def("nats-url", Kind::Str, "", false),
     def("nats-bridge-prefix", Kind::Str, "eddy.changes", false),

@@ -786,3 +786,80 @@ fn bad_read_arguments_are_errors() {
         "ERR wrong number of arguments for 'changes|read' command"
     );
 }
+
+/// The nice values of the server's threads named `name` (Linux: /proc/<pid>/task/*/stat).
+fn thread_nices(pid: u32, name: &str) -> Vec<i64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised command name; nice is field 19 of the whole line.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        if let Some(n) = rest.split_whitespace().nth(16).and_then(|f| f.parse().ok()) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Subscriptions (like triggers and the NATS publisher) read and encode on the push readers'
+/// threads, niced by `changes-reader-nice` relative to the client threads (server::background).
+#[test]
+fn push_readers_run_at_the_configured_lower_priority() {
+    if !eddy_only("push_readers_run_at_the_configured_lower_priority") {
+        return;
+    }
+    for (nice, args) in [
+        (10, &[][..]),
+        (3, &["--changes-reader-nice", "3"][..]),
+        (0, &["--changes-reader-nice", "0"][..]),
+    ] {
+        let s = Server::start_with(args);
+        let base = thread_nices(s.pid(), "eddy-server");
+        assert_eq!(base.len(), 1, "one main thread: {base:?}");
+        let want = (base[0] + nice).min(19);
+        // No reader yet: the runtime starts with the first push reader.
+        assert!(thread_nices(s.pid(), "eddy-reader").is_empty());
+        let mut sub = s.raw();
+        sub.send_cmd(&["HELLO", "3"]);
+        sub.send_cmd(&["CHANGES", "SUBSCRIBE", "latest"]);
+        let mut c = s.conn();
+        let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+        assert!(
+            poll_until(Duration::from_secs(10), || !thread_nices(
+                s.pid(),
+                "eddy-reader"
+            )
+            .is_empty()),
+            "no eddy-reader thread"
+        );
+        let readers = thread_nices(s.pid(), "eddy-reader");
+        assert!(
+            readers.iter().all(|&n| n == want),
+            "nice {readers:?}, want {want}"
+        );
+        // HELLO's and SUBSCRIBE's replies, then the event, delivered from those threads.
+        let (_, hello) = sub.read_frame();
+        let (_, subscribed) = sub.read_frame();
+        let (_, event) = sub.read_frame();
+        assert!(
+            hello.starts_with(b"%"),
+            "{}",
+            String::from_utf8_lossy(&hello)
+        );
+        assert!(
+            subscribed.starts_with(b"*3\r\n$9\r\nsubscribe"),
+            "{}",
+            String::from_utf8_lossy(&subscribed)
+        );
+        let event = String::from_utf8_lossy(&event).into_owned();
+        assert!(event.starts_with(">2\r\n$7\r\nchanges\r\n"), "{event}");
+        assert!(event.contains("$3\r\nkey\r\n$1\r\nk\r\n"), "{event}");
+    }
+}

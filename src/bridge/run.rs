@@ -73,7 +73,13 @@ pub async fn run(srv: Arc<Server>, b: Arc<Bridge>) {
         tokio::spawn(outbound(srv.clone(), b.clone(), client.clone(), rx));
     }
     if b.opts.changes {
-        changes(&srv, &b, &client).await;
+        // With the other push readers of the log, at their lower priority
+        // (`server::background`); the NATS connection stays on the client runtime.
+        let config_srv = srv.clone();
+        drop(crate::server::background::spawn(
+            &config_srv.config,
+            async move { changes(&srv, &b, &client).await },
+        ));
     }
 }
 

@@ -33,7 +33,10 @@ pub fn start(srv: &Arc<Server>, t: &Arc<Trigger>) {
         return;
     }
     for part in 0..t.next.len() {
-        background::spawn(&srv.config, run_partition(srv.clone(), t.clone(), part));
+        drop(background::spawn(
+            &srv.config,
+            run_partition(srv.clone(), t.clone(), part),
+        ));
     }
 }
 
@@ -366,10 +369,10 @@ pub fn spawn_redrive(srv: Arc<Server>, t: Arc<Trigger>, entries: Vec<(Vec<u8>, R
         return false;
     }
     let server = srv.clone();
-    background::spawn(&server.config, async move {
+    drop(background::spawn(&server.config, async move {
         redrive(&srv, &t, entries).await;
         t.redriving.store(false, Ordering::Release);
-    });
+    }));
     true
 }
 

@@ -309,6 +309,11 @@ impl Server {
         }
     }
 
+    /// The server process's id (for /proc inspection).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
