@@ -223,9 +223,13 @@ async fn measure(f: &Function, port: u16, o: &Opts, rate: u64) -> u64 {
     f.latencies.lock().clear();
     let start = now_us();
     let writes = write_phase(port, o, rate).await;
+    // What the trigger delivered while the writers ran (the rest is the backlog it works off
+    // afterwards; at full speed its threads yield to the writers, `server::background`).
+    let during = f.events.load(Ordering::Relaxed) - base;
     println!(
-        "  writes:        {:>10.0} writes/s",
-        writes as f64 / o.secs as f64
+        "  writes:        {:>10.0} writes/s; delivered meanwhile {:.0} events/s",
+        writes as f64 / o.secs as f64,
+        during as f64 / o.secs as f64
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while f.events.load(Ordering::Relaxed) - base < writes && Instant::now() < deadline {
