@@ -324,7 +324,8 @@ fn xadd(ctx: &mut Ctx, a: Args) -> CmdResult {
     };
     s.append(id, pack(a.iter().skip(i + 1)));
     let removed = trim.apply(s);
-    let first = first_if_any(s);
+    // The first ID is a walk down the entry tree: only a trim records it.
+    let first = if removed > 0 { first_if_any(s) } else { None };
     let idb = id.to_bytes();
     let mut rec: Vec<&[u8]> = Vec::with_capacity(a.len());
     rec.extend_from_slice(&[b"XADD", key, &idb]);

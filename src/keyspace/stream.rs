@@ -69,7 +69,14 @@ impl StreamId {
 
     /// `ms-seq` text.
     pub fn to_bytes(self) -> Vec<u8> {
-        format!("{}-{}", self.ms, self.seq).into_bytes()
+        // Every XADD writes one (reply and change record): itoa, not the formatter.
+        let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (ms, seq) = (a.format(self.ms).as_bytes(), b.format(self.seq).as_bytes());
+        let mut v = Vec::with_capacity(ms.len() + 1 + seq.len());
+        v.extend_from_slice(ms);
+        v.push(b'-');
+        v.extend_from_slice(seq);
+        v
     }
 
     /// Parses `ms` or `ms-seq` (no `-`/`+`/`*`); a missing sequence is `missing_seq`.
