@@ -75,11 +75,9 @@ pub async fn run(srv: Arc<Server>, b: Arc<Bridge>) {
     if b.opts.changes {
         // With the other push readers of the log, at their lower priority
         // (`server::background`); the NATS connection stays on the client runtime.
-        let config_srv = srv.clone();
-        drop(crate::server::background::spawn(
-            &config_srv.config,
-            async move { changes(&srv, &b, &client).await },
-        ));
+        drop(crate::server::background::spawn(async move {
+            changes(&srv, &b, &client).await
+        }));
     }
 }
 

@@ -282,7 +282,7 @@ impl DiskLog {
                 } else {
                     4
                 };
-                if have >= 4 && have >= need {
+                if have >= need {
                     let rec = &buf[p..p + need];
                     // Records before `at` (from the index entry on) are skipped unverified.
                     let off = rec

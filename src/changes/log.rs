@@ -645,9 +645,8 @@ impl ChangeLog {
     }
 
     /// True when some reader waits and committed records are not written yet.
-    pub fn readers_wait_for_unwritten(&self) -> bool {
-        self.waiters.load(Ordering::Relaxed) > 0
-            && self.committed.load(Ordering::Acquire) > self.written()
+    fn readers_wait_for_unwritten(&self) -> bool {
+        self.readers_wait() && self.committed.load(Ordering::Acquire) > self.written()
     }
 
     /// True when some reader waits for the log (the writer then paces its passes).
@@ -823,8 +822,7 @@ impl ChangeLog {
             self.wake_writer();
         } else if self.disk.is_some() {
             std::sync::atomic::fence(Ordering::SeqCst);
-            if self.writer_idle.load(Ordering::Relaxed) && self.waiters.load(Ordering::Relaxed) > 0
-            {
+            if self.writer_idle.load(Ordering::Relaxed) && self.readers_wait() {
                 self.wake_writer();
             }
         }

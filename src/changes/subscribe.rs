@@ -284,10 +284,8 @@ pub fn subscribe(
     let name = format!("sub_{client}");
     let pos = Arc::new(AtomicU64::new(from.saturating_sub(1)));
     super::groups::register_reader(&srv.log.groups, &name, pos.clone());
-    let task = crate::server::background::spawn(
-        &srv.config,
-        run(srv.clone(), from, filter, images, resp3, push, pos),
-    );
+    let task =
+        crate::server::background::spawn(run(srv.clone(), from, filter, images, resp3, push, pos));
     Subscription { task, name, srv }
 }
 

@@ -26,23 +26,32 @@ use std::sync::OnceLock;
 
 use crate::config::Config;
 
+/// `changes-reader-threads` and `changes-reader-nice`, set at start-up ([`configure`]).
+static SETTINGS: OnceLock<(usize, libc::c_int)> = OnceLock::new();
 static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
 
-/// Spawns `fut` on the background runtime, or on the current one if it could not be built.
-pub fn spawn<F>(config: &Config, fut: F) -> tokio::task::JoinHandle<()>
+/// Records the server's settings for the runtime (called once by `server::run`; the runtime
+/// itself starts with the first spawn).
+pub fn configure(config: &Config) {
+    let threads = config.get_i64("changes-reader-threads").max(1) as usize;
+    let nice = config.get_i64("changes-reader-nice").clamp(0, 19) as libc::c_int;
+    let _ = SETTINGS.set((threads, nice));
+}
+
+/// Spawns `fut` on the background runtime, or on the current one if there is none (not
+/// configured, or it could not be built).
+pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let rt = RUNTIME.get_or_init(|| build(config));
+    let rt = RUNTIME.get_or_init(|| SETTINGS.get().and_then(|&(t, n)| build(t, n)));
     match rt {
         Some(rt) => rt.spawn(fut),
         None => tokio::spawn(fut),
     }
 }
 
-fn build(config: &Config) -> Option<tokio::runtime::Runtime> {
-    let threads = config.get_i64("changes-reader-threads").max(1) as usize;
-    let nice = config.get_i64("changes-reader-nice").clamp(0, 19) as libc::c_int;
+fn build(threads: usize, nice: libc::c_int) -> Option<tokio::runtime::Runtime> {
     let built = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("eddy-reader")

@@ -253,6 +253,7 @@ impl Server {
 /// then serves until SHUTDOWN or a signal, and shuts down cleanly (snapshot by `save` rules or
 /// SHUTDOWN SAVE, log drained and fsynced).
 pub async fn run(config: Config) -> anyhow_lite::Result<()> {
+    background::configure(&config);
     let dir = config.get("dir");
     std::fs::create_dir_all(&dir).map_err(|e| format!("can't create dir '{dir}': {e}"))?;
     let dirp = std::path::PathBuf::from(&dir);

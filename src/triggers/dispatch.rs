@@ -33,10 +33,11 @@ pub fn start(srv: &Arc<Server>, t: &Arc<Trigger>) {
         return;
     }
     for part in 0..t.next.len() {
-        drop(background::spawn(
-            &srv.config,
-            run_partition(srv.clone(), t.clone(), part),
-        ));
+        drop(background::spawn(run_partition(
+            srv.clone(),
+            t.clone(),
+            part,
+        )));
     }
 }
 
@@ -368,8 +369,7 @@ pub fn spawn_redrive(srv: Arc<Server>, t: Arc<Trigger>, entries: Vec<(Vec<u8>, R
     if t.redriving.swap(true, Ordering::AcqRel) {
         return false;
     }
-    let server = srv.clone();
-    drop(background::spawn(&server.config, async move {
+    drop(background::spawn(async move {
         redrive(&srv, &t, entries).await;
         t.redriving.store(false, Ordering::Release);
     }));

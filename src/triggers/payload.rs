@@ -117,7 +117,12 @@ impl Rec {
 
     /// `<epoch>:<offset>`: the CloudEvents `id` and DynamoDB `eventID`.
     pub fn id(&self) -> String {
-        format!("{}:{}", self.epoch, self.offset)
+        self.id_parts(&mut itoa::Buffer::new()).concat()
+    }
+
+    /// The parts of [`Rec::id`], for writers that do not build the string.
+    fn id_parts<'a>(&'a self, num: &'a mut itoa::Buffer) -> [&'a str; 3] {
+        [&self.epoch, ":", num.format(self.offset)]
     }
 }
 
@@ -148,7 +153,12 @@ pub fn body(format: Format, host: &str, recs: &[Rec]) -> (Vec<u8>, &'static str)
 }
 
 fn source(host: &str, r: &Rec) -> String {
-    format!("eddy://{host}/db/{}", r.db)
+    source_parts(host, r, &mut itoa::Buffer::new()).concat()
+}
+
+/// The parts of [`source`]: `eddy://<host>/db/<n>`.
+fn source_parts<'a>(host: &'a str, r: &Rec, num: &'a mut itoa::Buffer) -> [&'a str; 4] {
+    ["eddy://", host, "/db/", num.format(r.db)]
 }
 
 /// One CloudEvent, written directly: the record's event JSON goes in as it is, and the
@@ -156,11 +166,10 @@ fn source(host: &str, r: &Rec) -> String {
 /// allocate five strings per record for them).
 fn write_cloud_event(out: &mut Vec<u8>, host: &str, r: &Rec) {
     let mut num = itoa::Buffer::new();
-    let mut db = itoa::Buffer::new();
     out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
-    json_parts(out, &[&r.epoch, ":", num.format(r.offset)]);
+    json_parts(out, &r.id_parts(&mut num));
     out.extend_from_slice(b",\"source\":");
-    json_parts(out, &["eddy://", host, "/db/", db.format(r.db)]);
+    json_parts(out, &source_parts(host, r, &mut num));
     out.extend_from_slice(b",\"type\":");
     json_parts(out, &["io.eddy.change.", &r.event]);
     out.extend_from_slice(b",\"subject\":");
