@@ -800,7 +800,22 @@ fn assert_killed(a: &mut Raw) {
 
 #[test]
 fn a_looping_script_is_busy_for_others_and_script_kill_stops_it() {
-    let srv = Server::start();
+    busy_and_killed(Server::start());
+}
+
+/// With one I/O thread a script starts inline like any command; the worker is handed to
+/// another thread only once the script runs long, so other clients still get BUSY and SCRIPT
+/// KILL still reaches it.
+#[test]
+fn with_one_io_thread_a_looping_script_is_busy_for_others_and_script_kill_stops_it() {
+    let srv = Server::start_with(&["--io-threads", "1"]);
+    let mut c = srv.conn();
+    let script = "return redis.call('INCR', KEYS[1])";
+    assert_eq!(q::<i64>(&mut c, &["EVAL", script, "1", "n"]), 1);
+    busy_and_killed(srv);
+}
+
+fn busy_and_killed(srv: Server) {
     let mut c = srv.conn();
     let mut a = start_busy(&srv, &mut c, "local i = 0 while true do i = i + 1 end");
     let mut b = srv.raw();

@@ -823,25 +823,21 @@ fn script_error(v: &Value, name: &str) -> CmdError {
 
 /// Runs `f`, which may take long.
 ///
-/// With two or more workers the script starts inline: handing the worker to another thread
+/// The script starts inline on its worker: handing the worker to another thread
 /// (`block_in_place`) for every run cost more than most scripts do (a rate limiter runs in a
-/// few microseconds; the hand-off wakes a thread and migrates the worker's queue each time).
-/// But a worker busy in a long script would starve the I/O driver and its queued tasks, so
-/// once a run passes [`INLINE_MS`] the interpreter's hook hands the worker off mid-run
-/// ([`hand_off_worker`], tried again every [`HANDOFF_RETRY_MS`] in case no thread took it),
-/// and BUSY and SCRIPT KILL are answered as before. With a single worker
-/// the hand-off happens first (tests and tools run outside any runtime).
+/// few microseconds; the hand-off wakes a thread and migrates the worker's queue each time;
+/// with `io-threads 1` it made EVALSHA three times slower). But a worker busy in a long script
+/// would starve the I/O driver and its queued tasks, so once a run passes [`INLINE_MS`] the
+/// interpreter's hook hands the worker off mid-run ([`hand_off_worker`], tried again every
+/// [`HANDOFF_RETRY_MS`] in case no thread took it), and BUSY and SCRIPT KILL are answered as
+/// before. Outside a multi-threaded runtime (tests, tools) there is nothing to hand off.
 fn blocking<R>(run: &RunState, f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            if h.metrics().num_workers() < 2 {
-                tokio::task::block_in_place(f)
-            } else {
-                run.set_inline(true);
-                let r = f();
-                run.set_inline(false);
-                r
-            }
+            run.set_inline(true);
+            let r = f();
+            run.set_inline(false);
+            r
         }
         _ => f(),
     }
