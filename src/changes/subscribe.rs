@@ -350,12 +350,9 @@ async fn run(
 /// Appends one event as a push message to `out`.
 fn encode_push_into(out: &mut Out, ev: &EventRef<'_>, images: Images) {
     if out.resp3 {
-        out.push(2);
-        out.bulk(b"changes");
+        out.raw(b">2\r\n$7\r\nchanges\r\n");
     } else {
-        out.push(3);
-        out.bulk(b"message");
-        out.bulk(CHANNEL);
+        out.raw(b"*3\r\n$7\r\nmessage\r\n$11\r\n__changes__\r\n");
     }
     write_event(out, ev, images);
 }

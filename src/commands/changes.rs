@@ -329,10 +329,11 @@ fn write_events(out: &mut Out, evs: &[ChangeEvent], images: Images) {
 /// Writes one event as a map (a flat field/value array in RESP2), with `old` / `new` fields
 /// when the reader asked for images and they are known (see `Images::old_image`/`new_image`).
 pub fn write_event(out: &mut Out, ev: &EventRef<'_>, images: Images) {
-    // The field names are constant: written pre-encoded, as a tailing subscriber encodes every
-    // event the writers commit.
+    // A tailing subscriber encodes every event the writers commit, so what is constant is
+    // written pre-encoded: field names, and the enum-valued fields with their names.
     let old = images.old_image(ev);
     let new = images.new_image(ev);
+    let fixed = fixed_fields();
     out.map(12 + usize::from(old.is_some()) + usize::from(new.is_some()));
     out.raw(b"$6\r\noffset\r\n");
     out.int(ev.offset as i64);
@@ -342,20 +343,19 @@ pub fn write_event(out: &mut Out, ev: &EventRef<'_>, images: Images) {
     out.int(ev.db as i64);
     out.raw(b"$3\r\nkey\r\n");
     out.bulk(ev.key);
-    out.raw(b"$4\r\ntype\r\n");
-    out.bulk_str(ev.vtype.name());
+    out.raw(&fixed.vtype[ev.vtype as usize]);
     out.raw(b"$5\r\nevent\r\n");
     out.bulk_str(ev.event);
-    out.raw(b"$6\r\nchange\r\n");
-    out.bulk_str(ev.change.name());
-    out.raw(b"$6\r\norigin\r\n");
-    out.bulk_str(ev.origin.name());
-    out.raw(b"$6\r\nclient\r\n");
+    out.raw(&fixed.change_origin[ev.change as usize][ev.origin as usize]);
     out.int(ev.client_id as i64);
-    out.raw(b"$2\r\ntx\r\n");
-    out.int(ev.tx_id as i64);
-    out.raw(b"$4\r\ntx-n\r\n");
-    out.int(ev.tx_n as i64);
+    if ev.tx_id == 0 && ev.tx_n == 0 {
+        out.raw(b"$2\r\ntx\r\n:0\r\n$4\r\ntx-n\r\n:0\r\n");
+    } else {
+        out.raw(b"$2\r\ntx\r\n");
+        out.int(ev.tx_id as i64);
+        out.raw(b"$4\r\ntx-n\r\n");
+        out.int(ev.tx_n as i64);
+    }
     out.raw(b"$4\r\nargs\r\n");
     out.array(ev.args.len());
     for x in ev.args.iter() {
@@ -369,6 +369,51 @@ pub fn write_event(out: &mut Out, ev: &EventRef<'_>, images: Images) {
         out.raw(b"$3\r\nnew\r\n");
         write_image(out, v);
     }
+}
+
+/// The enum-valued fields of an event, encoded once: `type` with its value, and `change`,
+/// `origin` with their values followed by the `client` field's name. The encoding is the same
+/// in RESP2 and RESP3 (bulk strings).
+struct FixedFields {
+    vtype: Vec<Vec<u8>>,
+    change_origin: Vec<Vec<Vec<u8>>>,
+}
+
+fn fixed_fields() -> &'static FixedFields {
+    use crate::changes::{ChangeKind, Origin};
+    use crate::keyspace::value::ValueType;
+    static FIXED: std::sync::OnceLock<FixedFields> = std::sync::OnceLock::new();
+    FIXED.get_or_init(|| {
+        let pair = |out: &mut Out, k: &str, v: &str| {
+            out.bulk_str(k);
+            out.bulk_str(v);
+        };
+        // Every discriminant of the three enums (`from_u8` of 0..=6, 0..=2, 0..=4).
+        let vtype = (0..=6u8)
+            .map(|i| {
+                let mut o = Out::new(false);
+                pair(&mut o, "type", ValueType::from_u8(i).name());
+                o.buf
+            })
+            .collect();
+        let change_origin = (0..=2u8)
+            .map(|c| {
+                (0..=4u8)
+                    .map(|g| {
+                        let mut o = Out::new(false);
+                        pair(&mut o, "change", ChangeKind::from_u8(c).name());
+                        pair(&mut o, "origin", Origin::from_u8(g).name());
+                        o.bulk_str("client");
+                        o.buf
+                    })
+                    .collect()
+            })
+            .collect();
+        FixedFields {
+            vtype,
+            change_origin,
+        }
+    })
 }
 
 /// A string image is its value; a hash image is a map of its fields; other types are their
@@ -730,4 +775,78 @@ fn changes_snapshot(ctx: &mut Ctx, a: Args) -> CmdResult {
         out.int(*pttl);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changes::{ChangeKind, Origin};
+    use crate::keyspace::value::ValueType;
+
+    /// The event as written field by field, without pre-encoded parts.
+    fn reference(resp3: bool, ev: &ChangeEvent) -> Vec<u8> {
+        let mut o = Out::new(resp3);
+        o.map(12);
+        let ints = [("offset", ev.offset), ("ts", ev.ts), ("db", ev.db as u64)];
+        for (k, v) in ints {
+            o.bulk_str(k);
+            o.int(v as i64);
+        }
+        o.bulk_str("key");
+        o.bulk(&ev.key);
+        for (k, v) in [
+            ("type", ev.vtype.name()),
+            ("event", ev.event.as_str()),
+            ("change", ev.change.name()),
+            ("origin", ev.origin.name()),
+        ] {
+            o.bulk_str(k);
+            o.bulk_str(v);
+        }
+        for (k, v) in [
+            ("client", ev.client_id),
+            ("tx", ev.tx_id),
+            ("tx-n", ev.tx_n as u64),
+        ] {
+            o.bulk_str(k);
+            o.int(v as i64);
+        }
+        o.bulk_str("args");
+        o.bulks(ev.args.iter().map(|a| a.as_slice()));
+        o.buf
+    }
+
+    #[test]
+    fn pre_encoded_fields_match_the_event_written_field_by_field() {
+        for (t, c, g, tx) in (0..=6u8).flat_map(|t| {
+            (0..=2u8).flat_map(move |c| (0..=4u8).flat_map(move |g| [(t, c, g, 0), (t, c, g, 9)]))
+        }) {
+            let ev = ChangeEvent {
+                offset: 1234567,
+                ts: 1_795_898_175_995,
+                tx_id: tx,
+                tx_n: tx as u32 * 2,
+                client_id: 57,
+                origin: Origin::from_u8(g),
+                change: ChangeKind::from_u8(c),
+                vtype: ValueType::from_u8(t),
+                db: 3,
+                event: "hset".into(),
+                key: b"k:1".to_vec(),
+                args: vec![
+                    b"HSET".to_vec(),
+                    b"k:1".to_vec(),
+                    b"f".to_vec(),
+                    b"v".to_vec(),
+                ],
+                old: None,
+                new: None,
+            };
+            for resp3 in [false, true] {
+                let mut o = Out::new(resp3);
+                write_event(&mut o, &ev.as_ref(), Images::Keys);
+                assert_eq!(o.buf, reference(resp3, &ev), "{t} {c} {g} {tx} {resp3}");
+            }
+        }
+    }
 }

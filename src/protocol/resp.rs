@@ -468,6 +468,25 @@ mod tests {
     }
 
     #[test]
+    fn integer_headers_match_decimal_formatting_at_every_width() {
+        let mut values = vec![0, i64::MIN, i64::MAX, i64::MIN + 1];
+        let mut p = 1i64;
+        for _ in 0..18 {
+            for v in [p - 1, p, p + 1] {
+                values.extend([v, -v]);
+            }
+            p *= 10;
+        }
+        for v in values {
+            let mut out = Out::new(false);
+            out.buf.extend_from_slice(b"x");
+            out.int(v);
+            out.bulk(b"ab");
+            assert_eq!(out.buf, format!("x:{v}\r\n$2\r\nab\r\n").as_bytes(), "{v}");
+        }
+    }
+
+    #[test]
     fn parses_pipelined_multibulk_and_inline() {
         let cmds = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\r\n*1\r\n$4\r\nPING\r\n");
         assert_eq!(cmds.len(), 3);
