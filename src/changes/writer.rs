@@ -30,8 +30,10 @@ const SYNC_BATCH_BYTES: usize = 1 << 20;
 /// (and one reader wake-up) cover every commit of the interval, for at most this much delivery
 /// latency; a commit after a quieter interval still wakes the writer at once. A pass costs the
 /// readers about the same whatever it carries (a wake-up of each reader, of its connection and
-/// of its client), so the gap sets the readers' overhead: 200 µs cost a tailing subscriber's
-/// writers twice the CPU that 1 ms does (`examples/feed_tail_impact.py`).
+/// of its client), so the gap sets the readers' overhead. With one subscriber tailing a million
+/// pipelined SETs on two cores (3 alternating runs each), 200 µs cost 49–62k context switches
+/// and 0.7–1.0 s of extra server CPU, 1 ms 33–36k and 0.2–0.5 s; the machine's noise hides
+/// part of that in the throughput drop (`examples/feed_tail_impact.py`).
 const READER_PASS_GAP: Duration = Duration::from_millis(1);
 /// Sparse index spacing (bytes) within a segment.
 const INDEX_EVERY: u64 = 64 * 1024;
