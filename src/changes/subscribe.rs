@@ -352,7 +352,8 @@ fn encode_push_into(out: &mut Out, ev: &EventRef<'_>, images: Images) {
     if out.resp3 {
         out.raw(b">2\r\n$7\r\nchanges\r\n");
     } else {
-        out.raw(b"*3\r\n$7\r\nmessage\r\n$11\r\n__changes__\r\n");
+        out.raw(b"*3\r\n$7\r\nmessage\r\n");
+        out.bulk(CHANNEL);
     }
     write_event(out, ev, images);
 }

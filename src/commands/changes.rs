@@ -379,33 +379,36 @@ struct FixedFields {
     change_origin: Vec<Vec<Vec<u8>>>,
 }
 
+/// Every value of an enum whose `from_u8` maps unknown bytes to a fallback: its discriminants
+/// run from 0 to the last byte that maps back to itself, so a table indexed by `v as usize`
+/// covers the enum without naming its size.
+fn all_values<T: Copy>(from_u8: fn(u8) -> T, to_u8: fn(T) -> u8) -> impl Iterator<Item = T> {
+    (0..=u8::MAX).map_while(move |i| Some(from_u8(i)).filter(|&v| to_u8(v) == i))
+}
+
 fn fixed_fields() -> &'static FixedFields {
     use crate::changes::{ChangeKind, Origin};
     use crate::keyspace::value::ValueType;
     static FIXED: std::sync::OnceLock<FixedFields> = std::sync::OnceLock::new();
     FIXED.get_or_init(|| {
-        let pair = |out: &mut Out, k: &str, v: &str| {
-            out.bulk_str(k);
-            out.bulk_str(v);
+        let encoded = |pairs: &[(&str, &str)], tail: &str| {
+            let mut o = Out::new(false);
+            for (k, v) in pairs {
+                o.bulk_str(k);
+                o.bulk_str(v);
+            }
+            if !tail.is_empty() {
+                o.bulk_str(tail);
+            }
+            o.buf
         };
-        // Every discriminant of the three enums (`from_u8` of 0..=6, 0..=2, 0..=4).
-        let vtype = (0..=6u8)
-            .map(|i| {
-                let mut o = Out::new(false);
-                pair(&mut o, "type", ValueType::from_u8(i).name());
-                o.buf
-            })
+        let vtype = all_values(ValueType::from_u8, |v| v as u8)
+            .map(|t| encoded(&[("type", t.name())], ""))
             .collect();
-        let change_origin = (0..=2u8)
+        let change_origin = all_values(ChangeKind::from_u8, |c| c as u8)
             .map(|c| {
-                (0..=4u8)
-                    .map(|g| {
-                        let mut o = Out::new(false);
-                        pair(&mut o, "change", ChangeKind::from_u8(c).name());
-                        pair(&mut o, "origin", Origin::from_u8(g).name());
-                        o.bulk_str("client");
-                        o.buf
-                    })
+                all_values(Origin::from_u8, |g| g as u8)
+                    .map(|g| encoded(&[("change", c.name()), ("origin", g.name())], "client"))
                     .collect()
             })
             .collect();
