@@ -1719,16 +1719,23 @@ fn catch_up_reads_from_disk_return_every_record_in_order_across_segments() {
     );
     let srv = Server::start_in(dir, &args);
     let mut c = srv.conn();
-    let key_at = |off: i64| format!("cu:{}", off - 1).into_bytes();
+    // Consecutive offsets from `from`, each with the key written there.
+    let check_page = |from: i64, page: &[(i64, Vec<u8>)]| {
+        for (i, (off, key)) in page.iter().enumerate() {
+            assert_eq!(*off, from + i as i64, "offsets must be consecutive");
+            assert_eq!(
+                key,
+                format!("cu:{}", off - 1).as_bytes(),
+                "key at offset {off}"
+            );
+        }
+    };
     // The whole log, page by page.
     let mut next = 1i64;
     while next <= last {
         let page = read_offsets(&mut c, next, 700);
         assert!(!page.is_empty(), "CHANGES READ {next} returned nothing");
-        for (i, (off, key)) in page.iter().enumerate() {
-            assert_eq!(*off, next + i as i64, "offsets must be consecutive");
-            assert_eq!(key, &key_at(*off), "key at offset {off}");
-        }
+        check_page(next, &page);
         next += page.len() as i64;
     }
     assert_eq!(next, last + 1);
@@ -1737,10 +1744,7 @@ fn catch_up_reads_from_disk_return_every_record_in_order_across_segments() {
         let page = read_offsets(&mut c, from, 150);
         let want = 150.min(last - from + 1) as usize;
         assert_eq!(page.len(), want, "page from {from}");
-        for (i, (off, key)) in page.iter().enumerate() {
-            assert_eq!(*off, from + i as i64);
-            assert_eq!(key, &key_at(*off));
-        }
+        check_page(from, &page);
     }
 }
 
