@@ -749,13 +749,30 @@ fn no_acknowledged_write_is_lost_on_sigkill_with_appendfsync_always() {
     if !eddy_only("no_acknowledged_write_is_lost_on_sigkill_with_appendfsync_always") {
         return;
     }
-    let args = ["--appendfsync", "always", "--save", ""];
+    always_rounds(&["--appendfsync", "always", "--save", ""]);
+}
+
+/// Two I/O threads each write and fsync their own rounds (`changes::writer::sync_inline`), so
+/// one finds the log's tail taken by the other and falls back to the writer thread.
+#[test]
+fn no_acknowledged_write_is_lost_on_sigkill_with_appendfsync_always_and_two_io_threads() {
+    if !eddy_only(
+        "no_acknowledged_write_is_lost_on_sigkill_with_appendfsync_always_and_two_io_threads",
+    ) {
+        return;
+    }
+    always_rounds(&["--appendfsync", "always", "--save", "", "--io-threads", "2"]);
+}
+
+/// Kill rounds under `appendfsync always`: every acknowledged write survives, and keys of
+/// earlier rounds keep their values.
+fn always_rounds(args: &[&str]) {
     let mut rng = Rng::seeded("no_acknowledged_write_is_lost");
-    let mut srv = Server::start_with(&args);
+    let mut srv = Server::start_with(args);
     let mut earlier: Vec<(String, u64)> = Vec::new();
     for round in 0..5 {
         let recovered = Mutex::new(Vec::new());
-        srv = kill_mid_stream(srv, &args, round, &mut rng, &|log, got, _| {
+        srv = kill_mid_stream(srv, args, round, &mut rng, &|log, got, _| {
             assert!(
                 got >= last_acked(log),
                 "round {round}: {} recovered {got}, but {} was acknowledged (appendfsync always)",

@@ -11,9 +11,11 @@
 //! One writer thread follows the in-memory log: it copies the records committed since its last
 //! pass, appends them to the current segment with one `write`, and fsyncs by `appendfsync`:
 //! `always` fsyncs after every pass and only then publishes the durable offset — clients that
-//! wrote wait for it before their replies go out, and everything committed while one fsync runs
-//! shares the next (group commit); `everysec` fsyncs at most once a second; `no` leaves it to the
-//! OS. Under `everysec`/`no` the writer passes every couple of milliseconds, so a process crash
+//! wrote wait for it before their replies go out. Under `always` the pass is normally written by
+//! one of those clients' connection tasks once its I/O thread has run every client that was
+//! ready, so one fsync covers the round, as in Redis's event loop (group commit,
+//! `changes::writer::sync_inline`); `everysec` fsyncs at most once a second; `no` leaves it to
+//! the OS. Under `everysec`/`no` the writer passes every couple of milliseconds, so a process crash
 //! (SIGKILL) loses at most that window and a power cut at most ~1 s. Readers never see that
 //! window: they are served only written records (durable ones under `always`, see
 //! `changes::log`), and a power cut that may have lost written records changes the epoch at the
@@ -66,6 +68,8 @@ pub struct SegMeta {
 pub struct DiskLog {
     pub dir: PathBuf,
     pub segs: Mutex<Vec<SegMeta>>,
+    /// The segment being appended to; whoever holds it writes (`changes::writer`).
+    pub tail: Mutex<super::writer::Tail>,
 }
 
 pub fn segment_path(dir: &Path, first: u64) -> PathBuf {
@@ -105,6 +109,7 @@ impl DiskLog {
             DiskLog {
                 dir,
                 segs: Mutex::new(Vec::new()),
+                tail: Mutex::new(Default::default()),
             },
             files.into_iter().map(|(_, p)| p).collect(),
         ))

@@ -437,6 +437,9 @@ pub struct ChangeLog {
     durable_waiters: AtomicUsize,
     /// Wakes the writer thread (the flag says work may be pending).
     wake: (Mutex<bool>, parking_lot::Condvar),
+    /// A wake is requested and the writer has not taken it yet: later requests skip the mutex
+    /// (under `always` every client of a round asks).
+    wake_pending: std::sync::atomic::AtomicBool,
     /// The writer sleeps between ticks (see `commit`).
     writer_idle: std::sync::atomic::AtomicBool,
     fsync_always: std::sync::atomic::AtomicBool,
@@ -502,6 +505,7 @@ impl ChangeLog {
             durable_notify: Notify::new(),
             durable_waiters: AtomicUsize::new(0),
             wake: (Mutex::new(false), parking_lot::Condvar::new()),
+            wake_pending: std::sync::atomic::AtomicBool::new(false),
             writer_idle: std::sync::atomic::AtomicBool::new(false),
             fsync_always: std::sync::atomic::AtomicBool::new(false),
             groups: Default::default(),
@@ -596,6 +600,9 @@ impl ChangeLog {
                 self.0.fetch_sub(1, Ordering::AcqRel);
             }
         }
+        if self.durable() >= offset {
+            return;
+        }
         self.durable_waiters.fetch_add(1, Ordering::AcqRel);
         let _w = Waiting(&self.durable_waiters);
         loop {
@@ -622,6 +629,9 @@ impl ChangeLog {
 
     /// Wakes the writer thread.
     pub fn wake_writer(&self) {
+        if self.wake_pending.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let mut g = self.wake.0.lock();
         *g = true;
         self.wake.1.notify_one();
@@ -642,6 +652,9 @@ impl ChangeLog {
             self.writer_idle.store(false, Ordering::Relaxed);
         }
         *g = false;
+        // Taken before the pass copies: a request that saw it set committed before this point,
+        // so the pass covers its records; any later request wakes the writer again.
+        self.wake_pending.store(false, Ordering::SeqCst);
     }
 
     /// True when some reader waits and committed records are not written yet.
@@ -818,9 +831,9 @@ impl ChangeLog {
         // passes (`changes::writer`, `READER_PASS_GAP`) and is not idle between them, so
         // commits do not wake it one by one. Without a disk log, readers wake now (Notify takes
         // a mutex, so only if one waits).
-        if self.fsync_always.load(Ordering::Relaxed) {
-            self.wake_writer();
-        } else if self.disk.is_some() {
+        // Under `always` the clients waiting for durability write the log themselves, once per
+        // round rather than per commit (`writer::sync_inline`).
+        if self.disk.is_some() {
             std::sync::atomic::fence(Ordering::SeqCst);
             if self.writer_idle.load(Ordering::Relaxed) && self.readers_wait() {
                 self.wake_writer();
