@@ -136,7 +136,8 @@ pub static DEFS: &[Def] = &[
     ),
     def("logfile", Kind::Str, "", false),
     def("daemonize", Kind::Enum(&["no"]), "no", false),
-    def("io-threads", Kind::Int { min: 1, max: 128 }, "2", false),
+    // Threads serving connections (tokio workers). One, as in Redis: see `main.rs` for why.
+    def("io-threads", Kind::Int { min: 1, max: 128 }, "1", false),
     def(
         "keyspace-shards",
         Kind::Int { min: 1, max: 4096 },

@@ -32,9 +32,22 @@ fn main() {
         .init();
     // reqwest (trigger HTTP targets) is built without a crypto provider: rustls uses ring.
     eddy::triggers::http::install_crypto();
+    // One I/O thread by default, as Redis serves clients from one thread. With two, the
+    // workers woke each other for every handful of connections (3.5x Redis's context switches)
+    // and a hot key's data moved between cores; on this project's 2-core benchmark machine,
+    // where the client shares the cores, `vs-redis.sh --quick --configs c50,P16` gave a
+    // geomean of 0.95 with CPU per request 1.12x Redis's for two threads, against 1.09-1.12
+    // and 0.95-0.97x for one (ZADD -P16 on one key: 0.58 against 0.97-1.21). The log writer,
+    // snapshots and disk reads of the change feed run on threads of their own either way;
+    // `--io-threads N` adds workers where cores are to spare.
     let threads = config.get_i64("io-threads").max(1) as usize;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
+        // Ticks between polls for I/O while tasks are ready (tokio's default is 61). A batch
+        // is one short poll, so polling epoll less often saves syscalls; a task that yields
+        // (the `appendfsync always` group commit, `server::conn`) still runs once the ready
+        // tasks are done.
+        .event_interval(256)
         .enable_all()
         .build()
     {

@@ -803,12 +803,12 @@ fn a_looping_script_is_busy_for_others_and_script_kill_stops_it() {
     busy_and_killed(Server::start());
 }
 
-/// With one I/O thread a script starts inline like any command; the worker is handed to
-/// another thread only once the script runs long, so other clients still get BUSY and SCRIPT
-/// KILL still reaches it.
+/// A script starts inline like any command; its worker is handed to another thread only once
+/// the script runs long, so other clients still get BUSY and SCRIPT KILL still reaches it. The
+/// default is one I/O thread (the test above); with two, the other worker serves them too.
 #[test]
-fn with_one_io_thread_a_looping_script_is_busy_for_others_and_script_kill_stops_it() {
-    let srv = Server::start_with(&["--io-threads", "1"]);
+fn with_two_io_threads_a_looping_script_is_busy_for_others_and_script_kill_stops_it() {
+    let srv = Server::start_with(&["--io-threads", "2"]);
     let mut c = srv.conn();
     let script = "return redis.call('INCR', KEYS[1])";
     assert_eq!(q::<i64>(&mut c, &["EVAL", script, "1", "n"]), 1);
