@@ -45,9 +45,10 @@ fn main() {
         .worker_threads(threads)
         // Ticks between polls for I/O while tasks are ready (tokio's default is 61). That poll
         // also resumes yielded tasks, and the `appendfsync always` group commit yields so that
-        // one fsync covers every client that was ready (`server::conn`): at 61 the poll cut
-        // rounds short, 14.0-14.8 writes per fsync at 50 clients, against 16.5-17.7 at 256
-        // (4 runs each). A batch is one short poll, so I/O is still picked up promptly.
+        // one fsync covers every client that was ready (`changes::writer::wait_durable_round`):
+        // at 61 the poll cut rounds short, 14.0-14.8 writes per fsync at 50 clients, against
+        // 16.5-17.7 at 256 (4 runs each). A batch is one short poll, so I/O is still picked up
+        // promptly.
         .event_interval(256)
         .enable_all()
         .build()

@@ -435,10 +435,10 @@ pub struct ChangeLog {
     durable: AtomicU64,
     durable_notify: Notify,
     durable_waiters: AtomicUsize,
-    /// Wakes the writer thread (the flag says work may be pending).
-    wake: (Mutex<bool>, parking_lot::Condvar),
-    /// A wake is requested and the writer has not taken it yet: later requests skip the mutex
-    /// (under `always` every client of a round asks).
+    /// Wakes the writer thread; the mutex orders a wake against the writer's going to sleep.
+    wake: (Mutex<()>, parking_lot::Condvar),
+    /// A wake is requested (work may be pending) and the writer has not taken it yet. Later
+    /// requests skip the mutex: under `always` every client of a round asks.
     wake_pending: std::sync::atomic::AtomicBool,
     /// The writer sleeps between ticks (see `commit`).
     writer_idle: std::sync::atomic::AtomicBool,
@@ -504,7 +504,7 @@ impl ChangeLog {
             durable: AtomicU64::new(0),
             durable_notify: Notify::new(),
             durable_waiters: AtomicUsize::new(0),
-            wake: (Mutex::new(false), parking_lot::Condvar::new()),
+            wake: (Mutex::new(()), parking_lot::Condvar::new()),
             wake_pending: std::sync::atomic::AtomicBool::new(false),
             writer_idle: std::sync::atomic::AtomicBool::new(false),
             fsync_always: std::sync::atomic::AtomicBool::new(false),
@@ -600,9 +600,6 @@ impl ChangeLog {
                 self.0.fetch_sub(1, Ordering::AcqRel);
             }
         }
-        if self.durable() >= offset {
-            return;
-        }
         self.durable_waiters.fetch_add(1, Ordering::AcqRel);
         let _w = Waiting(&self.durable_waiters);
         loop {
@@ -632,8 +629,7 @@ impl ChangeLog {
         if self.wake_pending.swap(true, Ordering::SeqCst) {
             return;
         }
-        let mut g = self.wake.0.lock();
-        *g = true;
+        let _g = self.wake.0.lock();
         self.wake.1.notify_one();
     }
 
@@ -641,7 +637,7 @@ impl ChangeLog {
     /// for records already committed: commits made while the writer was busy did not wake it.
     pub fn writer_wait(&self, timeout: std::time::Duration) {
         let mut g = self.wake.0.lock();
-        if !*g {
+        if !self.wake_pending.load(Ordering::SeqCst) {
             self.writer_idle.store(true, Ordering::Relaxed);
             // Pairs with the fence in `commit_group`: either that commit sees the writer idle
             // and wakes it, or this sees its offset.
@@ -651,7 +647,6 @@ impl ChangeLog {
             }
             self.writer_idle.store(false, Ordering::Relaxed);
         }
-        *g = false;
         // Taken before the pass copies: a request that saw it set committed before this point,
         // so the pass covers its records; any later request wakes the writer again.
         self.wake_pending.store(false, Ordering::SeqCst);
@@ -832,7 +827,7 @@ impl ChangeLog {
         // commits do not wake it one by one. Without a disk log, readers wake now (Notify takes
         // a mutex, so only if one waits).
         // Under `always` the clients waiting for durability write the log themselves, once per
-        // round rather than per commit (`writer::sync_inline`).
+        // round rather than per commit (`writer::wait_durable_round`).
         if self.disk.is_some() {
             std::sync::atomic::fence(Ordering::SeqCst);
             if self.writer_idle.load(Ordering::Relaxed) && self.readers_wait() {

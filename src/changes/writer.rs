@@ -4,8 +4,8 @@
 //! It is an OS thread, not a task: `write` and `fsync` block, and a slow disk must never stall
 //! the runtime that serves clients. Whoever holds the disk log's [`Tail`] writes a pass; that is
 //! this thread, except under `appendfsync always`, where a client that waits for its write to be
-//! durable writes and fsyncs the round itself ([`sync_inline`]). There the client waits for the
-//! disk anyway, and handing the pass to this thread cost two thread wake-ups per fsync.
+//! durable writes and fsyncs the round itself ([`wait_durable_round`]). There the client waits
+//! for the disk anyway, and handing the pass to this thread cost two thread wake-ups per fsync.
 //!
 //! Passes are what make records readable (`changes::log`, "What readers see"): each pass
 //! ends with one `mark_written` (and under `always` the fsync before it), which wakes the
@@ -48,7 +48,7 @@ pub struct Current {
 
 /// What a pass needs: the segment being appended to and the copy buffer. It lives in the disk
 /// log behind a mutex; whoever holds it is the log's one writer for that pass (this thread, or
-/// under `always` a client's connection task, see [`sync_inline`]).
+/// under `always` a client's connection task, see [`wait_durable_round`]).
 #[derive(Default)]
 pub struct Tail {
     current: Option<Current>,
@@ -106,19 +106,30 @@ fn write_pass(
     Ok(Some((last, !copied_all(log, last), n)))
 }
 
-/// Group commit under `appendfsync always`, run by a connection task whose batch committed
-/// `offset` before it replies: writes and fsyncs everything committed so far, on the calling
-/// thread, as Redis's event loop writes and fsyncs its AOF buffer once per round before it
-/// replies. The caller yields first, so one fsync covers every client its worker had ready.
-/// Handing this to the writer thread cost two thread wake-ups per round (to the writer, back
-/// to the worker) and left the writer starting its fsync at a round's first commit, so the
-/// rest waited for a second one: 11 to 17 writes per fsync against Redis's 28 at 50 clients.
-///
-/// This blocks the worker for a write and an fsync, as Redis blocks its event loop; the
-/// worker's other clients wait for it, and under `always` they wait for an fsync anyway. If
-/// another thread holds the tail, this returns at once: that holder, or the writer thread
-/// woken by `wait_durable`, covers `offset`.
-pub fn sync_inline(srv: &Server, offset: u64) {
+/// Group commit under `appendfsync always`, awaited by a connection task whose batch committed
+/// `offset`, before it replies. The task yields first (tokio polls it again once every ready
+/// task has run and the I/O driver was polled), so every client of this worker's round has
+/// committed; then it writes and fsyncs everything committed so far on its own thread
+/// ([`sync_inline`]), as Redis's event loop writes and fsyncs its AOF buffer once per round
+/// before it replies. Handing this to the writer thread cost two thread wake-ups per round (to
+/// the writer, back to the worker) and left the writer starting its fsync at a round's first
+/// commit, so the rest waited for a second one: 11 to 17 writes per fsync against Redis's 28
+/// at 50 clients.
+pub async fn wait_durable_round(srv: &Server, offset: u64) {
+    if srv.log.durable() >= offset {
+        return;
+    }
+    tokio::task::yield_now().await;
+    sync_inline(srv, offset);
+    srv.log.wait_durable(offset).await;
+}
+
+/// Writes and fsyncs everything committed so far, on the calling thread, unless `offset` is
+/// durable already. This blocks the worker for a write and an fsync, as Redis blocks its event
+/// loop; the worker's other clients wait for it, and under `always` they wait for an fsync
+/// anyway. If another thread holds the tail, this returns at once: that holder, or the writer
+/// thread woken by `wait_durable`, covers `offset`.
+fn sync_inline(srv: &Server, offset: u64) {
     let log = &srv.log;
     let Some(disk) = log.disk.as_ref() else {
         return;

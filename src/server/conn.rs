@@ -137,13 +137,9 @@ async fn run_loop<T: Transport, C: Codec>(
         // Both are this thread's: taken before any await moves the task to another thread.
         let committed = crate::changes::log::take_thread_commit();
         let exposed = crate::changes::log::take_thread_exposed();
-        // appendfsync always: a write is acknowledged only once its record is on disk. The
-        // task yields first, so every client of this worker's round commits before one of them
-        // writes and fsyncs for all (`changes::writer::sync_inline`).
-        if committed > 0 && srv.log.fsync_always() && srv.log.durable() < committed {
-            tokio::task::yield_now().await;
-            crate::changes::writer::sync_inline(srv, committed);
-            srv.log.wait_durable(committed).await;
+        // appendfsync always: a write is acknowledged only once its record is on disk.
+        if committed > 0 && srv.log.fsync_always() {
+            crate::changes::writer::wait_durable_round(srv, committed).await;
         }
         // A reply naming an offset (a snapshot's, a `latest` cursor) goes out once that offset
         // is readable: a crash before then could reuse it for another change.
