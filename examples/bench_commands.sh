@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # bench_commands.sh — redis-benchmark of arbitrary commands on Eddy and redis-server side by side
 # (alternating, same client, same machine), for the workloads ../shared/bench/vs-redis.sh does not
-# cover (streams, bitmaps, HyperLogLog, scripts). Prints per workload both medians and the ratio.
+# cover (streams, bitmaps, HyperLogLog, scripts). Prints per workload both medians, the ratio,
+# and each server's median CPU microseconds per request (all its threads, from
+# /proc/PID/task/*/schedstat) with their ratio `cpux` (<1: Eddy spends less CPU than Redis). On a
+# shared 2-core box cpux is the steadier figure: throughput also moves with what the benchmark
+# client and the neighbours get of the cores.
 #
 # Usage: examples/bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS] [ONLY]
 # ONLY, a regex, runs just the workloads whose name matches (e.g. EVALSHA for issue 10 item 6).
@@ -58,11 +62,16 @@ WORKLOADS=(
   "PFCOUNT|PFADD bench:pc a b c d e f g|PFCOUNT bench:pc"
   "EVALSHA_ratelim||EVALSHA $SHA 1 rl:__rand_int__ 100 1000"
 )
-rps() { # port command...
-  redis-benchmark -p "$1" -c 50 -n "$N" -r 100000 --csv "${@:2}" 2>/dev/null | awk -F'"' 'NR==2{print $4}'
+# Globbing is off (`set -f` above), so find lists the threads.
+cpu_ns() { find /proc/"$1"/task -maxdepth 2 -name schedstat -exec cat {} + 2>/dev/null | awk '{s+=$1} END{printf "%.0f", s}'; }
+rps() { # port pid command... -> "requests/s server-CPU-us-per-request"
+  local c0 out
+  c0=$(cpu_ns "$2")
+  out=$(redis-benchmark -p "$1" -c 50 -n "$N" -r 100000 --csv "${@:3}" 2>/dev/null | awk -F'"' 'NR==2{print $4}')
+  echo "$out $(awk -v a="$c0" -v b="$(cpu_ns "$2")" -v n="$N" 'BEGIN{printf "%.3f", (b-a)/1000/n}')"
 }
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
-printf "%-16s %12s %12s %7s\n" workload redis eddy ratio
+printf "%-16s %12s %12s %7s %7s %7s %6s\n" workload redis eddy ratio r_us e_us cpux
 for w in "${WORKLOADS[@]}"; do
   IFS='|' read -r name setup cmd <<< "$w"
   [[ "$name" =~ $ONLY ]] || continue
@@ -91,8 +100,10 @@ for w in "${WORKLOADS[@]}"; do
   r=(); e=()
   for _ in $(seq "$ROUNDS"); do
     # shellcheck disable=SC2086
-    r+=("$(rps "$RP" $cmd)"); e+=("$(rps "$EP" $cmd)")
+    r+=("$(rps "$RP" "$RPID" $cmd)"); e+=("$(rps "$EP" "$EPID" $cmd)")
   done
-  rm=$(printf '%s\n' "${r[@]}" | median); em=$(printf '%s\n' "${e[@]}" | median)
-  printf "%-16s %12.0f %12.0f %7.3f\n" "$name" "$rm" "$em" "$(awk -v a="$em" -v b="$rm" 'BEGIN{print a/b}')"
+  col() { printf '%s\n' "${@:2}" | awk -v k="$1" '{print $k}' | median; }
+  rm=$(col 1 "${r[@]}"); em=$(col 1 "${e[@]}"); rc=$(col 2 "${r[@]}"); ec=$(col 2 "${e[@]}")
+  printf "%-16s %12.0f %12.0f %7.3f %7.2f %7.2f %6.3f\n" "$name" "$rm" "$em" \
+    "$(awk -v a="$em" -v b="$rm" 'BEGIN{print a/b}')" "$rc" "$ec" "$(awk -v a="$ec" -v b="$rc" 'BEGIN{print a/b}')"
 done

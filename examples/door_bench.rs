@@ -2,6 +2,10 @@
 //! same client loop for both protocols, so only the codec differs. Each of `--conns` connections
 //! keeps `--pipeline` requests in flight (1 = request/reply) for `--secs` seconds per run; the
 //! runs alternate RESP and MessagePack `--rounds` times and the medians are compared.
+//! With `--server-pid P` it also reports the server's CPU time per request for each door (all
+//! its threads, from `/proc/P/task/*/schedstat`): the benchmark client shares the machine, so
+//! throughput alone also measures how the client's two encoders compare and what the
+//! neighbours take; CPU per request is the server's own cost.
 //!
 //! ```text
 //! cargo run --release --example door_bench -- --port 6379 --msgpack 6479 --conns 50 --pipeline 1
@@ -27,11 +31,21 @@ struct Opts {
     pipeline: usize,
     secs: u64,
     rounds: usize,
+    /// 0: not given.
+    server_pid: u32,
 }
 
 fn opts() -> Opts {
     let a = args::Args::from_env();
-    let known = ["port", "msgpack", "conns", "pipeline", "secs", "rounds"];
+    let known = [
+        "port",
+        "msgpack",
+        "conns",
+        "pipeline",
+        "secs",
+        "rounds",
+        "server-pid",
+    ];
     Opts {
         port: a.flag("port", 6379, &known),
         msgpack: a.flag("msgpack", 6479, &known),
@@ -39,6 +53,7 @@ fn opts() -> Opts {
         pipeline: a.flag("pipeline", 1, &known),
         secs: a.flag("secs", 5, &known),
         rounds: a.flag("rounds", 3, &known),
+        server_pid: a.flag("server-pid", 0, &known),
     }
 }
 
@@ -134,12 +149,24 @@ async fn conn_loop(door: Door, port: u16, set: bool, pipeline: usize, until: Ins
     done
 }
 
-async fn run(o: &Opts, door: Door, set: bool) -> f64 {
+/// CPU time of every thread of process `pid`, in ns (0 when unreadable).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Requests per second, and the server's CPU µs per request (NaN without `--server-pid`).
+async fn run(o: &Opts, door: Door, set: bool) -> (f64, f64) {
     let port = if door == Door::Resp {
         o.port
     } else {
         o.msgpack
     };
+    let cpu0 = cpu_ns(o.server_pid);
     let start = Instant::now();
     let until = start + Duration::from_secs(o.secs);
     let tasks: Vec<_> = (0..o.conns)
@@ -149,7 +176,13 @@ async fn run(o: &Opts, door: Door, set: bool) -> f64 {
     for t in tasks {
         total += t.await.expect("task");
     }
-    total as f64 / start.elapsed().as_secs_f64()
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    let cpu = if o.server_pid == 0 {
+        f64::NAN
+    } else {
+        (cpu_ns(o.server_pid) - cpu0) as f64 / 1000.0 / total as f64
+    };
+    (rate, cpu)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -170,10 +203,14 @@ async fn main() {
             resp.push(run(&o, Door::Resp, set).await);
             mp.push(run(&o, Door::MsgPack, set).await);
         }
-        let (r, m) = (median(resp), median(mp));
+        let col = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| median(v.iter().map(f).collect());
+        let (r, m) = (col(&resp, |x| x.0), col(&mp, |x| x.0));
+        let (rc, mc) = (col(&resp, |x| x.1), col(&mp, |x| x.1));
         println!(
-            "{name}: resp {r:.0}/s  msgpack {m:.0}/s  msgpack/resp {:.3}",
-            m / r
+            "{name}: resp {r:.0}/s  msgpack {m:.0}/s  msgpack/resp {:.3}  \
+             server CPU/request: resp {rc:.2} us  msgpack {mc:.2} us  msgpack/resp {:.3}",
+            m / r,
+            mc / rc
         );
     }
 }
