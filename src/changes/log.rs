@@ -417,6 +417,31 @@ pub enum ReadError {
     Trimmed { earliest: u64 },
 }
 
+/// Counts a task waiting for durability while it waits (see `set_durable`).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The lead of a group-commit round ([`ChangeLog::lead_round`]).
+pub struct RoundLead<'a>(&'a ChangeLog);
+
+impl Drop for RoundLead<'_> {
+    fn drop(&mut self) {
+        // SeqCst here and in `wait_round`: either this sees the waiter counted, or the waiter
+        // sees the lead ended.
+        self.0.round_leader.store(false, Ordering::SeqCst);
+        // Clients that committed after the round's fsync began (or all of them, if the leader
+        // went away before syncing) are still waiting: one of them leads the next round.
+        if self.0.durable_waiters.load(Ordering::SeqCst) > 0 {
+            self.0.durable_notify.notify_waiters();
+        }
+    }
+}
+
 /// The log. See the module docs for the record format and the locking contract.
 pub struct ChangeLog {
     inner: Mutex<Inner>,
@@ -442,6 +467,9 @@ pub struct ChangeLog {
     wake_pending: std::sync::atomic::AtomicBool,
     /// The writer sleeps between ticks (see `commit`).
     writer_idle: std::sync::atomic::AtomicBool,
+    /// `always`: a connection leads the current group-commit round (`writer::wait_durable_round`);
+    /// the round's other clients wait for it rather than waking the writer.
+    round_leader: std::sync::atomic::AtomicBool,
     fsync_always: std::sync::atomic::AtomicBool,
     /// Consumer groups and registered readers of this log.
     pub groups: super::groups::Registry,
@@ -506,6 +534,7 @@ impl ChangeLog {
             durable_waiters: AtomicUsize::new(0),
             wake: (Mutex::new(()), parking_lot::Condvar::new()),
             wake_pending: std::sync::atomic::AtomicBool::new(false),
+            round_leader: std::sync::atomic::AtomicBool::new(false),
             writer_idle: std::sync::atomic::AtomicBool::new(false),
             fsync_always: std::sync::atomic::AtomicBool::new(false),
             groups: Default::default(),
@@ -589,16 +618,35 @@ impl ChangeLog {
         }
     }
 
+    /// Takes the lead of the group-commit round, unless another task leads it. Dropping the
+    /// guard ends the lead and wakes the waiting clients, so one of them leads the next round.
+    pub fn lead_round(&self) -> Option<RoundLead<'_>> {
+        (!self.round_leader.swap(true, Ordering::AcqRel)).then_some(RoundLead(self))
+    }
+
+    /// Waits, without waking the writer, until `offset` is durable (true) or no task leads the
+    /// round any more (false: the caller takes the lead).
+    pub async fn wait_round(&self, offset: u64) -> bool {
+        self.durable_waiters.fetch_add(1, Ordering::SeqCst);
+        let _w = Waiting(&self.durable_waiters);
+        loop {
+            let n = self.durable_notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.durable() >= offset {
+                return true;
+            }
+            if !self.round_leader.load(Ordering::SeqCst) {
+                return false;
+            }
+            n.await;
+        }
+    }
+
     /// Waits until `offset` is durable (or the log has no disk).
     pub async fn wait_durable(&self, offset: u64) {
         if self.disk.is_none() {
             return;
-        }
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
         }
         self.durable_waiters.fetch_add(1, Ordering::AcqRel);
         let _w = Waiting(&self.durable_waiters);
