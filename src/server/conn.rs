@@ -632,8 +632,11 @@ fn run_batch<C: Codec>(
         .fetch_add(processed, Ordering::Relaxed);
     if processed > 0 {
         let info = &sess.info;
+        // `clock` was read when the batch's last command ended: no clock read of its own (the
+        // clock reads were 2-4% of a request's CPU without pipelining).
+        let active = clock.saturating_duration_since(info.created);
         info.last_active_ms
-            .store(info.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+            .store(active.as_millis() as u64, Ordering::Relaxed);
         info.db.store(sess.db, Ordering::Relaxed);
         info.multi.store(sess.tx.queued(), Ordering::Relaxed);
         if last_cmd != usize::MAX {
