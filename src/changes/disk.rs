@@ -12,8 +12,8 @@
 //! pass, appends them to the current segment with one `write`, and fsyncs by `appendfsync`:
 //! `always` fsyncs after every pass and only then publishes the durable offset — clients that
 //! wrote wait for it before their replies go out. Under `always` the pass is normally written by
-//! one of those clients' connection tasks once its I/O thread has run every client that was
-//! ready, so one fsync covers the round, as in Redis's event loop (group commit,
+//! one of those clients' connection tasks, the round's leader, once the scheduler has run every
+//! client that was ready, so one fsync covers the round, as in Redis's event loop (group commit,
 //! `changes::writer::wait_durable_round`); `everysec` fsyncs at most once a second; `no` leaves
 //! it to the OS. Under `everysec`/`no` the writer passes every couple of milliseconds, so a
 //! process crash (SIGKILL) loses at most that window and a power cut at most ~1 s. Readers never

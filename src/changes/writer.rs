@@ -3,9 +3,10 @@
 //!
 //! It is an OS thread, not a task: `write` and `fsync` block, and a slow disk must never stall
 //! the runtime that serves clients. Whoever holds the disk log's [`Tail`] writes a pass; that is
-//! this thread, except under `appendfsync always`, where a client that waits for its write to be
-//! durable writes and fsyncs the round itself ([`wait_durable_round`]). There the client waits
-//! for the disk anyway, and handing the pass to this thread cost two thread wake-ups per fsync.
+//! this thread, except under `appendfsync always`, where one of the clients waiting for their
+//! writes to be durable leads the round: it lets every running client commit, then writes and
+//! fsyncs for all of them ([`wait_durable_round`]). That client waits for the disk anyway, and
+//! handing the pass to this thread cost two thread wake-ups per fsync.
 //!
 //! Passes are what make records readable (`changes::log`, "What readers see"): each pass
 //! ends with one `mark_written` (and under `always` the fsync before it), which wakes the
