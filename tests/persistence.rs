@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     eddy_only, err_text, now_ms, poll_until, q, qerr, qv, run_server_expecting_exit, server_bin,
-    strip_ansi, vget, vstr, Raw, Resp, Server, TempDir,
+    strip_ansi, vget, vstr, wait_written, Raw, Resp, Server, TempDir,
 };
 use redis::Value;
 
@@ -1695,21 +1695,6 @@ const RETENTION_ARGS: [&str; 6] = [
     "",
 ];
 
-/// A server with tiny segments and a 1 ms retention, holding about twenty segments of records.
-/// Checks on the way that without a snapshot no segment is deleted, then runs BGSAVE and waits
-/// until retention has deleted the oldest segment file. Returns the server, the segment files
-/// before the snapshot, and (first-offset, last-offset) before it.
-/// Waits until the log writer has handed every committed record to the file.
-fn wait_written(c: &mut redis::Connection) {
-    assert!(
-        poll_until(Duration::from_secs(10), || {
-            let ch = info(c, "changes");
-            info_i64(&ch, "changes_written_offset") == info_i64(&ch, "changes_last_offset")
-        }),
-        "the log writer must catch up"
-    );
-}
-
 /// After a restart the memory tail is empty, so every read below goes to the segment files
 /// (`DiskLog::read_with`: chunked reads from the sparse index entry before the cursor). Pages
 /// that start anywhere — on and across segment boundaries — return consecutive records with
@@ -1765,6 +1750,10 @@ fn catch_up_reads_from_disk_return_every_record_in_order_across_segments() {
     }
 }
 
+/// A server with tiny segments and a 1 ms retention, holding about twenty segments of records.
+/// Checks on the way that without a snapshot no segment is deleted, then runs BGSAVE and waits
+/// until retention has deleted the oldest segment file. Returns the server, the segment files
+/// before the snapshot, and (first-offset, last-offset) before it.
 fn retention_after_snapshot() -> (Server, Vec<PathBuf>, (i64, i64)) {
     let srv = Server::start_with(&RETENTION_ARGS);
     let mut c = srv.conn();

@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    changes_read as events, eddy_only, last_offset, poll_until, q, qv, reference_mode, Raw, Resp,
-    Server,
+    changes_read as events, eddy_only, last_offset, poll_until, q, qv, reference_mode,
+    wait_written, Raw, Resp, Server,
 };
 use redis::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -890,6 +890,9 @@ fn bgsave_inside_exec_then_restart_applies_every_change_once() {
         let info: String = q(&mut c, &["INFO", "persistence"]);
         info.contains("rdb_bgsave_in_progress:0")
     }));
+    // The stop is a SIGKILL: the EXEC's records must be in the file first (under `everysec` a
+    // kill within the writer's couple of milliseconds loses them, as a crash would).
+    wait_written(&mut c);
     let dir = srv.stop();
     let srv = Server::start_in(dir, &args);
     let mut c = srv.conn();

@@ -701,6 +701,26 @@ pub fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Waits until the log writer has handed every committed record to the segment file. Under
+/// `everysec` it does so every couple of milliseconds, so a test that kills the server
+/// ([`Server::stop`] sends SIGKILL) right after a write waits here first, or the kill may take
+/// the write back, as a crash would.
+pub fn wait_written(c: &mut redis::Connection) {
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+    };
+    assert!(
+        poll_until(Duration::from_secs(10), || {
+            let text: String = q(c, &["INFO", "changes"]);
+            let written = field(&text, "changes_written_offset");
+            written.is_some() && written == field(&text, "changes_last_offset")
+        }),
+        "the log writer must catch up"
+    );
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
