@@ -431,7 +431,7 @@ pub struct RoundLead<'a>(&'a ChangeLog);
 
 impl Drop for RoundLead<'_> {
     fn drop(&mut self) {
-        // SeqCst here and in `wait_round`: either this sees the waiter counted, or the waiter
+        // SeqCst here and in `durable_or`: either this sees the waiter counted, or the waiter
         // sees the lead ended.
         self.0.round_leader.store(false, Ordering::SeqCst);
         // Clients that committed after the round's fsync began (or all of them, if the leader
@@ -627,6 +627,27 @@ impl ChangeLog {
     /// Waits, without waking the writer, until `offset` is durable (true) or no task leads the
     /// round any more (false: the caller takes the lead).
     pub async fn wait_round(&self, offset: u64) -> bool {
+        self.durable_or(offset, || self.round_leader.load(Ordering::SeqCst))
+            .await
+    }
+
+    /// Waits until `offset` is durable (or the log has no disk).
+    pub async fn wait_durable(&self, offset: u64) {
+        if self.disk.is_none() {
+            return;
+        }
+        self.durable_or(offset, || {
+            self.wake_writer();
+            true
+        })
+        .await;
+    }
+
+    /// Waits until `offset` is durable (true), calling `keep_waiting` each time it is not; stops
+    /// (false) when that returns false. The task is counted and registered before each check, so
+    /// a `set_durable` or a round's end in between wakes it.
+    async fn durable_or(&self, offset: u64, mut keep_waiting: impl FnMut() -> bool) -> bool {
+        // SeqCst: pairs with `RoundLead::drop` (see there).
         self.durable_waiters.fetch_add(1, Ordering::SeqCst);
         let _w = Waiting(&self.durable_waiters);
         loop {
@@ -636,28 +657,9 @@ impl ChangeLog {
             if self.durable() >= offset {
                 return true;
             }
-            if !self.round_leader.load(Ordering::SeqCst) {
+            if !keep_waiting() {
                 return false;
             }
-            n.await;
-        }
-    }
-
-    /// Waits until `offset` is durable (or the log has no disk).
-    pub async fn wait_durable(&self, offset: u64) {
-        if self.disk.is_none() {
-            return;
-        }
-        self.durable_waiters.fetch_add(1, Ordering::AcqRel);
-        let _w = Waiting(&self.durable_waiters);
-        loop {
-            let n = self.durable_notify.notified();
-            tokio::pin!(n);
-            n.as_mut().enable();
-            if self.durable() >= offset {
-                return;
-            }
-            self.wake_writer();
             n.await;
         }
     }
