@@ -769,6 +769,41 @@ fn setrange_and_append_record_replayable_args() {
     assert_eq!(qv(&mut r, &["GET", "k"]), qv(&mut c, &["GET", "k"]));
 }
 
+/// With a disk log and no reader on the in-memory tail, the log gives its memory back once
+/// writes stop; a reader that comes later reads the same records from disk.
+#[test]
+fn an_idle_log_holds_no_memory_and_reads_from_disk() {
+    if !eddy_only("an_idle_log_holds_no_memory_and_reads_from_disk") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    for i in 0..20 {
+        let _: () = q(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    let mem = |c: &mut redis::Connection| -> i64 {
+        let text: String = q(c, &["INFO", "changes"]);
+        text.lines()
+            .find_map(|l| l.strip_prefix("changes_memory_bytes:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("changes_memory_bytes in INFO changes")
+    };
+    assert!(
+        poll_until(Duration::from_secs(10), || mem(&mut c) == 0),
+        "the in-memory tail was not released: {} bytes",
+        mem(&mut c)
+    );
+    let evs = read(&mut c, "earliest", None);
+    let keys: Vec<String> = evs.iter().map(|e| e.key_str()).collect();
+    let want: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    assert_eq!(keys, want);
+    // Writing again starts a new in-memory segment, and the feed continues without a gap.
+    let _: () = q(&mut c, &["SET", "after", "v"]);
+    let more = read(&mut c, &(evs.last().unwrap().offset + 1).to_string(), None);
+    assert_eq!(more.len(), 1);
+    assert_eq!(more[0].key_str(), "after");
+}
+
 #[test]
 fn bad_read_arguments_are_errors() {
     if !eddy_only("bad_read_arguments_are_errors") {

@@ -158,7 +158,8 @@ fn metrics_report_commands_clients_keys_and_change_readers() {
     let last = sample(&s, "eddy_changes_last_offset", &[]).unwrap();
     assert_eq!(last, 8.0, "six SETs in db 0, one in db 3, one LPUSH");
     assert_eq!(sample(&s, "eddy_changes_first_offset", &[]), Some(1.0));
-    assert!(sample(&s, "eddy_changes_memory_bytes", &[]).unwrap() > 0.0);
+    // Present; its value may already be 0 (an idle log gives its in-memory tail back).
+    assert!(sample(&s, "eddy_changes_memory_bytes", &[]).is_some());
     assert!(sample(&s, "eddy_changes_disk_bytes", &[]).is_some());
     assert_eq!(
         sample(&s, "eddy_change_reader_lag", &[("reader", "group_g1")]),

@@ -55,9 +55,10 @@
 //! With a disk log, memory holds the records the writer has not written yet plus, while some
 //! reader reads from memory, up to `changes-memory-bytes` of recent history so tailing readers
 //! never touch the disk. When no reader has read from memory for [`READER_IDLE_MS`], the tail
-//! shrinks to the segment being filled: a server nobody tails pays no resident memory for its
-//! history (the disk and the page cache hold it), and the first reader to come back reads from
-//! disk until it reaches the tail again.
+//! shrinks to the segment being filled, and once writes stop and the writer has written it, that
+//! segment goes too ([`ChangeLog::trim_idle`]): a server nobody tails pays no resident memory for
+//! its history (the disk and the page cache hold it), and the first reader to come back reads
+//! from disk until it reaches the tail again.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -865,7 +866,7 @@ impl ChangeLog {
             p = end;
         }
         let last = inner.next - 1;
-        self.trim_locked(inner, max, ts);
+        self.trim_locked(inner, max, ts, 1);
         drop(g);
         rec.clear();
         LAST_COMMIT.with(|c| c.set(last));
@@ -890,9 +891,10 @@ impl ChangeLog {
         last
     }
 
-    /// Drops the oldest in-memory segments beyond the memory budget. With a disk log only what
-    /// the writer already wrote may go (memory then caches the tail the disk also holds).
-    fn trim_locked(&self, inner: &mut Inner, max: usize, now_ms: u64) {
+    /// Drops the oldest in-memory segments beyond the memory budget, keeping at least `keep`
+    /// (the one being filled, while commits come). With a disk log only what the writer already
+    /// wrote may go (memory then caches the tail the disk also holds).
+    fn trim_locked(&self, inner: &mut Inner, max: usize, now_ms: u64, keep: usize) {
         let (written, max) = if self.disk.is_some() {
             let idle = now_ms.saturating_sub(self.last_mem_read_ms.load(Ordering::Relaxed));
             let max = if idle > READER_IDLE_MS { 0 } else { max };
@@ -900,10 +902,11 @@ impl ChangeLog {
         } else {
             (u64::MAX, max)
         };
-        while inner.bytes > max
-            && inner.segments.len() > 1
-            && inner.segments[1].first <= written.saturating_add(1)
-        {
+        while inner.bytes > max && inner.segments.len() > keep {
+            let end = inner.segments.get(1).map_or(inner.next, |s| s.first);
+            if end > written.saturating_add(1) {
+                break;
+            }
             if let Some(old) = inner.segments.pop_front() {
                 inner.bytes -= old.data.len();
             }
@@ -915,7 +918,17 @@ impl ChangeLog {
     pub fn trim(&self) {
         let max = self.max_bytes.load(Ordering::Relaxed);
         let mut g = self.inner.lock();
-        self.trim_locked(&mut g, max, crate::util::now_ms());
+        self.trim_locked(&mut g, max, crate::util::now_ms(), 1);
+    }
+
+    /// Called by the writer when writes stop: with no reader on the in-memory tail, even the
+    /// segment being filled goes (the next commit starts a new one), so an idle server holds no
+    /// change-log memory. During a burst the segment stays, so commits do not allocate a
+    /// segment per writer pass.
+    pub fn trim_idle(&self) {
+        let max = self.max_bytes.load(Ordering::Relaxed);
+        let mut g = self.inner.lock();
+        self.trim_locked(&mut g, max, crate::util::now_ms(), 0);
     }
 
     /// Offset of the newest committed record (0 when the log is empty). With a disk log readers
