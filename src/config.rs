@@ -9,6 +9,11 @@
 //! Sources are applied in redis-server's order: the config file (first positional argument), then
 //! the command line (`--name value ...`), later values winning. Unknown or malformed options are
 //! an error naming the option.
+//!
+//! The side doors' ports follow `port` unless set: `msgpack-port` is `port + 100` and
+//! `http-port` is `port + 2000` (6479 and 8379 for the default 6379), so a second server started
+//! with only `--port 7000`, as one starts a second redis-server, does not collide with the first
+//! on its other doors. With `port 0` (an ephemeral RESP port) a side door not set is off.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -70,7 +75,8 @@ const NONNEG: Kind = Kind::Int {
 pub static DEFS: &[Def] = &[
     def("port", U16, "6379", false),
     def("bind", Kind::Str, "127.0.0.1", false),
-    // The other front doors (docs/websocket.md, docs/msgpack.md); 0 turns one off.
+    // The other front doors (docs/websocket.md, docs/msgpack.md); 0 turns one off. When not
+    // set, they follow `port` (see the module docs and `Config::derive_door_ports`).
     def("http-port", U16, "8379", false),
     def("msgpack-port", U16, "6479", false),
     def("dir", Kind::Str, "./data", false),
@@ -390,10 +396,12 @@ impl Config {
             }
         };
         let mut c = Config::defaults();
+        let mut explicit = Vec::new();
         if let Some(path) = m.get_one::<String>("config-file") {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("can't open config file '{path}': {e}"))?;
-            c.load_text(&text)
+            explicit = c
+                .load_text(&text)
                 .map_err(|e| format!("in config file '{path}': {e}"))?;
             c.file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)));
         }
@@ -411,13 +419,16 @@ impl Config {
                     c.set(d.name, &v.join(" "))
                         .map_err(|e| format!("option '--{}': {e}", d.name))?;
                 }
+                explicit.extend(find(d.name));
             }
         }
+        c.derive_door_ports(&explicit);
         Ok(c)
     }
 
-    /// Applies redis.conf-format text.
-    pub fn load_text(&self, text: &str) -> Result<(), String> {
+    /// Applies redis.conf-format text; returns the indices of the options it set.
+    pub fn load_text(&self, text: &str) -> Result<Vec<usize>, String> {
+        let mut set = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let t = line.trim();
             if t.is_empty() || t.starts_with('#') {
@@ -435,8 +446,27 @@ impl Config {
                 .collect();
             self.set(&name, &vals.join(" "))
                 .map_err(|e| format!("line {}: option '{name}': {e}", n + 1))?;
+            set.extend(find(&name));
         }
-        Ok(())
+        Ok(set)
+    }
+
+    /// Gives each side door (MessagePack, HTTP) not set by the file or the command line a port
+    /// derived from `port` (module docs). A derived port past 65535 turns that door off.
+    fn derive_door_ports(&self, explicit: &[usize]) {
+        let port = self.get_i64("port");
+        for (name, delta) in [("msgpack-port", 100), ("http-port", 2000)] {
+            let Some(i) = find(name) else { continue };
+            if explicit.contains(&i) {
+                continue;
+            }
+            let p = if port == 0 || port + delta > 65535 {
+                0
+            } else {
+                port + delta
+            };
+            self.values.write()[i] = p.to_string();
+        }
     }
 
     /// Sets an option (any source). Errors name what is wrong with the value.
@@ -602,6 +632,47 @@ mod tests {
         assert_eq!(c.get("maxmemory"), "1048576");
         let rewritten = c.rewrite_text("port 7000\nmaxmemory 1mb\n# comment\n");
         assert!(rewritten.starts_with("port 7001\nmaxmemory 1048576\n# comment\n"));
+    }
+
+    #[test]
+    fn side_door_ports_follow_port_unless_set() {
+        let args = |a: &[&str]| -> Vec<String> { a.iter().map(|s| s.to_string()).collect() };
+        let c = Config::from_args(&[]).unwrap();
+        assert_eq!(
+            (c.get("msgpack-port"), c.get("http-port")),
+            ("6479".into(), "8379".into())
+        );
+        let c = Config::from_args(&args(&["--port", "7000"])).unwrap();
+        assert_eq!(
+            (c.get("msgpack-port"), c.get("http-port")),
+            ("7100".into(), "9000".into())
+        );
+        // Set explicitly, even to the static default, a side port stays as given.
+        let c = Config::from_args(&args(&["--port", "7000", "--msgpack-port", "6479"])).unwrap();
+        assert_eq!(
+            (c.get("msgpack-port"), c.get("http-port")),
+            ("6479".into(), "9000".into())
+        );
+        let c = Config::from_args(&args(&["--port", "0"])).unwrap();
+        assert_eq!(
+            (c.get("msgpack-port"), c.get("http-port")),
+            ("0".into(), "0".into())
+        );
+        let c = Config::from_args(&args(&["--port", "64000"])).unwrap();
+        assert_eq!(
+            (c.get("msgpack-port"), c.get("http-port")),
+            ("64100".into(), "0".into())
+        );
+        let dir = std::env::temp_dir().join(format!("eddy-doors-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("e.conf");
+        std::fs::write(&f, "port 7000\nhttp-port 8000\n").unwrap();
+        let c = Config::from_args(&[f.display().to_string()]).unwrap();
+        assert_eq!(
+            (c.get("msgpack-port"), c.get("http-port")),
+            ("7100".into(), "8000".into())
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

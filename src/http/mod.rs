@@ -1,5 +1,5 @@
-//! The HTTP port (`http-port`, default 8379; 0 turns it off): liveness and readiness probes,
-//! Prometheus metrics, the dashboard page, and the WebSocket front door.
+//! The HTTP port (`http-port`, default `port + 2000`, so 8379; 0 turns it off): liveness and
+//! readiness probes, Prometheus metrics, the dashboard page, and the WebSocket front door.
 //!
 //! | Route | |
 //! |---|---|
