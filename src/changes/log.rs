@@ -997,35 +997,43 @@ impl ChangeLog {
             return Ok(());
         }
         let count = count.min((end - from + 1).try_into().unwrap_or(usize::MAX));
-        let mem_first = {
-            let g = self.inner.lock();
-            g.segments.front().map(|s| s.first).unwrap_or(g.next)
-        };
-        if from < mem_first {
-            let earliest = self.first_offset();
-            if from < earliest {
-                return Err(ReadError::Trimmed { earliest });
-            }
-            if let Some(d) = &self.disk {
-                match d.read_with(from, count, &mut f) {
-                    Ok(n) if n > 0 => return Ok(()),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
-                }
-            }
-            return Err(ReadError::Trimmed {
-                earliest: mem_first,
-            });
-        }
-        self.touch_reader();
-        // Copy the raw records under the lock (a memcpy) and decode them after releasing it:
-        // writers commit under the same lock, so a reader must hold it as briefly as possible.
         let mut raw = READ_SPARE.with(|s| s.take());
-        raw.clear();
-        {
+        // At most twice: a trim between the check and the copy sends the read to the disk.
+        loop {
+            let mem_first = {
+                let g = self.inner.lock();
+                g.segments.front().map(|s| s.first).unwrap_or(g.next)
+            };
+            if from < mem_first {
+                READ_SPARE.with(|s| s.set(raw));
+                let earliest = self.first_offset();
+                if from < earliest {
+                    return Err(ReadError::Trimmed { earliest });
+                }
+                if let Some(d) = &self.disk {
+                    match d.read_with(from, count, &mut f) {
+                        Ok(n) if n > 0 => return Ok(()),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
+                    }
+                }
+                return Err(ReadError::Trimmed {
+                    earliest: mem_first,
+                });
+            }
+            self.touch_reader();
+            // Copy the raw records under the lock (a memcpy) and decode them after releasing
+            // it: writers commit under the same lock, so a reader must hold it briefly.
+            raw.clear();
             let g = self.inner.lock();
+            // The tail may have been trimmed past `from` since the check above (by a commit's
+            // trim or the writer's `trim_idle`): those records are on disk now.
+            if g.segments.front().map_or(g.next, |s| s.first) > from {
+                continue;
+            }
             // Segments are few (memory / segment size); a scan from the back finds the start.
             let Some(si) = g.segments.iter().rposition(|s| s.first <= from) else {
+                READ_SPARE.with(|s| s.set(raw));
                 return Ok(());
             };
             let mut left = count;
@@ -1046,6 +1054,7 @@ impl ChangeLog {
                     break;
                 }
             }
+            break;
         }
         let mut p = 0;
         let mut n = 0;
