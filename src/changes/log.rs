@@ -411,6 +411,13 @@ struct Inner {
     bytes: usize,
 }
 
+impl Inner {
+    /// Offset of the oldest record in memory (the next offset when memory holds none).
+    fn first(&self) -> u64 {
+        self.segments.front().map_or(self.next, |s| s.first)
+    }
+}
+
 /// Why a read could not start where asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
@@ -916,9 +923,7 @@ impl ChangeLog {
     /// Trims the in-memory tail after the writer has written more of it (commits trim as they
     /// go, but after a burst the writer finishes last).
     pub fn trim(&self) {
-        let max = self.max_bytes.load(Ordering::Relaxed);
-        let mut g = self.inner.lock();
-        self.trim_locked(&mut g, max, crate::util::now_ms(), 1);
+        self.trim_keeping(1);
     }
 
     /// Called by the writer when writes stop: with no reader on the in-memory tail, even the
@@ -926,9 +931,13 @@ impl ChangeLog {
     /// change-log memory. During a burst the segment stays, so commits do not allocate a
     /// segment per writer pass.
     pub fn trim_idle(&self) {
+        self.trim_keeping(0);
+    }
+
+    fn trim_keeping(&self, keep: usize) {
         let max = self.max_bytes.load(Ordering::Relaxed);
         let mut g = self.inner.lock();
-        self.trim_locked(&mut g, max, crate::util::now_ms(), 0);
+        self.trim_locked(&mut g, max, crate::util::now_ms(), keep);
     }
 
     /// Offset of the newest committed record (0 when the log is empty). With a disk log readers
@@ -940,10 +949,7 @@ impl ChangeLog {
     /// Offset of the oldest record still held (the next offset when empty). With a disk log
     /// the disk is authoritative: memory only caches its tail, and retention trims the disk.
     pub fn first_offset(&self) -> u64 {
-        let mem = {
-            let g = self.inner.lock();
-            g.segments.front().map(|s| s.first).unwrap_or(g.next)
-        };
+        let mem = self.inner.lock().first();
         match self.disk.as_ref().and_then(|d| d.first_offset()) {
             Some(d) => d,
             None => mem,
@@ -997,65 +1003,57 @@ impl ChangeLog {
             return Ok(());
         }
         let count = count.min((end - from + 1).try_into().unwrap_or(usize::MAX));
+        // Copy the raw records under the lock (a memcpy) and decode them after releasing it:
+        // writers commit under the same lock, so a reader must hold it as briefly as possible.
+        // The check that `from` is still in memory is made under the same lock, so a trim (a
+        // commit's, or the writer's `trim_idle`) cannot come between it and the copy.
         let mut raw = READ_SPARE.with(|s| s.take());
-        // At most twice: a trim between the check and the copy sends the read to the disk.
-        loop {
-            let mem_first = {
-                let g = self.inner.lock();
-                g.segments.front().map(|s| s.first).unwrap_or(g.next)
-            };
-            if from < mem_first {
-                READ_SPARE.with(|s| s.set(raw));
-                let earliest = self.first_offset();
-                if from < earliest {
-                    return Err(ReadError::Trimmed { earliest });
-                }
-                if let Some(d) = &self.disk {
-                    match d.read_with(from, count, &mut f) {
-                        Ok(n) if n > 0 => return Ok(()),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
+        raw.clear();
+        let mem_first = {
+            let g = self.inner.lock();
+            let first = g.first();
+            if from >= first {
+                // Segments are few (memory / segment size); a scan from the back finds the start.
+                let si = g.segments.iter().rposition(|s| s.first <= from);
+                let mut left = count;
+                for seg in g.segments.iter().skip(si.unwrap_or(g.segments.len())) {
+                    let skip = from.saturating_sub(seg.first) as usize;
+                    let Some(&start) = seg.starts.get(skip) else {
+                        continue;
+                    };
+                    let n = (seg.starts.len() - skip).min(left);
+                    let end = seg
+                        .starts
+                        .get(skip + n)
+                        .map(|&e| e as usize)
+                        .unwrap_or(seg.data.len());
+                    raw.extend_from_slice(&seg.data[start as usize..end]);
+                    left -= n;
+                    if left == 0 {
+                        break;
                     }
                 }
-                return Err(ReadError::Trimmed {
-                    earliest: mem_first,
-                });
             }
-            self.touch_reader();
-            // Copy the raw records under the lock (a memcpy) and decode them after releasing
-            // it: writers commit under the same lock, so a reader must hold it briefly.
-            raw.clear();
-            let g = self.inner.lock();
-            // The tail may have been trimmed past `from` since the check above (by a commit's
-            // trim or the writer's `trim_idle`): those records are on disk now.
-            if g.segments.front().map_or(g.next, |s| s.first) > from {
-                continue;
+            first
+        };
+        if from < mem_first {
+            READ_SPARE.with(|s| s.set(raw));
+            let earliest = self.first_offset();
+            if from < earliest {
+                return Err(ReadError::Trimmed { earliest });
             }
-            // Segments are few (memory / segment size); a scan from the back finds the start.
-            let Some(si) = g.segments.iter().rposition(|s| s.first <= from) else {
-                READ_SPARE.with(|s| s.set(raw));
-                return Ok(());
-            };
-            let mut left = count;
-            for seg in g.segments.iter().skip(si) {
-                let skip = from.saturating_sub(seg.first) as usize;
-                let Some(&start) = seg.starts.get(skip) else {
-                    continue;
-                };
-                let n = (seg.starts.len() - skip).min(left);
-                let end = seg
-                    .starts
-                    .get(skip + n)
-                    .map(|&e| e as usize)
-                    .unwrap_or(seg.data.len());
-                raw.extend_from_slice(&seg.data[start as usize..end]);
-                left -= n;
-                if left == 0 {
-                    break;
+            if let Some(d) = &self.disk {
+                match d.read_with(from, count, &mut f) {
+                    Ok(n) if n > 0 => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
                 }
             }
-            break;
+            return Err(ReadError::Trimmed {
+                earliest: mem_first,
+            });
         }
+        self.touch_reader();
         let mut p = 0;
         let mut n = 0;
         while p < raw.len() && n < count {
