@@ -465,7 +465,8 @@ impl Config {
             } else {
                 port + delta
             };
-            self.values.write()[i] = p.to_string();
+            // Always a valid port number (0..=65535), so `set` cannot refuse it.
+            let _ = self.set(name, &p.to_string());
         }
     }
 
@@ -636,42 +637,26 @@ mod tests {
 
     #[test]
     fn side_door_ports_follow_port_unless_set() {
-        let args = |a: &[&str]| -> Vec<String> { a.iter().map(|s| s.to_string()).collect() };
-        let c = Config::from_args(&[]).unwrap();
-        assert_eq!(
-            (c.get("msgpack-port"), c.get("http-port")),
-            ("6479".into(), "8379".into())
-        );
-        let c = Config::from_args(&args(&["--port", "7000"])).unwrap();
-        assert_eq!(
-            (c.get("msgpack-port"), c.get("http-port")),
-            ("7100".into(), "9000".into())
-        );
+        let doors = |args: &[&str]| {
+            let a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let c = Config::from_args(&a).unwrap();
+            (c.get("msgpack-port"), c.get("http-port"))
+        };
+        let want = |m: &str, h: &str| (m.to_string(), h.to_string());
+        assert_eq!(doors(&[]), want("6479", "8379"));
+        assert_eq!(doors(&["--port", "7000"]), want("7100", "9000"));
         // Set explicitly, even to the static default, a side port stays as given.
-        let c = Config::from_args(&args(&["--port", "7000", "--msgpack-port", "6479"])).unwrap();
         assert_eq!(
-            (c.get("msgpack-port"), c.get("http-port")),
-            ("6479".into(), "9000".into())
+            doors(&["--port", "7000", "--msgpack-port", "6479"]),
+            want("6479", "9000")
         );
-        let c = Config::from_args(&args(&["--port", "0"])).unwrap();
-        assert_eq!(
-            (c.get("msgpack-port"), c.get("http-port")),
-            ("0".into(), "0".into())
-        );
-        let c = Config::from_args(&args(&["--port", "64000"])).unwrap();
-        assert_eq!(
-            (c.get("msgpack-port"), c.get("http-port")),
-            ("64100".into(), "0".into())
-        );
+        assert_eq!(doors(&["--port", "0"]), want("0", "0"));
+        assert_eq!(doors(&["--port", "64000"]), want("64100", "0"));
         let dir = std::env::temp_dir().join(format!("eddy-doors-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("e.conf");
         std::fs::write(&f, "port 7000\nhttp-port 8000\n").unwrap();
-        let c = Config::from_args(&[f.display().to_string()]).unwrap();
-        assert_eq!(
-            (c.get("msgpack-port"), c.get("http-port")),
-            ("7100".into(), "8000".into())
-        );
+        assert_eq!(doors(&[&f.display().to_string()]), want("7100", "8000"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -47,8 +47,8 @@ fn main() {
         // also resumes yielded tasks, and the `appendfsync always` group commit yields so that
         // one fsync covers every client that was ready (`changes::writer::wait_durable_round`):
         // at 61 the poll cut rounds short, 14.0-14.8 writes per fsync at 50 clients, against
-        // 16.5-17.7 at 256 (4 runs each, measured when a round was a single yield). A batch is one short poll, so I/O is still picked up
-        // promptly.
+        // 16.5-17.7 at 256 (4 runs each, measured when a round was a single yield). A batch is
+        // one short poll, so I/O is still picked up promptly.
         .event_interval(256)
         .enable_all()
         .build()
