@@ -869,15 +869,14 @@ fn push_readers_run_at_the_configured_lower_priority() {
         sub.send_cmd(&["CHANGES", "SUBSCRIBE", "latest"]);
         let mut c = s.conn();
         let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
-        assert!(
-            poll_until(Duration::from_secs(10), || !thread_nices(
-                s.pid(),
-                "eddy-reader"
-            )
-            .is_empty()),
-            "no eddy-reader thread"
-        );
+        // A reader thread has its name from the start and lowers its priority as its first
+        // step (`on_thread_start`): wait for that step rather than race it.
+        poll_until(Duration::from_secs(10), || {
+            let r = thread_nices(s.pid(), "eddy-reader");
+            !r.is_empty() && r.iter().all(|&n| n == want)
+        });
         let readers = thread_nices(s.pid(), "eddy-reader");
+        assert!(!readers.is_empty(), "no eddy-reader thread");
         assert!(
             readers.iter().all(|&n| n == want),
             "nice {readers:?}, want {want}"
