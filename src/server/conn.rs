@@ -246,13 +246,22 @@ async fn write_killable<T: Transport>(
     buf: &[u8],
     killed: Killed<'_, '_>,
 ) -> std::io::Result<()> {
+    killable(sock.write_all(buf), killed).await
+}
+
+/// A write that the connection's kill interrupts.
+async fn killable(
+    write: impl std::future::Future<Output = std::io::Result<()>>,
+    killed: Killed<'_, '_>,
+) -> std::io::Result<()> {
     tokio::select! {
-        r = sock.write_all(buf) => r,
+        r = write => r,
         _ = killed => Err(std::io::ErrorKind::ConnectionAborted.into()),
     }
 }
 
-/// Writes a pushed message and any others already queued, in one write.
+/// Writes a pushed message and any others already queued, in one write. RESP goes out as the
+/// messages are, gathered by the transport (no copy); a transcoding door re-encodes each.
 async fn write_pushes<T: Transport, C: Codec>(
     srv: &Server,
     sock: &mut T,
@@ -261,22 +270,30 @@ async fn write_pushes<T: Transport, C: Codec>(
     rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
     killed: Killed<'_, '_>,
 ) -> std::io::Result<()> {
-    let mut buf = first;
-    while buf.len() < OUT_FLUSH {
+    let mut len = first.len();
+    let mut msgs = vec![first];
+    // Linux takes at most 1024 buffers in one write (IOV_MAX).
+    while len < OUT_FLUSH && msgs.len() < 1024 {
         match rx.try_recv() {
-            Ok(m) => buf.extend_from_slice(&m),
+            Ok(m) => {
+                len += m.len();
+                msgs.push(m);
+            }
             Err(_) => break,
         }
     }
     if C::TRANSCODES {
-        let mut enc = Vec::with_capacity(buf.len() + buf.len() / 2);
-        codec.pushes(&buf, &mut enc);
-        buf = enc;
+        let mut enc = Vec::with_capacity(len + len / 2);
+        for m in &msgs {
+            codec.pushes(m, &mut enc);
+        }
+        len = enc.len();
+        msgs = vec![enc];
     }
     srv.stats
         .net_output_bytes
-        .fetch_add(buf.len() as u64, Ordering::Relaxed);
-    write_killable(sock, &buf, killed).await
+        .fetch_add(len as u64, Ordering::Relaxed);
+    killable(sock.write_all_bufs(&msgs), killed).await
 }
 
 /// The next pub/sub message for this connection (never, without subscriptions).

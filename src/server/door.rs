@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::io::IoSlice;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -64,6 +65,20 @@ pub trait Transport: Send {
         buf: &mut BytesMut,
     ) -> impl Future<Output = std::io::Result<usize>> + Send;
     fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// Writes several buffers in order, as one write where the transport can (a push backlog
+    /// is many small messages: gathering them costs a copy of every byte).
+    fn write_all_bufs(
+        &mut self,
+        bufs: &[Vec<u8>],
+    ) -> impl Future<Output = std::io::Result<()>> + Send {
+        async move {
+            let mut all = Vec::with_capacity(bufs.iter().map(Vec::len).sum());
+            for b in bufs {
+                all.extend_from_slice(b);
+            }
+            self.write_all(&all).await
+        }
+    }
     /// The connection ends; `code` is set when the server ends it on purpose (QUIT: normal, a
     /// protocol error). Only the WebSocket has something to say (a close frame).
     fn close(&mut self, code: Option<u16>) -> impl Future<Output = ()> + Send {
@@ -78,6 +93,17 @@ impl Transport for tokio::net::TcpStream {
     }
     async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         AsyncWriteExt::write_all(self, buf).await
+    }
+    async fn write_all_bufs(&mut self, bufs: &[Vec<u8>]) -> std::io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match AsyncWriteExt::write_vectored(self, rest).await? {
+                0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                n => IoSlice::advance_slices(&mut rest, n),
+            }
+        }
+        Ok(())
     }
 }
 
