@@ -196,16 +196,26 @@ pub fn wrong_arity(cmd: &str) -> CmdError {
 }
 
 pub fn unknown_command(name: &[u8], args: &mut dyn Iterator<Item = &[u8]>) -> CmdError {
-    let mut s = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        sanitize(name, 128)
-    );
-    for a in args.take(16) {
-        s.push('\'');
-        s.push_str(&sanitize(a, 128));
-        s.push_str("' ");
+    // Redis prints these with `%.128s` (a C string: a NUL ends it), and stops adding arguments
+    // once 128 bytes of them are listed, the last one cut to fit.
+    let mut list = String::new();
+    for a in args {
+        let Some(room) = 128usize.checked_sub(list.len()).filter(|&r| r > 0) else {
+            break;
+        };
+        list.push('\'');
+        list.push_str(&sanitize(c_str(a), room));
+        list.push_str("' ");
     }
-    CmdError::owned(s)
+    CmdError::owned(format!(
+        "ERR unknown command '{}', with args beginning with: {list}",
+        sanitize(c_str(name), 128),
+    ))
+}
+
+/// `b` up to its first NUL, as C's `%s` prints it.
+fn c_str(b: &[u8]) -> &[u8] {
+    &b[..memchr::memchr(0, b).unwrap_or(b.len())]
 }
 
 pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
@@ -255,19 +265,12 @@ pub fn protocol(msg: &str) -> String {
     format!("ERR Protocol error: {msg}")
 }
 
-/// Renders client-supplied bytes for an error message the way Redis does: printable ASCII kept,
-/// everything else replaced, truncated.
+/// Renders client-supplied bytes for an error message the way Redis does: truncated to `max`
+/// bytes, CR and LF (which would end the error line) replaced by spaces, everything else kept
+/// (bytes that are not UTF-8 become U+FFFD, as error text is a `str` here).
 pub fn sanitize(b: &[u8], max: usize) -> String {
-    b.iter()
-        .take(max)
-        .map(|&c| {
-            if (0x20..0x7f).contains(&c) && c != b'\'' {
-                c as char
-            } else {
-                ' '
-            }
-        })
-        .collect()
+    let b = &b[..b.len().min(max)];
+    String::from_utf8_lossy(b).replace(['\r', '\n'], " ")
 }
 
 // The change feed (CHANGES ...).

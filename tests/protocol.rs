@@ -269,6 +269,61 @@ fn inline_request_over_64k_without_newline_is_rejected() {
 }
 
 #[test]
+fn inline_request_with_a_nul_waits_for_a_newline_after_it_as_redis_does() {
+    // Once a server-wide hang: the inline splitter looped on the NUL, allocating without end.
+    let srv = Server::start();
+    let mut c = srv.raw();
+    c.send(b"ECHO a\0b\r\nPING\r\n");
+    assert!(c.try_read_reply(Duration::from_millis(300)).is_none());
+    let mut fill = vec![b'x'; 70_000];
+    fill.extend_from_slice(b"\r\n");
+    c.send(&fill);
+    assert_eq!(
+        c.read_reply(),
+        err("ERR Protocol error: too big inline request")
+    );
+    assert!(c.closed_within(CLOSE_WAIT));
+    let mut fresh = srv.raw();
+    assert_eq!(fresh.call(&["PING"]), Resp::Simple("PONG".into()));
+}
+
+#[test]
+fn inline_vertical_tab_separates_arguments_only_before_them() {
+    // C's isspace skips it between arguments, but only space, tab, CR, LF end one.
+    let srv = Server::start();
+    let mut c = srv.raw();
+    c.send(b"\x0b\x0cECHO a\x0bb\r\n");
+    assert_eq!(c.read_wire(), "$3\r\na\x0bb\r\n");
+    // Error text keeps such bytes (and quotes); only CR and LF are blanked.
+    c.send(b"ECHO\x0b x\r\n");
+    assert_eq!(
+        c.read_wire(),
+        "-ERR unknown command 'ECHO\x0b', with args beginning with: 'x' \r\n"
+    );
+    c.send(&encode_cmd(&[b"n\r\no", b"a\nb", b"q'q"]));
+    assert_eq!(
+        c.read_wire(),
+        "-ERR unknown command 'n  o', with args beginning with: 'a b' 'q'q' \r\n"
+    );
+    // Arguments are listed until 128 bytes of them are, the last one cut to fit.
+    let long = "y".repeat(200);
+    c.send(&encode_cmd(&[
+        b"nope",
+        b"x".repeat(100).as_slice(),
+        long.as_bytes(),
+        b"z",
+    ]));
+    assert_eq!(
+        c.read_wire(),
+        format!(
+            "-ERR unknown command 'nope', with args beginning with: '{}' '{}' \r\n",
+            "x".repeat(100),
+            "y".repeat(25)
+        )
+    );
+}
+
+#[test]
 fn replies_before_a_protocol_error_are_delivered() {
     let srv = Server::start();
     let mut c = srv.raw();

@@ -189,7 +189,10 @@ impl ArgBuf {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Result<Parsed, Cow<'static, str>> {
-        let Some(nl) = memchr::memchr(b'\n', buf) else {
+        // Redis looks for the newline with `strchr`, so a NUL before it hides it: the request
+        // stays incomplete until it passes the inline limit.
+        let nl = memchr::memchr2(b'\n', 0, buf).filter(|&i| buf[i] == b'\n');
+        let Some(nl) = nl else {
             if buf.len() > INLINE_MAX {
                 return Err(Cow::Borrowed("too big inline request"));
             }

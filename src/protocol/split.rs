@@ -3,14 +3,23 @@
 //! Used for inline commands (what telnet and `redis-cli` in some modes send) and for the lines of
 //! a config file: whitespace separates arguments, double quotes allow `\n`, `\xHH` and other
 //! escapes, single quotes allow `\'`. A closing quote must be followed by whitespace or the end.
+//!
+//! Redis splits a C string, so a NUL byte ends the line (what follows it is ignored), and
+//! "whitespace" is C's `isspace`, which includes the vertical tab that Rust's
+//! `is_ascii_whitespace` leaves out.
+
+/// C's `isspace` in the "C" locale.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
 
 /// Splits `line` into arguments; `None` means unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     let mut i = 0;
-    let n = line.len();
+    let n = memchr::memchr(0, line).unwrap_or(line.len());
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -43,7 +52,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -62,7 +71,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 2;
                     continue;
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -75,7 +84,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => inq = true,
                     b'\'' => insq = true,
                     c => cur.push(c),
@@ -108,6 +117,23 @@ mod tests {
         );
         assert_eq!(split_args(b"x \"\\x41\\n\"").unwrap(), s(&["x", "A\n"]));
         assert_eq!(split_args(b"   ").unwrap(), Vec::<Vec<u8>>::new());
+    }
+
+    #[test]
+    fn a_nul_byte_ends_the_line_as_in_redis() {
+        // Once an endless loop: the NUL stopped an argument without being consumed.
+        assert_eq!(split_args(b"echo a\0b c").unwrap(), s(&["echo", "a"]));
+        assert_eq!(split_args(b"\0set").unwrap(), Vec::<Vec<u8>>::new());
+        assert!(split_args(b"get \"k\0\"").is_none());
+    }
+
+    #[test]
+    fn vertical_tab_and_form_feed_separate_arguments() {
+        assert_eq!(
+            split_args(b"a\x0bb\x0c c").unwrap(),
+            s(&["a\x0bb\x0c", "c"])
+        );
+        assert_eq!(split_args(b"\x0b\x0ca b").unwrap(), s(&["a", "b"]));
     }
 
     #[test]
