@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{eddy_only, poll_until, q, qerr, qv, vget, vpairs, vstr, Resp, Server, TempDir};
+use common::{eddy_only, poll_until, q, qerr, qv, vget, vpairs, vstr, Resp, Rng, Server, TempDir};
 use redis::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -949,21 +949,6 @@ fn a_subscriber_that_never_reads_does_not_grow_server_memory() {
     assert_eq!(got, 200_000);
 }
 
-/// A tiny deterministic PRNG (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// The filter model: what the server must return for a filter, computed from the unfiltered
 /// feed.
 struct ModelFilter {
@@ -1015,7 +1000,7 @@ fn model_random_writes_and_filters_agree_with_the_server() {
     }
     let srv = Server::start();
     let mut c = srv.conn();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let from = last_offset(&mut c) + 1;
     // Random writes across two databases and three key families; the model counts the events
     // each write must record.

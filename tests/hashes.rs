@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{eddy_only, q, qerr, qv, vget, Server};
+use common::{eddy_only, q, qerr, qv, vget, Rng, Server};
 use redis::Value;
 
 fn b(s: &str) -> Value {
@@ -392,21 +392,6 @@ fn every_hash_write_records_its_effect() {
 // ---------------------------------------------------------------------------------------------
 // Model-based
 
-/// xorshift64*: small, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[test]
 fn random_commands_match_a_model() {
     let srv = Server::start();
@@ -414,7 +399,7 @@ fn random_commands_match_a_model() {
     // Small limits so both encodings and the conversion are exercised.
     q::<()>(&mut c, &["CONFIG", "SET", "hash-max-listpack-entries", "8"]);
     q::<()>(&mut c, &["CONFIG", "SET", "hash-max-listpack-value", "6"]);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut model: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let keys = ["k0", "k1", "k2"];
     for step in 0..3000 {

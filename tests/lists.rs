@@ -8,7 +8,9 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{cmd, eddy_only, err_text, poll_until, q, qerr, qv, vget, vpairs, vstr, Resp, Server};
+use common::{
+    cmd, eddy_only, err_text, poll_until, q, qerr, qv, vget, vpairs, vstr, Resp, Rng, Server,
+};
 use redis::Value;
 
 fn b(s: &str) -> Value {
@@ -937,23 +939,6 @@ fn a_served_blocking_pop_is_recorded_as_the_pop_of_the_blocked_client() {
 // ---------------------------------------------------------------------------------------------
 // Model-based
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn int(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-}
-
 type Reply = Result<Value, String>;
 
 fn bulks(v: &[String]) -> Value {
@@ -1275,7 +1260,7 @@ fn run_model(srv: &Server, seed: u64, steps: usize) {
     q::<()>(&mut c, &["FLUSHALL"]);
     q::<()>(&mut c, &["SET", "str", "v"]);
     let mut m: HashMap<String, Vec<String>> = HashMap::new();
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     for step in 0..steps {
         let a = random_command(&mut rng);
         let refs: Vec<&str> = a.iter().map(|s| s.as_str()).collect();

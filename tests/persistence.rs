@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     eddy_only, err_text, now_ms, poll_until, q, qerr, qv, run_server_expecting_exit, server_bin,
-    strip_ansi, vget, vstr, wait_written, Raw, Resp, Server, TempDir,
+    strip_ansi, vget, vstr, wait_written, Raw, Resp, Rng, Server, TempDir,
 };
 use redis::Value;
 
@@ -347,33 +347,6 @@ fn assert_same_keyspace(expected: &Keyspace, actual: &Keyspace, what: &str) {
 // ---------------------------------------------------------------------------------------------
 // Helpers: data
 // ---------------------------------------------------------------------------------------------
-
-/// A small deterministic PRNG (xorshift64*), seeded per test and printed so a failure replays.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(tag: &str) -> Rng {
-        let seed = std::env::var("EDDY_TEST_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| (now_ms() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        eprintln!("{tag}: seed {seed} (set EDDY_TEST_SEED to replay)");
-        Rng(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
 
 /// Writes `n` string keys `<prefix><i>` with values of `size` bytes, pipelined.
 fn fill_strings(c: &mut redis::Connection, prefix: &str, n: usize, size: usize) {

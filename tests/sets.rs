@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{eddy_only, q, qerr, qv, vget, Server};
+use common::{eddy_only, q, qerr, qv, vget, Rng, Server};
 use redis::Value;
 
 fn b(s: &str) -> Value {
@@ -435,21 +435,6 @@ fn every_set_write_records_its_effect() {
 // ---------------------------------------------------------------------------------------------
 // Model-based
 
-/// xorshift64*: small, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[test]
 fn random_commands_match_a_model() {
     let srv = Server::start();
@@ -458,7 +443,7 @@ fn random_commands_match_a_model() {
     q::<()>(&mut c, &["CONFIG", "SET", "set-max-intset-entries", "6"]);
     q::<()>(&mut c, &["CONFIG", "SET", "set-max-listpack-entries", "5"]);
     q::<()>(&mut c, &["CONFIG", "SET", "set-max-listpack-value", "4"]);
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
     let mut model: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let keys = ["k0", "k1", "k2"];
     let empty = BTreeSet::new();

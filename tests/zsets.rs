@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{eddy_only, q, qerr, qv, vget, vstr, Server};
+use common::{eddy_only, q, qerr, qv, vget, vstr, Rng, Server};
 use redis::Value;
 
 fn b(s: &str) -> Value {
@@ -1198,25 +1198,6 @@ fn every_write_records_its_deterministic_effect() {
 // ---------------------------------------------------------------------------------------------
 // Model-based
 
-/// A small deterministic PRNG (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len() as u64) as usize]
-    }
-}
-
 /// Reply rendering shared by Eddy's replies and the model's (RESP2).
 fn show(v: &Value) -> String {
     match v {
@@ -1292,13 +1273,13 @@ fn model_step(rng: &mut Rng, model: &mut Model) -> (Vec<String>, String) {
             if xx && set.is_empty() {
                 for _ in 0..n {
                     args.push(fmt_score(score(rng)));
-                    args.push(s(rng.pick(&members)));
+                    args.push(rng.pick(&members).to_string());
                 }
                 return (args, "0".into());
             }
             for _ in 0..n {
                 let sc = score(rng);
-                let mem = rng.pick(&members);
+                let mem = *rng.pick(&members);
                 args.push(fmt_score(sc));
                 args.push(s(mem));
                 match m.get(mem).copied() {
@@ -1330,7 +1311,7 @@ fn model_step(rng: &mut Rng, model: &mut Model) -> (Vec<String>, String) {
         }
         3 => {
             let inc = score(rng);
-            let mem = rng.pick(&members);
+            let mem = *rng.pick(&members);
             let mut m = set.clone();
             let v = m.get(mem).copied().unwrap_or(0.0) + inc;
             m.insert(s(mem), v);
@@ -1341,8 +1322,8 @@ fn model_step(rng: &mut Rng, model: &mut Model) -> (Vec<String>, String) {
             )
         }
         4 => {
-            let a = rng.pick(&members);
-            let b2 = rng.pick(&members);
+            let a = *rng.pick(&members);
+            let b2 = *rng.pick(&members);
             let mut m = set.clone();
             let mut n = 0;
             for x in [a, b2] {
@@ -1358,7 +1339,7 @@ fn model_step(rng: &mut Rng, model: &mut Model) -> (Vec<String>, String) {
             (vec![s("ZREM"), key, s(a), s(b2)], format!("{n}"))
         }
         5 => {
-            let mem = rng.pick(&members);
+            let mem = *rng.pick(&members);
             let rev = rng.below(2) == 0;
             let v = sorted(&set);
             let pos = v.iter().position(|(x, _)| x == mem);
@@ -1559,7 +1540,7 @@ fn model_step(rng: &mut Rng, model: &mut Model) -> (Vec<String>, String) {
             (vec![s(name), s("dst"), s("2"), key, other], format!("{n}"))
         }
         12 => {
-            let mem = rng.pick(&members);
+            let mem = *rng.pick(&members);
             let want = set
                 .get(mem)
                 .map(|x| q_(&fmt_score(*x)))
@@ -1586,7 +1567,7 @@ fn random_commands_match_a_model_on_both_encodings() {
     // Small limits so sets cross between listpack and skiplist during the run.
     let srv = Server::start_with(&["--zset-max-listpack-entries", "6"]);
     let mut c = srv.conn();
-    let mut rng = Rng(0x5eed_2024);
+    let mut rng = Rng::new(0x5eed_2024);
     let mut model: Model = BTreeMap::new();
     let mut encodings = std::collections::HashSet::new();
     for step in 0..4000 {

@@ -1084,6 +1084,70 @@ impl Raw {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Randomised tests
+// ---------------------------------------------------------------------------------------------
+
+/// A small deterministic PRNG (xorshift64*) for model-based and fuzz tests: the same seed gives
+/// the same run on every platform.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for a fixed seed (zero is mapped to a valid state).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    /// A generator seeded from `EDDY_TEST_SEED`, or from the clock when unset; the seed is
+    /// printed under `tag` so a failure can be replayed.
+    pub fn seeded(tag: &str) -> Rng {
+        let seed = std::env::var("EDDY_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| (now_ms() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        eprintln!("{tag}: seed {seed} (set EDDY_TEST_SEED to replay)");
+        Rng::new(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// An index into a collection of `len` (> 0) items.
+    pub fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.index(items.len())]
+    }
+
+    /// True with probability `percent`/100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Shared test steps
 // ---------------------------------------------------------------------------------------------
 

@@ -1,0 +1,754 @@
+//! Randomised command fuzzing: every command the server lists in `COMMAND`, called with argument
+//! lists drawn from pools of awkward values (integer extremes, NaN and infinities, range markers,
+//! option keywords, keys of every type, small Lua scripts, random bytes), from several
+//! connections at once. The server must answer each call with a well-formed reply (or keep
+//! blocking, for blocking commands), never log a panic, and still serve a fresh client at the
+//! end.
+//!
+//! The run is reproducible: `EDDY_FUZZ_SEED` picks the seed (the default is fixed) and
+//! `EDDY_FUZZ_CALLS` the number of calls per connection; `EDDY_FUZZ_VERBOSE` prints every error
+//! reply with its call. The seed is printed, and a failure names the call or the panic site.
+
+mod common;
+
+use common::{encode_cmd, parse_resp, ParseError, Resp, Rng, Server};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// Commands not fuzzed, because what they do is correct and ends the run: stopping or pausing
+/// the server, silencing or killing connections, changing credentials or the listening setup.
+const EXCLUDED: &[&str] = &[
+    "shutdown",
+    "debug",
+    "monitor",
+    "client|kill",
+    "client|pause",
+    "client|reply",
+    "config|set",
+    "config|rewrite",
+    "bridge",
+];
+
+/// Keys of every type, prepared by [`seed_keys`], plus one that never exists.
+const KEYS: &[&str] = &[
+    "fz:str",
+    "fz:int",
+    "fz:hash",
+    "fz:list",
+    "fz:set",
+    "fz:iset",
+    "fz:zset",
+    "fz:stream",
+    "fz:hll",
+    "fz:geo",
+    "fz:bits",
+    "fz:none",
+    "fz:str",
+    "fz:list",
+    "fz:zset",
+];
+
+const NUMBERS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "7",
+    "10",
+    "100",
+    "-100",
+    "1000",
+    "65536",
+    "4294967296",
+    "2147483648",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "1e308",
+    "-1e308",
+    "1.5",
+    "-0",
+    "0.0001",
+    "inf",
+    "-inf",
+    "+inf",
+    "nan",
+    "(1",
+    "(-inf",
+    "[a",
+    "(b",
+    "[",
+    "+",
+    "-",
+    "$",
+    ">",
+    "*",
+    "0-0",
+    "0-1",
+    "1-*",
+    "18446744073709551615-18446744073709551615",
+    "9999999999999-0",
+    " 1",
+    "1 ",
+    "0x10",
+    "",
+];
+
+const WORDS: &[&str] = &[
+    "COUNT",
+    "LIMIT",
+    "WITHSCORES",
+    "WITHSCORE",
+    "WITHVALUES",
+    "BY",
+    "MATCH",
+    "TYPE",
+    "EX",
+    "PX",
+    "EXAT",
+    "PXAT",
+    "KEEPTTL",
+    "PERSIST",
+    "GET",
+    "NX",
+    "XX",
+    "GT",
+    "LT",
+    "CH",
+    "INCR",
+    "STORE",
+    "STOREDIST",
+    "BLOCK",
+    "STREAMS",
+    "GROUP",
+    "MAXLEN",
+    "MINID",
+    "NOMKSTREAM",
+    "REV",
+    "BYSCORE",
+    "BYLEX",
+    "AGGREGATE",
+    "SUM",
+    "MIN",
+    "MAX",
+    "WEIGHTS",
+    "LEFT",
+    "RIGHT",
+    "BEFORE",
+    "AFTER",
+    "RANK",
+    "MAXLEN",
+    "IDX",
+    "LEN",
+    "MINMATCHLEN",
+    "WITHMATCHLEN",
+    "ALPHA",
+    "ASC",
+    "DESC",
+    "FROMMEMBER",
+    "FROMLONLAT",
+    "BYRADIUS",
+    "BYBOX",
+    "WITHCOORD",
+    "WITHDIST",
+    "WITHHASH",
+    "ANY",
+    "km",
+    "m",
+    "OVERFLOW",
+    "WRAP",
+    "SAT",
+    "FAIL",
+    "u8",
+    "i64",
+    "u63",
+    "i65",
+    "#1",
+    "SET",
+    "INCRBY",
+    "AND",
+    "OR",
+    "XOR",
+    "NOT",
+    "BIT",
+    "BYTE",
+    "JUSTID",
+    "IDLE",
+    "TIME",
+    "RETRYCOUNT",
+    "FORCE",
+    "LASTID",
+    "ENTRIESREAD",
+    "MKSTREAM",
+    "NOACK",
+    "FULL",
+    "CONSUMERS",
+    "GROUPS",
+    "REPLACE",
+    "ABSTTL",
+    "FREQ",
+    "DB",
+    "ON",
+    "OFF",
+    "YES",
+    "NO",
+    "FLUSH",
+    "ASYNC",
+    "SYNC",
+    "LIBRARYNAME",
+    "WITHCODE",
+    "KEYS",
+    "FROM",
+    "EVENTS",
+    "IMAGE",
+    "both",
+    "old",
+    "new",
+    "earliest",
+    "latest",
+    "snapshot",
+    "FILTER",
+    "MEMBER",
+    "CONSUMER",
+    "http://127.0.0.1:1/",
+    "nats://127.0.0.1:1",
+    "webhook",
+    "*",
+    "fz:*",
+    "[a-",
+    "\\",
+    "h?llo",
+];
+
+const SCRIPTS: &[&str] = &[
+    "return 1",
+    "return redis.call('get', KEYS[1])",
+    "return redis.pcall(ARGV[1] or 'ping', KEYS[1], ARGV[2], ARGV[3])",
+    "return {1, 'a', {2, 3.5}, redis.status_reply('OK'), redis.error_reply('E x')}",
+    "redis.call('set', KEYS[1], ARGV[1]); return redis.call('incr', KEYS[1])",
+    "error('boom')",
+    "return tonumber(ARGV[1]) / 0",
+    "local t = {} for i = 1, 100 do t[i] = i end return t",
+    "return redis.sha1hex(ARGV[1] or '')",
+    "return cjson.decode(ARGV[1] or '[]')",
+    "return string.rep('x', tonumber(ARGV[1]) or 1)",
+    "#!lua name=fzlib\nredis.register_function('fzf', function(k, a) return redis.pcall(a[1] or 'ping', k[1], a[2]) end)",
+    "#!lua name=fzlib2\nredis.register_function{function_name='fzg', callback=function(k, a) return #k end, flags={'no-writes'}}",
+    "not lua at all (",
+];
+
+/// Runs the commands that give every key in [`KEYS`] its type.
+fn seed_keys(c: &mut Conn) {
+    let setup: &[&[&str]] = &[
+        &[
+            "DEL", "fz:str", "fz:int", "fz:hash", "fz:list", "fz:set", "fz:iset", "fz:zset",
+        ],
+        &["DEL", "fz:stream", "fz:hll", "fz:geo", "fz:bits", "fz:none"],
+        &["SET", "fz:str", "hello world"],
+        &["SET", "fz:int", "42"],
+        &["HSET", "fz:hash", "a", "1", "b", "x", "c", "1.5"],
+        &["RPUSH", "fz:list", "a", "b", "1", "2", "c"],
+        &["SADD", "fz:set", "a", "b", "c"],
+        &["SADD", "fz:iset", "1", "2", "3"],
+        &[
+            "ZADD", "fz:zset", "1", "a", "2", "b", "-inf", "c", "inf", "d",
+        ],
+        &["XADD", "fz:stream", "1-1", "a", "1"],
+        &["XADD", "fz:stream", "2-0", "b", "2"],
+        &["XGROUP", "CREATE", "fz:stream", "g", "0"],
+        &["PFADD", "fz:hll", "a", "b", "c"],
+        &[
+            "GEOADD",
+            "fz:geo",
+            "13.361389",
+            "38.115556",
+            "a",
+            "15.087269",
+            "37.502669",
+            "b",
+        ],
+        &["SETBIT", "fz:bits", "100", "1"],
+    ];
+    for cmd in setup {
+        let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+        c.call(&args, Duration::from_secs(10));
+    }
+}
+
+/// A connection that tolerates the server closing it (QUIT, a protocol error, a reset).
+struct Conn {
+    port: u16,
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn open(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Conn {
+            port,
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    fn reopen(&mut self) {
+        *self = Conn::open(self.port);
+    }
+
+    /// Sends one command and waits up to `wait` for its reply. `None` when the command is still
+    /// running (it blocks) or the server closed the connection; a malformed reply fails the test.
+    fn call(&mut self, args: &[&[u8]], wait: Duration) -> Option<Resp> {
+        if self.stream.write_all(&encode_cmd(args)).is_err() {
+            return None;
+        }
+        self.stream.set_read_timeout(Some(wait)).expect("timeout");
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match parse_resp(&self.buf, 0) {
+                Ok((r, end)) => {
+                    self.buf.drain(..end);
+                    // Pub/sub pushes and invalidations may precede the reply; they are replies
+                    // too as far as well-formedness goes, and the next call reads on.
+                    return Some(r);
+                }
+                Err(ParseError::Invalid(e)) => panic!(
+                    "malformed reply ({e}) to {:?}: {:?}",
+                    show(args),
+                    String::from_utf8_lossy(&self.buf)
+                ),
+                Err(ParseError::Incomplete) => match self.stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                },
+            }
+        }
+    }
+}
+
+fn show(args: &[&[u8]]) -> Vec<String> {
+    args.iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// One command from `COMMAND`: its full name (`parent|sub` for subcommands), arity, and the
+/// argument grammar `COMMAND DOCS` gives for it.
+#[derive(Clone)]
+struct Spec {
+    name: String,
+    arity: i64,
+    args: Vec<ArgDoc>,
+    /// Keys of the type the command's group works on.
+    keys: &'static [&'static str],
+}
+
+/// One node of a command's argument grammar, as `COMMAND DOCS` describes it.
+#[derive(Clone, Debug)]
+struct ArgDoc {
+    kind: String,
+    token: Option<String>,
+    optional: bool,
+    multiple: bool,
+    multiple_token: bool,
+    children: Vec<ArgDoc>,
+}
+
+fn arg_docs(list: Option<&Resp>) -> Vec<ArgDoc> {
+    let Some(Resp::Array(items)) = list else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|a| {
+            let flags: Vec<String> = match a.field("flags") {
+                Some(Resp::Array(f)) | Some(Resp::Set(f)) => {
+                    f.iter().filter_map(Resp::text).collect()
+                }
+                _ => Vec::new(),
+            };
+            ArgDoc {
+                kind: a.field("type").and_then(Resp::text).unwrap_or_default(),
+                token: a.field("token").and_then(Resp::text),
+                optional: flags.iter().any(|f| f == "optional"),
+                multiple: flags.iter().any(|f| f == "multiple"),
+                multiple_token: flags.iter().any(|f| f == "multiple_token"),
+                children: arg_docs(a.field("arguments")),
+            }
+        })
+        .collect()
+}
+
+/// The keys a command of documentation group `group` mostly meets.
+fn group_keys(group: &str) -> &'static [&'static str] {
+    match group {
+        "string" => &["fz:str", "fz:int", "fz:none"],
+        "hash" => &["fz:hash", "fz:none"],
+        "list" => &["fz:list", "fz:none"],
+        "set" => &["fz:set", "fz:iset", "fz:none"],
+        "sorted_set" => &["fz:zset", "fz:geo", "fz:none"],
+        "stream" => &["fz:stream", "fz:none"],
+        "hyperloglog" => &["fz:hll", "fz:none"],
+        "geo" => &["fz:geo", "fz:none"],
+        "bitmap" => &["fz:bits", "fz:str", "fz:none"],
+        _ => KEYS,
+    }
+}
+
+type Docs = std::collections::HashMap<String, (Vec<ArgDoc>, &'static [&'static str])>;
+
+/// `COMMAND DOCS` as name → (argument grammar, keys), subcommands included.
+fn docs(c: &mut Conn) -> Docs {
+    let mut out = Docs::new();
+    fn walk(flat: &[Resp], out: &mut Docs) {
+        for pair in flat.chunks(2) {
+            let (Some(name), Some(doc)) = (pair[0].text(), pair.get(1)) else {
+                continue;
+            };
+            let group = doc.field("group").and_then(Resp::text).unwrap_or_default();
+            out.insert(
+                name.to_lowercase(),
+                (arg_docs(doc.field("arguments")), group_keys(&group)),
+            );
+            if let Some(Resp::Array(subs)) = doc.field("subcommands") {
+                walk(subs, out);
+            }
+        }
+    }
+    if let Some(Resp::Array(flat)) = c.call(&[b"COMMAND", b"DOCS"], Duration::from_secs(10)) {
+        walk(&flat, &mut out);
+    }
+    out
+}
+
+fn command_specs(c: &mut Conn) -> Vec<Spec> {
+    let Some(Resp::Array(entries)) = c.call(&[b"COMMAND"], Duration::from_secs(10)) else {
+        panic!("COMMAND did not return an array");
+    };
+    let mut out = Vec::new();
+    fn collect(entries: &[Resp], out: &mut Vec<Spec>) {
+        for e in entries {
+            let Resp::Array(fields) = e else { continue };
+            let (Some(name), Some(Resp::Int(arity))) = (fields[0].text(), fields.get(1)) else {
+                continue;
+            };
+            if let Some(Resp::Array(subs)) = fields.get(9) {
+                collect(subs, out);
+            }
+            out.push(Spec {
+                name: name.to_lowercase(),
+                arity: *arity,
+                args: Vec::new(),
+                keys: KEYS,
+            });
+        }
+    }
+    collect(&entries, &mut out);
+    out.retain(|s| !EXCLUDED.contains(&s.name.as_str()));
+    let mut docs = docs(c);
+    for spec in &mut out {
+        if let Some((args, keys)) = docs.remove(&spec.name) {
+            spec.args = args;
+            spec.keys = keys;
+        }
+    }
+    out
+}
+
+/// A value for a grammar node of type `kind`: mostly plausible, sometimes hostile.
+fn typed_value(rng: &mut Rng, kind: &str, keys: &[&str]) -> Vec<u8> {
+    if rng.chance(10) {
+        return arg(rng);
+    }
+    let pool: &[&str] = match kind {
+        "key" if rng.chance(80) => keys,
+        "key" => KEYS,
+        "integer" => &["0", "1", "2", "3", "5", "10", "-1", "-2", "100"],
+        "double" => &["0", "1", "1.5", "-2.5", "10", "inf", "-inf"],
+        "pattern" => &["*", "fz:*", "a*", "?", "[a-c]", "*z*"],
+        "unix-time" => &["0", "1", "2000000000", "4102444800000"],
+        _ => &["a", "b", "c", "d", "1", "2", "fz:str", "x y", ""],
+    };
+    rng.pick(pool).as_bytes().to_vec()
+}
+
+/// Appends a random instance of the grammar `nodes` to `out`.
+fn grammar(rng: &mut Rng, nodes: &[ArgDoc], keys: &[&str], out: &mut Vec<Vec<u8>>) {
+    for node in nodes {
+        if node.optional && rng.chance(55) {
+            continue;
+        }
+        let times = if node.multiple { 1 + rng.below(3) } else { 1 };
+        for i in 0..times {
+            if let Some(t) = &node.token {
+                if i == 0 || node.multiple_token {
+                    out.push(t.as_bytes().to_vec());
+                }
+            }
+            match node.kind.as_str() {
+                "pure-token" => {}
+                "oneof" if !node.children.is_empty() => {
+                    let pick = rng.index(node.children.len());
+                    let mut one = node.children[pick].clone();
+                    one.optional = false;
+                    grammar(rng, std::slice::from_ref(&one), keys, out);
+                }
+                "block" => grammar(rng, &node.children, keys, out),
+                kind => out.push(typed_value(rng, kind, keys)),
+            }
+        }
+    }
+}
+
+/// One argument, drawn from the pools.
+fn arg(rng: &mut Rng) -> Vec<u8> {
+    match rng.below(100) {
+        0..=29 => rng.pick(KEYS).as_bytes().to_vec(),
+        30..=54 => rng.pick(NUMBERS).as_bytes().to_vec(),
+        55..=79 => rng.pick(WORDS).as_bytes().to_vec(),
+        80..=84 => rng.pick(SCRIPTS).as_bytes().to_vec(),
+        85..=89 => {
+            let len = rng.below(40);
+            (0..len).map(|_| rng.next() as u8).collect()
+        }
+        // Short members shared between calls, so adds and removes meet.
+        _ => vec![b'a' + rng.below(4) as u8],
+    }
+}
+
+/// A random call to `spec`: most often following its documented grammar, otherwise of a
+/// (usually) valid length with arguments from the pools.
+fn call_for(rng: &mut Rng, spec: &Spec) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = spec
+        .name
+        .split('|')
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    if !spec.args.is_empty() && rng.chance(70) {
+        grammar(rng, &spec.args, spec.keys, &mut out);
+        return out;
+    }
+    let fixed = out.len();
+    let min = spec.arity.unsigned_abs() as usize;
+    let total = if rng.chance(8) {
+        rng.index(min + 3)
+    } else if spec.arity > 0 {
+        min
+    } else {
+        min + rng.index(8)
+    };
+    // The first argument after the name is most often a key.
+    for i in fixed..total.max(fixed) {
+        if i == fixed && rng.chance(60) {
+            out.push(rng.pick(spec.keys).as_bytes().to_vec());
+        } else {
+            out.push(arg(rng));
+        }
+    }
+    out
+}
+
+/// Replies seen: (errors, other replies, none within the wait).
+type Tally = (usize, usize, usize);
+
+fn fuzz_connection(port: u16, specs: &[Spec], seed: u64, calls: usize) -> Result<Tally, String> {
+    let mut rng = Rng::new(seed);
+    let mut c = Conn::open(port);
+    let mut tally = (0, 0, 0);
+    let mut queued = 0;
+    let verbose = std::env::var_os("EDDY_FUZZ_VERBOSE").is_some();
+    for n in 0..calls {
+        if n % 200 == 0 {
+            queued = 0;
+            c.reopen();
+            seed_keys(&mut c);
+        }
+        let spec = rng.pick(specs);
+        let call = call_for(&mut rng, spec);
+        let args: Vec<&[u8]> = call.iter().map(|a| a.as_slice()).collect();
+        let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.call(&args, Duration::from_millis(150))
+        }))
+        .map_err(|_| format!("call {n} (seed {seed}): {:?}", show(&args)))?;
+        match reply {
+            // Subscribed connections refuse most commands: start afresh.
+            Some(Resp::Error(e)) if e.starts_with("ERR Can't execute") => {
+                tally.0 += 1;
+                queued = 0;
+                c.reopen();
+            }
+            Some(Resp::Error(e)) => {
+                if verbose {
+                    eprintln!("{e} <- {:?}", show(&args));
+                }
+                tally.0 += 1;
+            }
+            // Run a transaction once it has a few commands, so EXEC meets random queues.
+            Some(Resp::Simple(s)) if s == "QUEUED" => {
+                tally.1 += 1;
+                queued += 1;
+                if queued == 5 {
+                    queued = 0;
+                    if c.call(&[b"EXEC"], Duration::from_secs(10)).is_none() {
+                        c.reopen();
+                    }
+                }
+            }
+            Some(_) => tally.1 += 1,
+            None => {
+                // Blocked or closed: carry on from a fresh connection.
+                tally.2 += 1;
+                queued = 0;
+                c.reopen();
+            }
+        }
+    }
+    Ok(tally)
+}
+
+#[test]
+fn random_calls_to_every_command_leave_the_server_serving() {
+    if !common::eddy_only("random_calls_to_every_command_leave_the_server_serving") {
+        return;
+    }
+    let seed = seed();
+    let calls: usize = std::env::var("EDDY_FUZZ_CALLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8000);
+    eprintln!("fuzz seed {seed}, {calls} calls per connection");
+    let srv = Server::start();
+    let port = srv.port();
+    let specs = command_specs(&mut Conn::open(port));
+    assert!(
+        specs.len() > 150,
+        "COMMAND listed only {} commands",
+        specs.len()
+    );
+
+    let workers: Vec<_> = (0..3u64)
+        .map(|i| {
+            let specs = specs.clone();
+            std::thread::spawn(move || {
+                fuzz_connection(port, &specs, seed.wrapping_add(i * 0x9E37_79B9), calls)
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for w in workers {
+        match w.join().expect("fuzz thread") {
+            Ok((errors, replies, none)) => {
+                eprintln!("{errors} errors, {replies} other replies, {none} without a reply");
+                // Most calls must get past argument checking, or the fuzzing tests little.
+                assert!(
+                    replies > calls / 5,
+                    "only {replies} of {calls} calls succeeded"
+                );
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(failures.is_empty(), "fuzzing failed: {failures:#?}");
+
+    assert_healthy(&srv, seed);
+}
+
+/// After a run: a fresh client is served, the server logged no panic, and what clients sent
+/// did not leave it holding large amounts of memory.
+fn assert_healthy(srv: &Server, seed: u64) {
+    let mut r = srv.raw();
+    assert_eq!(r.call(&["PING"]), Resp::Simple("PONG".into()));
+    let log = srv.log();
+    let panics: Vec<&str> = log.lines().filter(|l| l.contains("panicked")).collect();
+    assert!(
+        panics.is_empty(),
+        "the server panicked (seed {seed}):\n{}",
+        panics.join("\n")
+    );
+    if let Some(kb) = rss_kb(srv.pid()) {
+        eprintln!("server RSS: {kb} kB");
+        assert!(
+            kb < RSS_LIMIT_KB,
+            "server RSS grew to {kb} kB (seed {seed})"
+        );
+    }
+}
+
+/// More resident memory than a fuzzed server should ever hold.
+const RSS_LIMIT_KB: u64 = 256 * 1024;
+
+/// `EDDY_FUZZ_SEED`, or the fixed default.
+fn seed() -> u64 {
+    std::env::var("EDDY_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_EDD1)
+}
+
+/// Resident memory of process `pid` (Linux), in kB.
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn mangled_frames_get_an_error_or_a_close_and_never_a_crash() {
+    let seed = seed();
+    let srv = Server::start();
+    let mut rng = Rng::new(seed);
+    let mut c = Conn::open(srv.port());
+    let frames: &[&[&[u8]]] = &[
+        &[b"SET", b"fz:str", b"value"],
+        &[b"HSET", b"fz:hash", b"f", b"v"],
+        &[b"ZADD", b"fz:zset", b"1", b"m"],
+        &[b"HELLO", b"3"],
+        &[b"CHANGES", b"READ", b"FROM", b"earliest", b"COUNT", b"2"],
+    ];
+    for n in 0..10_000 {
+        let mut bytes = encode_cmd(frames[rng.index(frames.len())]);
+        match rng.below(4) {
+            // Overwrite a few bytes: lengths, type markers and CRLFs all get hit.
+            0 | 1 => {
+                for _ in 0..1 + rng.below(3) {
+                    let i = rng.index(bytes.len());
+                    bytes[i] = *rng.pick(&b"*$:+-0123456789\r\n\x00\xff a"[..]);
+                }
+            }
+            // Cut the frame short and start another.
+            2 => bytes.truncate(rng.index(bytes.len())),
+            // Splice a second frame's tail into the middle.
+            _ => {
+                let other = encode_cmd(frames[rng.index(frames.len())]);
+                let at = rng.index(bytes.len());
+                bytes.truncate(at);
+                bytes.extend_from_slice(&other[rng.index(other.len())..]);
+            }
+        }
+        bytes.extend_from_slice(&encode_cmd(&[b"PING"]));
+        let _ = c.stream.write_all(&bytes);
+        // Whatever the server makes of the bytes, it answers, waits for more, or closes; the
+        // next round starts on a fresh connection when it did not answer.
+        if n % 100 == 0 {
+            // A frame that sends the server into a loop shows first as growing memory.
+            let kb = rss_kb(srv.pid()).unwrap_or(0);
+            assert!(
+                kb < RSS_LIMIT_KB,
+                "server RSS {kb} kB after {bytes:?} (seed {seed})"
+            );
+        }
+        match c.call(&[b"ECHO", b"fz"], Duration::from_millis(50)) {
+            Some(_) if n % 50 != 0 => {}
+            _ => c.reopen(),
+        }
+    }
+    assert_healthy(&srv, seed);
+}
