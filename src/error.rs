@@ -221,7 +221,7 @@ fn c_str(b: &[u8]) -> &[u8] {
 pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
     CmdError::owned(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
-        sanitize(sub, 128),
+        sanitize(c_str(sub), 128),
         cmd.to_ascii_uppercase()
     ))
 }
@@ -231,7 +231,7 @@ pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
 pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> CmdError {
     CmdError::owned(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        sanitize(sub, 128),
+        sanitize(c_str(sub), 128),
         cmd.to_ascii_uppercase()
     ))
 }

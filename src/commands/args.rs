@@ -72,11 +72,28 @@ pub fn float(a: &[u8]) -> CmdResult<f64> {
     parse_f64(a).ok_or_else(|| NOT_FLOAT.into())
 }
 
-/// A non-negative integer, with Redis's "value is out of range, must be positive" error.
-pub fn count(a: &[u8]) -> CmdResult<usize> {
-    let n = int(a)?;
-    if n < 0 {
-        return Err(crate::error::COUNT_POSITIVE.into());
+/// A non-negative integer; `err` both when `a` is not an integer and when it is negative, as
+/// Redis's `getPositiveLongFromObjectOrReply` with a message.
+pub fn non_negative(a: &[u8], err: &'static str) -> CmdResult<usize> {
+    match parse_i64(a) {
+        Some(n) if n >= 0 => Ok(n as usize),
+        _ => Err(err.into()),
     }
-    Ok(n as usize)
+}
+
+/// A C `int`, as Redis's `getIntFromObjectOrReply`: `msg`, when given, is the error both for a
+/// non-integer and for a value out of the `int` range; otherwise Redis's two default errors.
+pub fn c_int(a: &[u8], msg: Option<&'static str>) -> CmdResult<i32> {
+    let fail = |default: CmdError| msg.map_or(default, CmdError::from);
+    let n = parse_i64(a).ok_or_else(|| fail(NOT_INTEGER.into()))?;
+    i32::try_from(n).map_err(|_| {
+        fail(CmdError::from(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ))
+    })
+}
+
+/// A non-negative count, with Redis's "value is out of range, must be positive" error.
+pub fn count(a: &[u8]) -> CmdResult<usize> {
+    non_negative(a, crate::error::COUNT_POSITIVE)
 }

@@ -142,11 +142,7 @@ fn reset(ctx: &mut Ctx, _a: Args) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, a: Args) -> CmdResult {
-    let n = int(a.get(1))?;
-    if n < 0 || n as usize >= ctx.srv.keyspace.ndbs() {
-        return Err(error::DB_INDEX.into());
-    }
-    ctx.sess.db = n as usize;
+    ctx.sess.db = super::keys::db_arg(ctx, a.get(1), None)?;
     ctx.out.ok();
     Ok(())
 }

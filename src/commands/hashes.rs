@@ -21,7 +21,7 @@ use crate::keyspace::value::{Collection, Meta, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
 use crate::util::glob::glob_match;
-use crate::util::num::{fmt_incrbyfloat, parse_f64, parse_i64};
+use crate::util::num::{fmt_incrbyfloat, parse_i64, parse_incr_float};
 
 const H: &[&str] = &["hash"];
 
@@ -314,14 +314,14 @@ fn hincrby(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (key, f) = (a.get(1), a.get(2));
-    let delta = parse_f64(a.get(3)).ok_or(CmdError::from(error::NOT_FLOAT))?;
+    let delta = parse_incr_float(a.get(3)).ok_or(CmdError::from(error::NOT_FLOAT))?;
     if !delta.is_finite() {
         return Err(error::NAN_OR_INFINITY.into());
     }
     let lim = limits(ctx);
     let mut l = ctx.lock1(key);
     let cur = match read(&mut l, key)?.and_then(|h| h.get(f)) {
-        Some(v) => parse_f64(v).ok_or(CmdError::from(error::HASH_NOT_FLOAT))?,
+        Some(v) => parse_incr_float(v).ok_or(CmdError::from(error::HASH_NOT_FLOAT))?,
         None => 0.0,
     };
     let new = cur + delta;

@@ -192,13 +192,14 @@ fn renamenx(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-/// Parses a database index argument for MOVE/COPY.
-fn db_arg(ctx: &Ctx, raw: &[u8]) -> CmdResult<usize> {
-    let n = int(raw)?;
-    if n < 0 || n as usize >= ctx.srv.keyspace.ndbs() {
-        return Err(error::DB_INDEX.into());
+/// A database index argument (SELECT, MOVE, COPY, SWAPDB): a C `int` (`msg` is SWAPDB's error
+/// for one that is not), then a database that exists.
+pub(super) fn db_arg(ctx: &Ctx, raw: &[u8], msg: Option<&'static str>) -> CmdResult<usize> {
+    let n = super::args::c_int(raw, msg)?;
+    match usize::try_from(n) {
+        Ok(n) if n < ctx.srv.keyspace.ndbs() => Ok(n),
+        _ => Err(error::DB_INDEX.into()),
     }
-    Ok(n as usize)
 }
 
 fn copy(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -212,7 +213,7 @@ fn copy(ctx: &mut Ctx, a: Args) -> CmdResult {
             replace = true;
         } else if is(opt, "DB") {
             let raw = c.value()?;
-            dst_db = db_arg(ctx, raw)?;
+            dst_db = db_arg(ctx, raw, None)?;
             db_raw = Some(raw);
         } else {
             return Err(error::SYNTAX.into());
@@ -504,7 +505,6 @@ fn object_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
 /// EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT.
 fn expire_generic(ctx: &mut Ctx, a: Args, unit_ms: bool, absolute: bool, name: &str) -> CmdResult {
     let key = a.get(1);
-    let n = int(a.get(2))?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in a.iter().skip(3) {
         if is(opt, "NX") {
@@ -528,6 +528,8 @@ fn expire_generic(ctx: &mut Ctx, a: Args, unit_ms: bool, absolute: bool, name: &
     if gt && lt {
         return Err(error::EXPIRE_OPTS_GTLT.into());
     }
+    // Redis checks the options before the time.
+    let n = int(a.get(2))?;
     let ms = if unit_ms {
         Some(n)
     } else {
@@ -719,7 +721,7 @@ fn restore(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn move_(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(1);
-    let dst = db_arg(ctx, a.get(2))?;
+    let dst = db_arg(ctx, a.get(2), None)?;
     let src = ctx.sess.db;
     if src == dst {
         return Err(error::SAME_OBJECT.into());
@@ -756,15 +758,8 @@ fn move_(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, a: Args) -> CmdResult {
-    let parse = |raw: &[u8], which: &'static str| -> CmdResult<usize> {
-        let n = int(raw).map_err(|_| CmdError::from(which))?;
-        if n < 0 || n as usize >= ctx.srv.keyspace.ndbs() {
-            return Err(error::DB_INDEX.into());
-        }
-        Ok(n as usize)
-    };
-    let x = parse(a.get(1), "ERR invalid first DB index")?;
-    let y = parse(a.get(2), "ERR invalid second DB index")?;
+    let x = db_arg(ctx, a.get(1), Some("ERR invalid first DB index"))?;
+    let y = db_arg(ctx, a.get(2), Some("ERR invalid second DB index"))?;
     let mut l = ctx.lock_all();
     if x != y {
         let mut ready = Vec::new();

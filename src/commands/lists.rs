@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::args::{int, is, Cursor};
+use super::args::{count, int, is, non_negative, Cursor};
 use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
 use crate::error::{self, CmdError, CmdResult};
@@ -227,11 +227,7 @@ fn pop_generic(ctx: &mut Ctx, a: Args, left: bool) -> CmdResult {
     }
     let key = a.get(1);
     let count = if a.len() == 3 {
-        let n = int(a.get(2)).map_err(|_| CmdError::from(error::COUNT_POSITIVE))?;
-        if n < 0 {
-            return Err(error::COUNT_POSITIVE.into());
-        }
-        Some(n as u64)
+        Some(count(a.get(2))? as u64)
     } else {
         None
     };
@@ -338,13 +334,14 @@ fn index(i: i64, len: usize) -> Option<usize> {
 }
 
 fn lindex(ctx: &mut Ctx, a: Args) -> CmdResult {
-    let i = int(a.get(2))?;
+    // Redis looks the key up before it parses the index.
     let mut l = ctx.lock1(a.get(1));
     let Some(li) = read_list(&mut l, a.get(1))? else {
         drop(l);
         ctx.out.null();
         return Ok(());
     };
+    let i = int(a.get(2))?;
     match index(i, li.len()).and_then(|i| li.get(i)) {
         Some(x) => ctx.out.bulk(x),
         None => ctx.out.null(),
@@ -366,16 +363,9 @@ fn lpos(ctx: &mut Ctx, a: Args) -> CmdResult {
                 return Err(error::LPOS_RANK_ZERO.into());
             }
         } else if is(opt, "COUNT") {
-            let n = c.i64()?;
-            if n < 0 {
-                return Err(error::LPOS_COUNT_NEGATIVE.into());
-            }
-            count = Some(n);
+            count = Some(non_negative(c.value()?, error::LPOS_COUNT_NEGATIVE)? as i64);
         } else if is(opt, "MAXLEN") {
-            maxlen = c.i64()?;
-            if maxlen < 0 {
-                return Err(error::LPOS_MAXLEN_NEGATIVE.into());
-            }
+            maxlen = non_negative(c.value()?, error::LPOS_MAXLEN_NEGATIVE)? as i64;
         } else {
             return Err(error::SYNTAX.into());
         }
@@ -449,12 +439,12 @@ fn lpos(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn lset(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (key, elem) = (a.get(1), a.get(3));
-    let i = int(a.get(2))?;
     let fill = fill(ctx);
     let mut l = ctx.lock1(key);
     let Some(li) = write_list(&mut l, key)? else {
         return Err(error::NO_SUCH_KEY.into());
     };
+    let i = int(a.get(2))?;
     let Some(at) = index(i, li.len()) else {
         return Err(error::OUT_OF_RANGE.into());
     };

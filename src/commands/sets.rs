@@ -18,7 +18,7 @@
 
 use smallvec::SmallVec;
 
-use super::args::{int, is};
+use super::args::{int, is, non_negative};
 use super::hashes::{parse_cursor, random_count, scan_options, scan_reply};
 use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
@@ -504,11 +504,7 @@ fn sintercard(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut i = 2 + numkeys;
     while i < a.len() {
         if is(a.get(i), "LIMIT") && i + 1 < a.len() {
-            let n = int(a.get(i + 1))?;
-            if n < 0 {
-                return Err(error::LIMIT_NEGATIVE.into());
-            }
-            limit = n as usize;
+            limit = non_negative(a.get(i + 1), error::LIMIT_NEGATIVE)?;
             i += 2;
         } else {
             return Err(error::SYNTAX.into());

@@ -23,6 +23,7 @@ use crate::keyspace::list::{Fill, List};
 use crate::keyspace::value::{Collection, Meta, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
+use crate::util::num::{strtod, Strtod, C_BLANKS};
 
 const S: &[&str] = &["set", "sortedset", "list", "dangerous"];
 
@@ -124,51 +125,18 @@ fn by_pattern(l: &mut Locked, pat: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// C's `strtod` as SORT uses it: the whole string must be a number (an empty one is 0), not NaN
-/// and not out of range.
+/// C's `strtod` as SORT uses it: leading blanks skipped, the whole rest a number (an empty one
+/// is 0), not NaN and not out of range.
 fn score(b: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(b).ok()?;
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = std::str::from_utf8(b).ok()?;
+    let t = t.trim_start_matches(C_BLANKS);
     if t.is_empty() {
         return Some(0.0);
     }
-    let v: f64 = match t.parse() {
-        Ok(v) => v,
-        Err(_) => hex_float(t)?,
-    };
-    if v.is_nan() || (v.is_infinite() && !t.to_ascii_lowercase().contains("inf")) {
-        return None;
+    match strtod(t)? {
+        Strtod { v, erange: false } if !v.is_nan() => Some(v),
+        _ => None,
     }
-    Some(v)
-}
-
-/// C99 hexadecimal floating point as `strtod` reads it: `[+-]0x<hex>[.<hex>][p[+-]<dec>]`.
-fn hex_float(t: &str) -> Option<f64> {
-    let (neg, t) = match t.as_bytes().first()? {
-        b'-' => (true, &t[1..]),
-        b'+' => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
-    let (mant, exp) = match t.find(['p', 'P']) {
-        Some(i) => (&t[..i], t[i + 1..].parse::<i32>().ok()?),
-        None => (t, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + c.to_digit(16)? as f64;
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += c.to_digit(16)? as f64 * scale;
-        scale /= 16.0;
-    }
-    let v = v * 2f64.powi(exp);
-    Some(if neg { -v } else { v })
 }
 
 /// What an element sorts by.

@@ -12,7 +12,7 @@ use crate::error::{self, CmdResult};
 use crate::keyspace::value::{Str, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
-use crate::util::num::{fmt_incrbyfloat, parse_f64, parse_i64};
+use crate::util::num::{fmt_incrbyfloat, parse_i64, parse_incr_float};
 
 const S: &[&str] = &["string"];
 
@@ -328,8 +328,9 @@ fn getdel(ctx: &mut Ctx, a: Args) -> CmdResult {
 fn getex(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(1);
     let mut c = Cursor::new(a, 2);
-    // None: leave the TTL; Some(None): PERSIST; Some(Some(t)): set it.
-    let mut change: Option<Option<u64>> = None;
+    // None: leave the TTL; Some(None): PERSIST; Some(Some(t)): set it. The time is checked only
+    // once the key is found to hold a string, as Redis does.
+    let mut change: Option<Option<(bool, bool, &[u8])>> = None;
     while let Some(opt) = c.next_arg() {
         if change.is_some() {
             return Err(error::SYNTAX.into());
@@ -339,8 +340,7 @@ fn getex(ctx: &mut Ctx, a: Args) -> CmdResult {
         } else if is(opt, "EX") || is(opt, "PX") || is(opt, "EXAT") || is(opt, "PXAT") {
             let ms = is(opt, "PX") || is(opt, "PXAT");
             let abs = is(opt, "EXAT") || is(opt, "PXAT");
-            let raw = c.value()?;
-            change = Some(Some(expire_at(ms, abs, raw, ctx.now, "getex")?));
+            change = Some(Some((ms, abs, c.value()?)));
         } else {
             return Err(error::SYNTAX.into());
         }
@@ -350,6 +350,11 @@ fn getex(ctx: &mut Ctx, a: Args) -> CmdResult {
         drop(l);
         ctx.out.null();
         return Ok(());
+    };
+    let change = match change {
+        Some(Some((ms, abs, raw))) => Some(Some(expire_at(ms, abs, raw, ctx.now, "getex")?)),
+        Some(None) => Some(None),
+        None => None,
     };
     match change {
         None => {}
@@ -502,15 +507,14 @@ fn decrby(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn incrbyfloat(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(1);
-    let delta = parse_f64(a.get(2)).ok_or(crate::error::CmdError::from(error::NOT_FLOAT))?;
+    let not_float = || crate::error::CmdError::from(error::NOT_FLOAT);
+    // Redis checks the key's type and value before the increment.
     let mut l = ctx.lock1(key);
     let (cur, existed) = match l.get_str(key)? {
-        Some(s) => (
-            parse_f64(s).ok_or(crate::error::CmdError::from(error::NOT_FLOAT))?,
-            true,
-        ),
+        Some(s) => (parse_incr_float(s).ok_or_else(not_float)?, true),
         None => (0.0, false),
     };
+    let delta = parse_incr_float(a.get(2)).ok_or_else(not_float)?;
     let new = cur + delta;
     if !new.is_finite() {
         return Err(error::INCR_NAN.into());
@@ -623,6 +627,15 @@ fn setrange(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 fn lcs(ctx: &mut Ctx, a: Args) -> CmdResult {
+    // Redis checks the keys' types (with its own error) before the options.
+    let (k1, k2) = (a.get(1), a.get(2));
+    let mut l = ctx.lock(&[k1, k2]);
+    let not_strings =
+        |_| crate::error::CmdError::from("ERR The specified keys must contain string values");
+    let s1 = l.get_str(k1).map_err(not_strings)?.map(|s| s.to_vec());
+    let s2 = l.get_str(k2).map_err(not_strings)?.map(|s| s.to_vec());
+    drop(l);
+    let (s1, s2) = (s1.unwrap_or_default(), s2.unwrap_or_default());
     let (mut want_len, mut want_idx, mut with_len) = (false, false, false);
     let mut min_len: i64 = 0;
     let mut c = Cursor::new(a, 3);
@@ -642,11 +655,6 @@ fn lcs(ctx: &mut Ctx, a: Args) -> CmdResult {
     if want_len && want_idx {
         return Err("ERR If you want both the length and indexes, please just use IDX.".into());
     }
-    let (k1, k2) = (a.get(1), a.get(2));
-    let mut l = ctx.lock(&[k1, k2]);
-    let s1 = l.get_str(k1)?.map(|s| s.to_vec()).unwrap_or_default();
-    let s2 = l.get_str(k2)?.map(|s| s.to_vec()).unwrap_or_default();
-    drop(l);
     let cells = (s1.len() as u64 + 1) * (s2.len() as u64 + 1);
     if cells * 4 > max_len(ctx) as u64 {
         return Err(

@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use smallvec::SmallVec;
 
-use super::args::{count, float, int, is};
+use super::args::{count, float, int, is, non_negative};
 use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
 use crate::error::{self, CmdError, CmdResult};
@@ -43,6 +43,7 @@ use crate::keyspace::zset::{cmp_entry, ZLimits, ZSet};
 use crate::keyspace::{Locked, Shard};
 use crate::protocol::resp::{Args, Out};
 use crate::util::glob::glob_match;
+use crate::util::num::C_BLANKS;
 use crate::util::num::{fmt_double, parse_f64};
 
 const Z: &[&str] = &["sortedset"];
@@ -248,11 +249,9 @@ fn score_bound(a: &[u8]) -> Option<ScoreBound> {
         return Some(ScoreBound { v: 0.0, ex });
     }
     let t = std::str::from_utf8(body).ok()?;
-    let t = t.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    if t.is_empty() || t.starts_with(['+', '-']) && t[1..].starts_with(['+', '-']) {
-        return None;
-    }
-    let v: f64 = t.parse().ok()?;
+    let t = t.trim_start_matches(C_BLANKS);
+    // Unlike most float arguments, a range bound may be out of range (it reads as ±inf or 0).
+    let v = crate::util::num::strtod(t)?.v;
     if v.is_nan() {
         return None;
     }
@@ -1275,11 +1274,7 @@ fn setop_generic(
             withscores = true;
             j += 1;
         } else if card_only && remaining >= 2 && is(o, "LIMIT") {
-            let v = int(a.get(j + 1)).map_err(|_| CmdError::from(error::ZSET_LIMIT_NEGATIVE))?;
-            if v < 0 {
-                return Err(error::ZSET_LIMIT_NEGATIVE.into());
-            }
-            limit = v as usize;
+            limit = non_negative(a.get(j + 1), error::ZSET_LIMIT_NEGATIVE)?;
             j += 2;
         } else {
             return Err(error::SYNTAX.into());

@@ -3,24 +3,90 @@
 
 pub use crate::protocol::resp::parse_i64;
 
-/// Parses a float the way Redis's `getDoubleFromObject` accepts it: no surrounding spaces, no
-/// trailing bytes, `inf`/`-inf` allowed, NaN and out-of-range values rejected.
+/// C's `isspace`: the blanks `strtod` skips before a number.
+pub const C_BLANKS: [char; 6] = [' ', '\t', '\n', '\r', '\x0b', '\x0c'];
+
+/// Parses a float the way Redis's `getDoubleFromObject` (C's `strtod`) accepts it: no
+/// surrounding spaces, no trailing bytes, hexadecimal (`0x1.8p3`) as well as decimal, `inf`/`-inf`
+/// allowed; NaN and out-of-range values (`ERANGE`: overflow, underflow to zero) rejected.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if s.is_empty() || s.len() > 256 || s[0].is_ascii_whitespace() {
         return None;
     }
-    let t = std::str::from_utf8(s).ok()?;
-    let v: f64 = t.parse().ok()?;
-    if v.is_nan() {
+    match strtod(std::str::from_utf8(s).ok()?)? {
+        Strtod { v, erange: false } if !v.is_nan() => Some(v),
+        _ => None,
+    }
+}
+
+/// INCRBYFLOAT's and HINCRBYFLOAT's operands: Redis reads them as `long double` (`strtold`),
+/// whose range holds what underflows a double, so that reads as 0 here rather than failing.
+/// (What overflows a double but not a `long double` still fails: the sum has no double.)
+pub fn parse_incr_float(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s.len() > 256 || s[0].is_ascii_whitespace() {
         return None;
     }
-    if v.is_infinite() {
-        let l = t.trim_start_matches(['+', '-']).to_ascii_lowercase();
-        if l != "inf" && l != "infinity" {
-            return None;
-        }
+    match strtod(std::str::from_utf8(s).ok()?)? {
+        Strtod { v, erange } if !v.is_nan() && (!erange || v == 0.0) => Some(v),
+        _ => None,
     }
-    Some(v)
+}
+
+/// What C's `strtod` makes of a whole string (no leading blanks skipped here).
+pub struct Strtod {
+    pub v: f64,
+    /// The value is out of a double's range: `errno == ERANGE`, `v` is ±inf or 0.
+    pub erange: bool,
+}
+
+/// C's `strtod` over all of `t`: `None` unless the whole string is one number, decimal or
+/// hexadecimal (`[+-]0x<hex>[.<hex>][p[+-]<dec>]`), or `inf`/`infinity`/`nan` in any case.
+pub fn strtod(t: &str) -> Option<Strtod> {
+    let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let hex = unsigned.starts_with("0x") || unsigned.starts_with("0X");
+    let v = if hex {
+        let v = parse_hex(&unsigned[2..])?;
+        if t.starts_with('-') {
+            -v
+        } else {
+            v
+        }
+    } else {
+        t.parse().ok()?
+    };
+    let erange = if v.is_infinite() {
+        let word = unsigned.to_ascii_lowercase();
+        word != "inf" && word != "infinity"
+    } else if v == 0.0 {
+        // A non-zero mantissa that underflowed.
+        let mantissa = if hex {
+            unsigned[2..].split(['p', 'P']).next()
+        } else {
+            unsigned.split(['e', 'E']).next()
+        };
+        mantissa.is_some_and(|m| m.bytes().any(|c| c.is_ascii_alphanumeric() && c != b'0'))
+    } else {
+        false
+    };
+    Some(Strtod { v, erange })
+}
+
+/// The digits of a hexadecimal float after `0x`: `h[.h][p[+-]d]`, at least one mantissa digit.
+fn parse_hex(t: &str) -> Option<f64> {
+    let (mantissa, exp) = match t.split_once(['p', 'P']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (t, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() || frac.len() > 1024 {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars().chain(frac.chars()) {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let scale = exp.checked_sub(4 * frac.len() as i32)?;
+    Some(v * 2f64.powi(scale))
 }
 
 /// C's `%.17g`.
@@ -105,6 +171,38 @@ mod tests {
         assert_eq!(parse_f64(b"1 "), None);
         assert_eq!(parse_f64(b"1e400"), None);
         assert_eq!(parse_f64(b""), None);
+        // strtod's underflow to zero is an error; zero itself is not.
+        assert_eq!(parse_f64(b"1e-400"), None);
+        assert_eq!(parse_f64(b"-0.000e-999"), Some(0.0));
+    }
+
+    #[test]
+    fn parses_hexadecimal_floats_as_strtod() {
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"-0X1.8p1"), Some(-3.0));
+        assert_eq!(parse_f64(b"+0x.8"), Some(0.5));
+        assert_eq!(parse_f64(b"0xAp-2"), Some(2.5));
+        assert_eq!(parse_f64(b"0x1p+3"), Some(8.0));
+        for bad in [
+            "0x",
+            "0x.",
+            "0xg",
+            "0x1p",
+            "0x1p+",
+            "--0x1",
+            "0x1 ",
+            "0x1p-99999",
+        ] {
+            assert_eq!(parse_f64(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn incr_operands_read_underflow_as_zero() {
+        assert_eq!(parse_incr_float(b"1e-400"), Some(0.0));
+        assert_eq!(parse_incr_float(b"0x10"), Some(16.0));
+        assert_eq!(parse_incr_float(b"1e400"), None);
+        assert_eq!(parse_incr_float(b"nan"), None);
     }
 
     #[test]

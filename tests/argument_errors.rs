@@ -1,0 +1,133 @@
+//! Which reply a command gives when an argument is bad: Redis checks in a fixed order (options,
+//! then the key's type, then a number; or the key before an index) and some arguments have their
+//! own error text. Found by comparing random calls against redis-server 7.0
+//! (`tests/fuzz_commands.rs`); every reply here was captured from it, and the script passes
+//! against it (`EDDY_TEST_SERVER=redis-server`).
+
+mod common;
+
+use common::Server;
+
+const SCRIPT: &[(&str, Option<&str>)] = &[
+    ("set s hello", Some("+OK\r\n")),
+    ("rpush l a b c", Some(":3\r\n")),
+    ("sadd set a b", Some(":2\r\n")),
+    ("zadd z 1 a 2 b 3 c", Some(":3\r\n")),
+    // The key's type is checked before the increment is parsed.
+    (
+        "incrbyfloat l abc",
+        Some("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    ),
+    // Floats are read as C's strtod reads them: hexadecimal too; underflow is an error, except
+    // for INCRBYFLOAT, which reads a long double.
+    ("set f 0x10", Some("+OK\r\n")),
+    ("incrbyfloat f 0x1.8p1", Some("$2\r\n19\r\n")),
+    ("incrbyfloat f 1e-400", Some("$2\r\n19\r\n")),
+    ("zadd z 0x10 d", Some(":1\r\n")),
+    ("zscore z d", Some("$2\r\n16\r\n")),
+    (
+        "zadd z 1e-400 e",
+        Some("-ERR value is not a valid float\r\n"),
+    ),
+    // A range bound may be hexadecimal, or out of range (it reads as inf or 0).
+    ("zcount z 0x2 1e400", Some(":3\r\n")),
+    (
+        "zrangebyscore z (0x1 0x3",
+        Some("*2\r\n$1\r\nb\r\n$1\r\nc\r\n"),
+    ),
+    // EXPIRE's options are checked before its time.
+    ("expire s abc FOO", Some("-ERR Unsupported option FOO\r\n")),
+    (
+        "expire s abc NX",
+        Some("-ERR value is not an integer or out of range\r\n"),
+    ),
+    // GETEX looks the key up before it checks the time.
+    ("getex nosuch EX -1", Some("$-1\r\n")),
+    (
+        "getex l EX -1",
+        Some("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    ),
+    (
+        "getex s EX -1",
+        Some("-ERR invalid expire time in 'getex' command\r\n"),
+    ),
+    ("getex nosuch FOO", Some("-ERR syntax error\r\n")),
+    // LINDEX and LSET look the key up before they parse the index.
+    ("lindex nosuch abc", Some("$-1\r\n")),
+    (
+        "lindex s abc",
+        Some("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    ),
+    (
+        "lindex l abc",
+        Some("-ERR value is not an integer or out of range\r\n"),
+    ),
+    ("lset nosuch abc x", Some("-ERR no such key\r\n")),
+    (
+        "lset s abc x",
+        Some("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    ),
+    // LCS checks both keys with its own error before its options.
+    (
+        "lcs s l BADOPT",
+        Some("-ERR The specified keys must contain string values\r\n"),
+    ),
+    (
+        "lcs s nosuch LEN IDX",
+        Some("-ERR If you want both the length and indexes, please just use IDX.\r\n"),
+    ),
+    // Counts and limits that must not be negative say so for a non-integer too.
+    (
+        "lpos l a COUNT abc",
+        Some("-ERR COUNT can't be negative\r\n"),
+    ),
+    (
+        "lpos l a MAXLEN abc",
+        Some("-ERR MAXLEN can't be negative\r\n"),
+    ),
+    (
+        "sintercard 1 set LIMIT abc",
+        Some("-ERR LIMIT can't be negative\r\n"),
+    ),
+    (
+        "zintercard 1 z LIMIT abc",
+        Some("-ERR LIMIT can't be negative\r\n"),
+    ),
+    (
+        "zpopmin z abc",
+        Some("-ERR value is out of range, must be positive\r\n"),
+    ),
+    (
+        "lpop l abc",
+        Some("-ERR value is out of range, must be positive\r\n"),
+    ),
+    // Database indexes are C ints first.
+    (
+        "select 4294967296",
+        Some("-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"),
+    ),
+    (
+        "select abc",
+        Some("-ERR value is not an integer or out of range\r\n"),
+    ),
+    ("select 99", Some("-ERR DB index is out of range\r\n")),
+    (
+        "move s 4294967296",
+        Some("-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"),
+    ),
+    (
+        "copy s t DB 4294967296",
+        Some("-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"),
+    ),
+    (
+        "swapdb 4294967296 0",
+        Some("-ERR invalid first DB index\r\n"),
+    ),
+    ("swapdb 0 abc", Some("-ERR invalid second DB index\r\n")),
+    ("swapdb 0 99", Some("-ERR DB index is out of range\r\n")),
+];
+
+#[test]
+fn replies_match_redis_byte_for_byte() {
+    common::check_replies(&Server::start(), SCRIPT);
+}
