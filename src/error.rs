@@ -218,6 +218,11 @@ fn c_str(b: &[u8]) -> &[u8] {
     &b[..memchr::memchr(0, b).unwrap_or(b.len())]
 }
 
+/// A client's argument in an error message that Redis prints with a plain `%s`.
+pub fn c_text(b: &[u8]) -> String {
+    sanitize(c_str(b), usize::MAX)
+}
+
 pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
     CmdError::owned(format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",

@@ -125,6 +125,22 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
     ),
     ("swapdb 0 abc", Some("-ERR invalid second DB index\r\n")),
     ("swapdb 0 99", Some("-ERR DB index is out of range\r\n")),
+    // A range bound is read as a C string: it ends at a NUL, and nothing reads as 0.
+    ("zadd zz 0 a 1 b 2 c", Some(":3\r\n")),
+    ("zcount zz \0x 1\0x", Some(":2\r\n")),
+    ("zcount zz (\0 +inf", Some(":2\r\n")),
+    // PFADD that creates a key marks its cached cardinality stale, even with no elements.
+    ("pfadd hll", Some(":1\r\n")),
+    ("getbit hll 120", Some(":1\r\n")),
+    // A sparse run past the last register is corrupt for every reader, the merge included.
+    ("append hll \u{80}", Some(":20\r\n")),
+    ("pfcount hll", Some("-INVALIDOBJ Corrupted HLL object detected\r\n")),
+    ("pfcount hll hll", Some("-INVALIDOBJ Corrupted HLL object detected\r\n")),
+    // Options a command does not know are echoed whole.
+    (
+        "expire s 1 an-option-longer-than-sixty-four-bytes-is-still-echoed-back-in-full-by-redis",
+        Some("-ERR Unsupported option an-option-longer-than-sixty-four-bytes-is-still-echoed-back-in-full-by-redis\r\n"),
+    ),
 ];
 
 #[test]

@@ -222,7 +222,7 @@ fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
         } else {
             return Err(CmdError::owned(format!(
                 "ERR Syntax error in HELLO option '{}'",
-                error::sanitize(opt, 64)
+                error::c_text(opt)
             )));
         }
     }
@@ -332,7 +332,7 @@ fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
             {
                 return Err(CmdError::owned(format!(
                     "ERR Unknown client type '{}'",
-                    error::sanitize(t, 64)
+                    error::c_text(t)
                 )));
             }
             if is(t, "normal") {
@@ -427,7 +427,7 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
             } else {
                 return Err(CmdError::owned(format!(
                     "ERR Unknown client type '{}'",
-                    error::sanitize(v, 64)
+                    error::c_text(v)
                 )));
             }
         } else if is(opt, "SKIPME") {
@@ -516,7 +516,7 @@ fn client_setinfo(ctx: &mut Ctx, a: Args) -> CmdResult {
     if !valid_name(v) && !v.is_empty() {
         return Err(CmdError::owned(format!(
             "ERR {} cannot contain spaces, newlines or special characters.",
-            error::sanitize(attr, 32)
+            error::c_text(attr)
         )));
     }
     let v = String::from_utf8_lossy(v).into_owned();
@@ -527,7 +527,7 @@ fn client_setinfo(ctx: &mut Ctx, a: Args) -> CmdResult {
     } else {
         return Err(CmdError::owned(format!(
             "ERR Unrecognized option '{}'",
-            error::sanitize(attr, 32)
+            error::c_text(attr)
         )));
     }
     ctx.out.ok();

@@ -64,6 +64,8 @@ fn pfadd(ctx: &mut Ctx, a: Args) -> CmdResult {
         None => {
             let mut s = hll::new_hll();
             hll::add(&mut s, elements, max)?;
+            // Creating the key counts as a change even with no elements, as in Redis.
+            hll::invalidate_cache(&mut s);
             l.put(key, Value::Str(s, raw_meta()), false);
             (true, false)
         }

@@ -518,7 +518,7 @@ fn expire_generic(ctx: &mut Ctx, a: Args, unit_ms: bool, absolute: bool, name: &
         } else {
             return Err(CmdError::owned(format!(
                 "ERR Unsupported option {}",
-                error::sanitize(opt, 64)
+                error::c_text(opt)
             )));
         }
     }

@@ -733,10 +733,7 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         ];
         super::help_reply(ctx, &lines);
     } else {
-        return Err(CmdError::owned(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-            error::sanitize(sub, 64)
-        )));
+        return Err(error::subcommand_syntax(sub, "debug"));
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ use crate::keyspace::list::{Fill, List};
 use crate::keyspace::value::{Collection, Meta, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
-use crate::util::num::{strtod, Strtod, C_BLANKS};
+use crate::util::num::{strtod_c, Strtod};
 
 const S: &[&str] = &["set", "sortedset", "list", "dangerous"];
 
@@ -125,15 +125,9 @@ fn by_pattern(l: &mut Locked, pat: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// C's `strtod` as SORT uses it: leading blanks skipped, the whole rest a number (an empty one
-/// is 0), not NaN and not out of range.
+/// C's `strtod` as SORT uses it (see [`strtod_c`]), not NaN and not out of range.
 fn score(b: &[u8]) -> Option<f64> {
-    let t = std::str::from_utf8(b).ok()?;
-    let t = t.trim_start_matches(C_BLANKS);
-    if t.is_empty() {
-        return Some(0.0);
-    }
-    match strtod(t)? {
+    match strtod_c(b)? {
         Strtod { v, erange: false } if !v.is_nan() => Some(v),
         _ => None,
     }

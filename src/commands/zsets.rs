@@ -43,7 +43,6 @@ use crate::keyspace::zset::{cmp_entry, ZLimits, ZSet};
 use crate::keyspace::{Locked, Shard};
 use crate::protocol::resp::{Args, Out};
 use crate::util::glob::glob_match;
-use crate::util::num::C_BLANKS;
 use crate::util::num::{fmt_double, parse_f64};
 
 const Z: &[&str] = &["sortedset"];
@@ -245,13 +244,8 @@ fn score_bound(a: &[u8]) -> Option<ScoreBound> {
         Some(b'(') => (true, &a[1..]),
         _ => (false, a),
     };
-    if body.is_empty() {
-        return Some(ScoreBound { v: 0.0, ex });
-    }
-    let t = std::str::from_utf8(body).ok()?;
-    let t = t.trim_start_matches(C_BLANKS);
     // Unlike most float arguments, a range bound may be out of range (it reads as ±inf or 0).
-    let v = crate::util::num::strtod(t)?.v;
+    let v = crate::util::num::strtod_c(body)?.v;
     if v.is_nan() {
         return None;
     }

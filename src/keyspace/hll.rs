@@ -135,7 +135,8 @@ pub fn new_hll() -> Str {
     s
 }
 
-fn invalidate_cache(s: &mut [u8]) {
+/// Marks the cached cardinality stale (what Redis does to any HLL a command created or changed).
+pub fn invalidate_cache(s: &mut [u8]) {
     if let Some(b) = s.get_mut(15) {
         *b |= 0x80;
     }
@@ -290,8 +291,10 @@ fn walk_sparse(body: &[u8], end: usize, mut f: impl FnMut(usize, usize, u8) -> b
     }
 }
 
-/// The registers of a sparse HLL as bytes (Redis's `hllSparseToDense` / `hllMerge` walk): VAL
-/// runs that would overflow stop the walk, and the runs must cover exactly every register.
+/// The registers of a sparse HLL as bytes (Redis's `hllSparseToDense` / `hllMerge` walk): a VAL
+/// run that would pass the last register makes the HLL corrupt (as in Redis since the fix for
+/// CVE-2025-32023, even where the run starts exactly after the last register), and the runs must
+/// cover exactly every register.
 fn sparse_for_each_val(
     body: &[u8],
     end: usize,
@@ -304,7 +307,7 @@ fn sparse_for_each_val(
             return true;
         }
         if first + run > REGISTERS {
-            total = first; // Overflow: stop, and the total can't be right.
+            total = usize::MAX;
             return false;
         }
         for i in first..first + run {

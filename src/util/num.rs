@@ -32,6 +32,21 @@ pub fn parse_incr_float(s: &[u8]) -> Option<f64> {
     }
 }
 
+/// `strtod` as Redis calls it on a C string and then checks only that it stopped at the string's
+/// end: the text ends at a NUL, leading blanks are skipped, and nothing at all reads as 0
+/// (score range bounds, SORT's weights).
+pub fn strtod_c(b: &[u8]) -> Option<Strtod> {
+    let b = &b[..memchr::memchr(0, b).unwrap_or(b.len())];
+    let t = std::str::from_utf8(b).ok()?.trim_start_matches(C_BLANKS);
+    if t.is_empty() {
+        return Some(Strtod {
+            v: 0.0,
+            erange: false,
+        });
+    }
+    strtod(t)
+}
+
 /// What C's `strtod` makes of a whole string (no leading blanks skipped here).
 pub struct Strtod {
     pub v: f64,
