@@ -67,6 +67,9 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
         "lset s abc x",
         Some("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
     ),
+    // XDEL looks the key up before it parses the IDs.
+    ("xdel nosuch not-an-id", Some(":0\r\n")),
+    ("xdel s not-an-id", Some("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")),
     // LCS checks both keys with its own error before its options.
     (
         "lcs s l BADOPT",
@@ -125,6 +128,24 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
     ),
     ("swapdb 0 abc", Some("-ERR invalid second DB index\r\n")),
     ("swapdb 0 99", Some("-ERR DB index is out of range\r\n")),
+    // EVALSHA with a SHA of the wrong length cannot match, whatever follows.
+    ("evalsha abc notanumber", Some("-NOSCRIPT No matching script. Please use EVAL.\r\n")),
+    ("evalsha_ro abc -1", Some("-NOSCRIPT No matching script. Please use EVAL.\r\n")),
+    (
+        "evalsha 0123456789012345678901234567890123456789 notanumber",
+        Some("-ERR value is not an integer or out of range\r\n"),
+    ),
+    // A refused EXEC aborts, in MULTI or not, and forgets the watched keys.
+    ("exec extra", Some("-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n")),
+    ("watch s", Some("+OK\r\n")),
+    ("multi", Some("+OK\r\n")),
+    ("exec extra", Some("-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n")),
+    ("exec", Some("-ERR EXEC without MULTI\r\n")),
+    ("watch s", Some("+OK\r\n")),
+    ("exec extra", Some("-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n")),
+    ("set s changed", Some("+OK\r\n")),
+    ("multi", Some("+OK\r\n")),
+    ("exec", Some("*0\r\n")),
     // A range bound is read as a C string: it ends at a NUL, and nothing reads as 0.
     ("zadd zz 0 a 1 b 2 c", Some(":3\r\n")),
     ("zcount zz \0x 1\0x", Some(":2\r\n")),

@@ -450,29 +450,28 @@ fn xrevrange(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn xdel(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(1);
-    let ids = a
-        .iter()
-        .skip(2)
-        .map(strict_id)
-        .collect::<CmdResult<Vec<_>>>()?;
     let mut l = ctx.lock1(key);
-    if matches!(l.peek(key), Some(Value::Stream(..))) {
+    let mut removed: Vec<Vec<u8>> = Vec::new();
+    // Redis looks the key up (a missing one deletes nothing) before it parses the IDs.
+    if read(&mut l, key)?.is_some() {
+        let ids = a
+            .iter()
+            .skip(2)
+            .map(strict_id)
+            .collect::<CmdResult<Vec<_>>>()?;
         l.capture_old(key);
-    }
-    let Some(s) = read(&mut l, key)? else {
-        drop(l);
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let removed: Vec<Vec<u8>> = ids
-        .into_iter()
-        .filter(|&id| s.remove(id))
-        .map(StreamId::to_bytes)
-        .collect();
-    if !removed.is_empty() {
-        let mut rec: Vec<&[u8]> = vec![b"XDEL", key];
-        rec.extend(removed.iter().map(|v| &v[..]));
-        l.record(key, "xdel", ChangeKind::Modify, ValueType::Stream, &rec);
+        if let Some(s) = read(&mut l, key)? {
+            removed = ids
+                .into_iter()
+                .filter(|&id| s.remove(id))
+                .map(StreamId::to_bytes)
+                .collect();
+        }
+        if !removed.is_empty() {
+            let mut rec: Vec<&[u8]> = vec![b"XDEL", key];
+            rec.extend(removed.iter().map(|v| &v[..]));
+            l.record(key, "xdel", ChangeKind::Modify, ValueType::Stream, &rec);
+        }
     }
     drop(l);
     ctx.out.int(removed.len() as i64);

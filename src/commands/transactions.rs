@@ -230,17 +230,15 @@ pub fn queue(ctx: &mut Ctx, r: &Resolved, args: &Args) -> bool {
 }
 
 /// Replies to a command that could not be resolved (unknown, wrong arity). Inside MULTI this
-/// dooms the transaction, and an EXEC refused this way discards it at once with `EXECABORT`
-/// (Redis's `rejectCommand`).
+/// dooms the transaction. An EXEC refused this way, in MULTI or not, replies `EXECABORT` and
+/// discards the transaction and the watched keys at once (Redis's `rejectCommand`).
 pub fn rejected(sess: &mut Session, args: &Args, e: &CmdError, out: &mut Out) {
-    if sess.tx.in_multi() {
-        if args.get(0).eq_ignore_ascii_case(b"exec") {
-            sess.tx.discard();
-            out.error(error::exec_abort(e.as_str()).as_str());
-            return;
-        }
-        sess.tx.flag();
+    if args.get(0).eq_ignore_ascii_case(b"exec") {
+        sess.tx.discard();
+        out.error(error::exec_abort(e.as_str()).as_str());
+        return;
     }
+    sess.tx.flag();
     out.error(e.as_str());
 }
 

@@ -656,6 +656,10 @@ pub enum EvalKind {
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
 pub fn eval(ctx: &mut Ctx, a: Args, kind: EvalKind, ro: bool) -> CmdResult {
+    // A SHA that is not 40 characters long cannot match: Redis says so before it reads numkeys.
+    if kind == EvalKind::Sha && a.get(1).len() != 40 {
+        return Err(error::NOSCRIPT.into());
+    }
     let (keys, argv) = split_keys(&a, error::NOT_INTEGER)?;
     let srv = ctx.srv;
     srv.scripts.with(|engine| {
@@ -667,11 +671,7 @@ pub fn eval(ctx: &mut Ctx, a: Args, kind: EvalKind, ro: bool) -> CmdResult {
                 loaded.as_str()
             }
             EvalKind::Sha => {
-                let given = a.get(1);
-                if given.len() != 40 {
-                    return Err(error::NOSCRIPT.into());
-                }
-                lower.copy_from_slice(given);
+                lower.copy_from_slice(a.get(1));
                 lower.make_ascii_lowercase();
                 std::str::from_utf8(&lower).map_err(|_| error::NOSCRIPT)?
             }
