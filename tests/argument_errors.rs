@@ -135,6 +135,9 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
         "evalsha 0123456789012345678901234567890123456789 notanumber",
         Some("-ERR value is not an integer or out of range\r\n"),
     ),
+    // FCALL looks the function up before it reads numkeys.
+    ("fcall nosuchfn notanumber", Some("-ERR Function not found\r\n")),
+    ("fcall_ro nosuchfn 5", Some("-ERR Function not found\r\n")),
     // A refused EXEC aborts, in MULTI or not, and forgets the watched keys.
     ("exec extra", Some("-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n")),
     ("watch s", Some("+OK\r\n")),

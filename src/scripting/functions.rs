@@ -421,13 +421,14 @@ impl Scripting {
 
 /// FCALL and FCALL_RO.
 pub fn fcall(ctx: &mut Ctx, a: Args, ro: bool) -> CmdResult {
-    let (keys, argv) = engine::split_keys(&a, error::FUNCTION_NUMKEYS)?;
     let srv = ctx.srv;
     let name = String::from_utf8_lossy(a.get(1)).into_owned();
     srv.scripts.with(|engine| {
+        // Redis looks the function up before it reads numkeys.
         let Some((_, func)) = engine.find(&name) else {
             return Err(error::FUNCTION_NOT_FOUND.into());
         };
+        let (keys, argv) = engine::split_keys(&a, error::FUNCTION_NUMKEYS)?;
         if ro && !func.no_writes() {
             return Err(error::SCRIPT_RO_WRITE_FLAG.into());
         }
