@@ -256,7 +256,7 @@ pub fn invalid_expire(cmd: &str) -> CmdError {
 pub fn unknown_option(name: &[u8]) -> CmdError {
     CmdError::owned(format!(
         "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-        sanitize(name, 128)
+        c_text(name)
     ))
 }
 
@@ -400,8 +400,8 @@ pub const XGROUP_DELETED: &str =
 pub fn nogroup_key_or_group(key: &[u8], group: &[u8], in_read: bool) -> CmdError {
     CmdError::owned(format!(
         "NOGROUP No such key '{}' or consumer group '{}'{}",
-        sanitize(key, usize::MAX),
-        sanitize(group, usize::MAX),
+        c_text(key),
+        c_text(group),
         if in_read {
             " in XREADGROUP with GROUP option"
         } else {
@@ -414,17 +414,14 @@ pub fn nogroup_key_or_group(key: &[u8], group: &[u8], in_read: bool) -> CmdError
 pub fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
     CmdError::owned(format!(
         "NOGROUP No such consumer group '{}' for key name '{}'",
-        sanitize(group, usize::MAX),
-        sanitize(key, usize::MAX)
+        c_text(group),
+        c_text(key)
     ))
 }
 
 /// XCLAIM's error for an argument that is neither an ID nor an option.
 pub fn xclaim_option(opt: &[u8]) -> CmdError {
-    CmdError::owned(format!(
-        "ERR Unrecognized XCLAIM option '{}'",
-        sanitize(opt, 128)
-    ))
+    CmdError::owned(format!("ERR Unrecognized XCLAIM option '{}'", c_text(opt)))
 }
 
 // Triggers (TRIGGER ...).
