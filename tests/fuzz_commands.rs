@@ -52,6 +52,11 @@ const KEYS: &[&str] = &[
     "fz:str",
     "fz:list",
     "fz:zset",
+    "fz:bighash",
+    "fz:biglist",
+    "fz:bigset",
+    "fz:bigiset",
+    "fz:bigzset",
 ];
 
 const NUMBERS: &[&str] = &[
@@ -282,6 +287,28 @@ fn seed_keys(c: &mut Conn) {
         let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
         c.call(&args, Duration::from_secs(10));
     }
+    // Collections past every compact-encoding limit, so the large encodings are exercised too.
+    type Item = fn(usize) -> Vec<String>;
+    let big: [(&str, &str, usize, Item); 5] = [
+        ("HSET", "fz:bighash", 200, |i| {
+            vec![format!("f{i}"), i.to_string()]
+        }),
+        ("RPUSH", "fz:biglist", 300, |i| vec![format!("m{}", i % 50)]),
+        ("SADD", "fz:bigset", 200, |i| vec![format!("m{i}")]),
+        ("SADD", "fz:bigiset", 600, |i| vec![i.to_string()]),
+        ("ZADD", "fz:bigzset", 200, |i| {
+            vec![(i % 20).to_string(), format!("m{i}")]
+        }),
+    ];
+    for (cmd, key, n, item) in big {
+        let mut args: Vec<String> = vec!["DEL".into(), key.into()];
+        let del: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        c.call(&del, Duration::from_secs(10));
+        args = vec![cmd.into(), key.into()];
+        args.extend((0..n).flat_map(item));
+        let args: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        c.call(&args, Duration::from_secs(10));
+    }
 }
 
 /// A connection that tolerates the server closing it (QUIT, a protocol error, a reset).
@@ -408,10 +435,10 @@ fn arg_docs(list: Option<&Resp>) -> Vec<ArgDoc> {
 fn group_keys(group: &str) -> &'static [&'static str] {
     match group {
         "string" => &["fz:str", "fz:int", "fz:none"],
-        "hash" => &["fz:hash", "fz:none"],
-        "list" => &["fz:list", "fz:none"],
-        "set" => &["fz:set", "fz:iset", "fz:none"],
-        "sorted_set" => &["fz:zset", "fz:geo", "fz:none"],
+        "hash" => &["fz:hash", "fz:bighash", "fz:none"],
+        "list" => &["fz:list", "fz:biglist", "fz:none"],
+        "set" => &["fz:set", "fz:iset", "fz:bigset", "fz:bigiset", "fz:none"],
+        "sorted_set" => &["fz:zset", "fz:geo", "fz:bigzset", "fz:none"],
         "stream" => &["fz:stream", "fz:none"],
         "hyperloglog" => &["fz:hll", "fz:none"],
         "geo" => &["fz:geo", "fz:none"],
@@ -492,7 +519,9 @@ fn typed_value(rng: &mut Rng, kind: &str, keys: &[&str]) -> Vec<u8> {
         "double" => &["0", "1", "1.5", "-2.5", "10", "inf", "-inf"],
         "pattern" => &["*", "fz:*", "a*", "?", "[a-c]", "*z*"],
         "unix-time" => &["0", "1", "2000000000", "4102444800000"],
-        _ => &["a", "b", "c", "d", "1", "2", "fz:str", "x y", ""],
+        _ => &[
+            "a", "b", "c", "d", "1", "2", "fz:str", "x y", "", "m7", "f3", "m120",
+        ],
     };
     rng.pick(pool).as_bytes().to_vec()
 }
@@ -920,8 +949,10 @@ fn normalize(r: &Resp) -> Resp {
         Resp::Array(a) => Resp::Array(sorted(a.iter().map(normalize).collect())),
         Resp::Set(a) => Resp::Set(sorted(a.iter().map(normalize).collect())),
         Resp::Map(m) => {
-            let mut v: Vec<(Resp, Resp)> =
-                m.iter().map(|(k, v)| (normalize(k), normalize(v))).collect();
+            let mut v: Vec<(Resp, Resp)> = m
+                .iter()
+                .map(|(k, v)| (normalize(k), normalize(v)))
+                .collect();
             v.sort_by_key(|x| format!("{x:?}"));
             Resp::Map(v)
         }
