@@ -135,6 +135,11 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
         "evalsha 0123456789012345678901234567890123456789 notanumber",
         Some("-ERR value is not an integer or out of range\r\n"),
     ),
+    // A script that starts like a precompiled Lua chunk is read as source, as Redis's Lua does.
+    (
+        "eval \x1bLua 0",
+        Some("-ERR Error compiling script (new function): user_script:1: unexpected symbol near 'char(27)'\r\n"),
+    ),
     // FCALL looks the function up before it reads numkeys.
     ("fcall nosuchfn notanumber", Some("-ERR Function not found\r\n")),
     ("fcall_ro nosuchfn 5", Some("-ERR Function not found\r\n")),

@@ -399,6 +399,17 @@ impl Engine {
         name: &str,
         env: &Table,
     ) -> Result<Function, String> {
+        // Redis's Lua reads every chunk as source (its loader of precompiled chunks is patched
+        // out), so a body that starts with the precompiled signature (ESC) is a syntax error
+        // there, not a refused binary chunk. A leading space gives the same reading here; no
+        // line number moves.
+        let spaced;
+        let body = if body.first() == Some(&0x1b) {
+            spaced = [b" ", body].concat();
+            &spaced[..]
+        } else {
+            body
+        };
         let f = self
             .lua
             .load(body)
