@@ -231,6 +231,16 @@ pub static DEFS: &[Def] = &[
         default: "-2",
         runtime: true,
     },
+    def(
+        "slowlog-log-slower-than",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        "10000",
+        true,
+    ),
+    def("slowlog-max-len", NONNEG, "128", true),
     Def {
         name: "busy-reply-threshold",
         alias: Some("lua-time-limit"),
@@ -260,6 +270,9 @@ pub struct Hot {
     pub hll_sparse_max_bytes: AtomicU64,
     /// Read by every script run.
     pub busy_reply_threshold: AtomicU64,
+    /// Read after every command (`commands::slowlog`).
+    pub slowlog_log_slower_than: std::sync::atomic::AtomicI64,
+    pub slowlog_max_len: AtomicU64,
     /// `notify-keyspace-events` as flags. Set from the value as given, not its canonical form:
     /// like Redis, "An" shows as "A" but keeps `n` in effect.
     pub notify_keyspace_events: AtomicU32,
@@ -550,6 +563,7 @@ impl Config {
             (&h.zset_max_listpack_value, "zset-max-listpack-value"),
             (&h.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
             (&h.busy_reply_threshold, "busy-reply-threshold"),
+            (&h.slowlog_max_len, "slowlog-max-len"),
         ] {
             slot.store(num(name), Ordering::Relaxed);
         }
@@ -557,6 +571,12 @@ impl Config {
             find("list-max-listpack-size")
                 .and_then(|i| v[i].parse::<i64>().ok())
                 .unwrap_or(-2),
+            Ordering::Relaxed,
+        );
+        h.slowlog_log_slower_than.store(
+            find("slowlog-log-slower-than")
+                .and_then(|i| v[i].parse::<i64>().ok())
+                .unwrap_or(10000),
             Ordering::Relaxed,
         );
         let pass = find("requirepass")

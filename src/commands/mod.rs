@@ -28,6 +28,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 pub mod stream_groups;
 pub mod streams;
@@ -205,7 +206,7 @@ pub fn help_reply(ctx: &mut Ctx, lines: &[&str]) {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 21] {
+fn families() -> [&'static [CommandSpec]; 22] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -228,6 +229,7 @@ fn families() -> [&'static [CommandSpec]; 21] {
         triggers::COMMANDS,
         bridge::COMMANDS,
         scripting::COMMANDS,
+        slowlog::COMMANDS,
     ]
 }
 
@@ -554,7 +556,15 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     if ctx.sess.tx.in_multi() && transactions::queue(ctx, r, &args) {
         return;
     }
+    logged_call(ctx, r, args, clock);
+}
+
+/// [`call`] for a client's own command (not one a script runs), which the slow log sees.
+pub fn logged_call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
+    let start = *clock;
     call(ctx, r, args, clock);
+    let us = clock.duration_since(start).as_micros() as u64;
+    slowlog::record(ctx, r.spec, &args, us, slowlog::Caller::Client);
 }
 
 /// Runs the handler and keeps the statistics; EXEC runs its queued commands through this.

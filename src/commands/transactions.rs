@@ -342,7 +342,7 @@ fn run_queued(ctx: &mut Ctx, q: &Queue) {
             spec: t.specs[id],
         };
         let args = Args::new(&q.bytes, q.ranges.get(from..to).unwrap_or(&[]));
-        super::call(ctx, &r, args, &mut clock);
+        super::logged_call(ctx, &r, args, &mut clock);
         // HELLO inside the transaction switches the protocol of the replies after it.
         ctx.out.resp3 = ctx.sess.resp3;
         if matches!(ctx.sess.action, Some(Action::Block(_))) {

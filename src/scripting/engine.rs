@@ -1122,7 +1122,11 @@ unsafe fn dispatch(
             now: ctx.now,
         };
         let mut clock = st.clock.borrow_mut();
+        let start = *clock;
         commands::call(&mut c, &r, argv, &mut clock);
+        // Redis logs a script's commands too, as its script client's (no address, no name).
+        let us = clock.duration_since(start).as_micros() as u64;
+        commands::slowlog::record(&c, r.spec, &argv, us, commands::slowlog::Caller::Script);
         if matches!(
             c.sess.action,
             Some(crate::server::session::Action::Block(_))

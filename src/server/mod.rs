@@ -69,6 +69,8 @@ pub struct Server {
     pub clients: Clients,
     /// CLIENT PAUSE state, checked once per batch.
     pub pause: pause::Pause,
+    /// SLOWLOG's entries.
+    pub slowlog: crate::commands::slowlog::SlowLog,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,
@@ -132,6 +134,7 @@ impl Server {
             scripts: Default::default(),
             clients: Clients::new(),
             pause: pause::Pause::default(),
+            slowlog: Default::default(),
             stats: Stats::default(),
             started: Instant::now(),
             started_unix: now / 1000,
