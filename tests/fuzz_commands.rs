@@ -10,6 +10,8 @@
 //!   depends on the clock to the millisecond. `EDDY_FUZZ_STATE` also compares the keys' data
 //!   after every call, to find the call that made the two diverge; `EDDY_FUZZ_ONLY=x,sort`
 //!   keeps the commands whose names start so.
+//! - Through the MessagePack door of one server and RESP3 on another, seeded alike, every call
+//!   gets the value docs/msgpack.md maps the RESP3 reply to.
 //!
 //! The run is reproducible: `EDDY_FUZZ_SEED` picks the seed (the default is fixed) and
 //! `EDDY_FUZZ_CALLS` the number of calls per connection; `EDDY_FUZZ_VERBOSE` prints every error
@@ -1027,6 +1029,20 @@ impl Drop for Redis {
     }
 }
 
+/// A random call whose reply two servers must agree on, or `None` for one that depends on the
+/// clock or on an order Redis leaves undefined.
+fn comparable_call(rng: &mut Rng, specs: &[Spec]) -> Option<Vec<Vec<u8>>> {
+    let spec = rng.pick(specs);
+    let call = call_for(rng, spec);
+    (!timing_dependent(&call) && !order_undefined(&call)).then_some(call)
+}
+
+/// Whether replies to `spec` are compared at all (see [`NOT_COMPARED`]).
+fn compared(spec: &Spec) -> bool {
+    let parent = spec.name.split('|').next().unwrap_or("");
+    !NOT_COMPARED.contains(&spec.name.as_str()) && !NOT_COMPARED.contains(&parent)
+}
+
 fn reseed(conns: [&mut Conn; 2]) {
     for c in conns {
         c.call(&[b"FLUSHALL"], Duration::from_secs(5));
@@ -1055,11 +1071,9 @@ fn random_calls_get_the_replies_redis_gives() {
         .map(|v| v.split(',').map(str::to_lowercase).collect())
         .unwrap_or_default();
     specs.retain(|s| {
-        let parent = s.name.split('|').next().unwrap_or("");
         (only.is_empty() || only.iter().any(|p| s.name.starts_with(p.as_str())))
             && theirs.contains(&s.name)
-            && !NOT_COMPARED.contains(&s.name.as_str())
-            && !NOT_COMPARED.contains(&parent)
+            && compared(s)
     });
     // What another client runs while the compared one is blocked.
     let writers: Vec<Spec> = specs
@@ -1086,11 +1100,9 @@ fn random_calls_get_the_replies_redis_gives() {
         if n % 300 == 0 {
             reseed([&mut ec, &mut rc]);
         }
-        let spec = rng.pick(&specs);
-        let call = call_for(&mut rng, spec);
-        if timing_dependent(&call) || order_undefined(&call) {
+        let Some(call) = comparable_call(&mut rng, &specs) else {
             continue;
-        }
+        };
         let args: Vec<&[u8]> = call.iter().map(|a| a.as_slice()).collect();
         let wait = Duration::from_millis(200);
         let (mut a, mut b) = (ec.call(&args, wait), rc.call(&args, wait));
@@ -1166,6 +1178,194 @@ fn random_calls_get_the_replies_redis_gives() {
     assert!(
         diffs.is_empty(),
         "{} replies differ from redis-server's (seed {seed}):\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The MessagePack door against RESP3
+
+/// A MessagePack-door connection that tolerates blocking and closing, like [`Conn`].
+struct MpConn {
+    port: u16,
+    stream: TcpStream,
+    buf: Vec<u8>,
+    next_id: i64,
+}
+
+impl MpConn {
+    fn open(port: u16) -> MpConn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect msgpack");
+        stream.set_nodelay(true).expect("nodelay");
+        MpConn {
+            port,
+            stream,
+            buf: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    fn reopen(&mut self) {
+        *self = MpConn::open(self.port);
+    }
+
+    /// The reply to `args`: `Ok(value)`, `Err(error line)`, or `None` when it blocks or the
+    /// connection closed. Pushes are skipped.
+    fn call(&mut self, args: &[&[u8]], wait: Duration) -> Option<Result<rmpv::Value, String>> {
+        use rmpv::Value;
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut req = vec![Value::from(id)];
+        req.extend(args.iter().map(|a| Value::Binary(a.to_vec())));
+        let mut body = Vec::new();
+        rmpv::encode::write_value(&mut body, &Value::Array(req)).expect("encode");
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend(body);
+        self.stream.write_all(&frame).ok()?;
+        self.stream.set_read_timeout(Some(wait)).expect("timeout");
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            if self.buf.len() >= 4 {
+                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+                if self.buf.len() >= 4 + len as usize {
+                    let mut r = &self.buf[4..4 + len as usize];
+                    let v = rmpv::decode::read_value(&mut r).expect("a MessagePack value");
+                    self.buf.drain(..4 + len as usize);
+                    let a = v.as_array().expect("an array frame").clone();
+                    if a[0] != Value::from(id) {
+                        continue; // a push, or an earlier request's late reply
+                    }
+                    return Some(match a.len() {
+                        2 => Ok(a[1].clone()),
+                        _ => Err(a[2].as_str().expect("error line").to_string()),
+                    });
+                }
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+/// What docs/msgpack.md says the door sends for a RESP3 reply.
+fn as_msgpack(r: &Resp) -> rmpv::Value {
+    use rmpv::Value;
+    let text = |b: &[u8]| match std::str::from_utf8(b) {
+        Ok(s) => Value::from(s),
+        Err(_) => Value::Binary(b.to_vec()),
+    };
+    match r {
+        Resp::Simple(s) => Value::from(s.as_str()),
+        Resp::Bulk(b) | Resp::Verbatim(_, b) => text(b),
+        Resp::Int(n) => Value::from(*n),
+        Resp::Double(d) => Value::F64(match d.as_str() {
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            d => d.parse().unwrap_or(f64::NAN),
+        }),
+        Resp::BigNumber(n) => Value::from(n.as_str()),
+        Resp::Bool(b) => Value::Boolean(*b),
+        Resp::Null | Resp::NullBulk | Resp::NullArray => Value::Nil,
+        Resp::Array(a) | Resp::Set(a) | Resp::Push(a) => {
+            Value::Array(a.iter().map(as_msgpack).collect())
+        }
+        Resp::Map(m) | Resp::Attribute(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (as_msgpack(k), as_msgpack(v)))
+                .collect(),
+        ),
+        Resp::Error(e) => Value::Map(vec![(Value::from("$error"), Value::from(e.as_str()))]),
+        Resp::BlobError(e) => Value::Map(vec![(
+            Value::from("$error"),
+            Value::from(String::from_utf8_lossy(e).as_ref()),
+        )]),
+    }
+}
+
+/// A MessagePack value with arrays' elements and maps' pairs in one order, floats by bits.
+fn canon(v: &rmpv::Value) -> String {
+    use rmpv::Value;
+    match v {
+        Value::Array(a) => {
+            let mut items: Vec<String> = a.iter().map(canon).collect();
+            items.sort();
+            format!("[{}]", items.join(","))
+        }
+        Value::Map(m) => {
+            let mut items: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}:{}", canon(k), canon(v)))
+                .collect();
+            items.sort();
+            format!("{{{}}}", items.join(","))
+        }
+        Value::F64(f) => format!("f64:{:x}", f.to_bits()),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn random_calls_get_the_same_values_over_msgpack_as_over_resp3() {
+    if !common::eddy_only("random_calls_get_the_same_values_over_msgpack_as_over_resp3") {
+        return;
+    }
+    let seed = seed();
+    let calls = calls(3000);
+    let (resp_srv, mp_srv) = (Server::start_doors(&[]), Server::start_doors(&[]));
+    let mut rc = Conn::open(resp_srv.port());
+    rc.hello3();
+    let mut seeder = Conn::open(mp_srv.port());
+    let mut mc = MpConn::open(mp_srv.msgpack_port);
+    let mut specs = command_specs(&mut rc);
+    specs.retain(compared);
+    let mut rng = Rng::new(seed ^ 0x4D50);
+    let mut diffs = Vec::new();
+    let mut compared = 0;
+    for n in 0..calls {
+        if n % 300 == 0 {
+            reseed([&mut rc, &mut seeder]);
+        }
+        let Some(call) = comparable_call(&mut rng, &specs) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = call.iter().map(|a| a.as_slice()).collect();
+        let wait = Duration::from_millis(200);
+        let (r, m) = (rc.call(&args, wait), mc.call(&args, wait));
+        let (Some(r), Some(m)) = (r, m) else {
+            rc.reopen();
+            mc.reopen();
+            continue;
+        };
+        compared += 1;
+        let want = match &r {
+            Resp::Error(e) => Err(e.clone()),
+            other => Ok(canon(&as_msgpack(other))),
+        };
+        let got = m.map(|v| canon(&v));
+        if want != got {
+            diffs.push(format!(
+                "{:?}\n  resp3:   {r:?}\n  msgpack: {got:?}",
+                show(&args)
+            ));
+            reseed([&mut rc, &mut seeder]);
+        }
+    }
+    eprintln!("{compared} of {calls} calls compared");
+    assert!(
+        compared > calls / 2,
+        "only {compared} calls got replies on both doors"
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} MessagePack replies differ from RESP3's (seed {seed}):\n{}",
         diffs.len(),
         diffs
             .iter()
