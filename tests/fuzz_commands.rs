@@ -10,8 +10,9 @@
 //!   depends on the clock to the millisecond. `EDDY_FUZZ_STATE` also compares the keys' data
 //!   after every call, to find the call that made the two diverge; `EDDY_FUZZ_ONLY=x,sort`
 //!   keeps the commands whose names start so.
-//! - Through the MessagePack door of one server and RESP3 on another, seeded alike, every call
-//!   gets the value docs/msgpack.md maps the RESP3 reply to.
+//! - Through the MessagePack door (or the WebSocket door's JSON) of one server and RESP3 on
+//!   another, seeded alike, every call gets the value docs/msgpack.md (docs/websocket.md) maps
+//!   the RESP3 reply to.
 //!
 //! The run is reproducible: `EDDY_FUZZ_SEED` picks the seed (the default is fixed) and
 //! `EDDY_FUZZ_CALLS` the number of calls per connection; `EDDY_FUZZ_VERBOSE` prints every error
@@ -1312,23 +1313,204 @@ fn canon(v: &rmpv::Value) -> String {
     }
 }
 
-#[test]
-fn random_calls_get_the_same_values_over_msgpack_as_over_resp3() {
-    if !common::eddy_only("random_calls_get_the_same_values_over_msgpack_as_over_resp3") {
-        return;
+// ---------------------------------------------------------------------------------------------
+// The WebSocket door (JSON) against RESP3
+
+type Ws = tokio_tungstenite::tungstenite::WebSocket<TcpStream>;
+
+/// A WebSocket-door connection speaking JSON, tolerant of blocking and closing.
+struct WsConn {
+    port: u16,
+    ws: Ws,
+    next_id: i64,
+}
+
+impl WsConn {
+    fn open(port: u16) -> WsConn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect http");
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let (ws, _) = tokio_tungstenite::tungstenite::client(url, stream).expect("upgrade");
+        WsConn {
+            port,
+            ws,
+            next_id: 1,
+        }
     }
+
+    fn reopen(&mut self) {
+        *self = WsConn::open(self.port);
+    }
+
+    /// The reply to `args` as `{"reply": ...}` or `{"error": ...}`; `None` when it blocks or
+    /// the connection closed. Pushes are skipped.
+    fn call(&mut self, args: &[&[u8]], wait: Duration) -> Option<serde_json::Value> {
+        use serde_json::{json, Value};
+        use tokio_tungstenite::tungstenite::Message;
+        let id = self.next_id;
+        self.next_id += 1;
+        let cmd: Vec<Value> = args
+            .iter()
+            .map(|a| match std::str::from_utf8(a) {
+                Ok(s) => json!(s),
+                Err(_) => json!({ "$base64": base64_of(a) }),
+            })
+            .collect();
+        let req = json!({ "id": id, "cmd": cmd }).to_string();
+        self.ws.send(Message::text(req)).ok()?;
+        self.ws
+            .get_ref()
+            .set_read_timeout(Some(wait))
+            .expect("timeout");
+        loop {
+            let Ok(Message::Text(t)) = self.ws.read() else {
+                return None;
+            };
+            let mut v: Value = serde_json::from_str(t.as_str()).expect("a JSON message");
+            if v.get("id") == Some(&json!(id)) {
+                v.as_object_mut().expect("an object").remove("id");
+                return Some(v);
+            }
+        }
+    }
+}
+
+fn base64_of(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// What docs/websocket.md says the JSON door sends for a RESP3 reply.
+fn as_json(r: &Resp) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let text = |b: &[u8]| match std::str::from_utf8(b) {
+        Ok(s) => json!(s),
+        Err(_) => json!({ "$base64": base64_of(b) }),
+    };
+    match r {
+        Resp::Simple(s) => json!(s),
+        Resp::Bulk(b) | Resp::Verbatim(_, b) => text(b),
+        Resp::Int(n) => json!(n),
+        Resp::Double(d) => match d.as_str() {
+            "inf" | "-inf" | "nan" => json!(d),
+            d => json!(d.parse::<f64>().expect("a double")),
+        },
+        Resp::BigNumber(n) => json!(n),
+        Resp::Bool(b) => json!(b),
+        Resp::Null | Resp::NullBulk | Resp::NullArray => Value::Null,
+        Resp::Array(a) | Resp::Set(a) | Resp::Push(a) => {
+            Value::Array(a.iter().map(as_json).collect())
+        }
+        Resp::Map(m) | Resp::Attribute(m) => {
+            let string_keys: Option<serde_json::Map<String, Value>> = m
+                .iter()
+                .map(|(k, v)| match as_json(k) {
+                    Value::String(s) => Some((s, as_json(v))),
+                    _ => None,
+                })
+                .collect();
+            match string_keys {
+                Some(obj) => Value::Object(obj),
+                None => {
+                    json!({ "$map": m.iter().map(|(k, v)| json!([as_json(k), as_json(v)])).collect::<Vec<_>>() })
+                }
+            }
+        }
+        Resp::Error(e) => json!({ "$error": e }),
+        Resp::BlobError(e) => json!({ "$error": String::from_utf8_lossy(e) }),
+    }
+}
+
+/// A JSON value with arrays' elements in one order (objects are ordered by key already).
+fn canon_json(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Array(a) => {
+            let mut items: Vec<String> = a.iter().map(canon_json).collect();
+            items.sort();
+            format!("[{}]", items.join(","))
+        }
+        Value::Object(o) => {
+            let items: Vec<String> = o
+                .iter()
+                .map(|(k, v)| format!("{k:?}:{}", canon_json(v)))
+                .collect();
+            format!("{{{}}}", items.join(","))
+        }
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) => format!("f64:{:x}", f.to_bits()),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The comparison of a door with RESP3
+
+/// A front door whose replies are compared with RESP3's, in canonical text form.
+trait Door: Sized {
+    fn open(srv: &Server) -> Self;
+    fn reopen(&mut self);
+    /// The door's reply to `args`, or `None` when the call blocks or the connection closed.
+    fn reply(&mut self, args: &[&[u8]], wait: Duration) -> Option<String>;
+    /// What the door's documentation says RESP3's reply `r` becomes.
+    fn expected(r: &Resp) -> String;
+}
+
+impl Door for MpConn {
+    fn open(srv: &Server) -> Self {
+        MpConn::open(srv.msgpack_port)
+    }
+    fn reopen(&mut self) {
+        MpConn::reopen(self)
+    }
+    fn reply(&mut self, args: &[&[u8]], wait: Duration) -> Option<String> {
+        Some(match self.call(args, wait)? {
+            Ok(v) => format!("ok {}", canon(&v)),
+            Err(e) => format!("error {e}"),
+        })
+    }
+    fn expected(r: &Resp) -> String {
+        match r {
+            Resp::Error(e) => format!("error {e}"),
+            other => format!("ok {}", canon(&as_msgpack(other))),
+        }
+    }
+}
+
+impl Door for WsConn {
+    fn open(srv: &Server) -> Self {
+        WsConn::open(srv.http_port)
+    }
+    fn reopen(&mut self) {
+        WsConn::reopen(self)
+    }
+    fn reply(&mut self, args: &[&[u8]], wait: Duration) -> Option<String> {
+        Some(canon_json(&self.call(args, wait)?))
+    }
+    fn expected(r: &Resp) -> String {
+        canon_json(&match r {
+            Resp::Error(e) => serde_json::json!({ "error": e }),
+            other => serde_json::json!({ "reply": as_json(other) }),
+        })
+    }
+}
+
+/// Two servers seeded alike, one driven through RESP3 and one through door `D`, get the same
+/// random calls; every door reply must be what its documentation maps the RESP3 reply to.
+fn compare_door<D: Door>(door: &str, salt: u64) {
     let seed = seed();
     let calls = calls(3000);
-    let (resp_srv, mp_srv) = (Server::start_doors(&[]), Server::start_doors(&[]));
+    let (resp_srv, door_srv) = (Server::start_doors(&[]), Server::start_doors(&[]));
     let mut rc = Conn::open(resp_srv.port());
     rc.hello3();
-    let mut seeder = Conn::open(mp_srv.port());
-    let mut mc = MpConn::open(mp_srv.msgpack_port);
+    let mut seeder = Conn::open(door_srv.port());
+    let mut dc = D::open(&door_srv);
     let mut specs = command_specs(&mut rc);
     specs.retain(compared);
-    let mut rng = Rng::new(seed ^ 0x4D50);
-    let mut diffs = Vec::new();
-    let mut compared = 0;
+    let mut rng = Rng::new(seed ^ salt);
+    let (mut diffs, mut done) = (Vec::new(), 0);
     for n in 0..calls {
         if n % 300 == 0 {
             reseed([&mut rc, &mut seeder]);
@@ -1338,34 +1520,28 @@ fn random_calls_get_the_same_values_over_msgpack_as_over_resp3() {
         };
         let args: Vec<&[u8]> = call.iter().map(|a| a.as_slice()).collect();
         let wait = Duration::from_millis(200);
-        let (r, m) = (rc.call(&args, wait), mc.call(&args, wait));
-        let (Some(r), Some(m)) = (r, m) else {
+        let (Some(r), Some(got)) = (rc.call(&args, wait), dc.reply(&args, wait)) else {
             rc.reopen();
-            mc.reopen();
+            dc.reopen();
             continue;
         };
-        compared += 1;
-        let want = match &r {
-            Resp::Error(e) => Err(e.clone()),
-            other => Ok(canon(&as_msgpack(other))),
-        };
-        let got = m.map(|v| canon(&v));
-        if want != got {
+        done += 1;
+        if D::expected(&r) != got {
             diffs.push(format!(
-                "{:?}\n  resp3:   {r:?}\n  msgpack: {got:?}",
+                "{:?}\n  resp3: {r:?}\n  {door}: {got}",
                 show(&args)
             ));
             reseed([&mut rc, &mut seeder]);
         }
     }
-    eprintln!("{compared} of {calls} calls compared");
+    eprintln!("{done} of {calls} calls compared");
     assert!(
-        compared > calls / 2,
-        "only {compared} calls got replies on both doors"
+        done > calls / 2,
+        "only {done} calls got replies on both doors"
     );
     assert!(
         diffs.is_empty(),
-        "{} MessagePack replies differ from RESP3's (seed {seed}):\n{}",
+        "{} {door} replies differ from RESP3's (seed {seed}):\n{}",
         diffs.len(),
         diffs
             .iter()
@@ -1374,4 +1550,18 @@ fn random_calls_get_the_same_values_over_msgpack_as_over_resp3() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+#[test]
+fn random_calls_get_the_same_values_over_msgpack_as_over_resp3() {
+    if common::eddy_only("random_calls_get_the_same_values_over_msgpack_as_over_resp3") {
+        compare_door::<MpConn>("msgpack", 0x4D50);
+    }
+}
+
+#[test]
+fn random_calls_get_the_same_values_over_websocket_json_as_over_resp3() {
+    if common::eddy_only("random_calls_get_the_same_values_over_websocket_json_as_over_resp3") {
+        compare_door::<WsConn>("json", 0x5753);
+    }
 }
