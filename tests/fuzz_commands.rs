@@ -872,8 +872,6 @@ const NOT_COMPARED: &[&str] = &[
     "flushdb",
     "zrank",
     "zrevrank",
-    "object|help",
-    "config|help",
     "wait",
     "auth",
     "multi",

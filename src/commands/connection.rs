@@ -589,7 +589,7 @@ fn client_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "TRACKINGINFO",
         "    Report tracking status for the current connection.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     super::help_reply(ctx, &lines);
     Ok(())

@@ -496,7 +496,7 @@ fn object_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "    Return the number of references of the value associated with the specified",
         "    <key>.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     super::help_reply(ctx, &lines);
     Ok(())

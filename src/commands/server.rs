@@ -729,7 +729,7 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ];
         super::help_reply(ctx, &lines);
     } else {
@@ -834,7 +834,7 @@ fn config_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "REWRITE",
         "    Rewrite the configuration file.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     super::help_reply(ctx, &lines);
     Ok(())
