@@ -4,6 +4,7 @@
 //! functions below, so the exact wording Redis clients match on (`WRONGTYPE`, `ERR wrong number of
 //! arguments for 'get' command`, ...) is written once and never formatted inline by a handler.
 
+use crate::util::c_str;
 use std::borrow::Cow;
 
 /// An error reply: the text after the leading `-`, with its Redis error code (`ERR`, `WRONGTYPE`).
@@ -211,11 +212,6 @@ pub fn unknown_command(name: &[u8], args: &mut dyn Iterator<Item = &[u8]>) -> Cm
         "ERR unknown command '{}', with args beginning with: {list}",
         sanitize(c_str(name), 128),
     ))
-}
-
-/// `b` up to its first NUL, as C's `%s` prints it.
-fn c_str(b: &[u8]) -> &[u8] {
-    &b[..memchr::memchr(0, b).unwrap_or(b.len())]
 }
 
 /// A client's argument in an error message that Redis prints with a plain `%s`.

@@ -559,16 +559,15 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     logged_call(ctx, r, args, clock);
 }
 
-/// [`call`] for a client's own command (not one a script runs), which the slow log sees.
+/// [`call`] for a client's own command or one its transaction runs, which the slow log sees as
+/// the client's (a script's commands are logged as its script client's, `scripting::engine`).
 pub fn logged_call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
-    let start = *clock;
-    call(ctx, r, args, clock);
-    let us = clock.duration_since(start).as_micros() as u64;
+    let us = call(ctx, r, args, clock);
     slowlog::record(ctx, r.spec, &args, us, slowlog::Caller::Client);
 }
 
-/// Runs the handler and keeps the statistics; EXEC runs its queued commands through this.
-pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
+/// Runs the handler and keeps the statistics; returns how long it ran, in microseconds.
+pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64 {
     let st = &table().stats[r.id];
     if let Some(t) = ctx.sess.tracking.as_deref_mut() {
         crate::pubsub::tracking::before_command(t, r.spec.flags & flag::READONLY != 0);
@@ -592,6 +591,7 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     if ctx.sess.monitors_seen || ctx.sess.tracking.is_some() {
         crate::pubsub::after_command(ctx, r, args);
     }
+    us
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ const MAX_ARGS: usize = 32;
 /// Bytes kept per argument (`SLOWLOG_ENTRY_MAX_STRING`).
 const MAX_ARG_BYTES: usize = 128;
 
-const SV: &[&str] = &["admin", "slow", "dangerous"];
+const ADMIN_ACL: &[&str] = &["admin", "slow", "dangerous"];
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "slowlog",
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             -2,
             ADMIN | LOADING | STALE,
             (0, 0, 0),
-            SV,
+            ADMIN_ACL,
             "server",
             slowlog_get,
             "Returns the slow log's entries.",
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             2,
             ADMIN | LOADING | STALE,
             (0, 0, 0),
-            SV,
+            ADMIN_ACL,
             "server",
             slowlog_len,
             "Returns the number of entries in the slow log.",
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             2,
             ADMIN | LOADING | STALE,
             (0, 0, 0),
-            SV,
+            ADMIN_ACL,
             "server",
             slowlog_reset,
             "Clears all entries from the slow log.",
@@ -107,7 +107,13 @@ struct Entry {
 /// The log: newest entry first.
 #[derive(Default)]
 pub struct SlowLog {
-    inner: Mutex<(VecDeque<Entry>, u64)>,
+    inner: Mutex<Log>,
+}
+
+#[derive(Default)]
+struct Log {
+    entries: VecDeque<Entry>,
+    next_id: u64,
 }
 
 /// Who ran a logged command: the client, or a script it ran (Redis's script client).
@@ -144,8 +150,8 @@ pub fn record(ctx: &Ctx, spec: &CommandSpec, args: &Args, micros: u64, caller: C
             }
         })
         .collect();
-    let entry = Entry {
-        id: 0,
+    let mut entry = Entry {
+        id: 0, // set under the lock
         unix_secs: crate::util::now_ms() / 1000,
         micros,
         args: kept,
@@ -159,14 +165,11 @@ pub fn record(ctx: &Ctx, spec: &CommandSpec, args: &Args, micros: u64, caller: C
         },
     };
     let max = hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
-    let mut g = ctx.srv.slowlog.inner.lock();
-    let (entries, next_id) = &mut *g;
-    entries.push_front(Entry {
-        id: *next_id,
-        ..entry
-    });
-    *next_id += 1;
-    entries.truncate(max);
+    let mut log = ctx.srv.slowlog.inner.lock();
+    entry.id = log.next_id;
+    log.next_id += 1;
+    log.entries.push_front(entry);
+    log.entries.truncate(max);
 }
 
 /// The first argument Redis hides from the log, if any: AUTH's, and HELLO's after AUTH.
@@ -197,10 +200,10 @@ fn slowlog_get(ctx: &mut Ctx, a: Args) -> CmdResult {
     } else {
         10
     };
-    let g = ctx.srv.slowlog.inner.lock();
-    let shown = g.0.len().min(count);
+    let log = ctx.srv.slowlog.inner.lock();
+    let shown = log.entries.len().min(count);
     ctx.out.array(shown);
-    for e in g.0.iter().take(shown) {
+    for e in log.entries.iter().take(shown) {
         ctx.out.array(6);
         ctx.out.int(e.id as i64);
         ctx.out.int(e.unix_secs as i64);
@@ -216,13 +219,13 @@ fn slowlog_get(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 fn slowlog_len(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    let n = ctx.srv.slowlog.inner.lock().0.len();
+    let n = ctx.srv.slowlog.inner.lock().entries.len();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn slowlog_reset(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    ctx.srv.slowlog.inner.lock().0.clear();
+    ctx.srv.slowlog.inner.lock().entries.clear();
     ctx.out.ok();
     Ok(())
 }

@@ -8,16 +8,13 @@
 //! "whitespace" is C's `isspace`, which includes the vertical tab that Rust's
 //! `is_ascii_whitespace` leaves out.
 
-/// C's `isspace` in the "C" locale.
-fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
+use crate::util::{c_str, is_c_space as is_space};
 
 /// Splits `line` into arguments; `None` means unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     let mut i = 0;
-    let n = memchr::memchr(0, line).unwrap_or(line.len());
+    let n = c_str(line).len();
     loop {
         while i < n && is_space(line[i]) {
             i += 1;

@@ -1122,10 +1122,8 @@ unsafe fn dispatch(
             now: ctx.now,
         };
         let mut clock = st.clock.borrow_mut();
-        let start = *clock;
-        commands::call(&mut c, &r, argv, &mut clock);
+        let us = commands::call(&mut c, &r, argv, &mut clock);
         // Redis logs a script's commands too, as its script client's (no address, no name).
-        let us = clock.duration_since(start).as_micros() as u64;
         commands::slowlog::record(&c, r.spec, &argv, us, commands::slowlog::Caller::Script);
         if matches!(
             c.sess.action,

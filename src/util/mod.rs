@@ -1,5 +1,6 @@
 //! Small pieces shared by every family: number parsing and formatting with Redis's rules, glob
-//! matching as `stringmatchlen`, the clock, allocation accounting, and spinning for a lock.
+//! matching as `stringmatchlen`, C-string reading as Redis's C code sees client bytes, the clock,
+//! allocation accounting, and spinning for a lock.
 
 pub mod alloc;
 pub mod glob;
@@ -23,6 +24,18 @@ fn start() -> Instant {
         WALL_AT_START_NS.store(w, Ordering::Relaxed);
         i
     })
+}
+
+/// `b` up to its first NUL: what Redis's C code sees when it reads client bytes as a C string
+/// (`%s`, `strtod`, `sdssplitargs`).
+pub fn c_str(b: &[u8]) -> &[u8] {
+    &b[..memchr::memchr(0, b).unwrap_or(b.len())]
+}
+
+/// C's `isspace` in the "C" locale, which (unlike Rust's `is_ascii_whitespace`) includes the
+/// vertical tab.
+pub fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 /// Calls `attempt` until it succeeds or `limit` has passed, pausing the CPU between tries

@@ -3,41 +3,41 @@
 
 pub use crate::protocol::resp::parse_i64;
 
-/// C's `isspace`: the blanks `strtod` skips before a number.
-pub const C_BLANKS: [char; 6] = [' ', '\t', '\n', '\r', '\x0b', '\x0c'];
-
 /// Parses a float the way Redis's `getDoubleFromObject` (C's `strtod`) accepts it: no
 /// surrounding spaces, no trailing bytes, hexadecimal (`0x1.8p3`) as well as decimal, `inf`/`-inf`
 /// allowed; NaN and out-of-range values (`ERANGE`: overflow, underflow to zero) rejected.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || s.len() > 256 || s[0].is_ascii_whitespace() {
-        return None;
-    }
-    match strtod(std::str::from_utf8(s).ok()?)? {
-        Strtod { v, erange: false } if !v.is_nan() => Some(v),
-        _ => None,
-    }
+    whole_number(s).filter(|r| !r.erange).map(|r| r.v)
 }
 
 /// INCRBYFLOAT's and HINCRBYFLOAT's operands: Redis reads them as `long double` (`strtold`),
 /// whose range holds what underflows a double, so that reads as 0 here rather than failing.
 /// (What overflows a double but not a `long double` still fails: the sum has no double.)
 pub fn parse_incr_float(s: &[u8]) -> Option<f64> {
+    whole_number(s)
+        .filter(|r| !r.erange || r.v == 0.0)
+        .map(|r| r.v)
+}
+
+/// `strtod` over all of `s` as Redis's strict float arguments take it: no leading blank, not
+/// empty, not NaN (out-of-range results are left to the caller).
+fn whole_number(s: &[u8]) -> Option<Strtod> {
     if s.is_empty() || s.len() > 256 || s[0].is_ascii_whitespace() {
         return None;
     }
-    match strtod(std::str::from_utf8(s).ok()?)? {
-        Strtod { v, erange } if !v.is_nan() && (!erange || v == 0.0) => Some(v),
-        _ => None,
-    }
+    strtod(std::str::from_utf8(s).ok()?).filter(|r| !r.v.is_nan())
 }
 
 /// `strtod` as Redis calls it on a C string and then checks only that it stopped at the string's
 /// end: the text ends at a NUL, leading blanks are skipped, and nothing at all reads as 0
 /// (score range bounds, SORT's weights).
 pub fn strtod_c(b: &[u8]) -> Option<Strtod> {
-    let b = &b[..memchr::memchr(0, b).unwrap_or(b.len())];
-    let t = std::str::from_utf8(b).ok()?.trim_start_matches(C_BLANKS);
+    let b = super::c_str(b);
+    let start = b
+        .iter()
+        .position(|&c| !super::is_c_space(c))
+        .unwrap_or(b.len());
+    let t = std::str::from_utf8(&b[start..]).ok()?;
     if t.is_empty() {
         return Some(Strtod {
             v: 0.0,
