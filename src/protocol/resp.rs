@@ -314,11 +314,30 @@ impl Out {
         }
     }
 
+    /// `tag`, the decimal `n`, CRLF. Lengths and counts below 100 (most of them) are written as
+    /// one fixed-size store with no digit loop and no `memcpy` call: every reply and every pushed
+    /// change event goes through here several times.
     #[inline]
     fn header(&mut self, tag: u8, n: i64) {
+        if (0..10).contains(&n) {
+            self.buf
+                .extend_from_slice(&[tag, b'0' + n as u8, b'\r', b'\n']);
+        } else if (10..100).contains(&n) {
+            let (t, u) = (n as u8 / 10, n as u8 % 10);
+            self.buf
+                .extend_from_slice(&[tag, b'0' + t, b'0' + u, b'\r', b'\n']);
+        } else {
+            self.header_long(tag, n);
+        }
+    }
+
+    #[inline(never)]
+    fn header_long(&mut self, tag: u8, n: i64) {
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(n).as_bytes();
+        self.buf.reserve(d.len() + 3);
         self.buf.push(tag);
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.extend_from_slice(d);
         self.buf.extend_from_slice(b"\r\n");
     }
 
