@@ -165,6 +165,42 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
     ("append hll \u{80}", Some(":20\r\n")),
     ("pfcount hll", Some("-INVALIDOBJ Corrupted HLL object detected\r\n")),
     ("pfcount hll hll", Some("-INVALIDOBJ Corrupted HLL object detected\r\n")),
+    // SET reads every option before it parses the time: a syntax error anywhere wins.
+    ("set s v EXAT 1e308 bogus", Some("-ERR syntax error\r\n")),
+    (
+        "set s v EXAT 1e308 NX",
+        Some("-ERR value is not an integer or out of range\r\n"),
+    ),
+    // OBJECT FREQ and IDLETIME look the key up before they check the eviction policy.
+    ("object freq nosuch", Some("$-1\r\n")),
+    ("config set maxmemory-policy allkeys-lfu", Some("+OK\r\n")),
+    ("object idletime nosuch", Some("$-1\r\n")),
+    ("config set maxmemory-policy noeviction", Some("+OK\r\n")),
+    // XGROUP CREATE and SETID read their options left to right first, then look the key and
+    // the group up, and only then refuse an argument count.
+    ("xadd st 1-1 a b", Some("$3\r\n1-1\r\n")),
+    ("xgroup create st g 0", Some("+OK\r\n")),
+    (
+        "xgroup setid st g $ ENTRIESREAD d x y z",
+        Some("-ERR value is not an integer or out of range\r\n"),
+    ),
+    (
+        "xgroup setid st nog $ ENTRIESREAD 1 ENTRIESREAD 2",
+        Some("-NOGROUP No such consumer group 'nog' for key name 'st'\r\n"),
+    ),
+    (
+        "xgroup setid st g $ ENTRIESREAD 1 ENTRIESREAD 2",
+        Some("-ERR unknown subcommand or wrong number of arguments for 'setid'. Try XGROUP HELP.\r\n"),
+    ),
+    (
+        "xgroup create nosuch g2 $ ENTRIESREAD 1 ENTRIESREAD 1 ENTRIESREAD 1",
+        Some("-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.\r\n"),
+    ),
+    (
+        "xgroup create nosuch g2 $ MKSTREAM MKSTREAM ENTRIESREAD 1 MKSTREAM",
+        Some("-ERR unknown subcommand or wrong number of arguments for 'create'. Try XGROUP HELP.\r\n"),
+    ),
+    ("exists nosuch", Some(":0\r\n")),
     // Options a command does not know are echoed whole.
     (
         "expire s 1 an-option-longer-than-sixty-four-bytes-is-still-echoed-back-in-full-by-redis",

@@ -446,29 +446,33 @@ fn lfu_policy(ctx: &Ctx) -> bool {
     ctx.srv.config.get("maxmemory-policy").contains("lfu")
 }
 
+// FREQ and IDLETIME look the key up before checking the policy, as Redis does: a missing key is
+// a null reply under any policy.
 fn object_freq(ctx: &mut Ctx, a: Args) -> CmdResult {
+    // Access frequency is not tracked per key yet; a live key reports Redis's initial counter.
+    let Some(n) = with_object(ctx, a.get(2), |_| 5) else {
+        ctx.out.null();
+        return Ok(());
+    };
     if !lfu_policy(ctx) {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    // Access frequency is not tracked per key yet; a live key reports Redis's initial counter.
-    match with_object(ctx, a.get(2), |_| 5) {
-        Some(n) => ctx.out.int(n),
-        None => ctx.out.null(),
-    }
+    ctx.out.int(n);
     Ok(())
 }
 
 fn object_idletime(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let now = crate::keyspace::value::Meta::now().clock();
+    let Some(n) = with_object(ctx, a.get(2), |v| {
+        (now.wrapping_sub(v.access_clock()) & 0x7fff_ffff) as i64
+    }) else {
+        ctx.out.null();
+        return Ok(());
+    };
     if lfu_policy(ctx) {
         return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    let now = crate::keyspace::value::Meta::now().clock();
-    match with_object(ctx, a.get(2), |v| {
-        (now.wrapping_sub(v.access_clock()) & 0x7fff_ffff) as i64
-    }) {
-        Some(n) => ctx.out.int(n),
-        None => ctx.out.null(),
-    }
+    ctx.out.int(n);
     Ok(())
 }
 

@@ -982,13 +982,14 @@ fn xgroup_stream<'l>(l: &'l mut Locked, key: &[u8]) -> CmdResult<&'l mut Stream>
     read(l, key)?.ok_or_else(|| err(error::XGROUP_NO_KEY))
 }
 
-fn xgroup_create(ctx: &mut Ctx, a: Args) -> CmdResult {
-    let (key, group) = (a.get(2), a.get(3));
-    let mut mkstream = false;
-    let mut er: Option<u64> = None;
+/// The options after CREATE's and SETID's ID, read as Redis reads them: left to right, before
+/// the key is looked up, the first bad one answering (MKSTREAM is CREATE's only). Returns
+/// (MKSTREAM, ENTRIESREAD).
+fn xgroup_options(a: &Args, create: bool) -> CmdResult<(bool, Option<u64>)> {
+    let (mut mkstream, mut er) = (false, None);
     let mut i = 5;
     while i < a.len() {
-        if is(a.get(i), "MKSTREAM") {
+        if create && is(a.get(i), "MKSTREAM") {
             mkstream = true;
             i += 1;
         } else if is(a.get(i), "ENTRIESREAD") && i + 1 < a.len() {
@@ -998,7 +999,19 @@ fn xgroup_create(ctx: &mut Ctx, a: Args) -> CmdResult {
             return Err(error::subcommand_syntax(a.get(1), "xgroup"));
         }
     }
+    Ok((mkstream, er))
+}
+
+fn xgroup_create(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let (key, group) = (a.get(2), a.get(3));
+    let (mkstream, er) = xgroup_options(&a, true)?;
+    // Repeated options pass the loop; Redis then refuses more than 8 arguments, after the key
+    // checks.
+    let count_ok = a.len() <= 8;
     if feed_stream::is_feed(key) {
+        if !count_ok {
+            return Err(error::subcommand_syntax(a.get(1), "xgroup"));
+        }
         return feed_stream::xgroup_create(ctx, group, feed_group_id(a.get(4))?, false);
     }
     let mut l = ctx.lock1(key);
@@ -1007,6 +1020,9 @@ fn xgroup_create(ctx: &mut Ctx, a: Args) -> CmdResult {
         None if mkstream => false,
         None => return Err(err(error::XGROUP_NO_KEY)),
     };
+    if !count_ok {
+        return Err(error::subcommand_syntax(a.get(1), "xgroup"));
+    }
     let id = group_id(a.get(4), read(&mut l, key)?.map(|s| &*s))?;
     if existed {
         if read(&mut l, key)?.is_some_and(|s| s.groups.contains_key(group)) {
@@ -1039,19 +1055,22 @@ fn xgroup_create(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn xgroup_setid(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (key, group) = (a.get(2), a.get(3));
-    let mut er = None;
-    match a.len() {
-        5 => {}
-        7 if is(a.get(5), "ENTRIESREAD") => er = entries_read(a.get(6))?,
-        _ => return Err(error::subcommand_syntax(a.get(1), "xgroup")),
-    }
+    let (_, er) = xgroup_options(&a, false)?;
+    // As for CREATE: the count is checked after the key and the group.
+    let count_ok = matches!(a.len(), 5 | 7);
     if feed_stream::is_feed(key) {
+        if !count_ok {
+            return Err(error::subcommand_syntax(a.get(1), "xgroup"));
+        }
         return feed_stream::xgroup_create(ctx, group, feed_group_id(a.get(4))?, true);
     }
     let mut l = ctx.lock1(key);
     let s = xgroup_stream(&mut l, key)?;
     if !s.groups.contains_key(group) {
         return Err(error::nogroup_for_key(group, key));
+    }
+    if !count_ok {
+        return Err(error::subcommand_syntax(a.get(1), "xgroup"));
     }
     let id = group_id(a.get(4), Some(s))?;
     l.capture_old(key);

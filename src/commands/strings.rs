@@ -154,14 +154,11 @@ fn set(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut c = Cursor::new(a, 3);
     let (mut nx, mut xx, mut want_get) = (false, false, false);
     let mut ttl = Ttl::Clear;
+    // The time is parsed after every option is known to be valid, as Redis does: a syntax error
+    // anywhere wins over a bad number.
+    let mut timed: Option<(bool, bool, &[u8])> = None;
     let mut ttl_set = false;
     while let Some(opt) = c.next_arg() {
-        let timed = |ms: bool, abs: bool, c: &mut Cursor| -> CmdResult<Ttl> {
-            let raw = c
-                .next_arg()
-                .ok_or(crate::error::CmdError::from(error::SYNTAX))?;
-            Ok(Ttl::At(expire_at(ms, abs, raw, ctx.now, "set")?))
-        };
         if is(opt, "NX") && !xx {
             nx = true;
         } else if is(opt, "XX") && !nx {
@@ -175,14 +172,15 @@ fn set(ctx: &mut Ctx, a: Args) -> CmdResult {
         {
             let ms = is(opt, "PX") || is(opt, "PXAT");
             let abs = is(opt, "EXAT") || is(opt, "PXAT");
-            if !c.has_more() {
-                return Err(error::SYNTAX.into());
-            }
-            ttl = timed(ms, abs, &mut c)?;
+            let raw = c.next_arg().ok_or(error::CmdError::from(error::SYNTAX))?;
+            timed = Some((ms, abs, raw));
             ttl_set = true;
         } else {
             return Err(error::SYNTAX.into());
         }
+    }
+    if let Some((ms, abs, raw)) = timed {
+        ttl = Ttl::At(expire_at(ms, abs, raw, ctx.now, "set")?);
     }
     let mut l = ctx.lock1(key);
     let old: Option<Str> = if want_get {
