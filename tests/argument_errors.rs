@@ -201,6 +201,8 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
         Some("-ERR unknown subcommand or wrong number of arguments for 'create'. Try XGROUP HELP.\r\n"),
     ),
     ("exists nosuch", Some(":0\r\n")),
+    // CONFIG SET with a name left without a value after whole pairs.
+    ("config set maxmemory 0 maxmemory", Some("-ERR syntax error\r\n")),
     // Options a command does not know are echoed whole.
     (
         "expire s 1 an-option-longer-than-sixty-four-bytes-is-still-echoed-back-in-full-by-redis",

@@ -759,8 +759,10 @@ fn config_get(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 fn config_set(ctx: &mut Ctx, a: Args) -> CmdResult {
+    // The table's arity refuses a name without a value; a dangling name after whole pairs is
+    // Redis's syntax error.
     if !a.len().is_multiple_of(2) {
-        return Err(error::wrong_arity("config|set"));
+        return Err(error::SYNTAX.into());
     }
     let mut pairs: Vec<(usize, String)> = Vec::new();
     for i in (2..a.len()).step_by(2) {
