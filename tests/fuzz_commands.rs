@@ -984,50 +984,6 @@ fn sorted(mut v: Vec<Resp>) -> Vec<Resp> {
     v
 }
 
-/// A redis-server on a free port, killed on drop.
-struct Redis {
-    child: std::process::Child,
-    port: u16,
-    _dir: common::TempDir,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let dir = common::TempDir::new("fz-redis");
-        let port = common::free_port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no", "--dir"])
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let ok = common::poll_until(Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(ok, "redis-server did not listen on {port}");
-        Redis {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A random call whose reply two servers must agree on, or `None` for one that depends on the
 /// clock or on an order Redis leaves undefined.
 fn comparable_call(rng: &mut Rng, specs: &[Spec]) -> Option<Vec<Vec<u8>>> {
@@ -1059,7 +1015,7 @@ fn random_calls_get_the_replies_redis_gives() {
     let calls = calls(4000);
     let track_state = std::env::var_os("EDDY_FUZZ_STATE").is_some();
     let eddy = Server::start();
-    let redis = Redis::start();
+    let redis = common::Redis::start();
     let (mut ec, mut rc) = (Conn::open(eddy.port()), Conn::open(redis.port));
     // State is read on connections of their own: the compared ones may be blocked or subscribed.
     let (mut es, mut rs) = (Conn::open(eddy.port()), Conn::open(redis.port));

@@ -1180,3 +1180,48 @@ pub fn restart_nosave(mut srv: Server) -> Server {
     let dir = srv.stop();
     Server::start_in(dir, &[])
 }
+
+/// A redis-server on a free port beside the Eddy under test (for side-by-side comparisons),
+/// killed on drop. Callers check `require_tool_for(test, "redis-server")` first.
+pub struct Redis {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let dir = TempDir::new("fz-redis");
+        let port = free_port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--dir"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let ok = poll_until(std::time::Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(ok, "redis-server did not listen on {port}");
+        Redis {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
