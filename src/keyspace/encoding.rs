@@ -244,15 +244,112 @@ pub fn listpack_for_each(b: &[u8], mut f: impl FnMut(&[u8])) -> Option<()> {
             Some(v) => f(num.format(v).as_bytes()),
             None => f(b.get(at + hdr..data_end)?),
         }
-        let entry = hdr + len;
-        let back = match entry {
-            0..=127 => 1,
-            128..=16383 => 2,
-            16384..=2097151 => 3,
-            2097152..=268435455 => 4,
-            _ => 5,
-        };
-        at = data_end.checked_add(back)?;
+        at = data_end.checked_add(backlen_size(hdr + len))?;
+    }
+}
+
+/// Bytes of a listpack entry's back-length for an entry of `l` bytes (Redis's
+/// `lpEncodeBacklen`: 7 bits a byte, the boundaries one below the powers of 128).
+fn backlen_size(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
+        _ => 5,
+    }
+}
+
+/// Builds a listpack blob as Redis lays it out (`listpack.c`): a 6-byte header (total bytes,
+/// element count), the elements, 0xFF. Integers take the smallest integer encoding; strings are
+/// written as strings (Redis reads them back byte for byte).
+pub struct ListpackWriter {
+    buf: Vec<u8>,
+    count: usize,
+}
+
+impl Default for ListpackWriter {
+    fn default() -> Self {
+        ListpackWriter {
+            buf: vec![0; 6],
+            count: 0,
+        }
+    }
+}
+
+impl ListpackWriter {
+    fn backlen(&mut self, start: usize) {
+        let l = self.buf.len() - start;
+        let n = backlen_size(l);
+        // Most significant 7-bit group first; every byte but the first has the high bit set.
+        for i in (0..n).rev() {
+            let b = ((l >> (7 * i)) & 0x7f) as u8;
+            self.buf.push(if i == n - 1 { b } else { b | 0x80 });
+        }
+        self.count += 1;
+    }
+
+    pub fn int(&mut self, v: i64) {
+        let start = self.buf.len();
+        if (0..=127).contains(&v) {
+            self.buf.push(v as u8);
+        } else if (-4096..=4095).contains(&v) {
+            let u = (v as u16) & 0x1fff;
+            self.buf
+                .extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
+        } else if let Ok(x) = i16::try_from(v) {
+            self.buf.push(0xF1);
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+            self.buf.push(0xF2);
+            self.buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+        } else if let Ok(x) = i32::try_from(v) {
+            self.buf.push(0xF3);
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        } else {
+            self.buf.push(0xF4);
+            self.buf.extend_from_slice(&v.to_le_bytes());
+        }
+        self.backlen(start);
+    }
+
+    pub fn str(&mut self, s: &[u8]) {
+        let start = self.buf.len();
+        let n = s.len();
+        if n < 64 {
+            self.buf.push(0x80 | n as u8);
+        } else if n < 4096 {
+            self.buf
+                .extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
+        } else {
+            self.buf.push(0xF0);
+            self.buf.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        self.buf.extend_from_slice(s);
+        self.backlen(start);
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes so far (the blob is one byte longer once finished).
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf.push(0xFF);
+        let total = self.buf.len() as u32;
+        self.buf[0..4].copy_from_slice(&total.to_le_bytes());
+        // Redis stores 65535 when the count does not fit, meaning "count them".
+        let count = u16::try_from(self.count).unwrap_or(u16::MAX);
+        self.buf[4..6].copy_from_slice(&count.to_le_bytes());
+        self.buf
     }
 }
 
@@ -284,6 +381,9 @@ pub fn decode_value(r: &mut Reader) -> Option<Value> {
         // Streams (keyspace::stream): Eddy's own body, not a Redis type.
         super::stream::RDB_TYPE_STREAM_EDDY => super::stream::rdb_decode(r, false),
         super::stream::RDB_TYPE_STREAM_EDDY_GROUPS => super::stream::rdb_decode(r, true),
+        t @ (super::stream_rdb::RDB_TYPE_STREAM_LISTPACKS
+        | super::stream_rdb::RDB_TYPE_STREAM_LISTPACKS_2
+        | super::stream_rdb::RDB_TYPE_STREAM_LISTPACKS_3) => super::stream_rdb::decode(r, t),
         _ => None,
     }
 }
@@ -351,6 +451,52 @@ mod tests {
     }
 
     /// Payloads from Redis 7.0.15's DUMP of small collections (listpack encodings).
+    #[test]
+    fn listpacks_written_here_read_back_at_every_encoding_boundary() {
+        let ints: Vec<i64> = vec![
+            0,
+            127,
+            128,
+            -1,
+            -4096,
+            4095,
+            4096,
+            -4097,
+            i16::MIN as i64,
+            i16::MAX as i64 + 1,
+            -(1 << 23),
+            (1 << 23) - 1,
+            1 << 23,
+            i32::MIN as i64,
+            i32::MAX as i64 + 1,
+            i64::MIN,
+            i64::MAX,
+        ];
+        // String lengths around each header size and each back-length size (an entry of
+        // 127/128 and 16382/16383 bytes: Redis moves to the next size one below 128^k).
+        let lens = [0, 63, 64, 125, 126, 4095, 4096, 16378, 16379, 16380, 70000];
+        let mut w = ListpackWriter::default();
+        for &v in &ints {
+            w.int(v);
+        }
+        for &n in &lens {
+            w.str(&vec![b'x'; n]);
+        }
+        let blob = w.finish();
+        let mut got = Vec::new();
+        listpack_for_each(&blob, |e| got.push(e.to_vec())).expect("well-formed");
+        let want: Vec<Vec<u8>> = ints
+            .iter()
+            .map(|v| v.to_string().into_bytes())
+            .chain(lens.iter().map(|&n| vec![b'x'; n]))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            u16::from_le_bytes([blob[4], blob[5]]) as usize,
+            ints.len() + lens.len()
+        );
+    }
+
     #[test]
     fn restores_redis_listpack_dumps() {
         // HSET h f1 v1 f2 12345 big -7

@@ -48,6 +48,7 @@ pub mod list;
 pub mod set;
 pub mod stream;
 pub mod stream_group;
+pub mod stream_rdb;
 pub mod txn;
 pub mod value;
 pub mod zset;

@@ -7,18 +7,18 @@
 //! first ID is the map's first key. Unlike other collections a stream may exist empty (XDEL and
 //! XTRIM never delete the key), as in Redis.
 //!
-//! ## Snapshot / DUMP encoding (Eddy-only)
-//! Redis writes streams as listpacks in a radix tree (RDB types 15, 19, 21). Eddy writes its own
-//! body under type byte [`RDB_TYPE_STREAM_EDDY`] (64, unused by Redis): entry count, then per
-//! entry `ms seq npairs (field value)*` (lengths and strings in RDB form), then the last ID,
-//! `entries_added` and `max_deleted_entry_id`. A stream with consumer groups is written under
-//! [`RDB_TYPE_STREAM_EDDY_GROUPS`] (65): the same body followed by its groups, PELs and
-//! consumers (layout in [`stream_group`](super::stream_group)). SAVE/restart and DUMP/RESTORE
-//! round-trip within Eddy; a stream DUMP from Redis is not readable here (and vice versa) for now.
+//! ## Snapshot / DUMP encoding
+//! Streams are written in Redis's RDB encoding (type 19, see
+//! [`stream_rdb`](super::stream_rdb)), so a stream DUMP restores in Redis and back. Snapshots
+//! from earlier Eddy versions used Eddy's own body under type byte [`RDB_TYPE_STREAM_EDDY`] (64,
+//! unused by Redis): entry count, then per entry `ms seq npairs (field value)*` (lengths and
+//! strings in RDB form), then the last ID, `entries_added` and `max_deleted_entry_id`;
+//! [`RDB_TYPE_STREAM_EDDY_GROUPS`] (65) adds the groups (layout in
+//! [`stream_group`](super::stream_group)). Those are still read.
 
 use std::collections::BTreeMap;
 
-use super::encoding::{write_len, write_string, Reader};
+use super::encoding::Reader;
 use super::stream_group::Group;
 use super::value::{Collection, Key, Meta, Value};
 
@@ -299,6 +299,13 @@ impl Stream {
         g.last_id = id;
     }
 
+    /// Adds a decoded entry (field, value, ...) at `id`; the decoders check the order.
+    pub(super) fn insert_packed(&mut self, id: StreamId, items: &[Vec<u8>]) {
+        let packed = pack(items.iter().map(|v| &v[..]));
+        self.bytes += packed.len() + 48;
+        self.entries.insert(id, packed);
+    }
+
     /// Entries in `[start, end]`, forward or reverse.
     pub fn range(
         &self,
@@ -329,36 +336,7 @@ impl Collection for Stream {
         self.bytes + self.groups.values().map(Group::heap_size).sum::<usize>()
     }
     fn rdb_encode(&self, out: &mut Vec<u8>) {
-        out.push(if self.groups.is_empty() {
-            RDB_TYPE_STREAM_EDDY
-        } else {
-            RDB_TYPE_STREAM_EDDY_GROUPS
-        });
-        write_len(out, self.entries.len() as u64);
-        for (id, p) in &self.entries {
-            write_len(out, id.ms);
-            write_len(out, id.seq);
-            let items: Vec<&[u8]> = unpack(p).collect();
-            write_len(out, items.len() as u64);
-            for s in items {
-                write_string(out, s);
-            }
-        }
-        for n in [
-            self.last_id.ms,
-            self.last_id.seq,
-            self.entries_added,
-            self.max_deleted.ms,
-            self.max_deleted.seq,
-        ] {
-            write_len(out, n);
-        }
-        if !self.groups.is_empty() {
-            write_len(out, self.groups.len() as u64);
-            for (name, g) in &self.groups {
-                g.encode(name, out);
-            }
-        }
+        super::stream_rdb::encode(self, out);
     }
 }
 
@@ -383,9 +361,7 @@ pub fn rdb_decode(r: &mut Reader, groups: bool) -> Option<Value> {
         for _ in 0..k {
             items.push(r.string()?);
         }
-        let packed = pack(items.iter().map(|v| &v[..]));
-        s.bytes += packed.len() + 48;
-        s.entries.insert(id, packed);
+        s.insert_packed(id, &items);
     }
     s.last_id = StreamId::new(r.length()?, r.length()?);
     s.entries_added = r.length()?;
@@ -433,5 +409,28 @@ mod tests {
         assert_eq!(StreamId::parse(b"-1", 0), None);
         assert_eq!(StreamId::parse(b"+5-007", 0), Some(StreamId::new(5, 7)));
         assert_eq!(StreamId::parse(b"18446744073709551616", 0), None);
+    }
+
+    #[test]
+    fn snapshots_of_earlier_versions_still_load() {
+        use super::super::encoding::{decode_value, write_len, write_string};
+        // Type 64: one entry 1-1 {a: b}, last ID 1-2, entries_added 2, max deleted 1-2.
+        let mut b = vec![RDB_TYPE_STREAM_EDDY];
+        for n in [1, 1, 1, 2] {
+            write_len(&mut b, n);
+        }
+        write_string(&mut b, b"a");
+        write_string(&mut b, b"b");
+        for n in [1, 2, 2, 1, 2] {
+            write_len(&mut b, n);
+        }
+        let Some(Value::Stream(s, _)) = decode_value(&mut Reader::new(&b)) else {
+            panic!("type 64 did not load");
+        };
+        assert_eq!(s.len_entries(), 1);
+        assert_eq!(
+            (s.last_id, s.entries_added, s.max_deleted),
+            (StreamId::new(1, 2), 2, StreamId::new(1, 2))
+        );
     }
 }

@@ -14,12 +14,14 @@
 //! backed by something other than a stream key (the change log) can offer the same methods.
 //!
 //! ## Encoding
-//! Appended to the Eddy stream body when a stream has groups (type byte
+//! Groups are written inside a stream's Redis RDB body ([`Group::encode_redis`], layout in
+//! [`stream_rdb`](super::stream_rdb)). Snapshots of earlier Eddy versions appended groups to
+//! Eddy's own stream body (type byte
 //! [`RDB_TYPE_STREAM_EDDY_GROUPS`](super::stream::RDB_TYPE_STREAM_EDDY_GROUPS)): group count,
 //! then per group `name last_ms last_seq entries_read+1` (0 = invalid), the PEL as `count (ms
-//! seq delivery_time delivery_count consumer)*`, then the consumers as `count (name seen_time)*`.
-//! A consumer's own pending set is rebuilt from the PEL's owner names; an owner missing from the
-//! consumer list makes the body malformed.
+//! seq delivery_time delivery_count consumer)*`, then the consumers as `count (name seen_time)*`;
+//! [`Group::decode`] still reads them. Either way a consumer's own pending set and the PEL's
+//! owners must agree, or the body is malformed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -338,26 +340,87 @@ impl Group {
         first_from(self, next).unwrap_or(StreamId::MIN)
     }
 
-    pub fn encode(&self, name: &[u8], out: &mut Vec<u8>) {
+    /// Writes this group as Redis does (layout in [`stream_rdb`](super::stream_rdb)).
+    pub fn encode_redis(&self, name: &[u8], out: &mut Vec<u8>) {
+        use super::stream_rdb::{write_ms_time, write_raw_id};
         write_string(out, name);
         write_len(out, self.last_id.ms);
         write_len(out, self.last_id.seq);
-        write_len(out, self.entries_read.map_or(0, |n| n.saturating_add(1)));
+        write_len(out, self.entries_read.unwrap_or(u64::MAX));
         write_len(out, self.pel.len() as u64);
         for (id, n) in &self.pel {
-            for v in [id.ms, id.seq, n.delivery_time, n.delivery_count] {
-                write_len(out, v);
-            }
-            write_string(out, &n.consumer);
+            write_raw_id(out, *id);
+            write_ms_time(out, n.delivery_time);
+            write_len(out, n.delivery_count);
         }
         write_len(out, self.consumers.len() as u64);
         for (k, c) in &self.consumers {
             write_string(out, k);
-            write_len(out, c.seen_time);
+            write_ms_time(out, c.seen_time);
+            write_len(out, c.pending.len() as u64);
+            for id in &c.pending {
+                write_raw_id(out, *id);
+            }
         }
     }
 
-    /// Reads one group written by [`Group::encode`]; `None` if malformed.
+    /// Reads one group of a Redis stream body of type `ty` (15, 19 or 21); `None` if malformed:
+    /// a consumer owning an ID the group's PEL lacks, or a PEL entry nobody owns.
+    pub fn decode_redis(r: &mut Reader, ty: u8) -> Option<(Key, Group)> {
+        use super::stream_rdb::RDB_TYPE_STREAM_LISTPACKS_3;
+        use super::stream_rdb::{read_ms_time, read_raw_id, RDB_TYPE_STREAM_LISTPACKS_2};
+        let name = Key::from_vec(r.string()?);
+        let last_id = StreamId::new(r.length()?, r.length()?);
+        let er = if ty >= RDB_TYPE_STREAM_LISTPACKS_2 {
+            Some(r.length()?).filter(|&n| n != u64::MAX)
+        } else {
+            None
+        };
+        let mut g = Group::new(last_id, er);
+        let npel = r.length()?;
+        for _ in 0..npel {
+            let id = read_raw_id(r)?;
+            let delivery_time = read_ms_time(r)?;
+            let delivery_count = r.length()?;
+            g.pel.insert(
+                id,
+                Nack {
+                    consumer: Key::default(),
+                    delivery_time,
+                    delivery_count,
+                },
+            );
+        }
+        let mut owned = BTreeSet::new();
+        let nc = r.length()?;
+        for _ in 0..nc {
+            let k = Key::from_vec(r.string()?);
+            let seen_time = read_ms_time(r)?;
+            if ty >= RDB_TYPE_STREAM_LISTPACKS_3 {
+                read_ms_time(r)?;
+            }
+            let mut pending = BTreeSet::new();
+            for _ in 0..r.length()? {
+                let id = read_raw_id(r)?;
+                // Each ID of the PEL is owned by exactly one consumer.
+                if !owned.insert(id) {
+                    return None;
+                }
+                g.pel.get_mut(&id)?.consumer = k.clone();
+                pending.insert(id);
+            }
+            if g.consumers
+                .insert(k, Consumer { seen_time, pending })
+                .is_some()
+            {
+                return None;
+            }
+        }
+        (owned.len() as u64 == npel).then_some((name, g))
+    }
+
+    /// Reads one group of an earlier Eddy snapshot (type 65, layout in the module docs); `None`
+    /// if malformed.
     pub fn decode(r: &mut Reader) -> Option<(Key, Group)> {
         let name = Key::from_vec(r.string()?);
         let last_id = StreamId::new(r.length()?, r.length()?);
@@ -418,14 +481,71 @@ mod tests {
         assert_eq!(bounds, Some((StreamId::new(1, 0), StreamId::new(2, 0))));
         assert_eq!(per, vec![(&b"a"[..], 1), (&b"b"[..], 1)]);
         let mut out = Vec::new();
-        g.encode(b"grp", &mut out);
-        let (name, back) = Group::decode(&mut Reader::new(&out)).unwrap();
+        g.encode_redis(b"grp", &mut out);
+        let (name, back) = Group::decode_redis(&mut Reader::new(&out), 19).unwrap();
         assert_eq!(name.as_slice(), b"grp");
         assert_eq!(back, g);
         assert!(g.ack(StreamId::new(2, 0)));
         assert!(!g.ack(StreamId::new(2, 0)));
         assert_eq!(g.delete_consumer(b"b"), Some(1));
         assert_eq!(g.pel().len(), 0);
+    }
+
+    /// A group body in Redis's layout, built by hand: PEL IDs, then consumers with the IDs
+    /// they claim to own.
+    fn redis_group(pel: &[u64], consumers: &[(&str, &[u64])]) -> Vec<u8> {
+        use super::super::stream_rdb::{write_ms_time, write_raw_id};
+        let mut out = Vec::new();
+        write_string(&mut out, b"g");
+        for n in [9, 0, u64::MAX, pel.len() as u64] {
+            write_len(&mut out, n);
+        }
+        for &ms in pel {
+            write_raw_id(&mut out, StreamId::new(ms, 0));
+            write_ms_time(&mut out, 1000);
+            write_len(&mut out, 1);
+        }
+        write_len(&mut out, consumers.len() as u64);
+        for (name, owns) in consumers {
+            write_string(&mut out, name.as_bytes());
+            write_ms_time(&mut out, 2000);
+            write_len(&mut out, owns.len() as u64);
+            for &ms in *owns {
+                write_raw_id(&mut out, StreamId::new(ms, 0));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_redis_group_body_must_give_every_pending_entry_one_owner() {
+        let decode = |b: Vec<u8>| Group::decode_redis(&mut Reader::new(&b), 19);
+        let (_, g) = decode(redis_group(&[1, 2], &[("a", &[1]), ("", &[2])])).expect("valid");
+        assert_eq!(g.entries_read, None, "u64::MAX is Redis's -1");
+        assert_eq!(
+            g.consumer(b"").unwrap().pending.len(),
+            1,
+            "an empty name is a name"
+        );
+        assert!(
+            decode(redis_group(&[1, 2], &[("a", &[1])])).is_none(),
+            "2 has no owner"
+        );
+        assert!(
+            decode(redis_group(&[1], &[("a", &[1]), ("b", &[1])])).is_none(),
+            "two owners"
+        );
+        assert!(
+            decode(redis_group(&[1], &[("a", &[1, 3])])).is_none(),
+            "3 is not pending"
+        );
+        assert!(
+            decode(redis_group(&[1], &[("a", &[1]), ("a", &[])])).is_none(),
+            "same name"
+        );
+        let mut cut = redis_group(&[1], &[("a", &[1])]);
+        cut.pop();
+        assert!(decode(cut).is_none(), "truncated");
     }
 
     #[test]
