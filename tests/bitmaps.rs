@@ -612,3 +612,53 @@ fn bit_writes_notify_setbit_set_and_del() {
         ]
     );
 }
+
+#[test]
+fn growing_a_string_reserves_what_redis_reserves_not_double() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let usage = |c: &mut redis::Connection, k: &str| -> i64 {
+        redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(k)
+            .query(c)
+            .expect("MEMORY USAGE")
+    };
+    let len: i64 = (16 << 20) + 1;
+    // SETBIT, SETRANGE and APPEND past the end each grow an existing string to just over 16 MiB.
+    let _: () = redis::cmd("SET").arg("b").arg("x").query(&mut c).unwrap();
+    let _: i64 = redis::cmd("SETBIT")
+        .arg("b")
+        .arg(16 << 23)
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET").arg("r").arg("x").query(&mut c).unwrap();
+    let _: i64 = redis::cmd("SETRANGE")
+        .arg("r")
+        .arg(16 << 20)
+        .arg("y")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("a")
+        .arg(vec![b'z'; 16 << 20])
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = redis::cmd("APPEND")
+        .arg("a")
+        .arg("y")
+        .query(&mut c)
+        .unwrap();
+    for k in ["b", "r", "a"] {
+        let n: i64 = redis::cmd("STRLEN").arg(k).query(&mut c).unwrap();
+        assert_eq!(n, len, "{k}");
+        // Redis adds 1 MiB of room past 1 MiB (its allocator rounds that up a little more);
+        // rounding to the next power of two would hold 32 MiB.
+        let used = usage(&mut c, k);
+        assert!(
+            used < len * 3 / 2,
+            "{k}: MEMORY USAGE {used} for {len} bytes"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use super::args::is;
 use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
 use crate::error::{self, CmdError, CmdResult};
-use crate::keyspace::value::{Meta, Str, Value, ValueType};
+use crate::keyspace::value::{str_grow_zeroed, Meta, Str, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
 use crate::util::num::parse_i64;
@@ -87,7 +87,7 @@ fn grow_to(l: &mut Locked, key: &[u8], len: usize) -> CmdResult<(bool, usize)> {
     if let Some(s) = write_str(l, key)? {
         let old = s.len();
         if old < len {
-            s.resize(len, 0);
+            str_grow_zeroed(s, len);
         }
         l.mark_raw(key);
         return Ok((true, old));

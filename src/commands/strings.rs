@@ -9,7 +9,7 @@ use super::args::{int, is, Cursor};
 use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
 use crate::error::{self, CmdResult};
-use crate::keyspace::value::{Str, Value, ValueType};
+use crate::keyspace::value::{str_grow_zeroed, str_reserve, Str, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
 use crate::util::num::{fmt_incrbyfloat, parse_i64, parse_incr_float};
@@ -411,6 +411,7 @@ fn append(ctx: &mut Ctx, a: Args) -> CmdResult {
             if s.len() + piece.len() > max {
                 return Err(error::STRING_TOO_LONG.into());
             }
+            str_reserve(s, s.len() + piece.len());
             s.extend_from_slice(piece);
             let n = s.len();
             l.mark_raw(key);
@@ -595,7 +596,7 @@ fn setrange(ctx: &mut Ctx, a: Args) -> CmdResult {
     let new_len = match existing {
         Some(s) => {
             if s.len() < off + piece.len() {
-                s.resize(off + piece.len(), 0);
+                str_grow_zeroed(s, off + piece.len());
             }
             s[off..off + piece.len()].copy_from_slice(piece);
             let n = s.len();

@@ -11,6 +11,35 @@ use smallvec::SmallVec;
 /// A binary-safe string with a small inline buffer.
 pub type Str = SmallVec<[u8; 16]>;
 
+/// Grows a string value to hold `new_len` bytes, the way Redis's `sdsMakeRoomFor` does for
+/// APPEND, SETRANGE and SETBIT: below 1 MiB the room doubles, above it 1 MiB is added.
+/// `SmallVec`'s own growth rounds to the next power of two, so a SETBIT at bit 2^31 held 512 MiB
+/// for a 256 MiB string (Redis holds 257).
+pub fn str_reserve(s: &mut Str, new_len: usize) {
+    const GREEDY_MAX: usize = 1 << 20;
+    if new_len <= s.capacity() {
+        return;
+    }
+    let room = if new_len < GREEDY_MAX {
+        new_len * 2
+    } else {
+        new_len.saturating_add(GREEDY_MAX)
+    };
+    s.reserve_exact(room - s.len());
+}
+
+/// Zero-extends a string value to `new_len` bytes (SETRANGE and SETBIT past the end), with
+/// [`str_reserve`]'s growth. The zeros are copied a page at a time: `resize` fills byte by byte,
+/// which an unoptimised build takes seconds over for a 512 MB string.
+pub fn str_grow_zeroed(s: &mut Str, new_len: usize) {
+    const ZEROS: [u8; 4096] = [0; 4096];
+    str_reserve(s, new_len);
+    while s.len() < new_len {
+        let n = (new_len - s.len()).min(ZEROS.len());
+        s.extend_from_slice(&ZEROS[..n]);
+    }
+}
+
 /// A key, stored with the same compact representation as a string value.
 pub type Key = Str;
 
