@@ -12,8 +12,15 @@ use std::borrow::Cow;
 pub struct CmdError(pub Cow<'static, str>);
 
 impl CmdError {
+    /// A formatted error, made a valid error line as Redis's `addReplyErrorFormat` makes one:
+    /// CR and LF trimmed from both ends, those left inside replaced by spaces. Scripts see the
+    /// same text the client would.
     pub fn owned(s: String) -> Self {
-        CmdError(Cow::Owned(s))
+        let bad = |c: char| c == '\r' || c == '\n';
+        if !s.contains(bad) {
+            return CmdError(Cow::Owned(s));
+        }
+        CmdError(Cow::Owned(s.trim_matches(bad).replace(bad, " ")))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -267,11 +274,11 @@ pub fn protocol(msg: &str) -> String {
 }
 
 /// Renders client-supplied bytes for an error message the way Redis does: truncated to `max`
-/// bytes, CR and LF (which would end the error line) replaced by spaces, everything else kept
-/// (bytes that are not UTF-8 become U+FFFD, as error text is a `str` here).
+/// bytes, everything kept (bytes that are not UTF-8 become U+FFFD, as error text is a `str`
+/// here). CR and LF are dealt with for the whole message by [`CmdError::owned`].
 pub fn sanitize(b: &[u8], max: usize) -> String {
     let b = &b[..b.len().min(max)];
-    String::from_utf8_lossy(b).replace(['\r', '\n'], " ")
+    String::from_utf8_lossy(b).into_owned()
 }
 
 // The change feed (CHANGES ...).

@@ -203,6 +203,8 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
     ("exists nosuch", Some(":0\r\n")),
     // CONFIG SET with a name left without a value after whole pairs.
     ("config set maxmemory 0 maxmemory", Some("-ERR syntax error\r\n")),
+    // CR and LF are trimmed from the ends of an error line and blanked inside it.
+    ("expire s 1 \rFOO\r\nX\n", Some("-ERR Unsupported option  FOO  X\r\n")),
     // Options a command does not know are echoed whole.
     (
         "expire s 1 an-option-longer-than-sixty-four-bytes-is-still-echoed-back-in-full-by-redis",

@@ -353,7 +353,9 @@ impl Out {
     /// `e` is the whole error text including its code (`ERR ...`).
     pub fn error(&mut self, e: &str) {
         self.buf.push(b'-');
-        // An error line cannot contain CR/LF; Redis replaces them with spaces.
+        // An error line cannot contain CR/LF. Redis (addReplyErrorFormat) trims them from both
+        // ends, then replaces the ones left inside with spaces.
+        let e = e.trim_matches(['\r', '\n']);
         self.buf.extend(
             e.bytes()
                 .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
