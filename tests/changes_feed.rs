@@ -1134,3 +1134,83 @@ fn a_start_past_the_end_of_the_log_is_refused() {
     // The connection carries on.
     assert_eq!(q::<String>(&mut c, &["GET", "a"]), "1");
 }
+
+/// Subscriptions with the same filter, images and protocol share the encoded pushes (one
+/// subscriber reads and encodes a batch, the others send it); each must still get exactly its
+/// own stream of events: every one from its start, in order, once, while one of them starts
+/// late, one stops reading for a while, and one with another filter runs beside them.
+#[test]
+fn identical_subscriptions_share_encoding_and_each_gets_every_event_once() {
+    if !eddy_only("identical_subscriptions_share_encoding_and_each_gets_every_event_once") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let subscribe = |args: &[&str]| {
+        let mut r = srv.raw();
+        hello3(&mut r);
+        let mut call = vec!["CHANGES", "SUBSCRIBE"];
+        call.extend_from_slice(args);
+        assert!(matches!(r.call(&call), Resp::Array(_)));
+        r
+    };
+    let mut same: Vec<common::Raw> = (0..3).map(|_| subscribe(&["latest"])).collect();
+    let mut other = subscribe(&["latest", "MATCH", "odd:*"]);
+    let write = |c: &mut redis::Connection, from: usize, to: usize| {
+        let mut p = redis::pipe();
+        for i in from..to {
+            let k = if i % 2 == 1 { "odd" } else { "even" };
+            p.cmd("SET").arg(format!("{k}:{i}")).arg(i).ignore();
+        }
+        p.query::<()>(c).expect("pipeline");
+    };
+    write(&mut c, 0, 3000);
+    // A late subscriber with the same key starts at an offset inside what was written.
+    let late_from = last_offset(&mut c) - 1000;
+    let mut late = subscribe(&[&late_from.to_string()]);
+    write(&mut c, 3000, 6000);
+    let end = last_offset(&mut c);
+    let first = end - 5999;
+    // The readers drain in turns of different lengths, so they drift apart and meet again.
+    let mut got: Vec<Vec<i64>> = vec![Vec::new(); 3];
+    while got.iter().any(|g| g.last() != Some(&end)) {
+        for (n, r) in same.iter_mut().enumerate() {
+            for _ in 0..(n + 1) * 97 {
+                if got[n].last() == Some(&end) {
+                    break;
+                }
+                got[n].push(raw_offset(&next_push(r, true)));
+            }
+        }
+    }
+    let all: Vec<i64> = (first..=end).collect();
+    for (n, g) in got.iter().enumerate() {
+        assert_eq!(*g, all, "subscriber {n}");
+    }
+    let late_got: Vec<i64> = (late_from..=end)
+        .map(|_| raw_offset(&next_push(&mut late, true)))
+        .collect();
+    assert_eq!(
+        late_got,
+        (late_from..=end).collect::<Vec<_>>(),
+        "late subscriber"
+    );
+    let odd: Vec<String> = (0..3000)
+        .map(|_| raw_key(&next_push(&mut other, true)))
+        .collect();
+    let want: Vec<String> = (0..6000)
+        .filter(|i| i % 2 == 1)
+        .map(|i| format!("odd:{i}"))
+        .collect();
+    assert_eq!(odd, want, "the filtered subscriber");
+    let info: String = q(&mut c, &["INFO", "changes"]);
+    let served: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("changes_shared_push_batches_served:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("changes_shared_push_batches_served in INFO");
+    assert!(
+        served > 0,
+        "identical subscriptions shared no batch:\n{info}"
+    );
+}

@@ -21,6 +21,19 @@
 //! `CHANGES UNSUBSCRIBE`, on a new `CHANGES SUBSCRIBE` (which replaces it), and when the
 //! connection closes (its push queue is closed and the session's [`Subscription`] is dropped).
 //!
+//! ## Subscriptions that ask for the same thing share their encoding
+//! Dashboards and services often subscribe with the same filter, images and protocol; each
+//! used to filter and encode every event for itself, and with twenty such subscribers that
+//! was two thirds of the server's CPU for the feed. Subscriptions now register their
+//! [`ShareKey`] in the server's [`Shares`]; while two or more hold the same key, the one that
+//! reads a batch first keeps its encoded messages (`Bytes`, so sending them is a reference
+//! count) in a short ring for that key, and the others find the batch that starts at their
+//! cursor there instead of reading and encoding it. Each subscription keeps its own cursor,
+//! queue and slow-subscriber behaviour; only the work is shared. Batches end at fixed offset
+//! boundaries (multiples of [`BATCH`]) where the log allows, so subscriptions that drift apart
+//! line up again at the next boundary. A lone subscription caches nothing. The ring holds at
+//! most [`SHARED_BATCHES`] batches per key (each at most [`BATCH`] events).
+//!
 //! ## Push shapes
 //! RESP3: a push frame `>2 "changes" <event map>`. RESP2: the shape pub/sub messages have,
 //! `*3 "message" "__changes__" <event as a flat field/value array>`. A trimmed cursor is reported
@@ -257,16 +270,108 @@ pub fn spawn_blocked(
     });
 }
 
+/// What makes two subscriptions' pushes byte-identical.
+#[derive(Clone, PartialEq)]
+pub struct ShareKey {
+    filter: Filter,
+    images: Images,
+    resp3: bool,
+}
+
+/// Records `from..next` of the log, filtered and encoded for one [`ShareKey`]: the push
+/// messages, each with the offset of its last event.
+struct Batch {
+    from: u64,
+    next: u64,
+    msgs: Vec<(bytes::Bytes, u64)>,
+}
+
+struct Share {
+    key: ShareKey,
+    subscribers: usize,
+    batches: std::collections::VecDeque<Arc<Batch>>,
+}
+
+/// Batches kept per shared key: subscribers woken by the same pass read the same batches, so
+/// a short ring is enough; one that falls further behind encodes for itself.
+const SHARED_BATCHES: usize = 16;
+
+/// The server's registry of subscription keys (see the module docs), and how many batches a
+/// subscription took from it instead of encoding them.
+#[derive(Default)]
+pub struct Shares(parking_lot::Mutex<Vec<Share>>, AtomicU64);
+
+impl Shares {
+    fn join(&self, key: &ShareKey) {
+        let mut v = self.0.lock();
+        match v.iter_mut().find(|s| s.key == *key) {
+            Some(s) => s.subscribers += 1,
+            None => v.push(Share {
+                key: key.clone(),
+                subscribers: 1,
+                batches: Default::default(),
+            }),
+        }
+    }
+
+    fn leave(&self, key: &ShareKey) {
+        let mut v = self.0.lock();
+        if let Some(i) = v.iter().position(|s| s.key == *key) {
+            v[i].subscribers -= 1;
+            if v[i].subscribers == 0 {
+                v.swap_remove(i);
+            } else if v[i].subscribers == 1 {
+                v[i].batches.clear();
+            }
+        }
+    }
+
+    fn find(&self, key: &ShareKey, from: u64) -> Option<Arc<Batch>> {
+        let v = self.0.lock();
+        let s = v.iter().find(|s| s.key == *key)?;
+        let b = s.batches.iter().find(|b| b.from == from).cloned()?;
+        self.1.fetch_add(1, Ordering::Relaxed);
+        Some(b)
+    }
+
+    pub fn served(&self) -> u64 {
+        self.1.load(Ordering::Relaxed)
+    }
+
+    /// Keeps `b` for the key's other subscribers, if it has any.
+    fn offer(&self, key: &ShareKey, b: &Arc<Batch>) {
+        let mut v = self.0.lock();
+        if let Some(s) = v.iter_mut().find(|s| s.key == *key && s.subscribers > 1) {
+            if s.batches.len() == SHARED_BATCHES {
+                s.batches.pop_front();
+            }
+            s.batches.push_back(b.clone());
+        }
+    }
+
+    /// Encoded bytes held for sharing (INFO changes).
+    pub fn bytes(&self) -> usize {
+        let v = self.0.lock();
+        v.iter()
+            .flat_map(|s| s.batches.iter())
+            .flat_map(|b| b.msgs.iter())
+            .map(|(m, _)| m.len())
+            .sum()
+    }
+}
+
 /// A connection's running subscription. Dropping it stops the task.
 pub struct Subscription {
     task: tokio::task::JoinHandle<()>,
     name: String,
+    key: ShareKey,
     srv: Arc<Server>,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.task.abort();
+        self.srv.feed_shares.leave(&self.key);
         super::groups::unregister_reader(&self.srv.log.groups, &self.name);
     }
 }
@@ -284,20 +389,57 @@ pub fn subscribe(
     let name = format!("sub_{client}");
     let pos = Arc::new(AtomicU64::new(from.saturating_sub(1)));
     super::groups::register_reader(&srv.log.groups, &name, pos.clone());
-    let task =
-        crate::server::background::spawn(run(srv.clone(), from, filter, images, resp3, push, pos));
-    Subscription { task, name, srv }
+    let key = ShareKey {
+        filter,
+        images,
+        resp3,
+    };
+    srv.feed_shares.join(&key);
+    let task = crate::server::background::spawn(run(srv.clone(), from, key.clone(), push, pos));
+    Subscription {
+        task,
+        name,
+        key,
+        srv,
+    }
 }
 
-async fn run(
-    srv: Arc<Server>,
-    from: u64,
-    filter: Filter,
-    images: Images,
-    resp3: bool,
-    push: PushSender,
-    pos: Arc<AtomicU64>,
-) {
+/// Reads `from..` (up to the next multiple of [`BATCH`]) and encodes what passes the filter
+/// into few messages (one queue operation and one allocation per ~4 KiB instead of per event:
+/// a tailing reader must stay cheap for the writers it shares the CPU with). The connection's
+/// queue is bounded in messages, so the message size also bounds what a client that stops
+/// reading can hold (PUSH_QUEUE × ~4 KiB). `None` when nothing was readable.
+fn encode_batch(log: &ChangeLog, from: u64, key: &ShareKey) -> Result<Option<Batch>, ReadError> {
+    let mut msgs: Vec<(bytes::Bytes, u64)> = Vec::new();
+    let mut out = Out {
+        buf: Vec::with_capacity(PUSH_MSG_BYTES + 1024),
+        resp3: key.resp3,
+    };
+    let mut last = None;
+    let upto_boundary = BATCH - ((from.saturating_sub(1)) % BATCH as u64) as usize;
+    log.read_with(from, upto_boundary, |ev| {
+        last = Some(ev.offset);
+        if key.filter.matches(ev) {
+            encode_push_into(&mut out, ev, key.images);
+            if out.buf.len() >= PUSH_MSG_BYTES {
+                let full =
+                    std::mem::replace(&mut out.buf, Vec::with_capacity(PUSH_MSG_BYTES + 1024));
+                msgs.push((full.into(), ev.offset));
+            }
+        }
+    })?;
+    let Some(last) = last else { return Ok(None) };
+    if !out.buf.is_empty() {
+        msgs.push((out.buf.into(), last));
+    }
+    Ok(Some(Batch {
+        from,
+        next: last + 1,
+        msgs,
+    }))
+}
+
+async fn run(srv: Arc<Server>, from: u64, key: ShareKey, push: PushSender, pos: Arc<AtomicU64>) {
     let log = &srv.log;
     let mut next = from;
     loop {
@@ -305,45 +447,30 @@ async fn run(
             _ = push.closed() => return,
             _ = log.wait_for(next, None) => {}
         }
-        // Filter and encode a batch straight from the log's bytes into few messages (one
-        // queue operation and one allocation per ~4 KiB instead of per event): a tailing
-        // reader must stay cheap for the writers it shares the CPU with. The connection's
-        // queue is bounded in messages, so the message size also bounds what a client that
-        // stops reading can hold (PUSH_QUEUE × ~4 KiB).
-        let mut msgs: Vec<(Vec<u8>, u64)> = Vec::new();
-        let mut out = Out {
-            buf: Vec::with_capacity(PUSH_MSG_BYTES + 1024),
-            resp3,
-        };
-        let mut last = None;
-        let read = log.read_with(next, BATCH, |ev| {
-            last = Some(ev.offset);
-            if filter.matches(ev) {
-                encode_push_into(&mut out, ev, images);
-                if out.buf.len() >= PUSH_MSG_BYTES {
-                    let full =
-                        std::mem::replace(&mut out.buf, Vec::with_capacity(PUSH_MSG_BYTES + 1024));
-                    msgs.push((full, ev.offset));
+        let batch = match srv.feed_shares.find(&key, next) {
+            Some(b) => b,
+            None => match encode_batch(log, next, &key) {
+                Ok(Some(b)) => {
+                    let b = Arc::new(b);
+                    srv.feed_shares.offer(&key, &b);
+                    b
                 }
-            }
-        });
-        if let Err(ReadError::Trimmed { earliest }) = read {
-            let e = error::changes_trimmed(next, earliest);
-            let _ = push.send(encode_push_error(resp3, &e)).await;
-            return;
-        }
-        let Some(last) = last else { continue };
-        next = last + 1;
-        if !out.buf.is_empty() {
-            msgs.push((out.buf, last));
-        }
-        for (m, upto) in msgs {
-            if push.send(m).await.is_err() {
+                Ok(None) => continue,
+                Err(ReadError::Trimmed { earliest }) => {
+                    let e = error::changes_trimmed(next, earliest);
+                    let _ = push.send(encode_push_error(key.resp3, &e).into()).await;
+                    return;
+                }
+            },
+        };
+        for (m, upto) in &batch.msgs {
+            if push.send(m.clone()).await.is_err() {
                 return;
             }
-            pos.store(upto, Ordering::Relaxed);
+            pos.store(*upto, Ordering::Relaxed);
         }
-        pos.store(last, Ordering::Relaxed);
+        next = batch.next;
+        pos.store(next - 1, Ordering::Relaxed);
     }
 }
 

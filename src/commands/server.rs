@@ -616,6 +616,12 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 "changes_snapshot_offset",
                 p.snapshot_offset.load(Ordering::Relaxed).to_string(),
             );
+            let sh = &srv.feed_shares;
+            kv("changes_shared_push_bytes", sh.bytes().to_string());
+            kv(
+                "changes_shared_push_batches_served",
+                sh.served().to_string(),
+            );
             crate::changes::groups::info(log, &mut kv);
         }
         "triggers" => crate::triggers::info(srv, &mut kv),

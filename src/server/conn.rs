@@ -88,7 +88,7 @@ async fn run_loop<T: Transport, C: Codec>(
     // being polled at that moment), so the read loop creates no waiter per read.
     let killed = info.kill.notified();
     tokio::pin!(killed);
-    let (push_tx, mut push_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PUSH_QUEUE);
+    let (push_tx, mut push_rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(PUSH_QUEUE);
     sess.push = Some(push_tx);
     loop {
         if !pending {
@@ -266,8 +266,8 @@ async fn write_pushes<T: Transport, C: Codec>(
     srv: &Server,
     sock: &mut T,
     codec: &mut C,
-    first: Vec<u8>,
-    rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
+    first: bytes::Bytes,
+    rx: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>,
     killed: Killed<'_, '_>,
 ) -> std::io::Result<()> {
     let mut len = first.len();
@@ -288,7 +288,7 @@ async fn write_pushes<T: Transport, C: Codec>(
             codec.pushes(m, &mut enc);
         }
         len = enc.len();
-        msgs = vec![enc];
+        msgs = vec![bytes::Bytes::from(enc)];
     }
     srv.stats
         .net_output_bytes

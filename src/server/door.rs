@@ -69,10 +69,10 @@ pub trait Transport: Send {
     /// is many small messages: gathering them costs a copy of every byte).
     fn write_all_bufs(
         &mut self,
-        bufs: &[Vec<u8>],
+        bufs: &[bytes::Bytes],
     ) -> impl Future<Output = std::io::Result<()>> + Send {
         async move {
-            let mut all = Vec::with_capacity(bufs.iter().map(Vec::len).sum());
+            let mut all = Vec::with_capacity(bufs.iter().map(|b| b.len()).sum());
             for b in bufs {
                 all.extend_from_slice(b);
             }
@@ -94,7 +94,7 @@ impl Transport for tokio::net::TcpStream {
     async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         AsyncWriteExt::write_all(self, buf).await
     }
-    async fn write_all_bufs(&mut self, bufs: &[Vec<u8>]) -> std::io::Result<()> {
+    async fn write_all_bufs(&mut self, bufs: &[bytes::Bytes]) -> std::io::Result<()> {
         let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
         let mut rest = &mut slices[..];
         while !rest.is_empty() {

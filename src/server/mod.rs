@@ -71,6 +71,8 @@ pub struct Server {
     pub pause: pause::Pause,
     /// SLOWLOG's entries.
     pub slowlog: crate::commands::slowlog::SlowLog,
+    /// Change-feed pushes encoded once for subscriptions that ask for the same thing.
+    pub feed_shares: crate::changes::subscribe::Shares,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,
@@ -135,6 +137,7 @@ impl Server {
             clients: Clients::new(),
             pause: pause::Pause::default(),
             slowlog: Default::default(),
+            feed_shares: Default::default(),
             stats: Stats::default(),
             started: Instant::now(),
             started_unix: now / 1000,

@@ -54,7 +54,7 @@ pub enum ReplyMode {
 /// that finds it full waits (a change-feed subscription then simply reads the log later, so
 /// memory stays bounded). Pub/sub messages do not use it: a publisher must never wait, so they
 /// have their own queue, limited in bytes by `client-output-buffer-limit` (see `pubsub`).
-pub type PushSender = tokio::sync::mpsc::Sender<Vec<u8>>;
+pub type PushSender = tokio::sync::mpsc::Sender<bytes::Bytes>;
 
 /// Capacity of a connection's push queue, in messages.
 pub const PUSH_QUEUE: usize = 1024;
