@@ -32,7 +32,8 @@
 //! queue and slow-subscriber behaviour; only the work is shared. Batches end at fixed offset
 //! boundaries (multiples of [`BATCH`]) where the log allows, so subscriptions that drift apart
 //! line up again at the next boundary. A lone subscription caches nothing. The ring holds at
-//! most [`SHARED_BATCHES`] batches per key (each at most [`BATCH`] events).
+//! most [`SHARED_BATCHES`] batches per key (each at most [`BATCH`] events), and all rings
+//! together at most [`SHARED_BYTES_MAX`] bytes.
 //!
 //! ## Push shapes
 //! RESP3: a push frame `>2 "changes" <event map>`. RESP2: the shape pub/sub messages have,
@@ -286,6 +287,12 @@ struct Batch {
     msgs: Vec<(bytes::Bytes, u64)>,
 }
 
+impl Batch {
+    fn bytes(&self) -> usize {
+        self.msgs.iter().map(|(m, _)| m.len()).sum()
+    }
+}
+
 struct Share {
     key: ShareKey,
     subscribers: usize,
@@ -295,18 +302,36 @@ struct Share {
 /// Batches kept per shared key: subscribers woken by the same pass read the same batches, so
 /// a short ring is enough; one that falls further behind encodes for itself.
 const SHARED_BATCHES: usize = 16;
+/// Encoded bytes kept across all keys. A batch holds at most [`BATCH`] events, so one key's
+/// ring stays under a few MiB; many keys with distinct filters would add up, so past this
+/// budget a batch is not kept and its key's other subscribers encode for themselves.
+const SHARED_BYTES_MAX: usize = 16 << 20;
+
+#[derive(Default)]
+struct SharesState {
+    shares: Vec<Share>,
+    /// Sum of the kept batches' sizes.
+    bytes: usize,
+}
+
+impl SharesState {
+    fn clear(&mut self, i: usize) {
+        let freed: usize = self.shares[i].batches.drain(..).map(|b| b.bytes()).sum();
+        self.bytes -= freed;
+    }
+}
 
 /// The server's registry of subscription keys (see the module docs), and how many batches a
 /// subscription took from it instead of encoding them.
 #[derive(Default)]
-pub struct Shares(parking_lot::Mutex<Vec<Share>>, AtomicU64);
+pub struct Shares(parking_lot::Mutex<SharesState>, AtomicU64);
 
 impl Shares {
     fn join(&self, key: &ShareKey) {
-        let mut v = self.0.lock();
-        match v.iter_mut().find(|s| s.key == *key) {
+        let mut st = self.0.lock();
+        match st.shares.iter_mut().find(|s| s.key == *key) {
             Some(s) => s.subscribers += 1,
-            None => v.push(Share {
+            None => st.shares.push(Share {
                 key: key.clone(),
                 subscribers: 1,
                 batches: Default::default(),
@@ -315,20 +340,21 @@ impl Shares {
     }
 
     fn leave(&self, key: &ShareKey) {
-        let mut v = self.0.lock();
-        if let Some(i) = v.iter().position(|s| s.key == *key) {
-            v[i].subscribers -= 1;
-            if v[i].subscribers == 0 {
-                v.swap_remove(i);
-            } else if v[i].subscribers == 1 {
-                v[i].batches.clear();
+        let mut st = self.0.lock();
+        if let Some(i) = st.shares.iter().position(|s| s.key == *key) {
+            st.shares[i].subscribers -= 1;
+            if st.shares[i].subscribers <= 1 {
+                st.clear(i);
+            }
+            if st.shares[i].subscribers == 0 {
+                st.shares.swap_remove(i);
             }
         }
     }
 
     fn find(&self, key: &ShareKey, from: u64) -> Option<Arc<Batch>> {
-        let v = self.0.lock();
-        let s = v.iter().find(|s| s.key == *key)?;
+        let st = self.0.lock();
+        let s = st.shares.iter().find(|s| s.key == *key)?;
         let b = s.batches.iter().find(|b| b.from == from).cloned()?;
         self.1.fetch_add(1, Ordering::Relaxed);
         Some(b)
@@ -338,25 +364,32 @@ impl Shares {
         self.1.load(Ordering::Relaxed)
     }
 
-    /// Keeps `b` for the key's other subscribers, if it has any.
+    /// Keeps `b` for the key's other subscribers, if it has any and the budget allows.
     fn offer(&self, key: &ShareKey, b: &Arc<Batch>) {
-        let mut v = self.0.lock();
-        if let Some(s) = v.iter_mut().find(|s| s.key == *key && s.subscribers > 1) {
-            if s.batches.len() == SHARED_BATCHES {
-                s.batches.pop_front();
+        let mut st = self.0.lock();
+        let Some(i) = st
+            .shares
+            .iter()
+            .position(|s| s.key == *key && s.subscribers > 1)
+        else {
+            return;
+        };
+        if st.shares[i].batches.len() == SHARED_BATCHES {
+            if let Some(old) = st.shares[i].batches.pop_front() {
+                st.bytes -= old.bytes();
             }
-            s.batches.push_back(b.clone());
         }
+        let size = b.bytes();
+        if st.bytes + size > SHARED_BYTES_MAX {
+            return;
+        }
+        st.bytes += size;
+        st.shares[i].batches.push_back(b.clone());
     }
 
     /// Encoded bytes held for sharing (INFO changes).
     pub fn bytes(&self) -> usize {
-        let v = self.0.lock();
-        v.iter()
-            .flat_map(|s| s.batches.iter())
-            .flat_map(|b| b.msgs.iter())
-            .map(|(m, _)| m.len())
-            .sum()
+        self.0.lock().bytes
     }
 }
 
@@ -570,5 +603,51 @@ mod tests {
         let r = scan(&log, r.next, &f, 10).unwrap_or_else(|_| panic!("trimmed"));
         assert_eq!(r.events.len(), 1);
         assert_eq!(r.next, 6);
+    }
+
+    #[test]
+    fn shared_batches_are_kept_for_two_or_more_within_the_budget_and_freed_on_leave() {
+        let shares = Shares::default();
+        let key = |resp3| ShareKey {
+            filter: Filter::default(),
+            images: Images::default(),
+            resp3,
+        };
+        let batch = |from: u64, bytes: usize| {
+            Arc::new(Batch {
+                from,
+                next: from + 10,
+                msgs: vec![(bytes::Bytes::from(vec![b'x'; bytes]), from + 9)],
+            })
+        };
+        let (a, b) = (key(true), key(false));
+        shares.join(&a);
+        shares.offer(&a, &batch(1, 100));
+        assert!(
+            shares.find(&a, 1).is_none(),
+            "a lone subscription keeps nothing"
+        );
+        shares.join(&a);
+        shares.join(&b);
+        shares.offer(&a, &batch(1, 100));
+        assert_eq!(shares.find(&a, 1).map(|b| b.next), Some(11));
+        assert!(shares.find(&b, 1).is_none(), "another key does not see it");
+        assert_eq!(shares.served(), 1);
+        // The ring keeps the last SHARED_BATCHES batches.
+        for i in 0..SHARED_BATCHES as u64 {
+            shares.offer(&a, &batch(11 + 10 * i, 100));
+        }
+        assert!(shares.find(&a, 1).is_none());
+        assert_eq!(shares.bytes(), 100 * SHARED_BATCHES);
+        // Past the byte budget a batch is not kept.
+        shares.offer(&a, &batch(500, SHARED_BYTES_MAX));
+        assert!(shares.find(&a, 500).is_none());
+        assert_eq!(shares.bytes(), 100 * (SHARED_BATCHES - 1));
+        // Down to one subscriber, the ring is freed.
+        shares.leave(&a);
+        assert_eq!(shares.bytes(), 0);
+        shares.leave(&a);
+        shares.leave(&b);
+        assert!(shares.0.lock().shares.is_empty());
     }
 }
