@@ -205,6 +205,12 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
     ("config set maxmemory 0 maxmemory", Some("-ERR syntax error\r\n")),
     // CR and LF are trimmed from the ends of an error line and blanked inside it.
     ("expire s 1 \rFOO\r\nX\n", Some("-ERR Unsupported option  FOO  X\r\n")),
+    // XGROUP CREATE parses its ID strictly (no `-` or `+`); SETID does not.
+    (
+        "xgroup create st g3 + MKSTREAM",
+        Some("-ERR Invalid stream ID specified as stream command argument\r\n"),
+    ),
+    ("xgroup setid st g -", Some("+OK\r\n")),
     // Options a command does not know are echoed whole.
     (
         "expire s 1 an-option-longer-than-sixty-four-bytes-is-still-echoed-back-in-full-by-redis",

@@ -969,6 +969,14 @@ fn group_id(b: &[u8], s: Option<&Stream>) -> CmdResult<StreamId> {
     }
 }
 
+/// CREATE's ID: as [`group_id`], but Redis parses it strictly, so `-` and `+` are refused.
+fn create_id(b: &[u8], s: Option<&Stream>) -> CmdResult<StreamId> {
+    match b {
+        b"-" | b"+" => strict_id(b),
+        _ => group_id(b, s),
+    }
+}
+
 /// A group ID for the change feed: `None` for `$`.
 fn feed_group_id(b: &[u8]) -> CmdResult<Option<StreamId>> {
     match b {
@@ -1023,7 +1031,7 @@ fn xgroup_create(ctx: &mut Ctx, a: Args) -> CmdResult {
     if !count_ok {
         return Err(error::subcommand_syntax(a.get(1), "xgroup"));
     }
-    let id = group_id(a.get(4), read(&mut l, key)?.map(|s| &*s))?;
+    let id = create_id(a.get(4), read(&mut l, key)?.map(|s| &*s))?;
     if existed {
         if read(&mut l, key)?.is_some_and(|s| s.groups.contains_key(group)) {
             return Err(err(error::BUSYGROUP));
