@@ -660,3 +660,66 @@ async fn websocket_client_kill_blocked_changes_read_and_idle_timeout() {
         t0.elapsed()
     );
 }
+
+/// Subscribers on the same feed share each push's re-encoding per output format: JSON for
+/// clients that last spoke text, MessagePack for those that spoke binary. Each client must get
+/// every event once, in order, in its own format.
+#[tokio::test]
+async fn websocket_subscribers_sharing_a_feed_each_get_their_own_format() {
+    if !eddy_only("websocket_subscribers_sharing_a_feed_each_get_their_own_format") {
+        return;
+    }
+    use rmpv::Value as Mp;
+    let srv = Server::start_doors(&[]);
+    let mut text = Vec::new();
+    for _ in 0..2 {
+        let mut c = Ws::connect(&srv).await;
+        c.call(json!(["CHANGES", "SUBSCRIBE", "latest"])).await;
+        text.push(c);
+    }
+    let mut bin = Ws::connect(&srv).await;
+    let mut req = Vec::new();
+    let cmd = Mp::Array(vec![
+        Mp::from("CHANGES"),
+        Mp::from("SUBSCRIBE"),
+        Mp::from("latest"),
+    ]);
+    rmpv::encode::write_value(
+        &mut req,
+        &Mp::Map(vec![(Mp::from("id"), Mp::from(1)), (Mp::from("cmd"), cmd)]),
+    )
+    .unwrap();
+    bin.ws.send(Message::Binary(req.into())).await.unwrap();
+    let reply = recv_mp(&mut bin).await;
+    let first = reply
+        .as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("reply")))
+        .and_then(|(_, v)| v.as_array()?.get(2)?.as_u64())
+        .unwrap_or_else(|| panic!("subscribe reply: {reply}"));
+    const N: u64 = 3000;
+    let mut r = srv.conn();
+    let mut p = redis::pipe();
+    for i in 0..N {
+        p.cmd("SET").arg(format!("k{}", i % 100)).arg(i).ignore();
+    }
+    let _: () = p.query(&mut r).unwrap();
+    for c in text.iter_mut() {
+        for want in first..first + N {
+            assert_eq!(event_offset(&c.recv().await), want, "text client");
+        }
+    }
+    for want in first..first + N {
+        let m = recv_mp(&mut bin).await;
+        let push = m
+            .as_map()
+            .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("push")))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("a MessagePack push: {m}"));
+        let ev = &push.as_array().expect("push array")[1];
+        let off = ev
+            .as_map()
+            .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("offset")))
+            .and_then(|(_, v)| v.as_u64());
+        assert_eq!(off, Some(want), "binary client");
+    }
+}

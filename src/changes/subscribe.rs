@@ -33,7 +33,9 @@
 //! boundaries (multiples of [`BATCH`]) where the log allows, so subscriptions that drift apart
 //! line up again at the next boundary. A lone subscription caches nothing. The ring holds at
 //! most [`SHARED_BATCHES`] batches per key (each at most [`BATCH`] events), and all rings
-//! together at most [`SHARED_BYTES_MAX`] bytes.
+//! together at most [`SHARED_BYTES_MAX`] bytes (counted in RESP; a message's re-encodings for
+//! the other doors, made once per format by the first connection that needs one
+//! (`session::PushMsg`), live as long as it does).
 //!
 //! ## Push shapes
 //! RESP3: a push frame `>2 "changes" <event map>`. RESP2: the shape pub/sub messages have,
@@ -53,7 +55,7 @@ use crate::commands::args::is;
 use crate::commands::changes::write_event;
 use crate::error::{self, CmdError, CmdResult};
 use crate::protocol::resp::Out;
-use crate::server::session::PushSender;
+use crate::server::session::{PushMsg, PushSender};
 use crate::server::Server;
 
 /// Records read from the log per step.
@@ -284,12 +286,12 @@ pub struct ShareKey {
 struct Batch {
     from: u64,
     next: u64,
-    msgs: Vec<(bytes::Bytes, u64)>,
+    msgs: Vec<(Arc<PushMsg>, u64)>,
 }
 
 impl Batch {
     fn bytes(&self) -> usize {
-        self.msgs.iter().map(|(m, _)| m.len()).sum()
+        self.msgs.iter().map(|(m, _)| m.resp.len()).sum()
     }
 }
 
@@ -443,7 +445,7 @@ pub fn subscribe(
 /// queue is bounded in messages, so the message size also bounds what a client that stops
 /// reading can hold (PUSH_QUEUE × ~4 KiB). `None` when nothing was readable.
 fn encode_batch(log: &ChangeLog, from: u64, key: &ShareKey) -> Result<Option<Batch>, ReadError> {
-    let mut msgs: Vec<(bytes::Bytes, u64)> = Vec::new();
+    let mut msgs: Vec<(Arc<PushMsg>, u64)> = Vec::new();
     let mut out = Out {
         buf: Vec::with_capacity(PUSH_MSG_BYTES + 1024),
         resp3: key.resp3,
@@ -457,13 +459,13 @@ fn encode_batch(log: &ChangeLog, from: u64, key: &ShareKey) -> Result<Option<Bat
             if out.buf.len() >= PUSH_MSG_BYTES {
                 let full =
                     std::mem::replace(&mut out.buf, Vec::with_capacity(PUSH_MSG_BYTES + 1024));
-                msgs.push((full.into(), ev.offset));
+                msgs.push((PushMsg::new(full), ev.offset));
             }
         }
     })?;
     let Some(last) = last else { return Ok(None) };
     if !out.buf.is_empty() {
-        msgs.push((out.buf.into(), last));
+        msgs.push((PushMsg::new(out.buf), last));
     }
     Ok(Some(Batch {
         from,
@@ -491,7 +493,9 @@ async fn run(srv: Arc<Server>, from: u64, key: ShareKey, push: PushSender, pos: 
                 Ok(None) => continue,
                 Err(ReadError::Trimmed { earliest }) => {
                     let e = error::changes_trimmed(next, earliest);
-                    let _ = push.send(encode_push_error(key.resp3, &e).into()).await;
+                    let _ = push
+                        .send(PushMsg::new(encode_push_error(key.resp3, &e)))
+                        .await;
                     return;
                 }
             },
@@ -617,7 +621,7 @@ mod tests {
             Arc::new(Batch {
                 from,
                 next: from + 10,
-                msgs: vec![(bytes::Bytes::from(vec![b'x'; bytes]), from + 9)],
+                msgs: vec![(PushMsg::new(vec![b'x'; bytes]), from + 9)],
             })
         };
         let (a, b) = (key(true), key(false));

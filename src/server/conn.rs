@@ -29,7 +29,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 
 use super::door::{Codec, Frame, Transport, CLOSE_NORMAL, CLOSE_PROTOCOL};
-use super::session::{Action, ReplyMode, Session, PUSH_QUEUE};
+use super::session::{Action, PushMsg, ReplyMode, Session, PUSH_QUEUE};
 use super::Server;
 use crate::commands::{self, flag, Ctx};
 use crate::error;
@@ -88,7 +88,7 @@ async fn run_loop<T: Transport, C: Codec>(
     // being polled at that moment), so the read loop creates no waiter per read.
     let killed = info.kill.notified();
     tokio::pin!(killed);
-    let (push_tx, mut push_rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(PUSH_QUEUE);
+    let (push_tx, mut push_rx) = tokio::sync::mpsc::channel::<Arc<PushMsg>>(PUSH_QUEUE);
     sess.push = Some(push_tx);
     loop {
         if !pending {
@@ -266,30 +266,39 @@ async fn write_pushes<T: Transport, C: Codec>(
     srv: &Server,
     sock: &mut T,
     codec: &mut C,
-    first: bytes::Bytes,
-    rx: &mut tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    first: Arc<PushMsg>,
+    rx: &mut tokio::sync::mpsc::Receiver<Arc<PushMsg>>,
     killed: Killed<'_, '_>,
 ) -> std::io::Result<()> {
-    let mut len = first.len();
-    let mut msgs = vec![first];
+    let mut len = first.resp.len();
+    let mut queued = vec![first];
     // Linux takes at most 1024 buffers in one write (IOV_MAX).
-    while len < OUT_FLUSH && msgs.len() < 1024 {
+    while len < OUT_FLUSH && queued.len() < 1024 {
         match rx.try_recv() {
             Ok(m) => {
-                len += m.len();
-                msgs.push(m);
+                len += m.resp.len();
+                queued.push(m);
             }
             Err(_) => break,
         }
     }
-    if C::TRANSCODES {
-        let mut enc = Vec::with_capacity(len + len / 2);
-        for m in &msgs {
-            codec.pushes(m, &mut enc);
-        }
-        len = enc.len();
-        msgs = vec![bytes::Bytes::from(enc)];
-    }
+    let msgs: Vec<bytes::Bytes> = if C::TRANSCODES {
+        // A message sent to many connections is re-encoded once per output variant.
+        let form = codec.push_form();
+        queued
+            .iter()
+            .map(|m| {
+                m.form(form, |resp| {
+                    let mut enc = Vec::with_capacity(resp.len() + resp.len() / 2);
+                    codec.pushes(resp, &mut enc);
+                    enc
+                })
+            })
+            .collect()
+    } else {
+        queued.iter().map(|m| m.resp.clone()).collect()
+    };
+    len = msgs.iter().map(|m| m.len()).sum();
     srv.stats
         .net_output_bytes
         .fetch_add(len as u64, Ordering::Relaxed);

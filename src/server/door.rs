@@ -138,6 +138,11 @@ pub trait Codec: Send + Default + 'static {
     fn finish(&mut self, out: &mut Out, mark: usize, pushes: usize);
     /// Re-encodes pushes (RESP) written outside any reply, appending them to `dst`.
     fn pushes(&mut self, resp: &[u8], dst: &mut Vec<u8>);
+    /// Which output variant [`Codec::pushes`] writes now (below `session::PUSH_FORMS`, unique
+    /// across doors): connections whose pushes come out alike share one re-encoding.
+    fn push_form(&self) -> usize {
+        0
+    }
     /// An error that ends or refuses a request outside a command (protocol errors, max clients),
     /// as a whole frame, for the last request when it had an id.
     fn error(&mut self, out: &mut Out, msg: &str);
@@ -186,6 +191,8 @@ pub trait Frames: Send + Default + 'static {
     fn reply(&mut self, out: &mut Vec<u8>, v: &Value<'_>);
     fn error(&mut self, out: &mut Vec<u8>, e: &[u8]);
     fn push(&mut self, out: &mut Vec<u8>, v: &Value<'_>);
+    /// [`Codec::push_form`].
+    fn push_form(&self) -> usize;
 }
 
 /// A door whose replies and pushes are RESP read back and written in its own format.
@@ -209,6 +216,9 @@ impl<F: Frames> Codec for Transcoder<F> {
     }
     fn pushes(&mut self, resp: &[u8], dst: &mut Vec<u8>) {
         encode_pushes(&mut self.frames, resp, dst);
+    }
+    fn push_form(&self) -> usize {
+        self.frames.push_form()
     }
     fn error(&mut self, out: &mut Out, msg: &str) {
         self.frames.error(&mut out.buf, msg.as_bytes());
@@ -355,6 +365,9 @@ impl Frames for MsgPackFrames {
         msgpack::value(out, v);
         end_frame(out, s);
     }
+    fn push_form(&self) -> usize {
+        2
+    }
 }
 
 fn bad(e: BadRequest, consumed: usize) -> Frame {
@@ -463,6 +476,9 @@ impl Frames for WsFrames {
     }
     fn push(&mut self, out: &mut Vec<u8>, v: &Value<'_>) {
         self.message(out, false, |o, b| field(o, b, "push", v));
+    }
+    fn push_form(&self) -> usize {
+        usize::from(self.binary)
     }
     fn parse(&mut self, ab: &mut ArgBuf, buf: &[u8], lim: &Limits) -> Frame {
         let Some((kind, payload, consumed)) = split_ws_frame(buf) else {

@@ -54,7 +54,36 @@ pub enum ReplyMode {
 /// that finds it full waits (a change-feed subscription then simply reads the log later, so
 /// memory stays bounded). Pub/sub messages do not use it: a publisher must never wait, so they
 /// have their own queue, limited in bytes by `client-output-buffer-limit` (see `pubsub`).
-pub type PushSender = tokio::sync::mpsc::Sender<bytes::Bytes>;
+pub type PushSender = tokio::sync::mpsc::Sender<Arc<PushMsg>>;
+
+/// One queued push message: its RESP bytes, and its re-encodings for the transcoding doors,
+/// each made by the first connection that needs it. Change-feed subscriptions that share their
+/// encoding (`changes::subscribe`) send the same message to many connections, so a dashboard's
+/// fifty WebSocket clients transcode each message once, not fifty times.
+pub struct PushMsg {
+    pub resp: bytes::Bytes,
+    forms: [std::sync::OnceLock<bytes::Bytes>; PUSH_FORMS],
+}
+
+/// Output variants a push can be re-encoded into (see `door::Codec::push_form`).
+pub const PUSH_FORMS: usize = 3;
+
+impl PushMsg {
+    pub fn new(resp: impl Into<bytes::Bytes>) -> Arc<PushMsg> {
+        Arc::new(PushMsg {
+            resp: resp.into(),
+            forms: Default::default(),
+        })
+    }
+
+    /// The message in output variant `form`, made by `encode` the first time it is asked for.
+    pub fn form(&self, form: usize, encode: impl FnOnce(&[u8]) -> Vec<u8>) -> bytes::Bytes {
+        match self.forms.get(form) {
+            Some(slot) => slot.get_or_init(|| encode(&self.resp).into()).clone(),
+            None => encode(&self.resp).into(),
+        }
+    }
+}
 
 /// Capacity of a connection's push queue, in messages.
 pub const PUSH_QUEUE: usize = 1024;
