@@ -324,16 +324,21 @@ struct Conn {
     resp3: bool,
 }
 
+/// A TCP connection to the server under test, as both raw fuzzing connections use it.
+fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+}
+
 impl Conn {
     fn open(port: u16) -> Conn {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        stream
-            .set_write_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
         Conn {
             port,
-            stream,
+            stream: connect(port),
             buf: Vec::new(),
             resp3: false,
         }
@@ -1167,11 +1172,9 @@ struct MpConn {
 
 impl MpConn {
     fn open(port: u16) -> MpConn {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect msgpack");
-        stream.set_nodelay(true).expect("nodelay");
         MpConn {
             port,
-            stream,
+            stream: connect(port),
             buf: Vec::new(),
             next_id: 1,
         }

@@ -33,7 +33,9 @@
 use std::collections::BTreeMap;
 
 use super::args::is;
-use super::streams::{err, int, interval_end, interval_start, read, strict_id, write_entry};
+use super::streams::{
+    err, int, interval_end, interval_start, read, strict_id, write_entry, INVALID_ID,
+};
 use super::{cmd, feed_stream, flag::*, CommandSpec, Ctx};
 use crate::changes::{ChangeKind, Who};
 use crate::error::{self, CmdResult};
@@ -972,7 +974,7 @@ fn group_id(b: &[u8], s: Option<&Stream>) -> CmdResult<StreamId> {
 /// CREATE's ID: as [`group_id`], but Redis parses it strictly, so `-` and `+` are refused.
 fn create_id(b: &[u8], s: Option<&Stream>) -> CmdResult<StreamId> {
     match b {
-        b"-" | b"+" => strict_id(b),
+        b"-" | b"+" => Err(err(INVALID_ID)),
         _ => group_id(b, s),
     }
 }

@@ -329,19 +329,6 @@ impl ListpackWriter {
         self.backlen(start);
     }
 
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Bytes so far (the blob is one byte longer once finished).
-    pub fn bytes(&self) -> usize {
-        self.buf.len()
-    }
-
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.push(0xFF);
         let total = self.buf.len() as u32;

@@ -300,8 +300,12 @@ impl Stream {
     }
 
     /// Adds a decoded entry (field, value, ...) at `id`; the decoders check the order.
-    pub(super) fn insert_packed(&mut self, id: StreamId, items: &[Vec<u8>]) {
-        let packed = pack(items.iter().map(|v| &v[..]));
+    pub(super) fn insert_packed<'a>(
+        &mut self,
+        id: StreamId,
+        items: impl Iterator<Item = &'a [u8]>,
+    ) {
+        let packed = pack(items);
         self.bytes += packed.len() + 48;
         self.entries.insert(id, packed);
     }
@@ -361,7 +365,7 @@ pub fn rdb_decode(r: &mut Reader, groups: bool) -> Option<Value> {
         for _ in 0..k {
             items.push(r.string()?);
         }
-        s.insert_packed(id, &items);
+        s.insert_packed(id, items.iter().map(|v| &v[..]));
     }
     s.last_id = StreamId::new(r.length()?, r.length()?);
     s.entries_added = r.length()?;

@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::encoding::{write_len, write_string, Reader};
 use super::stream::StreamId;
+use super::stream_rdb::{read_ms_time, read_raw_id, write_ms_time, write_raw_id};
+use super::stream_rdb::{RDB_TYPE_STREAM_LISTPACKS_2, RDB_TYPE_STREAM_LISTPACKS_3};
 use super::value::Key;
 
 /// One pending entry: who owns it, when it was last delivered, how many times.
@@ -342,7 +344,6 @@ impl Group {
 
     /// Writes this group as Redis does (layout in [`stream_rdb`](super::stream_rdb)).
     pub fn encode_redis(&self, name: &[u8], out: &mut Vec<u8>) {
-        use super::stream_rdb::{write_ms_time, write_raw_id};
         write_string(out, name);
         write_len(out, self.last_id.ms);
         write_len(out, self.last_id.seq);
@@ -367,8 +368,6 @@ impl Group {
     /// Reads one group of a Redis stream body of type `ty` (15, 19 or 21); `None` if malformed:
     /// a consumer owning an ID the group's PEL lacks, or a PEL entry nobody owns.
     pub fn decode_redis(r: &mut Reader, ty: u8) -> Option<(Key, Group)> {
-        use super::stream_rdb::RDB_TYPE_STREAM_LISTPACKS_3;
-        use super::stream_rdb::{read_ms_time, read_raw_id, RDB_TYPE_STREAM_LISTPACKS_2};
         let name = Key::from_vec(r.string()?);
         let last_id = StreamId::new(r.length()?, r.length()?);
         let er = if ty >= RDB_TYPE_STREAM_LISTPACKS_2 {
@@ -494,7 +493,6 @@ mod tests {
     /// A group body in Redis's layout, built by hand: PEL IDs, then consumers with the IDs
     /// they claim to own.
     fn redis_group(pel: &[u64], consumers: &[(&str, &[u64])]) -> Vec<u8> {
-        use super::super::stream_rdb::{write_ms_time, write_raw_id};
         let mut out = Vec::new();
         write_string(&mut out, b"g");
         for n in [9, 0, u64::MAX, pel.len() as u64] {

@@ -153,7 +153,7 @@ fn decode_node(master: StreamId, lp: &[u8], s: &mut Stream) -> Option<()> {
     let nf = usize::try_from(int(next()?)?).ok()?;
     let mut master_fields = Vec::with_capacity(nf.min(1024));
     for _ in 0..nf {
-        master_fields.push(next()?.to_vec());
+        master_fields.push(next()?);
     }
     if int(next()?)? != 0 {
         return None;
@@ -165,18 +165,18 @@ fn decode_node(master: StreamId, lp: &[u8], s: &mut Stream) -> Option<()> {
             master.ms.wrapping_add(int(next()?)? as u64),
             master.seq.wrapping_add(int(next()?)? as u64),
         );
-        let mut items: Vec<Vec<u8>> = Vec::new();
+        let mut items: Vec<&[u8]> = Vec::new();
         let elements = if flags & FLAG_SAMEFIELDS != 0 {
             for f in &master_fields {
-                items.push(f.clone());
-                items.push(next()?.to_vec());
+                items.push(f);
+                items.push(next()?);
             }
             master_fields.len() + 3
         } else {
             let n = usize::try_from(int(next()?)?).ok()?;
             let pairs = n.checked_mul(2)?;
             for _ in 0..pairs {
-                items.push(next()?.to_vec());
+                items.push(next()?);
             }
             pairs.checked_add(4)?
         };
@@ -191,7 +191,7 @@ fn decode_node(master: StreamId, lp: &[u8], s: &mut Stream) -> Option<()> {
         if items.is_empty() || s.last_entry_id() >= id && s.len_entries() > 0 {
             return None;
         }
-        s.insert_packed(id, &items);
+        s.insert_packed(id, items.into_iter());
     }
     (seen_live == live && seen_deleted == deleted).then_some(())
 }
@@ -204,7 +204,10 @@ pub fn decode(r: &mut Reader, ty: u8) -> Option<Value> {
     let nodes = r.length()?;
     for _ in 0..nodes {
         let key = r.string()?;
-        let master = read_raw_id(&mut Reader::new(key.get(..16).filter(|_| key.len() == 16)?))?;
+        if key.len() != 16 {
+            return None;
+        }
+        let master = read_raw_id(&mut Reader::new(&key))?;
         let lp = r.string()?;
         decode_node(master, &lp, &mut s)?;
     }
