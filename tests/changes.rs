@@ -781,13 +781,7 @@ fn an_idle_log_holds_no_memory_and_reads_from_disk() {
     for i in 0..20 {
         let _: () = q(&mut c, &["SET", &format!("k{i}"), "v"]);
     }
-    let mem = |c: &mut redis::Connection| -> i64 {
-        let text: String = q(c, &["INFO", "changes"]);
-        text.lines()
-            .find_map(|l| l.strip_prefix("changes_memory_bytes:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("changes_memory_bytes in INFO changes")
-    };
+    let mem = |c: &mut redis::Connection| common::info_int(c, "changes", "changes_memory_bytes");
     assert!(
         poll_until(Duration::from_secs(10), || mem(&mut c) == 0),
         "the in-memory tail was not released: {} bytes",

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{eddy_only, poll_until, q, qerr, qv, vget, vpairs, vstr, Resp, Rng, Server, TempDir};
+use common::{
+    eddy_only, info_int, poll_until, q, qerr, qv, vget, vpairs, vstr, Resp, Rng, Server, TempDir,
+};
 use redis::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -410,6 +412,64 @@ fn subscription_resumes_after_disconnect_with_nothing_lost_or_repeated() {
     let first = seen[0];
     let expect: Vec<i64> = (first..first + seen.len() as i64).collect();
     assert_eq!(seen, expect, "consecutive offsets across reconnects");
+}
+
+/// A subscriber that joins an idle server starts on the segment files (memory holds nothing
+/// then) and must get back to the in-memory tail: its reads from disk keep the tail for it. Before
+/// they did, each writer pass trimmed what it wrote before the subscriber got to it, and a
+/// subscriber once behind read every later batch from disk.
+#[test]
+fn a_subscriber_that_starts_on_disk_reaches_the_memory_tail() {
+    if !eddy_only("a_subscriber_that_starts_on_disk_reaches_the_memory_tail") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    for i in 0..20 {
+        q::<()>(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert!(
+        poll_until(Duration::from_secs(15), || info_int(
+            &mut c,
+            "changes",
+            "changes_memory_bytes"
+        ) == 0),
+        "the idle log kept its memory"
+    );
+    let mut r = srv.raw();
+    hello3(&mut r);
+    assert!(matches!(
+        r.call(&["CHANGES", "SUBSCRIBE", "earliest"]),
+        Resp::Array(_)
+    ));
+    let first: Vec<i64> = (0..20)
+        .map(|_| raw_offset(&next_push(&mut r, true)))
+        .collect();
+    assert_eq!(first, (1..=20).collect::<Vec<i64>>());
+    let disk_reads = info_int(&mut c, "changes", "changes_disk_reads");
+    assert!(disk_reads >= 1, "the first batch came from disk");
+    // Bursts of pipelined writes, each many times a 64 KiB in-memory segment.
+    let value = "x".repeat(200);
+    let mut next = 21;
+    for burst in 0..5 {
+        let mut p = redis::pipe();
+        for i in 0..3000 {
+            p.cmd("SET")
+                .arg(format!("b{burst}:{i}"))
+                .arg(&value)
+                .ignore();
+        }
+        p.query::<()>(&mut c).expect("burst");
+        for _ in 0..3000 {
+            assert_eq!(raw_offset(&next_push(&mut r, true)), next);
+            next += 1;
+        }
+    }
+    assert_eq!(
+        info_int(&mut c, "changes", "changes_disk_reads"),
+        disk_reads,
+        "the subscriber went back to the segment files"
+    );
 }
 
 /// (offset, consumer, idle, deliveries)

@@ -53,12 +53,13 @@
 //!
 //! ## The in-memory tail is a cache for live readers
 //! With a disk log, memory holds the records the writer has not written yet plus, while some
-//! reader reads from memory, up to `changes-memory-bytes` of recent history so tailing readers
-//! never touch the disk. When no reader has read from memory for [`READER_IDLE_MS`], the tail
-//! shrinks to the segment being filled, and once writes stop and the writer has written it, that
-//! segment goes too ([`ChangeLog::trim_idle`]): a server nobody tails pays no resident memory for
-//! its history (the disk and the page cache hold it), and the first reader to come back reads
-//! from disk until it reaches the tail again.
+//! reader reads, up to `changes-memory-bytes` of recent history so tailing readers never touch
+//! the disk. When no reader has read for [`READER_IDLE_MS`], the tail shrinks to the segment
+//! being filled, and once writes stop and the writer has written it, that segment goes too
+//! ([`ChangeLog::trim_idle`]): a server nobody tails pays no resident memory for its history
+//! (the disk and the page cache hold it). The first reader to come back reads from disk, and
+//! its reads there count as reads too: otherwise each writer pass would trim what it wrote
+//! before the reader got to it, and a reader once behind the tail would stay on the disk.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -1044,7 +1045,12 @@ impl ChangeLog {
             }
             if let Some(d) = &self.disk {
                 match d.read_with(from, count, &mut f) {
-                    Ok(n) if n > 0 => return Ok(()),
+                    Ok(n) if n > 0 => {
+                        // A reader behind the tail keeps it too, or it could never reach it:
+                        // with nobody reading memory, each pass trims what the writer wrote.
+                        self.touch_reader();
+                        return Ok(());
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "reading the change log from disk"),
                 }
@@ -1120,16 +1126,7 @@ mod tests {
     fn rec(n: usize) -> Recorder {
         let mut r = Recorder::default();
         for i in 0..n {
-            let k = format!("k{i}");
-            r.record(
-                Who::client(7),
-                0,
-                k.as_bytes(),
-                "set",
-                ChangeKind::Insert,
-                ValueType::String,
-                &[b"SET", k.as_bytes(), b"v"],
-            );
+            r.record_set(7, format!("k{i}").as_bytes(), b"v");
         }
         r
     }

@@ -121,6 +121,21 @@ thread_local! {
 }
 
 impl Recorder {
+    /// Records `SET key value` by client `client` in db 0: the change the log's unit tests
+    /// fill logs with.
+    #[cfg(test)]
+    pub(crate) fn record_set(&mut self, client: u64, key: &[u8], value: &[u8]) {
+        self.record(
+            Who::client(client),
+            0,
+            key,
+            "set",
+            ChangeKind::Insert,
+            ValueType::String,
+            &[b"SET", key, value],
+        );
+    }
+
     /// A recorder reusing this thread's spare buffer.
     pub fn cached() -> Recorder {
         Recorder {

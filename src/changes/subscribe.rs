@@ -549,22 +549,13 @@ fn encode_push_error(resp3: bool, e: &CmdError) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::changes::{ChangeKind, Recorder, Who};
-    use crate::keyspace::value::ValueType;
+    use crate::changes::Recorder;
 
     fn log_with(keys: &[&str], ts: &[u64]) -> ChangeLog {
         let log = ChangeLog::new("e".into(), 1 << 30);
         for (k, t) in keys.iter().zip(ts) {
             let mut r = Recorder::default();
-            r.record(
-                Who::client(1),
-                0,
-                k.as_bytes(),
-                "set",
-                ChangeKind::Insert,
-                ValueType::String,
-                &[b"SET", k.as_bytes(), b"v"],
-            );
+            r.record_set(1, k.as_bytes(), b"v");
             log.commit(&mut r, *t);
         }
         log

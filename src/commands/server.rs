@@ -606,6 +606,8 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 .unwrap_or((0, 0));
             kv("changes_disk_bytes", bytes.to_string());
             kv("changes_disk_segments", segs.to_string());
+            let disk_reads = log.disk.as_ref().map_or(0, |d| d.reads());
+            kv("changes_disk_reads", disk_reads.to_string());
             kv("changes_fsync_policy", srv.config.get("appendfsync"));
             let p = &srv.persist;
             kv(

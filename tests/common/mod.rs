@@ -687,6 +687,15 @@ pub fn last_offset(c: &mut redis::Connection) -> i64 {
     }
 }
 
+/// The integer `field` of `INFO section`; panics naming the field when it is missing.
+pub fn info_int(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
+    let text: String = q(c, &["INFO", section]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in INFO {section}: {text}"))
+}
+
 /// Polls `f` every 10 ms until it returns true or `timeout` passes; returns the last result.
 pub fn poll_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
