@@ -133,6 +133,12 @@ pub static DEFS: &[Def] = &[
         "noeviction",
         true,
     ),
+    def(
+        "maxmemory-samples",
+        Kind::Int { min: 1, max: 64 },
+        "5",
+        true,
+    ),
     def("hz", Kind::Int { min: 1, max: 500 }, "10", true),
     def(
         "loglevel",
@@ -276,6 +282,11 @@ pub struct Hot {
     /// `notify-keyspace-events` as flags. Set from the value as given, not its canonical form:
     /// like Redis, "An" shows as "A" but keeps `n` in effect.
     pub notify_keyspace_events: AtomicU32,
+    /// Read before every command (`keyspace::evict`); 0 = no limit.
+    pub maxmemory: AtomicU64,
+    /// `maxmemory-policy` as its index in the option's list of values.
+    pub maxmemory_policy: AtomicU32,
+    pub maxmemory_samples: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -564,8 +575,16 @@ impl Config {
             (&h.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
             (&h.busy_reply_threshold, "busy-reply-threshold"),
             (&h.slowlog_max_len, "slowlog-max-len"),
+            (&h.maxmemory, "maxmemory"),
+            (&h.maxmemory_samples, "maxmemory-samples"),
         ] {
             slot.store(num(name), Ordering::Relaxed);
+        }
+        if let Some(i) = find("maxmemory-policy") {
+            if let Kind::Enum(names) = DEFS[i].kind {
+                let p = names.iter().position(|n| *n == v[i]).unwrap_or(0);
+                h.maxmemory_policy.store(p as u32, Ordering::Relaxed);
+            }
         }
         h.list_max_listpack_size.store(
             find("list-max-listpack-size")

@@ -99,6 +99,10 @@ impl Who {
         origin: Origin::Expiry,
         client_id: 0,
     };
+    pub const EVICTION: Who = Who {
+        origin: Origin::Eviction,
+        client_id: 0,
+    };
     pub fn client(id: u64) -> Who {
         Who {
             origin: Origin::Client,

@@ -553,10 +553,35 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
         ctx.out.error(crate::pubsub::monitor::REPLICA_KEYSPACE);
         return;
     }
+    if let Some(max) = crate::keyspace::evict::limit(ctx.srv) {
+        if !ctx.sess.replaying && out_of_memory(ctx, r, max) {
+            st.rejected.fetch_add(1, Ordering::Relaxed);
+            transactions::rejected(ctx.sess, &args, &error::OOM.into(), ctx.out);
+            return;
+        }
+    }
     if ctx.sess.tx.in_multi() && transactions::queue(ctx, r, &args) {
         return;
     }
     logged_call(ctx, r, args, clock);
+}
+
+/// Under `maxmemory`: evicts what the policy allows (`keyspace::evict`), and says whether the
+/// command must be refused because memory is still over the limit. As Redis's
+/// `processCommand`: commands flagged `denyoom` are refused, EXEC when it would run one, and
+/// inside MULTI everything but EXEC, DISCARD, QUIT and RESET (queueing takes memory too).
+fn out_of_memory(ctx: &mut Ctx, r: &Resolved, max: u64) -> bool {
+    if crate::keyspace::evict::perform(ctx.srv, max) {
+        return false;
+    }
+    let name = table().full_names[r.id].as_str();
+    if r.spec.flags & flag::DENYOOM != 0 {
+        return true;
+    }
+    if name == "exec" {
+        return ctx.sess.tx.queued_with(flag::DENYOOM);
+    }
+    ctx.sess.tx.in_multi() && !matches!(name, "discard" | "quit" | "reset")
 }
 
 /// [`call`] for a client's own command or one its transaction runs, which the slow log sees as

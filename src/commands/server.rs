@@ -522,7 +522,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 st.rejected_connections.load(Ordering::Relaxed).to_string(),
             );
             kv("expired_keys", ks.expired.to_string());
-            kv("evicted_keys", "0".into());
+            kv("evicted_keys", ks.evicted.to_string());
             kv("keyspace_hits", ks.hits.to_string());
             kv("keyspace_misses", ks.misses.to_string());
             let ps = &srv.pubsub;

@@ -165,6 +165,17 @@ impl TxState {
         self.queue.is_some()
     }
 
+    /// Whether a queued command has all of `flags` (EXEC of a transaction that may grow memory
+    /// is refused under `maxmemory`, as Redis refuses it).
+    pub fn queued_with(&self, flags: u32) -> bool {
+        let t = super::table();
+        self.queue.as_ref().is_some_and(|q| {
+            q.cmds
+                .iter()
+                .any(|&(id, _, _)| t.specs[id].flags & flags == flags)
+        })
+    }
+
     /// A command was refused while queueing (Redis's `flagTransaction`): EXEC will abort.
     pub fn flag(&mut self) {
         if let Some(q) = self.queue.as_mut() {

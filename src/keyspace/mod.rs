@@ -40,6 +40,7 @@
 pub mod blocking;
 pub mod dict;
 pub mod encoding;
+pub mod evict;
 pub mod expiry;
 pub mod geo;
 pub mod hash;
@@ -134,6 +135,7 @@ pub struct ShardStats {
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,
+    pub evicted: u64,
 }
 
 /// How long a thread spins on a busy shard before it sleeps on it.
@@ -400,6 +402,7 @@ impl Keyspace {
             t.hits += g.stats.hits;
             t.misses += g.stats.misses;
             t.expired += g.stats.expired;
+            t.evicted += g.stats.evicted;
         }
         t
     }
@@ -588,6 +591,36 @@ impl<'a> Locked<'a> {
             );
         }
         true
+    }
+
+    /// Deletes `key` in `db` to free memory under `maxmemory` (`keyspace::evict`), recording
+    /// `evicted` with origin `eviction` as Redis notifies it. Returns about how many bytes that
+    /// freed (0 if the key was gone).
+    pub fn evict(&mut self, db: usize, key: &[u8]) -> usize {
+        let sh = self.shard(key);
+        let Some(v) = sh.dbs[db].remove(key) else {
+            return 0;
+        };
+        sh.stats.evicted += 1;
+        if matches!(v, Value::Stream(..)) && sh.waiters.watched(key) {
+            self.mark_ready(db, key);
+        }
+        let freed = key.len() + std::mem::size_of::<(Key, Value)>() + v.heap_size();
+        let old = self.image_of(&v);
+        self.rec.record_with(
+            Who::EVICTION,
+            db,
+            key,
+            "evicted",
+            ChangeKind::Remove,
+            ValueType::None,
+            &[b"DEL", key],
+            Images {
+                old: old.as_deref(),
+                ..Images::default()
+            },
+        );
+        freed
     }
 
     /// The live value of `key` in database `db` (expired keys are deleted first).

@@ -52,6 +52,16 @@ fn account(delta: i64) {
     }
 }
 
+/// Publishes this thread's pending delta now, so [`used`] shows what the thread just freed
+/// (eviction deletes keys until the count is under `maxmemory`).
+pub fn publish() {
+    if let Ok(v) = PENDING.try_with(|p| p.replace(0)) {
+        if v != 0 {
+            USED.fetch_add(v, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Returns freed heap memory to the OS when at least `min_freed` bytes were freed since the
 /// recent high-water mark. Returns whether it trimmed.
 pub fn release_freed(min_freed: u64) -> bool {

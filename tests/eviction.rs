@@ -1,0 +1,261 @@
+//! `maxmemory` and `maxmemory-policy`: keys are evicted by the policy before commands run, and
+//! when nothing may be evicted, commands that grow memory get Redis's `-OOM` error (in MULTI and
+//! at EXEC too) while reads, deletes and DISCARD carry on. Eddy records each eviction in the
+//! change log as `evicted` with origin `eviction`.
+//!
+//! Apart from the change-log test, these pass against `EDDY_TEST_SERVER=redis-server` as well.
+
+mod common;
+
+use common::{eddy_only, info_int, poll_until, q, qerr, qv, vget, vstr, Server};
+use redis::Value;
+use std::time::Duration;
+
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+fn fill(c: &mut redis::Connection, prefix: &str, n: usize, value: &str) {
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("SET").arg(format!("{prefix}{i}")).arg(value).ignore();
+    }
+    p.query::<()>(c).expect("fill");
+}
+
+#[test]
+fn noeviction_refuses_writes_that_grow_memory_and_serves_the_rest() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["SET", "k", "v"]);
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(qerr(&mut c, &["SET", "x", "1"]), OOM);
+    assert_eq!(qerr(&mut c, &["LPUSH", "l", "1"]), OOM);
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "x"]), 0);
+    // A write that cannot grow memory is not refused.
+    assert_eq!(q::<i64>(&mut c, &["DEL", "nothing"]), 0);
+    // Queueing is refused, which dooms the transaction.
+    q::<()>(&mut c, &["MULTI"]);
+    assert_eq!(qerr(&mut c, &["GET", "k"]), OOM);
+    assert_eq!(
+        qerr(&mut c, &["EXEC"]),
+        "EXECABORT Transaction discarded because of previous errors."
+    );
+    // A transaction queued before the limit: EXEC is refused when it would run a write.
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    q::<()>(&mut c, &["MULTI"]);
+    assert_eq!(q::<String>(&mut c, &["SET", "y", "1"]), "QUEUED");
+    let mut other = srv.conn();
+    q::<()>(&mut other, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(
+        qerr(&mut c, &["EXEC"]),
+        format!("EXECABORT Transaction discarded because of: {OOM}")
+    );
+    // DISCARD is always allowed.
+    q::<()>(&mut c, &["MULTI"]);
+    q::<()>(&mut c, &["DISCARD"]);
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    q::<()>(&mut c, &["SET", "x", "1"]);
+    assert!(info_int(&mut c, "stats", "evicted_keys") == 0);
+}
+
+#[test]
+fn allkeys_policies_evict_until_memory_fits_or_no_key_is_left() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    fill(&mut c, "k:", 200, "value");
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    // Every command evicts what it can first; once no key is left, writes are refused.
+    assert!(
+        poll_until(Duration::from_secs(10), || q::<i64>(&mut c, &["DBSIZE"])
+            == 0),
+        "keys left"
+    );
+    assert_eq!(qerr(&mut c, &["SET", "x", "1"]), OOM);
+    assert_eq!(info_int(&mut c, "stats", "evicted_keys"), 200);
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+
+    // A limit above what is used now: writing far more than fits keeps memory near it.
+    let used = info_int(&mut c, "memory", "used_memory");
+    let max = used + 2_000_000;
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", &max.to_string()]);
+    let value = "v".repeat(500);
+    for round in 0..10 {
+        fill(&mut c, &format!("r{round}:"), 1000, &value);
+    }
+    let keys = q::<i64>(&mut c, &["DBSIZE"]);
+    assert!(keys > 0 && keys < 10_000, "{keys} keys");
+    assert!(info_int(&mut c, "stats", "evicted_keys") > 200);
+    let now = info_int(&mut c, "memory", "used_memory");
+    assert!(
+        now < max + 500_000,
+        "used_memory {now} against maxmemory {max}"
+    );
+}
+
+#[test]
+fn allkeys_lru_takes_the_longest_idle_keys_first() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let value = "v".repeat(500);
+    // A quarter of the keys idle for a day (RESTORE ... IDLETIME), the rest just written.
+    fill(&mut c, "src:", 1, &value);
+    let dump: Vec<u8> = q(&mut c, &["DUMP", "src:0"]);
+    for i in 0..500 {
+        redis::cmd("RESTORE")
+            .arg(format!("old:{i}"))
+            .arg(0)
+            .arg(&dump)
+            .arg("IDLETIME")
+            .arg(86_400)
+            .query::<()>(&mut c)
+            .expect("restore");
+    }
+    fill(&mut c, "new:", 1500, &value);
+    let used = info_int(&mut c, "memory", "used_memory");
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    );
+    // About 500 values' worth under what is used now.
+    q::<()>(
+        &mut c,
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            &(used - 500 * 600).to_string(),
+        ],
+    );
+    // Each command evicts for a bounded time: wait until memory fits (the count stops moving).
+    let mut last = -1;
+    assert!(
+        poll_until(Duration::from_secs(10), || {
+            let now = info_int(&mut c, "stats", "evicted_keys");
+            std::mem::replace(&mut last, now) == now && now >= 100
+        }),
+        "{last} evicted"
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    let evicted = info_int(&mut c, "stats", "evicted_keys");
+    let mut p = redis::pipe();
+    for i in 0..1500 {
+        p.cmd("EXISTS").arg(format!("new:{i}"));
+    }
+    let new_left: Vec<i64> = p.query(&mut c).expect("exists");
+    let new_gone = new_left.iter().filter(|&&e| e == 0).count() as i64;
+    // Sampling makes it approximate, as in Redis (a sample with no idle key takes a recent
+    // one), but evicting at random would take three recent keys for every idle one.
+    assert!(
+        new_gone * 2 < evicted,
+        "{new_gone} of {evicted} evicted keys were recently used ones"
+    );
+}
+
+#[test]
+fn volatile_policies_only_take_keys_with_a_ttl() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    fill(&mut c, "keep:", 50, "v");
+    for i in 0..50 {
+        q::<()>(
+            &mut c,
+            &[
+                "SET",
+                &format!("ttl:{i}"),
+                "v",
+                "EX",
+                &(1000 + i).to_string(),
+            ],
+        );
+    }
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"],
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    // Every command evicts first (for a bounded time), until no key with a TTL is left.
+    assert!(
+        poll_until(Duration::from_secs(10), || q::<i64>(&mut c, &["DBSIZE"])
+            == 50),
+        "keys with a TTL left"
+    );
+    assert_eq!(qerr(&mut c, &["SET", "x", "1"]), OOM);
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(q::<i64>(&mut c, &["DBSIZE"]), 50);
+    assert_eq!(q::<String>(&mut c, &["GET", "keep:49"]), "v");
+}
+
+#[test]
+fn an_eviction_is_notified_as_evicted() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    let mut sub = srv.conn();
+    let mut ps = sub.as_pubsub();
+    ps.subscribe("__keyevent@0__:evicted").expect("subscribe");
+    q::<()>(&mut c, &["SET", "doomed", "v"]);
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert!(poll_until(Duration::from_secs(10), || q::<i64>(
+        &mut c,
+        &["DBSIZE"]
+    ) == 0));
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    ps.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let msg = ps.get_message().expect("the evicted notification");
+    assert_eq!(msg.get_channel_name(), "__keyevent@0__:evicted");
+    assert_eq!(msg.get_payload::<String>().expect("payload"), "doomed");
+}
+
+/// Eddy: each eviction is a change in the log, as Redis notifies it (`evicted`).
+#[test]
+fn evictions_are_recorded_in_the_change_log_with_origin_eviction() {
+    if !eddy_only("evictions_are_recorded_in_the_change_log_with_origin_eviction") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    fill(&mut c, "e:", 20, "v");
+    let from = common::last_offset(&mut c) + 1;
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert!(poll_until(Duration::from_secs(10), || q::<i64>(
+        &mut c,
+        &["DBSIZE"]
+    ) == 0));
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    common::wait_written(&mut c);
+    let Value::Array(evs) = qv(
+        &mut c,
+        &["CHANGES", "READ", &from.to_string(), "COUNT", "100"],
+    ) else {
+        panic!("expected events")
+    };
+    let field = |e: &Value, f: &str| vget(e, f).as_ref().and_then(vstr).unwrap_or_default();
+    let mut keys: Vec<String> = evs.iter().map(|e| field(e, "key")).collect();
+    keys.sort();
+    let mut want: Vec<String> = (0..20).map(|i| format!("e:{i}")).collect();
+    want.sort();
+    assert_eq!(keys, want);
+    for e in &evs {
+        assert_eq!(field(e, "event"), "evicted");
+        assert_eq!(field(e, "origin"), "eviction");
+        assert_eq!(field(e, "change"), "remove");
+    }
+}
