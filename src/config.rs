@@ -139,6 +139,8 @@ pub static DEFS: &[Def] = &[
         "5",
         true,
     ),
+    def("lfu-log-factor", NONNEG, "10", true),
+    def("lfu-decay-time", NONNEG, "1", true),
     def("hz", Kind::Int { min: 1, max: 500 }, "10", true),
     def(
         "loglevel",

@@ -161,6 +161,82 @@ fn allkeys_lru_takes_the_longest_idle_keys_first() {
 }
 
 #[test]
+fn lfu_counts_accesses_and_evicts_the_least_used_keys() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+    );
+    q::<()>(&mut c, &["SET", "k", "v"]);
+    assert_eq!(q::<i64>(&mut c, &["OBJECT", "FREQ", "k"]), 5);
+    let mut p = redis::pipe();
+    for _ in 0..200 {
+        p.cmd("GET").arg("k").ignore();
+    }
+    p.query::<()>(&mut c).expect("gets");
+    let f = q::<i64>(&mut c, &["OBJECT", "FREQ", "k"]);
+    assert!((7..=30).contains(&f), "counter after 200 reads: {f}");
+    // An overwrite keeps the counter; IDLETIME is not tracked under LFU.
+    q::<()>(&mut c, &["SET", "k", "w"]);
+    assert!(q::<i64>(&mut c, &["OBJECT", "FREQ", "k"]) >= f);
+    assert!(qerr(&mut c, &["OBJECT", "IDLETIME", "k"]).contains("LFU maxmemory policy is selected"));
+    // RESTORE ... FREQ sets the counter (IDLETIME does under LRU).
+    let value = "v".repeat(500);
+    fill(&mut c, "src:", 1, &value);
+    let dump: Vec<u8> = q(&mut c, &["DUMP", "src:0"]);
+    let restore = |c: &mut redis::Connection, key: String, freq: i64| {
+        redis::cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(&dump)
+            .arg("FREQ")
+            .arg(freq)
+            .query::<()>(c)
+            .expect("restore");
+    };
+    restore(&mut c, "probe".into(), 100);
+    assert_eq!(q::<i64>(&mut c, &["OBJECT", "FREQ", "probe"]), 100);
+    // A quarter of the keys never used, the rest used a lot: eviction takes the unused first.
+    for i in 0..500 {
+        restore(&mut c, format!("cold:{i}"), 0);
+    }
+    for i in 0..1500 {
+        restore(&mut c, format!("hot:{i}"), 200);
+    }
+    let used = info_int(&mut c, "memory", "used_memory");
+    q::<()>(
+        &mut c,
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            &(used - 300 * 600).to_string(),
+        ],
+    );
+    let mut last = -1;
+    assert!(
+        poll_until(Duration::from_secs(10), || {
+            let now = info_int(&mut c, "stats", "evicted_keys");
+            std::mem::replace(&mut last, now) == now && now >= 100
+        }),
+        "{last} evicted"
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    let evicted = info_int(&mut c, "stats", "evicted_keys");
+    let mut p = redis::pipe();
+    for i in 0..1500 {
+        p.cmd("EXISTS").arg(format!("hot:{i}"));
+    }
+    let hot_left: Vec<i64> = p.query(&mut c).expect("exists");
+    let hot_gone = hot_left.iter().filter(|&&e| e == 0).count() as i64;
+    assert!(
+        hot_gone * 2 < evicted,
+        "{hot_gone} of {evicted} evicted keys were much used ones"
+    );
+}
+
+#[test]
 fn volatile_policies_only_take_keys_with_a_ttl() {
     let srv = Server::start();
     let mut c = srv.conn();

@@ -449,8 +449,7 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 // FREQ and IDLETIME look the key up before checking the policy, as Redis does: a missing key is
 // a null reply under any policy.
 fn object_freq(ctx: &mut Ctx, a: Args) -> CmdResult {
-    // Access frequency is not tracked per key yet; a live key reports Redis's initial counter.
-    let Some(n) = with_object(ctx, a.get(2), |_| 5) else {
+    let Some(n) = with_object(ctx, a.get(2), |v| i64::from(v.freq())) else {
         ctx.out.null();
         return Ok(());
     };
@@ -705,7 +704,12 @@ fn restore(ctx: &mut Ctx, a: Args) -> CmdResult {
             return Ok(());
         }
     }
-    if let Some(secs) = idle {
+    // As Redis's `objectSetLRUOrLFU`: FREQ counts under an LFU policy, IDLETIME otherwise.
+    if lfu_policy(ctx) {
+        if let Some(f) = freq {
+            v.meta_mut().set_freq(f as u8);
+        }
+    } else if let Some(secs) = idle {
         v.meta_mut().set_idle(secs.min(u32::MAX as i64 / 2) as u32);
     }
     let vt = v.vtype();

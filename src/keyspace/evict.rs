@@ -10,9 +10,9 @@
 //!
 //! Victims are chosen Redis's way, by sampling: `maxmemory-samples` keys of each database of a
 //! random shard (the keyspace's dense key vectors make a random pick O(1)), and the best of
-//! the sample by the policy: the longest idle for `*-lru`, the nearest expiry for
-//! `volatile-ttl`, any for `*-random`. Eddy keeps no access-frequency counter, so `*-lfu`
-//! evicts by idle time like `*-lru`. Each deletion is a change like any other: recorded as
+//! the sample by the policy: the longest idle for `*-lru`, the lowest access counter for
+//! `*-lfu` (`keyspace::value::Meta`), the nearest expiry for `volatile-ttl`, any for
+//! `*-random`. Each deletion is a change like any other: recorded as
 //! `evicted` with origin `eviction` (the change feed, the `evicted` keyspace notification,
 //! client-side caching invalidation) and counted in INFO's `evicted_keys`.
 //!
@@ -150,10 +150,12 @@ fn pick(
                         let Some((k, &at)) = d.expires.get_index(i) else {
                             continue;
                         };
+                        let v = d.keys.get(k.as_slice());
                         let score = match policy {
                             Policy::VolatileTtl => u64::MAX - at,
                             Policy::VolatileRandom => 0,
-                            _ => idle(clock, d.keys.get(k.as_slice())),
+                            Policy::VolatileLfu => rarity(v),
+                            _ => idle(clock, v),
                         };
                         (k, score)
                     } else {
@@ -162,6 +164,7 @@ fn pick(
                         };
                         let score = match policy {
                             Policy::AllKeysRandom => 0,
+                            Policy::AllKeysLfu => rarity(Some(v)),
                             _ => idle(clock, Some(v)),
                         };
                         (k, score)
@@ -178,6 +181,11 @@ fn pick(
         }
     }
     None
+}
+
+/// How rarely the value is used: 255 minus its decayed access counter (LFU policies).
+fn rarity(v: Option<&crate::keyspace::value::Value>) -> u64 {
+    v.map_or(0, |v| 255 - u64::from(v.freq()))
 }
 
 /// Seconds since the value was last accessed, on the wrapping access clock.

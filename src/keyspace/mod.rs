@@ -713,6 +713,9 @@ impl<'a> Locked<'a> {
         }
         let existed = match d.keys.get_mut(key) {
             Some(slot) => {
+                let mut value = value;
+                // Under LFU an overwritten key keeps its access counter (Redis's dbOverwrite).
+                value.meta_mut().inherit_lfu(slot.meta());
                 *slot = value;
                 true
             }

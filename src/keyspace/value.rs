@@ -98,6 +98,12 @@ impl ValueType {
 
 /// Per-value metadata packed in 32 bits: the access clock (31 bits of seconds) and whether a
 /// string was modified in place (APPEND/SETRANGE), which Redis reports as encoding `raw`.
+///
+/// Under an LFU `maxmemory-policy` the 31 bits hold Redis's LFU data instead, as Redis reuses
+/// its `lru` field: the minute of the last decrement (16 bits) above a logarithmic access
+/// counter (8 bits) that starts at 5, grows with probability 1/((counter-5)*lfu-log-factor+1)
+/// per access and loses one per `lfu-decay-time` minutes. Switching policies leaves values
+/// with the other kind of data until they are next touched, as in Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta(u32);
 
@@ -105,13 +111,47 @@ const RAW_BIT: u32 = 1 << 31;
 
 impl Meta {
     pub fn now() -> Meta {
+        if lfu_mode() {
+            return Meta(lfu_data(LFU_INIT));
+        }
         Meta(clock() & !RAW_BIT)
     }
     pub fn clock(self) -> u32 {
         self.0 & !RAW_BIT
     }
     pub fn touch(&mut self) {
-        self.0 = (self.0 & RAW_BIT) | (clock() & !RAW_BIT);
+        let data = if lfu_mode() {
+            lfu_data(lfu_log_incr(self.freq()))
+        } else {
+            clock() & !RAW_BIT
+        };
+        self.0 = (self.0 & RAW_BIT) | data;
+    }
+    /// The access counter, decayed by the minutes since it was last decremented (Redis's
+    /// `LFUDecrAndReturn`; meaningful under an LFU policy).
+    pub fn freq(self) -> u8 {
+        let ldt = (self.0 >> 8) & 0xffff;
+        let counter = self.0 & 0xff;
+        let now = lfu_minutes();
+        let elapsed = if now >= ldt {
+            now - ldt
+        } else {
+            65535 - ldt + now
+        };
+        let decay = LFU_DECAY_TIME.load(Ordering::Relaxed);
+        let periods = if decay == 0 { 0 } else { elapsed / decay };
+        counter.saturating_sub(periods) as u8
+    }
+    /// Takes `old`'s access counter under an LFU policy (a value replacing another).
+    #[inline]
+    pub fn inherit_lfu(&mut self, old: Meta) {
+        if lfu_mode() {
+            self.0 = (self.0 & RAW_BIT) | (old.0 & !RAW_BIT);
+        }
+    }
+    /// Sets the access counter (RESTORE ... FREQ).
+    pub fn set_freq(&mut self, f: u8) {
+        self.0 = (self.0 & RAW_BIT) | lfu_data(f);
     }
     /// Sets the access clock to `secs` seconds ago.
     pub fn set_idle(&mut self, secs: u32) {
@@ -215,6 +255,11 @@ impl Value {
         self.meta().clock()
     }
 
+    /// The decayed access counter under an LFU policy (`OBJECT FREQ`, eviction).
+    pub fn freq(&self) -> u8 {
+        self.meta().freq()
+    }
+
     /// `OBJECT ENCODING`, with Redis's names for the equivalent representation.
     pub fn encoding(&self) -> &'static str {
         match self {
@@ -244,14 +289,57 @@ impl Value {
     }
 }
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// Redis's `LFU_INIT_VAL`: a new key's counter, so it is not evicted before it had a chance.
+const LFU_INIT: u8 = 5;
+static LFU_MODE: AtomicBool = AtomicBool::new(false);
+static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
+static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
+
+/// Applies `maxmemory-policy` (LFU or not), `lfu-log-factor` and `lfu-decay-time`.
+pub fn configure_lfu(on: bool, log_factor: u32, decay_minutes: u32) {
+    LFU_LOG_FACTOR.store(log_factor, Ordering::Relaxed);
+    LFU_DECAY_TIME.store(decay_minutes, Ordering::Relaxed);
+    LFU_MODE.store(on, Ordering::Relaxed);
+}
+
+#[inline]
+fn lfu_mode() -> bool {
+    LFU_MODE.load(Ordering::Relaxed)
+}
+
+/// Minutes on the access clock, in 16 bits.
+fn lfu_minutes() -> u32 {
+    (clock() / 60) & 0xffff
+}
+
+fn lfu_data(counter: u8) -> u32 {
+    (lfu_minutes() << 8) | u32::from(counter)
+}
+
+/// Redis's `LFULogIncr`: the higher the counter, the less likely an access raises it.
+fn lfu_log_incr(counter: u8) -> u8 {
+    if counter == u8::MAX {
+        return counter;
+    }
+    let base = f64::from(counter.saturating_sub(LFU_INIT));
+    let p = 1.0 / (base * f64::from(LFU_LOG_FACTOR.load(Ordering::Relaxed)) + 1.0);
+    if rand::random::<f64>() < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
 /// The LRU clock: seconds since the process started, wrapping at 2^32. Reading it is one relaxed
 /// load; [`tick_clock`] advances it from the server's periodic task, as Redis's `lruclock` is
 /// updated by `serverCron`, so no command pays for a clock read to touch a key.
 pub fn clock() -> u32 {
-    LRU_CLOCK.load(std::sync::atomic::Ordering::Relaxed)
+    LRU_CLOCK.load(Ordering::Relaxed)
 }
 
-static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);
 
 /// Advances the LRU clock; called about ten times a second.
 pub fn tick_clock() {
@@ -259,7 +347,7 @@ pub fn tick_clock() {
     use std::time::Instant;
     static START: OnceLock<Instant> = OnceLock::new();
     let secs = START.get_or_init(Instant::now).elapsed().as_secs() as u32;
-    LRU_CLOCK.store(secs, std::sync::atomic::Ordering::Relaxed);
+    LRU_CLOCK.store(secs, Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -226,6 +226,15 @@ impl Server {
 
     /// Re-reads options that live outside the config registry after CONFIG SET.
     pub fn apply_config(&self) {
+        crate::keyspace::value::configure_lfu(
+            self.config.get("maxmemory-policy").ends_with("-lfu"),
+            self.config
+                .get_i64("lfu-log-factor")
+                .clamp(0, u32::MAX as i64) as u32,
+            self.config
+                .get_i64("lfu-decay-time")
+                .clamp(0, u32::MAX as i64) as u32,
+        );
         self.pubsub.configure(&self.config);
         self.log.set_max_bytes(log_memory(&self.config));
         let always = self.config.get("appendfsync") == "always";
