@@ -269,6 +269,9 @@ fn run(srv: &Server) {
                 // buffers) promptly rather than at the next housekeeping tick.
                 if busy && last_release.elapsed() >= Duration::from_millis(100) {
                     busy = false;
+                    // The copy buffer too: a pass that took a record past PASS_BYTES doubled
+                    // it into a 128 KiB block, which malloc maps on its own and would keep.
+                    disk.tail.lock().buf = Vec::new();
                     log.trim_idle();
                     last_release = Instant::now();
                     crate::util::alloc::release_freed(256 << 10);
