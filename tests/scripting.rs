@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    eddy_only, last_offset, q, qerr, qv, require_python_module, vget, vstr, Raw, Resp, Server,
+    eddy_only, err_text, last_offset, q, qerr, qv, require_python_module, vget, vstr, Raw, Resp,
+    Server,
 };
 use redis::Value;
 use std::time::Duration;
@@ -676,6 +677,279 @@ fn the_bundled_libraries() {
     );
     let e = qerr(&mut c, &["EVAL", "redis.log(99, 'x')", "0"]);
     assert!(e.starts_with("ERR Invalid debug level. script: "), "{e}");
+}
+
+/// `cjson.decode` is lua-cjson 2.1.0 as Redis builds it: its grammar (numbers as `strtod` reads
+/// them, invalid numbers allowed), its Lua values and its errors, word for word.
+#[test]
+fn cjson_decode_matches_lua_cjson() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    // The decode is on line 1, where the errors point; the value comes back in a canonical
+    // form (sorted keys, %q strings, %.17g numbers).
+    let show = "local v = cjson.decode(ARGV[1])\n\
+                local function show(x)\n\
+                  if type(x) == 'table' then\n\
+                    local keys = {}\n\
+                    for k in pairs(x) do keys[#keys + 1] = k end\n\
+                    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)\n\
+                    local out = {}\n\
+                    for _, k in ipairs(keys) do out[#out + 1] = show(k) .. '=' .. show(x[k]) end\n\
+                    return '{' .. table.concat(out, ',') .. '}'\n\
+                  elseif type(x) == 'string' then return string.format('%q', x)\n\
+                  elseif type(x) == 'number' then return string.format('%.17g', x)\n\
+                  elseif x == cjson.null then return 'null'\n\
+                  end\n\
+                  return tostring(x)\n\
+                end\n\
+                return show(v)";
+    // How deep the value goes, following `[1]` and `.k`.
+    let depth = "local v = cjson.decode(ARGV[1])\n\
+                 local d = 0\n\
+                 while type(v) == 'table' do d = d + 1 v = v[1] or v.k end\n\
+                 return tostring(d)";
+    let run = |c: &mut redis::Connection, body: &str, input: &[u8]| -> Result<Vec<u8>, String> {
+        redis::cmd("EVAL")
+            .arg(body)
+            .arg(0)
+            .arg(input)
+            .query::<Vec<u8>>(c)
+            .map_err(|e| err_text(&e))
+    };
+    let script_error = |c: &mut redis::Connection, body: &str, msg: &str| {
+        let sha: String = q(c, &["SCRIPT", "LOAD", body]);
+        format!("ERR user_script:1: {msg} script: {sha}, on @user_script:1.")
+    };
+    let ok: &[(&[u8], &[u8])] = &[
+        (b"[]", b"{}"),
+        (b"{}", b"{}"),
+        (b" \t\r\n[1, 2 ,3] \n", b"{1=1,2=2,3=3}"),
+        (
+            b"[1,[2,[3]],{\"a\":{\"b\":null}}]",
+            b"{1=1,2={1=2,2={1=3}},3={\"a\"={\"b\"=null}}}",
+        ),
+        (b"{\"a\":1,\"a\":2,\"\":3}", b"{\"\"=3,\"a\"=2}"),
+        (b"[null,true,false,null]", b"{1=null,2=true,3=false,4=null}"),
+        (b"\"x\"", b"\"x\""),
+        (b"null", b"null"),
+        // Escapes; surrogate pairs become one UTF-8 character; \u0000 a NUL byte.
+        (
+            b"\"a\\u00e9\\ud83d\\ude00\\u0000\"",
+            b"\"a\xc3\xa9\xf0\x9f\x98\x80\\000\"",
+        ),
+        (
+            b"\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"",
+            b"\"/\x08\x0c\\\n\\r\t\\\"\\\\\"",
+        ),
+        // Raw control characters and bytes that are not UTF-8 pass through.
+        (b"\"a\x01\tb\xff\"", b"\"a\x01\tb\xff\""),
+        // Numbers: strtod's, with hex, a leading + or zeros, inf and nan.
+        (
+            b"[0, -0, 0.1, 1.5e3, 1E2, 5., -.5]",
+            b"{1=0,2=-0,3=0.10000000000000001,4=1500,5=100,6=5,7=-0.5}",
+        ),
+        (
+            b"[0x10, +1, 01, -0x1.8p1, 0X1P-2]",
+            b"{1=16,2=1,3=1,4=-3,5=0.25}",
+        ),
+        (
+            b"[1e400, -1e400, 1e-400, 4.9e-324]",
+            b"{1=inf,2=-inf,3=0,4=4.9406564584124654e-324}",
+        ),
+        (
+            b"[inf, -Infinity, nan, -nan, NaN]",
+            b"{1=inf,2=-inf,3=nan,4=-nan,5=nan}",
+        ),
+        (b"123456789012345678901234567890", b"1.2345678901234568e+29"),
+        // A NUL ends the input.
+        (b"[1]\0junk", b"{1=1}"),
+    ];
+    for (input, want) in ok {
+        assert_eq!(
+            run(&mut c, show, input),
+            Ok(want.to_vec()),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    let bad: &[(&[u8], &str)] = &[
+        (
+            b"f3",
+            "Expected value but found invalid token at character 1",
+        ),
+        (b"", "Expected value but found T_END at character 1"),
+        (b"  ", "Expected value but found T_END at character 3"),
+        (
+            b"\xff",
+            "Expected value but found invalid token at character 1",
+        ),
+        (
+            b".5",
+            "Expected value but found invalid token at character 1",
+        ),
+        (
+            b"tru",
+            "Expected value but found invalid token at character 1",
+        ),
+        (b"[1,]", "Expected value but found T_ARR_END at character 4"),
+        (
+            b"[1 2]",
+            "Expected comma or array end but found T_NUMBER at character 4",
+        ),
+        (
+            b"[1",
+            "Expected comma or array end but found T_END at character 3",
+        ),
+        (
+            b"{1:2}",
+            "Expected object key string but found T_NUMBER at character 2",
+        ),
+        (
+            b"{\"a\":1,}",
+            "Expected object key string but found T_OBJ_END at character 8",
+        ),
+        (
+            b"{\"a\" 1}",
+            "Expected colon but found T_NUMBER at character 6",
+        ),
+        (
+            b"{\"a\":1 \"b\":2}",
+            "Expected comma or object end but found T_STRING at character 8",
+        ),
+        (b"[}", "Expected value but found T_OBJ_END at character 2"),
+        // Strings: truncated, a NUL, bad escapes, lone surrogates.
+        (
+            b"\"abc",
+            "Expected value but found unexpected end of string at character 5",
+        ),
+        (
+            b"\"a\0b\"",
+            "Expected value but found unexpected end of string at character 3",
+        ),
+        (
+            b"\"a\\qb\"",
+            "Expected value but found invalid escape code at character 3",
+        ),
+        (
+            b"\"abc\\",
+            "Expected value but found invalid escape code at character 5",
+        ),
+        (
+            b"[\"\\u12G4\"]",
+            "Expected value but found invalid unicode escape code at character 3",
+        ),
+        (
+            b"\"\\ud83d\"",
+            "Expected value but found invalid unicode escape code at character 2",
+        ),
+        (
+            b"\"\\ude00\\ud83d\"",
+            "Expected value but found invalid unicode escape code at character 2",
+        ),
+        // Numbers: nothing strtod can read, or what it leaves unread.
+        (
+            b"-",
+            "Expected value but found invalid number at character 1",
+        ),
+        (
+            b"[1, +x]",
+            "Expected value but found invalid number at character 5",
+        ),
+        (
+            b"1e",
+            "Expected the end but found invalid token at character 2",
+        ),
+        (
+            b"0x",
+            "Expected the end but found invalid token at character 2",
+        ),
+        (
+            b"infinit",
+            "Expected the end but found invalid token at character 4",
+        ),
+        // Trailing content.
+        (
+            b"[1]x",
+            "Expected the end but found invalid token at character 4",
+        ),
+        (b"1 2", "Expected the end but found T_NUMBER at character 3"),
+        (
+            b"\"x\":1",
+            "Expected the end but found T_COLON at character 4",
+        ),
+        (b"\0\0", "JSON parser does not support UTF-16 or UTF-32"),
+    ];
+    for (input, msg) in bad {
+        assert_eq!(
+            run(&mut c, show, input),
+            Err(script_error(&mut c, show, msg)),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    // Nesting: up to 1000 arrays and objects are read, the 1001st is refused.
+    let nest = |open: &str, close: &str, n: usize| {
+        format!("{}1{}", open.repeat(n), close.repeat(n)).into_bytes()
+    };
+    assert_eq!(
+        run(&mut c, depth, &nest("[", "]", 500)),
+        Ok(b"500".to_vec())
+    );
+    assert_eq!(
+        run(&mut c, depth, &nest("{\"k\":[", "]}", 500)),
+        Ok(b"1000".to_vec())
+    );
+    for (input, msg) in [
+        (
+            nest("[", "]", 1001),
+            "Found too many nested data structures (1001) at character 1001",
+        ),
+        (
+            "[ ".repeat(1001).into_bytes(),
+            "Found too many nested data structures (1001) at character 2001",
+        ),
+        (
+            nest("{\"k\":", "}", 1001),
+            "Found too many nested data structures (1001) at character 5001",
+        ),
+    ] {
+        assert_eq!(
+            run(&mut c, depth, &input),
+            Err(script_error(&mut c, depth, msg))
+        );
+    }
+    // The argument: one string or number.
+    for (body, msg) in [
+        (
+            "return cjson.decode()",
+            "bad argument #1 to 'decode' (expected 1 argument)",
+        ),
+        (
+            "return cjson.decode('1', 2)",
+            "bad argument #1 to 'decode' (expected 1 argument)",
+        ),
+        (
+            "return cjson.decode(nil)",
+            "bad argument #1 to 'decode' (string expected, got nil)",
+        ),
+        (
+            "return cjson.decode({})",
+            "bad argument #1 to 'decode' (string expected, got table)",
+        ),
+        (
+            "return cjson.decode(cjson.null)",
+            "bad argument #1 to 'decode' (string expected, got userdata)",
+        ),
+    ] {
+        assert_eq!(
+            qerr(&mut c, &["EVAL", body, "0"]),
+            script_error(&mut c, body, msg)
+        );
+    }
+    assert_eq!(
+        q::<i64>(&mut c, &["EVAL", "return cjson.decode(123)", "0"]),
+        123
+    );
 }
 
 #[test]

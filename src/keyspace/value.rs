@@ -139,7 +139,7 @@ impl Meta {
             65535 - ldt + now
         };
         let decay = LFU_DECAY_TIME.load(Ordering::Relaxed);
-        let periods = if decay == 0 { 0 } else { elapsed / decay };
+        let periods = elapsed.checked_div(decay).unwrap_or(0);
         counter.saturating_sub(periods) as u8
     }
     /// Takes `old`'s access counter under an LFU policy (a value replacing another).

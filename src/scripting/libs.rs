@@ -3,9 +3,9 @@
 //!
 //! Written for byte-exact output in the common cases rather than completeness:
 //! * `cjson.encode` formats numbers with `%.14g`, escapes `/` as lua-cjson does, treats an empty
-//!   table as an object and refuses excessively sparse arrays; `cjson.decode` parses with
-//!   `serde_json` (error texts differ from lua-cjson's). The `encode_*`/`decode_*` settings
-//!   are accepted and ignored.
+//!   table as an object and refuses excessively sparse arrays; `cjson.decode` is lua-cjson's
+//!   decoder (`cjson.rs`: its grammar, values and error texts). The `encode_*`/`decode_*`
+//!   settings are accepted and ignored.
 //! * `cmsgpack.pack` chooses the smallest encoding for integers, float32 when exact, `str8/16/32`
 //!   for strings, arrays for tables with keys 1..n; `unpack` returns every object,
 //!   `unpack_one`/`unpack_limit` some of them after the next offset.
@@ -191,10 +191,28 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "decode",
-        lua.create_function(|lua, s: mlua::String| {
-            let v: serde_json::Value = serde_json::from_slice(&s.as_bytes())
-                .map_err(|e| rt(&format!("Expected value but found invalid token: {e}")))?;
-            json_to_lua(lua, &v)
+        lua.create_function(|lua, args: Variadic<Value>| {
+            // lua-cjson's argument checks: exactly one argument, a string or a number.
+            if args.len() != 1 {
+                return Err(rt("bad argument #1 to 'decode' (expected 1 argument)"));
+            }
+            let arg = args.into_iter().next().unwrap_or(Value::Nil);
+            let s = match arg {
+                Value::String(s) => s,
+                Value::Integer(_) | Value::Number(_) => lua
+                    .coerce_string(arg)?
+                    .ok_or_else(|| rt("bad argument #1 to 'decode' (string expected)"))?,
+                other => {
+                    let got = match other {
+                        Value::LightUserData(_) => "userdata",
+                        ref v => v.type_name(),
+                    };
+                    return Err(rt(&format!(
+                        "bad argument #1 to 'decode' (string expected, got {got})"
+                    )));
+                }
+            };
+            super::cjson::decode(lua, &s.as_bytes(), super::cjson::REDIS)
         })?,
     )?;
     t.set("null", null())?;
@@ -322,30 +340,6 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
         }
     }
     Ok(())
-}
-
-fn json_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
-    use serde_json::Value as J;
-    Ok(match v {
-        J::Null => null(),
-        J::Bool(b) => Value::Boolean(*b),
-        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        J::String(s) => Value::String(lua.create_string(s)?),
-        J::Array(a) => {
-            let t = lua.create_table_with_capacity(a.len(), 0)?;
-            for (i, x) in a.iter().enumerate() {
-                t.raw_set(i + 1, json_to_lua(lua, x)?)?;
-            }
-            Value::Table(t)
-        }
-        J::Object(o) => {
-            let t = lua.create_table_with_capacity(0, o.len())?;
-            for (k, x) in o {
-                t.raw_set(k.as_str(), json_to_lua(lua, x)?)?;
-            }
-            Value::Table(t)
-        }
-    })
 }
 
 // ---------------------------------------------------------------------------------------------

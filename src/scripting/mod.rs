@@ -23,6 +23,7 @@
 //! RESP replies follow Redis's documented table (`convert.rs`); `libs.rs` has `cjson`, `bit`,
 //! `struct` and `cmsgpack`.
 
+mod cjson;
 mod convert;
 mod engine;
 pub mod functions;
