@@ -211,6 +211,18 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
         Some("-ERR Invalid stream ID specified as stream command argument\r\n"),
     ),
     ("xgroup setid st g -", Some("+OK\r\n")),
+    // A stream ID is read as a C string in a 128-byte buffer: it ends at a NUL byte, and a
+    // longer one is invalid.
+    ("xadd sid 2\0junk f v", Some("$3\r\n2-0\r\n")),
+    ("xadd sid 5\0x-* f v", Some("$3\r\n5-0\r\n")),
+    (
+        "xrange sid -\0a +\0zz",
+        Some("*2\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$3\r\n5-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"),
+    ),
+    (
+        "xadd sid 0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000009-1 f v",
+        Some("-ERR Invalid stream ID specified as stream command argument\r\n"),
+    ),
     // Options a command does not know are echoed whole.
     (
         "expire s 1 an-option-longer-than-sixty-four-bytes-is-still-echoed-back-in-full-by-redis",

@@ -246,7 +246,8 @@ fn xadd(ctx: &mut Ctx, a: Args) -> CmdResult {
         } else if is(opt, "NOMKSTREAM") {
             nomk = true;
         } else {
-            let parsed = match opt.strip_suffix(b"-*") {
+            let text = crate::keyspace::stream::id_text(opt).unwrap_or(opt);
+            let parsed = match text.strip_suffix(b"-*") {
                 Some(ms) if !ms.contains(&b'-') => StreamId::parse(ms, 0).map(|id| (id, false)),
                 _ => StreamId::parse(opt, 0).map(|id| (id, true)),
             };
@@ -367,7 +368,7 @@ fn interval_id(b: &[u8], missing_seq: u64) -> CmdResult<(StreamId, bool)> {
             true,
         ));
     }
-    match b {
+    match crate::keyspace::stream::id_text(b).unwrap_or(b) {
         b"-" => Ok((StreamId::MIN, false)),
         b"+" => Ok((StreamId::MAX, false)),
         _ => Ok((

@@ -81,6 +81,7 @@ impl StreamId {
 
     /// Parses `ms` or `ms-seq` (no `-`/`+`/`*`); a missing sequence is `missing_seq`.
     pub fn parse(b: &[u8], missing_seq: u64) -> Option<StreamId> {
+        let b = id_text(b)?;
         // As Redis's string2ull (strtoull): leading blanks and a `+` are accepted.
         let num = |s: &[u8]| -> Option<u64> {
             let start = s.iter().position(|c| !b" \t\n\r\x0b\x0c".contains(c))?;
@@ -96,6 +97,15 @@ impl StreamId {
             Some(i) => Some(StreamId::new(num(&b[..i])?, num(&b[i + 1..])?)),
         }
     }
+}
+
+/// An ID argument as Redis reads it: copied into a 128-byte C buffer (longer is invalid), so it
+/// ends at its first NUL byte (`2\0junk` is ID 2).
+pub fn id_text(b: &[u8]) -> Option<&[u8]> {
+    if b.len() > 127 {
+        return None;
+    }
+    Some(b.split(|&c| c == 0).next().unwrap_or(b))
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: usize) {
