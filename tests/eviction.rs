@@ -270,6 +270,36 @@ fn volatile_policies_only_take_keys_with_a_ttl() {
     assert_eq!(q::<String>(&mut c, &["GET", "keep:49"]), "v");
 }
 
+/// A limit lowered below what is used is reached without any further command, as Redis's
+/// eviction time event reaches it. Watched through `evicted` notifications: any command would
+/// evict by itself.
+#[test]
+fn a_lowered_limit_is_reached_without_traffic() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    fill(&mut c, "k:", 2000, &"v".repeat(500));
+    let used = info_int(&mut c, "memory", "used_memory");
+    q::<()>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+    );
+    let mut sub = srv.conn();
+    let mut ps = sub.as_pubsub();
+    ps.subscribe("__keyevent@0__:evicted").expect("subscribe");
+    ps.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory", &(used - 500_000).to_string()],
+    );
+    drop(c);
+    for n in 0..500 {
+        ps.get_message()
+            .unwrap_or_else(|e| panic!("{n} evictions notified, then: {e}"));
+    }
+}
+
 #[test]
 fn an_eviction_is_notified_as_evicted() {
     let srv = Server::start();

@@ -18,7 +18,9 @@
 //!
 //! One call evicts for at most [`TIME_LIMIT`], as Redis bounds an eviction pass
 //! (`maxmemory-eviction-tenacity`); a command that finds memory still over the limit after
-//! such a pass runs, and the next command evicts more.
+//! such a pass runs, and the next command evicts more. Between commands the server's periodic
+//! task goes on ([`background`], as Redis's eviction time event), so a limit lowered by CONFIG
+//! SET is reached without traffic too.
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -120,6 +122,30 @@ pub fn perform(srv: &Server, max: u64) -> bool {
     }
     true
 }
+
+/// The periodic pass: while memory is over the limit, evicts for up to [`BACKGROUND_LIMIT`]
+/// per tick (not while a script runs or clients are paused, as Redis).
+pub fn background(srv: &Server) {
+    let Some(max) = limit(srv) else {
+        return;
+    };
+    if srv.pause.is_paused() {
+        return;
+    }
+    let Some(_world) = srv.world_read(0) else {
+        return;
+    };
+    let start = Instant::now();
+    while start.elapsed() < BACKGROUND_LIMIT && counted(srv) > max {
+        if !perform(srv, max) {
+            return;
+        }
+    }
+}
+
+/// The most a periodic pass spends: it runs on a client thread, so it stays short (commands
+/// evict too, each for up to [`TIME_LIMIT`]).
+const BACKGROUND_LIMIT: Duration = Duration::from_millis(5);
 
 /// The best victim of a sample drawn from one shard with candidates (trying the shards from a
 /// random one on), or None when no shard has a key the policy may take.

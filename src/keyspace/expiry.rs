@@ -32,6 +32,7 @@ pub async fn run(srv: Arc<Server>) {
         if srv.shutting_down() {
             return;
         }
+        crate::keyspace::evict::background(&srv);
         // CLIENT PAUSE freezes the dataset, as Redis's pause does for expiry.
         if !srv.active_expire.load(Ordering::Relaxed) || srv.pause.is_paused() {
             continue;
