@@ -25,11 +25,29 @@ fn main() {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let log = tracing_subscriber::fmt().with_env_filter(filter);
+    // `logfile` as Redis reads it: empty logs to the standard output stream (stderr here), a
+    // path is opened for appending once, and a path that cannot be opened stops the start.
+    match config.get("logfile").as_str() {
+        "" => log
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        path => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => log
+                .with_writer(std::sync::Mutex::new(f))
+                .with_ansi(false)
+                .init(),
+            Err(e) => {
+                eprintln!("eddy-server: Can't open the log file: {path}: {e}");
+                std::process::exit(1);
+            }
+        },
+    }
     // reqwest (trigger HTTP targets) is built without a crypto provider: rustls uses ring.
     eddy::triggers::http::install_crypto();
     // One I/O thread by default, as Redis serves clients from one thread. With two, the

@@ -911,6 +911,50 @@ fn malformed_port_option_exits_1_naming_port() {
     assert!(out.contains("port"), "error names the option:\n{out}");
 }
 
+/// `logfile` sends the log to a file (appended to), as in Redis; one that cannot be opened
+/// stops the start with exit status 1.
+#[test]
+fn logfile_receives_the_log_and_a_bad_one_stops_the_start() {
+    if !eddy_only("logfile_receives_the_log_and_a_bad_one_stops_the_start") {
+        return;
+    }
+    let (code, out) = common::run_server_expecting_exit(
+        &["--logfile", "/nonexistent-dir/eddy.log", "--port", "0"],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(1), "exit status; output:\n{out}");
+    assert!(out.contains("Can't open the log file"), "{out}");
+
+    let dir = TempDir::new("logfile");
+    let file = dir.path().join("eddy.log");
+    std::fs::write(&file, "an earlier line\n").expect("write");
+    let port = common::free_port();
+    let mut child = std::process::Command::new(common::server_bin())
+        .args(common::DOORS_OFF)
+        .args(["--port", &port.to_string(), "--logfile"])
+        .arg(&file)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let url = format!("redis://127.0.0.1:{port}/");
+    let pinged = common::poll_until(Duration::from_secs(20), || {
+        redis::Client::open(url.as_str())
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok()
+    });
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(pinged, "the server did not answer; log file:\n{text}");
+    assert!(text.starts_with("an earlier line\n"), "appended:\n{text}");
+    assert!(text.contains("Ready to accept connections"), "{text}");
+}
+
 #[test]
 fn unknown_option_exits_1_naming_it() {
     if !eddy_only("unknown_option_exits_1_naming_it") {
