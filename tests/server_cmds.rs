@@ -955,6 +955,38 @@ fn logfile_receives_the_log_and_a_bad_one_stops_the_start() {
     assert!(text.contains("Ready to accept connections"), "{text}");
 }
 
+/// The kernel's timer state (`tr` in /proc/net/tcp) of the server's end of the connection
+/// from local port `client_port` to `server_port`: 2 is the keepalive timer, 0 none.
+fn server_socket_timer(server_port: u16, client_port: u16) -> Option<u32> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let port = |a: &str| u16::from_str_radix(a.rsplit(':').next()?, 16).ok();
+        if port(f.get(1)?)? == server_port && port(f.get(2)?)? == client_port {
+            u32::from_str_radix(f.get(5)?.split(':').next()?, 16).ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// `tcp-keepalive` (default 300 s, as Redis) arms TCP keepalive on client connections, so a
+/// client that vanished without closing is found; 0 leaves it off.
+#[test]
+fn tcp_keepalive_arms_the_keepalive_timer_on_client_sockets() {
+    for (args, want) in [(vec![], 2), (vec!["--tcp-keepalive", "0"], 0)] {
+        let srv = Server::start_with(&args);
+        let mut raw = srv.raw();
+        assert_eq!(raw.call(&["PING"]), Resp::Simple("PONG".into()));
+        let client_port = raw.stream.local_addr().expect("local address").port();
+        assert_eq!(
+            server_socket_timer(srv.port(), client_port),
+            Some(want),
+            "timer of the server's socket with {args:?}"
+        );
+    }
+}
+
 #[test]
 fn unknown_option_exits_1_naming_it() {
     if !eddy_only("unknown_option_exits_1_naming_it") {

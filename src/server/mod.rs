@@ -457,8 +457,26 @@ async fn accept_loop<C: door::Codec>(srv: Arc<Server>, l: TcpListener) {
             .connections_received
             .fetch_add(1, Ordering::Relaxed);
         let _ = sock.set_nodelay(true);
+        keepalive(&sock, srv.config.get_i64("tcp-keepalive"));
         let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tokio::spawn(conn::serve::<_, C>(srv.clone(), sock, addr, laddr));
+    }
+}
+
+/// `tcp-keepalive` as Redis's `anetKeepAlive` sets it: probes after `secs` idle, then every
+/// third of that, 3 of them, so a client that vanished without a FIN is found and its
+/// connection (and subscriptions) freed. 0 leaves keepalive off.
+fn keepalive(sock: &tokio::net::TcpStream, secs: i64) {
+    if secs <= 0 {
+        return;
+    }
+    let idle = std::time::Duration::from_secs(secs as u64);
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(std::time::Duration::from_secs(1)))
+        .with_retries(3);
+    if let Err(e) = socket2::SockRef::from(sock).set_tcp_keepalive(&ka) {
+        tracing::debug!(error = %e, "can't set TCP keepalive");
     }
 }
 
