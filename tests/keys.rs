@@ -943,3 +943,41 @@ fn redis_url_selects_the_database() {
     q::<()>(&mut c, &["SELECT", "3"]);
     assert_eq!(qv(&mut c, &["GET", "k"]), b("in3"));
 }
+
+/// CLIENT NO-TOUCH ON: the client's reads leave the keys' access clock (LRU/LFU, which
+/// eviction uses) alone, except TOUCH, whose job it is. Redis 7.2's behaviour.
+#[test]
+fn no_touch_clients_read_without_updating_the_access_clock() {
+    if !common::eddy_only("no_touch_clients_read_without_updating_the_access_clock") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["SET", "src", "v"]);
+    let dump: Vec<u8> = q(&mut c, &["DUMP", "src"]);
+    let idle_key = |c: &mut redis::Connection, key: &str| {
+        redis::cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(&dump)
+            .arg("REPLACE")
+            .arg("IDLETIME")
+            .arg(1000)
+            .query::<()>(c)
+            .expect("restore");
+    };
+    let idle = |c: &mut redis::Connection, key: &str| q::<i64>(c, &["OBJECT", "IDLETIME", key]);
+    idle_key(&mut c, "k");
+    q::<()>(&mut c, &["CLIENT", "NO-TOUCH", "ON"]);
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
+    assert!(idle(&mut c, "k") >= 1000, "a NO-TOUCH read moved the clock");
+    assert_eq!(q::<i64>(&mut c, &["TOUCH", "k"]), 1);
+    assert!(
+        idle(&mut c, "k") < 1000,
+        "TOUCH touches even in NO-TOUCH mode"
+    );
+    idle_key(&mut c, "k");
+    q::<()>(&mut c, &["CLIENT", "NO-TOUCH", "OFF"]);
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
+    assert!(idle(&mut c, "k") < 1000, "a read touches again");
+}

@@ -420,6 +420,8 @@ fn randomkey(ctx: &mut Ctx, _a: Args) -> CmdResult {
 fn touch(ctx: &mut Ctx, a: Args) -> CmdResult {
     let keys: Vec<&[u8]> = a.iter().skip(1).collect();
     let mut l = ctx.lock(&keys);
+    // TOUCH touches even for a client in NO-TOUCH mode (that is what it is for).
+    l.touch = true;
     let n = keys.iter().filter(|k| l.get(k).is_some()).count();
     drop(l);
     ctx.out.int(n as i64);

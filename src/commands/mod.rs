@@ -449,6 +449,7 @@ impl<'a> Ctx<'a> {
             .keyspace
             .lock(&srv.log, self.who(), self.sess.db, self.now, keys);
         l.enabled = !self.sess.replaying;
+        l.touch = !self.sess.no_touch;
         if self.sess.tracking.as_ref().is_some_and(|t| t.reading) {
             // Remembered under these shard locks when `l` drops (`pubsub::tracking`).
             l.track = Some(crate::pubsub::tracking::Reads::new(self.sess.id, keys));

@@ -356,6 +356,7 @@ impl Keyspace {
             old: SmallVec::new(),
             ready: Vec::new(),
             track: None,
+            touch: true,
         }
     }
 
@@ -384,6 +385,7 @@ impl Keyspace {
             old: SmallVec::new(),
             ready: Vec::new(),
             track: None,
+            touch: true,
         }
     }
 
@@ -468,6 +470,8 @@ pub struct Locked<'a> {
     pub ready: Vec<(usize, Key)>,
     /// Keys a tracking client's read-only command read, remembered on drop (`pubsub::tracking`).
     pub track: Option<crate::pubsub::tracking::Reads>,
+    /// Reads update the access clock (LRU/LFU); off for a client in CLIENT NO-TOUCH mode.
+    pub touch: bool,
 }
 
 impl Drop for Locked<'_> {
@@ -633,11 +637,14 @@ impl<'a> Locked<'a> {
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Value> {
         let db = self.db;
         self.expire_if_needed(db, key);
+        let touch = self.touch;
         let sh = self.shard(key);
         match sh.dbs[db].keys.get_mut(key) {
             Some(v) => {
                 sh.stats.hits += 1;
-                v.touch();
+                if touch {
+                    v.touch();
+                }
                 Some(v)
             }
             None => {
