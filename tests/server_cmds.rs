@@ -987,6 +987,51 @@ fn tcp_keepalive_arms_the_keepalive_timer_on_client_sockets() {
     }
 }
 
+/// ROLE: a primary with no replicas. WAIT: no replica ever acknowledges, so it answers 0, at
+/// once when no replica is asked for (or inside EXEC, where nothing blocks), else after its
+/// timeout.
+#[test]
+fn role_is_primary_and_wait_counts_no_replicas() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    match qv(&mut c, &["ROLE"]) {
+        Value::Array(a) => {
+            assert_eq!(a.len(), 3, "{a:?}");
+            assert_eq!(vstr(&a[0]).as_deref(), Some("master"));
+            assert!(matches!(a[1], Value::Int(n) if n >= 0), "{a:?}");
+            assert_eq!(a[2], Value::Array(vec![]));
+        }
+        other => panic!("ROLE: {other:?}"),
+    }
+    assert_eq!(q::<i64>(&mut c, &["WAIT", "0", "0"]), 0);
+    let start = std::time::Instant::now();
+    assert_eq!(q::<i64>(&mut c, &["WAIT", "1", "200"]), 0);
+    assert!(
+        start.elapsed() >= Duration::from_millis(190),
+        "WAIT answered before its timeout"
+    );
+    assert_eq!(
+        qerr(&mut c, &["WAIT", "x", "1"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        qerr(&mut c, &["WAIT", "1", "-1"]),
+        "ERR timeout is negative"
+    );
+    assert_eq!(
+        qerr(&mut c, &["WAIT", "1", "x"]),
+        "ERR timeout is not an integer or out of range"
+    );
+    let (n,): (i64,) = redis::pipe()
+        .atomic()
+        .cmd("WAIT")
+        .arg(1)
+        .arg(0)
+        .query(&mut c)
+        .expect("exec");
+    assert_eq!(n, 0);
+}
+
 #[test]
 fn unknown_option_exits_1_naming_it() {
     if !eddy_only("unknown_option_exits_1_naming_it") {

@@ -154,6 +154,11 @@ async fn run_loop<T: Transport, C: Codec>(
             );
         }
         info.qbuf.store(inbuf.len(), Ordering::Relaxed);
+        // DEBUG SLEEP and WAIT reply once the time has passed, as Redis's do.
+        if let Some(Action::Sleep(d)) = sess.action {
+            sess.action = None;
+            tokio::time::sleep(d).await;
+        }
         if !out.buf.is_empty() {
             srv.stats
                 .net_output_bytes
@@ -194,7 +199,7 @@ async fn run_loop<T: Transport, C: Codec>(
                 srv.request_shutdown();
                 return None;
             }
-            Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
+            Some(Action::Sleep(_)) => {}
             Some(Action::Block(b)) => {
                 let reply =
                     wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;
