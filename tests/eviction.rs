@@ -21,6 +21,45 @@ fn fill(c: &mut redis::Connection, prefix: &str, n: usize, value: &str) {
     p.query::<()>(c).expect("fill");
 }
 
+/// RESTORE `key` from `dump` with `option` (IDLETIME or FREQ) set to `n`.
+fn restore_with(c: &mut redis::Connection, dump: &[u8], key: &str, option: &str, n: i64) {
+    redis::cmd("RESTORE")
+        .arg(key)
+        .arg(0)
+        .arg(dump)
+        .arg(option)
+        .arg(n)
+        .query::<()>(c)
+        .expect("restore");
+}
+
+/// Sets `maxmemory` to `max` and waits until eviction has brought memory under it (each
+/// command evicts for a bounded time, so until the count stops moving, at 100 or more), then
+/// lifts the limit. Returns how many keys were evicted.
+fn evict_down_to(c: &mut redis::Connection, max: i64) -> i64 {
+    q::<()>(c, &["CONFIG", "SET", "maxmemory", &max.to_string()]);
+    let mut last = -1;
+    assert!(
+        poll_until(Duration::from_secs(10), || {
+            let now = info_int(c, "stats", "evicted_keys");
+            std::mem::replace(&mut last, now) == now && now >= 100
+        }),
+        "{last} evicted"
+    );
+    q::<()>(c, &["CONFIG", "SET", "maxmemory", "0"]);
+    info_int(c, "stats", "evicted_keys")
+}
+
+/// How many of `prefix0` .. `prefix{n-1}` no longer exist.
+fn gone(c: &mut redis::Connection, prefix: &str, n: usize) -> i64 {
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("EXISTS").arg(format!("{prefix}{i}"));
+    }
+    let left: Vec<i64> = p.query(c).expect("exists");
+    left.iter().filter(|&&e| e == 0).count() as i64
+}
+
 #[test]
 fn noeviction_refuses_writes_that_grow_memory_and_serves_the_rest() {
     let srv = Server::start();
@@ -110,14 +149,7 @@ fn allkeys_lru_takes_the_longest_idle_keys_first() {
     fill(&mut c, "src:", 1, &value);
     let dump: Vec<u8> = q(&mut c, &["DUMP", "src:0"]);
     for i in 0..500 {
-        redis::cmd("RESTORE")
-            .arg(format!("old:{i}"))
-            .arg(0)
-            .arg(&dump)
-            .arg("IDLETIME")
-            .arg(86_400)
-            .query::<()>(&mut c)
-            .expect("restore");
+        restore_with(&mut c, &dump, &format!("old:{i}"), "IDLETIME", 86_400);
     }
     fill(&mut c, "new:", 1500, &value);
     let used = info_int(&mut c, "memory", "used_memory");
@@ -126,32 +158,8 @@ fn allkeys_lru_takes_the_longest_idle_keys_first() {
         &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
     );
     // About 500 values' worth under what is used now.
-    q::<()>(
-        &mut c,
-        &[
-            "CONFIG",
-            "SET",
-            "maxmemory",
-            &(used - 500 * 600).to_string(),
-        ],
-    );
-    // Each command evicts for a bounded time: wait until memory fits (the count stops moving).
-    let mut last = -1;
-    assert!(
-        poll_until(Duration::from_secs(10), || {
-            let now = info_int(&mut c, "stats", "evicted_keys");
-            std::mem::replace(&mut last, now) == now && now >= 100
-        }),
-        "{last} evicted"
-    );
-    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
-    let evicted = info_int(&mut c, "stats", "evicted_keys");
-    let mut p = redis::pipe();
-    for i in 0..1500 {
-        p.cmd("EXISTS").arg(format!("new:{i}"));
-    }
-    let new_left: Vec<i64> = p.query(&mut c).expect("exists");
-    let new_gone = new_left.iter().filter(|&&e| e == 0).count() as i64;
+    let evicted = evict_down_to(&mut c, used - 500 * 600);
+    let new_gone = gone(&mut c, "new:", 1500);
     // Sampling makes it approximate, as in Redis (a sample with no idle key takes a recent
     // one), but evicting at random would take three recent keys for every idle one.
     assert!(
@@ -185,51 +193,18 @@ fn lfu_counts_accesses_and_evicts_the_least_used_keys() {
     let value = "v".repeat(500);
     fill(&mut c, "src:", 1, &value);
     let dump: Vec<u8> = q(&mut c, &["DUMP", "src:0"]);
-    let restore = |c: &mut redis::Connection, key: String, freq: i64| {
-        redis::cmd("RESTORE")
-            .arg(key)
-            .arg(0)
-            .arg(&dump)
-            .arg("FREQ")
-            .arg(freq)
-            .query::<()>(c)
-            .expect("restore");
-    };
-    restore(&mut c, "probe".into(), 100);
+    restore_with(&mut c, &dump, "probe", "FREQ", 100);
     assert_eq!(q::<i64>(&mut c, &["OBJECT", "FREQ", "probe"]), 100);
     // A quarter of the keys never used, the rest used a lot: eviction takes the unused first.
     for i in 0..500 {
-        restore(&mut c, format!("cold:{i}"), 0);
+        restore_with(&mut c, &dump, &format!("cold:{i}"), "FREQ", 0);
     }
     for i in 0..1500 {
-        restore(&mut c, format!("hot:{i}"), 200);
+        restore_with(&mut c, &dump, &format!("hot:{i}"), "FREQ", 200);
     }
     let used = info_int(&mut c, "memory", "used_memory");
-    q::<()>(
-        &mut c,
-        &[
-            "CONFIG",
-            "SET",
-            "maxmemory",
-            &(used - 300 * 600).to_string(),
-        ],
-    );
-    let mut last = -1;
-    assert!(
-        poll_until(Duration::from_secs(10), || {
-            let now = info_int(&mut c, "stats", "evicted_keys");
-            std::mem::replace(&mut last, now) == now && now >= 100
-        }),
-        "{last} evicted"
-    );
-    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
-    let evicted = info_int(&mut c, "stats", "evicted_keys");
-    let mut p = redis::pipe();
-    for i in 0..1500 {
-        p.cmd("EXISTS").arg(format!("hot:{i}"));
-    }
-    let hot_left: Vec<i64> = p.query(&mut c).expect("exists");
-    let hot_gone = hot_left.iter().filter(|&&e| e == 0).count() as i64;
+    let evicted = evict_down_to(&mut c, used - 300 * 600);
+    let hot_gone = gone(&mut c, "hot:", 1500);
     assert!(
         hot_gone * 2 < evicted,
         "{hot_gone} of {evicted} evicted keys were much used ones"

@@ -61,6 +61,17 @@ impl Policy {
         }
     }
 
+    /// How much the policy wants a sampled key gone (the highest score goes): its idle
+    /// seconds, its rarity, how soon it expires (`at`, for volatile keys), or nothing.
+    fn score(self, clock: u32, v: Option<&crate::keyspace::value::Value>, at: Option<u64>) -> u64 {
+        match self {
+            Policy::AllKeysRandom | Policy::VolatileRandom | Policy::NoEviction => 0,
+            Policy::VolatileTtl => u64::MAX - at.unwrap_or(u64::MAX),
+            Policy::AllKeysLfu | Policy::VolatileLfu => rarity(v),
+            Policy::AllKeysLru | Policy::VolatileLru => idle(clock, v),
+        }
+    }
+
     fn volatile(self) -> bool {
         matches!(
             self,
@@ -172,29 +183,18 @@ fn pick(
                 };
                 for _ in 0..samples.min(len) {
                     let i = rng.random_range(0..len);
-                    let (key, score) = if policy.volatile() {
+                    let (key, v, at) = if policy.volatile() {
                         let Some((k, &at)) = d.expires.get_index(i) else {
                             continue;
                         };
-                        let v = d.keys.get(k.as_slice());
-                        let score = match policy {
-                            Policy::VolatileTtl => u64::MAX - at,
-                            Policy::VolatileRandom => 0,
-                            Policy::VolatileLfu => rarity(v),
-                            _ => idle(clock, v),
-                        };
-                        (k, score)
+                        (k, d.keys.get(k.as_slice()), Some(at))
                     } else {
                         let Some((k, v)) = d.keys.get_index(i) else {
                             continue;
                         };
-                        let score = match policy {
-                            Policy::AllKeysRandom => 0,
-                            Policy::AllKeysLfu => rarity(Some(v)),
-                            _ => idle(clock, Some(v)),
-                        };
-                        (k, score)
+                        (k, Some(v), None)
                     };
+                    let score = policy.score(clock, v, at);
                     if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
                         best = Some((score, db, key.to_vec()));
                     }

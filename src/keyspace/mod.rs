@@ -567,55 +567,39 @@ impl<'a> Locked<'a> {
     /// Deletes `key` in `db` if its TTL has passed, recording `expired`. True if it did.
     fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.now;
-        let sh = self.shard(key);
-        if !sh.dbs[db].is_expired(key, now) {
+        if !self.shard(key).dbs[db].is_expired(key, now) {
             return false;
         }
-        let v = sh.dbs[db].remove(key);
-        sh.stats.expired += 1;
-        let wake = matches!(v, Some(Value::Stream(..))) && sh.waiters.watched(key);
-        if wake {
-            // An expired stream ends the waits of its XREADGROUP clients.
-            self.mark_ready(db, key);
-        }
-        if let Some(v) = v {
-            let old = self.image_of(&v);
-            self.rec.record_with(
-                Who::EXPIRY,
-                db,
-                key,
-                "expired",
-                ChangeKind::Remove,
-                ValueType::None,
-                &[b"DEL", key],
-                Images {
-                    old: old.as_deref(),
-                    ..Images::default()
-                },
-            );
-        }
+        self.shard(key).stats.expired += 1;
+        self.remove_by_server(db, key, Who::EXPIRY, "expired");
         true
     }
 
     /// Deletes `key` in `db` to free memory under `maxmemory` (`keyspace::evict`), recording
-    /// `evicted` with origin `eviction` as Redis notifies it. Returns about how many bytes that
-    /// freed (0 if the key was gone).
-    pub fn evict(&mut self, db: usize, key: &[u8]) -> usize {
+    /// `evicted` with origin `eviction` as Redis notifies it.
+    pub fn evict(&mut self, db: usize, key: &[u8]) {
+        if self.remove_by_server(db, key, Who::EVICTION, "evicted") {
+            self.shard(key).stats.evicted += 1;
+        }
+    }
+
+    /// Removes `key` on the server's own account (expiry, eviction) and records `event` as
+    /// `DEL key` with `who`'s origin; a removed stream ends the waits of its XREADGROUP
+    /// clients. False if there was no such key.
+    fn remove_by_server(&mut self, db: usize, key: &[u8], who: Who, event: &str) -> bool {
         let sh = self.shard(key);
         let Some(v) = sh.dbs[db].remove(key) else {
-            return 0;
+            return false;
         };
-        sh.stats.evicted += 1;
         if matches!(v, Value::Stream(..)) && sh.waiters.watched(key) {
             self.mark_ready(db, key);
         }
-        let freed = key.len() + std::mem::size_of::<(Key, Value)>() + v.heap_size();
         let old = self.image_of(&v);
         self.rec.record_with(
-            Who::EVICTION,
+            who,
             db,
             key,
-            "evicted",
+            event,
             ChangeKind::Remove,
             ValueType::None,
             &[b"DEL", key],
@@ -624,7 +608,7 @@ impl<'a> Locked<'a> {
                 ..Images::default()
             },
         );
-        freed
+        true
     }
 
     /// The live value of `key` in database `db` (expired keys are deleted first).
