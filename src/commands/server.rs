@@ -432,6 +432,10 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("maxmemory_human", human(max));
             kv("maxmemory_policy", srv.config.get("maxmemory-policy"));
             kv(
+                "mem_not_counted_for_evict",
+                crate::keyspace::evict::not_counted(srv).to_string(),
+            );
+            kv(
                 "mem_fragmentation_ratio",
                 format!("{:.2}", rss as f64 / used.max(1) as f64),
             );

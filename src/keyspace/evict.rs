@@ -6,7 +6,7 @@
 //! As in Redis, the figure compared with `maxmemory` is the allocator's live byte count (INFO
 //! `used_memory`) minus what the server holds for its change log rather than for the dataset:
 //! the log's in-memory tail and the shared push rings play the part of Redis's AOF buffer and
-//! replica output buffers, which Redis also leaves out.
+//! replica output buffers, which Redis also leaves out (INFO `mem_not_counted_for_evict`).
 //!
 //! Victims are chosen Redis's way, by sampling: `maxmemory-samples` keys of each database of a
 //! random shard (the keyspace's dense key vectors make a random pick O(1)), and the best of
@@ -87,10 +87,14 @@ thread_local! {
     static RNG: RefCell<rand::rngs::SmallRng> = RefCell::new(rand::rngs::SmallRng::from_os_rng());
 }
 
+/// Memory left out of what is compared with `maxmemory` (INFO's `mem_not_counted_for_evict`).
+pub fn not_counted(srv: &Server) -> u64 {
+    (srv.log.memory_bytes() + srv.feed_shares.bytes()) as u64
+}
+
 /// Memory counted against `maxmemory`.
 pub fn counted(srv: &Server) -> u64 {
-    let not_counted = srv.log.memory_bytes() + srv.feed_shares.bytes();
-    crate::util::alloc::used().saturating_sub(not_counted as u64)
+    crate::util::alloc::used().saturating_sub(not_counted(srv))
 }
 
 /// The limit, or None when there is none.
