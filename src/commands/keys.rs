@@ -444,10 +444,6 @@ fn object_encoding(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.srv.config.get("maxmemory-policy").contains("lfu")
-}
-
 // FREQ and IDLETIME look the key up before checking the policy, as Redis does: a missing key is
 // a null reply under any policy.
 fn object_freq(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -455,7 +451,7 @@ fn object_freq(ctx: &mut Ctx, a: Args) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    if !lfu_policy(ctx) {
+    if !crate::keyspace::value::lfu_mode() {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
     ctx.out.int(n);
@@ -470,7 +466,7 @@ fn object_idletime(ctx: &mut Ctx, a: Args) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    if lfu_policy(ctx) {
+    if crate::keyspace::value::lfu_mode() {
         return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
     ctx.out.int(n);
@@ -707,7 +703,7 @@ fn restore(ctx: &mut Ctx, a: Args) -> CmdResult {
         }
     }
     // As Redis's `objectSetLRUOrLFU`: FREQ counts under an LFU policy, IDLETIME otherwise.
-    if lfu_policy(ctx) {
+    if crate::keyspace::value::lfu_mode() {
         if let Some(f) = freq {
             v.meta_mut().set_freq(f as u8);
         }

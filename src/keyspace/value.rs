@@ -6,6 +6,8 @@
 //! Collections (lists, hashes, sets, sorted sets, streams) live in their own modules behind the
 //! [`Collection`] trait; each type's RDB encoding lives with its type.
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
 use smallvec::SmallVec;
 
 /// A binary-safe string with a small inline buffer.
@@ -289,8 +291,6 @@ impl Value {
     }
 }
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-
 /// Redis's `LFU_INIT_VAL`: a new key's counter, so it is not evicted before it had a chance.
 const LFU_INIT: u8 = 5;
 static LFU_MODE: AtomicBool = AtomicBool::new(false);
@@ -304,8 +304,9 @@ pub fn configure_lfu(on: bool, log_factor: u32, decay_minutes: u32) {
     LFU_MODE.store(on, Ordering::Relaxed);
 }
 
+/// Whether an LFU policy is selected (values hold access counters, not idle clocks).
 #[inline]
-fn lfu_mode() -> bool {
+pub fn lfu_mode() -> bool {
     LFU_MODE.load(Ordering::Relaxed)
 }
 
