@@ -1032,6 +1032,107 @@ fn role_is_primary_and_wait_counts_no_replicas() {
     assert_eq!(n, 0);
 }
 
+/// WAIT and DEBUG SLEEP hold their reply, not the connection: CLIENT KILL closes a waiting
+/// client at once, and commands sent meanwhile run after the reply, in order.
+#[test]
+fn a_waiting_client_can_be_killed_and_keeps_its_pipeline() {
+    let srv = Server::start_with(&debug_args());
+    let mut c = srv.conn();
+    let mut w = srv.raw();
+    let id = match w.call(&["CLIENT", "ID"]) {
+        Resp::Int(n) => n,
+        other => panic!("CLIENT ID: {other:?}"),
+    };
+    // A 200 ms sleep with two commands behind it in the same write.
+    let mut pipeline = Vec::new();
+    for cmd in [
+        &["DEBUG", "SLEEP", "0.2"][..],
+        &["SET", "after", "1"],
+        &["GET", "after"],
+    ] {
+        let a: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+        pipeline.extend(common::encode_cmd(&a));
+    }
+    w.send(&pipeline);
+    assert_eq!(w.read_reply(), Resp::Simple("OK".into()));
+    assert_eq!(w.read_reply(), Resp::Simple("OK".into()));
+    assert_eq!(w.read_reply(), Resp::Bulk(b"1".to_vec()));
+    // WAIT for a replica that never comes, with no timeout: it would wait forever.
+    w.send_cmd(&["WAIT", "1", "0"]);
+    assert!(
+        poll_until(Duration::from_secs(10), || {
+            let l =
+                vstr(&qv(&mut c, &["CLIENT", "LIST", "ID", &id.to_string()])).unwrap_or_default();
+            l.contains("cmd=wait")
+        }),
+        "the WAIT never ran"
+    );
+    assert_eq!(
+        q::<i64>(&mut c, &["CLIENT", "KILL", "ID", &id.to_string()]),
+        1
+    );
+    w.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    use std::io::Read;
+    let n = w
+        .stream
+        .read_to_end(&mut rest)
+        .expect("the killed connection closes");
+    assert_eq!(n, 0, "no reply after the kill: {rest:?}");
+    assert!(poll_until(Duration::from_secs(10), || {
+        q::<String>(&mut c, &["CLIENT", "LIST"]).lines().count() == 1
+    }));
+}
+
+/// A connection gives its buffers back: a value larger than 64 KiB as soon as it has been
+/// read or written, the rest once it has been idle for two seconds (CLIENT LIST `qbuf-free`
+/// and `rbs`, Redis's query buffer resizing). A command half sent when that happens completes.
+#[test]
+fn connections_give_their_buffers_back() {
+    if !eddy_only("connections_give_their_buffers_back") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut w = srv.raw();
+    let id = match w.call(&["CLIENT", "ID"]) {
+        Resp::Int(n) => n.to_string(),
+        other => panic!("CLIENT ID: {other:?}"),
+    };
+    let field = |c: &mut redis::Connection, name: &str| -> usize {
+        let line = vstr(&qv(c, &["CLIENT", "LIST", "ID", &id])).expect("CLIENT LIST");
+        let v = line
+            .split(' ')
+            .find_map(|f| f.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {line}"));
+        v.trim().parse().unwrap_or_else(|_| panic!("{name}={v}"))
+    };
+    let big = "x".repeat(300_000);
+    assert_eq!(w.call(&["SET", "big", &big]), Resp::Simple("OK".into()));
+    assert_eq!(w.call(&["GET", "big"]), Resp::Bulk(big.into_bytes()));
+    assert!(
+        field(&mut c, "qbuf-free") < 64 * 1024 && field(&mut c, "rbs") < 64 * 1024,
+        "300 KB buffers kept: {:?}",
+        qv(&mut c, &["CLIENT", "LIST", "ID", &id])
+    );
+    // Half a SET, then idle: the buffers go, the half command stays.
+    let half = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nab";
+    w.send(half);
+    assert!(
+        poll_until(Duration::from_secs(15), || field(&mut c, "qbuf")
+            == half.len()
+            && field(&mut c, "qbuf-free") == 0
+            && field(&mut c, "rbs") == 0),
+        "an idle connection kept its buffers: {:?}",
+        qv(&mut c, &["CLIENT", "LIST", "ID", &id])
+    );
+    w.send(b"cde\r\n");
+    assert_eq!(w.read_reply(), Resp::Simple("OK".into()));
+    assert_eq!(w.call(&["GET", "k"]), Resp::Bulk(b"abcde".to_vec()));
+}
+
 #[test]
 fn unknown_option_exits_1_naming_it() {
     if !eddy_only("unknown_option_exits_1_naming_it") {

@@ -60,6 +60,13 @@ impl ArgBuf {
         self.ranges.is_empty()
     }
 
+    /// Gives back the capacity the arguments of past commands left (a parse in progress keeps
+    /// its arguments).
+    pub fn shrink(&mut self) {
+        self.ranges.shrink_to_fit();
+        self.scratch.shrink_to_fit();
+    }
+
     /// The arguments as slices of `frame` (the buffer that [`parse`] was given).
     pub fn args<'a>(&'a self, frame: &'a [u8]) -> Args<'a> {
         Args {

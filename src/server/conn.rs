@@ -38,6 +38,10 @@ use crate::protocol::resp::{ArgBuf, Limits, Out};
 /// Replies buffered beyond this are flushed before more commands run.
 const OUT_FLUSH: usize = 512 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// A read or reply buffer grown past this is given back as soon as it is empty, rather than
+/// kept for the connection's lifetime. Smaller ones are kept while the client is active and
+/// given back when it idles (`clients::trim_idle_buffers`).
+const BIG_BUF: usize = 64 * 1024;
 
 /// Serves one connection of door `C` until it closes. `laddr` is the local address it came in on.
 pub async fn serve<T: Transport, C: Codec>(
@@ -88,6 +92,11 @@ async fn run_loop<T: Transport, C: Codec>(
     // being polled at that moment), so the read loop creates no waiter per read.
     let killed = info.kill.notified();
     tokio::pin!(killed);
+    // Asked by the clients cron when the connection has been idle a while (`clients`).
+    let trim = info.trim.notified();
+    tokio::pin!(trim);
+    // The read buffer grew past `BIG_BUF` (a large value or a long pipeline).
+    let mut big_inbuf = false;
     let (push_tx, mut push_rx) = tokio::sync::mpsc::channel::<Arc<PushMsg>>(PUSH_QUEUE);
     sess.push = Some(push_tx);
     loop {
@@ -118,6 +127,13 @@ async fn run_loop<T: Transport, C: Codec>(
                 }
                 _ = &mut killed => return None,
                 _ = idle(timeout) => return None,
+                _ = &mut trim => {
+                    trim.set(info.trim.notified());
+                    release_buffers(&mut inbuf, &mut ab, &mut out);
+                    big_inbuf = false;
+                    publish_buffers(&info, &inbuf, &out);
+                    continue;
+                }
             };
             match n {
                 Ok(0) | Err(_) => return None,
@@ -153,11 +169,23 @@ async fn run_loop<T: Transport, C: Codec>(
                 need.min(srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize + 2),
             );
         }
-        info.qbuf.store(inbuf.len(), Ordering::Relaxed);
-        // DEBUG SLEEP and WAIT reply once the time has passed, as Redis's do.
+        // A buffer grown for a large value goes once the value has been consumed, as Redis
+        // gives a large argument's query buffer away: only `capacity()` past the read position
+        // is visible, so growth is noted where it happens.
+        big_inbuf |= inbuf.capacity() > BIG_BUF;
+        if big_inbuf && inbuf.is_empty() {
+            inbuf = BytesMut::new();
+            big_inbuf = false;
+        }
+        // DEBUG SLEEP and WAIT reply once the time has passed, as Redis's do; CLIENT KILL or
+        // the client's leaving ends the wait, and what it sends meanwhile runs after the reply.
         if let Some(Action::Sleep(d)) = sess.action {
             sess.action = None;
-            tokio::time::sleep(d).await;
+            let slept = tokio::time::sleep(d);
+            if !wait_reading(srv, sock, codec, &mut inbuf, sess, slept, killed.as_mut()).await {
+                return None;
+            }
+            pending |= !inbuf.is_empty();
         }
         if !out.buf.is_empty() {
             srv.stats
@@ -169,12 +197,13 @@ async fn run_loop<T: Transport, C: Codec>(
             {
                 return None;
             }
-            if out.buf.capacity() > 4 * OUT_FLUSH {
-                out.buf = Vec::with_capacity(16 * 1024);
+            if out.buf.capacity() > BIG_BUF {
+                out.buf = Vec::new();
             } else {
                 out.buf.clear();
             }
         }
+        publish_buffers(&info, &inbuf, &out);
         if fatal {
             return Some(CLOSE_PROTOCOL);
         }
@@ -240,6 +269,26 @@ async fn run_loop<T: Transport, C: Codec>(
             }
         }
     }
+}
+
+/// CLIENT LIST's `qbuf`, `qbuf-free` and `rbs`, and what the clients cron sees as held.
+fn publish_buffers(info: &super::clients::ClientInfo, inbuf: &BytesMut, out: &Out) {
+    info.qbuf.store(inbuf.len(), Ordering::Relaxed);
+    info.qbuf_free
+        .store(inbuf.capacity() - inbuf.len(), Ordering::Relaxed);
+    info.rbs.store(out.buf.capacity(), Ordering::Relaxed);
+}
+
+/// Gives an idle connection's buffers back, keeping any partial command read so far (as
+/// Redis's `clientsCronResizeQueryBuffer` trims only the free space).
+fn release_buffers(inbuf: &mut BytesMut, ab: &mut ArgBuf, out: &mut Out) {
+    *inbuf = if inbuf.is_empty() {
+        BytesMut::new()
+    } else {
+        BytesMut::from(&inbuf[..])
+    };
+    ab.shrink();
+    out.buf = Vec::new();
 }
 
 type Killed<'a, 'b> = std::pin::Pin<&'a mut tokio::sync::futures::Notified<'b>>;
@@ -419,11 +468,9 @@ async fn wait_unpaused<T: Transport, C: Codec>(
     codec: &mut C,
     inbuf: &mut BytesMut,
     sess: &mut Session,
-    mut killed: Killed<'_, '_>,
+    killed: Killed<'_, '_>,
 ) -> bool {
-    let limit = srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
     let end = srv.pause.wait();
-    tokio::pin!(end);
     // Shown as blocked meanwhile (flag `b`, `blocked_clients`), as Redis shows a paused client.
     struct Waiting<'a>(&'a Server, &'a super::clients::ClientInfo);
     impl Drop for Waiting<'_> {
@@ -436,6 +483,23 @@ async fn wait_unpaused<T: Transport, C: Codec>(
     info.paused.store(true, Ordering::Relaxed);
     srv.pause.waiting.fetch_add(1, Ordering::Relaxed);
     let _waiting = Waiting(srv, &info);
+    wait_reading(srv, sock, codec, inbuf, sess, end, killed).await
+}
+
+/// Waits for `end` while the connection lives: input is kept for after it, pub/sub pushes are
+/// written. False: the connection must close (killed, closed by the client, or its input passed
+/// the query buffer limit).
+async fn wait_reading<T: Transport, C: Codec>(
+    srv: &Server,
+    sock: &mut T,
+    codec: &mut C,
+    inbuf: &mut BytesMut,
+    sess: &mut Session,
+    end: impl std::future::Future<Output = ()>,
+    mut killed: Killed<'_, '_>,
+) -> bool {
+    let limit = srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
+    tokio::pin!(end);
     loop {
         if inbuf.capacity() - inbuf.len() < 1024 {
             inbuf.reserve(READ_CHUNK);

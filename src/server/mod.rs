@@ -398,6 +398,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     crate::triggers::start_all(&srv);
     crate::bridge::start(&srv);
     tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
+    tokio::spawn(clients::trim_idle_buffers(srv.clone()));
     tokio::spawn(crate::persistence::snapshot::save_rules(srv.clone()));
     let s2 = srv.clone();
     tokio::spawn(async move {
