@@ -26,9 +26,12 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// Commands not fuzzed, because what they do is correct and ends the run: stopping or pausing
-/// the server, silencing or killing connections, changing credentials or the listening setup.
+/// the server, silencing or killing connections, changing credentials or the listening setup,
+/// making the reference Redis a replica of a random address.
 const EXCLUDED: &[&str] = &[
     "shutdown",
+    "replicaof",
+    "slaveof",
     "debug",
     "monitor",
     "client|kill",

@@ -1133,6 +1133,93 @@ fn connections_give_their_buffers_back() {
     assert_eq!(w.call(&["GET", "k"]), Resp::Bulk(b"abcde".to_vec()));
 }
 
+/// A standalone primary, as Redis with `cluster-enabled no`: every CLUSTER subcommand, READONLY,
+/// READWRITE and ASKING say cluster support is disabled (after the arity and subcommand
+/// checks); REPLICAOF NO ONE succeeds.
+#[test]
+fn cluster_commands_say_cluster_support_is_disabled() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    const DISABLED: &str = "ERR This instance has cluster support disabled";
+    for args in [
+        &["CLUSTER", "INFO"][..],
+        &["CLUSTER", "SLOTS"],
+        &["CLUSTER", "SHARDS"],
+        &["CLUSTER", "NODES"],
+        &["CLUSTER", "MYID"],
+        &["CLUSTER", "KEYSLOT", "k"],
+        &["CLUSTER", "HELP"],
+        &["READONLY"],
+        &["READWRITE"],
+        &["ASKING"],
+    ] {
+        assert_eq!(qerr(&mut c, args), DISABLED, "{args:?}");
+    }
+    assert_eq!(
+        qerr(&mut c, &["CLUSTER", "NOPE"]),
+        "ERR unknown subcommand 'NOPE'. Try CLUSTER HELP."
+    );
+    assert_eq!(
+        qerr(&mut c, &["CLUSTER", "INFO", "x"]),
+        "ERR wrong number of arguments for 'cluster|info' command"
+    );
+    assert_eq!(
+        qerr(&mut c, &["READONLY", "x"]),
+        "ERR wrong number of arguments for 'readonly' command"
+    );
+    assert_eq!(q::<String>(&mut c, &["REPLICAOF", "NO", "ONE"]), "OK");
+    assert_eq!(q::<String>(&mut c, &["SLAVEOF", "no", "one"]), "OK");
+    assert_eq!(
+        qerr(&mut c, &["REPLICAOF", "localhost", "70000"]),
+        "ERR Invalid master port"
+    );
+    match qv(&mut c, &["ROLE"]) {
+        Value::Array(a) => assert_eq!(vstr(&a[0]).as_deref(), Some("master")),
+        other => panic!("ROLE: {other:?}"),
+    }
+    // The table is Redis's: COMMAND INFO shows the subcommands with their arities.
+    let info = qv(&mut c, &["COMMAND", "INFO", "cluster"]);
+    let Value::Array(cmds) = info else {
+        panic!("COMMAND INFO: {info:?}")
+    };
+    let Value::Array(entry) = &cmds[0] else {
+        panic!("{cmds:?}")
+    };
+    let Value::Array(subs) = &entry[9] else {
+        panic!("no subcommands: {entry:?}")
+    };
+    let arity = |name: &str| {
+        subs.iter().find_map(|s| match s {
+            Value::Array(f) if vstr(&f[0]).as_deref() == Some(name) => match f[1] {
+                Value::Int(n) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        })
+    };
+    assert_eq!(subs.len(), 27, "{subs:?}");
+    assert_eq!(arity("cluster|setslot"), Some(-4));
+    assert_eq!(arity("cluster|info"), Some(2));
+}
+
+/// Eddy never becomes a replica of another server: REPLICAOF host port is refused, and the
+/// server stays a primary that takes writes.
+#[test]
+fn replicaof_another_server_is_refused() {
+    if !eddy_only("replicaof_another_server_is_refused") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let e = qerr(&mut c, &["REPLICAOF", "127.0.0.1", "6379"]);
+    assert!(e.starts_with("ERR Eddy does not replicate"), "{e}");
+    assert_eq!(q::<String>(&mut c, &["SET", "k", "v"]), "OK");
+    match qv(&mut c, &["ROLE"]) {
+        Value::Array(a) => assert_eq!(vstr(&a[0]).as_deref(), Some("master")),
+        other => panic!("ROLE: {other:?}"),
+    }
+}
+
 #[test]
 fn unknown_option_exits_1_naming_it() {
     if !eddy_only("unknown_option_exits_1_naming_it") {

@@ -16,6 +16,7 @@ pub mod args;
 pub mod bitmaps;
 pub mod bridge;
 pub mod changes;
+pub mod cluster;
 pub mod connection;
 pub mod feed_stream;
 pub mod geo;
@@ -206,7 +207,7 @@ pub fn help_reply(ctx: &mut Ctx, lines: &[&str]) {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 22] {
+fn families() -> [&'static [CommandSpec]; 23] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -216,6 +217,7 @@ fn families() -> [&'static [CommandSpec]; 22] {
         zsets::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        cluster::COMMANDS,
         changes::COMMANDS,
         pubsub::COMMANDS,
         introspection::COMMANDS,

@@ -1,0 +1,151 @@
+//! The cluster and replication commands a standalone primary answers, as Redis 7.0 answers them
+//! with `cluster-enabled no`: every CLUSTER subcommand (HELP included), READONLY, READWRITE and
+//! ASKING reply `ERR This instance has cluster support disabled`, after the usual arity and
+//! unknown-subcommand checks, so clients that probe for a cluster (`CLUSTER INFO`, `CLUSTER
+//! SLOTS`) learn that there is none. The table keeps Redis's subcommands, arities, flags and ACL
+//! categories, so COMMAND INFO and COMMAND DOCS show what Redis shows.
+//!
+//! REPLICAOF (SLAVEOF) `NO ONE` succeeds: Eddy is always a primary. Eddy does not replicate
+//! from another server through the Redis protocol (its own change log is how changes leave a
+//! server: CHANGES, `__changes__`, triggers), so REPLICAOF `host port` is refused with an error
+//! saying so rather than answered `OK` with nothing behind it.
+
+use super::args::{int, is};
+use super::{cmd, flag::*, CommandSpec, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::resp::Args;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "cluster",
+        arity: -2,
+        flags: 0,
+        keys: (0, 0, 0),
+        acl: &["slow"],
+        group: "cluster",
+        summary: "A container for Redis Cluster commands.",
+        syntax: "",
+        since: "3.0.0",
+        complexity: "Depends on subcommand.",
+        handler: super::container,
+        subcommands: &[
+            cmd!("addslots", -3, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Assign new hash slots to receiving node.",
+                "slot [slot ...]", "3.0.0", "O(N) where N is the total number of hash slot arguments"),
+            cmd!("addslotsrange", -4, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Assign new hash slots to receiving node.",
+                "start-slot end-slot [start-slot end-slot ...]", "7.0.0", "O(N) where N is the total number of the slots between the start slot and end slot arguments."),
+            cmd!("bumpepoch", 2, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Advance the cluster config epoch.",
+                "", "3.0.0", "O(1)"),
+            cmd!("count-failure-reports", 3, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Return the number of failure reports active for a given node.",
+                "node-id", "3.0.0", "O(N) where N is the number of failure reports"),
+            cmd!("countkeysinslot", 3, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Return the number of local keys in the specified hash slot.",
+                "slot", "3.0.0", "O(1)"),
+            cmd!("delslots", -3, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Set hash slots as unbound in receiving node.",
+                "slot [slot ...]", "3.0.0", "O(N) where N is the total number of hash slot arguments"),
+            cmd!("delslotsrange", -4, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Set hash slots as unbound in receiving node.",
+                "start-slot end-slot [start-slot end-slot ...]", "7.0.0", "O(N) where N is the total number of the slots between the start slot and end slot arguments."),
+            cmd!("failover", -2, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Forces a replica to perform a manual failover of its master.",
+                "[FORCE | TAKEOVER]", "3.0.0", "O(1)"),
+            cmd!("flushslots", 2, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Delete a node's own slots information.",
+                "", "3.0.0", "O(1)"),
+            cmd!("forget", 3, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Remove a node from the nodes table.",
+                "node-id", "3.0.0", "O(1)"),
+            cmd!("getkeysinslot", 4, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Return local key names in the specified hash slot.",
+                "slot count", "3.0.0", "O(log(N)) where N is the number of requested keys"),
+            cmd!("help", 2, LOADING | STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Show helpful text about the different subcommands.",
+                "", "5.0.0", "O(1)"),
+            cmd!("info", 2, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Provides info about Redis Cluster node state.",
+                "", "3.0.0", "O(1)"),
+            cmd!("keyslot", 3, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Returns the hash slot of the specified key.",
+                "key", "3.0.0", "O(N) where N is the number of bytes in the key"),
+            cmd!("links", 2, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Returns a list of all TCP links to and from peer nodes in cluster.",
+                "", "7.0.0", "O(N) where N is the total number of Cluster nodes"),
+            cmd!("meet", -4, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Force a node cluster to handshake with another node.",
+                "ip port [cluster_bus_port]", "3.0.0", "O(1)"),
+            cmd!("myid", 2, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Return the node id.",
+                "", "3.0.0", "O(1)"),
+            cmd!("nodes", 2, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Get Cluster config for the node.",
+                "", "3.0.0", "O(N) where N is the total number of Cluster nodes"),
+            cmd!("replicas", 3, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "List replica nodes of the specified master node.",
+                "node-id", "5.0.0", "O(1)"),
+            cmd!("replicate", 3, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Reconfigure a node as a replica of the specified master node.",
+                "node-id", "3.0.0", "O(1)"),
+            cmd!("reset", -2, ADMIN | NOSCRIPT | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Reset a Redis Cluster node.",
+                "[HARD | SOFT]", "3.0.0", "O(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect."),
+            cmd!("saveconfig", 2, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Forces the node to save cluster state on disk.",
+                "", "3.0.0", "O(1)"),
+            cmd!("set-config-epoch", 3, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Set the configuration epoch in a new node.",
+                "config-epoch", "3.0.0", "O(1)"),
+            cmd!("setslot", -4, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "Bind a hash slot to a specific node.",
+                "slot <IMPORTING node-id | MIGRATING node-id | NODE node-id | STABLE>", "3.0.0", "O(1)"),
+            cmd!("shards", 2, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Get array of cluster slots to node mappings.",
+                "", "7.0.0", "O(N) where N is the total number of cluster nodes"),
+            cmd!("slaves", 3, ADMIN | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "cluster", disabled,
+                "List replica nodes of the specified master node.",
+                "node-id", "3.0.0", "O(1)"),
+            cmd!("slots", 2, STALE, (0, 0, 0), &["slow"], "cluster", disabled,
+                "Get array of Cluster slot to node mappings.",
+                "", "3.0.0", "O(N) where N is the total number of Cluster nodes"),
+        ],
+    },
+    cmd!("readonly", 1, LOADING | STALE | FAST, (0, 0, 0), &["fast", "connection"], "cluster", disabled,
+        "Enables read queries for a connection to a cluster replica node.",
+        "", "3.0.0", "O(1)"),
+    cmd!("readwrite", 1, LOADING | STALE | FAST, (0, 0, 0), &["fast", "connection"], "cluster", disabled,
+        "Disables read queries for a connection to a cluster replica node.",
+        "", "3.0.0", "O(1)"),
+    cmd!("asking", 1, FAST, (0, 0, 0), &["fast", "connection"], "cluster", disabled,
+        "Sent by cluster clients after an -ASK redirect.",
+        "", "3.0.0", "O(1)"),
+    cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "server", replicaof,
+        "Make the server a replica of another instance, or promote it as master.",
+        "<host port | NO ONE>", "5.0.0", "O(1)"),
+    cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE, (0, 0, 0), &["admin", "slow", "dangerous"], "server", replicaof,
+        "Make the server a replica of another instance, or promote it as master.",
+        "<host port | NO ONE>", "1.0.0", "O(1)"),
+];
+
+const DISABLED: &str = "ERR This instance has cluster support disabled";
+
+fn disabled(_: &mut Ctx, _: Args) -> CmdResult {
+    Err(DISABLED.into())
+}
+
+fn replicaof(ctx: &mut Ctx, a: Args) -> CmdResult {
+    if is(a.get(1), "NO") && is(a.get(2), "ONE") {
+        ctx.out.ok();
+        return Ok(());
+    }
+    // Redis checks the port before anything else.
+    if !matches!(int(a.get(2)), Ok(0..=65535)) {
+        return Err("ERR Invalid master port".into());
+    }
+    Err(CmdError::from(
+        "ERR Eddy does not replicate from another server; it is always a primary \
+         (its changes leave through CHANGES, the __changes__ stream and triggers)",
+    ))
+}
