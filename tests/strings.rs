@@ -649,6 +649,25 @@ fn incrbyfloat_uses_long_double_precision_like_redis() {
         b("100000000000000000000")
     );
     assert_eq!(qv(&mut c, &["INCRBYFLOAT", "d", "1.5e-7"]), b("0.00000015"));
+    // Where a double's sum and a long double's differ in print (x86-64's 80-bit long double,
+    // which the reference Redis uses too).
+    if cfg!(target_arch = "x86_64") {
+        q::<()>(&mut c, &["SET", "e", "5000"]);
+        assert_eq!(
+            qv(&mut c, &["INCRBYFLOAT", "e", "1.1"]),
+            b("5001.10000000000000009")
+        );
+        q::<()>(&mut c, &["HSET", "h", "f", "123456789"]);
+        assert_eq!(
+            qv(&mut c, &["HINCRBYFLOAT", "h", "f", "0.123456789"]),
+            b("123456789.12345678899873747")
+        );
+        // Past a double's range, within a long double's.
+        q::<()>(&mut c, &["SET", "g", "1e400"]);
+        let v = q::<String>(&mut c, &["INCRBYFLOAT", "g", "1"]);
+        assert_eq!(v.len(), 401, "{v}");
+        assert!(v.starts_with("10000000000000000000"), "{v}");
+    }
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::keyspace::value::{Collection, Meta, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
 use crate::util::glob::glob_match;
-use crate::util::num::{fmt_incrbyfloat, parse_i64, parse_incr_float};
+use crate::util::num::{parse_i64, LongDouble};
 
 const H: &[&str] = &["hash"];
 
@@ -314,32 +314,28 @@ fn hincrby(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx, a: Args) -> CmdResult {
     let (key, f) = (a.get(1), a.get(2));
-    let delta = parse_incr_float(a.get(3)).ok_or(CmdError::from(error::NOT_FLOAT))?;
+    let delta = LongDouble::parse(a.get(3)).ok_or(CmdError::from(error::NOT_FLOAT))?;
     if !delta.is_finite() {
         return Err(error::NAN_OR_INFINITY.into());
     }
     let lim = limits(ctx);
     let mut l = ctx.lock1(key);
     let cur = match read(&mut l, key)?.and_then(|h| h.get(f)) {
-        Some(v) => parse_incr_float(v).ok_or(CmdError::from(error::HASH_NOT_FLOAT))?,
-        None => 0.0,
+        Some(v) => LongDouble::parse(v).ok_or(CmdError::from(error::HASH_NOT_FLOAT))?,
+        None => LongDouble::ZERO,
     };
-    let new = cur + delta;
-    if !new.is_finite() {
-        return Err(error::INCR_NAN.into());
-    }
-    let text = fmt_incrbyfloat(new);
+    let text = cur.add_text(&delta).ok_or(error::INCR_NAN)?;
     let (hash, existed) = write(&mut l, key)?;
-    hash.set(f, text.as_bytes(), lim);
+    hash.set(f, &text, lim);
     l.record(
         key,
         "hincrbyfloat",
         ChangeKind::upsert(existed),
         ValueType::Hash,
-        &[b"HSET", key, f, text.as_bytes()],
+        &[b"HSET", key, f, &text],
     );
     drop(l);
-    ctx.out.bulk(text.as_bytes());
+    ctx.out.bulk(&text);
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::error::{self, CmdResult};
 use crate::keyspace::value::{str_grow_zeroed, str_reserve, Str, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
-use crate::util::num::{fmt_incrbyfloat, parse_i64, parse_incr_float};
+use crate::util::num::{parse_i64, LongDouble};
 
 const S: &[&str] = &["string"];
 
@@ -510,21 +510,17 @@ fn incrbyfloat(ctx: &mut Ctx, a: Args) -> CmdResult {
     // Redis checks the key's type and value before the increment.
     let mut l = ctx.lock1(key);
     let (cur, existed) = match l.get_str(key)? {
-        Some(s) => (parse_incr_float(s).ok_or_else(not_float)?, true),
-        None => (0.0, false),
+        Some(s) => (LongDouble::parse(s).ok_or_else(not_float)?, true),
+        None => (LongDouble::ZERO, false),
     };
-    let delta = parse_incr_float(a.get(2)).ok_or_else(not_float)?;
-    let new = cur + delta;
-    if !new.is_finite() {
-        return Err(error::INCR_NAN.into());
-    }
-    let text = fmt_incrbyfloat(new);
-    l.put(key, Value::string(text.as_bytes()), true);
+    let delta = LongDouble::parse(a.get(2)).ok_or_else(not_float)?;
+    let text = cur.add_text(&delta).ok_or(error::INCR_NAN)?;
+    l.put(key, Value::string(&text), true);
     let ttl = l.ttl_of(key).is_some();
     let args: &[&[u8]] = if ttl {
-        &[b"SET", key, text.as_bytes(), b"KEEPTTL"]
+        &[b"SET", key, &text, b"KEEPTTL"]
     } else {
-        &[b"SET", key, text.as_bytes()]
+        &[b"SET", key, &text]
     };
     l.record(
         key,
@@ -534,7 +530,7 @@ fn incrbyfloat(ctx: &mut Ctx, a: Args) -> CmdResult {
         args,
     );
     drop(l);
-    ctx.out.bulk(text.as_bytes());
+    ctx.out.bulk(&text);
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! Numbers with Redis's rules: strict integer and float parsing, `%.17g` double formatting (what
-//! Redis 7.0 replies for doubles), and INCRBYFLOAT's shortest decimal form.
+//! Redis 7.0 replies for doubles), and INCRBYFLOAT's `long double` arithmetic ([`LongDouble`]).
 
 pub use crate::protocol::resp::parse_i64;
 
@@ -10,13 +10,54 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     whole_number(s).filter(|r| !r.erange).map(|r| r.v)
 }
 
-/// INCRBYFLOAT's and HINCRBYFLOAT's operands: Redis reads them as `long double` (`strtold`),
-/// whose range holds what underflows a double, so that reads as 0 here rather than failing.
-/// (What overflows a double but not a `long double` still fails: the sum has no double.)
-pub fn parse_incr_float(s: &[u8]) -> Option<f64> {
-    whole_number(s)
-        .filter(|r| !r.erange || r.v == 0.0)
-        .map(|r| r.v)
+/// A C `long double`, in which INCRBYFLOAT and HINCRBYFLOAT add: Redis reads their operands
+/// with `strtold`, adds and prints `%.17Lf` without trailing zeros, so its replies carry the
+/// platform's `long double` precision (`5000 + 1.1` is `5001.10000000000000009` on x86-64) and
+/// its range (`1e-400` is a number, `1e4000` too). Rust has no such type: the C library does
+/// the work (`src/util/longdouble.c`, built by `build.rs`) and the value stays opaque here.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct LongDouble([u8; 16]);
+
+extern "C" {
+    fn eddy_ld_parse(s: *const std::ffi::c_char, len: usize, out: *mut LongDouble) -> i32;
+    fn eddy_ld_is_finite(v: *const LongDouble) -> i32;
+    fn eddy_ld_add_text(
+        a: *const LongDouble,
+        b: *const LongDouble,
+        out: *mut std::ffi::c_char,
+        cap: usize,
+    ) -> std::ffi::c_long;
+}
+
+/// Redis's `MAX_LONG_DOUBLE_CHARS`: every finite sum prints within it.
+const LONG_DOUBLE_CHARS: usize = 5 * 1024;
+
+impl LongDouble {
+    /// Zero (all bits clear is +0 in every `long double` format).
+    pub const ZERO: LongDouble = LongDouble([0; 16]);
+
+    /// Redis's `string2ld`: the whole of `s` as one number, not NaN, not out of range.
+    pub fn parse(s: &[u8]) -> Option<LongDouble> {
+        let mut v = LongDouble::ZERO;
+        // SAFETY: the C side reads `len` bytes of `s` and writes one `long double` (at most 16
+        // bytes, checked when it compiles) to `v`, which is aligned as `long double` is.
+        let ok = unsafe { eddy_ld_parse(s.as_ptr().cast(), s.len(), &mut v) };
+        (ok == 1).then_some(v)
+    }
+
+    pub fn is_finite(&self) -> bool {
+        // SAFETY: `self` holds a `long double` written by `eddy_ld_parse` (or zero).
+        unsafe { eddy_ld_is_finite(self) == 1 }
+    }
+
+    /// `self + other` as INCRBYFLOAT replies and stores it; None if the sum is NaN or infinite.
+    pub fn add_text(&self, other: &LongDouble) -> Option<Vec<u8>> {
+        let mut buf = [0u8; LONG_DOUBLE_CHARS];
+        // SAFETY: both hold `long double`s; the C side writes at most `buf.len()` bytes.
+        let n = unsafe { eddy_ld_add_text(self, other, buf.as_mut_ptr().cast(), buf.len()) };
+        usize::try_from(n).ok().map(|n| buf[..n].to_vec())
+    }
 }
 
 /// `strtod` over all of `s` as Redis's strict float arguments take it: no leading blank, not
@@ -146,19 +187,6 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
-/// INCRBYFLOAT's result text, without an exponent. Redis adds in `long double` and prints
-/// `%.17Lf` with trailing zeros removed, so `0.1 + 0.2` reads `0.3`; rounding the double sum to 16
-/// significant digits before printing its shortest form gives the same text for decimal inputs.
-pub fn fmt_incrbyfloat(d: f64) -> String {
-    let rounded: f64 = format!("{d:.15e}").parse().unwrap_or(d);
-    let s = format!("{rounded}");
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,18 +241,33 @@ mod tests {
     }
 
     #[test]
-    fn incr_operands_read_underflow_as_zero() {
-        assert_eq!(parse_incr_float(b"1e-400"), Some(0.0));
-        assert_eq!(parse_incr_float(b"0x10"), Some(16.0));
-        assert_eq!(parse_incr_float(b"1e400"), None);
-        assert_eq!(parse_incr_float(b"nan"), None);
-    }
-
-    #[test]
-    fn incrbyfloat_text() {
-        assert_eq!(fmt_incrbyfloat(10.5), "10.5");
-        assert_eq!(fmt_incrbyfloat(5000.0), "5000");
-        assert_eq!(fmt_incrbyfloat(0.1 + 0.2), "0.3");
-        assert_eq!(fmt_incrbyfloat(10.1 + 0.1), "10.2");
+    fn incrbyfloat_adds_in_long_double() {
+        let add = |a: &str, b: &str| {
+            let (a, b) = (
+                LongDouble::parse(a.as_bytes()),
+                LongDouble::parse(b.as_bytes()),
+            );
+            String::from_utf8(a.unwrap().add_text(&b.unwrap()).unwrap()).unwrap()
+        };
+        assert_eq!(add("10.5", "0.1"), "10.6");
+        assert_eq!(add("5000", "0"), "5000");
+        assert_eq!(add("0.1", "0.2"), "0.3");
+        assert_eq!(add("-0", "0"), "0");
+        assert_eq!(add("0x10", "1"), "17");
+        if cfg!(target_arch = "x86_64") {
+            // x87 extended precision, as Redis on x86-64 replies.
+            assert_eq!(add("5000", "1.1"), "5001.10000000000000009");
+            assert_eq!(
+                add("123456789", "0.123456789"),
+                "123456789.12345678899873747"
+            );
+        }
+        assert!(LongDouble::parse(b"1e-400").is_some_and(|v| v.is_finite()));
+        assert!(LongDouble::parse(b"inf").is_some_and(|v| !v.is_finite()));
+        for bad in ["nan", "", " 1", "1 ", "x", "1e-99999"] {
+            assert!(LongDouble::parse(bad.as_bytes()).is_none(), "{bad}");
+        }
+        let inf = LongDouble::parse(b"inf").unwrap();
+        assert!(inf.add_text(&LongDouble::ZERO).is_none());
     }
 }
