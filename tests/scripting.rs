@@ -1696,3 +1696,49 @@ fn scripts_and_transactions_racing_bgsave_never_wedge_the_server() {
         300
     );
 }
+
+/// lua-cjson's settings (`cjson.decode_max_depth`, `encode_number_precision`,
+/// `encode_sparse_array`, `encode_invalid_numbers`, ...) return and change what later scripts
+/// get, with lua-cjson's argument checks; SCRIPT FLUSH puts them back (replies taken from Redis
+/// 7.0.15).
+#[test]
+fn cjson_settings_last_until_script_flush() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    // In order: each case sees the settings the earlier ones left.
+    let cases = [
+        ("return {cjson.decode_max_depth(), cjson.encode_max_depth(), cjson.encode_number_precision(), cjson.encode_keep_buffer(), cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers()}", "*6\r\n:1000\r\n:1000\r\n:14\r\n:1\r\n$-1\r\n:1\r\n"),
+        ("return {cjson.encode_sparse_array()}", "*3\r\n$-1\r\n:2\r\n:10\r\n"),
+        ("cjson.decode_max_depth(2) return cjson.decode(\"[[1]]\")[1][1]", ":1\r\n"),
+        ("return cjson.decode(\"[[[1]]]\")", "-ERR user_script:1: Found too many nested data structures (3) at character 3"),
+        ("cjson.encode_invalid_numbers(\"null\") return cjson.encode({1/0, 0/0, -1/0})", "$16\r\n[null,null,null]\r\n"),
+        ("cjson.encode_invalid_numbers(true) return cjson.encode({1/0, 0/0, -1/0})", "$14\r\n[inf,nan,-inf]\r\n"),
+        ("cjson.encode_number_precision(3) return cjson.encode({3.14159, 1234567})", "$15\r\n[3.14,1.23e+06]\r\n"),
+        ("cjson.encode_sparse_array(true) return cjson.encode({[20]=1})", "$8\r\n{\"20\":1}\r\n"),
+        ("cjson.encode_max_depth(2) return cjson.encode({{{1}}})", "-ERR user_script:1: Cannot serialise, excessive nesting (3)"),
+        ("cjson.decode_invalid_numbers(false) return cjson.decode(\"0x10\")", "-ERR user_script:1: Expected value but found invalid number at character 1"),
+        ("return cjson.decode_max_depth(0)", "-ERR user_script:1: bad argument #1 to 'decode_max_depth' (expected integer between 1 and 2147483647)"),
+        ("return cjson.encode_invalid_numbers(\"x\")", "-ERR user_script:1: bad argument #1 to 'encode_invalid_numbers' (invalid option 'x')"),
+        ("return cjson.decode_max_depth(1, 2)", "-ERR user_script:1: bad argument #2 to 'decode_max_depth' (found too many arguments)"),
+    ];
+    assert_eq!(wire(&mut r, &["SCRIPT", "FLUSH"]), "+OK\r\n");
+    for (script, want) in cases {
+        let got = eval(&mut r, script);
+        if want.starts_with('-') {
+            assert!(
+                got.starts_with(&format!("{want} script: ")),
+                "{script}: {got:?}"
+            );
+        } else {
+            assert_eq!(got, want, "{script}");
+        }
+    }
+    assert_eq!(wire(&mut r, &["SCRIPT", "FLUSH"]), "+OK\r\n");
+    assert_eq!(
+        eval(
+            &mut r,
+            "return {cjson.decode_max_depth(), cjson.encode_number_precision()}"
+        ),
+        "*2\r\n:1000\r\n:14\r\n"
+    );
+}

@@ -25,8 +25,8 @@
 //!   the token (of the backslash for a bad escape); `Found too many nested data structures (<d>)
 //!   at character <n>` past `decode_max_depth` (1000), `n` the position just after the bracket.
 //!
-//! [`Config`] has lua-cjson's two decoding settings; `libs.rs` decodes with Redis's defaults
-//! ([`REDIS`]) and, as before, ignores `cjson.decode_max_depth`/`cjson.decode_invalid_numbers`.
+//! [`Config`] has lua-cjson's two decoding settings, Redis's defaults in [`REDIS`]; `libs.rs`
+//! keeps the settings that `cjson.decode_max_depth`/`cjson.decode_invalid_numbers` change.
 
 use mlua::{LightUserData, Lua, Table, Value};
 

@@ -384,6 +384,8 @@ impl Engine {
     /// Forgets the cached scripts (SCRIPT FLUSH; functions stay).
     pub fn flush_scripts(&mut self) {
         self.scripts.clear();
+        // Redis's SCRIPT FLUSH starts a new Lua state, whose cjson has its default settings.
+        super::libs::reset_cjson(&self.lua);
         let _ = self.lua.gc_collect();
     }
 

@@ -179,13 +179,151 @@ fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
 }
 
+/// lua-cjson's settings, which its `cjson.*` setters change for every later script in the same
+/// Lua state, as in Redis (SCRIPT FLUSH starts a new state there, and resets them here:
+/// [`reset_cjson`]).
+#[derive(Clone, Copy)]
+struct JsonSettings {
+    decode: super::cjson::Config,
+    encode_max_depth: i64,
+    precision: i32,
+    sparse_convert: bool,
+    sparse_ratio: i64,
+    sparse_safe: i64,
+    /// `encode_invalid_numbers`: 0 off (an error), 1 on (`inf`, `nan`), 2 `null`.
+    invalid_numbers: u8,
+    keep_buffer: bool,
+}
+
+const JSON_DEFAULTS: JsonSettings = JsonSettings {
+    decode: super::cjson::REDIS,
+    encode_max_depth: 1000,
+    precision: 14,
+    sparse_convert: false,
+    sparse_ratio: 2,
+    sparse_safe: 10,
+    invalid_numbers: 0,
+    keep_buffer: true,
+};
+
+type JsonCell = std::cell::Cell<JsonSettings>;
+
+fn settings(lua: &Lua) -> JsonSettings {
+    lua.app_data_ref::<JsonCell>()
+        .map_or(JSON_DEFAULTS, |c| c.get())
+}
+
+fn update(lua: &Lua, f: impl FnOnce(&mut JsonSettings)) {
+    if let Some(c) = lua.app_data_ref::<JsonCell>() {
+        let mut s = c.get();
+        f(&mut s);
+        c.set(s);
+    }
+}
+
+/// Puts lua-cjson's settings back to their defaults (SCRIPT FLUSH).
+pub fn reset_cjson(lua: &Lua) {
+    lua.set_app_data::<JsonCell>(std::cell::Cell::new(JSON_DEFAULTS));
+}
+
+/// lua-cjson's `json_arg_init`: at most `max` arguments.
+fn cfg_args(args: &Variadic<Value>, max: usize, name: &str) -> mlua::Result<()> {
+    if args.len() > max {
+        return Err(rt(&format!(
+            "bad argument #{} to '{name}' (found too many arguments)",
+            max + 1
+        )));
+    }
+    Ok(())
+}
+
+/// lua-cjson's `json_integer_option`: argument `i` (1-based), if given and not nil, must be an
+/// integer (numbers truncate, numeric strings convert) within `min..=max`.
+fn cfg_int(
+    args: &Variadic<Value>,
+    i: usize,
+    name: &str,
+    min: i64,
+    max: i64,
+) -> mlua::Result<Option<i64>> {
+    let n = match args.get(i - 1) {
+        None | Some(Value::Nil) => return Ok(None),
+        Some(Value::Integer(n)) => *n,
+        Some(Value::Number(d)) => *d as i64,
+        Some(Value::String(s)) => {
+            match s.to_str().ok().and_then(|t| t.trim().parse::<f64>().ok()) {
+                Some(d) => d as i64,
+                None => {
+                    return Err(rt(&format!(
+                        "bad argument #{i} to '{name}' (number expected, got string)"
+                    )))
+                }
+            }
+        }
+        Some(other) => {
+            return Err(rt(&format!(
+                "bad argument #{i} to '{name}' (number expected, got {})",
+                other.type_name()
+            )))
+        }
+    };
+    if !(min..=max).contains(&n) {
+        // lua-cjson names argument 1 whichever was out of range.
+        return Err(rt(&format!(
+            "bad argument #1 to '{name}' (expected integer between {min} and {max})"
+        )));
+    }
+    Ok(Some(n))
+}
+
+/// lua-cjson's `json_enum_option`: argument `i`, if given and not nil, is a boolean or one of
+/// `options` (by name); returns its index (`true` is `on`, 1).
+fn cfg_enum(
+    args: &Variadic<Value>,
+    i: usize,
+    name: &str,
+    options: &[&str],
+) -> mlua::Result<Option<u8>> {
+    let word = match args.get(i - 1) {
+        None | Some(Value::Nil) => return Ok(None),
+        Some(Value::Boolean(b)) => return Ok(Some(u8::from(*b))),
+        Some(Value::String(s)) => s.to_string_lossy(),
+        Some(Value::Integer(n)) => n.to_string(),
+        Some(Value::Number(d)) => fmt_g(*d, 14),
+        Some(other) => {
+            return Err(rt(&format!(
+                "bad argument #{i} to '{name}' (string expected, got {})",
+                other.type_name()
+            )))
+        }
+    };
+    match options.iter().position(|o| *o == word) {
+        Some(p) => Ok(Some(p as u8)),
+        None => Err(rt(&format!(
+            "bad argument #{i} to '{name}' (invalid option '{word}')"
+        ))),
+    }
+}
+
+/// What a setter returns for an on/off setting (or `null` for `encode_invalid_numbers`).
+fn enum_value(lua: &Lua, v: u8, options: &[&str]) -> mlua::Result<Value> {
+    Ok(match v {
+        0 | 1 => Value::Boolean(v == 1),
+        n => Value::String(lua.create_string(options[n as usize])?),
+    })
+}
+
+const ON_OFF: &[&str] = &["off", "on"];
+const INVALID_NUMBERS: &[&str] = &["off", "on", "null"];
+
 fn cjson(lua: &Lua) -> mlua::Result<Table> {
+    reset_cjson(lua);
     let t = lua.create_table()?;
     t.set(
         "encode",
-        lua.create_function(|_, v: Value| {
+        lua.create_function(|lua, v: Value| {
             let mut out = Vec::new();
-            json_encode(&v, &mut out, 0)?;
+            json_encode(&v, &mut out, 0, &settings(lua))?;
             Ok(mlua::BString::from(out))
         })?,
     )?;
@@ -212,20 +350,84 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
                     )));
                 }
             };
-            super::cjson::decode(lua, &s.as_bytes(), super::cjson::REDIS)
+            super::cjson::decode(lua, &s.as_bytes(), settings(lua).decode)
         })?,
     )?;
     t.set("null", null())?;
-    for name in [
-        "encode_keep_buffer",
-        "encode_max_depth",
-        "decode_max_depth",
-        "encode_number_precision",
-        "encode_sparse_array",
-        "encode_invalid_numbers",
-        "decode_invalid_numbers",
-    ] {
-        t.set(name, lua.create_function(|_, _: Variadic<Value>| Ok(()))?)?;
+    type Setter = fn(&Lua, Variadic<Value>) -> mlua::Result<Variadic<Value>>;
+    let setters: [(&str, Setter); 7] = [
+        ("encode_keep_buffer", |lua, a| {
+            cfg_args(&a, 1, "encode_keep_buffer")?;
+            if let Some(v) = cfg_enum(&a, 1, "encode_keep_buffer", ON_OFF)? {
+                update(lua, |s| s.keep_buffer = v == 1);
+            }
+            let v = u8::from(settings(lua).keep_buffer);
+            Ok(Variadic::from_iter([enum_value(lua, v, ON_OFF)?]))
+        }),
+        ("encode_max_depth", |lua, a| {
+            cfg_args(&a, 1, "encode_max_depth")?;
+            if let Some(n) = cfg_int(&a, 1, "encode_max_depth", 1, i32::MAX.into())? {
+                update(lua, |s| s.encode_max_depth = n);
+            }
+            Ok(Variadic::from_iter([Value::Integer(
+                settings(lua).encode_max_depth,
+            )]))
+        }),
+        ("decode_max_depth", |lua, a| {
+            cfg_args(&a, 1, "decode_max_depth")?;
+            if let Some(n) = cfg_int(&a, 1, "decode_max_depth", 1, i32::MAX.into())? {
+                update(lua, |s| s.decode.max_depth = n as usize);
+            }
+            Ok(Variadic::from_iter([Value::Integer(
+                settings(lua).decode.max_depth as i64,
+            )]))
+        }),
+        ("encode_number_precision", |lua, a| {
+            cfg_args(&a, 1, "encode_number_precision")?;
+            if let Some(n) = cfg_int(&a, 1, "encode_number_precision", 1, 14)? {
+                update(lua, |s| s.precision = n as i32);
+            }
+            Ok(Variadic::from_iter([Value::Integer(
+                settings(lua).precision.into(),
+            )]))
+        }),
+        ("encode_sparse_array", |lua, a| {
+            const NAME: &str = "encode_sparse_array";
+            cfg_args(&a, 3, NAME)?;
+            let convert = cfg_enum(&a, 1, NAME, ON_OFF)?;
+            let ratio = cfg_int(&a, 2, NAME, 0, i32::MAX.into())?;
+            let safe = cfg_int(&a, 3, NAME, 0, i32::MAX.into())?;
+            update(lua, |s| {
+                s.sparse_convert = convert.map_or(s.sparse_convert, |v| v == 1);
+                s.sparse_ratio = ratio.unwrap_or(s.sparse_ratio);
+                s.sparse_safe = safe.unwrap_or(s.sparse_safe);
+            });
+            let s = settings(lua);
+            Ok(Variadic::from_iter([
+                Value::Boolean(s.sparse_convert),
+                Value::Integer(s.sparse_ratio),
+                Value::Integer(s.sparse_safe),
+            ]))
+        }),
+        ("encode_invalid_numbers", |lua, a| {
+            cfg_args(&a, 1, "encode_invalid_numbers")?;
+            if let Some(v) = cfg_enum(&a, 1, "encode_invalid_numbers", INVALID_NUMBERS)? {
+                update(lua, |s| s.invalid_numbers = v);
+            }
+            let v = settings(lua).invalid_numbers;
+            Ok(Variadic::from_iter([enum_value(lua, v, INVALID_NUMBERS)?]))
+        }),
+        ("decode_invalid_numbers", |lua, a| {
+            cfg_args(&a, 1, "decode_invalid_numbers")?;
+            if let Some(v) = cfg_enum(&a, 1, "decode_invalid_numbers", ON_OFF)? {
+                update(lua, |s| s.decode.invalid_numbers = v == 1);
+            }
+            let v = u8::from(settings(lua).decode.invalid_numbers);
+            Ok(Variadic::from_iter([enum_value(lua, v, ON_OFF)?]))
+        }),
+    ];
+    for (name, f) in setters {
+        t.set(name, lua.create_function(f)?)?;
     }
     Ok(t)
 }
@@ -251,17 +453,28 @@ fn json_string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn json_number(d: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
-    if !d.is_finite() {
-        return Err(rt("Cannot serialise number: must not be NaN or Inf"));
+fn json_number(d: f64, out: &mut Vec<u8>, cfg: &JsonSettings) -> mlua::Result<()> {
+    match cfg.invalid_numbers {
+        _ if d.is_finite() => {}
+        0 => return Err(rt("Cannot serialise number: must not be NaN or Inf")),
+        // lua-cjson writes NaN itself: printf may say `-nan`.
+        1 if d.is_nan() => {
+            out.extend_from_slice(b"nan");
+            return Ok(());
+        }
+        1 => {}
+        _ => {
+            out.extend_from_slice(b"null");
+            return Ok(());
+        }
     }
-    out.extend_from_slice(fmt_g(d, 14).as_bytes());
+    out.extend_from_slice(fmt_g(d, cfg.precision).as_bytes());
     Ok(())
 }
 
 /// The length of `t` if it is an array as lua-cjson sees one (positive integer keys, not
 /// excessively sparse); None for an object (an empty table is one).
-fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
+fn array_len(t: &Table, cfg: &JsonSettings) -> mlua::Result<Option<usize>> {
     let (mut max, mut items) = (0usize, 0usize);
     for p in t.pairs::<Value, Value>() {
         let (k, _) = p?;
@@ -276,34 +489,40 @@ fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
     if items == 0 {
         return Ok(None);
     }
-    if max > 10 && max > items * 2 {
+    if cfg.sparse_ratio > 0
+        && max as i64 > items as i64 * cfg.sparse_ratio
+        && max as i64 > cfg.sparse_safe
+    {
+        if cfg.sparse_convert {
+            return Ok(None);
+        }
         return Err(rt("Cannot serialise table: excessively sparse array"));
     }
     Ok(Some(max))
 }
 
-fn json_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+fn json_encode(v: &Value, out: &mut Vec<u8>, depth: usize, cfg: &JsonSettings) -> mlua::Result<()> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => json_number(*i as f64, out)?,
-        Value::Number(d) => json_number(*d, out)?,
+        Value::Integer(i) => json_number(*i as f64, out, cfg)?,
+        Value::Number(d) => json_number(*d, out, cfg)?,
         Value::String(s) => json_string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth >= MAX_NESTING {
+            if depth as i64 >= cfg.encode_max_depth {
                 return Err(rt(&format!(
                     "Cannot serialise, excessive nesting ({})",
                     depth + 1
                 )));
             }
-            if let Some(n) = array_len(t)? {
+            if let Some(n) = array_len(t, cfg)? {
                 out.push(b'[');
                 for i in 1..=n {
                     if i > 1 {
                         out.push(b',');
                     }
-                    json_encode(&t.raw_get::<Value>(i)?, out, depth + 1)?;
+                    json_encode(&t.raw_get::<Value>(i)?, out, depth + 1, cfg)?;
                 }
                 out.push(b']');
             } else {
@@ -317,8 +536,10 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
                     first = false;
                     match &k {
                         Value::String(s) => json_string(&s.as_bytes(), out),
-                        Value::Integer(i) => json_string(fmt_g(*i as f64, 14).as_bytes(), out),
-                        Value::Number(d) => json_string(fmt_g(*d, 14).as_bytes(), out),
+                        Value::Integer(i) => {
+                            json_string(fmt_g(*i as f64, cfg.precision).as_bytes(), out)
+                        }
+                        Value::Number(d) => json_string(fmt_g(*d, cfg.precision).as_bytes(), out),
                         other => {
                             return Err(rt(&format!(
                                 "Cannot serialise {}: table key must be a number or string",
@@ -327,7 +548,7 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
                         }
                     }
                     out.push(b':');
-                    json_encode(&v, out, depth + 1)?;
+                    json_encode(&v, out, depth + 1, cfg)?;
                 }
                 out.push(b'}');
             }
