@@ -1220,6 +1220,26 @@ fn replicaof_another_server_is_refused() {
     }
 }
 
+/// `tcp-backlog` is the listening socket's accept queue length (`ss` shows it as Send-Q).
+#[test]
+fn tcp_backlog_sets_the_accept_queue_length() {
+    if !common::require_tool_for("tcp_backlog_sets_the_accept_queue_length", "ss") {
+        return;
+    }
+    let srv = Server::start_with(&["--tcp-backlog", "77"]);
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{}", srv.port())])
+        .output()
+        .expect("ss runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let queues: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert!(!queues.is_empty(), "no listening socket in {text:?}");
+    assert!(queues.iter().all(|q| *q == "77"), "{text}");
+}
+
 #[test]
 fn unknown_option_exits_1_naming_it() {
     if !eddy_only("unknown_option_exits_1_naming_it") {

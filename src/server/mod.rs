@@ -311,9 +311,11 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         .split_whitespace()
         .map(|s| s.trim_start_matches('-').to_string())
         .collect();
+    let backlog = config.get_i64("tcp-backlog").clamp(0, u32::MAX.into()) as u32;
+    warn_somaxconn(backlog);
     let mut listeners = Vec::new();
     for b in &binds {
-        let l = TcpListener::bind((b.as_str(), port))
+        let l = listen(b, port, backlog)
             .await
             .map_err(|e| format!("can't bind {b}:{port}: {e}"))?;
         listeners.push(l);
@@ -326,7 +328,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
             continue;
         }
         for b in &binds {
-            let l = TcpListener::bind((b.as_str(), p))
+            let l = listen(b, p, backlog)
                 .await
                 .map_err(|e| format!("can't bind {b}:{p} ({opt}): {e}"))?;
             doors.push((name, l));
@@ -438,6 +440,45 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     }
     tracing::info!("Eddy is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Binds `host:port` and listens with `tcp-backlog` as the accept queue's length, as Redis
+/// does (tokio's `TcpListener::bind` always asks for 1024). Like `bind`, it tries each address
+/// the host resolves to until one works.
+async fn listen(host: &str, port: u16, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // What std's and tokio's `bind` set on Unix: a restart binds while old connections
+        // linger in TIME_WAIT.
+        sock.set_reuseaddr(true)?;
+        match sock.bind(addr).and_then(|()| sock.listen(backlog)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+    }))
+}
+
+/// Redis's start-up warning when the kernel caps the accept queue below `tcp-backlog`.
+fn warn_somaxconn(backlog: u32) {
+    let Ok(text) = std::fs::read_to_string("/proc/sys/net/core/somaxconn") else {
+        return;
+    };
+    if let Ok(max) = text.trim().parse::<u32>() {
+        if max < backlog {
+            tracing::warn!(
+                "The TCP backlog setting of {backlog} cannot be enforced because \
+                 /proc/sys/net/core/somaxconn is set to the lower value of {max}."
+            );
+        }
+    }
 }
 
 /// Accepts the connections of a TCP front door (RESP or MessagePack).
