@@ -323,7 +323,13 @@ impl Keyspace {
         now: u64,
         keys: &[&[u8]],
     ) -> Locked<'a> {
-        let mut idx: SmallVec<[usize; 4]> = keys.iter().map(|k| self.shard_of(k)).collect();
+        // Pushes rather than `collect()`: SmallVec's generic `extend` is inlined here or not
+        // depending on how the crate splits into codegen units, and out of line it cost about
+        // 75 instructions per command (measured with callgrind on a pipelined SET/GET/INCR run).
+        let mut idx: SmallVec<[usize; 4]> = SmallVec::new();
+        for k in keys {
+            idx.push(self.shard_of(k));
+        }
         idx.sort_unstable();
         idx.dedup();
         let held = match idx.as_slice() {
@@ -333,13 +339,15 @@ impl Keyspace {
                 None
             }
         };
-        let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = match held {
-            Some(g) => std::iter::once((idx[0], g)).collect(),
-            None => idx
-                .iter()
-                .map(|&i| (i, lock_spinning(&self.shards[i], &self.spin[i])))
-                .collect(),
-        };
+        let mut guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]> = SmallVec::new();
+        match held {
+            Some(g) => guards.push((idx[0], g)),
+            None => {
+                for &i in &idx {
+                    guards.push((i, lock_spinning(&self.shards[i], &self.spin[i])));
+                }
+            }
+        }
         if self.snapping.load(std::sync::atomic::Ordering::Acquire) {
             self.snapshot_shards(&mut guards);
         }
