@@ -43,6 +43,9 @@ pub enum Kind {
     /// `trigger`: one trigger definition per line, each `<name> <target> [options]`; a line
     /// merges into the value, replacing the definition of the same name (`triggers`).
     Triggers,
+    /// `latency-tracking-info-percentiles`: numbers between 0 and 100, kept as Redis writes them
+    /// (`commands::latency`).
+    Percentiles,
 }
 
 #[derive(Debug)]
@@ -249,6 +252,16 @@ pub static DEFS: &[Def] = &[
         true,
     ),
     def("slowlog-max-len", NONNEG, "128", true),
+    // LATENCY (`commands::latency`): the monitor's threshold in milliseconds (0 = off), and the
+    // per-command histograms behind LATENCY HISTOGRAM and INFO latencystats.
+    def("latency-monitor-threshold", NONNEG, "0", true),
+    def("latency-tracking", Kind::Bool, "yes", true),
+    def(
+        "latency-tracking-info-percentiles",
+        Kind::Percentiles,
+        "50 99 99.9",
+        true,
+    ),
     Def {
         name: "busy-reply-threshold",
         alias: Some("lua-time-limit"),
@@ -281,6 +294,10 @@ pub struct Hot {
     /// Read after every command (`commands::slowlog`).
     pub slowlog_log_slower_than: std::sync::atomic::AtomicI64,
     pub slowlog_max_len: AtomicU64,
+    /// Read after every command (`commands::latency`): whether to count its duration, and
+    /// `latency-monitor-threshold` in nanoseconds (`u64::MAX` when off).
+    pub latency_tracking: AtomicBool,
+    pub latency_monitor_ns: AtomicU64,
     /// `notify-keyspace-events` as flags. Set from the value as given, not its canonical form:
     /// like Redis, "An" shows as "A" but keeps `n` in effect.
     pub notify_keyspace_events: AtomicU32,
@@ -336,6 +353,7 @@ pub fn canonical_over(d: &Def, current: &str, v: &str) -> Result<String, String>
         Kind::KeyspaceEvents => crate::pubsub::notify::canonical(v),
         Kind::OutputBufferLimit => crate::pubsub::limits::merge(current, v),
         Kind::Triggers => crate::triggers::config_merge(current, v),
+        Kind::Percentiles => crate::commands::latency::canonical_percentiles(v),
         Kind::Int { min, max } => {
             let n: i64 = v
                 .parse()
@@ -600,6 +618,18 @@ impl Config {
                 .unwrap_or(10000),
             Ordering::Relaxed,
         );
+        h.latency_tracking.store(
+            find("latency-tracking").is_some_and(|i| v[i] == "yes"),
+            Ordering::Relaxed,
+        );
+        let monitor_ms = num("latency-monitor-threshold");
+        h.latency_monitor_ns.store(
+            match monitor_ms {
+                0 => u64::MAX,
+                ms => ms.saturating_mul(1_000_000),
+            },
+            Ordering::Relaxed,
+        );
         let pass = find("requirepass")
             .map(|i| !v[i].is_empty())
             .unwrap_or(false);
@@ -640,9 +670,9 @@ impl Config {
 
 fn format_line(name: &str, v: &str, kind: Kind) -> String {
     match kind {
-        Kind::Save if v.is_empty() => format!("{name} \"\"\n"),
+        Kind::Save | Kind::Percentiles if v.is_empty() => format!("{name} \"\"\n"),
         // Several words, unquoted: the form redis.conf (and Redis) reads.
-        Kind::Save | Kind::OutputBufferLimit => format!("{name} {v}\n"),
+        Kind::Save | Kind::OutputBufferLimit | Kind::Percentiles => format!("{name} {v}\n"),
         Kind::Triggers => v.lines().map(|l| format!("{name} {l}\n")).collect(),
         _ => {
             let needs_quote = v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"');

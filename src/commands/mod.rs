@@ -24,6 +24,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod pubsub;
 pub mod scripting;
@@ -206,8 +207,22 @@ pub fn help_reply(ctx: &mut Ctx, lines: &[&str]) {
     }
 }
 
+/// The reply of container `name`'s HELP as Redis's `addReplyHelp` frames the subcommands'
+/// `lines`: the usage line first, HELP's own entry last.
+pub fn subcommand_help(ctx: &mut Ctx, name: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Prints this help.");
+}
+
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 23] {
+fn families() -> [&'static [CommandSpec]; 24] {
     [
         strings::COMMANDS,
         keys::COMMANDS,
@@ -232,6 +247,7 @@ fn families() -> [&'static [CommandSpec]; 23] {
         bridge::COMMANDS,
         scripting::COMMANDS,
         slowlog::COMMANDS,
+        latency::COMMANDS,
     ]
 }
 
@@ -243,15 +259,20 @@ pub struct CmdStat {
     usec_base: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// The latency histogram's counts at the last CONFIG RESETSTAT (`None`: none then).
+    latency_base: parking_lot::Mutex<Option<Box<latency::Counts>>>,
 }
 
-/// Calls and microseconds per command, counted by each thread in its own counters: every
-/// command bumps two counters, and shared ones would be a cache line both I/O threads write for
-/// every SET. Only the owning thread writes (a load and a store, no locked instruction); INFO
-/// sums the threads.
+/// Calls, microseconds and durations per command, counted by each thread in its own counters:
+/// every command bumps several counters, and shared ones would be a cache line both I/O threads
+/// write for every SET. Only the owning thread writes (a load and a store, no locked
+/// instruction); INFO and LATENCY sum the threads.
 struct ThreadCounts {
     calls: Box<[AtomicU64]>,
     usec: Box<[AtomicU64]>,
+    /// Each command's durations by [`latency::bucket`] (LATENCY HISTOGRAM, INFO latencystats),
+    /// allocated when this thread first runs the command with `latency-tracking` on.
+    hist: Box<[OnceLock<Box<latency::Buckets>>]>,
     /// Commands by duration, all commands together: bucket `i` counts durations up to
     /// `LATENCY_BUCKETS_US[i]`, the last one the rest. Never reset (Prometheus counters).
     latency: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
@@ -273,6 +294,7 @@ thread_local! {
         let c = std::sync::Arc::new(ThreadCounts {
             calls: zeros(),
             usec: zeros(),
+            hist: (0..n).map(|_| OnceLock::new()).collect(),
             latency: Default::default(),
             latency_us: AtomicU64::new(0),
         });
@@ -284,7 +306,7 @@ thread_local! {
 }
 
 #[inline]
-fn count_call(id: usize, us: u64) {
+fn count_call(id: usize, ns: u64, us: u64, track: bool) {
     COUNTS.with(|c| {
         let (calls, usec) = (&c.calls[id], &c.usec[id]);
         calls.store(calls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -293,7 +315,36 @@ fn count_call(id: usize, us: u64) {
         b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         c.latency_us
             .store(c.latency_us.load(Ordering::Relaxed) + us, Ordering::Relaxed);
+        if track {
+            let b = &c.hist[id].get_or_init(latency::new_buckets)[latency::bucket(ns)];
+            b.store(b.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
     });
+}
+
+/// Command `id`'s duration counts summed over every thread (`None`: no thread has any).
+fn latency_totals(id: usize) -> Option<Box<latency::Counts>> {
+    let mut sum: Option<Box<latency::Counts>> = None;
+    if let Ok(all) = THREAD_COUNTS.lock() {
+        for h in all.iter().filter_map(|c| c.hist[id].get()) {
+            let s = sum.get_or_insert_with(|| Box::new([0; latency::BUCKETS]));
+            for (s, b) in s.iter_mut().zip(h.iter()) {
+                *s += b.load(Ordering::Relaxed);
+            }
+        }
+    }
+    sum
+}
+
+/// Command `id`'s duration counts since CONFIG RESETSTAT, if it ran since.
+pub fn latency_counts(id: usize) -> Option<Box<latency::Counts>> {
+    let mut sum = latency_totals(id)?;
+    if let Some(base) = table().stats[id].latency_base.lock().as_deref() {
+        for (s, b) in sum.iter_mut().zip(base.iter()) {
+            *s = s.saturating_sub(*b);
+        }
+    }
+    sum.iter().any(|&n| n > 0).then_some(sum)
 }
 
 /// The command latency histogram over every thread: per-bucket counts (not cumulative; the
@@ -418,6 +469,7 @@ impl Table {
             s.usec_base.fetch_add(usec, Ordering::Relaxed);
             s.rejected.store(0, Ordering::Relaxed);
             s.failed.store(0, Ordering::Relaxed);
+            *s.latency_base.lock() = latency_totals(id);
         }
     }
 }
@@ -594,7 +646,8 @@ pub fn logged_call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant)
     slowlog::record(ctx, r.spec, &args, us, slowlog::Caller::Client);
 }
 
-/// Runs the handler and keeps the statistics; returns how long it ran, in microseconds.
+/// Runs the handler and keeps the statistics (INFO commandstats, the latency histograms and
+/// monitor); returns how long it ran, in microseconds.
 pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64 {
     let st = &table().stats[r.id];
     if let Some(t) = ctx.sess.tracking.as_deref_mut() {
@@ -606,9 +659,19 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64
         (r.spec.handler)(ctx, args)
     };
     let end = Instant::now();
-    let us = end.duration_since(*clock).as_micros() as u64;
+    let d = end.duration_since(*clock);
+    // In u64 (`as_nanos` is u128 arithmetic): wraps only past 584 years.
+    let mut ns = d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos());
     *clock = end;
-    count_call(r.id, us);
+    if ctx.sess.action.is_some() {
+        ns += debug_sleep(ctx, r, args);
+    }
+    let us = ns / 1000;
+    let hot = &ctx.srv.config.hot;
+    count_call(r.id, ns, us, hot.latency_tracking.load(Ordering::Relaxed));
+    if ns >= hot.latency_monitor_ns.load(Ordering::Relaxed) {
+        latency::sample(ctx.srv, r.spec, ns);
+    }
     if let Err(e) = res {
         st.failed.fetch_add(1, Ordering::Relaxed);
         ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -620,6 +683,21 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64
         crate::pubsub::after_command(ctx, r, args);
     }
     us
+}
+
+/// The pause DEBUG SLEEP just asked for, in nanoseconds. Its connection sleeps once the batch is
+/// answered, pausing only that client; Redis sleeps inside the command, so its statistics, the
+/// slow log and the latency monitor see the pause as the command's duration: so do Eddy's.
+#[cold]
+fn debug_sleep(ctx: &Ctx, r: &Resolved, args: Args) -> u64 {
+    match ctx.sess.action {
+        Some(crate::server::session::Action::Sleep(d))
+            if table().full_names[r.id] == "debug" && args::is(args.get(1), "sleep") =>
+        {
+            d.as_nanos() as u64
+        }
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

@@ -309,6 +309,7 @@ const ALL_SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
     "changes",
@@ -634,6 +635,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             );
             crate::changes::groups::info(log, &mut kv);
         }
+        "latencystats" => super::latency::info(srv, &mut kv),
         "triggers" => crate::triggers::info(srv, &mut kv),
         "bridge" => crate::bridge::info(srv, &mut kv),
         _ => {}

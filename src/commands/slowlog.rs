@@ -232,7 +232,6 @@ fn slowlog_reset(ctx: &mut Ctx, _a: Args) -> CmdResult {
 
 fn slowlog_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
     let lines = [
-        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GET [<count>]",
         "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
         "    Entries are made of:",
@@ -242,9 +241,7 @@ fn slowlog_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
         "    Return the length of the slowlog.",
         "RESET",
         "    Reset the slowlog.",
-        "HELP",
-        "    Prints this help.",
     ];
-    super::help_reply(ctx, &lines);
+    super::subcommand_help(ctx, "SLOWLOG", &lines);
     Ok(())
 }

@@ -71,6 +71,8 @@ pub struct Server {
     pub pause: pause::Pause,
     /// SLOWLOG's entries.
     pub slowlog: crate::commands::slowlog::SlowLog,
+    /// The latency monitor's events (LATENCY LATEST/HISTORY/...).
+    pub latency: crate::commands::latency::Monitor,
     /// Change-feed pushes encoded once for subscriptions that ask for the same thing.
     pub feed_shares: crate::changes::subscribe::Shares,
     pub stats: Stats,
@@ -140,6 +142,7 @@ impl Server {
             clients: Clients::new(),
             pause: pause::Pause::default(),
             slowlog: Default::default(),
+            latency: Default::default(),
             feed_shares: Default::default(),
             stats: Stats::default(),
             started: Instant::now(),
