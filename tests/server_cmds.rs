@@ -1131,6 +1131,13 @@ fn connections_give_their_buffers_back() {
     w.send(b"cde\r\n");
     assert_eq!(w.read_reply(), Resp::Simple("OK".into()));
     assert_eq!(w.call(&["GET", "k"]), Resp::Bulk(b"abcde".to_vec()));
+    // INFO shows the largest buffers held (this connection's own, at least).
+    for field in [
+        "client_recent_max_input_buffer",
+        "client_recent_max_output_buffer",
+    ] {
+        assert!(common::info_int(&mut c, "clients", field) > 0, "{field}");
+    }
 }
 
 /// A standalone primary, as Redis with `cluster-enabled no`: every CLUSTER subcommand, READONLY,

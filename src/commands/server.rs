@@ -408,8 +408,9 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("connected_clients", srv.clients.count().to_string());
             kv("cluster_connections", "0".into());
             kv("maxclients", srv.config.get("maxclients"));
-            kv("client_recent_max_input_buffer", "0".into());
-            kv("client_recent_max_output_buffer", "0".into());
+            let (input, output) = srv.clients.largest_buffers();
+            kv("client_recent_max_input_buffer", input.to_string());
+            kv("client_recent_max_output_buffer", output.to_string());
             let blocked = srv.keyspace.blocked.len()
                 + srv.pause.waiting.load(std::sync::atomic::Ordering::Relaxed);
             kv("blocked_clients", blocked.to_string());

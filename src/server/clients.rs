@@ -222,6 +222,19 @@ impl Clients {
         self.map.lock().get(&id).cloned()
     }
 
+    /// The largest read buffer (with its free space) and the largest reply buffer plus queued
+    /// pushes among the connections, for INFO's `client_recent_max_input_buffer` and
+    /// `client_recent_max_output_buffer`. Redis reports the peaks of the last few seconds;
+    /// buffers here are held until the connection idles (`trim_idle_buffers`), so the current
+    /// sizes cover about the same window.
+    pub fn largest_buffers(&self) -> (usize, usize) {
+        self.map.lock().values().fold((0, 0), |(i, o), c| {
+            let input = c.qbuf.load(Ordering::Relaxed) + c.qbuf_free.load(Ordering::Relaxed);
+            let output = c.rbs.load(Ordering::Relaxed) + c.omem.load(Ordering::Relaxed);
+            (i.max(input), o.max(output))
+        })
+    }
+
     /// Asks every connection idle for [`IDLE_TRIM_SECS`] that still holds buffers to give them
     /// back. A connection that gave them back publishes zero, so it is asked once per idle spell.
     fn ask_idle_to_trim(&self) {
