@@ -70,6 +70,14 @@ impl ClientInfo {
         now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
     }
 
+    /// The read buffer (with its free space) and the reply buffer, as last published.
+    fn buffer_bytes(&self) -> (usize, usize) {
+        (
+            self.qbuf.load(Ordering::Relaxed) + self.qbuf_free.load(Ordering::Relaxed),
+            self.rbs.load(Ordering::Relaxed),
+        )
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
@@ -229,9 +237,8 @@ impl Clients {
     /// sizes cover about the same window.
     pub fn largest_buffers(&self) -> (usize, usize) {
         self.map.lock().values().fold((0, 0), |(i, o), c| {
-            let input = c.qbuf.load(Ordering::Relaxed) + c.qbuf_free.load(Ordering::Relaxed);
-            let output = c.rbs.load(Ordering::Relaxed) + c.omem.load(Ordering::Relaxed);
-            (i.max(input), o.max(output))
+            let (input, reply) = c.buffer_bytes();
+            (i.max(input), o.max(reply + c.omem.load(Ordering::Relaxed)))
         })
     }
 
@@ -239,10 +246,8 @@ impl Clients {
     /// back. A connection that gave them back publishes zero, so it is asked once per idle spell.
     fn ask_idle_to_trim(&self) {
         for info in self.map.lock().values() {
-            let held = info.qbuf.load(Ordering::Relaxed)
-                + info.qbuf_free.load(Ordering::Relaxed)
-                + info.rbs.load(Ordering::Relaxed);
-            if held > 0 && info.idle_secs() >= IDLE_TRIM_SECS {
+            let (input, reply) = info.buffer_bytes();
+            if input + reply > 0 && info.idle_secs() >= IDLE_TRIM_SECS {
                 info.trim.notify_one();
             }
         }
