@@ -98,18 +98,12 @@ pub struct Strtod {
 /// C's `strtod` over all of `t`: `None` unless the whole string is one number, decimal or
 /// hexadecimal (`[+-]0x<hex>[.<hex>][p[+-]<dec>]`), or `inf`/`infinity`/`nan` in any case.
 pub fn strtod(t: &str) -> Option<Strtod> {
+    let (v, read) = strtod_prefix(t.as_bytes())?;
+    if read != t.len() {
+        return None;
+    }
     let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
     let hex = unsigned.starts_with("0x") || unsigned.starts_with("0X");
-    let v = if hex {
-        let v = parse_hex(&unsigned[2..])?;
-        if t.starts_with('-') {
-            -v
-        } else {
-            v
-        }
-    } else {
-        t.parse().ok()?
-    };
     let erange = if v.is_infinite() {
         let word = unsigned.to_ascii_lowercase();
         word != "inf" && word != "infinity"
@@ -127,22 +121,173 @@ pub fn strtod(t: &str) -> Option<Strtod> {
     Some(Strtod { v, erange })
 }
 
-/// The digits of a hexadecimal float after `0x`: `h[.h][p[+-]d]`, at least one mantissa digit.
-fn parse_hex(t: &str) -> Option<f64> {
-    let (mantissa, exp) = match t.split_once(['p', 'P']) {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (t, 0),
+/// glibc's `strtod` in the C locale, from the start of `s` (no leading whitespace skipped): the
+/// value and the number of bytes read, None if it reads none (lua-cjson's number tokens, and
+/// [`strtod`] over a whole string).
+/// Decimal (`1`, `-1.5e3`, `1.`, `-.5`, any number of leading zeros), hex floats (`0x1.8p3`,
+/// correctly rounded), `inf`/`infinity` and `nan`/`nan(chars)` in any case, each after an
+/// optional sign.
+pub fn strtod_prefix(s: &[u8]) -> Option<(f64, usize)> {
+    let at = |i: usize| s.get(i).copied().unwrap_or(0);
+    let (neg, start) = match at(0) {
+        b'-' => (true, 1),
+        b'+' => (false, 1),
+        _ => (false, 0),
     };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() || frac.len() > 1024 {
+    let sign = |x: f64| if neg { -x } else { x };
+    let word = |i: usize, w: &[u8]| {
+        w.iter()
+            .enumerate()
+            .all(|(k, c)| at(i + k).eq_ignore_ascii_case(c))
+    };
+    if word(start, b"inf") {
+        let len = if word(start + 3, b"inity") { 8 } else { 3 };
+        return Some((sign(f64::INFINITY), start + len));
+    }
+    if word(start, b"nan") {
+        let mut end = start + 3;
+        if at(end) == b'(' {
+            let mut i = end + 1;
+            while at(i).is_ascii_alphanumeric() || at(i) == b'_' {
+                i += 1;
+            }
+            if at(i) == b')' {
+                end = i + 1;
+            }
+        }
+        return Some((sign(f64::NAN), end));
+    }
+    if at(start) == b'0' && at(start + 1) | 0x20 == b'x' {
+        if let Some((x, len)) = hex_float(s.get(start + 2..).unwrap_or_default()) {
+            return Some((sign(x), start + 2 + len));
+        }
+        // "0x" without digits is the number 0 followed by an x.
+    }
+    let digits = |mut i: usize| {
+        while at(i).is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    let int_end = digits(start);
+    let mut end = int_end;
+    let mut frac_digits = 0;
+    if at(end) == b'.' {
+        let f = digits(end + 1);
+        frac_digits = f - (end + 1);
+        end = f;
+    }
+    if int_end == start && frac_digits == 0 {
         return None;
     }
-    let mut v = 0f64;
-    for c in int.chars().chain(frac.chars()) {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    if at(end) | 0x20 == b'e' {
+        let e = end + 1 + usize::from(matches!(at(end + 1), b'+' | b'-'));
+        let e_end = digits(e);
+        if e_end > e {
+            end = e_end;
+        }
     }
-    let scale = exp.checked_sub(4 * frac.len() as i32)?;
-    Some(v * 2f64.powi(scale))
+    // What was read is within Rust's float grammar, which rounds correctly, as glibc does.
+    let text = std::str::from_utf8(s.get(..end)?).ok()?;
+    text.parse::<f64>().ok().map(|x| (x, end))
+}
+
+/// The digits of a hex float after its `0x`: the (unsigned) value and the bytes read, None if
+/// there is no hex digit. Rounded to nearest, ties to even, like glibc.
+fn hex_float(s: &[u8]) -> Option<(f64, usize)> {
+    let at = |i: usize| s.get(i).copied().unwrap_or(0);
+    let hex = |c: u8| char::from(c).to_digit(16);
+    // The leading significant bits (up to 64), whether any nonzero bit was dropped after them,
+    // and the power of two that scales them.
+    let (mut mant, mut sticky, mut exp) = (0u64, false, 0i64);
+    let (mut i, mut seen, mut point) = (0usize, false, false);
+    loop {
+        let c = at(i);
+        if c == b'.' && !point {
+            point = true;
+        } else if let Some(d) = hex(c) {
+            seen = true;
+            if mant >> 60 == 0 {
+                mant = mant << 4 | u64::from(d);
+                if point {
+                    exp -= 4;
+                }
+            } else {
+                sticky |= d != 0;
+                if !point {
+                    exp += 4;
+                }
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !seen {
+        return None;
+    }
+    if at(i) | 0x20 == b'p' {
+        let (neg, d0) = match at(i + 1) {
+            b'-' => (true, i + 2),
+            b'+' => (false, i + 2),
+            _ => (false, i + 1),
+        };
+        let mut j = d0;
+        let mut e = 0i64;
+        while at(j).is_ascii_digit() {
+            // Far beyond any double's range: more digits change nothing.
+            e = (e * 10 + i64::from(at(j) - b'0')).min(1 << 40);
+            j += 1;
+        }
+        if j > d0 {
+            exp += if neg { -e } else { e };
+            i = j;
+        }
+    }
+    Some((scale(mant, sticky, exp), i))
+}
+
+/// `mant * 2^exp` rounded to a double (ties to even), `sticky` telling that nonzero bits lie
+/// below `mant`.
+fn scale(mant: u64, sticky: bool, exp: i64) -> f64 {
+    if mant == 0 {
+        return 0.0;
+    }
+    let bits = i64::from(64 - mant.leading_zeros());
+    // The value lies in [2^top, 2^(top+1)).
+    let top = exp + bits - 1;
+    if top > 1023 {
+        return f64::INFINITY;
+    }
+    // Significant bits a double holds at this magnitude: 53, fewer among the subnormals.
+    let keep = (top + 1075).min(53);
+    if keep < 0 {
+        // Below half the smallest subnormal.
+        return 0.0;
+    }
+    let drop = bits - keep;
+    let m = u128::from(mant);
+    let q = if drop <= 0 {
+        m << -drop
+    } else {
+        let q = m >> drop;
+        let rem = m & ((1u128 << drop) - 1);
+        let half = 1u128 << (drop - 1);
+        if rem > half || (rem == half && (sticky || q & 1 == 1)) {
+            q + 1
+        } else {
+            q
+        }
+    };
+    // q < 2^54 and the unit is a power of two between 2^-1074 and 2^971: both exact, and the
+    // product is exact unless it overflows to infinity.
+    let unit = top - keep + 1;
+    let pow = if unit >= -1022 {
+        f64::from_bits(((unit + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1u64 << (unit + 1074))
+    };
+    q as f64 * pow
 }
 
 /// C's `%.17g`.
@@ -190,6 +335,97 @@ fn strip_zeros(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn num(s: &str) -> Option<(f64, usize)> {
+        strtod_prefix(s.as_bytes())
+    }
+
+    #[test]
+    // The values are Redis's `%.17g` output, digit for digit.
+    #[allow(clippy::excessive_precision)]
+    fn strtod_reads_what_glibc_reads() {
+        // (input, value, bytes read), values as Redis 7.0.15 returned them.
+        let cases: &[(&str, f64, usize)] = &[
+            ("0", 0.0, 1),
+            ("-0", -0.0, 2),
+            ("01", 1.0, 2),
+            ("00.5", 0.5, 4),
+            ("5.", 5.0, 2),
+            ("-.5", -0.5, 3),
+            ("+.5", 0.5, 3),
+            ("1.e5", 1e5, 4),
+            ("1e", 1.0, 1),
+            ("1e+", 1.0, 1),
+            ("1.5E+3", 1500.0, 6),
+            ("1.5e3.2", 1500.0, 5),
+            ("1e400", f64::INFINITY, 5),
+            ("1e99999999999999999999", f64::INFINITY, 22),
+            ("1e-400", 0.0, 6),
+            ("4.9e-324", 4.9e-324, 8),
+            ("0.1", 0.1, 3),
+            ("123456789012345678901234567890", 1.2345678901234568e29, 30),
+            ("inf", f64::INFINITY, 3),
+            ("-Infinity", f64::NEG_INFINITY, 9),
+            ("infinit", f64::INFINITY, 3),
+            ("infinityx", f64::INFINITY, 8),
+            ("0x10", 16.0, 4),
+            ("0X1p3", 8.0, 5),
+            ("-0x1.8p1", -3.0, 8),
+            ("0x", 0.0, 1),
+            ("-0x", -0.0, 2),
+            ("0x.8", 0.5, 4),
+            ("0x.p1", 0.0, 1),
+            ("0x1p", 1.0, 3),
+            ("0x1P+", 1.0, 3),
+            ("0x1p-2x", 0.25, 6),
+            ("0x1.fffffffffffff8p0", 2.0, 20),
+            ("0x1.fffffffffffff7p0", 1.9999999999999998, 20),
+            ("0x1.00000000000008p0", 1.0, 20),
+            ("0x1.00000000000018p0", 1.0000000000000004, 20),
+            ("0x1.000000000000080000000001p0", 1.0000000000000002, 30),
+            ("0x1p-1074", 4.9406564584124654e-324, 9),
+            ("0x1p-1075", 0.0, 9),
+            ("0x1.8p-1075", 4.9406564584124654e-324, 11),
+            ("0x1.0000001p-1075", 4.9406564584124654e-324, 17),
+            ("0x1.8p-1074", 9.8813129168249309e-324, 11),
+            ("0x3p-1076", 4.9406564584124654e-324, 9),
+            ("0x0.fffffffffffff8p-1022", 2.2250738585072014e-308, 24),
+            ("0x0.fffffffffffffp-1022", 2.2250738585072009e-308, 23),
+            ("0xffffffffffffffffff", 4.7223664828696452e21, 20),
+            ("0x1p1024", f64::INFINITY, 8),
+            ("0x1.fffffffffffffp1023", f64::MAX, 22),
+            ("0x1.fffffffffffff8p1023", f64::INFINITY, 23),
+            ("0x0p99999999999999999999", 0.0, 24),
+            ("0x1p-99999999999999999999", 0.0, 25),
+            (
+                "0x0.00000000000000000000000000000000000000000000000000000000000000001p300",
+                1099511627776.0,
+                73,
+            ),
+            ("0x000000000000000000000000000000000000001p0", 1.0, 43),
+            ("0x1234567890abcdefABCDEF", 2.2007822917795468e25, 24),
+        ];
+        for &(s, want, len) in cases {
+            let (got, n) = num(s).unwrap_or_else(|| panic!("{s}: nothing read"));
+            assert_eq!((got.to_bits(), n), (want.to_bits(), len), "{s}: {got}");
+        }
+        for s in ["nan", "NaN", "+nan", "nan()", "nan(a_Z9)"] {
+            let (got, n) = num(s).unwrap();
+            assert!(
+                got.is_nan() && got.is_sign_positive() && n == s.len(),
+                "{s}"
+            );
+        }
+        let (got, n) = num("-nan(1)").unwrap();
+        assert!(got.is_nan() && got.is_sign_negative() && n == 7);
+        assert_eq!(num("nan(12").map(|x| x.1), Some(3));
+        assert_eq!(num("nan(-)").map(|x| x.1), Some(3));
+        for s in [
+            "", "-", "+", "- 1", "+-1", "-+1", "-i", "-n", ".", "-.", "-.e1", "e1", "x",
+        ] {
+            assert_eq!(num(s), None, "{s}");
+        }
+    }
 
     #[test]
     fn formats_like_printf_17g() {
