@@ -664,7 +664,7 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64
     let mut ns = d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos());
     *clock = end;
     if ctx.sess.action.is_some() {
-        ns += debug_sleep(ctx, r, args);
+        ns += timed_pause(ctx);
     }
     let us = ns / 1000;
     let hot = &ctx.srv.config.hot;
@@ -685,16 +685,15 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64
     us
 }
 
-/// The pause DEBUG SLEEP just asked for, in nanoseconds. Its connection sleeps once the batch is
-/// answered, pausing only that client; Redis sleeps inside the command, so its statistics, the
-/// slow log and the latency monitor see the pause as the command's duration: so do Eddy's.
+/// The pause the command just asked for, in nanoseconds, if it counts as its run time (DEBUG
+/// SLEEP). Its connection sleeps once the batch is answered, pausing only that client; Redis
+/// sleeps inside the command, so its statistics, the slow log and the latency monitor see the
+/// pause as the command's duration: so do Eddy's.
 #[cold]
-fn debug_sleep(ctx: &Ctx, r: &Resolved, args: Args) -> u64 {
+fn timed_pause(ctx: &Ctx) -> u64 {
     match ctx.sess.action {
-        Some(crate::server::session::Action::Sleep(d))
-            if table().full_names[r.id] == "debug" && args::is(args.get(1), "sleep") =>
-        {
-            d.as_nanos() as u64
+        Some(crate::server::session::Action::Sleep { pause, timed: true }) => {
+            pause.as_nanos() as u64
         }
         _ => 0,
     }

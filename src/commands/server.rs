@@ -724,7 +724,10 @@ fn wait(ctx: &mut Ctx, a: Args) -> CmdResult {
             0 => hour,
             ms => Duration::from_millis(ms as u64).min(hour),
         };
-        ctx.sess.action = Some(Action::Sleep(d));
+        ctx.sess.action = Some(Action::Sleep {
+            pause: d,
+            timed: false,
+        });
     }
     Ok(())
 }
@@ -763,7 +766,10 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
     if is(sub, "SLEEP") && a.len() == 3 {
         let secs = float(a.get(2))?;
         if secs > 0.0 {
-            ctx.sess.action = Some(Action::Sleep(Duration::from_secs_f64(secs.min(3600.0))));
+            ctx.sess.action = Some(Action::Sleep {
+                pause: Duration::from_secs_f64(secs.min(3600.0)),
+                timed: true,
+            });
         }
         ctx.out.ok();
     } else if is(sub, "SET-ACTIVE-EXPIRE") && a.len() == 3 {

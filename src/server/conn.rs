@@ -179,7 +179,7 @@ async fn run_loop<T: Transport, C: Codec>(
         }
         // DEBUG SLEEP and WAIT reply once the time has passed, as Redis's do; CLIENT KILL or
         // the client's leaving ends the wait, and what it sends meanwhile runs after the reply.
-        if let Some(Action::Sleep(d)) = sess.action {
+        if let Some(Action::Sleep { pause: d, .. }) = sess.action {
             sess.action = None;
             let slept = tokio::time::sleep(d);
             if !wait_reading(srv, sock, codec, &mut inbuf, sess, slept, killed.as_mut()).await {
@@ -228,7 +228,7 @@ async fn run_loop<T: Transport, C: Codec>(
                 srv.request_shutdown();
                 return None;
             }
-            Some(Action::Sleep(_)) => {}
+            Some(Action::Sleep { .. }) => {}
             Some(Action::Block(b)) => {
                 let reply =
                     wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;

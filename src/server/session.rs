@@ -14,8 +14,9 @@ pub enum Action {
     Close,
     /// SHUTDOWN: flush nothing further; the server stops.
     Shutdown { save: Option<bool> },
-    /// DEBUG SLEEP: pause this client only.
-    Sleep(Duration),
+    /// DEBUG SLEEP, WAIT: pause this client only, then flush. `timed`: the pause counts as the
+    /// command's run time (DEBUG SLEEP, which Redis runs inside the command; not WAIT's wait).
+    Sleep { pause: Duration, timed: bool },
     /// A blocking command found no data: wait to be served (see `keyspace::blocking`).
     Block(Blocked),
     /// CLIENT PAUSE holds back the next command: wait for the pause to end, then run it
