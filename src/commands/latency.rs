@@ -270,8 +270,7 @@ fn parse_percentiles(v: &str) -> Result<Vec<f64>, String> {
 
 /// C's `%f` with trailing zeros (and a trailing point) trimmed (`trimDoubleString`).
 fn fmt_percentile(p: f64) -> String {
-    let s = format!("{p:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    crate::util::num::strip_zeros(&format!("{p:.6}")).to_string()
 }
 
 /// INFO latencystats: each command's percentiles, in microseconds; nothing while

@@ -324,7 +324,8 @@ pub fn fmt_g(d: f64, p: i32) -> String {
     }
 }
 
-fn strip_zeros(s: &str) -> &str {
+/// A decimal without its trailing fractional zeros (and point), as Redis's `trimDoubleString`.
+pub fn strip_zeros(s: &str) -> &str {
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.')
     } else {
