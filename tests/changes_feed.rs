@@ -86,7 +86,12 @@ fn raw_key(ev: &Resp) -> String {
 
 /// Reads one change push from a raw connection and returns its event.
 fn next_push(r: &mut common::Raw, resp3: bool) -> Resp {
-    match r.read_reply() {
+    push_event(r.read_reply(), resp3)
+}
+
+/// The event of a change push.
+fn push_event(v: Resp, resp3: bool) -> Resp {
+    match v {
         Resp::Push(items) if resp3 => {
             assert_eq!(items[0].text().as_deref(), Some("changes"), "{items:?}");
             assert!(matches!(items[1], Resp::Map(_)), "RESP3 events are maps");
@@ -368,6 +373,62 @@ fn subscribe_pushes_events_in_resp3_and_resp2() {
         q::<()>(&mut w, &["SET", "s:3", "1"]);
         assert!(r.try_read_reply(Duration::from_millis(100)).is_none());
         assert_eq!(r.call(&["CHANGES", "UNSUBSCRIBE"]), Resp::Int(0));
+    }
+}
+
+/// UNSUBSCRIBE while the subscription's queue and the socket are full of backlog: once its
+/// reply arrives, no push of the old subscription follows.
+#[test]
+fn nothing_is_pushed_after_the_unsubscribe_reply() {
+    if !eddy_only("nothing_is_pushed_after_the_unsubscribe_reply") {
+        return;
+    }
+    let srv = Server::start();
+    let mut w = srv.conn();
+    let from = last_offset(&mut w) + 1;
+    let value = "v".repeat(8000);
+    let mut p = redis::pipe();
+    for i in 0..3000 {
+        p.cmd("SET").arg(format!("k{i}")).arg(&value).ignore();
+    }
+    p.query::<()>(&mut w).unwrap();
+    for resp3 in [true, false] {
+        let mut r = srv.raw();
+        if resp3 {
+            hello3(&mut r);
+        }
+        match r.call(&["CHANGES", "SUBSCRIBE", &from.to_string()]) {
+            Resp::Array(a) => assert_eq!(a[0].text().as_deref(), Some("subscribe")),
+            other => panic!("{other:?}"),
+        }
+        // Once the first push is here the backlog is filling the socket and the queue.
+        assert_eq!(raw_offset(&next_push(&mut r, resp3)), from);
+        r.send_cmd(&["CHANGES", "UNSUBSCRIBE"]);
+        r.send_cmd(&["PING"]);
+        let mut pushed = 1;
+        let mut next = from + 1;
+        loop {
+            match r.read_reply() {
+                Resp::Int(1) => break,
+                v @ (Resp::Push(_) | Resp::Array(_)) => {
+                    let ev = push_event(v, resp3);
+                    assert_eq!(raw_offset(&ev), next, "pushes arrive in order");
+                    next += 1;
+                    pushed += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            pushed < 3000,
+            "the whole backlog went out before UNSUBSCRIBE ran"
+        );
+        let after = r.read_reply();
+        assert!(
+            matches!(&after, Resp::Simple(s) if s == "PONG"),
+            "a push of the old subscription followed its UNSUBSCRIBE reply: {:.200}",
+            format!("{after:?}")
+        );
     }
 }
 

@@ -12,14 +12,16 @@
 //! A subscription is a tokio task with its own cursor. It waits for the log to pass its cursor
 //! (`ChangeLog::wait_for`), reads a batch (`ChangeLog::read`, from memory or, for older offsets,
 //! from the disk segments), keeps the events that pass its filter, encodes each for the client's
-//! protocol and sends it into the connection's bounded push queue. When the client reads slowly
+//! protocol and sends it into the subscription's bounded push queue, which the connection loop
+//! drains; the [`Subscription`] holds the queue's receiver, so what is queued goes with it and
+//! nothing from a dropped subscription reaches the client afterwards. When the client reads slowly
 //! the queue fills, `send` waits, and the task simply stops reading the log: it falls behind and
 //! catches up later from the log (disk), so the memory a slow subscriber costs is bounded by the
 //! queue (`PUSH_QUEUE` events) plus one read batch, and writers are never slowed. A subscriber
 //! that falls further behind than the log's retention gets one error push naming the earliest
 //! offset still available and is unsubscribed (never a silent gap). The task ends on
 //! `CHANGES UNSUBSCRIBE`, on a new `CHANGES SUBSCRIBE` (which replaces it), and when the
-//! connection closes (its push queue is closed and the session's [`Subscription`] is dropped).
+//! connection closes: the session's [`Subscription`] is dropped, which closes its queue.
 //!
 //! ## Subscriptions that ask for the same thing share their encoding
 //! Dashboards and services often subscribe with the same filter, images and protocol; each
@@ -55,7 +57,7 @@ use crate::commands::args::is;
 use crate::commands::changes::write_event;
 use crate::error::{self, CmdError, CmdResult};
 use crate::protocol::resp::Out;
-use crate::server::session::{PushMsg, PushSender};
+use crate::server::session::{PushMsg, PushSender, PUSH_QUEUE};
 use crate::server::Server;
 
 /// Records read from the log per step.
@@ -397,10 +399,24 @@ impl Shares {
 
 /// A connection's running subscription. Dropping it stops the task.
 pub struct Subscription {
+    /// Where the task's messages queue; the connection loop reads it ([`Subscription::recv`]).
+    rx: tokio::sync::mpsc::Receiver<Arc<PushMsg>>,
     task: tokio::task::JoinHandle<()>,
     name: String,
     key: ShareKey,
     srv: Arc<Server>,
+}
+
+impl Subscription {
+    /// The next queued message; `None` once the task has ended and its queue is drained.
+    pub async fn recv(&mut self) -> Option<Arc<PushMsg>> {
+        self.rx.recv().await
+    }
+
+    /// A message already queued, if any (batching one write).
+    pub fn try_recv(&mut self) -> Option<Arc<PushMsg>> {
+        self.rx.try_recv().ok()
+    }
 }
 
 impl Drop for Subscription {
@@ -419,8 +435,8 @@ pub fn subscribe(
     filter: Filter,
     images: Images,
     resp3: bool,
-    push: PushSender,
 ) -> Subscription {
+    let (push, rx) = tokio::sync::mpsc::channel(PUSH_QUEUE);
     let name = format!("sub_{client}");
     let pos = Arc::new(AtomicU64::new(from.saturating_sub(1)));
     super::groups::register_reader(&srv.log.groups, &name, pos.clone());
@@ -432,6 +448,7 @@ pub fn subscribe(
     srv.feed_shares.join(&key);
     let task = crate::server::background::spawn(run(srv.clone(), from, key.clone(), push, pos));
     Subscription {
+        rx,
         task,
         name,
         key,

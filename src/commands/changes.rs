@@ -467,9 +467,9 @@ fn changes_subscribe(ctx: &mut Ctx, a: Args) -> CmdResult {
         return Err(error::changes_trimmed(from, first));
     }
     let srv = background(ctx)?;
-    let push = ctx.sess.push.clone().ok_or(CmdError::from(
-        "ERR this command needs a network connection",
-    ))?;
+    if !ctx.sess.pushes {
+        return Err("ERR this command needs a network connection".into());
+    }
     // A new subscription replaces the old one (dropping it stops its task).
     ctx.sess.feed = None;
     ctx.sess.feed = Some(subscribe::subscribe(
@@ -479,7 +479,6 @@ fn changes_subscribe(ctx: &mut Ctx, a: Args) -> CmdResult {
         o.filter,
         o.images,
         ctx.sess.resp3,
-        push,
     ));
     ctx.out.array(3);
     ctx.out.bulk(b"subscribe");

@@ -29,7 +29,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 
 use super::door::{Codec, Frame, Transport, CLOSE_NORMAL, CLOSE_PROTOCOL};
-use super::session::{Action, PushMsg, ReplyMode, Session, PUSH_QUEUE};
+use super::session::{Action, PushMsg, ReplyMode, Session};
 use super::Server;
 use crate::commands::{self, flag, Ctx};
 use crate::error;
@@ -97,8 +97,7 @@ async fn run_loop<T: Transport, C: Codec>(
     tokio::pin!(trim);
     // The read buffer grew past `BIG_BUF` (a large value or a long pipeline).
     let mut big_inbuf = false;
-    let (push_tx, mut push_rx) = tokio::sync::mpsc::channel::<Arc<PushMsg>>(PUSH_QUEUE);
-    sess.push = Some(push_tx);
+    sess.pushes = true;
     loop {
         if !pending {
             if inbuf.capacity() - inbuf.len() < 1024 {
@@ -112,9 +111,14 @@ async fn run_loop<T: Transport, C: Codec>(
             };
             let n = tokio::select! {
                 r = sock.read_buf(&mut inbuf) => r,
-                m = push_rx.recv() => {
-                    let m = m?;
-                    if write_pushes(srv, sock, codec, m, &mut push_rx, killed.as_mut()).await.is_err() {
+                m = next_push(&mut sess.feed) => {
+                    let Some(m) = m else {
+                        // The task ended (its error, if any, was its last message).
+                        sess.feed = None;
+                        continue;
+                    };
+                    let Some(feed) = sess.feed.as_mut() else { continue };
+                    if write_pushes(srv, sock, codec, m, feed, killed.as_mut()).await.is_err() {
                         return None;
                     }
                     continue;
@@ -321,19 +325,19 @@ async fn write_pushes<T: Transport, C: Codec>(
     sock: &mut T,
     codec: &mut C,
     first: Arc<PushMsg>,
-    rx: &mut tokio::sync::mpsc::Receiver<Arc<PushMsg>>,
+    feed: &mut crate::changes::subscribe::Subscription,
     killed: Killed<'_, '_>,
 ) -> std::io::Result<()> {
     let mut len = first.resp.len();
     let mut queued = vec![first];
     // Linux takes at most 1024 buffers in one write (IOV_MAX).
     while len < OUT_FLUSH && queued.len() < 1024 {
-        match rx.try_recv() {
-            Ok(m) => {
+        match feed.try_recv() {
+            Some(m) => {
                 len += m.resp.len();
                 queued.push(m);
             }
-            Err(_) => break,
+            None => break,
         }
     }
     let msgs: Vec<bytes::Bytes> = if C::TRANSCODES {
@@ -360,6 +364,15 @@ async fn write_pushes<T: Transport, C: Codec>(
 }
 
 /// The next pub/sub message for this connection (never, without subscriptions).
+async fn next_push(
+    feed: &mut Option<crate::changes::subscribe::Subscription>,
+) -> Option<Arc<PushMsg>> {
+    match feed {
+        Some(f) => f.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_message(ps: &mut Option<Box<crate::pubsub::ClientSubs>>) -> Option<bytes::Bytes> {
     match ps {
         Some(p) => p.recv().await,

@@ -50,11 +50,13 @@ pub enum ReplyMode {
     Skipping,
 }
 
-/// Messages pushed to the client outside request/reply (change-feed pushes, later
-/// invalidations), already encoded for the client's protocol. The queue is bounded: a producer
-/// that finds it full waits (a change-feed subscription then simply reads the log later, so
-/// memory stays bounded). Pub/sub messages do not use it: a publisher must never wait, so they
-/// have their own queue, limited in bytes by `client-output-buffer-limit` (see `pubsub`).
+/// Change-feed pushes, already encoded for the client's protocol. Each subscription has its
+/// own queue, whose receiver it holds (`changes::subscribe::Subscription`): dropping the
+/// subscription drops what was queued, so nothing of it reaches the client after the
+/// UNSUBSCRIBE reply, however far its task had got. The queue is bounded: a producer that finds
+/// it full waits (a change-feed subscription then simply reads the log later, so memory stays
+/// bounded). Pub/sub messages do not use it: a publisher must never wait, so they have their
+/// own queue, limited in bytes by `client-output-buffer-limit` (see `pubsub`).
 pub type PushSender = tokio::sync::mpsc::Sender<Arc<PushMsg>>;
 
 /// One queued push message: its RESP bytes, and its re-encodings for the transcoding doors,
@@ -86,12 +88,13 @@ impl PushMsg {
     }
 }
 
-/// Capacity of a connection's push queue, in messages.
+/// Capacity of a subscription's push queue, in messages.
 pub const PUSH_QUEUE: usize = 1024;
 
 pub struct Session {
-    /// Sender side of this connection's push queue (None for in-process sessions).
-    pub push: Option<PushSender>,
+    /// A network connection, whose loop delivers the pushes of [`Session::feed`] (in-process
+    /// sessions have no one to deliver them to).
+    pub pushes: bool,
     pub id: u64,
     pub db: usize,
     pub resp3: bool,
@@ -128,7 +131,7 @@ pub struct Session {
 impl Session {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
         Session {
-            push: None,
+            pushes: false,
             id: info.id,
             db: 0,
             resp3: false,
