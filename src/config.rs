@@ -278,7 +278,6 @@ pub struct Hot {
     pub query_buffer_limit: AtomicU64,
     pub maxclients: AtomicU64,
     pub timeout_secs: AtomicU64,
-    pub requirepass_set: AtomicBool,
     pub changes_memory_bytes: AtomicU64,
     pub list_max_listpack_size: std::sync::atomic::AtomicI64,
     pub hash_max_listpack_entries: AtomicU64,
@@ -630,10 +629,6 @@ impl Config {
             },
             Ordering::Relaxed,
         );
-        let pass = find("requirepass")
-            .map(|i| !v[i].is_empty())
-            .unwrap_or(false);
-        h.requirepass_set.store(pass, Ordering::Relaxed);
     }
 
     /// Renders the config file with current values: existing lines for known options are updated

@@ -21,6 +21,7 @@
 //! - [`error`]: Redis wire error strings.
 //! - [`util`]: numbers, glob matching, clock.
 
+pub mod acl;
 pub mod bridge;
 pub mod changes;
 pub mod commands;

@@ -5,6 +5,7 @@
 //! `server::pause`, which the connection loop checks.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::args::{int, is, Cursor};
 use super::{cmd, container, flag::*, table, CommandSpec, Ctx};
@@ -129,6 +130,7 @@ fn reset(ctx: &mut Ctx, _a: Args) -> CmdResult {
     s.reply = ReplyMode::On;
     s.no_evict = false;
     s.no_touch = false;
+    s.set_user(None);
     s.authenticated = !ctx.srv.auth_required();
     s.info.name.lock().clear();
     s.tx.discard();
@@ -147,21 +149,22 @@ fn select(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-/// Checks a password for `user` against `requirepass` (the default user is the only user).
-fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    let want = ctx.srv.config.get("requirepass");
-    if user != b"default" {
-        return false;
-    }
-    // With no password configured the default user is `nopass`: any password is accepted.
-    want.is_empty() || constant_time_eq(want.as_bytes(), pass)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Logs the session in as `user` if `pass` is one of its passwords (any password for a
+/// `nopass` user). A failure is logged in the ACL log, as the command was sent (`AUTH`).
+fn log_in(ctx: &mut Ctx, user: &[u8], pass: &[u8], cmd: &[u8]) -> CmdResult {
+    let Some(u) = ctx.srv.acl.authenticate(user, pass) else {
+        let info = ctx
+            .sess
+            .info
+            .line(&String::from_utf8_lossy(cmd).to_lowercase());
+        ctx.srv
+            .acl
+            .log("auth", "toplevel", cmd, user, info, ctx.now);
+        return Err(error::WRONGPASS.into());
+    };
+    let default = Arc::ptr_eq(&u, &ctx.srv.acl.default);
+    ctx.sess.set_user((!default).then_some(u));
+    Ok(())
 }
 
 fn auth(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -176,10 +179,7 @@ fn auth(ctx: &mut Ctx, a: Args) -> CmdResult {
     if a.len() == 2 && !ctx.srv.auth_required() {
         return Err(error::AUTH_NOT_CONFIGURED.into());
     }
-    if !check_password(ctx, user, pass) {
-        return Err(error::WRONGPASS.into());
-    }
-    ctx.sess.authenticated = true;
+    log_in(ctx, user, pass, a.get(0))?;
     ctx.out.ok();
     Ok(())
 }
@@ -202,17 +202,13 @@ fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
         proto = v;
     }
     let mut setname: Option<&[u8]> = None;
-    let mut authed = false;
+    let mut login: Option<(&[u8], &[u8])> = None;
     while let Some(opt) = c.next_arg() {
         if is(opt, "AUTH") && c.remaining() >= 2 {
             let at = a.len() - c.remaining();
             monitor::redact(at);
             monitor::redact(at + 1);
-            let (u, p) = (c.value()?, c.value()?);
-            if !check_password(ctx, u, p) {
-                return Err(error::WRONGPASS.into());
-            }
-            authed = true;
+            login = Some((c.value()?, c.value()?));
         } else if is(opt, "SETNAME") && c.has_more() {
             let n = c.value()?;
             if !valid_name(n) {
@@ -226,8 +222,8 @@ fn hello(ctx: &mut Ctx, a: Args) -> CmdResult {
             )));
         }
     }
-    if authed {
-        ctx.sess.authenticated = true;
+    if let Some((u, p)) = login {
+        log_in(ctx, u, p, a.get(0))?;
     }
     if !ctx.sess.authenticated {
         return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
@@ -449,7 +445,7 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
         let hit = id.is_none_or(|i| cl.id == i)
             && addr.is_none_or(|x| cl.addr.as_bytes() == x)
             && laddr.is_none_or(|x| cl.laddr.as_bytes() == x)
-            && user.is_none_or(|u| u == b"default")
+            && user.is_none_or(|u| u == cl.user_name().as_bytes())
             && class.is_none_or(|want| want == Some(cl.is_pubsub()))
             && maxage.is_none_or(|m| cl.created.elapsed().as_secs() >= m)
             && !(skipme && cl.id == ctx.sess.id);

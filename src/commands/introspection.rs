@@ -321,38 +321,13 @@ fn lookup_full(t: &Table, name: &[u8]) -> Option<usize> {
     }
 }
 
-/// ACL categories in the order Redis lists them (`ACLCommandCategories`).
-const CATEGORY_ORDER: &[&str] = &[
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
-
 fn sorted_categories(spec: &CommandSpec) -> Vec<&'static str> {
     let mut cats = spec.categories();
     cats.sort_by_key(|c| {
-        CATEGORY_ORDER
+        crate::acl::CATEGORIES
             .iter()
             .position(|o| o == c)
-            .unwrap_or(CATEGORY_ORDER.len())
+            .unwrap_or(crate::acl::CATEGORIES.len())
     });
     cats
 }
@@ -531,7 +506,7 @@ fn no_mandatory_keys(full: &str) -> bool {
 
 /// Key positions in `argv` (argv[0] being the command name). Movable-key commands are
 /// recognised by name with Redis's own key-finding rules; everything else uses the legacy triple.
-fn key_positions(spec: &CommandSpec, full: &str, argv: Args) -> Vec<usize> {
+pub(crate) fn key_positions(spec: &CommandSpec, full: &str, argv: Args) -> Vec<usize> {
     if spec.flags & flag::MOVABLE_KEYS != 0 {
         if let Some(v) = movable_keys(full, argv) {
             return v;

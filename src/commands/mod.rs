@@ -12,6 +12,7 @@
 //! reply, and returns `Err` only before it has written anything: the dispatcher then writes the
 //! error reply.
 
+pub mod acl;
 pub mod args;
 pub mod bitmaps;
 pub mod bridge;
@@ -222,8 +223,9 @@ pub fn subcommand_help(ctx: &mut Ctx, name: &str, lines: &[&str]) {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 24] {
+fn families() -> [&'static [CommandSpec]; 25] {
     [
+        acl::COMMANDS,
         strings::COMMANDS,
         keys::COMMANDS,
         lists::COMMANDS,
@@ -590,6 +592,22 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
         ctx.out.error(error::NOAUTH);
         return;
     }
+    let denied = match ctx.sess.restricted(&ctx.srv.acl) {
+        Some(user) => user.rules().check(r.id, r.spec, args).err(),
+        None => None,
+    };
+    if let Some(d) = denied {
+        let context = if ctx.sess.tx.in_multi() {
+            "multi"
+        } else {
+            "toplevel"
+        };
+        acl_denied(ctx, &d, context, r.id);
+        st.rejected.fetch_add(1, Ordering::Relaxed);
+        ctx.sess.tx.flag();
+        ctx.out.error(&d.error());
+        return;
+    }
     // A RESP2 connection in pub/sub mode reads pushes as replies: only Redis's few commands.
     if !ctx.sess.resp3
         && ctx.sess.subscribed()
@@ -619,6 +637,14 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
         return;
     }
     logged_call(ctx, r, args, clock);
+}
+
+/// Records an ACL denial of command `id` in the ACL log.
+#[cold]
+pub fn acl_denied(ctx: &Ctx, d: &crate::acl::Denied, context: &'static str, id: usize) {
+    let user = ctx.sess.user.as_ref().unwrap_or(&ctx.srv.acl.default);
+    let info = ctx.sess.info.line(&table().full_names[id]);
+    ctx.srv.acl.log_denied(d, context, user, info, ctx.now);
 }
 
 /// Under `maxmemory`: evicts what the policy allows (`keyspace::evict`), and says whether the

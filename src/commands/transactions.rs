@@ -353,6 +353,16 @@ fn run_queued(ctx: &mut Ctx, q: &Queue) {
             spec: t.specs[id],
         };
         let args = Args::new(&q.bytes, q.ranges.get(from..to).unwrap_or(&[]));
+        // The rules may have changed since the command was queued: each is checked again.
+        let denied = match ctx.sess.restricted(&ctx.srv.acl) {
+            Some(user) => user.rules().check(id, r.spec, args).err(),
+            None => None,
+        };
+        if let Some(d) = denied {
+            super::acl_denied(ctx, &d, "multi", id);
+            ctx.out.error(&d.exec_error());
+            continue;
+        }
         super::logged_call(ctx, &r, args, &mut clock);
         // HELLO inside the transaction switches the protocol of the replies after it.
         ctx.out.resp3 = ctx.sess.resp3;

@@ -62,6 +62,9 @@ pub struct ClientInfo {
     pub multi: std::sync::atomic::AtomicI64,
     /// The front door (`server::door::Door` as u8), set once when the connection registers.
     pub door: AtomicU8,
+    /// The user logged in, when not `default` (CLIENT LIST `user=`; ACL DELUSER closes the
+    /// connections of the users it deletes).
+    pub user: Mutex<Option<Arc<crate::acl::User>>>,
 }
 
 impl ClientInfo {
@@ -76,6 +79,14 @@ impl ClientInfo {
             self.qbuf.load(Ordering::Relaxed) + self.qbuf_free.load(Ordering::Relaxed),
             self.rbs.load(Ordering::Relaxed),
         )
+    }
+
+    /// The name of the user logged in.
+    pub fn user_name(&self) -> String {
+        match &*self.user.lock() {
+            Some(u) => u.name_lossy(),
+            None => "default".into(),
+        }
     }
 
     pub fn kill(&self) {
@@ -129,7 +140,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 \
-             oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} \
+             oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} \
              lib-ver={}{}",
             self.id,
             self.addr,
@@ -149,6 +160,7 @@ impl ClientInfo {
             omem,
             qbuf + qbuf_free + rbs + omem,
             cmd_name,
+            self.user_name(),
             crate::pubsub::tracking::redir_field(self),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -209,6 +221,7 @@ impl Clients {
             redir: AtomicU64::new(0),
             multi: std::sync::atomic::AtomicI64::new(-1),
             door: AtomicU8::new(0),
+            user: Mutex::new(None),
         });
         self.map.lock().insert(id, info.clone());
         info

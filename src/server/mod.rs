@@ -48,6 +48,8 @@ pub struct Stats {
 }
 
 pub struct Server {
+    /// Users and their permissions (`acl`).
+    pub acl: crate::acl::Acl,
     /// True until recovery has finished: commands without the `loading` flag get LOADING.
     pub loading: AtomicBool,
     pub persist: crate::persistence::PersistState,
@@ -129,6 +131,7 @@ impl Server {
         let pubsub = keyspace.pubsub.clone();
         pubsub.configure(&config);
         Server {
+            acl: crate::acl::Acl::new(config.get("requirepass").as_str()),
             loading: AtomicBool::new(false),
             persist: Default::default(),
             shutdown_save: std::sync::atomic::AtomicU8::new(0),
@@ -168,7 +171,7 @@ impl Server {
     }
 
     pub fn auth_required(&self) -> bool {
-        self.config.hot.requirepass_set.load(Ordering::Relaxed)
+        self.acl.login_required()
     }
 
     pub fn shutting_down(&self) -> bool {
@@ -229,6 +232,7 @@ impl Server {
 
     /// Re-reads options that live outside the config registry after CONFIG SET.
     pub fn apply_config(&self) {
+        self.acl.set_requirepass(&self.config.get("requirepass"));
         crate::keyspace::value::configure_lfu(
             self.config.get("maxmemory-policy").ends_with("-lfu"),
             self.config

@@ -93,8 +93,11 @@ pub const PUSH_QUEUE: usize = 1024;
 
 pub struct Session {
     /// A network connection, whose loop delivers the pushes of [`Session::feed`] (in-process
-    /// sessions have no one to deliver them to).
+    /// sessions have no one to deliver them to). Only these are held to ACL rules: the
+    /// server's own sessions (replay, triggers) act for no user.
     pub pushes: bool,
+    /// The user logged in; `None` is the default user (`acl`).
+    pub user: Option<Arc<crate::acl::User>>,
     pub id: u64,
     pub db: usize,
     pub resp3: bool,
@@ -132,6 +135,7 @@ impl Session {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
         Session {
             pushes: false,
+            user: None,
             id: info.id,
             db: 0,
             resp3: false,
@@ -157,6 +161,24 @@ impl Session {
     /// RESP door, as in Redis; RESP3 on the others, whose formats have maps and pushes.
     pub fn door_resp3(&self) -> bool {
         self.door != super::door::Door::Resp
+    }
+
+    /// Logs in as `user` (`None`: the default user), for this session and CLIENT LIST.
+    pub fn set_user(&mut self, user: Option<Arc<crate::acl::User>>) {
+        *self.info.user.lock() = user.clone();
+        self.user = user;
+        self.authenticated = true;
+    }
+
+    /// The user whose rules this session's commands must pass, unless that user may do
+    /// anything; `None` also for the server's own sessions.
+    #[inline]
+    pub fn restricted<'a>(&'a self, acl: &'a crate::acl::Acl) -> Option<&'a Arc<crate::acl::User>> {
+        if !self.pushes {
+            return None;
+        }
+        let u = self.user.as_ref().unwrap_or(&acl.default);
+        (!u.unrestricted()).then_some(u)
     }
 
     /// In pub/sub mode (Redis's `CLIENT_PUBSUB`): subscribed to anything.
