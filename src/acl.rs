@@ -8,6 +8,13 @@
 //! password (`CONFIG SET requirepass` rewrites it). A deleted user's connections are closed
 //! (`commands::acl`).
 //!
+//! ## The ACL file
+//! With `aclfile` set, start-up loads the users from it (and stops on an error, as Redis does),
+//! ACL LOAD replaces every user with the file's (all or nothing; users that are gone lose their
+//! connections, the others keep theirs under the new rules) and ACL SAVE writes the `ACL LIST`
+//! lines to it (a temporary file renamed over it). A file without `default` gets the default
+//! user's defaults (`on nopass ~* &* +@all`).
+//!
 //! ## The check
 //! [`User::unrestricted`] is one relaxed load: it holds while the user may run every command on
 //! every key and channel (the default user, unless someone restricts it), and then nothing else is
@@ -627,6 +634,60 @@ impl Rules {
     }
 }
 
+/// The users of an ACL file's text, or the errors Redis reports for it (each line's, then
+/// the verdict), in Redis's words.
+fn parse_file(path: &str, text: &str) -> Result<Vec<(Vec<u8>, Rules)>, String> {
+    let mut users: Vec<(Vec<u8>, Rules)> = Vec::new();
+    let mut errors = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let n = i + 1;
+        let words: Vec<&str> = line.split_ascii_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        if words[0] != "user" || words.len() < 2 {
+            errors.push_str(&format!(
+                "{path}:{n} should start with user keyword followed by the username. "
+            ));
+            continue;
+        }
+        let name = words[1].as_bytes();
+        if users.iter().any(|(u, _)| u == name) {
+            errors.push_str(&format!(
+                "WARNING: Duplicate user '{}' found on line {n}. ",
+                words[1]
+            ));
+            continue;
+        }
+        let mut rules = Rules::empty();
+        match words[2..]
+            .iter()
+            .try_for_each(|w| rules.apply(w.as_bytes()))
+        {
+            Ok(()) => users.push((name.to_vec(), rules)),
+            Err(why) => errors.push_str(&format!("{path}:{n}: {why}. ")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(users)
+    } else {
+        errors.push_str(
+            "WARNING: ACL errors detected, no change to the previously active ACL rules was \
+             performed",
+        );
+        Err(errors)
+    }
+}
+
+/// An I/O error as C's `strerror` words it (Rust appends ` (os error N)`).
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 /// A user: a name and its rules.
 pub struct User {
     pub name: Vec<u8>,
@@ -788,6 +849,50 @@ impl Acl {
     pub fn delete(&self, names: &[&[u8]]) -> Vec<Arc<User>> {
         let mut users = self.users.write();
         names.iter().filter_map(|n| users.remove(*n)).collect()
+    }
+
+    /// Replaces every user with those of ACL file `path` (see the module docs). Returns the
+    /// users that are gone, whose connections must close; the error is Redis's text.
+    pub fn load_file(&self, path: &str) -> Result<Vec<Arc<User>>, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "Error loading ACLs, opening file '{path}': {}",
+                io_reason(&e)
+            )
+        })?;
+        let mut loaded = parse_file(path, &text)?;
+        if !loaded.iter().any(|(n, _)| n == b"default") {
+            loaded.push((b"default".to_vec(), Rules::everything()));
+        }
+        let mut users = self.users.write();
+        let mut next = BTreeMap::new();
+        for (name, rules) in loaded {
+            let user = match users.remove(&name) {
+                Some(u) => {
+                    u.store(rules);
+                    u
+                }
+                None => Arc::new(User::new(&name, rules)),
+            };
+            next.insert(name, user);
+        }
+        let gone = std::mem::replace(&mut *users, next);
+        Ok(gone.into_values().collect())
+    }
+
+    /// Writes every user's `ACL LIST` line to `path`, through a temporary file renamed over it.
+    pub fn save_file(&self, path: &str) -> std::io::Result<()> {
+        let mut text = String::new();
+        for u in self.all() {
+            text.push_str(&format!(
+                "user {} {}\n",
+                u.name_lossy(),
+                u.rules().describe()
+            ));
+        }
+        let tmp = format!("{path}.tmp-{}", std::process::id());
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
     }
 
     /// Adds a denial (or an authentication failure) to the log, or counts it on the same entry

@@ -85,6 +85,8 @@ pub static DEFS: &[Def] = &[
     def("dir", Kind::Str, "./data", false),
     def("databases", Kind::Int { min: 1, max: 1024 }, "16", false),
     def("requirepass", Kind::Str, "", true),
+    // Users are loaded from it at start-up and by ACL LOAD, and ACL SAVE writes them (`acl`).
+    def("aclfile", Kind::Str, "", false),
     def(
         "maxclients",
         Kind::Int {

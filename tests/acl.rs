@@ -1,5 +1,6 @@
 //! Access control lists against the real binary: the ACL command family (WHOAMI, USERS, LIST,
-//! GETUSER, SETUSER with its rules and errors, DELUSER, DRYRUN, LOG, CAT, GENPASS, SAVE/LOAD),
+//! GETUSER, SETUSER with its rules and errors, DELUSER, DRYRUN, LOG, CAT, GENPASS, SAVE/LOAD
+//! with and without `aclfile`),
 //! logging in as a user (AUTH, HELLO AUTH), the permission checks on commands, keys and channels
 //! (at top level, in MULTI/EXEC and in scripts), `requirepass` as the default user's password,
 //! and rule changes reaching connections already logged in.
@@ -693,6 +694,96 @@ fn setuser_changes_reach_connections_already_logged_in() {
     assert_eq!(qv(&mut c, &w("PING")), Value::SimpleString("PONG".into()));
     assert_eq!(q::<String>(&mut c, &w("ACL WHOAMI")), "lee");
     assert_eq!(e(&mut srv.conn(), "AUTH lee lpw"), WRONGPASS);
+}
+
+/// With `aclfile`: users come from it at start, ACL SAVE writes them, ACL LOAD replaces them
+/// all or not at all (errors in Redis's words) and closes the connections of users that are
+/// gone; the option can't change at run time.
+#[test]
+fn aclfile_users_load_at_start_save_and_reload() {
+    let dir = common::TempDir::new("aclfile");
+    let path = dir.path().join("users.acl");
+    let file = path.to_str().expect("utf-8 path").to_string();
+    std::fs::write(&path, "user alice on >pw ~* +@all\n\nuser bob off\n").unwrap();
+    let srv = Server::start_with(&["--aclfile", &file]);
+    let mut c = srv.conn();
+    let alice = format!("user alice on #{} ~* resetchannels +@all", sha256_hex("pw"));
+    let listed = |c: &mut redis::Connection| q::<Vec<String>>(c, &w("ACL LIST"));
+    let want = [
+        alice.as_str(),
+        "user bob off resetchannels -@all",
+        "user default on nopass ~* &* +@all",
+    ];
+    assert_eq!(listed(&mut c), want);
+    let mut a = raw_as(&srv, "alice", "pw");
+
+    ok(&mut c, "ACL SETUSER carol on");
+    ok(&mut c, "ACL SAVE");
+    let saved = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = saved.lines().collect();
+    let want = [
+        alice.as_str(),
+        "user bob off resetchannels -@all",
+        "user carol on resetchannels -@all",
+        "user default on nopass ~* &* +@all",
+    ];
+    assert_eq!(lines, want);
+
+    let bad = "user alice on bogus\nuser x\nfoo bar\nuser x on\n";
+    std::fs::write(&path, bad).unwrap();
+    let want = format!(
+        "ERR {file}:1: Syntax error. {file}:3 should start with user keyword followed by the \
+         username. WARNING: Duplicate user 'x' found on line 4. WARNING: ACL errors detected, \
+         no change to the previously active ACL rules was performed"
+    );
+    assert_eq!(e(&mut c, "ACL LOAD"), want);
+    assert_eq!(listed(&mut c).len(), 4, "a failed load changes nothing");
+    std::fs::remove_file(&path).unwrap();
+    let want = format!("ERR Error loading ACLs, opening file '{file}': No such file or directory");
+    assert_eq!(e(&mut c, "ACL LOAD"), want);
+
+    std::fs::write(&path, "user bob on nopass ~* +@all\n").unwrap();
+    ok(&mut c, "ACL LOAD");
+    let want = [
+        "user bob on nopass ~* resetchannels +@all",
+        "user default on nopass ~* &* +@all",
+    ];
+    assert_eq!(listed(&mut c), want);
+    assert!(
+        a.closed_within(IO_TIMEOUT),
+        "alice is gone: her connection closes"
+    );
+    let immutable = "ERR CONFIG SET failed (possibly related to argument 'aclfile') - can't set \
+                     immutable config";
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "SET", "aclfile", &file]),
+        immutable
+    );
+}
+
+/// A broken or missing ACL file stops start-up with the reason, as Redis's "Aborting Redis
+/// startup because of ACL errors".
+#[test]
+fn a_bad_aclfile_stops_start_up() {
+    if !common::eddy_only("a_bad_aclfile_stops_start_up") {
+        return;
+    }
+    let dir = common::TempDir::new("aclbad");
+    let path = dir.path().join("users.acl");
+    std::fs::write(&path, "user alice on bogus\n").unwrap();
+    let missing = dir.path().join("missing.acl");
+    for (p, why) in [
+        (&path, "1: Syntax error"),
+        (&missing, "No such file or directory"),
+    ] {
+        let file = p.to_str().unwrap();
+        let (code, log) = common::run_server_expecting_exit(&["--aclfile", file], IO_TIMEOUT);
+        assert_eq!(code, Some(1), "{log}");
+        assert!(
+            log.contains("because of ACL errors") && log.contains(why),
+            "{log}"
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The ACL family: CAT DELUSER DRYRUN GENPASS GETUSER LIST LOAD LOG SAVE SETUSER USERS WHOAMI
 //! HELP, with Redis 7.0's replies and errors. Users and the check live in `crate::acl`.
 //!
-//! Eddy has no ACL file (`aclfile`): users live in memory, as Redis's do without one, so ACL SAVE
-//! and ACL LOAD answer Redis's error for that case.
+//! Without `aclfile`, users live in memory only, as Redis's do, and ACL SAVE and ACL LOAD answer
+//! Redis's error for that case.
 
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             (0, 0, 0),
             SV,
             "server",
-            acl_file,
+            acl_load,
             "Reload the ACLs from the configured ACL file",
             "",
             "6.0.0",
@@ -154,7 +154,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             (0, 0, 0),
             SV,
             "server",
-            acl_file,
+            acl_save,
             "Save the current ACL rules in the configured ACL file",
             "",
             "6.0.0",
@@ -282,7 +282,16 @@ fn acl_deluser(ctx: &mut Ctx, a: Args) -> CmdResult {
         return Err("ERR The 'default' user cannot be removed".into());
     }
     let gone = ctx.srv.acl.delete(&names);
-    // Their connections are closed, this one included (after its reply).
+    close_connections(ctx, &gone);
+    ctx.out.int(gone.len() as i64);
+    Ok(())
+}
+
+/// Closes the connections logged in as one of `gone`, this one included (after its reply).
+fn close_connections(ctx: &mut Ctx, gone: &[Arc<crate::acl::User>]) {
+    if gone.is_empty() {
+        return;
+    }
     for c in ctx.srv.clients.all() {
         let theirs = c
             .user
@@ -297,8 +306,6 @@ fn acl_deluser(ctx: &mut Ctx, a: Args) -> CmdResult {
             }
         }
     }
-    ctx.out.int(gone.len() as i64);
-    Ok(())
 }
 
 fn acl_cat(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -422,13 +429,45 @@ fn acl_log(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-fn acl_file(_ctx: &mut Ctx, _a: Args) -> CmdResult {
-    Err(
-        "ERR This Redis instance is not configured to use an ACL file. You may want to specify \
-         users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a \
-         Redis configuration file set) in order to store users in the Redis configuration."
-            .into(),
-    )
+/// The `aclfile` path, or Redis's error when there is none.
+fn acl_file(ctx: &Ctx) -> CmdResult<String> {
+    let path = ctx.srv.config.get("aclfile");
+    if path.is_empty() {
+        return Err(
+            "ERR This Redis instance is not configured to use an ACL file. You may want \
+                    to specify users via the ACL SETUSER command and then issue a CONFIG \
+                    REWRITE (assuming you have a Redis configuration file set) in order to store \
+                    users in the Redis configuration."
+                .into(),
+        );
+    }
+    Ok(path)
+}
+
+fn acl_load(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let path = acl_file(ctx)?;
+    let gone = ctx
+        .srv
+        .acl
+        .load_file(&path)
+        .map_err(|e| CmdError::owned(format!("ERR {e}")))?;
+    close_connections(ctx, &gone);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn acl_save(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let path = acl_file(ctx)?;
+    if let Err(e) = ctx.srv.acl.save_file(&path) {
+        tracing::warn!("Saving ACLs to '{path}': {e}");
+        return Err(
+            "ERR There was an error trying to save the ACLs. Please check the server \
+                    logs for more information"
+                .into(),
+        );
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 const HELP: &[&str] = &[

@@ -347,6 +347,12 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     }
     srv.set_me();
     srv.apply_config();
+    let aclfile = srv.config.get("aclfile");
+    if !aclfile.is_empty() {
+        srv.acl
+            .load_file(&aclfile)
+            .map_err(|e| format!("Aborting Eddy startup because of ACL errors: {e}"))?;
+    }
     srv.loading.store(true, Ordering::Release);
     srv.persist
         .loading_started_ms
