@@ -211,8 +211,8 @@ fn subs(t: &Table, id: usize) -> std::ops::Range<usize> {
     id + 1..id + 1 + t.specs[id].subcommands.len()
 }
 
-/// Each command id's categories, one bit per [`CATEGORIES`] entry. Containers have none of
-/// their own (their subcommands do), as in Redis.
+/// Each command id's categories, one bit per [`CATEGORIES`] entry (a container has its own,
+/// `@slow` mostly, as in Redis).
 fn category_bits() -> &'static [u32] {
     static BITS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
     BITS.get_or_init(|| {
@@ -223,7 +223,7 @@ fn category_bits() -> &'static [u32] {
                 let cats = spec.categories();
                 let mut bits = 0;
                 for (i, c) in CATEGORIES.iter().enumerate() {
-                    if spec.subcommands.is_empty() && cats.contains(c) {
+                    if cats.contains(c) {
                         bits |= 1 << i;
                     }
                 }
@@ -233,12 +233,12 @@ fn category_bits() -> &'static [u32] {
     })
 }
 
-/// Whether command `id` is in category `cat` (`all`: every command but the containers).
+/// Whether command `id` is in category `cat` (`all`: every command).
 pub fn in_category(id: usize, cat: &str) -> bool {
     let bits = category_bits()[id];
     match CATEGORIES.iter().position(|c| *c == cat) {
         Some(i) => bits & (1 << i) != 0,
-        None => cat == "all" && table().specs[id].subcommands.is_empty(),
+        None => cat == "all",
     }
 }
 

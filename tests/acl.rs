@@ -233,6 +233,81 @@ fn setuser_command_rules_are_compacted() {
     }
 }
 
+/// The listed rules are the user's permissions: random command rules, listed and applied to a
+/// fresh user, give the same line and the same DRYRUN answers for a spread of commands.
+#[test]
+fn listed_rules_recreate_the_same_permissions() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut rng = common::Rng::seeded("listed_rules_recreate_the_same_permissions");
+    let cats = w("keyspace read write set sortedset list hash string bitmap hyperloglog geo \
+                  stream pubsub admin fast slow blocking dangerous connection transaction scripting");
+    let cmds = w(
+        "get set del hset lpush sadd zadd config config|get config|set client \
+                  client|list acl|whoami multi exec publish keys scan expire incr xadd eval",
+    );
+    let probes = [
+        "get k",
+        "set k v",
+        "del k",
+        "hset k f v",
+        "lpush k v",
+        "sadd k m",
+        "zadd k 1 m",
+        "config get x",
+        "config set x y",
+        "client list",
+        "acl whoami",
+        "multi",
+        "exec",
+        "publish c m",
+        "keys *",
+        "scan 0",
+        "expire k 1",
+        "incr k",
+        "xadd k * f v",
+        "flushall",
+        "object encoding k",
+        "blpop k 0",
+        "sort k",
+        "swapdb 0 1",
+        "slowlog get",
+        "type k",
+    ];
+    let allowed = |c: &mut redis::Connection, user: &str| -> Vec<bool> {
+        let ask = |p: &&str| qv(c, &w(&format!("ACL DRYRUN {user} {p}"))) == Value::Okay;
+        probes.iter().map(ask).collect()
+    };
+    for _ in 0..40 {
+        let mut rules = vec!["~*".to_string(), "&*".to_string()];
+        if rng.below(3) == 0 {
+            rules.push("+@all".into());
+        }
+        for _ in 0..=rng.below(5) {
+            let sign = if rng.below(2) == 0 { '+' } else { '-' };
+            rules.push(match rng.below(2) {
+                0 => format!("{sign}@{}", cats[rng.below(cats.len() as u64) as usize]),
+                _ => format!("{sign}{}", cmds[rng.below(cmds.len() as u64) as usize]),
+            });
+        }
+        let _: i64 = q(&mut c, &w("ACL DELUSER t t2"));
+        ok(&mut c, &format!("ACL SETUSER t {}", rules.join(" ")));
+        let line = acl_line(&mut c, "t");
+        let listed = line.trim_start_matches("user t ");
+        ok(&mut c, &format!("ACL SETUSER t2 {listed}"));
+        assert_eq!(
+            acl_line(&mut c, "t2"),
+            format!("user t2 {listed}"),
+            "{rules:?}"
+        );
+        assert_eq!(
+            allowed(&mut c, "t"),
+            allowed(&mut c, "t2"),
+            "{rules:?} listed as {line}"
+        );
+    }
+}
+
 #[test]
 fn getuser_reports_each_field_in_both_protocols() {
     let srv = Server::start();
