@@ -360,6 +360,14 @@ impl Rules {
                     }
                 }
                 Some(b'~') | Some(b'%') => {
+                    // Redis refuses any pattern after `allkeys` before reading the pattern.
+                    if self.allkeys {
+                        return Err(
+                            "Adding a pattern after the * pattern (or the 'allkeys' flag) \
+                                    is not valid and does not have any effect. Try 'resetkeys' \
+                                    to start with an empty list of patterns",
+                        );
+                    }
                     let (read, write, pat) = if rule[0] == b'~' {
                         (true, true, &rule[1..])
                     } else {
@@ -374,13 +382,6 @@ impl Rules {
                             &rule[tilde + 1..],
                         )
                     };
-                    if self.allkeys {
-                        return Err(
-                            "Adding a pattern after the * pattern (or the 'allkeys' flag) \
-                                    is not valid and does not have any effect. Try 'resetkeys' \
-                                    to start with an empty list of patterns",
-                        );
-                    }
                     if pat == b"*" && read && write {
                         self.allkeys = true;
                         self.keys.clear();

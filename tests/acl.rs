@@ -375,6 +375,8 @@ fn setuser_errors_name_the_rule_and_change_nothing() {
             "The password you are trying to remove from the user does not exist".into(),
         ),
         ("allkeys ~a", "~a", after_all("patterns", "keys")),
+        // Checked before the pattern is read.
+        ("allkeys %~x", "%~x", after_all("patterns", "keys")),
         ("allchannels &b", "&b", after_all("channels", "channels")),
     ];
     for (rules, bad, why) in cases {
@@ -769,6 +771,10 @@ fn setuser_changes_reach_connections_already_logged_in() {
     assert_eq!(qv(&mut c, &w("PING")), Value::SimpleString("PONG".into()));
     assert_eq!(q::<String>(&mut c, &w("ACL WHOAMI")), "lee");
     assert_eq!(e(&mut srv.conn(), "AUTH lee lpw"), WRONGPASS);
+    // CLIENT KILL USER names a user that must exist.
+    let nosuch = "ERR No such user 'nosuch'";
+    assert_eq!(e(&mut admin, "CLIENT KILL USER nosuch"), nosuch);
+    assert_eq!(q::<i64>(&mut admin, &w("CLIENT KILL USER lee")), 1);
 }
 
 /// With `aclfile`: users come from it at start, ACL SAVE writes them, ACL LOAD replaces them

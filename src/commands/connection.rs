@@ -440,6 +440,14 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
             return Err(error::SYNTAX.into());
         }
     }
+    if let Some(u) = user {
+        if ctx.srv.acl.get(u).is_none() {
+            return Err(CmdError::owned(format!(
+                "ERR No such user '{}'",
+                error::c_text(u)
+            )));
+        }
+    }
     let mut n = 0;
     for cl in &clients {
         let hit = id.is_none_or(|i| cl.id == i)
