@@ -202,12 +202,8 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     ],
 }];
 
-fn user_of<'a>(ctx: &'a Ctx) -> &'a Arc<crate::acl::User> {
-    ctx.sess.user.as_ref().unwrap_or(&ctx.srv.acl.default)
-}
-
 fn acl_whoami(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    let name = user_of(ctx).name.clone();
+    let name = ctx.sess.user_in(&ctx.srv.acl).name.clone();
     ctx.out.bulk(&name);
     Ok(())
 }

@@ -354,12 +354,7 @@ fn run_queued(ctx: &mut Ctx, q: &Queue) {
         };
         let args = Args::new(&q.bytes, q.ranges.get(from..to).unwrap_or(&[]));
         // The rules may have changed since the command was queued: each is checked again.
-        let denied = match ctx.sess.restricted(&ctx.srv.acl) {
-            Some(user) => user.rules().check(id, r.spec, args).err(),
-            None => None,
-        };
-        if let Some(d) = denied {
-            super::acl_denied(ctx, &d, "multi", id);
+        if let Some(d) = super::acl_refused(ctx, id, args, "multi") {
             ctx.out.error(&d.exec_error());
             continue;
         }

@@ -1099,12 +1099,8 @@ unsafe fn dispatch(
     if r.spec.flags & flag::NOSCRIPT != 0 {
         return refuse(error::SCRIPT_NOSCRIPT_CMD);
     }
-    if let Some(user) = ctx.sess.restricted(&ctx.srv.acl) {
-        let denied = user.rules().check(r.id, r.spec, argv).err();
-        if let Some(d) = denied {
-            commands::acl_denied(ctx, &d, "lua", r.id);
-            return refuse(d.script_error());
-        }
+    if let Some(d) = commands::acl_refused(ctx, r.id, argv, "lua") {
+        return refuse(d.script_error());
     }
     if stream_block(&argv) {
         return Reply::Error(error::script_stream_block(argv.get(0)));

@@ -170,6 +170,12 @@ impl Session {
         self.authenticated = true;
     }
 
+    /// The user logged in.
+    #[inline]
+    pub fn user_in<'a>(&'a self, acl: &'a crate::acl::Acl) -> &'a Arc<crate::acl::User> {
+        self.user.as_ref().unwrap_or(&acl.default)
+    }
+
     /// The user whose rules this session's commands must pass, unless that user may do
     /// anything; `None` also for the server's own sessions.
     #[inline]
@@ -177,7 +183,7 @@ impl Session {
         if !self.pushes {
             return None;
         }
-        let u = self.user.as_ref().unwrap_or(&acl.default);
+        let u = self.user_in(acl);
         (!u.unrestricted()).then_some(u)
     }
 
