@@ -769,6 +769,8 @@ impl Acl {
     /// `requirepass`, when it changed: the default user's only password, or `nopass` when
     /// empty.
     pub fn set_requirepass(&self, pass: &str) {
+        // As SETUSER does, so a concurrent one is not undone.
+        let _users = self.users.write();
         {
             let mut last = self.requirepass.lock();
             if last.as_deref() == Some(pass) {
@@ -816,8 +818,10 @@ impl Acl {
     /// ACL SETUSER: applies `rules` to a copy of the user's rules (a new user's when it does not
     /// exist) and stores them only if every rule applied. The error names the failing rule.
     pub fn set_user(&self, name: &[u8], rules: &[&[u8]]) -> Result<(), String> {
-        let existing = self.get(name);
-        let mut r = match &existing {
+        // Held throughout: two SETUSERs of one user must not both start from the old rules.
+        let mut users = self.users.write();
+        let existing = users.get(name);
+        let mut r = match existing {
             Some(u) => u.rules().clone(),
             None => Rules::empty(),
         };
@@ -832,15 +836,7 @@ impl Acl {
         match existing {
             Some(u) => u.store(r),
             None => {
-                let mut users = self.users.write();
-                match users.get(name) {
-                    // Created meanwhile by another SETUSER: the later one wins, as it would
-                    // had they run one after the other.
-                    Some(u) => u.store(r),
-                    None => {
-                        users.insert(name.to_vec(), Arc::new(User::new(name, r)));
-                    }
-                }
+                users.insert(name.to_vec(), Arc::new(User::new(name, r)));
             }
         }
         Ok(())
