@@ -209,7 +209,10 @@ fn lfu_counts_accesses_and_evicts_the_least_used_keys() {
         restore_with(&mut c, &dump, &format!("hot:{i}"), "FREQ", 200);
     }
     let used = counted(&mut c);
-    let evicted = evict_down_to(&mut c, used - 300 * 600);
+    // Room for ~450 of the 500 cold keys: the live count is published per thread in 64 KiB
+    // steps (`util::alloc`), so a smaller cut can be met by a publish alone (CI once stopped
+    // at 53 evictions with 300 keys' worth).
+    let evicted = evict_down_to(&mut c, used - 450 * 600);
     let hot_gone = gone(&mut c, "hot:", 1500);
     assert!(
         hot_gone * 2 < evicted,
