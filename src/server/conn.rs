@@ -112,14 +112,15 @@ async fn run_loop<T: Transport, C: Codec>(
             let n = tokio::select! {
                 r = sock.read_buf(&mut inbuf) => r,
                 m = next_push(&mut sess.feed) => {
-                    let Some(m) = m else {
+                    match (m, sess.feed.as_mut()) {
+                        (Some(m), Some(feed)) => {
+                            let sent = write_pushes(srv, sock, codec, m, feed, killed.as_mut());
+                            if sent.await.is_err() {
+                                return None;
+                            }
+                        }
                         // The task ended (its error, if any, was its last message).
-                        sess.feed = None;
-                        continue;
-                    };
-                    let Some(feed) = sess.feed.as_mut() else { continue };
-                    if write_pushes(srv, sock, codec, m, feed, killed.as_mut()).await.is_err() {
-                        return None;
+                        _ => sess.feed = None,
                     }
                     continue;
                 }
@@ -363,7 +364,7 @@ async fn write_pushes<T: Transport, C: Codec>(
     killable(sock.write_all_bufs(&msgs), killed).await
 }
 
-/// The next pub/sub message for this connection (never, without subscriptions).
+/// The next change-feed push for this connection (never, without a subscription).
 async fn next_push(
     feed: &mut Option<crate::changes::subscribe::Subscription>,
 ) -> Option<Arc<PushMsg>> {
@@ -373,6 +374,7 @@ async fn next_push(
     }
 }
 
+/// The next pub/sub message for this connection (never, without subscriptions).
 async fn next_message(ps: &mut Option<Box<crate::pubsub::ClientSubs>>) -> Option<bytes::Bytes> {
     match ps {
         Some(p) => p.recv().await,
