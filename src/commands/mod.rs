@@ -592,12 +592,7 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
         ctx.out.error(error::NOAUTH);
         return;
     }
-    let context = if ctx.sess.tx.in_multi() {
-        "multi"
-    } else {
-        "toplevel"
-    };
-    if let Some(d) = acl_refused(ctx, r.id, args, context) {
+    if let Some(d) = acl_refused(ctx, r.id, args, AclContext::Client) {
         st.rejected.fetch_add(1, Ordering::Relaxed);
         ctx.sess.tx.flag();
         ctx.out.error(&d.error());
@@ -634,14 +629,25 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     logged_call(ctx, r, args, clock);
 }
 
+/// Where a command an ACL refused was to run (the ACL LOG's `context`).
+#[derive(Clone, Copy)]
+pub enum AclContext {
+    /// Sent by the client: `toplevel`, or `multi` when queued in a transaction.
+    Client,
+    /// Run by EXEC.
+    Exec,
+    /// Called by a script.
+    Script,
+}
+
 /// Why the session's user may not run command `id` with `args`, if it may not; the refusal is
-/// recorded in the ACL log under `context`. Users that may do anything cost one load.
+/// recorded in the ACL log. Users that may do anything cost one load.
 #[inline]
 pub fn acl_refused(
     ctx: &Ctx,
     id: usize,
     args: Args,
-    context: &'static str,
+    context: AclContext,
 ) -> Option<crate::acl::Denied> {
     let user = ctx.sess.restricted(&ctx.srv.acl)?;
     let d = user.rules().check(id, table().specs[id], args).err()?;
@@ -650,7 +656,12 @@ pub fn acl_refused(
 }
 
 #[cold]
-fn acl_log(ctx: &Ctx, d: &crate::acl::Denied, context: &'static str, id: usize) {
+fn acl_log(ctx: &Ctx, d: &crate::acl::Denied, context: AclContext, id: usize) {
+    let context = match context {
+        AclContext::Client if !ctx.sess.tx.in_multi() => "toplevel",
+        AclContext::Client | AclContext::Exec => "multi",
+        AclContext::Script => "lua",
+    };
     let info = ctx.sess.info.line(&table().full_names[id]);
     let user = ctx.sess.user_in(&ctx.srv.acl);
     ctx.srv.acl.log_denied(d, context, user, info, ctx.now);

@@ -354,7 +354,7 @@ fn run_queued(ctx: &mut Ctx, q: &Queue) {
         };
         let args = Args::new(&q.bytes, q.ranges.get(from..to).unwrap_or(&[]));
         // The rules may have changed since the command was queued: each is checked again.
-        if let Some(d) = super::acl_refused(ctx, id, args, "multi") {
+        if let Some(d) = super::acl_refused(ctx, id, args, super::AclContext::Exec) {
             ctx.out.error(&d.exec_error());
             continue;
         }

@@ -1099,7 +1099,7 @@ unsafe fn dispatch(
     if r.spec.flags & flag::NOSCRIPT != 0 {
         return refuse(error::SCRIPT_NOSCRIPT_CMD);
     }
-    if let Some(d) = commands::acl_refused(ctx, r.id, argv, "lua") {
+    if let Some(d) = commands::acl_refused(ctx, r.id, argv, commands::AclContext::Script) {
         return refuse(d.script_error());
     }
     if stream_block(&argv) {
