@@ -41,6 +41,7 @@ use sha2::{Digest, Sha256};
 
 use crate::commands::{table, CommandSpec, Table};
 use crate::util::glob::glob_match;
+use crate::util::hex;
 
 /// Redis 7.0's categories, in the order `ACL CAT` and COMMAND INFO list them
 /// (`ACLCommandCategories`).
@@ -189,10 +190,6 @@ impl Denied {
 
 fn sha256(pass: &[u8]) -> [u8; 32] {
     Sha256::digest(pass).into()
-}
-
-fn hex(h: &[u8]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(s: &[u8]) -> Option<[u8; 32]> {
@@ -699,14 +696,11 @@ pub struct User {
 
 impl User {
     fn new(name: &[u8], rules: Rules) -> User {
-        let u = User {
+        User {
             name: name.to_vec(),
             unrestricted: AtomicBool::new(rules.unrestricted()),
             rules: RwLock::new(rules),
-        };
-        u.unrestricted
-            .store(u.rules.read().unrestricted(), Ordering::Relaxed);
-        u
+        }
     }
 
     #[inline]
@@ -943,7 +937,7 @@ impl Acl {
         self.log(d.reason(), context, d.object(), &user.name, info, now);
     }
 
-    /// Runs `f` over the newest `n` entries.
+    /// Runs `f` over the entries, newest first.
     pub fn with_log<R>(&self, f: impl FnOnce(&VecDeque<LogEntry>) -> R) -> R {
         f(&self.log.lock())
     }

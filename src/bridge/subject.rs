@@ -49,9 +49,7 @@ pub fn key_token(key: &[u8]) -> String {
     s.truncate(cut);
     let h = Sha256::digest(key);
     s.push('~');
-    for b in &h[..8] {
-        s.push_str(&format!("{b:02x}"));
-    }
+    s.push_str(&crate::util::hex(&h[..8]));
     s
 }
 

@@ -346,11 +346,7 @@ fn acl_genpass(ctx: &mut Ctx, a: Args) -> CmdResult {
                 .into(),
         );
     }
-    let chars = (bits as usize).div_ceil(4);
-    let mut bytes = vec![0u8; chars.div_ceil(2)];
-    rand::fill(&mut bytes[..]);
-    let mut hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    hex.truncate(chars);
+    let hex = crate::server::random_hex((bits as usize).div_ceil(4));
     ctx.out.bulk(hex.as_bytes());
     Ok(())
 }

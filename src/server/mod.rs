@@ -104,7 +104,8 @@ fn log_memory(config: &Config) -> usize {
     }
 }
 
-fn random_hex(n: usize) -> String {
+/// `n` random hexadecimal digits (the run id, ACL GENPASS).
+pub fn random_hex(n: usize) -> String {
     use rand::Rng;
     let mut r = rand::rng();
     (0..n)

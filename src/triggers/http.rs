@@ -55,9 +55,7 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let tag = mac.finalize().into_bytes();
     let mut s = String::with_capacity(7 + tag.len() * 2);
     s.push_str("sha256=");
-    for b in tag {
-        s.push_str(&format!("{b:02x}"));
-    }
+    s.push_str(&crate::util::hex(&tag));
     s
 }
 

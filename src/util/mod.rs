@@ -32,6 +32,16 @@ pub fn c_str(b: &[u8]) -> &[u8] {
     &b[..memchr::memchr(0, b).unwrap_or(b.len())]
 }
 
+/// `bytes` as lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
 /// C's `isspace` in the "C" locale, which (unlike Rust's `is_ascii_whitespace`) includes the
 /// vertical tab.
 pub fn is_c_space(c: u8) -> bool {
