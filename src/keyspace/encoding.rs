@@ -375,6 +375,11 @@ pub fn decode_value(r: &mut Reader) -> Option<Value> {
     }
 }
 
+/// CRC-64/Jones, Redis's checksum of DUMP payloads and RDB files.
+pub fn crc64(b: &[u8]) -> u64 {
+    CRC64.checksum(b)
+}
+
 pub fn dump(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     encode_value(v, &mut out);

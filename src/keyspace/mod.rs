@@ -63,7 +63,7 @@ use crate::changes::log::ChangeLog;
 use crate::changes::log::Images;
 use crate::changes::{ChangeKind, Recorder, Who};
 use crate::error::{CmdResult, WRONGTYPE};
-use crate::persistence::snapshot::{serialize_shard, SnapJob};
+use crate::persistence::snapshot::SnapJob;
 use value::{Key, Str, Value, ValueType};
 
 pub type Hasher = foldhash::fast::FixedState;
@@ -266,7 +266,7 @@ impl Keyspace {
         for (i, g) in guards.iter_mut() {
             if g.snap_pending {
                 let mut body = Vec::new();
-                serialize_shard(g, &mut body);
+                job.serialize(g, &mut body);
                 g.snap_pending = false;
                 job.blocks.lock().push((*i, body));
             }

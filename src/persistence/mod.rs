@@ -21,6 +21,7 @@
 //! where there is none (not Linux) nothing is decided. `EDDY_BOOT_ID_FILE` names another file
 //! to read it from: for tests only, to simulate a reboot.
 
+pub mod rdb;
 pub mod recovery;
 pub mod snapshot;
 

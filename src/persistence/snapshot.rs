@@ -40,6 +40,27 @@ pub struct SnapJob {
     pub blocks: Mutex<Vec<(usize, Vec<u8>)>>,
     /// The function libraries as of N (a FUNCTION DUMP payload), if any.
     pub functions: Option<Vec<u8>>,
+    /// How shards are serialised: for the snapshot file, or as an RDB file for a replica.
+    pub format: Format,
+}
+
+/// What a snapshot's shard bodies are written as.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    /// This module's block bodies, for `snapshot.eddy`.
+    Eddy,
+    /// RDB key entries (`persistence::rdb`), for a replica's full synchronisation.
+    Rdb,
+}
+
+impl SnapJob {
+    /// Serialises one shard in the job's format (the saver, and writers copying on write).
+    pub fn serialize(&self, sh: &Shard, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Eddy => serialize_shard(sh, out),
+            Format::Rdb => super::rdb::serialize_shard(sh, out),
+        }
+    }
 }
 
 /// Serialises one shard (every database) into `out`.
@@ -62,6 +83,12 @@ pub fn serialize_shard(sh: &Shard, out: &mut Vec<u8>) {
 /// Starts a snapshot. Must be called with the world lock held exclusively. Returns `None` if
 /// one is already running.
 pub fn start(srv: &Server) -> Option<Arc<SnapJob>> {
+    start_as(srv, Format::Eddy)
+}
+
+/// [`start`] for a snapshot written in `format`. Only one snapshot runs at a time, whatever its
+/// format: the keyspace's copy-on-write marks serve one job.
+pub fn start_as(srv: &Server, format: Format) -> Option<Arc<SnapJob>> {
     if srv.persist.bgsave_in_progress.swap(true, Ordering::AcqRel) {
         return None;
     }
@@ -76,6 +103,7 @@ pub fn start(srv: &Server) -> Option<Arc<SnapJob>> {
             .scripts
             .has_functions()
             .then(|| srv.scripts.function_dump()),
+        format,
     });
     srv.persist
         .bgsave_started_ms
@@ -114,6 +142,41 @@ pub fn finish(srv: &Server, job: Arc<SnapJob>) -> std::io::Result<()> {
     res
 }
 
+/// Serialises every shard still pending and hands each body to `put`, with the bodies writers
+/// serialised before touching their shards: every shard's state as of the job's offset, once.
+/// The keyspace is never locked while `put` runs.
+pub fn walk_shards(
+    srv: &Server,
+    job: &SnapJob,
+    mut put: impl FnMut(usize, &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let ks = &srv.keyspace;
+    let mut body = Vec::new();
+    for i in 0..ks.nshards() {
+        body.clear();
+        let mine = ks.with_shard(i, |sh| {
+            if sh.snap_pending {
+                job.serialize(sh, &mut body);
+                sh.snap_pending = false;
+                true
+            } else {
+                false
+            }
+        });
+        if mine {
+            put(i, &body)?;
+        }
+        let done: Vec<(usize, Vec<u8>)> = std::mem::take(&mut *job.blocks.lock());
+        for (s, b) in done {
+            put(s, &b)?;
+        }
+    }
+    for (s, b) in std::mem::take(&mut *job.blocks.lock()) {
+        put(s, &b)?;
+    }
+    Ok(())
+}
+
 fn write_file(srv: &Server, job: &SnapJob) -> std::io::Result<()> {
     let dir = std::path::PathBuf::from(srv.config.get("dir"));
     let tmp = dir.join(format!("{}.tmp", super::SNAPSHOT_FILE));
@@ -126,7 +189,6 @@ fn write_file(srv: &Server, job: &SnapJob) -> std::io::Result<()> {
     let eb = &epoch.as_bytes()[..epoch.len().min(255)];
     w.write_all(&[eb.len() as u8])?;
     w.write_all(eb)?;
-    let ks = &srv.keyspace;
     let mut written = 0u32;
     let mut put = |w: &mut BufWriter<File>, shard: usize, body: &[u8]| -> std::io::Result<()> {
         if body.is_empty() {
@@ -140,29 +202,7 @@ fn write_file(srv: &Server, job: &SnapJob) -> std::io::Result<()> {
         written += 1;
         Ok(())
     };
-    let mut body = Vec::new();
-    for i in 0..ks.nshards() {
-        body.clear();
-        let mine = ks.with_shard(i, |sh| {
-            if sh.snap_pending {
-                serialize_shard(sh, &mut body);
-                sh.snap_pending = false;
-                true
-            } else {
-                false
-            }
-        });
-        if mine {
-            put(&mut w, i, &body)?;
-        }
-        let done: Vec<(usize, Vec<u8>)> = std::mem::take(&mut *job.blocks.lock());
-        for (s, b) in done {
-            put(&mut w, s, &b)?;
-        }
-    }
-    for (s, b) in std::mem::take(&mut *job.blocks.lock()) {
-        put(&mut w, s, &b)?;
-    }
+    walk_shards(srv, job, |shard, body| put(&mut w, shard, body))?;
     if let Some(f) = &job.functions {
         w.write_all(&[2])?;
         w.write_all(&(f.len() as u64).to_le_bytes())?;

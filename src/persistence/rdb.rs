@@ -1,0 +1,134 @@
+//! RDB files: the keyspace as Redis's own dump format, for replicas' full synchronisation
+//! (`server::replication`) — a Redis replica, or `redis-cli --rdb`, loads it as it loads a
+//! Redis primary's.
+//!
+//! The image comes from an ordinary snapshot job ([`snapshot::start_as`] with
+//! [`Format::Rdb`]): the same copy-on-write at shard granularity that BGSAVE uses, so the file is
+//! the keyspace exactly as of one log offset and the server keeps serving while it is built.
+//! Only the shard bodies differ: key entries in RDB form instead of the snapshot file's.
+//!
+//! ## Layout (RDB version 10, what Redis 7.0 writes and reads)
+//! ```text
+//! "REDIS0010" | aux fields (0xFA name value) | function libraries (0xF5 code)
+//! per database a shard holds keys of: 0xFE db | entries: [0xFC u64 expire-at ms] type key body
+//! 0xFF | u64 CRC-64/Jones of everything before, little-endian
+//! ```
+//! Values are `keyspace::encoding`'s RDB object encoding (type byte, then the body), the same
+//! bytes DUMP carries; RDB puts the key between the two. A database may be selected more than
+//! once (each shard holds a slice of every database); Redis's loader allows that.
+//!
+//! [`snapshot::start_as`]: super::snapshot::start_as
+
+use std::sync::atomic::Ordering;
+
+use super::snapshot::{self, Format};
+use crate::keyspace::encoding::{crc64, encode_value, unseal, write_len, write_string};
+use crate::keyspace::Shard;
+use crate::server::Server;
+
+const RDB_VERSION: &[u8] = b"REDIS0010";
+const OPCODE_FUNCTION2: u8 = 245;
+const OPCODE_AUX: u8 = 250;
+const OPCODE_EXPIRETIME_MS: u8 = 252;
+const OPCODE_SELECTDB: u8 = 254;
+const OPCODE_EOF: u8 = 255;
+
+/// Writes one shard's keys (every database) as RDB entries.
+pub fn serialize_shard(sh: &Shard, out: &mut Vec<u8>) {
+    let mut key = Vec::new();
+    for (db, d) in sh.dbs.iter().enumerate() {
+        if d.keys.is_empty() {
+            continue;
+        }
+        out.push(OPCODE_SELECTDB);
+        write_len(out, db as u64);
+        for (k, v) in d.keys.iter() {
+            let exp = (!d.expires.is_empty()).then(|| d.expires.get(k)).flatten();
+            if let Some(at) = exp {
+                out.push(OPCODE_EXPIRETIME_MS);
+                out.extend_from_slice(&at.to_le_bytes());
+            }
+            let start = out.len();
+            encode_value(v, out);
+            key.clear();
+            write_string(&mut key, k);
+            // The type byte comes first, then the key, then the body.
+            out.splice(start + 1..start + 1, key.iter().copied());
+        }
+    }
+}
+
+/// What an RDB file carries (a replica may ask for less: `REPLCONF rdb-filter-only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    pub keys: bool,
+    pub functions: bool,
+}
+
+/// Takes a snapshot of the keyspace as an RDB file. Waits for a running BGSAVE to end first
+/// (one snapshot runs at a time). Blocking: call it off the async workers. Returns the log
+/// offset the image covers (every change after it is still to be sent) and the file.
+pub fn build(srv: &Server, parts: Parts) -> (u64, Vec<u8>) {
+    let job = parts.keys.then(|| loop {
+        if let Some(job) = {
+            let _w = srv.world.write();
+            snapshot::start_as(srv, Format::Rdb)
+        } {
+            break job;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    });
+    let (offset, ts, functions) = match &job {
+        Some(j) => (j.offset, j.ts, j.functions.clone()),
+        None => {
+            let _w = srv.world.write();
+            let f = srv.scripts.has_functions();
+            (
+                crate::keyspace::txn::applied_offset(&srv.log),
+                crate::util::now_ms(),
+                f.then(|| srv.scripts.function_dump()),
+            )
+        }
+    };
+    let mut out = Vec::with_capacity(1 << 16);
+    out.extend_from_slice(RDB_VERSION);
+    let aux = |out: &mut Vec<u8>, k: &str, v: &str| {
+        out.push(OPCODE_AUX);
+        write_string(out, k.as_bytes());
+        write_string(out, v.as_bytes());
+    };
+    aux(
+        &mut out,
+        "redis-ver",
+        crate::commands::connection::REDIS_VERSION,
+    );
+    aux(&mut out, "redis-bits", "64");
+    aux(&mut out, "ctime", &(ts / 1000).to_string());
+    aux(
+        &mut out,
+        "used-mem",
+        &crate::util::alloc::used().to_string(),
+    );
+    aux(&mut out, "aof-base", "0");
+    let functions = functions.filter(|_| parts.functions);
+    if let Some(body) = functions.as_deref().and_then(|f| unseal(f).ok()) {
+        // FUNCTION DUMP's body is already a run of FUNCTION2 opcodes with their code.
+        debug_assert!(body.first().is_none_or(|&b| b == OPCODE_FUNCTION2));
+        out.extend_from_slice(body);
+    }
+    if let Some(job) = job {
+        // Writing into memory cannot fail.
+        let _ = snapshot::walk_shards(srv, &job, |_, body| {
+            out.extend_from_slice(body);
+            Ok(())
+        });
+        srv.keyspace.end_snapshot();
+        srv.persist
+            .bgsave_in_progress
+            .store(false, Ordering::Release);
+    }
+    out.push(OPCODE_EOF);
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    (offset, out)
+}
