@@ -12,6 +12,7 @@ use super::{cmd, container, flag::*, table, CommandSpec, Ctx};
 use crate::error::{self, CmdError, CmdResult};
 use crate::protocol::resp::Args;
 use crate::pubsub::{monitor, tracking, ClientSubs};
+use crate::server::clients::ClientClass;
 use crate::server::session::{Action, ReplyMode};
 
 const C: &[&str] = &["connection"];
@@ -314,30 +315,11 @@ fn line_of(ctx: &Ctx, info: &crate::server::clients::ClientInfo, current: Option
 
 fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
-    // Some(true): pub/sub clients only; Some(false): normal clients only.
-    let mut pubsub: Option<bool> = None;
+    let mut class = None;
     let mut c = Cursor::new(a, 2);
     while let Some(opt) = c.next_arg() {
         if is(opt, "TYPE") {
-            let t = c.value()?;
-            if !(is(t, "normal")
-                || is(t, "master")
-                || is(t, "replica")
-                || is(t, "slave")
-                || is(t, "pubsub"))
-            {
-                return Err(CmdError::owned(format!(
-                    "ERR Unknown client type '{}'",
-                    error::c_text(t)
-                )));
-            }
-            if is(t, "normal") {
-                pubsub = Some(false);
-            } else if is(t, "pubsub") {
-                pubsub = Some(true);
-            } else {
-                ids = Some(Vec::new());
-            }
+            class = Some(ClientClass::parse(c.value()?)?);
         } else if is(opt, "ID") {
             let mut v = Vec::new();
             while let Some(x) = c.next_arg() {
@@ -357,7 +339,7 @@ fn client_list(ctx: &mut Ctx, a: Args) -> CmdResult {
         if ids.as_ref().is_some_and(|v| !v.contains(&info.id)) {
             continue;
         }
-        if pubsub.is_some_and(|p| p != info.is_pubsub()) {
+        if class.is_some_and(|want| want != info.class()) {
             continue;
         }
         let cur = (info.id == ctx.sess.id).then_some("client|list");
@@ -392,9 +374,7 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut addr: Option<&[u8]> = None;
     let mut laddr: Option<&[u8]> = None;
     let mut user: Option<&[u8]> = None;
-    // Some(Some(true)): pub/sub clients; Some(Some(false)): normal ones; Some(None): none
-    // (master, replica: Eddy has neither).
-    let mut class: Option<Option<bool>> = None;
+    let mut class = None;
     let mut skipme = true;
     let mut maxage: Option<u64> = None;
     let mut c = Cursor::new(a, 2);
@@ -414,18 +394,7 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
         } else if is(opt, "USER") {
             user = Some(v);
         } else if is(opt, "TYPE") {
-            if is(v, "normal") {
-                class = Some(Some(false));
-            } else if is(v, "pubsub") {
-                class = Some(Some(true));
-            } else if is(v, "master") || is(v, "replica") || is(v, "slave") {
-                class = Some(None);
-            } else {
-                return Err(CmdError::owned(format!(
-                    "ERR Unknown client type '{}'",
-                    error::c_text(v)
-                )));
-            }
+            class = Some(ClientClass::parse(v)?);
         } else if is(opt, "SKIPME") {
             skipme = if is(v, "yes") {
                 true
@@ -454,7 +423,7 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
             && addr.is_none_or(|x| cl.addr.as_bytes() == x)
             && laddr.is_none_or(|x| cl.laddr.as_bytes() == x)
             && user.is_none_or(|u| u == cl.user_name().as_bytes())
-            && class.is_none_or(|want| want == Some(cl.is_pubsub()))
+            && class.is_none_or(|want| want == cl.class())
             && maxage.is_none_or(|m| cl.created.elapsed().as_secs() >= m)
             && !(skipme && cl.id == ctx.sess.id);
         if hit {

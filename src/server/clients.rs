@@ -51,6 +51,8 @@ pub struct ClientInfo {
     pub omem: AtomicUsize,
     /// In MONITOR mode (flag `O`).
     pub monitor: AtomicBool,
+    /// A replica's connection, after its PSYNC or SYNC (flag `S`, type `replica`).
+    pub replica: AtomicBool,
     /// Waiting for CLIENT PAUSE to end (flag `b`, counted in `blocked_clients`, as in Redis).
     pub paused: AtomicBool,
     /// CLIENT TRACKING state bits (`pubsub::tracking::FLAG_*`: flags `t`, `R`, `B`).
@@ -65,6 +67,37 @@ pub struct ClientInfo {
     /// The user logged in, when not `default` (CLIENT LIST `user=`; ACL DELUSER closes the
     /// connections of the users it deletes).
     pub user: Mutex<Option<Arc<crate::acl::User>>>,
+}
+
+/// Redis's client types. `Master` is never a client here (Eddy is always a primary), but it is
+/// a valid filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientClass {
+    Normal,
+    Master,
+    Replica,
+    PubSub,
+}
+
+impl ClientClass {
+    /// A TYPE filter's value, or Redis's error for an unknown one.
+    pub fn parse(t: &[u8]) -> Result<ClientClass, crate::error::CmdError> {
+        let eq = |w: &str| t.eq_ignore_ascii_case(w.as_bytes());
+        Ok(if eq("normal") {
+            ClientClass::Normal
+        } else if eq("master") {
+            ClientClass::Master
+        } else if eq("replica") || eq("slave") {
+            ClientClass::Replica
+        } else if eq("pubsub") {
+            ClientClass::PubSub
+        } else {
+            return Err(crate::error::CmdError::owned(format!(
+                "ERR Unknown client type '{}'",
+                crate::error::c_text(t)
+            )));
+        })
+    }
 }
 
 impl ClientInfo {
@@ -105,6 +138,9 @@ impl ClientInfo {
     /// CLIENT LIST's `flags=`, in Redis's order (`N` when none applies).
     pub fn flags(&self) -> String {
         let mut s = String::new();
+        if self.replica.load(Ordering::Relaxed) {
+            s.push('S');
+        }
         if self.monitor.load(Ordering::Relaxed) {
             s.push('O');
         }
@@ -122,6 +158,17 @@ impl ClientInfo {
             s.push('N');
         }
         s
+    }
+
+    /// The client's type, as CLIENT LIST TYPE and CLIENT KILL TYPE filter by it.
+    pub fn class(&self) -> ClientClass {
+        if self.replica.load(Ordering::Relaxed) {
+            ClientClass::Replica
+        } else if self.is_pubsub() {
+            ClientClass::PubSub
+        } else {
+            ClientClass::Normal
+        }
     }
 
     pub fn door(&self) -> super::door::Door {
@@ -216,6 +263,7 @@ impl Clients {
             ssub: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
+            replica: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             tracking: AtomicU8::new(0),
             redir: AtomicU64::new(0),
