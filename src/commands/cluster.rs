@@ -5,10 +5,10 @@
 //! SLOTS`) learn that there is none. The table keeps Redis's subcommands, arities, flags and ACL
 //! categories, so COMMAND INFO and COMMAND DOCS show what Redis shows.
 //!
-//! REPLICAOF (SLAVEOF) `NO ONE` succeeds: Eddy is always a primary. Eddy does not replicate
-//! from another server through the Redis protocol (its own change log is how changes leave a
-//! server: CHANGES, `__changes__`, triggers), so REPLICAOF `host port` is refused with an error
-//! saying so rather than answered `OK` with nothing behind it.
+//! REPLICAOF (SLAVEOF) `NO ONE` succeeds: Eddy is always a primary. Redis replicas can follow
+//! it (`server::replication`), but Eddy does not replicate from another server, so REPLICAOF
+//! `host port` is refused with an error saying so rather than answered `OK` with nothing behind
+//! it.
 
 use super::args::{int, is};
 use super::{cmd, flag::*, CommandSpec, Ctx};

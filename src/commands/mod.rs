@@ -28,6 +28,7 @@ pub mod keys;
 pub mod latency;
 pub mod lists;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -223,7 +224,7 @@ pub fn subcommand_help(ctx: &mut Ctx, name: &str, lines: &[&str]) {
 }
 
 /// All families' tables.
-fn families() -> [&'static [CommandSpec]; 25] {
+fn families() -> [&'static [CommandSpec]; 26] {
     [
         acl::COMMANDS,
         strings::COMMANDS,
@@ -235,6 +236,7 @@ fn families() -> [&'static [CommandSpec]; 25] {
         connection::COMMANDS,
         server::COMMANDS,
         cluster::COMMANDS,
+        replication::COMMANDS,
         changes::COMMANDS,
         pubsub::COMMANDS,
         introspection::COMMANDS,

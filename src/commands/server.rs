@@ -30,10 +30,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Asynchronously saves the database(s) to disk.", "[SCHEDULE]", "1.0.0", "O(1)"),
     cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | EXCLUSIVE, (0, 0, 0), SV, "server", bgrewriteaof,
         "Asynchronously rewrites the append-only file to disk.", "", "1.0.0", "O(1)"),
-    cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), &["fast", "dangerous", "admin"], "server", role,
-        "Return the role of the instance in the context of replication", "", "2.8.12", "O(1)"),
-    cmd!("wait", 3, NOSCRIPT, (0, 0, 0), &["slow", "connection"], "generic", wait,
-        "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout", "3.0.0", "O(1)"),
     cmd!("lastsave", 1, LOADING | STALE | FAST, (0, 0, 0), &["fast", "dangerous", "admin"], "server", lastsave,
         "Returns the Unix timestamp of the last successful save to disk.", "", "1.0.0", "O(1)"),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, (0, 0, 0), SV, "server", shutdown,
@@ -555,11 +551,16 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         }
         "replication" => {
             kv("role", "master".into());
-            kv("connected_slaves", "0".into());
+            kv("connected_slaves", srv.replicas.len().to_string());
+            for line in srv.replicas.info_lines() {
+                if let Some((k, v)) = line.split_once(':') {
+                    kv(k, v.to_string());
+                }
+            }
             kv("master_failover_state", "no-failover".into());
             kv("master_replid", srv.run_id.clone());
             kv("master_replid2", "0".repeat(40));
-            kv("master_repl_offset", srv.log.last_offset().to_string());
+            kv("master_repl_offset", srv.replicas.repl_offset().to_string());
             kv("second_repl_offset", "-1".into());
             kv("repl_backlog_active", "0".into());
             kv("repl_backlog_size", "1048576".into());
@@ -695,41 +696,6 @@ fn bgrewriteaof(ctx: &mut Ctx, _a: Args) -> CmdResult {
     } else {
         Err("ERR Background append only file rewriting already in progress".into())
     }
-}
-
-/// ROLE: a primary without replicas, at the offset INFO reports as `master_repl_offset`.
-fn role(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(ctx.srv.log.last_offset() as i64);
-    ctx.out.array(0);
-    Ok(())
-}
-
-/// WAIT numreplicas timeout. No replica ever acknowledges, so, as Redis without replicas:
-/// asking for none (or calling it inside EXEC, where nothing blocks) answers 0 at once, and
-/// asking for some answers 0 once the timeout has passed (0: never, here an hour, the longest
-/// this client pauses, as for DEBUG SLEEP).
-fn wait(ctx: &mut Ctx, a: Args) -> CmdResult {
-    let want = int(a.get(1))?;
-    let ms = super::args::int(a.get(2))
-        .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
-    if ms < 0 {
-        return Err(crate::error::TIMEOUT_NEG.into());
-    }
-    ctx.out.int(0);
-    if want > 0 && !crate::keyspace::txn::capturing() {
-        let hour = Duration::from_secs(3600);
-        let d = match ms {
-            0 => hour,
-            ms => Duration::from_millis(ms as u64).min(hour),
-        };
-        ctx.sess.action = Some(Action::Sleep {
-            pause: d,
-            timed: false,
-        });
-    }
-    Ok(())
 }
 
 fn lastsave(ctx: &mut Ctx, _a: Args) -> CmdResult {

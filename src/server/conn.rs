@@ -192,6 +192,29 @@ async fn run_loop<T: Transport, C: Codec>(
             }
             pending |= !inbuf.is_empty();
         }
+        if let Some(Action::WaitReplicas {
+            offset,
+            want,
+            deadline,
+        }) = sess.action
+        {
+            sess.action = None;
+            let acks = async {
+                let acked = srv.replicas.wait_applied(offset, want);
+                match deadline {
+                    Some(d) => drop(tokio::time::timeout_at(d, acked).await),
+                    None => acked.await,
+                }
+            };
+            if !wait_reading(srv, sock, codec, &mut inbuf, sess, acks, killed.as_mut()).await {
+                return None;
+            }
+            let mark = out.mark();
+            out.resp3 = sess.resp3;
+            out.int(srv.replicas.count_applied(offset) as i64);
+            codec.finish(&mut out, mark, 0);
+            pending |= !inbuf.is_empty();
+        }
         if !out.buf.is_empty() {
             srv.stats
                 .net_output_bytes
@@ -233,7 +256,7 @@ async fn run_loop<T: Transport, C: Codec>(
                 srv.request_shutdown();
                 return None;
             }
-            Some(Action::Sleep { .. }) => {}
+            Some(Action::Sleep { .. }) | Some(Action::WaitReplicas { .. }) => {}
             Some(Action::Block(b)) => {
                 let reply =
                     wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;
@@ -263,6 +286,11 @@ async fn run_loop<T: Transport, C: Codec>(
                     return None;
                 }
                 pending = true;
+            }
+            Some(Action::Replica { psync }) => {
+                super::replication::serve(srv, sock, sess, &mut inbuf, psync, killed.as_mut())
+                    .await;
+                return None;
             }
             Some(Action::LogFence(offset)) => {
                 tokio::select! {
@@ -296,7 +324,7 @@ fn release_buffers(inbuf: &mut BytesMut, ab: &mut ArgBuf, out: &mut Out) {
     out.buf = Vec::new();
 }
 
-type Killed<'a, 'b> = std::pin::Pin<&'a mut tokio::sync::futures::Notified<'b>>;
+pub(super) type Killed<'a, 'b> = std::pin::Pin<&'a mut tokio::sync::futures::Notified<'b>>;
 
 /// Writes `buf`, unless the connection is killed first (CLIENT KILL, shutdown, an output
 /// buffer limit): a client that does not read must not keep its connection open.

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod conn;
 pub mod door;
 pub mod pause;
+pub mod replication;
 pub mod session;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -75,6 +76,8 @@ pub struct Server {
     pub slowlog: crate::commands::slowlog::SlowLog,
     /// The latency monitor's events (LATENCY LATEST/HISTORY/...).
     pub latency: crate::commands::latency::Monitor,
+    /// Redis replicas following this server (`replication`).
+    pub replicas: replication::Replicas,
     /// Change-feed pushes encoded once for subscriptions that ask for the same thing.
     pub feed_shares: crate::changes::subscribe::Shares,
     pub stats: Stats,
@@ -147,6 +150,7 @@ impl Server {
             pause: pause::Pause::default(),
             slowlog: Default::default(),
             latency: Default::default(),
+            replicas: Default::default(),
             feed_shares: Default::default(),
             stats: Stats::default(),
             started: Instant::now(),

@@ -28,6 +28,15 @@ pub enum Action {
     /// The next command reads the change log: wait until this offset (the committed end when
     /// it arrived) is readable, then run it (`server::conn`).
     LogFence(u64),
+    /// PSYNC (`psync`) or SYNC: the connection becomes a replica's (`server::replication`).
+    Replica { psync: bool },
+    /// WAIT with replicas connected: reply once `want` of them applied the log up to `offset`,
+    /// or when `deadline` passes, with how many did.
+    WaitReplicas {
+        offset: u64,
+        want: usize,
+        deadline: Option<tokio::time::Instant>,
+    },
 }
 
 /// A registered wait: the waiter, the channel its reply arrives on, and its deadline.
@@ -129,6 +138,8 @@ pub struct Session {
     /// The next log-reading command already waited for [`Action::LogFence`]: it runs as is,
     /// so a steady stream of other clients' writes cannot hold it back again.
     pub log_fenced: bool,
+    /// What this client said with REPLCONF, should it become a replica.
+    pub replconf: super::replication::ReplConf,
 }
 
 impl Session {
@@ -154,6 +165,7 @@ impl Session {
             door: super::door::Door::Resp,
             origin: crate::changes::Origin::Client,
             log_fenced: false,
+            replconf: Default::default(),
         }
     }
 

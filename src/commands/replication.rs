@@ -1,0 +1,157 @@
+//! The replication commands of a primary: the handshake a Redis replica sends (REPLCONF, then
+//! PSYNC or SYNC, after which the connection is the replica's: `server::replication`), ROLE and
+//! WAIT. REPLICAOF, which would make this server a replica, is in `cluster`.
+
+use std::time::Duration;
+
+use super::args::{int, is};
+use super::{cmd, flag::*, CommandSpec, Ctx};
+use crate::error::{self, CmdError, CmdResult};
+use crate::protocol::resp::Args;
+use crate::server::door::Door;
+use crate::server::session::Action;
+
+const ADMIN_CATS: &[&str] = &["admin", "slow", "dangerous"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    cmd!("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), ADMIN_CATS, "server", psync,
+        "Internal command used for replication", "replicationid offset", "2.8.0", ""),
+    cmd!("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, (0, 0, 0), ADMIN_CATS, "server", sync,
+        "Internal command used for replication", "", "1.0.0", ""),
+    cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, (0, 0, 0), ADMIN_CATS, "server", replconf,
+        "An internal command for configuring the replication stream", "", "3.0.0", "O(1)"),
+    cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), &["fast", "dangerous", "admin"], "server", role,
+        "Return the role of the instance in the context of replication", "", "2.8.12", "O(1)"),
+    cmd!("wait", 3, NOSCRIPT, (0, 0, 0), &["slow", "connection"], "generic", wait,
+        "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout", "3.0.0", "O(1)"),
+];
+
+/// PSYNC replicationid offset: always a full synchronisation (`+FULLRESYNC`), whatever the
+/// replica asks to continue from (see `server::replication`).
+fn psync(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    become_replica(ctx, true)
+}
+
+/// SYNC: the pre-2.8 handshake, the image and the stream without the `+FULLRESYNC` line.
+fn sync(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    become_replica(ctx, false)
+}
+
+fn become_replica(ctx: &mut Ctx, psync: bool) -> CmdResult {
+    if ctx.sess.door != Door::Resp {
+        return Err("ERR replicas are served on the RESP port only".into());
+    }
+    ctx.sess.action = Some(Action::Replica { psync });
+    Ok(())
+}
+
+/// REPLCONF option value [option value ...], as Redis answers it: `listening-port`,
+/// `ip-address`, `capa`, `rdb-only` and `rdb-filter-only` are noted (OK); `ACK` and `GETACK` get no reply (a
+/// replica's acknowledgements arrive on its own connection, `server::replication`); anything
+/// else is an error.
+fn replconf(ctx: &mut Ctx, a: Args) -> CmdResult {
+    if a.len().is_multiple_of(2) {
+        return Err(error::SYNTAX.into());
+    }
+    let mut conf = ctx.sess.replconf;
+    for pair in a.iter().skip(1).collect::<Vec<_>>().chunks(2) {
+        let (opt, val) = (pair[0], pair[1]);
+        if is(opt, "listening-port") {
+            conf.port = int(val)?.clamp(0, u16::MAX as i64) as u16;
+        } else if is(opt, "ip-address") {
+            if val.len() >= 46 {
+                return Err(CmdError::from(
+                    "ERR REPLCONF ip-address provided by replica instance is too long: 46 bytes are allowed",
+                ));
+            }
+        } else if is(opt, "capa") {
+        } else if is(opt, "ack") || is(opt, "getack") {
+            return Ok(());
+        } else if is(opt, "rdb-filter-only") {
+            let mut f = crate::server::replication::FilterOnly::default();
+            for word in val
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+            {
+                if !is(word, "functions") {
+                    return Err(CmdError::owned(format!(
+                        "ERR Unsupported rdb-filter-only option: {}",
+                        String::from_utf8_lossy(word)
+                    )));
+                }
+                f.functions = true;
+            }
+            conf.filtered = Some(f);
+        } else if is(opt, "rdb-only") {
+            conf.rdb_only = match int(val) {
+                Ok(0) => false,
+                Ok(1) => true,
+                _ => return Err("ERR value is out of range, must be positive".into()),
+            };
+        } else {
+            return Err(CmdError::owned(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    ctx.sess.replconf = conf;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ROLE: `master`, the replication offset (INFO's `master_repl_offset`) and the online replicas
+/// as `[ip, port, acknowledged offset]`.
+fn role(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    let reps = ctx.srv.replicas.role_entries();
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(ctx.srv.replicas.repl_offset() as i64);
+    ctx.out.array(reps.len());
+    for (ip, port, off) in reps {
+        ctx.out.array(3);
+        ctx.out.bulk(ip.as_bytes());
+        ctx.out.bulk(port.to_string().as_bytes());
+        ctx.out.bulk(off.to_string().as_bytes());
+    }
+    Ok(())
+}
+
+/// WAIT numreplicas timeout: how many replicas applied every change committed before it.
+/// Answers at once when enough already have, when none is asked for, and inside EXEC (where
+/// nothing blocks); otherwise once enough acknowledge or the timeout passes (0: never). With no
+/// replica connected none can acknowledge, so it just waits out the timeout (0: an hour, the
+/// longest this client pauses, as for DEBUG SLEEP).
+fn wait(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let want = int(a.get(1))?;
+    let ms = int(a.get(2))
+        .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(error::TIMEOUT_NEG.into());
+    }
+    let reps = &ctx.srv.replicas;
+    let offset = crate::keyspace::txn::applied_offset(&ctx.srv.log);
+    let acked = reps.count_applied(offset);
+    if want <= acked as i64 || crate::keyspace::txn::capturing() {
+        ctx.out.int(acked as i64);
+        return Ok(());
+    }
+    if reps.is_empty() {
+        ctx.out.int(0);
+        let d = match ms {
+            0 => Duration::from_secs(3600),
+            ms => Duration::from_millis(ms as u64).min(Duration::from_secs(3600)),
+        };
+        ctx.sess.action = Some(Action::Sleep {
+            pause: d,
+            timed: false,
+        });
+        return Ok(());
+    }
+    ctx.sess.action = Some(Action::WaitReplicas {
+        offset,
+        want: want as usize,
+        deadline: (ms > 0).then(|| tokio::time::Instant::now() + Duration::from_millis(ms as u64)),
+    });
+    Ok(())
+}

@@ -1,0 +1,581 @@
+//! Serving Redis replicas: `redis-server --replicaof <eddy>` (or any tool that speaks the
+//! replication protocol: `redis-cli --rdb`, `redis-cli --replica`, migration tools) follows an
+//! Eddy primary as it follows a Redis one.
+//!
+//! ## How a replica is fed
+//! The replica's handshake (PING, AUTH, `REPLCONF listening-port|capa|rdb-only`) is ordinary
+//! commands. `PSYNC` (or the older `SYNC`) turns the connection over to [`serve`]:
+//! 1. `+FULLRESYNC <replid> <offset>` (PSYNC only), then, while the image is being built, a
+//!    newline a second (the replica reads them as keep-alives, as Redis's do);
+//! 2. the image: `$<length>\r\n` and an RDB file (`persistence::rdb`) of the keyspace as of
+//!    log offset N, built from a snapshot job without stopping the server;
+//! 3. the stream: every change-log record after N with arguments, as the command it recorded
+//!    (effects, not requests: `PXAT` deadlines, INCRBYFLOAT as SET, a script's writes), with
+//!    `SELECT` when the database changes and `MULTI`/`EXEC` around a transaction's records, so
+//!    the replica never shows half of one. A `PING` goes out after ten idle seconds.
+//!
+//! The log is the replication backlog: the stream is read from it like any feed reader's
+//! cursor (memory, then the disk segments), so a replica that falls behind catches up from the
+//! log without slowing writers, and one that falls behind the log's retention is dropped and
+//! must synchronise again. Every `PSYNC` gets a full synchronisation: partial resynchronisation
+//! (`+CONTINUE`) is not offered.
+//!
+//! ## Offsets and WAIT
+//! A replica's replication offset counts the stream's bytes from the `FULLRESYNC` offset (0).
+//! Redis's WAIT needs to know which writes a replica has applied: each write to the replica
+//! leaves a checkpoint (stream bytes → log offset reached), and `REPLCONF ACK <bytes>` from the
+//! replica turns the checkpoints it covers into the log offset it has applied. WAIT counts the
+//! replicas whose applied offset reaches the last committed one when it was called (a little
+//! stricter than Redis, which waits for the caller's own last write), asking them with
+//! `REPLCONF GETACK *` when it must wait.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::door::Transport;
+use super::session::Session;
+use super::Server;
+use crate::changes::log::{EventRef, ReadError};
+use crate::protocol::resp::{ArgBuf, Limits, Parsed};
+
+/// Records read from the log per step.
+const BATCH: usize = 1024;
+/// Checkpoints kept per replica between two acknowledgements; further ones merge into the
+/// newest (acknowledgements then resolve a little later, never too early).
+const CHECKPOINTS: usize = 1024;
+/// The stream's keep-alive period (Redis's `repl-ping-replica-period` default).
+const PING_EVERY: Duration = Duration::from_secs(10);
+/// The largest request a replica sends (`REPLCONF ACK <offset>`), with room to spare.
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// What a replica told us in its handshake (`REPLCONF`), kept in its session.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplConf {
+    /// `listening-port`: shown in INFO replication and ROLE.
+    pub port: u16,
+    /// `rdb-only 1`: the client wants the image and no stream (`redis-cli --rdb`).
+    pub rdb_only: bool,
+    /// `rdb-filter-only <filters>`: the image leaves out the keys, and the function libraries
+    /// unless `functions` is listed (`redis-cli --functions-rdb`, `--replica`).
+    pub filtered: Option<FilterOnly>,
+}
+
+/// What `REPLCONF rdb-filter-only` keeps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FilterOnly {
+    pub functions: bool,
+}
+
+/// A replica's synchronisation state, as INFO replication names it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum State {
+    /// The image is being built.
+    WaitBgsave = 0,
+    /// The image is being sent.
+    SendBulk = 1,
+    /// The stream is flowing.
+    Online = 2,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::WaitBgsave => "wait_bgsave",
+            State::SendBulk => "send_bulk",
+            State::Online => "online",
+        }
+    }
+}
+
+/// One connected replica.
+pub struct Replica {
+    pub client_id: u64,
+    ip: String,
+    port: u16,
+    state: AtomicU8,
+    /// Stream bytes written to it (its offset once it has applied them).
+    sent: AtomicU64,
+    /// Stream bytes it acknowledged.
+    acked: AtomicU64,
+    /// The log offset its acknowledgement covers.
+    applied: AtomicU64,
+    last_ack_ms: AtomicU64,
+    /// WAIT asks for an acknowledgement now.
+    getack: Notify,
+    /// (stream bytes, log offset reached at those bytes), oldest first, not yet acknowledged.
+    checkpoints: Mutex<VecDeque<(u64, u64)>>,
+}
+
+impl Replica {
+    fn new(client_id: u64, ip: String, port: u16) -> Replica {
+        Replica {
+            client_id,
+            ip,
+            port,
+            state: AtomicU8::new(State::WaitBgsave as u8),
+            sent: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+            last_ack_ms: AtomicU64::new(0),
+            getack: Notify::new(),
+            checkpoints: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn state(&self) -> State {
+        match self.state.load(Ordering::Relaxed) {
+            0 => State::WaitBgsave,
+            1 => State::SendBulk,
+            _ => State::Online,
+        }
+    }
+
+    fn checkpoint(&self, bytes: u64, log: u64) {
+        let mut c = self.checkpoints.lock();
+        if c.len() >= CHECKPOINTS {
+            if let Some(last) = c.back_mut() {
+                *last = (bytes, log);
+                return;
+            }
+        }
+        c.push_back((bytes, log));
+    }
+
+    /// `REPLCONF ACK <bytes>`: the replica applied the stream up to `bytes`.
+    fn ack(&self, bytes: u64) {
+        self.acked.fetch_max(bytes, Ordering::Relaxed);
+        self.last_ack_ms
+            .store(crate::util::now_ms(), Ordering::Relaxed);
+        let mut c = self.checkpoints.lock();
+        while let Some(&(b, log)) = c.front() {
+            if b > bytes {
+                break;
+            }
+            self.applied.fetch_max(log, Ordering::Release);
+            c.pop_front();
+        }
+    }
+}
+
+/// The connected replicas (INFO replication, ROLE, WAIT).
+#[derive(Default)]
+pub struct Replicas {
+    list: Mutex<Vec<Arc<Replica>>>,
+    /// Woken by every acknowledgement (WAIT waits on it).
+    acked: Notify,
+    /// The largest offset written to any replica (INFO's `master_repl_offset`).
+    high: AtomicU64,
+}
+
+impl Replicas {
+    pub fn len(&self) -> usize {
+        self.list.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.lock().is_empty()
+    }
+
+    /// Counts `n` more stream bytes written to `rep`; returns its offset now.
+    fn note_sent(&self, rep: &Replica, n: usize) -> u64 {
+        let now = rep.sent.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        self.high.fetch_max(now, Ordering::Relaxed);
+        now
+    }
+
+    fn add(&self, r: Arc<Replica>) {
+        self.list.lock().push(r);
+    }
+
+    fn remove(&self, client_id: u64) {
+        self.list.lock().retain(|r| r.client_id != client_id);
+    }
+
+    /// Replicas that applied every change up to log offset `offset`.
+    pub fn count_applied(&self, offset: u64) -> usize {
+        self.list
+            .lock()
+            .iter()
+            .filter(|r| r.applied.load(Ordering::Acquire) >= offset)
+            .count()
+    }
+
+    /// Returns once `want` replicas applied up to `offset` (WAIT; the caller bounds the time).
+    /// Replicas acknowledge once a second on their own; they are asked at once here.
+    pub async fn wait_applied(&self, offset: u64, want: usize) {
+        for r in self.list.lock().iter() {
+            r.getack.notify_one();
+        }
+        loop {
+            let woken = self.acked.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.count_applied(offset) >= want {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// INFO replication's `slave<i>` lines: (ip, port, state, offset, lag in seconds).
+    pub fn info_lines(&self) -> Vec<String> {
+        let now = crate::util::now_ms();
+        self.list
+            .lock()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let last = r.last_ack_ms.load(Ordering::Relaxed);
+                format!(
+                    "slave{i}:ip={},port={},state={},offset={},lag={}",
+                    r.ip,
+                    r.port,
+                    r.state().name(),
+                    r.acked.load(Ordering::Relaxed),
+                    if last == 0 {
+                        0
+                    } else {
+                        now.saturating_sub(last) / 1000
+                    }
+                )
+            })
+            .collect()
+    }
+
+    /// ROLE's replica entries: (ip, port, acknowledged offset).
+    pub fn role_entries(&self) -> Vec<(String, u16, u64)> {
+        self.list
+            .lock()
+            .iter()
+            .filter(|r| r.state() == State::Online)
+            .map(|r| (r.ip.clone(), r.port, r.acked.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The replication offset: the most stream bytes written to a replica (0 until one
+    /// connects, as in Redis, which keeps no backlog before its first replica).
+    pub fn repl_offset(&self) -> u64 {
+        self.high.load(Ordering::Relaxed)
+    }
+}
+
+/// Unregisters the replica when its connection ends, however it ends.
+struct Registered<'a>(&'a Server, u64);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.0.replicas.remove(self.1);
+    }
+}
+
+/// Serves a replica after its `PSYNC` (`psync`) or `SYNC` until it disconnects or falls behind
+/// the log. `inbuf` holds whatever it sent after that command.
+pub async fn serve<T: Transport>(
+    srv: &Server,
+    sock: &mut T,
+    sess: &mut Session,
+    inbuf: &mut BytesMut,
+    psync: bool,
+    mut killed: super::conn::Killed<'_, '_>,
+) {
+    let Some(me) = srv.me() else {
+        return;
+    };
+    let conf = sess.replconf;
+    let ip = sess
+        .info
+        .addr
+        .rsplit_once(':')
+        .map_or(sess.info.addr.as_str(), |(h, _)| h)
+        .trim_matches(['[', ']'])
+        .to_string();
+    let rep = Arc::new(Replica::new(sess.id, ip, conf.port));
+    if !conf.rdb_only {
+        srv.replicas.add(rep.clone());
+    }
+    sess.info.replica.store(true, Ordering::Relaxed);
+    let _registered = Registered(srv, sess.id);
+    tracing::info!(replica = %sess.info.addr, "replica asks for synchronisation");
+    if psync {
+        let line = format!("+FULLRESYNC {} 0\r\n", srv.run_id);
+        if sock.write_all(line.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+    let parts = crate::persistence::rdb::Parts {
+        keys: conf.filtered.is_none(),
+        functions: conf.filtered.is_none_or(|f| f.functions),
+    };
+    let build = tokio::task::spawn_blocking(move || crate::persistence::rdb::build(&me, parts));
+    tokio::pin!(build);
+    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    keepalive.tick().await;
+    let (offset, rdb) = loop {
+        tokio::select! {
+            r = &mut build => match r {
+                Ok(x) => break x,
+                Err(_) => return,
+            },
+            _ = keepalive.tick() => {
+                if sock.write_all(b"\n").await.is_err() {
+                    return;
+                }
+            }
+            _ = &mut killed => return,
+        }
+    };
+    rep.state.store(State::SendBulk as u8, Ordering::Relaxed);
+    let header = format!("${}\r\n", rdb.len());
+    let sent = tokio::select! {
+        r = async {
+            sock.write_all(header.as_bytes()).await?;
+            sock.write_all(&rdb).await
+        } => r.is_ok(),
+        _ = &mut killed => false,
+    };
+    drop(rdb);
+    if !sent {
+        return;
+    }
+    tracing::info!(replica = %sess.info.addr, offset, "replica synchronised; streaming changes");
+    if conf.rdb_only {
+        // Nothing more to send; wait for the client to close.
+        let _ = tokio::select! {
+            r = sock.read_buf(inbuf) => r.map(|_| ()),
+            _ = &mut killed => Ok(()),
+        };
+        return;
+    }
+    rep.state.store(State::Online as u8, Ordering::Relaxed);
+    rep.checkpoint(0, offset);
+    stream(srv, sock, inbuf, &rep, offset + 1, killed).await;
+    tracing::info!(replica = %sess.info.addr, "replica disconnected");
+}
+
+/// Where the stream is: the database the replica has selected and the transaction being sent.
+#[derive(Default)]
+struct StreamState {
+    db: Option<u32>,
+    tx_id: u64,
+    tx_left: u32,
+    in_multi: bool,
+}
+
+/// Appends `args` as a RESP array.
+fn command<'a>(out: &mut Vec<u8>, n: usize, args: impl Iterator<Item = &'a [u8]>) {
+    let mut o = crate::protocol::resp::Out {
+        buf: std::mem::take(out),
+        resp3: false,
+    };
+    o.array(n);
+    for a in args {
+        o.bulk(a);
+    }
+    *out = o.buf;
+}
+
+/// Appends what the replica must run for one log record.
+fn encode(ev: &EventRef<'_>, st: &mut StreamState, out: &mut Vec<u8>) {
+    let in_tx = ev.tx_id != 0 && ev.tx_n > 1;
+    if in_tx && ev.tx_id != st.tx_id {
+        st.tx_id = ev.tx_id;
+        st.tx_left = ev.tx_n;
+        st.in_multi = false;
+    }
+    if !ev.args.is_empty() {
+        if st.db != Some(ev.db) {
+            let db = ev.db.to_string();
+            command(out, 2, [&b"SELECT"[..], db.as_bytes()].into_iter());
+            st.db = Some(ev.db);
+        }
+        if in_tx && !st.in_multi {
+            command(out, 1, std::iter::once(&b"MULTI"[..]));
+            st.in_multi = true;
+        }
+        command(out, ev.args.len(), ev.args.iter());
+    }
+    if in_tx {
+        st.tx_left = st.tx_left.saturating_sub(1);
+        if st.tx_left == 0 {
+            if st.in_multi {
+                command(out, 1, std::iter::once(&b"EXEC"[..]));
+            }
+            st.tx_id = 0;
+            st.in_multi = false;
+        }
+    }
+}
+
+/// The command stream, from log offset `from` on, and the replica's acknowledgements.
+async fn stream<T: Transport>(
+    srv: &Server,
+    sock: &mut T,
+    inbuf: &mut BytesMut,
+    rep: &Replica,
+    mut from: u64,
+    mut killed: super::conn::Killed<'_, '_>,
+) {
+    let mut st = StreamState::default();
+    let mut out = Vec::new();
+    let mut ab = ArgBuf::default();
+    let lim = Limits {
+        max_bulk: MAX_REQUEST,
+        max_frame: MAX_REQUEST,
+        authenticated: true,
+    };
+    let mut last_write = tokio::time::Instant::now();
+    loop {
+        out.clear();
+        let mut read = 0;
+        let mut last = None;
+        let r = srv.log.read_with(from, BATCH, |ev| {
+            encode(ev, &mut st, &mut out);
+            last = Some(ev.offset);
+            read += 1;
+        });
+        if let Err(ReadError::Trimmed { earliest }) = r {
+            tracing::warn!(
+                replica = rep.client_id,
+                next = from,
+                earliest,
+                "replica fell behind the change log's retention; dropping it"
+            );
+            return;
+        }
+        if let Some(l) = last {
+            from = l + 1;
+        }
+        if !out.is_empty() {
+            if write(sock, &out, &mut killed).await.is_err() {
+                return;
+            }
+            last_write = tokio::time::Instant::now();
+        }
+        if last.is_some() {
+            let bytes = srv.replicas.note_sent(rep, out.len());
+            rep.checkpoint(bytes, from - 1);
+        }
+        if read == BATCH {
+            continue;
+        }
+        let ping_at = last_write + PING_EVERY;
+        tokio::select! {
+            _ = srv.log.wait_for(from, Some(ping_at)) => {
+                if tokio::time::Instant::now() >= ping_at && srv.log.readable() < from {
+                    if send(srv, sock, rep, b"*1\r\n$4\r\nPING\r\n", &mut killed).await.is_err() {
+                        return;
+                    }
+                    last_write = tokio::time::Instant::now();
+                }
+            }
+            _ = rep.getack.notified() => {
+                let getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+                if send(srv, sock, rep, getack, &mut killed).await.is_err() {
+                    return;
+                }
+                last_write = tokio::time::Instant::now();
+            }
+            n = sock.read_buf(inbuf) => match n {
+                Ok(n) if n > 0 => {
+                    if !acks(srv, rep, inbuf, &mut ab, &lim) {
+                        return;
+                    }
+                }
+                _ => return,
+            },
+            _ = &mut killed => return,
+        }
+    }
+}
+
+async fn write<T: Transport>(
+    sock: &mut T,
+    b: &[u8],
+    killed: &mut super::conn::Killed<'_, '_>,
+) -> std::io::Result<()> {
+    tokio::select! {
+        r = sock.write_all(b) => r,
+        _ = killed.as_mut() => Err(std::io::ErrorKind::ConnectionAborted.into()),
+    }
+}
+
+/// Writes bytes that are part of the stream but carry no log record (PING, GETACK).
+async fn send<T: Transport>(
+    srv: &Server,
+    sock: &mut T,
+    rep: &Replica,
+    b: &[u8],
+    killed: &mut super::conn::Killed<'_, '_>,
+) -> std::io::Result<()> {
+    write(sock, b, killed).await?;
+    let bytes = srv.replicas.note_sent(rep, b.len());
+    // The log offset reached is unchanged: the previous checkpoint's.
+    let log = rep.checkpoints.lock().back().map(|&(_, l)| l);
+    if let Some(log) = log {
+        rep.checkpoint(bytes, log);
+    }
+    Ok(())
+}
+
+/// Handles what the replica sent: `REPLCONF ACK <offset> [FACK <offset>]` (anything else is
+/// ignored, as Redis ignores a replica's other requests). False on a protocol error.
+fn acks(srv: &Server, rep: &Replica, inbuf: &mut BytesMut, ab: &mut ArgBuf, lim: &Limits) -> bool {
+    use bytes::Buf;
+    loop {
+        match ab.parse(inbuf, lim) {
+            Ok(Parsed::Command { consumed }) => {
+                let args = ab.args(inbuf);
+                if args.len() >= 3
+                    && args.get(0).eq_ignore_ascii_case(b"REPLCONF")
+                    && args.get(1).eq_ignore_ascii_case(b"ACK")
+                {
+                    if let Some(off) = crate::util::num::parse_i64(args.get(2)) {
+                        rep.ack(off.max(0) as u64);
+                        srv.replicas.acked.notify_waiters();
+                    }
+                }
+                inbuf.advance(consumed);
+            }
+            Ok(Parsed::Skip { consumed }) => inbuf.advance(consumed),
+            Ok(Parsed::Incomplete { .. }) => return inbuf.len() <= MAX_REQUEST,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledgements_resolve_checkpoints_in_order() {
+        let r = Replica::new(1, String::new(), 0);
+        r.checkpoint(0, 10);
+        r.checkpoint(100, 12);
+        r.checkpoint(250, 20);
+        r.ack(99);
+        assert_eq!(r.applied.load(Ordering::Relaxed), 10);
+        r.ack(100);
+        assert_eq!(r.applied.load(Ordering::Relaxed), 12);
+        r.ack(1000);
+        assert_eq!(r.applied.load(Ordering::Relaxed), 20);
+        assert!(r.checkpoints.lock().is_empty());
+        // Past the cap, new checkpoints merge into the newest: never acknowledged too early.
+        for i in 0..(CHECKPOINTS as u64 + 10) {
+            r.checkpoint(2000 + i, 100 + i);
+        }
+        assert_eq!(r.checkpoints.lock().len(), CHECKPOINTS);
+        r.ack(2000 + CHECKPOINTS as u64);
+        assert_eq!(
+            r.applied.load(Ordering::Relaxed),
+            100 + CHECKPOINTS as u64 - 2
+        );
+    }
+}

@@ -1,0 +1,494 @@
+//! A real `redis-server` replicating from Eddy (`redis-server --replicaof`), `redis-cli --rdb`,
+//! and the replication handshake on the wire: the full synchronisation carries every value type,
+//! TTLs, databases and function libraries; the stream that follows carries every later write,
+//! transactions whole; writes made during the synchronisation are neither lost nor applied twice;
+//! WAIT counts the replicas that applied the caller's writes.
+//!
+//! The tests that need a replica run against redis-server as the primary too
+//! (`EDDY_TEST_SERVER=redis-server`), which is how their expectations were checked.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use redis::Value;
+
+/// A `redis-server` replica of `primary_port`, in its own directory, killed on drop.
+struct Replica {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Replica {
+    fn start(primary_port: u16) -> Replica {
+        let dir = TempDir::new("replica");
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--replicaof", "127.0.0.1", &primary_port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let r = Replica {
+            child,
+            port,
+            _dir: dir,
+        };
+        assert!(
+            poll_until(Duration::from_secs(20), || r
+                .info("replication")
+                .contains("master_link_status:up")),
+            "the replica never finished its synchronisation: {}",
+            r.info("replication")
+        );
+        r
+    }
+
+    fn conn(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("url");
+        let con = c.get_connection().expect("connect to the replica");
+        con.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        con
+    }
+
+    fn info(&self, section: &str) -> String {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| redis::cmd("INFO").arg(section).query::<String>(&mut c))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every key of every database as (db, key) → (type, canonical value, absolute expiry).
+fn contents(c: &mut redis::Connection) -> Contents {
+    let mut all = BTreeMap::new();
+    for db in 0..16 {
+        let _: () = redis::cmd("SELECT").arg(db).query(c).expect("select");
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(c).expect("keys");
+        for k in keys {
+            let t: String = q(c, &["TYPE", &k]);
+            let v = match t.as_str() {
+                "string" => format!("{:?}", qv(c, &["GET", &k])),
+                "list" => format!("{:?}", qv(c, &["LRANGE", &k, "0", "-1"])),
+                "hash" => {
+                    let m: BTreeMap<String, String> = q(c, &["HGETALL", &k]);
+                    format!("{m:?}")
+                }
+                "set" => {
+                    let mut m: Vec<String> = q(c, &["SMEMBERS", &k]);
+                    m.sort();
+                    format!("{m:?}")
+                }
+                "zset" => format!("{:?}", qv(c, &["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
+                "stream" => {
+                    // Groups by what Redis itself keeps equal on its replicas (its `lag` and
+                    // `entries-read` can differ there).
+                    let Value::Array(groups) = qv(c, &["XINFO", "GROUPS", &k]) else {
+                        panic!("XINFO GROUPS {k}")
+                    };
+                    let groups: Vec<_> = groups
+                        .iter()
+                        .map(|g| {
+                            ["name", "consumers", "pending", "last-delivered-id"]
+                                .map(|f| vget(g, f).map(|v| format!("{v:?}")))
+                        })
+                        .collect();
+                    format!("{:?} {groups:?}", qv(c, &["XRANGE", &k, "-", "+"]))
+                }
+                other => panic!("unexpected type {other} of {k}"),
+            };
+            let exp: i64 = q(c, &["PEXPIRETIME", &k]);
+            all.insert((db, k), (t, v, exp));
+        }
+    }
+    let _: () = redis::cmd("SELECT").arg(0).query(c).expect("select");
+    all
+}
+
+type Contents = BTreeMap<(i64, String), (String, String, i64)>;
+
+/// Fails naming the keys whose type, value or expiry differ (values cut short).
+fn assert_same(replica: &Contents, primary: &Contents) {
+    let cut = |s: &str| s.chars().take(300).collect::<String>();
+    let mut diffs = Vec::new();
+    for k in primary.keys().chain(replica.keys()) {
+        let (p, r) = (primary.get(k), replica.get(k));
+        if p != r {
+            diffs.push(format!(
+                "{k:?}: primary {:?} replica {:?}",
+                p.map(|(t, v, e)| (t, cut(v), e)),
+                r.map(|(t, v, e)| (t, cut(v), e))
+            ));
+        }
+    }
+    diffs.dedup();
+    assert!(
+        diffs.is_empty(),
+        "the replica differs:\n{}",
+        diffs.join("\n")
+    );
+}
+
+/// Writes at least one key of every type, in several databases, with TTLs.
+fn load_every_type(c: &mut redis::Connection) {
+    for args in [
+        &["SET", "str", "hello"][..],
+        &["SET", "int", "12345"],
+        &["SET", "big", &"x".repeat(100_000)],
+        &["SET", "ttl", "v", "PX", "1000000"],
+        &["RPUSH", "list", "a", "b", "c", "1"],
+        &["HSET", "hash", "f1", "v1", "f2", "2"],
+        &["SADD", "intset", "1", "2", "300000"],
+        &["SADD", "strset", "a", "b", "c"],
+        &["ZADD", "zset", "1.5", "a", "-2", "b", "inf", "c"],
+        &["PFADD", "hll", "a", "b", "c"],
+        &["SETBIT", "bits", "100", "1"],
+        &["XADD", "stream", "1-1", "f", "v"],
+        &["XADD", "stream", "2-1", "g", "w"],
+        &["XGROUP", "CREATE", "stream", "grp", "0"],
+        &["SELECT", "3"],
+        &["SET", "in3", "three"],
+        &["HSET", "h3", "a", "b"],
+        &["SELECT", "0"],
+    ] {
+        let _: Value = q(c, args);
+    }
+    let big: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    let mut sadd = vec!["SADD", "bigset"];
+    sadd.extend(big.iter().map(String::as_str));
+    let _: i64 = q(c, &sadd);
+    let mut zadd = vec!["ZADD", "bigzset"];
+    let scored: Vec<(String, &String)> = big
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i.to_string(), m))
+        .collect();
+    for (s, m) in &scored {
+        zadd.push(s);
+        zadd.push(m);
+    }
+    let _: i64 = q(c, &zadd);
+    let _: String = q(
+        c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib\nredis.register_function{function_name='echo1', \
+             callback=function(k, a) return a[1] end, flags={'no-writes'}}",
+        ],
+    );
+}
+
+fn wait_replicas(c: &mut redis::Connection, n: i64) -> i64 {
+    q(c, &["WAIT", &n.to_string(), "20000"])
+}
+
+/// The full synchronisation and the stream after it, checked key by key on a real replica.
+#[test]
+fn a_redis_replica_gets_every_type_and_follows_every_write() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    load_every_type(&mut c);
+    let rep = Replica::start(srv.port());
+    let mut r = rep.conn();
+    assert_eq!(wait_replicas(&mut c, 1), 1);
+    assert_same(&contents(&mut r), &contents(&mut c));
+    // The function library came with the image.
+    assert_eq!(q::<String>(&mut r, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
+
+    // The stream: effects of every kind, transactions, scripts, other databases.
+    for args in [
+        &["SET", "str", "changed"][..],
+        &["INCRBYFLOAT", "float", "1.25"],
+        &["EXPIRE", "str", "5000"],
+        &["PERSIST", "ttl"],
+        &["LPOP", "list"],
+        &["SPOP", "strset"],
+        &["SREM", "intset", "2"],
+        &["ZINCRBY", "zset", "3", "a"],
+        &["HINCRBY", "hash", "f2", "40"],
+        &["XADD", "stream", "*", "h", "x"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "grp",
+            "alice",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "stream",
+            ">",
+        ],
+        &["RENAME", "int", "renamed"],
+        &["DEL", "big"],
+        &[
+            "EVAL",
+            "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])",
+            "2",
+            "fromlua",
+            "counter",
+            "v",
+        ],
+        &["SELECT", "5"],
+        &["LPUSH", "q5", "x", "y"],
+        &["SELECT", "3"],
+        &["FLUSHDB"],
+        &["SELECT", "0"],
+    ] {
+        let _: Value = q(&mut c, args);
+    }
+    let (_, _, n): (String, String, i64) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("tx1")
+        .arg("a")
+        .cmd("SET")
+        .arg("tx2")
+        .arg("b")
+        .cmd("INCR")
+        .arg("counter")
+        .query(&mut c)
+        .expect("exec");
+    assert_eq!(n, 2);
+    assert_eq!(wait_replicas(&mut c, 1), 1);
+    assert_same(&contents(&mut r), &contents(&mut c));
+
+    // The primary reports its replica.
+    let info: String = q(&mut c, &["INFO", "replication"]);
+    assert!(info.contains("connected_slaves:1"), "{info}");
+    assert!(
+        info.contains(&format!("port={},state=online", rep.port)),
+        "{info}"
+    );
+    match qv(&mut c, &["ROLE"]) {
+        Value::Array(a) => {
+            assert_eq!(vstr(&a[0]).as_deref(), Some("master"));
+            let Value::Array(reps) = &a[2] else {
+                panic!("{a:?}")
+            };
+            assert_eq!(reps.len(), 1, "{a:?}");
+        }
+        other => panic!("ROLE: {other:?}"),
+    }
+}
+
+/// Writers keep going while the replica synchronises: the image is as of one log offset and
+/// the stream starts right after it, so the replica ends with exactly the primary's values.
+#[test]
+fn writes_during_the_synchronisation_are_neither_lost_nor_doubled() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..50_000 {
+        pipe.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+    }
+    pipe.query::<()>(&mut c).expect("load");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut w = srv.conn();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut p = redis::pipe();
+                for j in 0..50 {
+                    p.cmd("INCR").arg(format!("counter{}", j % 7)).ignore();
+                    p.cmd("RPUSH").arg("log").arg(n * 50 + j).ignore();
+                }
+                p.query::<()>(&mut w).expect("writes");
+                n += 1;
+            }
+            (n, w)
+        })
+    };
+    let rep = Replica::start(srv.port());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (batches, mut w) = writer.join().expect("writer");
+    assert!(batches > 0);
+    // WAIT on the writer's connection: Redis waits for the caller's own writes.
+    assert_eq!(wait_replicas(&mut w, 1), 1);
+    let mut r = rep.conn();
+    for j in 0..7 {
+        let k = format!("counter{j}");
+        assert_eq!(
+            q::<Option<i64>>(&mut r, &["GET", &k]),
+            q::<Option<i64>>(&mut c, &["GET", &k]),
+            "{k}"
+        );
+    }
+    let log: Vec<i64> = q(&mut r, &["LRANGE", "log", "0", "-1"]);
+    assert_eq!(log.len() as u64, batches * 50);
+    assert!(log.iter().enumerate().all(|(i, &v)| v == i as i64));
+    assert_eq!(q::<i64>(&mut r, &["DBSIZE"]), q::<i64>(&mut c, &["DBSIZE"]));
+}
+
+/// `redis-cli --rdb` saves the primary's image, and Redis's own checker accepts the file.
+#[test]
+fn redis_cli_rdb_saves_a_file_redis_check_rdb_accepts() {
+    if !require_tool("redis-cli") || !require_tool("redis-check-rdb") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    load_every_type(&mut c);
+    let keys = q::<i64>(&mut c, &["DBSIZE"]) + 2; // and the two keys of db 3
+    let dir = TempDir::new("rdb");
+    let file = dir.path().join("dump.rdb");
+    let out = Command::new("redis-cli")
+        .args(["-p", &srv.port().to_string(), "--rdb"])
+        .arg(&file)
+        .output()
+        .expect("redis-cli --rdb");
+    assert!(out.status.success(), "{out:?}");
+    let check = Command::new("redis-check-rdb")
+        .arg(&file)
+        .output()
+        .expect("redis-check-rdb");
+    let text = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(check.status.success(), "{text}");
+    assert!(text.contains("RDB looks OK"), "{text}");
+    assert!(text.contains(&format!("{keys} keys read")), "{text}");
+    assert!(text.contains("1 expires"), "{text}");
+}
+
+/// The handshake on the wire: REPLCONF's replies and errors, PSYNC's `+FULLRESYNC` and RDB
+/// payload, the stream of commands, and WAIT resolved by `REPLCONF ACK`.
+#[test]
+fn the_replication_handshake_and_stream_on_the_wire() {
+    if !eddy_only("the_replication_handshake_and_stream_on_the_wire") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let mut rep = srv.raw();
+    assert_eq!(
+        rep.call(&["REPLCONF", "listening-port"]),
+        Resp::Error("ERR syntax error".into())
+    );
+    assert_eq!(
+        rep.call(&["REPLCONF", "nonsense", "1"]),
+        Resp::Error("ERR Unrecognized REPLCONF option: nonsense".into())
+    );
+    assert_eq!(
+        rep.call(&["REPLCONF", "rdb-filter-only", "keys"]),
+        Resp::Error("ERR Unsupported rdb-filter-only option: keys".into())
+    );
+    // ACK from a client that is not a replica gets no reply at all.
+    rep.send_cmd(&["REPLCONF", "ACK", "5"]);
+    assert_eq!(rep.call(&["PING"]), Resp::Simple("PONG".into()));
+    assert_eq!(
+        rep.call(&[
+            "REPLCONF",
+            "listening-port",
+            "4242",
+            "capa",
+            "eof",
+            "capa",
+            "psync2"
+        ]),
+        Resp::Simple("OK".into())
+    );
+    rep.send_cmd(&["PSYNC", "?", "-1"]);
+    let mut line = Vec::new();
+    read_line(&mut rep, &mut line);
+    let text = String::from_utf8_lossy(&line).to_string();
+    let parts: Vec<&str> = text.trim_end().split(' ').collect();
+    assert_eq!(parts[0], "+FULLRESYNC", "{text}");
+    assert_eq!(parts[1].len(), 40, "{text}");
+    assert_eq!(parts[2], "0", "{text}");
+    // Newlines may come first while the image is built; then `$<len>` and the RDB file.
+    let len = loop {
+        read_line(&mut rep, &mut line);
+        if line != b"\n" {
+            let l = String::from_utf8_lossy(&line).to_string();
+            break l
+                .trim_end()
+                .strip_prefix('$')
+                .expect("bulk length")
+                .parse::<usize>()
+                .unwrap();
+        }
+    };
+    let mut rdb = vec![0u8; len];
+    rep.stream.read_exact(&mut rdb).expect("rdb payload");
+    assert!(rdb.starts_with(b"REDIS0010"), "{:?}", &rdb[..9]);
+    let (body, crc) = rdb.split_at(len - 8);
+    let want = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(body);
+    assert_eq!(u64::from_le_bytes(crc.try_into().unwrap()), want);
+    assert_eq!(body.last(), Some(&0xFF));
+    // The key written before sits in the image: type 0 (string), then the key, then the value.
+    let entry = b"\x00\x06before\xc0\x01";
+    assert!(body.windows(entry.len()).any(|w| w == entry), "{body:?}");
+
+    // The stream: the write as a command, after the database it happened in.
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let want = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+    let mut got = vec![0u8; want.len()];
+    rep.stream.read_exact(&mut got).expect("stream");
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+
+    // WAIT: the replica has not acknowledged, so none counts once the timeout passes...
+    assert_eq!(q::<i64>(&mut c, &["WAIT", "1", "50"]), 0);
+    let info: String = q(&mut c, &["INFO", "replication"]);
+    assert!(
+        info.contains("slave0:ip=127.0.0.1,port=4242,state=online"),
+        "{info}"
+    );
+    // ...it was asked to, on the stream...
+    let getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+    let mut got = vec![0u8; getack.len()];
+    rep.stream.read_exact(&mut got).expect("getack");
+    assert_eq!(&got[..], &getack[..]);
+    // ...and once it acknowledges the bytes that carried the write, it counts.
+    rep.send_cmd(&["REPLCONF", "ACK", &want.len().to_string()]);
+    assert_eq!(q::<i64>(&mut c, &["WAIT", "1", "0"]), 1);
+    assert_eq!(q::<i64>(&mut c, &["WAIT", "2", "50"]), 1);
+
+    // It is a client of type replica, flag S, and CLIENT KILL TYPE replica ends it.
+    let list = vstr(&qv(&mut c, &["CLIENT", "LIST", "TYPE", "replica"])).unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains(" flags=S "), "{list}");
+    let normal = vstr(&qv(&mut c, &["CLIENT", "LIST", "TYPE", "normal"])).unwrap();
+    assert!(!normal.contains(" flags=S "), "{normal}");
+    assert_eq!(q::<i64>(&mut c, &["CLIENT", "KILL", "TYPE", "slave"]), 1);
+    assert!(rep.closed_within(Duration::from_secs(10)));
+    let info: String = q(&mut c, &["INFO", "replication"]);
+    assert!(info.contains("connected_slaves:0"), "{info}");
+}
+
+/// Reads one `\n`-terminated line from the raw connection into `line`.
+fn read_line(rep: &mut Raw, line: &mut Vec<u8>) {
+    line.clear();
+    let mut b = [0u8; 1];
+    while line.last() != Some(&b'\n') {
+        rep.stream.read_exact(&mut b).expect("line");
+        line.push(b[0]);
+    }
+}
