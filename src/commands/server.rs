@@ -552,10 +552,8 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         "replication" => {
             kv("role", "master".into());
             kv("connected_slaves", srv.replicas.len().to_string());
-            for line in srv.replicas.info_lines() {
-                if let Some((k, v)) = line.split_once(':') {
-                    kv(k, v.to_string());
-                }
+            for (k, v) in srv.replicas.info_fields() {
+                kv(&k, v);
             }
             kv("master_failover_state", "no-failover".into());
             kv("master_replid", srv.run_id.clone());

@@ -192,27 +192,20 @@ async fn run_loop<T: Transport, C: Codec>(
             }
             pending |= !inbuf.is_empty();
         }
-        if let Some(Action::WaitReplicas {
-            offset,
-            want,
-            deadline,
-        }) = sess.action
-        {
-            sess.action = None;
-            let acks = async {
-                let acked = srv.replicas.wait_applied(offset, want);
-                match deadline {
-                    Some(d) => drop(tokio::time::timeout_at(d, acked).await),
-                    None => acked.await,
-                }
-            };
-            if !wait_reading(srv, sock, codec, &mut inbuf, sess, acks, killed.as_mut()).await {
+        if let Some(Action::WaitReplicas { .. }) = sess.action {
+            if !reply_after_acks(
+                srv,
+                sock,
+                codec,
+                &mut inbuf,
+                sess,
+                &mut out,
+                killed.as_mut(),
+            )
+            .await
+            {
                 return None;
             }
-            let mark = out.mark();
-            out.resp3 = sess.resp3;
-            out.int(srv.replicas.count_applied(offset) as i64);
-            codec.finish(&mut out, mark, 0);
             pending |= !inbuf.is_empty();
         }
         if !out.buf.is_empty() {
@@ -527,6 +520,43 @@ async fn wait_unpaused<T: Transport, C: Codec>(
     srv.pause.waiting.fetch_add(1, Ordering::Relaxed);
     let _waiting = Waiting(srv, &info);
     wait_reading(srv, sock, codec, inbuf, sess, end, killed).await
+}
+
+/// WAIT with replicas connected: waits (reading meanwhile) until enough replicas applied the
+/// offset or the deadline passes, then appends the count as the reply. False: the connection
+/// must close.
+async fn reply_after_acks<T: Transport, C: Codec>(
+    srv: &Server,
+    sock: &mut T,
+    codec: &mut C,
+    inbuf: &mut BytesMut,
+    sess: &mut Session,
+    out: &mut Out,
+    killed: Killed<'_, '_>,
+) -> bool {
+    let Some(Action::WaitReplicas {
+        offset,
+        want,
+        deadline,
+    }) = sess.action.take()
+    else {
+        return true;
+    };
+    let acks = async {
+        let acked = srv.replicas.wait_applied(offset, want);
+        match deadline {
+            Some(d) => drop(tokio::time::timeout_at(d, acked).await),
+            None => acked.await,
+        }
+    };
+    if !wait_reading(srv, sock, codec, inbuf, sess, acks, killed).await {
+        return false;
+    }
+    let mark = out.mark();
+    out.resp3 = sess.resp3;
+    out.int(srv.replicas.count_applied(offset) as i64);
+    codec.finish(out, mark, 0);
+    true
 }
 
 /// Waits for `end` while the connection lives: input is kept for after it, pub/sub pushes are

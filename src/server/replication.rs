@@ -224,8 +224,9 @@ impl Replicas {
         }
     }
 
-    /// INFO replication's `slave<i>` lines: (ip, port, state, offset, lag in seconds).
-    pub fn info_lines(&self) -> Vec<String> {
+    /// INFO replication's `slave<i>` fields: `ip=..,port=..,state=..,offset=..,lag=..` (lag:
+    /// seconds since the replica's last acknowledgement).
+    pub fn info_fields(&self) -> Vec<(String, String)> {
         let now = crate::util::now_ms();
         self.list
             .lock()
@@ -233,18 +234,19 @@ impl Replicas {
             .enumerate()
             .map(|(i, r)| {
                 let last = r.last_ack_ms.load(Ordering::Relaxed);
-                format!(
-                    "slave{i}:ip={},port={},state={},offset={},lag={}",
+                let lag = if last == 0 {
+                    0
+                } else {
+                    now.saturating_sub(last) / 1000
+                };
+                let v = format!(
+                    "ip={},port={},state={},offset={},lag={lag}",
                     r.ip,
                     r.port,
                     r.state().name(),
                     r.acked.load(Ordering::Relaxed),
-                    if last == 0 {
-                        0
-                    } else {
-                        now.saturating_sub(last) / 1000
-                    }
-                )
+                );
+                (format!("slave{i}"), v)
             })
             .collect()
     }
