@@ -198,6 +198,41 @@ pub static DEFS: &[Def] = &[
     def("nats-bridge-jetstream", Kind::Str, "", false),
     def("nats-bridge-subscribe", Kind::Str, "", false),
     def("nats-bridge-publish", Kind::Str, "", false),
+    // Serving replicas (`server::replication`), with Redis's names and defaults.
+    Def {
+        name: "repl-timeout",
+        alias: None,
+        kind: Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        default: "60",
+        runtime: true,
+    },
+    Def {
+        name: "repl-ping-replica-period",
+        alias: Some("repl-ping-slave-period"),
+        kind: Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        default: "10",
+        runtime: true,
+    },
+    Def {
+        name: "min-replicas-to-write",
+        alias: Some("min-slaves-to-write"),
+        kind: NONNEG,
+        default: "0",
+        runtime: true,
+    },
+    Def {
+        name: "min-replicas-max-lag",
+        alias: Some("min-slaves-max-lag"),
+        kind: NONNEG,
+        default: "10",
+        runtime: true,
+    },
     // Compact collection encodings (hashes and sets).
     Def {
         name: "hash-max-listpack-entries",
@@ -307,6 +342,9 @@ pub struct Hot {
     /// `maxmemory-policy` as its index in the option's list of values.
     pub maxmemory_policy: AtomicU32,
     pub maxmemory_samples: AtomicU64,
+    /// Read before every write command (`server::replication`); 0 = no requirement.
+    pub min_replicas_to_write: AtomicU64,
+    pub min_replicas_max_lag: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -598,6 +636,8 @@ impl Config {
             (&h.slowlog_max_len, "slowlog-max-len"),
             (&h.maxmemory, "maxmemory"),
             (&h.maxmemory_samples, "maxmemory-samples"),
+            (&h.min_replicas_to_write, "min-replicas-to-write"),
+            (&h.min_replicas_max_lag, "min-replicas-max-lag"),
         ] {
             slot.store(num(name), Ordering::Relaxed);
         }

@@ -69,6 +69,7 @@ pub const CLIENT_NAME: &str =
 pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
 pub const LOADING: &str = "LOADING Eddy is loading the dataset in memory";
 pub const MAXCLIENTS: &str = "ERR max number of clients reached";
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const READONLY_KEY: &str = "ERR this key is read-only";
 pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";

@@ -492,3 +492,95 @@ fn read_line(rep: &mut Raw, line: &mut Vec<u8>) {
         line.push(b[0]);
     }
 }
+
+/// `min-replicas-to-write`: without enough replicas that acknowledged within
+/// `min-replicas-max-lag` seconds, writes are refused with NOREPLICAS (in a transaction at
+/// queue time, in a script at the write); reads go on; a replica makes them possible again.
+#[test]
+fn min_replicas_to_write_refuses_writes_until_a_replica_follows() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let noreplicas = "NOREPLICAS Not enough good replicas to write.";
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-to-write")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(qerr(&mut c, &["SET", "k", "w"]), noreplicas);
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
+    let info: String = q(&mut c, &["INFO", "replication"]);
+    assert!(info.contains("min_slaves_good_slaves:0"), "{info}");
+    let mut raw = srv.raw();
+    assert_eq!(raw.call(&["MULTI"]), Resp::Simple("OK".into()));
+    assert_eq!(raw.call(&["SET", "k", "w"]), Resp::Error(noreplicas.into()));
+    assert_eq!(
+        raw.call(&["EXEC"]),
+        Resp::Error("EXECABORT Transaction discarded because of previous errors.".into())
+    );
+    let from_lua: String = q(
+        &mut c,
+        &["EVAL", "return redis.pcall('SET', 'k', 'w')['err']", "0"],
+    );
+    assert_eq!(from_lua, noreplicas);
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
+
+    let _rep = Replica::start(srv.port());
+    assert!(
+        poll_until(Duration::from_secs(20), || {
+            redis::cmd("SET")
+                .arg("k")
+                .arg("w")
+                .query::<()>(&mut c)
+                .is_ok()
+        }),
+        "writes stayed refused with a replica following"
+    );
+    let info: String = q(&mut c, &["INFO", "replication"]);
+    assert!(info.contains("min_slaves_good_slaves:1"), "{info}");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-slaves-to-write")
+        .arg("2")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(qerr(&mut c, &["SET", "k", "x"]), noreplicas);
+}
+
+/// An idle stream carries a PING every `repl-ping-replica-period` seconds, and a PSYNC
+/// replica that never acknowledges is disconnected after `repl-timeout` seconds.
+#[test]
+fn an_idle_stream_pings_and_a_silent_replica_times_out() {
+    if !eddy_only("an_idle_stream_pings_and_a_silent_replica_times_out") {
+        return;
+    }
+    let srv = Server::start_with(&["--repl-ping-replica-period", "1", "--repl-timeout", "3"]);
+    let mut rep = srv.raw();
+    rep.send_cmd(&["PSYNC", "?", "-1"]);
+    let mut line = Vec::new();
+    read_line(&mut rep, &mut line);
+    assert!(line.starts_with(b"+FULLRESYNC "));
+    let len = loop {
+        read_line(&mut rep, &mut line);
+        if line != b"\n" {
+            let l = String::from_utf8_lossy(&line).to_string();
+            break l.trim_end()[1..].parse::<usize>().unwrap();
+        }
+    };
+    let mut rdb = vec![0u8; len];
+    rep.stream.read_exact(&mut rdb).expect("rdb");
+    let ping = b"*1\r\n$4\r\nPING\r\n";
+    let mut got = vec![0u8; ping.len()];
+    rep.stream
+        .read_exact(&mut got)
+        .expect("a PING on the idle stream");
+    assert_eq!(&got[..], &ping[..]);
+    assert!(
+        rep.closed_within(Duration::from_secs(20)),
+        "a replica that never acknowledged was kept"
+    );
+}

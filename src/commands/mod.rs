@@ -625,6 +625,11 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
             return;
         }
     }
+    if let Some(e) = crate::server::replication::write_refused(ctx, r.spec) {
+        st.rejected.fetch_add(1, Ordering::Relaxed);
+        transactions::rejected(ctx.sess, &args, &e.into(), ctx.out);
+        return;
+    }
     if ctx.sess.tx.in_multi() && transactions::queue(ctx, r, &args) {
         return;
     }

@@ -552,6 +552,12 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
         "replication" => {
             kv("role", "master".into());
             kv("connected_slaves", srv.replicas.len().to_string());
+            let hot = &srv.config.hot;
+            let min = hot.min_replicas_to_write.load(Ordering::Relaxed);
+            let lag = hot.min_replicas_max_lag.load(Ordering::Relaxed);
+            if min > 0 && lag > 0 {
+                kv("min_slaves_good_slaves", srv.replicas.good(lag).to_string());
+            }
             for (k, v) in srv.replicas.info_fields() {
                 kv(&k, v);
             }

@@ -1109,6 +1109,9 @@ unsafe fn dispatch(
         if st.read_only {
             return refuse(error::SCRIPT_RO_WRITE);
         }
+        if let Some(e) = crate::server::replication::write_refused(ctx, r.spec) {
+            return refuse(e);
+        }
         st.run.mark_write();
     }
     let resp3 = st.resp3.load(Ordering::Relaxed);

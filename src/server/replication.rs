@@ -49,8 +49,6 @@ const BATCH: usize = 1024;
 /// Checkpoints kept per replica between two acknowledgements; further ones merge into the
 /// newest (acknowledgements then resolve a little later, never too early).
 const CHECKPOINTS: usize = 1024;
-/// The stream's keep-alive period (Redis's `repl-ping-replica-period` default).
-const PING_EVERY: Duration = Duration::from_secs(10);
 /// The largest request a replica sends (`REPLCONF ACK <offset>`), with room to spare.
 const MAX_REQUEST: usize = 64 * 1024;
 
@@ -251,6 +249,20 @@ impl Replicas {
             .collect()
     }
 
+    /// Online replicas that acknowledged within the last `max_lag` seconds
+    /// (`min-replicas-max-lag`).
+    pub fn good(&self, max_lag: u64) -> usize {
+        let now = crate::util::now_ms();
+        self.list
+            .lock()
+            .iter()
+            .filter(|r| {
+                r.state() == State::Online
+                    && now.saturating_sub(r.last_ack_ms.load(Ordering::Relaxed)) / 1000 <= max_lag
+            })
+            .count()
+    }
+
     /// ROLE's replica entries: (ip, port, acknowledged offset).
     pub fn role_entries(&self) -> Vec<(String, u16, u64)> {
         self.list
@@ -266,6 +278,42 @@ impl Replicas {
     pub fn repl_offset(&self) -> u64 {
         self.high.load(Ordering::Relaxed)
     }
+}
+
+/// `NOREPLICAS` when `min-replicas-to-write` asks for more good replicas than there are and
+/// the command writes (for EXEC: its transaction holds a write), as Redis's `processCommand`
+/// refuses it. Off (one load) while `min-replicas-to-write` or `min-replicas-max-lag` is 0.
+#[inline]
+pub fn write_refused(
+    ctx: &crate::commands::Ctx,
+    spec: &crate::commands::CommandSpec,
+) -> Option<&'static str> {
+    let hot = &ctx.srv.config.hot;
+    let want = hot.min_replicas_to_write.load(Ordering::Relaxed);
+    if want == 0 {
+        return None;
+    }
+    refused_cold(ctx, spec, want)
+}
+
+#[cold]
+fn refused_cold(
+    ctx: &crate::commands::Ctx,
+    spec: &crate::commands::CommandSpec,
+    want: u64,
+) -> Option<&'static str> {
+    let lag = ctx
+        .srv
+        .config
+        .hot
+        .min_replicas_max_lag
+        .load(Ordering::Relaxed);
+    if lag == 0 || ctx.sess.replaying {
+        return None;
+    }
+    let writes = spec.flags & crate::commands::flag::WRITE != 0
+        || (spec.name == "exec" && ctx.sess.tx.queued_with(crate::commands::flag::WRITE));
+    (writes && (ctx.srv.replicas.good(lag) as u64) < want).then_some(crate::error::NOREPLICAS)
 }
 
 /// Unregisters the replica when its connection ends, however it ends.
@@ -357,7 +405,10 @@ pub async fn serve<T: Transport>(
     }
     rep.state.store(State::Online as u8, Ordering::Relaxed);
     rep.checkpoint(0, offset);
-    stream(srv, sock, inbuf, &rep, offset + 1, killed).await;
+    // The acknowledgement clock starts now (INFO's lag, `repl-timeout`).
+    rep.last_ack_ms
+        .store(crate::util::now_ms(), Ordering::Relaxed);
+    stream(srv, sock, inbuf, &rep, offset + 1, psync, killed).await;
     tracing::info!(replica = %sess.info.addr, "replica disconnected");
 }
 
@@ -422,6 +473,7 @@ async fn stream<T: Transport>(
     inbuf: &mut BytesMut,
     rep: &Replica,
     mut from: u64,
+    psync: bool,
     mut killed: super::conn::Killed<'_, '_>,
 ) {
     let mut st = StreamState::default();
@@ -467,7 +519,16 @@ async fn stream<T: Transport>(
         if read == BATCH {
             continue;
         }
-        let ping_at = last_write + PING_EVERY;
+        // A PSYNC replica acknowledges every second; one silent for `repl-timeout` is gone
+        // (SYNC clients never acknowledge, as in Redis they are not timed out).
+        let secs = |name: &str| Duration::from_secs(srv.config.get_i64(name).max(1) as u64);
+        let timeout = secs("repl-timeout");
+        let silent = crate::util::now_ms().saturating_sub(rep.last_ack_ms.load(Ordering::Relaxed));
+        if psync && silent > timeout.as_millis() as u64 {
+            tracing::warn!(replica = rep.client_id, "disconnecting timed-out replica");
+            return;
+        }
+        let ping_at = last_write + secs("repl-ping-replica-period").min(timeout);
         tokio::select! {
             _ = srv.log.wait_for(from, Some(ping_at)) => {
                 if tokio::time::Instant::now() >= ping_at && srv.log.readable() < from {
