@@ -416,28 +416,12 @@ fn the_replication_handshake_and_stream_on_the_wire() {
         Resp::Simple("OK".into())
     );
     rep.send_cmd(&["PSYNC", "?", "-1"]);
-    let mut line = Vec::new();
-    read_line(&mut rep, &mut line);
-    let text = String::from_utf8_lossy(&line).to_string();
+    let (text, rdb) = full_sync(&mut rep);
     let parts: Vec<&str> = text.trim_end().split(' ').collect();
     assert_eq!(parts[0], "+FULLRESYNC", "{text}");
     assert_eq!(parts[1].len(), 40, "{text}");
     assert_eq!(parts[2], "0", "{text}");
-    // Newlines may come first while the image is built; then `$<len>` and the RDB file.
-    let len = loop {
-        read_line(&mut rep, &mut line);
-        if line != b"\n" {
-            let l = String::from_utf8_lossy(&line).to_string();
-            break l
-                .trim_end()
-                .strip_prefix('$')
-                .expect("bulk length")
-                .parse::<usize>()
-                .unwrap();
-        }
-    };
-    let mut rdb = vec![0u8; len];
-    rep.stream.read_exact(&mut rdb).expect("rdb payload");
+    let len = rdb.len();
     assert!(rdb.starts_with(b"REDIS0010"), "{:?}", &rdb[..9]);
     let (body, crc) = rdb.split_at(len - 8);
     let want = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(body);
@@ -481,6 +465,28 @@ fn the_replication_handshake_and_stream_on_the_wire() {
     assert!(rep.closed_within(Duration::from_secs(10)));
     let info: String = q(&mut c, &["INFO", "replication"]);
     assert!(info.contains("connected_slaves:0"), "{info}");
+}
+
+/// Reads PSYNC's answer: its first line, then (after any keep-alive newlines) the RDB payload.
+fn full_sync(rep: &mut Raw) -> (String, Vec<u8>) {
+    let mut line = Vec::new();
+    read_line(rep, &mut line);
+    let first = String::from_utf8_lossy(&line).to_string();
+    let len = loop {
+        read_line(rep, &mut line);
+        if line != b"\n" {
+            let l = String::from_utf8_lossy(&line).to_string();
+            break l
+                .trim_end()
+                .strip_prefix('$')
+                .expect("bulk length")
+                .parse::<usize>()
+                .unwrap();
+        }
+    };
+    let mut rdb = vec![0u8; len];
+    rep.stream.read_exact(&mut rdb).expect("rdb payload");
+    (first, rdb)
 }
 
 /// Reads one `\n`-terminated line from the raw connection into `line`.
@@ -561,18 +567,8 @@ fn an_idle_stream_pings_and_a_silent_replica_times_out() {
     let srv = Server::start_with(&["--repl-ping-replica-period", "1", "--repl-timeout", "3"]);
     let mut rep = srv.raw();
     rep.send_cmd(&["PSYNC", "?", "-1"]);
-    let mut line = Vec::new();
-    read_line(&mut rep, &mut line);
-    assert!(line.starts_with(b"+FULLRESYNC "));
-    let len = loop {
-        read_line(&mut rep, &mut line);
-        if line != b"\n" {
-            let l = String::from_utf8_lossy(&line).to_string();
-            break l.trim_end()[1..].parse::<usize>().unwrap();
-        }
-    };
-    let mut rdb = vec![0u8; len];
-    rep.stream.read_exact(&mut rdb).expect("rdb");
+    let (first, _) = full_sync(&mut rep);
+    assert!(first.starts_with("+FULLRESYNC "), "{first}");
     let ping = b"*1\r\n$4\r\nPING\r\n";
     let mut got = vec![0u8; ping.len()];
     rep.stream
