@@ -1425,3 +1425,60 @@ fn memory_usage_stats_doctor_purge_and_help_answer_as_redis_does() {
     );
     assert!(vget(&stats, "db.0").is_some(), "{stats:?}");
 }
+
+/// DEBUG POPULATE count [prefix] [size]: `prefix:n` keys holding `value:n` (cut or zero-padded
+/// to size), existing keys left alone, Redis's errors. In Eddy the keys survive a restart
+/// (they are recorded in the change log).
+#[test]
+fn debug_populate_creates_keys_as_redis_does() {
+    let srv = Server::start_with(&debug_args());
+    let mut c = srv.conn();
+    let _: () = redis::cmd("SET")
+        .arg("key:1")
+        .arg("keep")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(q::<String>(&mut c, &["DEBUG", "POPULATE", "3"]), "OK");
+    assert_eq!(
+        q::<Vec<Option<String>>>(&mut c, &["MGET", "key:0", "key:1", "key:2", "key:3"]),
+        vec![
+            Some("value:0".into()),
+            Some("keep".into()),
+            Some("value:2".into()),
+            None
+        ]
+    );
+    assert_eq!(
+        q::<String>(&mut c, &["DEBUG", "POPULATE", "2", "pre", "10"]),
+        "OK"
+    );
+    assert_eq!(
+        q::<Vec<u8>>(&mut c, &["GET", "pre:1"]),
+        b"value:1\0\0\0".to_vec()
+    );
+    assert_eq!(
+        q::<String>(&mut c, &["DEBUG", "POPULATE", "1", "short", "3"]),
+        "OK"
+    );
+    assert_eq!(q::<String>(&mut c, &["GET", "short:0"]), "val");
+    for bad in [
+        &["DEBUG", "POPULATE", "-1"][..],
+        &["DEBUG", "POPULATE", "1", "a", "-5"],
+        &["DEBUG", "POPULATE", "x"],
+    ] {
+        assert_eq!(
+            qerr(&mut c, bad),
+            "ERR value is out of range, must be positive",
+            "{bad:?}"
+        );
+    }
+    assert_eq!(q::<i64>(&mut c, &["DBSIZE"]), 6);
+    if common::eddy_only("debug_populate_creates_keys_as_redis_does (restart)") {
+        common::wait_written(&mut c);
+        let dir = srv.stop();
+        let srv = Server::start_in(dir, &[]);
+        let mut c = srv.conn();
+        assert_eq!(q::<i64>(&mut c, &["DBSIZE"]), 6);
+        assert_eq!(q::<String>(&mut c, &["GET", "key:2"]), "value:2");
+    }
+}

@@ -746,9 +746,17 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         let on = int(a.get(2))? != 0;
         ctx.srv.active_expire.store(on, Ordering::Relaxed);
         ctx.out.ok();
+    } else if is(sub, "POPULATE") && (3..=5).contains(&a.len()) {
+        debug_populate(ctx, a)?;
+        ctx.out.ok();
     } else if is(sub, "HELP") {
         let lines = [
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas. Cluster slots are not respected so keys not belonging to the",
+            "    current node can be created in cluster mode.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -761,6 +769,52 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         super::help_reply(ctx, &lines);
     } else {
         return Err(error::subcommand_syntax(sub, "debug"));
+    }
+    Ok(())
+}
+
+/// DEBUG POPULATE count [prefix] [size]: keys `<prefix>:<n>` (prefix `key`) set to
+/// `value:<n>`, or with a size, that text cut or zero-padded to it; existing keys are left
+/// alone. Unlike Redis, each key is recorded in the change log like any SET: the log is Eddy's
+/// persistence (and replication stream), so keys it did not record would be lost at restart.
+fn debug_populate(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let positive = |v: &[u8]| -> CmdResult<u64> {
+        match int(v) {
+            Ok(n) if n >= 0 => Ok(n as u64),
+            _ => Err("ERR value is out of range, must be positive".into()),
+        }
+    };
+    let count = positive(a.get(2))?;
+    let size = if a.len() == 5 { positive(a.get(4))? } else { 0 };
+    // A size the client controls: no larger than a value it could send.
+    if size
+        > ctx
+            .srv
+            .config
+            .hot
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed)
+    {
+        return Err("ERR value is out of range, must be positive".into());
+    }
+    let prefix: &[u8] = if a.len() >= 4 { a.get(3) } else { b"key" };
+    let (mut key, mut val) = (Vec::new(), Vec::new());
+    for n in 0..count {
+        let digits = itoa::Buffer::new().format(n).as_bytes().to_vec();
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.push(b':');
+        key.extend_from_slice(&digits);
+        // Redis formats the name into a 128-byte buffer.
+        key.truncate(127);
+        val.clear();
+        val.extend_from_slice(b"value:");
+        val.extend_from_slice(&digits);
+        if size > 0 {
+            val.resize(size as usize, 0);
+        }
+        let mut l = ctx.lock1(&key);
+        super::strings::set_if_absent(&mut l, &key, &val);
     }
     Ok(())
 }

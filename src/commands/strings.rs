@@ -221,13 +221,18 @@ fn set(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn setnx(ctx: &mut Ctx, a: Args) -> CmdResult {
     let mut l = ctx.lock1(a.get(1));
-    if l.exists(a.get(1)) {
-        ctx.out.int(0);
-    } else {
-        write_string(&mut l, a.get(1), a.get(2), Ttl::Clear, "set");
-        ctx.out.int(1);
-    }
+    let set = set_if_absent(&mut l, a.get(1), a.get(2));
+    ctx.out.int(i64::from(set));
     Ok(())
+}
+
+/// Sets `key` to the string `val` unless it exists (SETNX, DEBUG POPULATE); whether it did.
+pub(crate) fn set_if_absent(l: &mut Locked, key: &[u8], val: &[u8]) -> bool {
+    if l.exists(key) {
+        return false;
+    }
+    write_string(l, key, val, Ttl::Clear, "set");
+    true
 }
 
 fn setex_generic(ctx: &mut Ctx, a: Args, ms: bool, name: &str) -> CmdResult {
