@@ -467,23 +467,36 @@ fn the_replication_handshake_and_stream_on_the_wire() {
     assert!(info.contains("connected_slaves:0"), "{info}");
 }
 
-/// Reads PSYNC's answer: its first line, then (after any keep-alive newlines) the RDB payload.
+/// Reads PSYNC's answer: its first line, then (after any keep-alive newlines) the RDB payload,
+/// sent as `$<length>` and the bytes, or (to a replica that said `capa eof`) as
+/// `$EOF:<40-byte mark>`, the bytes, and the mark.
 fn full_sync(rep: &mut Raw) -> (String, Vec<u8>) {
     let mut line = Vec::new();
     read_line(rep, &mut line);
     let first = String::from_utf8_lossy(&line).to_string();
-    let len = loop {
+    loop {
         read_line(rep, &mut line);
         if line != b"\n" {
-            let l = String::from_utf8_lossy(&line).to_string();
-            break l
-                .trim_end()
-                .strip_prefix('$')
-                .expect("bulk length")
-                .parse::<usize>()
-                .unwrap();
+            break;
         }
-    };
+    }
+    let head = String::from_utf8_lossy(&line).trim_end().to_string();
+    if let Some(mark) = head.strip_prefix("$EOF:") {
+        assert_eq!(mark.len(), 40, "{head}");
+        let mut rdb = Vec::new();
+        let mut b = [0u8; 1];
+        while !rdb.ends_with(mark.as_bytes()) {
+            rep.stream.read_exact(&mut b).expect("rdb payload");
+            rdb.push(b[0]);
+        }
+        rdb.truncate(rdb.len() - 40);
+        return (first, rdb);
+    }
+    let len: usize = head
+        .strip_prefix('$')
+        .expect("bulk length")
+        .parse()
+        .unwrap();
     let mut rdb = vec![0u8; len];
     rep.stream.read_exact(&mut rdb).expect("rdb payload");
     (first, rdb)

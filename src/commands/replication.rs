@@ -65,6 +65,7 @@ fn replconf(ctx: &mut Ctx, a: Args) -> CmdResult {
                 ));
             }
         } else if is(opt, "capa") {
+            conf.eof |= is(val, "eof");
         } else if is(opt, "ack") || is(opt, "getack") {
             return Ok(());
         } else if is(opt, "rdb-filter-only") {

@@ -17,7 +17,8 @@ const RDB_TYPE_STRING: u8 = 0;
 /// The RDB version written (Redis 7.0's); payloads up to [`RDB_VERSION_MAX`] are read.
 pub const RDB_VERSION: u16 = 10;
 const RDB_VERSION_MAX: u16 = 12;
-const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
+/// CRC-64/Jones, Redis's checksum of DUMP payloads and RDB files.
+pub const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -373,11 +374,6 @@ pub fn decode_value(r: &mut Reader) -> Option<Value> {
         | super::stream_rdb::RDB_TYPE_STREAM_LISTPACKS_3) => super::stream_rdb::decode(r, t),
         _ => None,
     }
-}
-
-/// CRC-64/Jones, Redis's checksum of DUMP payloads and RDB files.
-pub fn crc64(b: &[u8]) -> u64 {
-    CRC64.checksum(b)
 }
 
 pub fn dump(v: &Value) -> Vec<u8> {

@@ -22,7 +22,7 @@
 use std::sync::atomic::Ordering;
 
 use super::snapshot::{self, Format};
-use crate::keyspace::encoding::{crc64, encode_value, unseal, write_len, write_string};
+use crate::keyspace::encoding::{encode_value, unseal, write_len, write_string, CRC64};
 use crate::keyspace::Shard;
 use crate::server::Server;
 
@@ -65,10 +65,21 @@ pub struct Parts {
     pub functions: bool,
 }
 
-/// Takes a snapshot of the keyspace as an RDB file. Waits for a running BGSAVE to end first
-/// (one snapshot runs at a time). Blocking: call it off the async workers. Returns the log
-/// offset the image covers (every change after it is still to be sent) and the file.
-pub fn build(srv: &Server, parts: Parts) -> (u64, Vec<u8>) {
+/// Bytes handed to the sink at a time (a shard body may be larger: it goes whole).
+const CHUNK: usize = 64 << 10;
+
+/// Takes a snapshot of the keyspace as an RDB file and hands it to `sink` in pieces as it is
+/// written, so a large keyspace is never held twice in memory. Waits for a running BGSAVE to
+/// end first (one snapshot runs at a time). `started` is called with the log offset the image
+/// covers (every change after it is still to be sent) once the snapshot has begun, before any
+/// piece. Blocking: call it off the async workers. When `sink` returns false (the replica is
+/// gone) the rest is skipped; the snapshot still ends properly.
+pub fn build(
+    srv: &Server,
+    parts: Parts,
+    started: impl FnOnce(u64),
+    mut sink: impl FnMut(&[u8]) -> bool,
+) {
     let job = parts.keys.then(|| loop {
         if let Some(job) = {
             let _w = srv.world.write();
@@ -90,7 +101,16 @@ pub fn build(srv: &Server, parts: Parts) -> (u64, Vec<u8>) {
             )
         }
     };
-    let mut out = Vec::with_capacity(1 << 16);
+    started(offset);
+    let mut crc = CRC64.digest();
+    let mut out = Vec::with_capacity(CHUNK);
+    // Checksums and hands on what `out` holds; false once the sink refused it.
+    let mut flush = |out: &mut Vec<u8>| {
+        crc.update(out);
+        let ok = sink(out);
+        out.clear();
+        ok
+    };
     out.extend_from_slice(RDB_VERSION);
     let aux = |out: &mut Vec<u8>, k: &str, v: &str| {
         out.push(OPCODE_AUX);
@@ -116,19 +136,42 @@ pub fn build(srv: &Server, parts: Parts) -> (u64, Vec<u8>) {
         debug_assert!(body.first().is_none_or(|&b| b == OPCODE_FUNCTION2));
         out.extend_from_slice(body);
     }
+    let mut alive = true;
     if let Some(job) = job {
-        // Writing into memory cannot fail.
-        let _ = snapshot::walk_shards(srv, &job, |_, body| {
+        let gone = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        alive = snapshot::walk_shards(srv, &job, |_, body| {
             out.extend_from_slice(body);
+            if out.len() >= CHUNK && !flush(&mut out) {
+                return Err(gone());
+            }
             Ok(())
-        });
+        })
+        .is_ok();
         srv.keyspace.end_snapshot();
         srv.persist
             .bgsave_in_progress
             .store(false, Ordering::Release);
     }
-    out.push(OPCODE_EOF);
-    let crc = crc64(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    (offset, out)
+    if alive {
+        out.push(OPCODE_EOF);
+        if flush(&mut out) {
+            sink(&crc.finalize().to_le_bytes());
+        }
+    }
+}
+
+/// The whole file in memory (a replica that cannot take a stream of unknown length).
+pub fn build_in_memory(srv: &Server, parts: Parts) -> (u64, Vec<u8>) {
+    let mut offset = 0;
+    let mut file = Vec::new();
+    build(
+        srv,
+        parts,
+        |o| offset = o,
+        |piece| {
+            file.extend_from_slice(piece);
+            true
+        },
+    );
+    (offset, file)
 }

@@ -7,8 +7,11 @@
 //! commands. `PSYNC` (or the older `SYNC`) turns the connection over to [`serve`]:
 //! 1. `+FULLRESYNC <replid> <offset>` (PSYNC only), then, while the image is being built, a
 //!    newline a second (the replica reads them as keep-alives, as Redis's do);
-//! 2. the image: `$<length>\r\n` and an RDB file (`persistence::rdb`) of the keyspace as of
-//!    log offset N, built from a snapshot job without stopping the server;
+//! 2. the image: an RDB file (`persistence::rdb`) of the keyspace as of log offset N, built
+//!    from a snapshot job without stopping the server. A replica that said `capa eof` (every
+//!    Redis since 2.8.18, and redis-cli) gets it as it is built, between `$EOF:<mark>` and the
+//!    mark, so the server holds a few 64 KiB pieces of it, never the whole; others get
+//!    `$<length>` and the whole file;
 //! 3. the stream: every change-log record after N with arguments, as the command it recorded
 //!    (effects, not requests: `PXAT` deadlines, INCRBYFLOAT as SET, a script's writes), with
 //!    `SELECT` when the database changes and `MULTI`/`EXEC` around a transaction's records, so
@@ -59,6 +62,8 @@ pub struct ReplConf {
     pub port: u16,
     /// `rdb-only 1`: the client wants the image and no stream (`redis-cli --rdb`).
     pub rdb_only: bool,
+    /// `capa eof`: it reads an image of unknown length, sent as it is built.
+    pub eof: bool,
     /// `rdb-filter-only <filters>`: the image leaves out the keys, and the function libraries
     /// unless `functions` is listed (`redis-cli --functions-rdb`, `--replica`).
     pub filtered: Option<FilterOnly>,
@@ -363,37 +368,9 @@ pub async fn serve<T: Transport>(
         keys: conf.filtered.is_none(),
         functions: conf.filtered.is_none_or(|f| f.functions),
     };
-    let build = tokio::task::spawn_blocking(move || crate::persistence::rdb::build(&me, parts));
-    tokio::pin!(build);
-    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
-    keepalive.tick().await;
-    let (offset, rdb) = loop {
-        tokio::select! {
-            r = &mut build => match r {
-                Ok(x) => break x,
-                Err(_) => return,
-            },
-            _ = keepalive.tick() => {
-                if sock.write_all(b"\n").await.is_err() {
-                    return;
-                }
-            }
-            _ = &mut killed => return,
-        }
-    };
-    rep.state.store(State::SendBulk as u8, Ordering::Relaxed);
-    let header = format!("${}\r\n", rdb.len());
-    let sent = tokio::select! {
-        r = async {
-            sock.write_all(header.as_bytes()).await?;
-            sock.write_all(&rdb).await
-        } => r.is_ok(),
-        _ = &mut killed => false,
-    };
-    drop(rdb);
-    if !sent {
+    let Some(offset) = send_image(sock, me, parts, conf.eof, &rep, &mut killed).await else {
         return;
-    }
+    };
     tracing::info!(replica = %sess.info.addr, offset, "replica synchronised; streaming changes");
     if conf.rdb_only {
         // Nothing more to send; wait for the client to close.
@@ -410,6 +387,81 @@ pub async fn serve<T: Transport>(
         .store(crate::util::now_ms(), Ordering::Relaxed);
     stream(srv, sock, inbuf, &rep, offset + 1, psync, killed).await;
     tracing::info!(replica = %sess.info.addr, "replica disconnected");
+}
+
+/// A piece of the image on its way from the thread building it.
+enum Piece {
+    /// The snapshot began; it covers the log up to this offset.
+    Start(u64),
+    Data(Vec<u8>),
+}
+
+/// Builds the RDB image on a blocking thread and sends it: with `eof` (the replica said `capa
+/// eof`) as it is built, between `$EOF:<mark>` and the mark, so memory holds a few pieces of it;
+/// otherwise whole, after `$<length>`. Until the snapshot begins (a BGSAVE may be running) a
+/// newline a second keeps the replica waiting. Returns the offset the image covers, or None if
+/// the connection ended.
+async fn send_image<T: Transport>(
+    sock: &mut T,
+    srv: Arc<Server>,
+    parts: crate::persistence::rdb::Parts,
+    eof: bool,
+    rep: &Replica,
+    killed: &mut super::conn::Killed<'_, '_>,
+) -> Option<u64> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4);
+    let builder = tokio::task::spawn_blocking(move || {
+        crate::persistence::rdb::build(
+            &srv,
+            parts,
+            |o| drop(tx.blocking_send(Piece::Start(o))),
+            |piece| tx.blocking_send(Piece::Data(piece.to_vec())).is_ok(),
+        )
+    });
+    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    keepalive.tick().await;
+    let offset = loop {
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some(Piece::Start(o)) => break o,
+                _ => return None,
+            },
+            _ = keepalive.tick() => write(sock, b"\n", killed).await.ok()?,
+            _ = killed.as_mut() => return None,
+        }
+    };
+    rep.state.store(State::SendBulk as u8, Ordering::Relaxed);
+    let mark = eof.then(|| super::random_hex(40));
+    let mut whole = Vec::new();
+    if let Some(m) = &mark {
+        write(sock, format!("$EOF:{m}\r\n").as_bytes(), killed)
+            .await
+            .ok()?;
+    }
+    loop {
+        let piece = tokio::select! {
+            m = rx.recv() => m,
+            _ = killed.as_mut() => return None,
+        };
+        match piece {
+            Some(Piece::Data(d)) if mark.is_some() => write(sock, &d, killed).await.ok()?,
+            Some(Piece::Data(d)) => whole.extend_from_slice(&d),
+            Some(Piece::Start(_)) => {}
+            None => break,
+        }
+    }
+    // A builder that died mid-way leaves a truncated image: drop the replica (it retries).
+    builder.await.ok()?;
+    match &mark {
+        Some(m) => write(sock, m.as_bytes(), killed).await.ok()?,
+        None => {
+            write(sock, format!("${}\r\n", whole.len()).as_bytes(), killed)
+                .await
+                .ok()?;
+            write(sock, &whole, killed).await.ok()?;
+        }
+    }
+    Some(offset)
 }
 
 /// Where the stream is: the database the replica has selected and the transaction being sent.
