@@ -159,19 +159,3 @@ pub fn build(
         }
     }
 }
-
-/// The whole file in memory (a replica that cannot take a stream of unknown length).
-pub fn build_in_memory(srv: &Server, parts: Parts) -> (u64, Vec<u8>) {
-    let mut offset = 0;
-    let mut file = Vec::new();
-    build(
-        srv,
-        parts,
-        |o| offset = o,
-        |piece| {
-            file.extend_from_slice(piece);
-            true
-        },
-    );
-    (offset, file)
-}
