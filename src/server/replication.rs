@@ -110,8 +110,9 @@ pub struct Replica {
     /// The log offset its acknowledgement covers.
     applied: AtomicU64,
     last_ack_ms: AtomicU64,
-    /// WAIT asks for an acknowledgement now.
+    /// WAIT asks for an acknowledgement of the log up to `getack_at` (0: none asked).
     getack: Notify,
+    getack_at: AtomicU64,
     /// (stream bytes, log offset reached at those bytes), oldest first, not yet acknowledged.
     checkpoints: Mutex<VecDeque<(u64, u64)>>,
 }
@@ -128,6 +129,7 @@ impl Replica {
             applied: AtomicU64::new(0),
             last_ack_ms: AtomicU64::new(0),
             getack: Notify::new(),
+            getack_at: AtomicU64::new(0),
             checkpoints: Mutex::new(VecDeque::new()),
         }
     }
@@ -211,9 +213,11 @@ impl Replicas {
     }
 
     /// Returns once `want` replicas applied up to `offset` (WAIT; the caller bounds the time).
-    /// Replicas acknowledge once a second on their own; they are asked at once here.
+    /// Replicas acknowledge once a second on their own; here each is asked as soon as its
+    /// stream has carried `offset` (asked earlier, its answer could not cover it).
     pub async fn wait_applied(&self, offset: u64, want: usize) {
         for r in self.list.lock().iter() {
+            r.getack_at.fetch_max(offset, Ordering::AcqRel);
             r.getack.notify_one();
         }
         loop {
@@ -568,6 +572,17 @@ async fn stream<T: Transport>(
             let bytes = srv.replicas.note_sent(rep, out.len());
             rep.checkpoint(bytes, from - 1);
         }
+        let asked = rep.getack_at.load(Ordering::Acquire);
+        if asked != 0 && from > asked {
+            rep.getack_at
+                .compare_exchange(asked, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .ok();
+            let getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+            if send(srv, sock, rep, getack, &mut killed).await.is_err() {
+                return;
+            }
+            last_write = tokio::time::Instant::now();
+        }
         if read == BATCH {
             continue;
         }
@@ -590,13 +605,8 @@ async fn stream<T: Transport>(
                     last_write = tokio::time::Instant::now();
                 }
             }
-            _ = rep.getack.notified() => {
-                let getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
-                if send(srv, sock, rep, getack, &mut killed).await.is_err() {
-                    return;
-                }
-                last_write = tokio::time::Instant::now();
-            }
+            // WAIT asked: the loop sends GETACK once the stream has carried what it waits for.
+            _ = rep.getack.notified() => {}
             n = sock.read_buf(inbuf) => match n {
                 Ok(n) if n > 0 => {
                     if !acks(srv, rep, inbuf, &mut ab, &lim) {
