@@ -431,6 +431,9 @@ fn the_replication_handshake_and_stream_on_the_wire() {
     let entry = b"\x00\x06before\xc0\x01";
     assert!(body.windows(entry.len()).any(|w| w == entry), "{body:?}");
 
+    // A `capa eof` replica says it loaded the image before the stream starts (the mark must
+    // end one of its reads).
+    rep.send_cmd(&["REPLCONF", "ACK", "0"]);
     // The stream: the write as a command, after the database it happened in.
     let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
     let want = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
@@ -570,8 +573,9 @@ fn min_replicas_to_write_refuses_writes_until_a_replica_follows() {
     assert_eq!(qerr(&mut c, &["SET", "k", "x"]), noreplicas);
 }
 
-/// An idle stream carries a PING every `repl-ping-replica-period` seconds, and a PSYNC
-/// replica that never acknowledges is disconnected after `repl-timeout` seconds.
+/// PSYNC naming a stream this server never sent gets a full synchronisation. An idle stream
+/// carries a PING every `repl-ping-replica-period` seconds, and a PSYNC replica that never
+/// acknowledges is disconnected after `repl-timeout` seconds.
 #[test]
 fn an_idle_stream_pings_and_a_silent_replica_times_out() {
     if !eddy_only("an_idle_stream_pings_and_a_silent_replica_times_out") {
@@ -579,9 +583,13 @@ fn an_idle_stream_pings_and_a_silent_replica_times_out() {
     }
     let srv = Server::start_with(&["--repl-ping-replica-period", "1", "--repl-timeout", "3"]);
     let mut rep = srv.raw();
-    rep.send_cmd(&["PSYNC", "?", "-1"]);
+    // An ID this server never streamed: a full synchronisation instead.
+    rep.send_cmd(&["PSYNC", &"a".repeat(40), "100"]);
     let (first, _) = full_sync(&mut rep);
     assert!(first.starts_with("+FULLRESYNC "), "{first}");
+    let mut c = srv.conn();
+    assert_eq!(info_int(&mut c, "stats", "sync_partial_err"), 1);
+    assert_eq!(info_int(&mut c, "stats", "sync_full"), 1);
     let ping = b"*1\r\n$4\r\nPING\r\n";
     let mut got = vec![0u8; ping.len()];
     rep.stream
@@ -592,4 +600,40 @@ fn an_idle_stream_pings_and_a_silent_replica_times_out() {
         rep.closed_within(Duration::from_secs(20)),
         "a replica that never acknowledged was kept"
     );
+}
+
+/// A replica that reconnects after applying everything its stream sent continues that stream
+/// (`+CONTINUE`: INFO stats' `sync_partial_ok`) instead of loading a new image, and ends with
+/// exactly the primary's data.
+#[test]
+fn a_reconnecting_replica_continues_its_stream() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    load_every_type(&mut c);
+    let rep = Replica::start(srv.port());
+    assert_eq!(wait_replicas(&mut c, 1), 1);
+    assert_eq!(info_int(&mut c, "stats", "sync_full"), 1);
+    assert_eq!(q::<i64>(&mut c, &["CLIENT", "KILL", "TYPE", "replica"]), 1);
+    assert!(
+        poll_until(Duration::from_secs(20), || {
+            info_int(&mut c, "stats", "sync_partial_ok") == 1
+                && rep.info("replication").contains("master_link_status:up")
+        }),
+        "the replica did not continue its stream: {}",
+        rep.info("replication")
+    );
+    for args in [
+        &["SET", "after", "reconnect"][..],
+        &["INCR", "counter"],
+        &["HSET", "hash", "f3", "3"],
+    ] {
+        let _: Value = q(&mut c, args);
+    }
+    assert_eq!(wait_replicas(&mut c, 1), 1);
+    assert_same(&contents(&mut rep.conn()), &contents(&mut c));
+    assert_eq!(info_int(&mut c, "stats", "sync_full"), 1);
+    assert_eq!(info_int(&mut c, "stats", "sync_partial_err"), 0);
 }

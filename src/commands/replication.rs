@@ -9,6 +9,7 @@ use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::error::{self, CmdError, CmdResult};
 use crate::protocol::resp::Args;
 use crate::server::door::Door;
+use crate::server::replication::SyncRequest;
 use crate::server::session::Action;
 
 const ADMIN_CATS: &[&str] = &["admin", "slow", "dangerous"];
@@ -26,22 +27,30 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout", "3.0.0", "O(1)"),
 ];
 
-/// PSYNC replicationid offset: always a full synchronisation (`+FULLRESYNC`), whatever the
-/// replica asks to continue from (see `server::replication`).
-fn psync(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    become_replica(ctx, true)
+/// PSYNC replicationid offset: a partial resynchronisation (`+CONTINUE`) when the replica
+/// applied exactly what a recently stopped stream of that ID sent and the log still holds what
+/// follows; otherwise a full one (see `server::replication`).
+fn psync(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let id = a.get(1);
+    let continue_from = (id != b"?")
+        .then(|| crate::util::num::parse_i64(a.get(2)).map(|off| (id.to_vec(), off)))
+        .flatten();
+    become_replica(ctx, true, continue_from)
 }
 
 /// SYNC: the pre-2.8 handshake, the image and the stream without the `+FULLRESYNC` line.
 fn sync(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    become_replica(ctx, false)
+    become_replica(ctx, false, None)
 }
 
-fn become_replica(ctx: &mut Ctx, psync: bool) -> CmdResult {
+fn become_replica(ctx: &mut Ctx, psync: bool, continue_from: Option<(Vec<u8>, i64)>) -> CmdResult {
     if ctx.sess.door != Door::Resp {
         return Err("ERR replicas are served on the RESP port only".into());
     }
-    ctx.sess.action = Some(Action::Replica { psync });
+    ctx.sess.action = Some(Action::Replica(Box::new(SyncRequest {
+        psync,
+        continue_from,
+    })));
     Ok(())
 }
 

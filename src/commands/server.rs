@@ -527,6 +527,14 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 "rejected_connections",
                 st.rejected_connections.load(Ordering::Relaxed).to_string(),
             );
+            let reps = &srv.replicas;
+            for (k, v) in [
+                ("sync_full", &reps.sync_full),
+                ("sync_partial_ok", &reps.sync_partial_ok),
+                ("sync_partial_err", &reps.sync_partial_err),
+            ] {
+                kv(k, v.load(Ordering::Relaxed).to_string());
+            }
             kv("expired_keys", ks.expired.to_string());
             kv("evicted_keys", ks.evicted.to_string());
             kv("keyspace_hits", ks.hits.to_string());

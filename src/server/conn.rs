@@ -280,9 +280,8 @@ async fn run_loop<T: Transport, C: Codec>(
                 }
                 pending = true;
             }
-            Some(Action::Replica { psync }) => {
-                super::replication::serve(srv, sock, sess, &mut inbuf, psync, killed.as_mut())
-                    .await;
+            Some(Action::Replica(req)) => {
+                super::replication::serve(srv, sock, sess, &mut inbuf, *req, killed.as_mut()).await;
                 return None;
             }
             Some(Action::LogFence(offset)) => {

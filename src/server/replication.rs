@@ -5,8 +5,9 @@
 //! ## How a replica is fed
 //! The replica's handshake (PING, AUTH, `REPLCONF listening-port|capa|rdb-only`) is ordinary
 //! commands. `PSYNC` (or the older `SYNC`) turns the connection over to [`serve`]:
-//! 1. `+FULLRESYNC <replid> <offset>` (PSYNC only), then, while the image is being built, a
-//!    newline a second (the replica reads them as keep-alives, as Redis's do);
+//! 1. `+FULLRESYNC <replid> 0` (PSYNC only; see below for `+CONTINUE`), then, until the
+//!    snapshot starts, a newline a second (the replica reads them as keep-alives, as Redis's
+//!    do);
 //! 2. the image: an RDB file (`persistence::rdb`) of the keyspace as of log offset N, built
 //!    from a snapshot job without stopping the server. A replica that said `capa eof` (every
 //!    Redis since 2.8.18, and redis-cli) gets it as it is built, between `$EOF:<mark>` and the
@@ -15,14 +16,30 @@
 //! 3. the stream: every change-log record after N with arguments, as the command it recorded
 //!    (effects, not requests: `PXAT` deadlines, INCRBYFLOAT as SET, a script's writes), with
 //!    `SELECT` when the database changes and `MULTI`/`EXEC` around a transaction's records, so
-//!    the replica never shows half of one. A `PING` goes out after ten idle seconds.
+//!    the replica never shows half of one. An idle stream carries a `PING` every
+//!    `repl-ping-replica-period` seconds (10).
 //!
 //! The log is the replication backlog: the stream is read from it like any feed reader's
 //! cursor (memory, then the disk segments), so a replica that falls behind catches up from the
 //! log without slowing writers, and one that falls behind the log's retention is dropped and
-//! must synchronise again. Every `PSYNC` gets a full synchronisation: partial resynchronisation
-//! (`+CONTINUE`) is not offered.
+//! must synchronise again.
 //!
+//! A `capa eof` replica finds the image's end mark at the end of one of its reads, so nothing
+//! may follow the mark until it has loaded the image: as a Redis primary does, the stream
+//! starts on the replica's first `REPLCONF ACK` (sent once it has loaded the image). Without
+//! that, a write right after the mark hid it and the replica read the stream as image.
+//!
+//! ## Partial resynchronisation
+//! Each full synchronisation starts a stream with a new replication ID. When a stream stops,
+//! the server remembers (for the last 16 streams) how many bytes it wrote and which log record
+//! comes next. `PSYNC <id> <offset>` from a replica that applied exactly those bytes (its
+//! offset is the count plus one) continues the stream (`+CONTINUE <id>`), provided the log
+//! still holds that record. A replica that applied less (bytes lost in flight, a transaction
+//! cut short: Redis replicas only count a MULTI once its EXEC is applied) gets a full
+//! synchronisation, as does any other ID. INFO stats counts `sync_full`, `sync_partial_ok`
+//! and `sync_partial_err`. INFO's `master_replid` stays the server's run ID: with one stream
+//! per replica there is no single replication ID.
+
 //! ## Offsets and WAIT
 //! A replica's replication offset counts the stream's bytes from the `FULLRESYNC` offset (0).
 //! Redis's WAIT needs to know which writes a replica has applied: each write to the replica
@@ -54,6 +71,11 @@ const BATCH: usize = 1024;
 const CHECKPOINTS: usize = 1024;
 /// The largest request a replica sends (`REPLCONF ACK <offset>`), with room to spare.
 const MAX_REQUEST: usize = 64 * 1024;
+const REPLICA_LIMITS: Limits = Limits {
+    max_bulk: MAX_REQUEST,
+    max_frame: MAX_REQUEST,
+    authenticated: true,
+};
 
 /// What a replica told us in its handshake (`REPLCONF`), kept in its session.
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,6 +122,8 @@ impl State {
 /// One connected replica.
 pub struct Replica {
     pub client_id: u64,
+    /// The replication ID this stream is known by (a new one per full synchronisation).
+    replid: String,
     ip: String,
     port: u16,
     state: AtomicU8,
@@ -115,12 +139,15 @@ pub struct Replica {
     getack_at: AtomicU64,
     /// (stream bytes, log offset reached at those bytes), oldest first, not yet acknowledged.
     checkpoints: Mutex<VecDeque<(u64, u64)>>,
+    /// The log offset the stream reads next, as of `sent` (updated together after each write).
+    next: AtomicU64,
 }
 
 impl Replica {
-    fn new(client_id: u64, ip: String, port: u16) -> Replica {
+    fn new(client_id: u64, replid: String, ip: String, port: u16) -> Replica {
         Replica {
             client_id,
+            replid,
             ip,
             port,
             state: AtomicU8::new(State::WaitBgsave as u8),
@@ -131,6 +158,7 @@ impl Replica {
             getack: Notify::new(),
             getack_at: AtomicU64::new(0),
             checkpoints: Mutex::new(VecDeque::new()),
+            next: AtomicU64::new(0),
         }
     }
 
@@ -177,7 +205,23 @@ pub struct Replicas {
     acked: Notify,
     /// The largest offset written to any replica (INFO's `master_repl_offset`).
     high: AtomicU64,
+    /// Where recently disconnected streams stopped, for partial resynchronisation.
+    resumable: Mutex<VecDeque<Resume>>,
+    /// INFO stats' `sync_full`, `sync_partial_ok`, `sync_partial_err`.
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
 }
+
+/// Where a stream stopped: after `bytes` of stream `replid`, the next log record to send.
+struct Resume {
+    replid: String,
+    bytes: u64,
+    next: u64,
+}
+
+/// Stopped streams remembered for partial resynchronisation.
+const RESUMABLE: usize = 16;
 
 impl Replicas {
     pub fn len(&self) -> usize {
@@ -199,8 +243,31 @@ impl Replicas {
         self.list.lock().push(r);
     }
 
-    fn remove(&self, client_id: u64) {
-        self.list.lock().retain(|r| r.client_id != client_id);
+    /// Unregisters a replica; an online stream is remembered where it stopped.
+    fn remove(&self, rep: &Replica) {
+        self.list.lock().retain(|r| r.client_id != rep.client_id);
+        if rep.state() == State::Online {
+            let mut q = self.resumable.lock();
+            if q.len() >= RESUMABLE {
+                q.pop_front();
+            }
+            q.push_back(Resume {
+                replid: rep.replid.clone(),
+                bytes: rep.sent.load(Ordering::Relaxed),
+                next: rep.next.load(Ordering::Relaxed),
+            });
+        }
+    }
+
+    /// The log offset to continue stream `replid` from for a replica that applied exactly
+    /// `bytes` of it: everything that stream wrote. Anything else (bytes lost in flight, a
+    /// transaction cut short, another server's ID) needs a full synchronisation.
+    fn take_resume(&self, replid: &[u8], bytes: u64) -> Option<u64> {
+        let mut q = self.resumable.lock();
+        let i = q
+            .iter()
+            .position(|r| r.replid.as_bytes() == replid && r.bytes == bytes)?;
+        q.remove(i).map(|r| r.next)
     }
 
     /// Replicas that applied every change up to log offset `offset`.
@@ -326,22 +393,30 @@ fn refused_cold(
 }
 
 /// Unregisters the replica when its connection ends, however it ends.
-struct Registered<'a>(&'a Server, u64);
+struct Registered<'a>(&'a Server, Arc<Replica>);
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        self.0.replicas.remove(self.1);
+        self.0.replicas.remove(&self.1);
     }
 }
 
-/// Serves a replica after its `PSYNC` (`psync`) or `SYNC` until it disconnects or falls behind
-/// the log. `inbuf` holds whatever it sent after that command.
+/// What a replica asked for: `PSYNC <replid> <offset>` (`continue_from` holds the two unless
+/// the ID is `?`), or `SYNC` (`psync` false).
+#[derive(Debug)]
+pub struct SyncRequest {
+    pub psync: bool,
+    pub continue_from: Option<(Vec<u8>, i64)>,
+}
+
+/// Serves a replica after its `PSYNC` or `SYNC` until it disconnects or falls behind the log.
+/// `inbuf` holds whatever it sent after that command.
 pub async fn serve<T: Transport>(
     srv: &Server,
     sock: &mut T,
     sess: &mut Session,
     inbuf: &mut BytesMut,
-    psync: bool,
+    req: SyncRequest,
     mut killed: super::conn::Killed<'_, '_>,
 ) {
     let Some(me) = srv.me() else {
@@ -355,42 +430,106 @@ pub async fn serve<T: Transport>(
         .map_or(sess.info.addr.as_str(), |(h, _)| h)
         .trim_matches(['[', ']'])
         .to_string();
-    let rep = Arc::new(Replica::new(sess.id, ip, conf.port));
-    if !conf.rdb_only {
-        srv.replicas.add(rep.clone());
-    }
     sess.info.replica.store(true, Ordering::Relaxed);
-    let _registered = Registered(srv, sess.id);
-    tracing::info!(replica = %sess.info.addr, "replica asks for synchronisation");
-    if psync {
-        let line = format!("+FULLRESYNC {} 0\r\n", srv.run_id);
-        if sock.write_all(line.as_bytes()).await.is_err() {
+    let reps = &srv.replicas;
+    // PSYNC <id> <offset>: the replica applied offset - 1 bytes of stream <id>.
+    let resume = req.continue_from.as_ref().and_then(|(id, off)| {
+        let applied = u64::try_from(off.checked_sub(1)?).ok()?;
+        let next = reps.take_resume(id, applied)?;
+        let id = String::from_utf8_lossy(id).into_owned();
+        (next >= srv.log.first_offset()).then_some((id, applied, next))
+    });
+    if req.continue_from.is_some() && resume.is_none() {
+        reps.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+    }
+    let replid = resume
+        .as_ref()
+        .map_or_else(|| super::random_hex(40), |(id, _, _)| id.clone());
+    let rep = Arc::new(Replica::new(sess.id, replid, ip, conf.port));
+    if !conf.rdb_only {
+        reps.add(rep.clone());
+    }
+    let _registered = Registered(srv, rep.clone());
+    let from = if let Some((_, bytes, next)) = resume {
+        reps.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(replica = %sess.info.addr, next, "partial resynchronisation accepted");
+        let line = format!("+CONTINUE {}\r\n", rep.replid);
+        if write(sock, line.as_bytes(), &mut killed).await.is_err() {
             return;
         }
-    }
-    let parts = crate::persistence::rdb::Parts {
-        keys: conf.filtered.is_none(),
-        functions: conf.filtered.is_none_or(|f| f.functions),
-    };
-    let Some(offset) = send_image(sock, me, parts, conf.eof, &rep, &mut killed).await else {
-        return;
-    };
-    tracing::info!(replica = %sess.info.addr, offset, "replica synchronised; streaming changes");
-    if conf.rdb_only {
-        // Nothing more to send; wait for the client to close.
-        let _ = tokio::select! {
-            r = sock.read_buf(inbuf) => r.map(|_| ()),
-            _ = &mut killed => Ok(()),
+        rep.sent.store(bytes, Ordering::Relaxed);
+        reps.high.fetch_max(bytes, Ordering::Relaxed);
+        next
+    } else {
+        reps.sync_full.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(replica = %sess.info.addr, "replica asks for a full synchronisation");
+        if req.psync {
+            let line = format!("+FULLRESYNC {} 0\r\n", rep.replid);
+            if write(sock, line.as_bytes(), &mut killed).await.is_err() {
+                return;
+            }
+        }
+        let parts = crate::persistence::rdb::Parts {
+            keys: conf.filtered.is_none(),
+            functions: conf.filtered.is_none_or(|f| f.functions),
         };
-        return;
-    }
-    rep.state.store(State::Online as u8, Ordering::Relaxed);
-    rep.checkpoint(0, offset);
+        let Some(offset) = send_image(sock, me, parts, conf.eof, &rep, &mut killed).await else {
+            return;
+        };
+        tracing::info!(replica = %sess.info.addr, offset, "replica synchronised; streaming changes");
+        if conf.rdb_only {
+            // Nothing more to send; wait for the client to close.
+            let _ = tokio::select! {
+                r = sock.read_buf(inbuf) => r.map(|_| ()),
+                _ = &mut killed => Ok(()),
+            };
+            return;
+        }
+        // Redis replicas find the EOF mark at the end of one read: bytes right behind it would
+        // hide it. As a Redis primary does, the stream starts on the replica's first ACK,
+        // which it sends once the image is loaded.
+        if conf.eof && !first_ack(srv, sock, inbuf, &rep, &mut killed).await {
+            return;
+        }
+        offset + 1
+    };
+    rep.next.store(from, Ordering::Relaxed);
+    rep.checkpoint(rep.sent.load(Ordering::Relaxed), from - 1);
     // The acknowledgement clock starts now (INFO's lag, `repl-timeout`).
     rep.last_ack_ms
         .store(crate::util::now_ms(), Ordering::Relaxed);
-    stream(srv, sock, inbuf, &rep, offset + 1, psync, killed).await;
+    rep.state.store(State::Online as u8, Ordering::Relaxed);
+    stream(srv, sock, inbuf, &rep, from, req.psync, killed).await;
     tracing::info!(replica = %sess.info.addr, "replica disconnected");
+}
+
+/// Waits for the replica's first `REPLCONF ACK` (at most `repl-timeout`). False: it closed,
+/// was killed, sent garbage or stayed silent.
+async fn first_ack<T: Transport>(
+    srv: &Server,
+    sock: &mut T,
+    inbuf: &mut BytesMut,
+    rep: &Replica,
+    killed: &mut super::conn::Killed<'_, '_>,
+) -> bool {
+    let secs = srv.config.get_i64("repl-timeout").max(1) as u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let mut ab = ArgBuf::default();
+    while rep.last_ack_ms.load(Ordering::Relaxed) == 0 {
+        tokio::select! {
+            n = sock.read_buf(inbuf) => match n {
+                Ok(n) if n > 0 => {
+                    if !acks(srv, rep, inbuf, &mut ab, &REPLICA_LIMITS) {
+                        return false;
+                    }
+                }
+                _ => return false,
+            },
+            _ = tokio::time::sleep_until(deadline) => return false,
+            _ = killed.as_mut() => return false,
+        }
+    }
+    true
 }
 
 /// A piece of the image on its way from the thread building it.
@@ -535,11 +674,6 @@ async fn stream<T: Transport>(
     let mut st = StreamState::default();
     let mut out = Vec::new();
     let mut ab = ArgBuf::default();
-    let lim = Limits {
-        max_bulk: MAX_REQUEST,
-        max_frame: MAX_REQUEST,
-        authenticated: true,
-    };
     let mut last_write = tokio::time::Instant::now();
     loop {
         out.clear();
@@ -570,6 +704,7 @@ async fn stream<T: Transport>(
         }
         if last.is_some() {
             let bytes = srv.replicas.note_sent(rep, out.len());
+            rep.next.store(from, Ordering::Relaxed);
             rep.checkpoint(bytes, from - 1);
         }
         let asked = rep.getack_at.load(Ordering::Acquire);
@@ -609,7 +744,7 @@ async fn stream<T: Transport>(
             _ = rep.getack.notified() => {}
             n = sock.read_buf(inbuf) => match n {
                 Ok(n) if n > 0 => {
-                    if !acks(srv, rep, inbuf, &mut ab, &lim) {
+                    if !acks(srv, rep, inbuf, &mut ab, &REPLICA_LIMITS) {
                         return;
                     }
                 }
@@ -681,7 +816,7 @@ mod tests {
 
     #[test]
     fn acknowledgements_resolve_checkpoints_in_order() {
-        let r = Replica::new(1, String::new(), 0);
+        let r = Replica::new(1, String::new(), String::new(), 0);
         r.checkpoint(0, 10);
         r.checkpoint(100, 12);
         r.checkpoint(250, 20);

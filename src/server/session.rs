@@ -28,8 +28,8 @@ pub enum Action {
     /// The next command reads the change log: wait until this offset (the committed end when
     /// it arrived) is readable, then run it (`server::conn`).
     LogFence(u64),
-    /// PSYNC (`psync`) or SYNC: the connection becomes a replica's (`server::replication`).
-    Replica { psync: bool },
+    /// PSYNC or SYNC: the connection becomes a replica's (`server::replication`).
+    Replica(Box<super::replication::SyncRequest>),
     /// WAIT with replicas connected: reply once `want` of them applied the log up to `offset`,
     /// or when `deadline` passes, with how many did.
     WaitReplicas {
