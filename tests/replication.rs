@@ -199,18 +199,27 @@ fn wait_replicas(c: &mut redis::Connection, n: i64) -> i64 {
     q(c, &["WAIT", &n.to_string(), "20000"])
 }
 
-/// The full synchronisation and the stream after it, checked key by key on a real replica.
-#[test]
-fn a_redis_replica_gets_every_type_and_follows_every_write() {
+/// A server holding every type (`load_every_type`) and a redis-server replica that applied it
+/// all; None (the test skips) without redis-server.
+fn loaded_primary_with_replica() -> Option<(Server, redis::Connection, Replica)> {
     if !require_tool("redis-server") {
-        return;
+        return None;
     }
     let srv = Server::start();
     let mut c = srv.conn();
     load_every_type(&mut c);
     let rep = Replica::start(srv.port());
-    let mut r = rep.conn();
     assert_eq!(wait_replicas(&mut c, 1), 1);
+    Some((srv, c, rep))
+}
+
+/// The full synchronisation and the stream after it, checked key by key on a real replica.
+#[test]
+fn a_redis_replica_gets_every_type_and_follows_every_write() {
+    let Some((_srv, mut c, rep)) = loaded_primary_with_replica() else {
+        return;
+    };
+    let mut r = rep.conn();
     assert_same(&contents(&mut r), &contents(&mut c));
     // The function library came with the image.
     assert_eq!(q::<String>(&mut r, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
@@ -607,14 +616,9 @@ fn an_idle_stream_pings_and_a_silent_replica_times_out() {
 /// exactly the primary's data.
 #[test]
 fn a_reconnecting_replica_continues_its_stream() {
-    if !require_tool("redis-server") {
+    let Some((_srv, mut c, rep)) = loaded_primary_with_replica() else {
         return;
-    }
-    let srv = Server::start();
-    let mut c = srv.conn();
-    load_every_type(&mut c);
-    let rep = Replica::start(srv.port());
-    assert_eq!(wait_replicas(&mut c, 1), 1);
+    };
     assert_eq!(info_int(&mut c, "stats", "sync_full"), 1);
     assert_eq!(q::<i64>(&mut c, &["CLIENT", "KILL", "TYPE", "replica"]), 1);
     assert!(
