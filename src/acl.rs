@@ -271,15 +271,14 @@ impl Rules {
         self.future && self.allkeys && self.allchannels && self.allowed.iter().all(|&b| b)
     }
 
+    /// Allows or forbids every command of `cat` (`all`: every command, and those added later).
     fn set_category(&mut self, cat: &str, allow: bool) {
-        let t = table();
-        for id in 0..t.specs.len() {
+        for (id, a) in self.allowed.iter_mut().enumerate() {
             if in_category(id, cat) {
-                self.allowed[id] = allow;
+                *a = allow;
             }
         }
         if cat == "all" {
-            self.allowed.iter_mut().for_each(|b| *b = allow);
             self.future = allow;
         }
     }
@@ -328,32 +327,25 @@ impl Rules {
                 self.sanitize = Some(true);
             }
             _ => match rule.first() {
-                Some(b'>') => {
-                    let h = sha256(&rule[1..]);
-                    if !self.passwords.contains(&h) {
-                        self.passwords.push(h);
-                    }
-                    self.nopass = false;
-                }
-                Some(b'#') => {
-                    let h = unhex(&rule[1..]).ok_or(BAD_HASH)?;
-                    if !self.passwords.contains(&h) {
-                        self.passwords.push(h);
-                    }
-                    self.nopass = false;
-                }
-                Some(b'<') | Some(b'!') => {
-                    let h = if rule[0] == b'<' {
+                Some(&c @ (b'>' | b'#' | b'<' | b'!')) => {
+                    // `>`/`<` give a password, `#`/`!` its hash; `>`/`#` add, `<`/`!` remove.
+                    let h = if matches!(c, b'>' | b'<') {
                         sha256(&rule[1..])
                     } else {
                         unhex(&rule[1..]).ok_or(BAD_HASH)?
                     };
-                    let before = self.passwords.len();
-                    self.passwords.retain(|p| *p != h);
-                    if self.passwords.len() == before {
-                        return Err(
-                            "The password you are trying to remove from the user does not exist",
-                        );
+                    if matches!(c, b'>' | b'#') {
+                        if !self.passwords.contains(&h) {
+                            self.passwords.push(h);
+                        }
+                        self.nopass = false;
+                    } else {
+                        let before = self.passwords.len();
+                        self.passwords.retain(|p| *p != h);
+                        if self.passwords.len() == before {
+                            return Err("The password you are trying to remove from the user \
+                                        does not exist");
+                        }
                     }
                 }
                 Some(b'~') | Some(b'%') => {
@@ -721,6 +713,11 @@ impl User {
     pub fn name_lossy(&self) -> String {
         String::from_utf8_lossy(&self.name).into_owned()
     }
+
+    /// The user's `ACL LIST` line, which is also its line in the ACL file.
+    pub fn acl_line(&self) -> String {
+        format!("user {} {}", self.name_lossy(), self.rules().describe())
+    }
 }
 
 /// One ACL LOG entry.
@@ -875,11 +872,8 @@ impl Acl {
     pub fn save_file(&self, path: &str) -> std::io::Result<()> {
         let mut text = String::new();
         for u in self.all() {
-            text.push_str(&format!(
-                "user {} {}\n",
-                u.name_lossy(),
-                u.rules().describe()
-            ));
+            text.push_str(&u.acl_line());
+            text.push('\n');
         }
         let tmp = format!("{path}.tmp-{}", std::process::id());
         std::fs::write(&tmp, text)?;

@@ -210,10 +210,7 @@ fn acl_whoami(ctx: &mut Ctx, _a: Args) -> CmdResult {
 
 fn acl_users(ctx: &mut Ctx, _a: Args) -> CmdResult {
     let names = ctx.srv.acl.names();
-    ctx.out.array(names.len());
-    for n in names {
-        ctx.out.bulk(&n);
-    }
+    ctx.out.bulks(names.iter().map(Vec::as_slice));
     Ok(())
 }
 
@@ -221,8 +218,7 @@ fn acl_list(ctx: &mut Ctx, _a: Args) -> CmdResult {
     let users = ctx.srv.acl.all();
     ctx.out.array(users.len());
     for u in users {
-        let line = format!("user {} {}", u.name_lossy(), u.rules().describe());
-        ctx.out.bulk(line.as_bytes());
+        ctx.out.bulk(u.acl_line().as_bytes());
     }
     Ok(())
 }
@@ -236,17 +232,9 @@ fn acl_getuser(ctx: &mut Ctx, a: Args) -> CmdResult {
     let out = &mut *ctx.out;
     out.map(6);
     out.bulk(b"flags");
-    let flags = r.flags();
-    out.array(flags.len());
-    for f in flags {
-        out.bulk(f.as_bytes());
-    }
+    out.bulks(r.flags().iter().map(|f| f.as_bytes()));
     out.bulk(b"passwords");
-    let pw = r.password_hashes();
-    out.array(pw.len());
-    for p in pw {
-        out.bulk(p.as_bytes());
-    }
+    out.bulks(r.password_hashes().iter().map(|p| p.as_bytes()));
     out.bulk(b"commands");
     out.bulk(r.describe_commands().as_bytes());
     out.bulk(b"keys");
@@ -295,11 +283,7 @@ fn close_connections(ctx: &mut Ctx, gone: &[Arc<crate::acl::User>]) {
             .as_ref()
             .is_some_and(|u| gone.iter().any(|g| Arc::ptr_eq(g, u)));
         if theirs {
-            if c.id == ctx.sess.id {
-                ctx.sess.action = Some(crate::server::session::Action::Close);
-            } else {
-                c.kill();
-            }
+            super::connection::kill(ctx, &c);
         }
     }
 }
@@ -309,10 +293,7 @@ fn acl_cat(ctx: &mut Ctx, a: Args) -> CmdResult {
         return Err(error::subcommand_syntax(a.get(1), "acl"));
     }
     if a.len() == 2 {
-        ctx.out.array(CATEGORIES.len());
-        for c in CATEGORIES {
-            ctx.out.bulk(c.as_bytes());
-        }
+        ctx.out.bulks(CATEGORIES.iter().map(|c| c.as_bytes()));
         return Ok(());
     }
     let want = String::from_utf8_lossy(a.get(2)).to_ascii_lowercase();
@@ -323,14 +304,11 @@ fn acl_cat(ctx: &mut Ctx, a: Args) -> CmdResult {
         )));
     }
     let t = table();
-    let names: Vec<&str> = (0..t.specs.len())
+    let names: Vec<&[u8]> = (0..t.specs.len())
         .filter(|&id| crate::acl::in_category(id, &want))
-        .map(|id| t.full_names[id].as_str())
+        .map(|id| t.full_names[id].as_bytes())
         .collect();
-    ctx.out.array(names.len());
-    for n in names {
-        ctx.out.bulk(n.as_bytes());
-    }
+    ctx.out.bulks(names.into_iter());
     Ok(())
 }
 
@@ -371,8 +349,7 @@ fn acl_dryrun(ctx: &mut Ctx, a: Args) -> CmdResult {
         id = t.lookup_sub(id, argv.get(1)).ok_or_else(not_found)?;
     }
     let spec = t.specs[id];
-    let argc = argv.len() as i32;
-    if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+    if !super::arity_ok(spec.arity, argv.len()) {
         return Err(error::wrong_arity(&t.full_names[id]));
     }
     match u.rules().check(id, spec, argv) {

@@ -435,7 +435,8 @@ fn client_kill(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-fn kill(ctx: &mut Ctx, c: &crate::server::clients::ClientInfo) {
+/// Closes client `c`: another client at once, this one after its reply.
+pub(crate) fn kill(ctx: &mut Ctx, c: &crate::server::clients::ClientInfo) {
     if c.id == ctx.sess.id {
         ctx.sess.action = Some(Action::Close);
     } else {

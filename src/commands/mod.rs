@@ -571,7 +571,7 @@ pub fn resolve(args: &Args) -> Result<Resolved, CmdError> {
     Ok(Resolved { id, spec })
 }
 
-fn arity_ok(arity: i32, argc: usize) -> bool {
+pub(crate) fn arity_ok(arity: i32, argc: usize) -> bool {
     let argc = argc as i32;
     (arity > 0 && argc == arity) || (arity < 0 && argc >= -arity)
 }
