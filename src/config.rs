@@ -345,6 +345,9 @@ pub struct Hot {
     /// Read before every write command (`server::replication`); 0 = no requirement.
     pub min_replicas_to_write: AtomicU64,
     pub min_replicas_max_lag: AtomicU64,
+    /// Read at every step of a replica's stream (`server::replication`), in seconds.
+    pub repl_timeout: AtomicU64,
+    pub repl_ping_replica_period: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -638,6 +641,8 @@ impl Config {
             (&h.maxmemory_samples, "maxmemory-samples"),
             (&h.min_replicas_to_write, "min-replicas-to-write"),
             (&h.min_replicas_max_lag, "min-replicas-max-lag"),
+            (&h.repl_timeout, "repl-timeout"),
+            (&h.repl_ping_replica_period, "repl-ping-replica-period"),
         ] {
             slot.store(num(name), Ordering::Relaxed);
         }

@@ -503,6 +503,11 @@ pub async fn serve<T: Transport>(
     tracing::info!(replica = %sess.info.addr, "replica disconnected");
 }
 
+/// `repl-timeout`: how long a replica may stay silent.
+fn repl_timeout(srv: &Server) -> Duration {
+    Duration::from_secs(srv.config.hot.repl_timeout.load(Ordering::Relaxed).max(1))
+}
+
 /// Waits for the replica's first `REPLCONF ACK` (at most `repl-timeout`). False: it closed,
 /// was killed, sent garbage or stayed silent.
 async fn first_ack<T: Transport>(
@@ -512,8 +517,7 @@ async fn first_ack<T: Transport>(
     rep: &Replica,
     killed: &mut super::conn::Killed<'_, '_>,
 ) -> bool {
-    let secs = srv.config.get_i64("repl-timeout").max(1) as u64;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let deadline = tokio::time::Instant::now() + repl_timeout(srv);
     let mut ab = ArgBuf::default();
     while rep.last_ack_ms.load(Ordering::Relaxed) == 0 {
         tokio::select! {
@@ -723,14 +727,18 @@ async fn stream<T: Transport>(
         }
         // A PSYNC replica acknowledges every second; one silent for `repl-timeout` is gone
         // (SYNC clients never acknowledge, as in Redis they are not timed out).
-        let secs = |name: &str| Duration::from_secs(srv.config.get_i64(name).max(1) as u64);
-        let timeout = secs("repl-timeout");
+        let timeout = repl_timeout(srv);
         let silent = crate::util::now_ms().saturating_sub(rep.last_ack_ms.load(Ordering::Relaxed));
         if psync && silent > timeout.as_millis() as u64 {
             tracing::warn!(replica = rep.client_id, "disconnecting timed-out replica");
             return;
         }
-        let ping_at = last_write + secs("repl-ping-replica-period").min(timeout);
+        let period = srv
+            .config
+            .hot
+            .repl_ping_replica_period
+            .load(Ordering::Relaxed);
+        let ping_at = last_write + Duration::from_secs(period.max(1)).min(timeout);
         tokio::select! {
             _ = srv.log.wait_for(from, Some(ping_at)) => {
                 if tokio::time::Instant::now() >= ping_at && srv.log.readable() < from {
