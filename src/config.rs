@@ -219,6 +219,24 @@ pub static DEFS: &[Def] = &[
         default: "10",
         runtime: true,
     },
+    // Following a Redis primary (`server::follow`). `replicaof` is read at start-up; REPLICAOF
+    // changes the primary at run time.
+    Def {
+        name: "replicaof",
+        alias: Some("slaveof"),
+        kind: Kind::Str,
+        default: "",
+        runtime: false,
+    },
+    def("masterauth", Kind::Str, "", true),
+    def("masteruser", Kind::Str, "", true),
+    Def {
+        name: "replica-read-only",
+        alias: Some("slave-read-only"),
+        kind: Kind::Bool,
+        default: "yes",
+        runtime: true,
+    },
     Def {
         name: "min-replicas-to-write",
         alias: Some("min-slaves-to-write"),
@@ -348,6 +366,8 @@ pub struct Hot {
     /// Read at every step of a replica's stream (`server::replication`), in seconds.
     pub repl_timeout: AtomicU64,
     pub repl_ping_replica_period: AtomicU64,
+    /// Read before every write command while following a primary (`server::follow`).
+    pub replica_read_only: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -666,6 +686,10 @@ impl Config {
         );
         h.latency_tracking.store(
             find("latency-tracking").is_some_and(|i| v[i] == "yes"),
+            Ordering::Relaxed,
+        );
+        h.replica_read_only.store(
+            find("replica-read-only").is_some_and(|i| v[i] == "yes"),
             Ordering::Relaxed,
         );
         let monitor_ms = num("latency-monitor-threshold");

@@ -70,6 +70,7 @@ pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config fil
 pub const LOADING: &str = "LOADING Eddy is loading the dataset in memory";
 pub const MAXCLIENTS: &str = "ERR max number of clients reached";
 pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const READONLY_KEY: &str = "ERR this key is read-only";
 pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";

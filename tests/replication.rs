@@ -4,8 +4,13 @@
 //! transactions whole; writes made during the synchronisation are neither lost nor applied twice;
 //! WAIT counts the replicas that applied the caller's writes.
 //!
+//! And the other way round: Eddy following a Redis primary (REPLICAOF) gets its image and
+//! stream exactly, records them in its change feed, resumes a dropped link with a partial
+//! resynchronisation and refuses its own clients' writes while it follows.
+//!
 //! The tests that need a replica run against redis-server as the primary too
-//! (`EDDY_TEST_SERVER=redis-server`), which is how their expectations were checked.
+//! (`EDDY_TEST_SERVER=redis-server`), which is how their expectations were checked; so do the
+//! follower tests, with redis-server as the follower.
 
 mod common;
 
@@ -17,38 +22,55 @@ use std::time::Duration;
 use common::*;
 use redis::Value;
 
-/// A `redis-server` replica of `primary_port`, in its own directory, killed on drop.
-struct Replica {
+/// A `redis-server` in its own directory, killed on drop: a replica of an Eddy primary
+/// ([`Redis::replica_of`]) or a primary that Eddy follows ([`Redis::primary`]).
+struct Redis {
     child: Child,
     port: u16,
     _dir: TempDir,
 }
 
-impl Replica {
-    fn start(primary_port: u16) -> Replica {
-        let dir = TempDir::new("replica");
+impl Redis {
+    fn spawn(args: &[&str]) -> Redis {
+        let dir = TempDir::new("redis");
         let port = free_port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--replicaof", "127.0.0.1", &primary_port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
+            .args(args)
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server");
-        let r = Replica {
+        Redis {
             child,
             port,
             _dir: dir,
-        };
+        }
+    }
+
+    fn replica_of(primary_port: u16) -> Redis {
+        let r = Redis::spawn(&["--replicaof", "127.0.0.1", &primary_port.to_string()]);
         assert!(
             poll_until(Duration::from_secs(20), || r
                 .info("replication")
                 .contains("master_link_status:up")),
             "the replica never finished its synchronisation: {}",
             r.info("replication")
+        );
+        r
+    }
+
+    /// A primary that streams its image at once (no diskless delay).
+    fn primary() -> Redis {
+        let r = Redis::spawn(&["--repl-diskless-sync-delay", "0"]);
+        assert!(
+            poll_until(Duration::from_secs(20), || r
+                .info("server")
+                .contains("redis_version")),
+            "redis-server did not start"
         );
         r
     }
@@ -68,7 +90,7 @@ impl Replica {
     }
 }
 
-impl Drop for Replica {
+impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -195,36 +217,9 @@ fn load_every_type(c: &mut redis::Connection) {
     );
 }
 
-fn wait_replicas(c: &mut redis::Connection, n: i64) -> i64 {
-    q(c, &["WAIT", &n.to_string(), "20000"])
-}
-
-/// A server holding every type (`load_every_type`) and a redis-server replica that applied it
-/// all; None (the test skips) without redis-server.
-fn loaded_primary_with_replica() -> Option<(Server, redis::Connection, Replica)> {
-    if !require_tool("redis-server") {
-        return None;
-    }
-    let srv = Server::start();
-    let mut c = srv.conn();
-    load_every_type(&mut c);
-    let rep = Replica::start(srv.port());
-    assert_eq!(wait_replicas(&mut c, 1), 1);
-    Some((srv, c, rep))
-}
-
-/// The full synchronisation and the stream after it, checked key by key on a real replica.
-#[test]
-fn a_redis_replica_gets_every_type_and_follows_every_write() {
-    let Some((_srv, mut c, rep)) = loaded_primary_with_replica() else {
-        return;
-    };
-    let mut r = rep.conn();
-    assert_same(&contents(&mut r), &contents(&mut c));
-    // The function library came with the image.
-    assert_eq!(q::<String>(&mut r, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
-
-    // The stream: effects of every kind, transactions, scripts, other databases.
+/// Writes effects of every kind: TTLs, pops, scripts, streams and groups, renames, other
+/// databases.
+fn write_every_kind(c: &mut redis::Connection) {
     for args in [
         &["SET", "str", "changed"][..],
         &["INCRBYFLOAT", "float", "1.25"],
@@ -263,8 +258,41 @@ fn a_redis_replica_gets_every_type_and_follows_every_write() {
         &["FLUSHDB"],
         &["SELECT", "0"],
     ] {
-        let _: Value = q(&mut c, args);
+        let _: Value = q(c, args);
     }
+}
+
+fn wait_replicas(c: &mut redis::Connection, n: i64) -> i64 {
+    q(c, &["WAIT", &n.to_string(), "20000"])
+}
+
+/// A server holding every type (`load_every_type`) and a redis-server replica that applied it
+/// all; None (the test skips) without redis-server.
+fn loaded_primary_with_replica() -> Option<(Server, redis::Connection, Redis)> {
+    if !require_tool("redis-server") {
+        return None;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    load_every_type(&mut c);
+    let rep = Redis::replica_of(srv.port());
+    assert_eq!(wait_replicas(&mut c, 1), 1);
+    Some((srv, c, rep))
+}
+
+/// The full synchronisation and the stream after it, checked key by key on a real replica.
+#[test]
+fn a_redis_replica_gets_every_type_and_follows_every_write() {
+    let Some((_srv, mut c, rep)) = loaded_primary_with_replica() else {
+        return;
+    };
+    let mut r = rep.conn();
+    assert_same(&contents(&mut r), &contents(&mut c));
+    // The function library came with the image.
+    assert_eq!(q::<String>(&mut r, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
+
+    // The stream: effects of every kind, transactions, scripts, other databases.
+    write_every_kind(&mut c);
     let (_, _, n): (String, String, i64) = redis::pipe()
         .atomic()
         .cmd("SET")
@@ -332,7 +360,7 @@ fn writes_during_the_synchronisation_are_neither_lost_nor_doubled() {
             (n, w)
         })
     };
-    let rep = Replica::start(srv.port());
+    let rep = Redis::replica_of(srv.port());
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (batches, mut w) = writer.join().expect("writer");
     assert!(batches > 0);
@@ -560,7 +588,7 @@ fn min_replicas_to_write_refuses_writes_until_a_replica_follows() {
     assert_eq!(from_lua, noreplicas);
     assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
 
-    let _rep = Replica::start(srv.port());
+    let _rep = Redis::replica_of(srv.port());
     assert!(
         poll_until(Duration::from_secs(20), || {
             redis::cmd("SET")
@@ -640,4 +668,259 @@ fn a_reconnecting_replica_continues_its_stream() {
     assert_same(&contents(&mut rep.conn()), &contents(&mut c));
     assert_eq!(info_int(&mut c, "stats", "sync_full"), 1);
     assert_eq!(info_int(&mut c, "stats", "sync_partial_err"), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eddy following a Redis primary (REPLICAOF)
+// ---------------------------------------------------------------------------------------------
+
+/// Makes `follower` a replica of `primary` and waits for its link to come up.
+fn follow(follower: &Server, primary: &Redis) -> redis::Connection {
+    let mut f = follower.conn();
+    let ok: String = q(
+        &mut f,
+        &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
+    );
+    assert_eq!(ok, "OK");
+    wait_link_up(&mut f);
+    f
+}
+
+fn wait_link_up(f: &mut redis::Connection) {
+    assert!(
+        poll_until(Duration::from_secs(20), || q::<String>(
+            f,
+            &["INFO", "replication"]
+        )
+        .contains("master_link_status:up")),
+        "the follower never finished its synchronisation: {}",
+        q::<String>(f, &["INFO", "replication"])
+    );
+}
+
+/// The image of a loaded Redis (every type, TTLs, databases, a function library) and the
+/// stream after it (effects, transactions, scripts) reach Eddy exactly; WAIT on the primary
+/// counts Eddy once it applied the writes; Eddy refuses its own clients' writes meanwhile.
+#[test]
+fn eddy_follows_a_redis_primary_through_every_type_and_write() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let primary = Redis::primary();
+    let mut p = primary.conn();
+    load_every_type(&mut p);
+    let eddy = Server::start();
+    let mut e = follow(&eddy, &primary);
+    assert_eq!(wait_replicas(&mut p, 1), 1);
+    assert_same(&contents(&mut e), &contents(&mut p));
+    assert_eq!(q::<String>(&mut e, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
+
+    write_every_kind(&mut p);
+    let _: (String, String) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("tx1")
+        .arg("a")
+        .cmd("SET")
+        .arg("tx2")
+        .arg("b")
+        .query(&mut p)
+        .expect("exec");
+    assert_eq!(wait_replicas(&mut p, 1), 1);
+    assert_same(&contents(&mut e), &contents(&mut p));
+
+    // What a Redis replica reports: ROLE, INFO, the link in CLIENT LIST, READONLY writes.
+    let offset = info_int(&mut p, "replication", "master_repl_offset");
+    match qv(&mut e, &["ROLE"]) {
+        Value::Array(a) => {
+            let strs: Vec<Option<String>> = a.iter().map(vstr).collect();
+            assert_eq!(strs[0].as_deref(), Some("slave"), "{a:?}");
+            assert_eq!(strs[1].as_deref(), Some("127.0.0.1"), "{a:?}");
+            assert_eq!(a[2], Value::Int(primary.port as i64), "{a:?}");
+            assert_eq!(strs[3].as_deref(), Some("connected"), "{a:?}");
+            assert_eq!(a[4], Value::Int(offset), "{a:?}");
+        }
+        other => panic!("ROLE: {other:?}"),
+    }
+    let info: String = q(&mut e, &["INFO", "replication"]);
+    for line in [
+        "role:slave".to_string(),
+        format!("master_port:{}", primary.port),
+        format!("slave_repl_offset:{offset}"),
+        "slave_read_only:1".into(),
+    ] {
+        assert!(info.contains(&line), "{line} in {info}");
+    }
+    let masters: String = q(&mut e, &["CLIENT", "LIST", "TYPE", "master"]);
+    assert_eq!(masters.lines().count(), 1, "{masters}");
+    assert!(masters.contains("flags=M"), "{masters}");
+    assert_eq!(
+        qerr(&mut e, &["SET", "mine", "1"]),
+        "READONLY You can't write against a read only replica."
+    );
+    let script = qerr(
+        &mut e,
+        &["EVAL", "return redis.call('SET', 'mine', '1')", "0"],
+    );
+    assert!(
+        script.starts_with("READONLY You can't write against a read only replica."),
+        "{script}"
+    );
+    // Refused when queued, as Redis does: the transaction is then aborted.
+    let _: () = redis::cmd("MULTI").query(&mut e).unwrap();
+    assert!(qerr(&mut e, &["SET", "mine", "1"]).starts_with("READONLY"));
+    assert!(qerr(&mut e, &["EXEC"]).starts_with("EXECABORT"));
+    // Reads are served.
+    assert_eq!(q::<String>(&mut e, &["GET", "tx1"]), "a");
+}
+
+/// What Eddy adds to a Redis deployment: the primary's writes in Eddy's change feed, with
+/// origin `replication`.
+#[test]
+fn the_primarys_writes_reach_the_followers_change_feed() {
+    if !eddy_only("the_primarys_writes_reach_the_followers_change_feed")
+        || !require_tool("redis-server")
+    {
+        return;
+    }
+    let primary = Redis::primary();
+    let mut p = primary.conn();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut p)
+        .unwrap();
+    let eddy = Server::start();
+    let mut e = follow(&eddy, &primary);
+    // The image arrives as a FLUSHALL and a RESTORE per key.
+    let image = changes_read(&mut e, &["earliest", "COUNT", "100"]);
+    let events: Vec<(&str, &str, &str)> = image
+        .iter()
+        .map(|c| (c.event.as_str(), c.key.as_str(), c.origin.as_str()))
+        .collect();
+    assert!(
+        events.contains(&("flushall", "", "replication")),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("restore", "before", "replication")),
+        "{events:?}"
+    );
+    let from = last_offset(&mut e);
+    let _: () = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("v")
+        .query(&mut p)
+        .unwrap();
+    let _: i64 = q(&mut p, &["DEL", "before"]);
+    assert_eq!(wait_replicas(&mut p, 1), 1);
+    let after = changes_read(&mut e, &[&format!("({from}"), "COUNT", "10"]);
+    let events: Vec<(&str, &str, &str)> = after
+        .iter()
+        .map(|c| (c.event.as_str(), c.key.as_str(), c.origin.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("hset", "h", "replication"),
+            ("del", "before", "replication")
+        ]
+    );
+    // A Redis stream consumer reads them from the follower's `__changes__` with a group: the
+    // group is the follower's own state, so READONLY does not apply to it.
+    let start = format!("{from}-0");
+    assert_eq!(
+        q::<String>(&mut e, &["XGROUP", "CREATE", "__changes__", "g", &start]),
+        "OK"
+    );
+    let read = qv(
+        &mut e,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "10",
+            "STREAMS",
+            "__changes__",
+            ">",
+        ],
+    );
+    let text = format!("{read:?}");
+    assert!(
+        text.contains("hset") && text.contains("replication"),
+        "{text}"
+    );
+    let id = format!("{}-0", after[0].offset);
+    assert_eq!(q::<i64>(&mut e, &["XACK", "__changes__", "g", &id]), 1);
+    for key in ["__changes__", "other"] {
+        assert!(qerr(&mut e, &["XADD", key, "*", "f", "v"]).starts_with("READONLY"));
+    }
+}
+
+/// A follower configured with `replicaof`: a dropped link continues with a partial
+/// resynchronisation (no new image); REPLICAOF NO ONE keeps the data and takes writes again;
+/// the argument errors are Redis's.
+#[test]
+fn a_follower_continues_after_a_dropped_link_and_stops_on_replicaof_no_one() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let primary = Redis::primary();
+    let mut p = primary.conn();
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut p).unwrap();
+    // This time the primary comes from the configuration (`replicaof host port`).
+    let port = primary.port.to_string();
+    let eddy = Server::start_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut e = eddy.conn();
+    wait_link_up(&mut e);
+    assert_eq!(
+        q::<String>(
+            &mut e,
+            &["REPLICAOF", "127.0.0.1", &primary.port.to_string()]
+        ),
+        "OK Already connected to specified master"
+    );
+    assert_eq!(
+        qerr(&mut e, &["REPLICAOF", "127.0.0.1", "70000"]),
+        "ERR Invalid master port"
+    );
+    // The primary drops the link inside a stream of writes; the follower comes back with PSYNC.
+    let killed: i64 = q(&mut p, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(killed, 1);
+    for i in 0..100 {
+        let _: i64 = q(&mut p, &["RPUSH", "l", &i.to_string()]);
+    }
+    assert_eq!(wait_replicas(&mut p, 1), 1);
+    assert_eq!(info_int(&mut p, "stats", "sync_full"), 1);
+    assert_eq!(info_int(&mut p, "stats", "sync_partial_ok"), 1);
+    assert_eq!(q::<i64>(&mut e, &["LLEN", "l"]), 100);
+    // The follower drops its own link (CLIENT KILL TYPE master): the same.
+    assert_eq!(q::<i64>(&mut e, &["CLIENT", "KILL", "TYPE", "master"]), 1);
+    let _: () = redis::cmd("SET").arg("b").arg("2").query(&mut p).unwrap();
+    assert_eq!(wait_replicas(&mut p, 1), 1);
+    assert_eq!(info_int(&mut p, "stats", "sync_partial_ok"), 2);
+    assert_eq!(q::<String>(&mut e, &["GET", "b"]), "2");
+
+    assert_eq!(q::<String>(&mut e, &["REPLICAOF", "NO", "ONE"]), "OK");
+    match qv(&mut e, &["ROLE"]) {
+        Value::Array(a) => assert_eq!(vstr(&a[0]).as_deref(), Some("master"), "{a:?}"),
+        other => panic!("ROLE: {other:?}"),
+    }
+    let _: () = redis::cmd("SET")
+        .arg("mine")
+        .arg("1")
+        .query(&mut e)
+        .unwrap();
+    assert_eq!(q::<String>(&mut e, &["GET", "a"]), "1");
+    // The primary's later writes no longer arrive.
+    let _: () = redis::cmd("SET")
+        .arg("a")
+        .arg("changed")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(q::<i64>(&mut p, &["WAIT", "1", "100"]), 0);
+    assert_eq!(q::<String>(&mut e, &["GET", "a"]), "1");
 }

@@ -1209,18 +1209,53 @@ fn cluster_commands_say_cluster_support_is_disabled() {
     assert_eq!(arity("cluster|info"), Some(2));
 }
 
-/// Eddy never becomes a replica of another server: REPLICAOF host port is refused, and the
-/// server stays a primary that takes writes.
+/// REPLICAOF a primary that cannot be reached: the server is a replica whose link is down —
+/// it refuses writes and keeps trying — until REPLICAOF NO ONE makes it a primary again.
 #[test]
-fn replicaof_another_server_is_refused() {
-    if !eddy_only("replicaof_another_server_is_refused") {
-        return;
-    }
+fn replicaof_an_unreachable_primary_refuses_writes_until_no_one() {
     let srv = Server::start();
     let mut c = srv.conn();
-    let e = qerr(&mut c, &["REPLICAOF", "127.0.0.1", "6379"]);
-    assert!(e.starts_with("ERR Eddy does not replicate"), "{e}");
-    assert_eq!(q::<String>(&mut c, &["SET", "k", "v"]), "OK");
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let nobody = common::free_port().to_string();
+    assert_eq!(
+        q::<String>(&mut c, &["REPLICAOF", "127.0.0.1", &nobody]),
+        "OK"
+    );
+    match qv(&mut c, &["ROLE"]) {
+        Value::Array(a) => {
+            assert_eq!(vstr(&a[0]).as_deref(), Some("slave"), "{a:?}");
+            assert_eq!(a[2], Value::Int(nobody.parse().unwrap()), "{a:?}");
+            let state = vstr(&a[3]).unwrap_or_default();
+            assert!(["connect", "connecting"].contains(&state.as_str()), "{a:?}");
+            assert_eq!(a[4], Value::Int(-1), "{a:?}");
+        }
+        other => panic!("ROLE: {other:?}"),
+    }
+    let info: String = q(&mut c, &["INFO", "replication"]);
+    assert!(info.contains("role:slave"), "{info}");
+    assert!(info.contains("master_link_status:down"), "{info}");
+    assert_eq!(
+        qerr(&mut c, &["SET", "k", "w"]),
+        "READONLY You can't write against a read only replica."
+    );
+    // Stale data is served meanwhile, and replica-read-only no lets writes through.
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("replica-read-only")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET").arg("k2").arg("v").query(&mut c).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("slave-read-only")
+        .arg("yes")
+        .query(&mut c)
+        .unwrap();
+    assert!(qerr(&mut c, &["DEL", "k2"]).starts_with("READONLY"));
+    assert_eq!(q::<String>(&mut c, &["REPLICAOF", "NO", "ONE"]), "OK");
+    assert_eq!(q::<String>(&mut c, &["SET", "k", "w"]), "OK");
     match qv(&mut c, &["ROLE"]) {
         Value::Array(a) => assert_eq!(vstr(&a[0]).as_deref(), Some("master")),
         other => panic!("ROLE: {other:?}"),

@@ -5,12 +5,10 @@
 //! SLOTS`) learn that there is none. The table keeps Redis's subcommands, arities, flags and ACL
 //! categories, so COMMAND INFO and COMMAND DOCS show what Redis shows.
 //!
-//! REPLICAOF (SLAVEOF) `NO ONE` succeeds: Eddy is always a primary. Redis replicas can follow
-//! it (`server::replication`), but Eddy does not replicate from another server, so REPLICAOF
-//! `host port` is refused with an error saying so rather than answered `OK` with nothing behind
-//! it.
+//! REPLICAOF (SLAVEOF) `host port` makes Eddy follow a Redis primary (`server::follow`);
+//! `NO ONE` stops following and keeps the data.
 
-use super::args::{int, is};
+use super::args::is;
 use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::resp::Args;
@@ -140,16 +138,27 @@ fn disabled(_: &mut Ctx, _: Args) -> CmdResult {
 }
 
 fn replicaof(ctx: &mut Ctx, a: Args) -> CmdResult {
-    if is(a.get(1), "NO") && is(a.get(2), "ONE") {
+    use crate::server::follow::{follow, Target};
+    let target = if is(a.get(1), "NO") && is(a.get(2), "ONE") {
+        None
+    } else {
+        if ctx
+            .sess
+            .info
+            .replica
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err("ERR Command is not valid when client is a replica.".into());
+        }
+        Some(Target::parse(a.get(1), a.get(2)).map_err(CmdError::from)?)
+    };
+    let Some(srv) = ctx.srv.me() else {
+        return Err("ERR the server is shutting down".into());
+    };
+    if follow(&srv, target) {
         ctx.out.ok();
-        return Ok(());
+    } else {
+        ctx.out.simple("OK Already connected to specified master");
     }
-    // Redis checks the port before anything else.
-    if !matches!(int(a.get(2)), Ok(0..=65535)) {
-        return Err("ERR Invalid master port".into());
-    }
-    Err(CmdError::from(
-        "ERR Eddy does not replicate from another server; it is always a primary \
-         (its changes leave through CHANGES, the __changes__ stream and triggers)",
-    ))
+    Ok(())
 }

@@ -747,19 +747,35 @@ pub fn xinfo_consumers(ctx: &mut Ctx, group: &[u8]) -> CmdResult {
 /// Whether a write command names the key where it must be refused: every write but the stream
 /// commands this module serves (XREADGROUP, XACK, XCLAIM, XAUTOCLAIM, XGROUP).
 pub fn write_refused(spec: &CommandSpec, args: &Args) -> bool {
+    names_key(spec, args)
+        && (spec.group != "stream" || matches!(spec.name, "xadd" | "xdel" | "xtrim" | "xsetid"))
+}
+
+/// Whether a write command is one of this module's group operations on the key (which change
+/// only the server's own consumer-group state, never the keyspace).
+pub fn group_op(spec: &CommandSpec, args: &Args) -> bool {
+    spec.group == "stream" && names_key(spec, args) && !write_refused(spec, args)
+}
+
+fn names_key(spec: &CommandSpec, args: &Args) -> bool {
+    if spec.name == "xreadgroup" {
+        // Movable keys: the first half of what follows STREAMS.
+        let all: Vec<&[u8]> = args.iter().collect();
+        return all
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case(b"STREAMS"))
+            .is_some_and(|i| {
+                let rest = &all[i + 1..];
+                rest[..rest.len() / 2].contains(&KEY)
+            });
+    }
     let (first, last, step) = spec.keys;
     if first <= 0 || step <= 0 {
         return false;
     }
     let argc = args.len() as i32;
     let last = if last < 0 { argc + last } else { last }.min(argc - 1);
-    let mut i = first;
-    while i <= last {
-        if args.get(i as usize) == KEY {
-            return spec.group != "stream"
-                || matches!(spec.name, "xadd" | "xdel" | "xtrim" | "xsetid");
-        }
-        i += step;
-    }
-    false
+    (first..=last)
+        .step_by(step as usize)
+        .any(|i| args.get(i as usize) == KEY)
 }

@@ -582,7 +582,11 @@ pub(crate) fn arity_ok(arity: i32, argc: usize) -> bool {
 pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     let t = table();
     let st = &t.stats[r.id];
-    if r.spec.flags & flag::LOADING == 0 && ctx.srv.loading.load(Ordering::Acquire) {
+    // The primary's stream applies while its image loads (`server::follow`).
+    if r.spec.flags & flag::LOADING == 0
+        && ctx.srv.loading.load(Ordering::Acquire)
+        && ctx.sess.origin != crate::changes::Origin::Replication
+    {
         st.rejected.fetch_add(1, Ordering::Relaxed);
         ctx.sess.tx.flag();
         ctx.out.error(error::LOADING);
@@ -619,13 +623,17 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
         return;
     }
     if let Some(max) = crate::keyspace::evict::limit(ctx.srv) {
-        if !ctx.sess.replaying && out_of_memory(ctx, r, max) {
+        // As a Redis replica ignores maxmemory, the primary's writes are never refused.
+        if !ctx.sess.replaying
+            && ctx.sess.origin != crate::changes::Origin::Replication
+            && out_of_memory(ctx, r, max)
+        {
             st.rejected.fetch_add(1, Ordering::Relaxed);
             transactions::rejected(ctx.sess, &args, &error::OOM.into(), ctx.out);
             return;
         }
     }
-    if let Some(e) = crate::server::replication::write_refused(ctx, r.spec) {
+    if let Some(e) = crate::server::replication::write_refused(ctx, r.spec, &args) {
         st.rejected.fetch_add(1, Ordering::Relaxed);
         transactions::rejected(ctx.sess, &args, &e.into(), ctx.out);
         return;

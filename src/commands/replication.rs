@@ -75,6 +75,10 @@ fn replconf(ctx: &mut Ctx, a: Args) -> CmdResult {
             }
         } else if is(opt, "capa") {
             conf.eof |= is(val, "eof");
+        } else if is(opt, "getack") && ctx.sess.origin == crate::changes::Origin::Replication {
+            // The primary this server follows asks for its offset (`server::follow`).
+            ctx.sess.replconf.getack = true;
+            return Ok(());
         } else if is(opt, "ack") || is(opt, "getack") {
             return Ok(());
         } else if is(opt, "rdb-filter-only") {
@@ -110,9 +114,22 @@ fn replconf(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-/// ROLE: `master`, the replication offset (INFO's `master_repl_offset`) and the online replicas
+/// ROLE: `slave`, the primary, the link's state and the offset applied while following one;
+/// otherwise `master`, the replication offset (INFO's `master_repl_offset`) and the online replicas
 /// as `[ip, port, acknowledged offset]`.
 fn role(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    if let Some(st) = ctx.srv.upstream.status() {
+        // Following a primary (`server::follow`): as a Redis replica answers.
+        ctx.out.array(5);
+        ctx.out.bulk(b"slave");
+        ctx.out.bulk(st.target.host.as_bytes());
+        ctx.out.int(st.target.port as i64);
+        ctx.out.bulk(st.state.name().as_bytes());
+        // As Redis: the offset of the live link, -1 while there is none.
+        let live = st.state == crate::server::follow::LinkState::Connected;
+        ctx.out.int(if live { st.offset } else { -1 });
+        return Ok(());
+    }
     let reps = ctx.srv.replicas.role_entries();
     ctx.out.array(3);
     ctx.out.bulk(b"master");

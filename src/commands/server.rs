@@ -558,7 +558,11 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             );
         }
         "replication" => {
-            kv("role", "master".into());
+            let upstream = srv.upstream.status();
+            match &upstream {
+                Some(st) => follower_info(st, srv, &mut kv),
+                None => kv("role", "master".into()),
+            }
             kv("connected_slaves", srv.replicas.len().to_string());
             let hot = &srv.config.hot;
             let min = hot.min_replicas_to_write.load(Ordering::Relaxed);
@@ -570,9 +574,14 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 kv(&k, v);
             }
             kv("master_failover_state", "no-failover".into());
-            kv("master_replid", srv.run_id.clone());
+            // A replica shows its primary's ID and the offset it applied, as Redis's do.
+            let (id, off) = match upstream {
+                Some(st) if !st.replid.is_empty() => (st.replid, st.offset.max(0) as u64),
+                _ => (srv.run_id.clone(), srv.replicas.repl_offset()),
+            };
+            kv("master_replid", id);
             kv("master_replid2", "0".repeat(40));
-            kv("master_repl_offset", srv.replicas.repl_offset().to_string());
+            kv("master_repl_offset", off.to_string());
             kv("second_repl_offset", "-1".into());
             kv("repl_backlog_active", "0".into());
             kv("repl_backlog_size", "1048576".into());
@@ -928,4 +937,52 @@ fn config_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
     ];
     super::help_reply(ctx, &lines);
     Ok(())
+}
+
+/// INFO replication's fields of a replica (`server::follow`), in Redis's order.
+fn follower_info(
+    st: &crate::server::follow::Status,
+    srv: &crate::server::Server,
+    kv: &mut impl FnMut(&str, String),
+) {
+    use crate::server::follow::LinkState;
+    let secs = |t: std::time::Instant| t.elapsed().as_secs().to_string();
+    kv("role", "slave".into());
+    kv("master_host", st.target.host.clone());
+    kv("master_port", st.target.port.to_string());
+    let up = st.state == LinkState::Connected;
+    kv("master_link_status", if up { "up" } else { "down" }.into());
+    kv(
+        "master_last_io_seconds_ago",
+        st.last_io.map_or("-1".into(), secs),
+    );
+    let syncing = st.state == LinkState::Sync;
+    kv("master_sync_in_progress", (syncing as u8).to_string());
+    kv("slave_read_repl_offset", st.offset.to_string());
+    kv("slave_repl_offset", st.offset.to_string());
+    if syncing {
+        let total = st.sync_total.map_or(-1, |t| t as i64);
+        kv("master_sync_total_bytes", total.to_string());
+        kv("master_sync_read_bytes", st.sync_read.to_string());
+        let left = st
+            .sync_total
+            .map_or(-1, |t| t.saturating_sub(st.sync_read) as i64);
+        kv("master_sync_left_bytes", left.to_string());
+        let perc = match st.sync_total {
+            Some(t) if t > 0 => st.sync_read as f64 * 100.0 / t as f64,
+            _ => 0.0,
+        };
+        kv("master_sync_perc", format!("{perc:.2}"));
+        kv(
+            "master_sync_last_io_seconds_ago",
+            st.last_io.map_or("-1".into(), secs),
+        );
+    }
+    if !up {
+        kv("master_link_down_since_seconds", secs(st.down_since));
+    }
+    kv("slave_priority", "100".into());
+    let ro = srv.config.hot.replica_read_only.load(Ordering::Relaxed);
+    kv("slave_read_only", (ro as u8).to_string());
+    kv("replica_announced", "1".into());
 }

@@ -351,7 +351,14 @@ pub fn listpack_elements(r: &mut Reader) -> Option<Vec<Vec<u8>>> {
 
 /// Decodes one value from the reader.
 pub fn decode_value(r: &mut Reader) -> Option<Value> {
-    match r.u8()? {
+    let t = r.u8()?;
+    decode_body(t, r)
+}
+
+/// Decodes the body of a value of RDB type `t` (an RDB file puts the key between the type
+/// byte and the body: `server::follow` reads it so).
+pub fn decode_body(t: u8, r: &mut Reader) -> Option<Value> {
+    match t {
         RDB_TYPE_STRING => Some(Value::Str(Str::from_vec(r.string()?), Meta::now())),
         // Hashes and sets (keyspace::hash, keyspace::set), built with the default limits.
         super::hash::RDB_TYPE_HASH => super::hash::rdb_decode(r),

@@ -1109,7 +1109,7 @@ unsafe fn dispatch(
         if st.read_only {
             return refuse(error::SCRIPT_RO_WRITE);
         }
-        if let Some(e) = crate::server::replication::write_refused(ctx, r.spec) {
+        if let Some(e) = crate::server::replication::write_refused(ctx, r.spec, &argv) {
             return refuse(e);
         }
         st.run.mark_write();

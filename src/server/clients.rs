@@ -53,6 +53,8 @@ pub struct ClientInfo {
     pub monitor: AtomicBool,
     /// A replica's connection, after its PSYNC or SYNC (flag `S`, type `replica`).
     pub replica: AtomicBool,
+    /// The link to the primary this server follows (flag `M`, type `master`; `follow`).
+    pub master: AtomicBool,
     /// Waiting for CLIENT PAUSE to end (flag `b`, counted in `blocked_clients`, as in Redis).
     pub paused: AtomicBool,
     /// CLIENT TRACKING state bits (`pubsub::tracking::FLAG_*`: flags `t`, `R`, `B`).
@@ -69,8 +71,7 @@ pub struct ClientInfo {
     pub user: Mutex<Option<Arc<crate::acl::User>>>,
 }
 
-/// Redis's client types. `Master` is never a client here (Eddy is always a primary), but it is
-/// a valid filter.
+/// Redis's client types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientClass {
     Normal,
@@ -141,6 +142,9 @@ impl ClientInfo {
         if self.replica.load(Ordering::Relaxed) {
             s.push('S');
         }
+        if self.master.load(Ordering::Relaxed) {
+            s.push('M');
+        }
         if self.monitor.load(Ordering::Relaxed) {
             s.push('O');
         }
@@ -164,6 +168,8 @@ impl ClientInfo {
     pub fn class(&self) -> ClientClass {
         if self.replica.load(Ordering::Relaxed) {
             ClientClass::Replica
+        } else if self.master.load(Ordering::Relaxed) {
+            ClientClass::Master
         } else if self.is_pubsub() {
             ClientClass::PubSub
         } else {
@@ -264,6 +270,7 @@ impl Clients {
             omem: AtomicUsize::new(0),
             monitor: AtomicBool::new(false),
             replica: AtomicBool::new(false),
+            master: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             tracking: AtomicU8::new(0),
             redir: AtomicU64::new(0),

@@ -606,6 +606,14 @@ async fn wait_script(srv: &Server, me: u64, mut killed: Killed<'_, '_>) -> bool 
     true
 }
 
+/// [`wait_script`] for a session no client can kill (the link to a primary, `follow`).
+pub(super) async fn wait_script_forever(srv: &Server, me: u64) {
+    let never = tokio::sync::Notify::new();
+    let killed = never.notified();
+    tokio::pin!(killed);
+    wait_script(srv, me, killed).await;
+}
+
 async fn idle(timeout_secs: u64) {
     if timeout_secs == 0 {
         std::future::pending::<()>().await;
@@ -643,7 +651,7 @@ fn log_fence(
 /// Runs the complete frames at the start of `buf`. Returns (bytes consumed, whether complete
 /// frames may remain because the batch stopped early, whether the connection must close, how
 /// many more bytes the partial frame needs).
-fn run_batch<C: Codec>(
+pub(super) fn run_batch<C: Codec>(
     srv: &Server,
     sess: &mut Session,
     codec: &mut C,

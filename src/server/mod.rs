@@ -10,6 +10,7 @@ pub mod background;
 pub mod clients;
 pub mod conn;
 pub mod door;
+pub mod follow;
 pub mod pause;
 pub mod replication;
 pub mod session;
@@ -78,6 +79,8 @@ pub struct Server {
     pub latency: crate::commands::latency::Monitor,
     /// Redis replicas following this server (`replication`).
     pub replicas: replication::Replicas,
+    /// The Redis primary this server follows, if any (`follow`).
+    pub upstream: follow::Upstream,
     /// Change-feed pushes encoded once for subscriptions that ask for the same thing.
     pub feed_shares: crate::changes::subscribe::Shares,
     pub stats: Stats,
@@ -151,6 +154,7 @@ impl Server {
             slowlog: Default::default(),
             latency: Default::default(),
             replicas: Default::default(),
+            upstream: Default::default(),
             feed_shares: Default::default(),
             stats: Stats::default(),
             started: Instant::now(),
@@ -284,6 +288,7 @@ impl Server {
 /// SHUTDOWN SAVE, log drained and fsynced).
 pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     background::configure(&config);
+    let primary = follow::Target::from_config(&config.get("replicaof"))?;
     let dir = config.get("dir");
     std::fs::create_dir_all(&dir).map_err(|e| format!("can't create dir '{dir}': {e}"))?;
     let dirp = std::path::PathBuf::from(&dir);
@@ -417,6 +422,9 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     tokio::spawn(crate::changes::groups::flusher(srv.clone()));
     crate::triggers::start_all(&srv);
     crate::bridge::start(&srv);
+    if primary.is_some() {
+        follow::follow(&srv, primary);
+    }
     tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
     tokio::spawn(clients::trim_idle_buffers(srv.clone()));
     tokio::spawn(crate::persistence::snapshot::save_rules(srv.clone()));

@@ -89,6 +89,9 @@ pub struct ReplConf {
     /// `rdb-filter-only <filters>`: the image leaves out the keys, and the function libraries
     /// unless `functions` is listed (`redis-cli --functions-rdb`, `--replica`).
     pub filtered: Option<FilterOnly>,
+    /// `GETACK` from the primary this server follows: acknowledge once the batch is applied
+    /// (`follow`).
+    pub getack: bool,
 }
 
 /// What `REPLCONF rdb-filter-only` keeps.
@@ -356,40 +359,51 @@ impl Replicas {
     }
 }
 
-/// `NOREPLICAS` when `min-replicas-to-write` asks for more good replicas than there are and
-/// the command writes (for EXEC: its transaction holds a write), as Redis's `processCommand`
-/// refuses it. Off (one load) while `min-replicas-to-write` or `min-replicas-max-lag` is 0.
+/// Whether a write must be refused, as Redis's `processCommand` refuses it (for EXEC: when its
+/// transaction holds a write): `READONLY` while this server follows a primary with
+/// `replica-read-only yes` (`follow`), `NOREPLICAS` when `min-replicas-to-write` asks for more
+/// good replicas than there are. Off (two loads) while neither applies.
 #[inline]
 pub fn write_refused(
     ctx: &crate::commands::Ctx,
     spec: &crate::commands::CommandSpec,
+    args: &crate::protocol::resp::Args,
 ) -> Option<&'static str> {
     let hot = &ctx.srv.config.hot;
     let want = hot.min_replicas_to_write.load(Ordering::Relaxed);
-    if want == 0 {
+    if want == 0 && !ctx.srv.upstream.following.load(Ordering::Relaxed) {
         return None;
     }
-    refused_cold(ctx, spec, want)
+    refused_cold(ctx, spec, args, want)
 }
 
 #[cold]
 fn refused_cold(
     ctx: &crate::commands::Ctx,
     spec: &crate::commands::CommandSpec,
+    args: &crate::protocol::resp::Args,
     want: u64,
 ) -> Option<&'static str> {
-    let lag = ctx
-        .srv
-        .config
-        .hot
-        .min_replicas_max_lag
-        .load(Ordering::Relaxed);
-    if lag == 0 || ctx.sess.replaying {
+    // Start-up replay and the primary's own stream are never refused.
+    if ctx.sess.replaying || ctx.sess.origin == crate::changes::Origin::Replication {
         return None;
     }
     let writes = spec.flags & crate::commands::flag::WRITE != 0
         || (spec.name == "exec" && ctx.sess.tx.queued_with(crate::commands::flag::WRITE));
-    (writes && (ctx.srv.replicas.good(lag) as u64) < want).then_some(crate::error::NOREPLICAS)
+    if !writes {
+        return None;
+    }
+    let hot = &ctx.srv.config.hot;
+    // A follower's change feed is its own: consumer groups read `__changes__` there too.
+    if ctx.srv.upstream.following.load(Ordering::Relaxed)
+        && hot.replica_read_only.load(Ordering::Relaxed)
+        && !crate::commands::feed_stream::group_op(spec, args)
+    {
+        return Some(crate::error::READONLY_REPLICA);
+    }
+    let lag = hot.min_replicas_max_lag.load(Ordering::Relaxed);
+    (want > 0 && lag > 0 && (ctx.srv.replicas.good(lag) as u64) < want)
+        .then_some(crate::error::NOREPLICAS)
 }
 
 /// Unregisters the replica when its connection ends, however it ends.
@@ -621,7 +635,7 @@ struct StreamState {
 }
 
 /// Appends `args` as a RESP array.
-fn command<'a>(out: &mut Vec<u8>, n: usize, args: impl Iterator<Item = &'a [u8]>) {
+pub(super) fn command<'a>(out: &mut Vec<u8>, n: usize, args: impl Iterator<Item = &'a [u8]>) {
     let mut o = crate::protocol::resp::Out {
         buf: std::mem::take(out),
         resp3: false,

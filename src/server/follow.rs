@@ -1,0 +1,872 @@
+//! Following a Redis primary: `REPLICAOF host port` (or `replicaof` in the config) makes Eddy
+//! a replica of a Redis server, so an existing Redis deployment gets Eddy's durable, replayable
+//! change feed, its triggers and its NATS bridge without changing a client: every change the
+//! primary makes reaches Eddy's log as an event with origin `replication`.
+//!
+//! ## The link
+//! The handshake is a Redis replica's: `PING`, `AUTH [masteruser] masterauth` when set,
+//! `REPLCONF listening-port <port>`, `REPLCONF capa eof capa psync2`, then `PSYNC`:
+//! * `PSYNC ? -1` the first time. The primary answers `+FULLRESYNC <replid> <offset>` and sends
+//!   an RDB image (`$<length>`, or `$EOF:<mark>` … `<mark>` when it streams it diskless). The
+//!   image is read whole, then applied as commands through the ordinary command path with origin
+//!   `replication`: `FLUSHALL` and `FUNCTION FLUSH` (a full synchronisation replaces everything,
+//!   as in Redis), `SELECT` per database, `RESTORE key <deadline> <payload> REPLACE ABSTTL` per
+//!   key (the payload is the RDB entry's own bytes, sealed as DUMP seals them, so RESTORE's
+//!   decoders and checks serve both) and `FUNCTION LOAD REPLACE` per library. So the log
+//!   records the image like any other writes: a restart replays it, Eddy's own replicas and
+//!   feed readers receive it. Meanwhile other clients get `LOADING`.
+//! * `PSYNC <replid> <offset+1>` after the link drops: `+CONTINUE` carries on from the next byte
+//!   without an image. The session (its database, an open MULTI) lives across the reconnection,
+//!   so a transaction cut by the drop completes when its EXEC arrives.
+//!
+//! Then the primary streams its writes as commands (effects: `PXAT` deadlines, a script's
+//! writes inside MULTI/EXEC), which run through the same path; their replies are discarded.
+//! The replica acknowledges its offset (bytes of stream applied) with `REPLCONF ACK <offset>`
+//! every second and whenever the primary asks (`REPLCONF GETACK`), so WAIT on the primary counts
+//! Eddy. A link silent for `repl-timeout` seconds, a closed connection or `CLIENT KILL TYPE
+//! master` drops the link; it is tried again a second later with PSYNC.
+//!
+//! ## While following
+//! * With `replica-read-only yes` (the default) other clients' writes get Redis's `READONLY`
+//!   error; reads are served, stale while the link is down, as with Redis's
+//!   `replica-serve-stale-data yes`.
+//! * Unlike a Redis replica, Eddy expires keys on its own clock as a primary does; the
+//!   primary's `DEL` for the same key then finds nothing to do. Both clocks agree on the absolute
+//!   deadlines the primary sends, so this only matters if the clocks disagree.
+//! * INFO replication and ROLE report `role:slave` with Redis's fields. `REPLICAOF NO ONE` stops
+//!   following and keeps the data; writes are accepted again.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::clients::ClientInfo;
+use super::session::{Action, Session};
+use super::Server;
+use crate::changes::Origin;
+use crate::keyspace::encoding::{decode_body, seal, Reader, CRC64};
+use crate::protocol::resp::{ArgBuf, Out};
+
+/// Commands built from the image are applied in chunks of about this many bytes (between them
+/// the worker serves other connections their `LOADING`).
+const LOAD_CHUNK: usize = 1 << 20;
+/// The longest line the primary sends during the handshake.
+const MAX_LINE: usize = 64 * 1024;
+/// How long to wait before connecting again after the link drops.
+const RETRY: Duration = Duration::from_secs(1);
+/// How often the replica acknowledges its offset.
+const ACK_EVERY: Duration = Duration::from_secs(1);
+
+/// The primary to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    /// `host port`, as REPLICAOF and the `replicaof` option give it.
+    pub fn parse(host: &[u8], port: &[u8]) -> Result<Target, &'static str> {
+        let port = crate::util::num::parse_i64(port)
+            .filter(|p| (0..=65535).contains(p))
+            .ok_or("ERR Invalid master port")?;
+        Ok(Target {
+            host: String::from_utf8_lossy(host).into_owned(),
+            port: port as u16,
+        })
+    }
+}
+
+impl Target {
+    /// The `replicaof` option: empty, or `host port`.
+    pub fn from_config(v: &str) -> Result<Option<Target>, String> {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        match words.as_slice() {
+            [] => Ok(None),
+            [host, port] => Target::parse(host.as_bytes(), port.as_bytes())
+                .map(Some)
+                .map_err(|e| format!("replicaof: {}", e.trim_start_matches("ERR "))),
+            _ => Err(format!("replicaof: expected 'host port', got '{v}'")),
+        }
+    }
+}
+
+/// The link's state, as ROLE names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Connect,
+    Connecting,
+    Sync,
+    Connected,
+}
+
+impl LinkState {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// What INFO and ROLE show of the link.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub target: Target,
+    pub state: LinkState,
+    /// The primary's replication ID and the offset applied (-1 before the first sync).
+    pub replid: String,
+    pub offset: i64,
+    pub last_io: Option<Instant>,
+    pub down_since: Instant,
+    /// The image being read: its length when announced, and the bytes read so far.
+    pub sync_total: Option<u64>,
+    pub sync_read: u64,
+}
+
+/// This server's primary, if it follows one.
+pub struct Upstream {
+    /// Following a primary: writes are checked against `replica-read-only`.
+    pub following: AtomicBool,
+    status: Mutex<Option<Status>>,
+    /// Bumped by every REPLICAOF; a link whose generation is no longer current stops.
+    generation: watch::Sender<u64>,
+    /// Full synchronisations done (each started with `+FULLRESYNC`), and partial ones.
+    pub full_syncs: AtomicU64,
+    pub partial_syncs: AtomicU64,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            following: AtomicBool::new(false),
+            status: Mutex::new(None),
+            generation: watch::channel(0).0,
+            full_syncs: AtomicU64::new(0),
+            partial_syncs: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Upstream {
+    /// The link's status while following.
+    pub fn status(&self) -> Option<Status> {
+        self.status.lock().clone()
+    }
+
+    fn update(&self, gen: u64, f: impl FnOnce(&mut Status)) {
+        if *self.generation.borrow() != gen {
+            return;
+        }
+        if let Some(s) = self.status.lock().as_mut() {
+            f(s);
+        }
+    }
+}
+
+/// REPLICAOF: follow `target`, or stop following (`None`). Returns false when already
+/// following that primary (Redis then answers "+OK Already connected to specified master").
+pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
+    let up = &srv.upstream;
+    let mut status = up.status.lock();
+    if status.as_ref().map(|s| &s.target) == target.as_ref() && target.is_some() {
+        return false;
+    }
+    let mut gen = 0;
+    up.generation.send_modify(|g| {
+        *g += 1;
+        gen = *g;
+    });
+    match target {
+        None => {
+            if let Some(s) = status.take() {
+                tracing::info!(host = %s.target.host, port = s.target.port,
+                    "MASTER MODE enabled: no longer following the primary");
+            }
+            up.following.store(false, Ordering::Release);
+        }
+        Some(t) => {
+            tracing::info!(host = %t.host, port = t.port, "following a Redis primary (REPLICAOF)");
+            *status = Some(Status {
+                target: t.clone(),
+                state: LinkState::Connect,
+                replid: String::new(),
+                offset: -1,
+                last_io: None,
+                down_since: Instant::now(),
+                sync_total: None,
+                sync_read: 0,
+            });
+            up.following.store(true, Ordering::Release);
+            tokio::spawn(run(srv.clone(), t, gen));
+        }
+    }
+    true
+}
+
+/// The link task: connects, synchronises and applies the stream, again and again until a
+/// REPLICAOF replaces it.
+async fn run(srv: Arc<Server>, target: Target, gen: u64) {
+    let mut rx = srv.upstream.generation.subscribe();
+    let mut link = Link {
+        sess: None,
+        resume: None,
+    };
+    loop {
+        if *rx.borrow_and_update() != gen || srv.shutting_down() {
+            return;
+        }
+        srv.upstream
+            .update(gen, |s| s.state = LinkState::Connecting);
+        let r = tokio::select! {
+            r = link.session(&srv, &target, gen) => r,
+            _ = rx.changed() => Ok(()),
+        };
+        if let Err(e) = r {
+            tracing::warn!(host = %target.host, port = target.port, error = %e,
+                "link with the primary lost");
+        }
+        srv.upstream.update(gen, |s| {
+            if s.state == LinkState::Connected {
+                s.down_since = Instant::now();
+            }
+            s.state = LinkState::Connect;
+            s.sync_total = None;
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY) => {}
+            _ = rx.changed() => {}
+        }
+    }
+}
+
+/// What survives a dropped connection: the session the stream runs in, and where to resume.
+struct Link {
+    sess: Option<Session>,
+    resume: Option<(String, i64)>,
+}
+
+impl Link {
+    async fn session(
+        &mut self,
+        srv: &Arc<Server>,
+        target: &Target,
+        gen: u64,
+    ) -> Result<(), String> {
+        let timeout =
+            Duration::from_secs(srv.config.hot.repl_timeout.load(Ordering::Relaxed).max(1));
+        let addr = (target.host.as_str(), target.port);
+        let mut sock = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| "timed out connecting".to_string())?
+            .map_err(|e| format!("connecting: {e}"))?;
+        let _ = sock.set_nodelay(true);
+        let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let mut io = LineIo {
+            sock: &mut sock,
+            buf: BytesMut::with_capacity(64 * 1024),
+            timeout,
+        };
+        io.handshake(srv).await?;
+        let psync: Vec<Vec<u8>> = match &self.resume {
+            Some((id, off)) => vec![
+                b"PSYNC".to_vec(),
+                id.clone().into_bytes(),
+                (off + 1).to_string().into_bytes(),
+            ],
+            None => vec![b"PSYNC".to_vec(), b"?".to_vec(), b"-1".to_vec()],
+        };
+        let reply = io.ask(&psync).await?;
+        let words: Vec<&str> = reply.split_ascii_whitespace().collect();
+        let info = srv.clients.register(srv.clients.next_id(), peer, local);
+        info.master.store(true, Ordering::Relaxed);
+        let _registered = Registered(srv, info.id);
+        let (replid, offset) = match words.as_slice() {
+            ["+FULLRESYNC", id, off] => {
+                let off: i64 = off.parse().map_err(|_| format!("bad reply: {reply}"))?;
+                srv.upstream.update(gen, |s| s.state = LinkState::Sync);
+                let image = io.image(srv, gen).await?;
+                tracing::info!(
+                    bytes = image.len(),
+                    "MASTER <-> REPLICA sync: loading the primary's image"
+                );
+                let mut sess = new_session(info.clone());
+                load(srv, &mut sess, &image).await?;
+                srv.upstream.full_syncs.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("MASTER <-> REPLICA sync: finished with success");
+                self.sess = Some(sess);
+                (id.to_string(), off)
+            }
+            ["+CONTINUE", rest @ ..] if self.resume.is_some() && self.sess.is_some() => {
+                let (id, off) = self.resume.clone().unwrap_or_default();
+                srv.upstream.partial_syncs.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("MASTER <-> REPLICA sync: partial resynchronisation accepted");
+                let sess = self.sess.as_mut().expect("checked above");
+                sess.id = info.id;
+                sess.info = info.clone();
+                (rest.first().map_or(id, |s| s.to_string()), off)
+            }
+            _ => return Err(format!("the primary refused PSYNC: {reply}")),
+        };
+        let LineIo { buf, .. } = io;
+        self.resume = Some((replid.clone(), offset));
+        srv.upstream.update(gen, |s| {
+            s.state = LinkState::Connected;
+            s.replid = replid;
+            s.offset = offset;
+            s.last_io = Some(Instant::now());
+            s.sync_total = None;
+        });
+        let sess = self.sess.as_mut().expect("set by either sync");
+        stream(srv, &mut sock, buf, sess, &mut self.resume, gen, timeout).await
+    }
+}
+
+/// The link's entry in CLIENT LIST (flag `M`, type `master`), while it is connected.
+struct Registered<'a>(&'a Server, u64);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.0.clients.unregister(self.1);
+    }
+}
+
+/// The session the primary's commands run in: recorded with origin `replication`, held to no
+/// ACL user, replies discarded.
+fn new_session(info: Arc<ClientInfo>) -> Session {
+    let mut sess = Session::new(info, true);
+    sess.origin = Origin::Replication;
+    sess
+}
+
+/// The connection during the handshake and the image: lines and counted reads.
+struct LineIo<'a> {
+    sock: &'a mut TcpStream,
+    buf: BytesMut,
+    timeout: Duration,
+}
+
+impl LineIo<'_> {
+    async fn fill(&mut self) -> Result<(), String> {
+        match tokio::time::timeout(self.timeout, self.sock.read_buf(&mut self.buf)).await {
+            Err(_) => Err("timed out reading from the primary".into()),
+            Ok(Err(e)) => Err(format!("reading from the primary: {e}")),
+            Ok(Ok(0)) => Err("the primary closed the connection".into()),
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+
+    /// The next non-empty line (the primary sends bare newlines as keep-alives).
+    async fn line(&mut self) -> Result<String, String> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf) {
+                let line = self.buf.split_to(i + 1);
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                if !text.is_empty() {
+                    return Ok(text);
+                }
+                continue;
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err("the primary sent an over-long line".into());
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn ask(&mut self, args: &[Vec<u8>]) -> Result<String, String> {
+        let mut frame = Vec::new();
+        resp_command(&mut frame, args.iter().map(Vec::as_slice));
+        tokio::time::timeout(self.timeout, self.sock.write_all(&frame))
+            .await
+            .map_err(|_| "timed out writing to the primary".to_string())?
+            .map_err(|e| format!("writing to the primary: {e}"))?;
+        self.line().await
+    }
+
+    async fn handshake(&mut self, srv: &Server) -> Result<(), String> {
+        let pong = self.ask(&[b"PING".to_vec()]).await?;
+        if pong.starts_with('-') && !pong.starts_with("-NOAUTH") {
+            return Err(format!("the primary answered PING with {pong}"));
+        }
+        let pass = srv.config.get("masterauth");
+        if !pass.is_empty() {
+            let user = srv.config.get("masteruser");
+            let mut auth = vec![b"AUTH".to_vec()];
+            if !user.is_empty() {
+                auth.push(user.into_bytes());
+            }
+            auth.push(pass.into_bytes());
+            let r = self.ask(&auth).await?;
+            if r.starts_with('-') {
+                return Err(format!("the primary refused AUTH: {r}"));
+            }
+        }
+        let port = srv.port.load(Ordering::Relaxed).to_string();
+        // Older primaries refuse these; the replication works without them.
+        self.ask(&[
+            b"REPLCONF".to_vec(),
+            b"listening-port".to_vec(),
+            port.into_bytes(),
+        ])
+        .await?;
+        self.ask(&[
+            b"REPLCONF".to_vec(),
+            b"capa".to_vec(),
+            b"eof".to_vec(),
+            b"capa".to_vec(),
+            b"psync2".to_vec(),
+        ])
+        .await?;
+        Ok(())
+    }
+
+    /// Reads the image after `+FULLRESYNC`: `$<length>` and that many bytes, or `$EOF:<mark>`,
+    /// the bytes, and the 40-byte mark again. What follows it stays in the buffer (the stream).
+    async fn image(&mut self, srv: &Server, gen: u64) -> Result<Vec<u8>, String> {
+        let head = self.line().await?;
+        let Some(spec) = head.strip_prefix('$') else {
+            return Err(format!("expected the image, got {head}"));
+        };
+        let mut image = Vec::new();
+        let progress = |read: u64, total: Option<u64>| {
+            srv.upstream.update(gen, |s| {
+                s.sync_read = read;
+                s.sync_total = total;
+                s.last_io = Some(Instant::now());
+            })
+        };
+        if let Some(mark) = spec.strip_prefix("EOF:") {
+            let mark = mark.as_bytes();
+            if mark.len() != 40 {
+                return Err(format!("bad image mark: {head}"));
+            }
+            loop {
+                // The mark may straddle two reads: search from 40 bytes back.
+                let from = image.len().saturating_sub(40);
+                image.extend_from_slice(&self.buf);
+                self.buf.clear();
+                if let Some(i) = memchr::memmem::find(&image[from..], mark) {
+                    let end = from + i;
+                    self.buf.extend_from_slice(&image[end + 40..]);
+                    image.truncate(end);
+                    return Ok(image);
+                }
+                progress(image.len() as u64, None);
+                self.fill().await?;
+            }
+        }
+        let len: usize = spec
+            .parse()
+            .map_err(|_| format!("bad image length: {head}"))?;
+        image.reserve(len);
+        loop {
+            let take = (len - image.len()).min(self.buf.len());
+            image.extend_from_slice(&self.buf[..take]);
+            self.buf.advance(take);
+            if image.len() == len {
+                return Ok(image);
+            }
+            progress(image.len() as u64, Some(len as u64));
+            self.fill().await?;
+        }
+    }
+}
+
+/// Appends a command as a RESP array of bulk strings.
+fn resp_command<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+    super::replication::command(out, args.len(), args);
+}
+
+/// Runs the complete commands at the start of `buf` in the primary's session, discarding
+/// their replies. Returns the bytes consumed; `Err` on a protocol error.
+async fn apply(
+    srv: &Server,
+    sess: &mut Session,
+    ab: &mut ArgBuf,
+    buf: &[u8],
+) -> Result<usize, String> {
+    let mut out = Out::new(false);
+    let mut off = 0;
+    loop {
+        let (n, more, fatal, _) =
+            super::conn::run_batch(srv, sess, &mut super::door::Resp, ab, &buf[off..], &mut out);
+        off += n;
+        out.buf.clear();
+        if fatal {
+            return Err("protocol error in the primary's stream".into());
+        }
+        match sess.action.take() {
+            Some(Action::ScriptWait) => super::conn::wait_script_forever(srv, sess.id).await,
+            // A paused or fenced command did not run: run it now.
+            Some(Action::Pause) | Some(Action::LogFence(_)) => sess.log_fenced = true,
+            // Nothing else applies to the primary's commands (they are effects, not requests).
+            Some(_) => {}
+            None if !more => return Ok(off),
+            None => {}
+        }
+        if off >= buf.len() {
+            return Ok(off);
+        }
+    }
+}
+
+/// Applies the image: everything is replaced by the primary's keys and functions.
+async fn load(srv: &Server, sess: &mut Session, image: &[u8]) -> Result<(), String> {
+    struct Loading<'a>(&'a Server);
+    impl Drop for Loading<'_> {
+        fn drop(&mut self) {
+            self.0.loading.store(false, Ordering::Release);
+        }
+    }
+    srv.loading.store(true, Ordering::Release);
+    let _loading = Loading(srv);
+    let mut ab = ArgBuf::default();
+    let mut cmds = Vec::with_capacity(LOAD_CHUNK + 64 * 1024);
+    resp_command(&mut cmds, [&b"FLUSHALL"[..], b"SYNC"].into_iter());
+    resp_command(&mut cmds, [&b"FUNCTION"[..], b"FLUSH", b"SYNC"].into_iter());
+    let mut keys = 0u64;
+    let mut r = Rdb::new(image)?;
+    while let Some(item) = r.next()? {
+        match item {
+            Item::Select(n) => {
+                let n = n.to_string();
+                resp_command(&mut cmds, [&b"SELECT"[..], n.as_bytes()].into_iter());
+            }
+            Item::Function(code) => {
+                resp_command(
+                    &mut cmds,
+                    [&b"FUNCTION"[..], b"LOAD", b"REPLACE", &code].into_iter(),
+                );
+            }
+            Item::Key {
+                key,
+                payload,
+                expire_at,
+                idle,
+                freq,
+            } => {
+                keys += 1;
+                let at = expire_at.unwrap_or(0).to_string();
+                let mut args: Vec<&[u8]> = vec![
+                    b"RESTORE",
+                    key,
+                    at.as_bytes(),
+                    &payload,
+                    b"REPLACE",
+                    b"ABSTTL",
+                ];
+                let extra;
+                if let Some(f) = freq {
+                    extra = f.to_string();
+                    args.extend([&b"FREQ"[..], extra.as_bytes()]);
+                } else if let Some(i) = idle {
+                    extra = i.to_string();
+                    args.extend([&b"IDLETIME"[..], extra.as_bytes()]);
+                }
+                resp_command(&mut cmds, args.into_iter());
+            }
+        }
+        if cmds.len() >= LOAD_CHUNK {
+            apply_all(srv, sess, &mut ab, &cmds).await?;
+            cmds.clear();
+            // Other connections get their LOADING replies between chunks.
+            tokio::task::yield_now().await;
+        }
+    }
+    apply_all(srv, sess, &mut ab, &cmds).await?;
+    tracing::info!(keys, "MASTER <-> REPLICA sync: image applied");
+    Ok(())
+}
+
+async fn apply_all(
+    srv: &Server,
+    sess: &mut Session,
+    ab: &mut ArgBuf,
+    cmds: &[u8],
+) -> Result<(), String> {
+    let mut off = 0;
+    while off < cmds.len() {
+        let n = apply(srv, sess, ab, &cmds[off..]).await?;
+        if n == 0 {
+            return Err("a command built from the image did not parse".into());
+        }
+        off += n;
+    }
+    Ok(())
+}
+
+/// Applies the primary's stream until the link drops or a REPLICAOF replaces it.
+async fn stream(
+    srv: &Server,
+    sock: &mut TcpStream,
+    mut buf: BytesMut,
+    sess: &mut Session,
+    resume: &mut Option<(String, i64)>,
+    gen: u64,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut ab = ArgBuf::default();
+    let info = sess.info.clone();
+    let mut acks = tokio::time::interval(ACK_EVERY);
+    let mut offset = resume.as_ref().map_or(0, |r| r.1);
+    // The first acknowledgement tells a diskless primary the image is loaded: the stream starts
+    // then.
+    send_ack(sock, offset).await?;
+    loop {
+        if !buf.is_empty() {
+            let n = apply(srv, sess, &mut ab, &buf).await?;
+            buf.advance(n);
+            offset += n as i64;
+            if let Some(r) = resume.as_mut() {
+                r.1 = offset;
+            }
+            srv.upstream.update(gen, |s| {
+                s.offset = offset;
+                s.last_io = Some(Instant::now());
+            });
+            if std::mem::take(&mut sess.replconf.getack) {
+                send_ack(sock, offset).await?;
+            }
+        }
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        tokio::select! {
+            r = tokio::time::timeout(timeout, sock.read_buf(&mut buf)) => match r {
+                Err(_) => return Err("no data from the primary within repl-timeout".into()),
+                Ok(Err(e)) => return Err(format!("reading from the primary: {e}")),
+                Ok(Ok(0)) => return Err("the primary closed the connection".into()),
+                Ok(Ok(_)) => {}
+            },
+            _ = acks.tick() => send_ack(sock, offset).await?,
+            _ = info.kill.notified() => return Err("the link was killed (CLIENT KILL)".into()),
+        }
+        if info.killed.load(Ordering::Acquire) {
+            return Err("the link was killed (CLIENT KILL)".into());
+        }
+    }
+}
+
+async fn send_ack(sock: &mut TcpStream, offset: i64) -> Result<(), String> {
+    let mut frame = Vec::new();
+    let off = offset.to_string();
+    resp_command(
+        &mut frame,
+        [&b"REPLCONF"[..], b"ACK", off.as_bytes()].into_iter(),
+    );
+    sock.write_all(&frame)
+        .await
+        .map_err(|e| format!("writing to the primary: {e}"))
+}
+
+/// One entry of an RDB file that the replica applies.
+enum Item<'a> {
+    Select(u64),
+    Function(Vec<u8>),
+    Key {
+        key: &'a [u8],
+        /// The value as a DUMP payload (type, body, version, CRC).
+        payload: Vec<u8>,
+        expire_at: Option<u64>,
+        idle: Option<u64>,
+        freq: Option<u8>,
+    },
+}
+
+const OPCODE_FUNCTION2: u8 = 245;
+const OPCODE_FUNCTION_PRE_GA: u8 = 246;
+const OPCODE_MODULE_AUX: u8 = 247;
+const OPCODE_IDLE: u8 = 248;
+const OPCODE_FREQ: u8 = 249;
+const OPCODE_AUX: u8 = 250;
+const OPCODE_RESIZEDB: u8 = 251;
+const OPCODE_EXPIRETIME_MS: u8 = 252;
+const OPCODE_EXPIRETIME: u8 = 253;
+const OPCODE_SELECTDB: u8 = 254;
+const OPCODE_EOF: u8 = 255;
+/// The newest RDB version read (Redis 7.4 writes 12).
+const RDB_VERSION_MAX: u32 = 12;
+
+/// A reader of an RDB file's entries.
+struct Rdb<'a> {
+    r: Reader<'a>,
+    image: &'a [u8],
+    version: u32,
+}
+
+impl<'a> Rdb<'a> {
+    fn new(image: &'a [u8]) -> Result<Self, String> {
+        let version = image
+            .get(..9)
+            .filter(|h| h.starts_with(b"REDIS"))
+            .and_then(|h| std::str::from_utf8(&h[5..]).ok()?.parse::<u32>().ok())
+            .ok_or("the image is not an RDB file")?;
+        if version == 0 || version > RDB_VERSION_MAX {
+            return Err(format!("RDB version {version} is not supported"));
+        }
+        let mut r = Reader::new(image);
+        r.pos = 9;
+        Ok(Rdb { r, image, version })
+    }
+
+    fn next(&mut self) -> Result<Option<Item<'a>>, String> {
+        let bad = |what: &str, pos: usize| {
+            format!("the primary's image is damaged ({what} at byte {pos})")
+        };
+        let (mut expire_at, mut idle, mut freq) = (None, None, None);
+        loop {
+            let at = self.r.pos;
+            let op = self.r.u8().ok_or_else(|| bad("truncated", at))?;
+            match op {
+                OPCODE_EOF => {
+                    let end = self.r.pos;
+                    if self.version >= 5 {
+                        let sum = self.r.take(8).ok_or_else(|| bad("checksum missing", end))?;
+                        let sum = u64::from_le_bytes(sum.try_into().expect("8 bytes"));
+                        if sum != 0 && sum != CRC64.checksum(&self.image[..end]) {
+                            return Err(bad("checksum mismatch", end));
+                        }
+                    }
+                    return Ok(None);
+                }
+                OPCODE_AUX => {
+                    self.r.string().ok_or_else(|| bad("aux field", at))?;
+                    self.r.string().ok_or_else(|| bad("aux field", at))?;
+                }
+                OPCODE_RESIZEDB => {
+                    self.r.length().ok_or_else(|| bad("resize", at))?;
+                    self.r.length().ok_or_else(|| bad("resize", at))?;
+                }
+                OPCODE_SELECTDB => {
+                    let db = self.r.length().ok_or_else(|| bad("select", at))?;
+                    return Ok(Some(Item::Select(db)));
+                }
+                OPCODE_EXPIRETIME_MS => {
+                    let b = self.r.take(8).ok_or_else(|| bad("expiry", at))?;
+                    expire_at = Some(u64::from_le_bytes(b.try_into().expect("8 bytes")));
+                }
+                OPCODE_EXPIRETIME => {
+                    let b = self.r.take(4).ok_or_else(|| bad("expiry", at))?;
+                    expire_at =
+                        Some(u32::from_le_bytes(b.try_into().expect("4 bytes")) as u64 * 1000);
+                }
+                OPCODE_IDLE => idle = Some(self.r.length().ok_or_else(|| bad("idle", at))?),
+                OPCODE_FREQ => freq = Some(self.r.u8().ok_or_else(|| bad("freq", at))?),
+                OPCODE_FUNCTION2 => {
+                    let code = self.r.string().ok_or_else(|| bad("function", at))?;
+                    return Ok(Some(Item::Function(code)));
+                }
+                OPCODE_FUNCTION_PRE_GA | OPCODE_MODULE_AUX => {
+                    return Err(format!(
+                        "the primary's image holds {} data, which Eddy does not load",
+                        if op == OPCODE_MODULE_AUX {
+                            "module"
+                        } else {
+                            "pre-7.0 function"
+                        }
+                    ));
+                }
+                t => {
+                    let key_at = self.r.pos;
+                    let key_len = self.r.length().ok_or_else(|| bad("key", key_at))?;
+                    let key = self
+                        .r
+                        .take(usize::try_from(key_len).map_err(|_| bad("key", key_at))?)
+                        .ok_or_else(|| bad("key", key_at))?;
+                    let body = self.r.pos;
+                    decode_body(t, &mut self.r).ok_or_else(|| {
+                        format!(
+                            "the primary's image holds a value Eddy cannot load \
+                             (RDB type {t} at byte {at})"
+                        )
+                    })?;
+                    let mut payload = Vec::with_capacity(1 + self.r.pos - body + 10);
+                    payload.push(t);
+                    payload.extend_from_slice(&self.image[body..self.r.pos]);
+                    return Ok(Some(Item::Key {
+                        key,
+                        payload: seal(payload),
+                        expire_at,
+                        idle,
+                        freq,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_ports_are_checked_as_redis_does() {
+        assert_eq!(
+            Target::parse(b"localhost", b"6379"),
+            Ok(Target {
+                host: "localhost".into(),
+                port: 6379
+            })
+        );
+        assert_eq!(
+            Target::parse(b"h", b"65536"),
+            Err("ERR Invalid master port")
+        );
+        assert_eq!(Target::parse(b"h", b"x"), Err("ERR Invalid master port"));
+    }
+
+    #[test]
+    fn an_rdb_image_reads_back_as_its_entries_and_a_damaged_one_fails() {
+        let mut body = b"REDIS0010".to_vec();
+        body.extend_from_slice(&[OPCODE_AUX, 3]);
+        body.extend_from_slice(b"ver");
+        body.extend_from_slice(&[5]);
+        body.extend_from_slice(b"7.0.0");
+        body.extend_from_slice(&[OPCODE_SELECTDB, 2, OPCODE_RESIZEDB, 1, 1]);
+        body.push(OPCODE_EXPIRETIME_MS);
+        body.extend_from_slice(&1_900_000_000_000u64.to_le_bytes());
+        body.extend_from_slice(&[0, 1, b'k', 2, b'v', b'1']);
+        body.push(OPCODE_EOF);
+        let crc = CRC64.checksum(&body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        let mut r = Rdb::new(&body).unwrap();
+        assert!(matches!(r.next().unwrap(), Some(Item::Select(2))));
+        match r.next().unwrap() {
+            Some(Item::Key {
+                key,
+                payload,
+                expire_at,
+                ..
+            }) => {
+                assert_eq!(key, b"k");
+                assert_eq!(expire_at, Some(1_900_000_000_000));
+                assert!(crate::keyspace::encoding::undump(&payload).is_ok());
+            }
+            _ => panic!("expected a key"),
+        }
+        assert!(r.next().unwrap().is_none());
+        // A flipped byte fails the checksum.
+        let mut bad = body.clone();
+        bad[20] ^= 1;
+        let mut r = Rdb::new(&bad).unwrap();
+        let mut res = Ok(None);
+        for _ in 0..4 {
+            res = r.next().map(|i| i.map(|_| ()));
+            if !matches!(res, Ok(Some(()))) {
+                break;
+            }
+        }
+        assert!(res.is_err(), "{res:?}");
+    }
+}
