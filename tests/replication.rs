@@ -27,6 +27,8 @@ use redis::Value;
 struct Redis {
     child: Child,
     port: u16,
+    /// `--requirepass`, if given.
+    pass: Option<String>,
     _dir: TempDir,
 }
 
@@ -44,9 +46,14 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server");
+        let pass = args
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .map(|i| args[i + 1].to_string());
         Redis {
             child,
             port,
+            pass,
             _dir: dir,
         }
     }
@@ -63,9 +70,11 @@ impl Redis {
         r
     }
 
-    /// A primary that streams its image at once (no diskless delay).
-    fn primary() -> Redis {
-        let r = Redis::spawn(&["--repl-diskless-sync-delay", "0"]);
+    /// A primary that streams its image at once (no diskless delay), with `args`.
+    fn primary(args: &[&str]) -> Redis {
+        let mut all = vec!["--repl-diskless-sync-delay", "0"];
+        all.extend_from_slice(args);
+        let r = Redis::spawn(&all);
         assert!(
             poll_until(Duration::from_secs(20), || r
                 .info("server")
@@ -75,15 +84,22 @@ impl Redis {
         r
     }
 
+    fn url(&self) -> String {
+        match &self.pass {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
     fn conn(&self) -> redis::Connection {
-        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("url");
-        let con = c.get_connection().expect("connect to the replica");
+        let c = redis::Client::open(self.url()).expect("url");
+        let con = c.get_connection().expect("connect to redis-server");
         con.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
         con
     }
 
     fn info(&self, section: &str) -> String {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+        redis::Client::open(self.url())
             .and_then(|c| c.get_connection())
             .and_then(|mut c| redis::cmd("INFO").arg(section).query::<String>(&mut c))
             .unwrap_or_default()
@@ -706,7 +722,7 @@ fn eddy_follows_a_redis_primary_through_every_type_and_write() {
     if !require_tool("redis-server") {
         return;
     }
-    let primary = Redis::primary();
+    let primary = Redis::primary(&[]);
     let mut p = primary.conn();
     load_every_type(&mut p);
     let eddy = Server::start();
@@ -783,7 +799,7 @@ fn the_primarys_writes_reach_the_followers_change_feed() {
     {
         return;
     }
-    let primary = Redis::primary();
+    let primary = Redis::primary(&[]);
     let mut p = primary.conn();
     let _: () = redis::cmd("SET")
         .arg("before")
@@ -868,12 +884,14 @@ fn a_follower_continues_after_a_dropped_link_and_stops_on_replicaof_no_one() {
     if !require_tool("redis-server") {
         return;
     }
-    let primary = Redis::primary();
+    let primary = Redis::primary(&["--repl-diskless-sync", "no", "--requirepass", "s3cret"]);
     let mut p = primary.conn();
     let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut p).unwrap();
-    // This time the primary comes from the configuration (`replicaof host port`).
+    // This time the primary comes from the configuration (`replicaof host port`), wants a
+    // password (`masterauth`), and sends its image from a file (`$<length>`, not the diskless
+    // `$EOF:` form).
     let port = primary.port.to_string();
-    let eddy = Server::start_with(&["--replicaof", "127.0.0.1", &port]);
+    let eddy = Server::start_with(&["--replicaof", "127.0.0.1", &port, "--masterauth", "s3cret"]);
     let mut e = eddy.conn();
     wait_link_up(&mut e);
     assert_eq!(

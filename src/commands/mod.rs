@@ -736,6 +736,9 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64
     if let Err(e) = res {
         st.failed.fetch_add(1, Ordering::Relaxed);
         ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);
+        if ctx.sess.origin == crate::changes::Origin::Replication {
+            crate::server::follow::primary_command_failed(&args, e.as_str());
+        }
         ctx.out.error(e.as_str());
     }
     // MONITOR lines and client-side caching, only if this batch saw a monitor or the

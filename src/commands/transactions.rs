@@ -244,6 +244,9 @@ pub fn queue(ctx: &mut Ctx, r: &Resolved, args: &Args) -> bool {
 /// dooms the transaction. An EXEC refused this way, in MULTI or not, replies `EXECABORT` and
 /// discards the transaction and the watched keys at once (Redis's `rejectCommand`).
 pub fn rejected(sess: &mut Session, args: &Args, e: &CmdError, out: &mut Out) {
+    if sess.origin == crate::changes::Origin::Replication {
+        crate::server::follow::primary_command_failed(args, e.as_str());
+    }
     if args.get(0).eq_ignore_ascii_case(b"exec") {
         sess.tx.discard();
         out.error(error::exec_abort(e.as_str()).as_str());

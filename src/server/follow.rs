@@ -97,6 +97,30 @@ impl Target {
     }
 }
 
+/// Logs an error one of the primary's commands got here (Redis logs it as "== CRITICAL =="):
+/// the follower may now differ from its primary. At most a line a second; the rest are counted.
+#[cold]
+pub fn primary_command_failed(args: &crate::protocol::resp::Args, err: &str) {
+    static NEXT_MS: AtomicU64 = AtomicU64::new(0);
+    static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+    let now = crate::util::now_ms();
+    let next = NEXT_MS.load(Ordering::Relaxed);
+    if now < next
+        || NEXT_MS
+            .compare_exchange(next, now + 1000, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    tracing::error!(
+        command = %String::from_utf8_lossy(args.get(0)),
+        error = err,
+        suppressed = SUPPRESSED.swap(0, Ordering::Relaxed),
+        "a command from the primary failed here: this replica may now differ from it"
+    );
+}
+
 /// The link's state, as ROLE names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
