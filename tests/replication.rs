@@ -791,7 +791,7 @@ fn eddy_follows_a_redis_primary_through_every_type_and_write() {
 }
 
 /// What Eddy adds to a Redis deployment: the primary's writes in Eddy's change feed, with
-/// origin `replication`.
+/// origin `replication` — its expiries too, since a follower expires nothing itself.
 #[test]
 fn the_primarys_writes_reach_the_followers_change_feed() {
     if !eddy_only("the_primarys_writes_reach_the_followers_change_feed")
@@ -799,7 +799,7 @@ fn the_primarys_writes_reach_the_followers_change_feed() {
     {
         return;
     }
-    let primary = Redis::primary(&[]);
+    let primary = Redis::primary(&["--enable-debug-command", "yes"]);
     let mut p = primary.conn();
     let _: () = redis::cmd("SET")
         .arg("before")
@@ -874,6 +874,44 @@ fn the_primarys_writes_reach_the_followers_change_feed() {
     for key in ["__changes__", "other"] {
         assert!(qerr(&mut e, &["XADD", key, "*", "f", "v"]).starts_with("READONLY"));
     }
+
+    // Expiry is the primary's: past its deadline a key is hidden from the follower's clients,
+    // but the follower deletes nothing itself; the primary's DEL is what the feed records.
+    let _: () = redis::cmd("DEBUG")
+        .arg("SET-ACTIVE-EXPIRE")
+        .arg("0")
+        .query(&mut p)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("short")
+        .arg("v")
+        .arg("PX")
+        .arg("50")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(wait_replicas(&mut p, 1), 1);
+    let from = last_offset(&mut e);
+    assert!(poll_until(Duration::from_secs(10), || {
+        q::<Option<String>>(&mut e, &["GET", "short"]).is_none()
+    }));
+    assert_eq!(q::<i64>(&mut e, &["EXISTS", "short"]), 0);
+    assert_eq!(q::<i64>(&mut e, &["PTTL", "short"]), -2);
+    // The primary notices on access and propagates the deletion.
+    assert_eq!(q::<Option<String>>(&mut p, &["GET", "short"]), None);
+    assert_eq!(wait_replicas(&mut p, 1), 1);
+    let events: Vec<(String, String, String)> =
+        changes_read(&mut e, &[&format!("({from}"), "COUNT", "10"])
+            .into_iter()
+            .map(|c| (c.event, c.key, c.origin))
+            .collect();
+    assert_eq!(
+        events,
+        [(
+            "del".to_string(),
+            "short".to_string(),
+            "replication".to_string()
+        )]
+    );
 }
 
 /// A follower configured with `replicaof`: a dropped link continues with a partial

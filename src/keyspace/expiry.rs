@@ -32,6 +32,11 @@ pub async fn run(srv: Arc<Server>) {
         if srv.shutting_down() {
             return;
         }
+        // A follower leaves expiry and eviction to its primary (`server::follow`), as a Redis
+        // replica does (`replica-ignore-maxmemory yes`).
+        if srv.keyspace.follower.load(Ordering::Relaxed) {
+            continue;
+        }
         crate::keyspace::evict::background(&srv);
         // CLIENT PAUSE freezes the dataset, as Redis's pause does for expiry.
         if !srv.active_expire.load(Ordering::Relaxed) || srv.pause.is_paused() {

@@ -202,6 +202,9 @@ pub struct Keyspace {
     snap_job: Mutex<Option<std::sync::Arc<SnapJob>>>,
     /// `changes-images`: record old/new value images with each change.
     pub images: std::sync::atomic::AtomicBool,
+    /// Following a primary (`server::follow`): expiry is the primary's (see `expire_if_needed`)
+    /// and writes are checked against `replica-read-only` (`server::replication`).
+    pub follower: std::sync::atomic::AtomicBool,
     /// `changes-image-max-bytes`: larger values are recorded without images.
     pub image_max: std::sync::atomic::AtomicUsize,
     /// Blocked clients by id.
@@ -233,6 +236,7 @@ impl Keyspace {
             snapping: std::sync::atomic::AtomicBool::new(false),
             snap_job: Mutex::new(None),
             images: std::sync::atomic::AtomicBool::new(false),
+            follower: std::sync::atomic::AtomicBool::new(false),
             image_max: std::sync::atomic::AtomicUsize::new(4096),
             blocked: blocking::Registry::default(),
             pubsub: std::sync::Arc::new(crate::pubsub::PubSub::new()),
@@ -572,11 +576,23 @@ impl<'a> Locked<'a> {
         &mut self.shard(key).dbs[db]
     }
 
-    /// Deletes `key` in `db` if its TTL has passed, recording `expired`. True if it did.
+    /// Whether `key` in `db` is past its TTL and so absent for this command. A primary deletes
+    /// it, recording `expired`. A follower (`server::follow`) leaves expiry to its primary, as
+    /// a Redis replica does: the key is hidden from its clients until the primary's `DEL`
+    /// arrives, and stays live for the primary's own commands, which may still change it (they
+    /// ran before the deadline there; applying them a little later here must not diverge).
     fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let now = self.now;
         if !self.shard(key).dbs[db].is_expired(key, now) {
             return false;
+        }
+        self.expire_cold(db, key)
+    }
+
+    #[cold]
+    fn expire_cold(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.ks.follower.load(std::sync::atomic::Ordering::Relaxed) {
+            return self.who.origin != crate::changes::Origin::Replication;
         }
         self.shard(key).stats.expired += 1;
         self.remove_by_server(db, key, Who::EXPIRY, "expired");
@@ -621,17 +637,19 @@ impl<'a> Locked<'a> {
 
     /// The live value of `key` in database `db` (expired keys are deleted first).
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         self.shard(key).dbs[db].keys.get_mut(key)
     }
 
     /// The live value of `key` in the current database, counting a hit or miss.
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Value> {
         let db = self.db;
-        self.expire_if_needed(db, key);
+        let gone = self.expire_if_needed(db, key);
         let touch = self.touch;
         let sh = self.shard(key);
-        match sh.dbs[db].keys.get_mut(key) {
+        match sh.dbs[db].keys.get_mut(key).filter(|_| !gone) {
             Some(v) => {
                 sh.stats.hits += 1;
                 if touch {

@@ -30,13 +30,15 @@
 //! * With `replica-read-only yes` (the default) other clients' writes get Redis's `READONLY`
 //!   error; reads are served, stale while the link is down, as with Redis's
 //!   `replica-serve-stale-data yes`.
-//! * Unlike a Redis replica, Eddy expires keys on its own clock as a primary does; the
-//!   primary's `DEL` for the same key then finds nothing to do. Both clocks agree on the absolute
-//!   deadlines the primary sends, so this only matters if the clocks disagree.
+//! * As a Redis replica, the follower does not expire or evict keys itself: a key past its TTL
+//!   is hidden from clients (reads answer as if it were gone) until the primary's `DEL` for it
+//!   arrives, which the feed records as `del` with origin `replication`. The primary's own
+//!   commands still see the key: they ran before the deadline there, and the stream is applied a
+//!   little later here, so deleting it here first would make the two differ.
 //! * INFO replication and ROLE report `role:slave` with Redis's fields. `REPLICAOF NO ONE` stops
 //!   following and keeps the data; writes are accepted again.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -158,8 +160,6 @@ pub struct Status {
 
 /// This server's primary, if it follows one.
 pub struct Upstream {
-    /// Following a primary: writes are checked against `replica-read-only`.
-    pub following: AtomicBool,
     status: Mutex<Option<Status>>,
     /// Bumped by every REPLICAOF; a link whose generation is no longer current stops.
     generation: watch::Sender<u64>,
@@ -171,7 +171,6 @@ pub struct Upstream {
 impl Default for Upstream {
     fn default() -> Self {
         Upstream {
-            following: AtomicBool::new(false),
             status: Mutex::new(None),
             generation: watch::channel(0).0,
             full_syncs: AtomicU64::new(0),
@@ -215,7 +214,7 @@ pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
                 tracing::info!(host = %s.target.host, port = s.target.port,
                     "MASTER MODE enabled: no longer following the primary");
             }
-            up.following.store(false, Ordering::Release);
+            srv.keyspace.follower.store(false, Ordering::Release);
         }
         Some(t) => {
             tracing::info!(host = %t.host, port = t.port, "following a Redis primary (REPLICAOF)");
@@ -229,7 +228,7 @@ pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
                 sync_total: None,
                 sync_read: 0,
             });
-            up.following.store(true, Ordering::Release);
+            srv.keyspace.follower.store(true, Ordering::Release);
             tokio::spawn(run(srv.clone(), t, gen));
         }
     }

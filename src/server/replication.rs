@@ -371,7 +371,7 @@ pub fn write_refused(
 ) -> Option<&'static str> {
     let hot = &ctx.srv.config.hot;
     let want = hot.min_replicas_to_write.load(Ordering::Relaxed);
-    if want == 0 && !ctx.srv.upstream.following.load(Ordering::Relaxed) {
+    if want == 0 && !ctx.srv.keyspace.follower.load(Ordering::Relaxed) {
         return None;
     }
     refused_cold(ctx, spec, args, want)
@@ -395,7 +395,7 @@ fn refused_cold(
     }
     let hot = &ctx.srv.config.hot;
     // A follower's change feed is its own: consumer groups read `__changes__` there too.
-    if ctx.srv.upstream.following.load(Ordering::Relaxed)
+    if ctx.srv.keyspace.follower.load(Ordering::Relaxed)
         && hot.replica_read_only.load(Ordering::Relaxed)
         && !crate::commands::feed_stream::group_op(spec, args)
     {
