@@ -163,9 +163,6 @@ pub struct Upstream {
     status: Mutex<Option<Status>>,
     /// Bumped by every REPLICAOF; a link whose generation is no longer current stops.
     generation: watch::Sender<u64>,
-    /// Full synchronisations done (each started with `+FULLRESYNC`), and partial ones.
-    pub full_syncs: AtomicU64,
-    pub partial_syncs: AtomicU64,
 }
 
 impl Default for Upstream {
@@ -173,8 +170,6 @@ impl Default for Upstream {
         Upstream {
             status: Mutex::new(None),
             generation: watch::channel(0).0,
-            full_syncs: AtomicU64::new(0),
-            partial_syncs: AtomicU64::new(0),
         }
     }
 }
@@ -300,15 +295,11 @@ impl Link {
             timeout,
         };
         io.handshake(srv).await?;
-        let psync: Vec<Vec<u8>> = match &self.resume {
-            Some((id, off)) => vec![
-                b"PSYNC".to_vec(),
-                id.clone().into_bytes(),
-                (off + 1).to_string().into_bytes(),
-            ],
-            None => vec![b"PSYNC".to_vec(), b"?".to_vec(), b"-1".to_vec()],
+        let (id, next) = match &self.resume {
+            Some((id, off)) => (id.clone(), (off + 1).to_string()),
+            None => ("?".into(), "-1".into()),
         };
-        let reply = io.ask(&psync).await?;
+        let reply = io.ask(&[b"PSYNC", id.as_bytes(), next.as_bytes()]).await?;
         let words: Vec<&str> = reply.split_ascii_whitespace().collect();
         let info = srv.clients.register(srv.clients.next_id(), peer, local);
         info.master.store(true, Ordering::Relaxed);
@@ -324,14 +315,12 @@ impl Link {
                 );
                 let mut sess = new_session(info.clone());
                 load(srv, &mut sess, &image).await?;
-                srv.upstream.full_syncs.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("MASTER <-> REPLICA sync: finished with success");
                 self.sess = Some(sess);
                 (id.to_string(), off)
             }
             ["+CONTINUE", rest @ ..] if self.resume.is_some() && self.sess.is_some() => {
                 let (id, off) = self.resume.clone().unwrap_or_default();
-                srv.upstream.partial_syncs.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("MASTER <-> REPLICA sync: partial resynchronisation accepted");
                 let sess = self.sess.as_mut().expect("checked above");
                 sess.id = info.id;
@@ -406,9 +395,9 @@ impl LineIo<'_> {
         }
     }
 
-    async fn ask(&mut self, args: &[Vec<u8>]) -> Result<String, String> {
+    async fn ask(&mut self, args: &[&[u8]]) -> Result<String, String> {
         let mut frame = Vec::new();
-        resp_command(&mut frame, args.iter().map(Vec::as_slice));
+        resp_command(&mut frame, args.iter().copied());
         tokio::time::timeout(self.timeout, self.sock.write_all(&frame))
             .await
             .map_err(|_| "timed out writing to the primary".to_string())?
@@ -417,18 +406,18 @@ impl LineIo<'_> {
     }
 
     async fn handshake(&mut self, srv: &Server) -> Result<(), String> {
-        let pong = self.ask(&[b"PING".to_vec()]).await?;
+        let pong = self.ask(&[b"PING"]).await?;
         if pong.starts_with('-') && !pong.starts_with("-NOAUTH") {
             return Err(format!("the primary answered PING with {pong}"));
         }
         let pass = srv.config.get("masterauth");
         if !pass.is_empty() {
             let user = srv.config.get("masteruser");
-            let mut auth = vec![b"AUTH".to_vec()];
+            let mut auth: Vec<&[u8]> = vec![b"AUTH"];
             if !user.is_empty() {
-                auth.push(user.into_bytes());
+                auth.push(user.as_bytes());
             }
-            auth.push(pass.into_bytes());
+            auth.push(pass.as_bytes());
             let r = self.ask(&auth).await?;
             if r.starts_with('-') {
                 return Err(format!("the primary refused AUTH: {r}"));
@@ -436,20 +425,10 @@ impl LineIo<'_> {
         }
         let port = srv.port.load(Ordering::Relaxed).to_string();
         // Older primaries refuse these; the replication works without them.
-        self.ask(&[
-            b"REPLCONF".to_vec(),
-            b"listening-port".to_vec(),
-            port.into_bytes(),
-        ])
-        .await?;
-        self.ask(&[
-            b"REPLCONF".to_vec(),
-            b"capa".to_vec(),
-            b"eof".to_vec(),
-            b"capa".to_vec(),
-            b"psync2".to_vec(),
-        ])
-        .await?;
+        self.ask(&[b"REPLCONF", b"listening-port", port.as_bytes()])
+            .await?;
+        self.ask(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+            .await?;
         Ok(())
     }
 
