@@ -355,8 +355,32 @@ pub fn decode_value(r: &mut Reader) -> Option<Value> {
     decode_body(t, r)
 }
 
+/// Whether [`decode_body`] knows RDB type `t` (every type Redis 7 writes but modules').
+pub fn decodable(t: u8) -> bool {
+    use super::{hash, list, set, stream, stream_rdb, zset};
+    [
+        RDB_TYPE_STRING,
+        hash::RDB_TYPE_HASH,
+        hash::RDB_TYPE_HASH_LISTPACK,
+        set::RDB_TYPE_SET,
+        set::RDB_TYPE_SET_LISTPACK,
+        set::RDB_TYPE_SET_INTSET,
+        zset::RDB_TYPE_ZSET_2,
+        zset::RDB_TYPE_ZSET,
+        zset::RDB_TYPE_ZSET_LISTPACK,
+        list::RDB_TYPE_LIST,
+        list::RDB_TYPE_LIST_QUICKLIST_2,
+        stream::RDB_TYPE_STREAM_EDDY,
+        stream::RDB_TYPE_STREAM_EDDY_GROUPS,
+        stream_rdb::RDB_TYPE_STREAM_LISTPACKS,
+        stream_rdb::RDB_TYPE_STREAM_LISTPACKS_2,
+        stream_rdb::RDB_TYPE_STREAM_LISTPACKS_3,
+    ]
+    .contains(&t)
+}
+
 /// Decodes the body of a value of RDB type `t` (an RDB file puts the key between the type
-/// byte and the body: `server::follow` reads it so).
+/// byte and the body: `server::follow` reads it so). Keep [`decodable`] in step.
 pub fn decode_body(t: u8, r: &mut Reader) -> Option<Value> {
     match t {
         RDB_TYPE_STRING => Some(Value::Str(Str::from_vec(r.string()?), Meta::now())),

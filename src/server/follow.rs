@@ -8,7 +8,9 @@
 //! `REPLCONF listening-port <port>`, `REPLCONF capa eof capa psync2`, then `PSYNC`:
 //! * `PSYNC ? -1` the first time. The primary answers `+FULLRESYNC <replid> <offset>` and sends
 //!   an RDB image (`$<length>`, or `$EOF:<mark>` … `<mark>` when it streams it diskless). The
-//!   image is read whole, then applied as commands through the ordinary command path with origin
+//!   image is applied as it arrives (entries are parsed from a window of the bytes read, so
+//!   memory holds one read and one entry, not the image; an entry cut by a read is parsed again
+//!   when more has come), as commands through the ordinary command path with origin
 //!   `replication`: `FLUSHALL` and `FUNCTION FLUSH` (a full synchronisation replaces everything,
 //!   as in Redis), `SELECT` per database, `RESTORE key <deadline> <payload> REPLACE ABSTTL` per
 //!   key (the payload is the RDB entry's own bytes, sealed as DUMP seals them, so RESTORE's
@@ -52,7 +54,7 @@ use super::clients::ClientInfo;
 use super::session::{Action, Session};
 use super::Server;
 use crate::changes::Origin;
-use crate::keyspace::encoding::{decode_body, seal, Reader, CRC64};
+use crate::keyspace::encoding::{decodable, decode_body, seal, Reader, CRC64};
 use crate::protocol::resp::{ArgBuf, Out};
 
 /// Commands built from the image are applied in chunks of about this many bytes (between them
@@ -62,6 +64,8 @@ const LOAD_CHUNK: usize = 1 << 20;
 const MAX_LINE: usize = 64 * 1024;
 /// How long to wait before connecting again after the link drops.
 const RETRY: Duration = Duration::from_secs(1);
+/// The most the image reader takes from the socket in one go.
+const READY_MAX: usize = 4 << 20;
 /// How often the replica acknowledges its offset.
 const ACK_EVERY: Duration = Duration::from_secs(1);
 
@@ -308,13 +312,8 @@ impl Link {
             ["+FULLRESYNC", id, off] => {
                 let off: i64 = off.parse().map_err(|_| format!("bad reply: {reply}"))?;
                 srv.upstream.update(gen, |s| s.state = LinkState::Sync);
-                let image = io.image(srv, gen).await?;
-                tracing::info!(
-                    bytes = image.len(),
-                    "MASTER <-> REPLICA sync: loading the primary's image"
-                );
                 let mut sess = new_session(info.clone());
-                load(srv, &mut sess, &image).await?;
+                load_image(&mut io, srv, gen, &mut sess).await?;
                 tracing::info!("MASTER <-> REPLICA sync: finished with success");
                 self.sess = Some(sess);
                 (id.to_string(), off)
@@ -377,6 +376,18 @@ impl LineIo<'_> {
         }
     }
 
+    /// Adds what the socket holds already (up to [`READY_MAX`] bytes), without waiting: an
+    /// entry that continues is parsed again once per batch of reads, not once per read.
+    fn fill_ready(&mut self) {
+        while self.buf.len() < READY_MAX {
+            self.buf.reserve(64 * 1024);
+            match self.sock.try_read_buf(&mut self.buf) {
+                Ok(n) if n > 0 => {}
+                _ => return,
+            }
+        }
+    }
+
     /// The next non-empty line (the primary sends bare newlines as keep-alives).
     async fn line(&mut self) -> Result<String, String> {
         loop {
@@ -431,57 +442,6 @@ impl LineIo<'_> {
             .await?;
         Ok(())
     }
-
-    /// Reads the image after `+FULLRESYNC`: `$<length>` and that many bytes, or `$EOF:<mark>`,
-    /// the bytes, and the 40-byte mark again. What follows it stays in the buffer (the stream).
-    async fn image(&mut self, srv: &Server, gen: u64) -> Result<Vec<u8>, String> {
-        let head = self.line().await?;
-        let Some(spec) = head.strip_prefix('$') else {
-            return Err(format!("expected the image, got {head}"));
-        };
-        let mut image = Vec::new();
-        let progress = |read: u64, total: Option<u64>| {
-            srv.upstream.update(gen, |s| {
-                s.sync_read = read;
-                s.sync_total = total;
-                s.last_io = Some(Instant::now());
-            })
-        };
-        if let Some(mark) = spec.strip_prefix("EOF:") {
-            let mark = mark.as_bytes();
-            if mark.len() != 40 {
-                return Err(format!("bad image mark: {head}"));
-            }
-            loop {
-                // The mark may straddle two reads: search from 40 bytes back.
-                let from = image.len().saturating_sub(40);
-                image.extend_from_slice(&self.buf);
-                self.buf.clear();
-                if let Some(i) = memchr::memmem::find(&image[from..], mark) {
-                    let end = from + i;
-                    self.buf.extend_from_slice(&image[end + 40..]);
-                    image.truncate(end);
-                    return Ok(image);
-                }
-                progress(image.len() as u64, None);
-                self.fill().await?;
-            }
-        }
-        let len: usize = spec
-            .parse()
-            .map_err(|_| format!("bad image length: {head}"))?;
-        image.reserve(len);
-        loop {
-            let take = (len - image.len()).min(self.buf.len());
-            image.extend_from_slice(&self.buf[..take]);
-            self.buf.advance(take);
-            if image.len() == len {
-                return Ok(image);
-            }
-            progress(image.len() as u64, Some(len as u64));
-            self.fill().await?;
-        }
-    }
 }
 
 /// Appends a command as a RESP array of bulk strings.
@@ -522,8 +482,32 @@ async fn apply(
     }
 }
 
-/// Applies the image: everything is replaced by the primary's keys and functions.
-async fn load(srv: &Server, sess: &mut Session, image: &[u8]) -> Result<(), String> {
+/// Reads the image after `+FULLRESYNC` and applies it as it arrives: `$<length>` and that many
+/// bytes, or `$EOF:<mark>`, the bytes and the 40-byte mark. Everything is replaced by the
+/// primary's keys and functions. Entries are parsed from a window of what has been read, so
+/// memory holds one read and the entry being parsed, never the whole image; what follows the
+/// image stays in the connection's buffer (the stream).
+async fn load_image(
+    io: &mut LineIo<'_>,
+    srv: &Server,
+    gen: u64,
+    sess: &mut Session,
+) -> Result<(), String> {
+    let head = io.line().await?;
+    let spec = head
+        .strip_prefix('$')
+        .ok_or_else(|| format!("expected the image, got {head}"))?;
+    let (mut left, mark) = match spec.strip_prefix("EOF:") {
+        Some(m) if m.len() == 40 => (None, Some(m.as_bytes().to_vec())),
+        Some(_) => return Err(format!("bad image mark: {head}")),
+        None => {
+            let len = spec
+                .parse::<usize>()
+                .map_err(|_| format!("bad image length: {head}"))?;
+            (Some(len), None)
+        }
+    };
+    let total = left.map(|l| l as u64);
     struct Loading<'a>(&'a Server);
     impl Drop for Loading<'_> {
         fn drop(&mut self) {
@@ -536,57 +520,81 @@ async fn load(srv: &Server, sess: &mut Session, image: &[u8]) -> Result<(), Stri
     let mut cmds = Vec::with_capacity(LOAD_CHUNK + 64 * 1024);
     resp_command(&mut cmds, [&b"FLUSHALL"[..], b"SYNC"].into_iter());
     resp_command(&mut cmds, [&b"FUNCTION"[..], b"FLUSH", b"SYNC"].into_iter());
-    let mut keys = 0u64;
-    let mut r = Rdb::new(image)?;
-    while let Some(item) = r.next()? {
-        match item {
-            Item::Select(n) => {
-                let n = n.to_string();
-                resp_command(&mut cmds, [&b"SELECT"[..], n.as_bytes()].into_iter());
-            }
-            Item::Function(code) => {
-                resp_command(
-                    &mut cmds,
-                    [&b"FUNCTION"[..], b"LOAD", b"REPLACE", &code].into_iter(),
-                );
-            }
-            Item::Key {
-                key,
-                payload,
-                expire_at,
-                idle,
-                freq,
-            } => {
-                keys += 1;
-                let at = expire_at.unwrap_or(0).to_string();
-                let mut args: Vec<&[u8]> = vec![
-                    b"RESTORE",
-                    key,
-                    at.as_bytes(),
-                    &payload,
-                    b"REPLACE",
-                    b"ABSTTL",
-                ];
-                let extra;
-                if let Some(f) = freq {
-                    extra = f.to_string();
-                    args.extend([&b"FREQ"[..], extra.as_bytes()]);
-                } else if let Some(i) = idle {
-                    extra = i.to_string();
-                    args.extend([&b"IDLETIME"[..], extra.as_bytes()]);
+    let mut parser = Parser::default();
+    let (mut win, mut pos, mut read, mut keys) = (Vec::<u8>::new(), 0, 0u64, 0u64);
+    loop {
+        match parser.next(&win[pos..], read - (win.len() - pos) as u64)? {
+            Step::Short => {
+                // The entry continues in bytes not read yet.
+                win.drain(..pos);
+                pos = 0;
+                if io.buf.is_empty() {
+                    if left == Some(0) {
+                        return Err(
+                            "the primary's image is damaged (it ends inside an entry)".into()
+                        );
+                    }
+                    io.fill().await?;
+                    io.fill_ready();
                 }
-                resp_command(&mut cmds, args.into_iter());
+                let take = left.map_or(io.buf.len(), |l| l.min(io.buf.len()));
+                win.extend_from_slice(&io.buf[..take]);
+                io.buf.advance(take);
+                if let Some(l) = left.as_mut() {
+                    *l -= take;
+                }
+                read += take as u64;
+                srv.upstream.update(gen, |s| {
+                    s.sync_read = read;
+                    s.sync_total = total;
+                    s.last_io = Some(Instant::now());
+                });
             }
-        }
-        if cmds.len() >= LOAD_CHUNK {
-            apply_all(srv, sess, &mut ab, &cmds).await?;
-            cmds.clear();
-            // Other connections get their LOADING replies between chunks.
-            tokio::task::yield_now().await;
+            Step::Skip(used) => {
+                parser.crc.update(&win[pos..pos + used]);
+                pos += used;
+            }
+            Step::End { body, sum } => {
+                parser.crc.update(&win[pos..pos + body]);
+                if sum != 0 && sum != parser.crc.clone().finalize() {
+                    return Err("the primary's image is damaged (checksum mismatch)".into());
+                }
+                pos += body + 8;
+                break;
+            }
+            Step::Item(item, used) => {
+                item.command(&mut cmds, &mut keys);
+                parser.crc.update(&win[pos..pos + used]);
+                pos += used;
+                if cmds.len() >= LOAD_CHUNK {
+                    apply_all(srv, sess, &mut ab, &cmds).await?;
+                    cmds.clear();
+                    // Other connections get their LOADING replies between chunks.
+                    tokio::task::yield_now().await;
+                }
+            }
         }
     }
+    // After the image: nothing (`$<length>`), or the mark and then the stream (`$EOF:`).
+    let extra = win.len() - pos;
+    let mut rest = BytesMut::from(&win[pos..]);
+    rest.extend_from_slice(&io.buf);
+    io.buf = rest;
+    match (mark, left) {
+        (Some(mark), _) => {
+            while io.buf.len() < 40 {
+                io.fill().await?;
+            }
+            if io.buf[..40] != mark[..] {
+                return Err("the primary's image does not end with its mark".into());
+            }
+            io.buf.advance(40);
+        }
+        (None, Some(0)) if extra == 0 => {}
+        (None, _) => return Err("the primary's image is longer than announced".into()),
+    }
     apply_all(srv, sess, &mut ab, &cmds).await?;
-    tracing::info!(keys, "MASTER <-> REPLICA sync: image applied");
+    tracing::info!(keys, bytes = read, "MASTER <-> REPLICA sync: image applied");
     Ok(())
 }
 
@@ -685,6 +693,63 @@ enum Item<'a> {
     },
 }
 
+impl Item<'_> {
+    /// Appends the command that applies the entry.
+    fn command(&self, cmds: &mut Vec<u8>, keys: &mut u64) {
+        match self {
+            Item::Select(n) => {
+                let n = n.to_string();
+                resp_command(cmds, [&b"SELECT"[..], n.as_bytes()].into_iter());
+            }
+            Item::Function(code) => {
+                resp_command(
+                    cmds,
+                    [&b"FUNCTION"[..], b"LOAD", b"REPLACE", code].into_iter(),
+                );
+            }
+            Item::Key {
+                key,
+                payload,
+                expire_at,
+                idle,
+                freq,
+            } => {
+                *keys += 1;
+                let at = expire_at.unwrap_or(0).to_string();
+                let mut args: Vec<&[u8]> = vec![
+                    b"RESTORE",
+                    key,
+                    at.as_bytes(),
+                    payload,
+                    b"REPLACE",
+                    b"ABSTTL",
+                ];
+                let extra;
+                if let Some(f) = freq {
+                    extra = f.to_string();
+                    args.extend([&b"FREQ"[..], extra.as_bytes()]);
+                } else if let Some(i) = idle {
+                    extra = i.to_string();
+                    args.extend([&b"IDLETIME"[..], extra.as_bytes()]);
+                }
+                resp_command(cmds, args.into_iter());
+            }
+        }
+    }
+}
+
+/// What the parser found at the start of the bytes it was given.
+enum Step<'a> {
+    /// An entry, and the bytes it took (with the opcodes before it).
+    Item(Item<'a>, usize),
+    /// Bytes that hold nothing to apply (the header).
+    Skip(usize),
+    /// The end: `body` bytes up to and including the EOF opcode, then the checksum.
+    End { body: usize, sum: u64 },
+    /// The next entry continues past the bytes given.
+    Short,
+}
+
 const OPCODE_FUNCTION2: u8 = 245;
 const OPCODE_FUNCTION_PRE_GA: u8 = 246;
 const OPCODE_MODULE_AUX: u8 = 247;
@@ -698,110 +763,127 @@ const OPCODE_SELECTDB: u8 = 254;
 const OPCODE_EOF: u8 = 255;
 /// The newest RDB version read (Redis 7.4 writes 12).
 const RDB_VERSION_MAX: u32 = 12;
+/// The checksum's algorithm, as a static the running digest can borrow.
+static CRC: crc::Crc<u64> = CRC64;
 
-/// A reader of an RDB file's entries.
-struct Rdb<'a> {
-    r: Reader<'a>,
-    image: &'a [u8],
-    version: u32,
+/// Reads an RDB file's entries from the bytes of it at hand: an entry that continues past them
+/// is [`Step::Short`], and is parsed again once more bytes have arrived.
+struct Parser {
+    /// From the header, once read.
+    version: Option<u32>,
+    /// Of everything consumed so far (the file's checksum covers all before it).
+    crc: crc::Digest<'static, u64>,
 }
 
-impl<'a> Rdb<'a> {
-    fn new(image: &'a [u8]) -> Result<Self, String> {
-        let version = image
-            .get(..9)
-            .filter(|h| h.starts_with(b"REDIS"))
-            .and_then(|h| std::str::from_utf8(&h[5..]).ok()?.parse::<u32>().ok())
-            .ok_or("the image is not an RDB file")?;
-        if version == 0 || version > RDB_VERSION_MAX {
-            return Err(format!("RDB version {version} is not supported"));
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            version: None,
+            crc: CRC.digest(),
         }
-        let mut r = Reader::new(image);
-        r.pos = 9;
-        Ok(Rdb { r, image, version })
     }
+}
 
-    fn next(&mut self) -> Result<Option<Item<'a>>, String> {
-        let bad = |what: &str, pos: usize| {
-            format!("the primary's image is damaged ({what} at byte {pos})")
+impl Parser {
+    /// The next step at the start of `buf`, which is at byte `at` of the file.
+    fn next<'b>(&mut self, buf: &'b [u8], at: u64) -> Result<Step<'b>, String> {
+        let Some(version) = self.version else {
+            if buf.len() < 9 {
+                return Ok(Step::Short);
+            }
+            let v = buf
+                .strip_prefix(b"REDIS")
+                .and_then(|d| std::str::from_utf8(&d[..4]).ok()?.parse::<u32>().ok())
+                .ok_or("the image is not an RDB file")?;
+            if v == 0 || v > RDB_VERSION_MAX {
+                return Err(format!("RDB version {v} is not supported"));
+            }
+            self.version = Some(v);
+            return Ok(Step::Skip(9));
         };
+        let mut r = Reader::new(buf);
         let (mut expire_at, mut idle, mut freq) = (None, None, None);
+        // Every read past the end of `buf` means the entry continues in bytes not read yet.
+        macro_rules! need {
+            ($e:expr) => {
+                match $e {
+                    Some(v) => v,
+                    None => return Ok(Step::Short),
+                }
+            };
+        }
         loop {
-            let at = self.r.pos;
-            let op = self.r.u8().ok_or_else(|| bad("truncated", at))?;
+            let op = need!(r.u8());
             match op {
                 OPCODE_EOF => {
-                    let end = self.r.pos;
-                    if self.version >= 5 {
-                        let sum = self.r.take(8).ok_or_else(|| bad("checksum missing", end))?;
-                        let sum = u64::from_le_bytes(sum.try_into().expect("8 bytes"));
-                        if sum != 0 && sum != CRC64.checksum(&self.image[..end]) {
-                            return Err(bad("checksum mismatch", end));
-                        }
+                    let body = r.pos;
+                    if version < 5 {
+                        return Ok(Step::End { body, sum: 0 });
                     }
-                    return Ok(None);
+                    let sum = need!(r.take(8));
+                    let sum = u64::from_le_bytes(sum.try_into().expect("8 bytes"));
+                    return Ok(Step::End { body, sum });
                 }
                 OPCODE_AUX => {
-                    self.r.string().ok_or_else(|| bad("aux field", at))?;
-                    self.r.string().ok_or_else(|| bad("aux field", at))?;
+                    need!(r.string());
+                    need!(r.string());
                 }
                 OPCODE_RESIZEDB => {
-                    self.r.length().ok_or_else(|| bad("resize", at))?;
-                    self.r.length().ok_or_else(|| bad("resize", at))?;
+                    need!(r.length());
+                    need!(r.length());
                 }
                 OPCODE_SELECTDB => {
-                    let db = self.r.length().ok_or_else(|| bad("select", at))?;
-                    return Ok(Some(Item::Select(db)));
+                    let db = need!(r.length());
+                    return Ok(Step::Item(Item::Select(db), r.pos));
                 }
                 OPCODE_EXPIRETIME_MS => {
-                    let b = self.r.take(8).ok_or_else(|| bad("expiry", at))?;
+                    let b = need!(r.take(8));
                     expire_at = Some(u64::from_le_bytes(b.try_into().expect("8 bytes")));
                 }
                 OPCODE_EXPIRETIME => {
-                    let b = self.r.take(4).ok_or_else(|| bad("expiry", at))?;
+                    let b = need!(r.take(4));
                     expire_at =
                         Some(u32::from_le_bytes(b.try_into().expect("4 bytes")) as u64 * 1000);
                 }
-                OPCODE_IDLE => idle = Some(self.r.length().ok_or_else(|| bad("idle", at))?),
-                OPCODE_FREQ => freq = Some(self.r.u8().ok_or_else(|| bad("freq", at))?),
+                OPCODE_IDLE => idle = Some(need!(r.length())),
+                OPCODE_FREQ => freq = Some(need!(r.u8())),
                 OPCODE_FUNCTION2 => {
-                    let code = self.r.string().ok_or_else(|| bad("function", at))?;
-                    return Ok(Some(Item::Function(code)));
+                    let code = need!(r.string());
+                    return Ok(Step::Item(Item::Function(code), r.pos));
                 }
                 OPCODE_FUNCTION_PRE_GA | OPCODE_MODULE_AUX => {
+                    let what = if op == OPCODE_MODULE_AUX {
+                        "module"
+                    } else {
+                        "pre-7.0 function"
+                    };
                     return Err(format!(
-                        "the primary's image holds {} data, which Eddy does not load",
-                        if op == OPCODE_MODULE_AUX {
-                            "module"
-                        } else {
-                            "pre-7.0 function"
-                        }
+                        "the primary's image holds {what} data, which Eddy does not load"
+                    ));
+                }
+                t if !decodable(t) => {
+                    return Err(format!(
+                        "the primary's image holds a value Eddy cannot load \
+                         (RDB type {t} at byte {})",
+                        at + r.pos as u64 - 1
                     ));
                 }
                 t => {
-                    let key_at = self.r.pos;
-                    let key_len = self.r.length().ok_or_else(|| bad("key", key_at))?;
-                    let key = self
-                        .r
-                        .take(usize::try_from(key_len).map_err(|_| bad("key", key_at))?)
-                        .ok_or_else(|| bad("key", key_at))?;
-                    let body = self.r.pos;
-                    decode_body(t, &mut self.r).ok_or_else(|| {
-                        format!(
-                            "the primary's image holds a value Eddy cannot load \
-                             (RDB type {t} at byte {at})"
-                        )
-                    })?;
-                    let mut payload = Vec::with_capacity(1 + self.r.pos - body + 10);
+                    let key_len = need!(r.length());
+                    let key = need!(r.take(usize::try_from(key_len).unwrap_or(usize::MAX)));
+                    let body = r.pos;
+                    need!(decode_body(t, &mut r));
+                    let mut payload = Vec::with_capacity(1 + r.pos - body + 10);
                     payload.push(t);
-                    payload.extend_from_slice(&self.image[body..self.r.pos]);
-                    return Ok(Some(Item::Key {
+                    payload.extend_from_slice(&buf[body..r.pos]);
+                    let item = Item::Key {
                         key,
                         payload: seal(payload),
                         expire_at,
                         idle,
                         freq,
-                    }));
+                    };
+                    return Ok(Step::Item(item, r.pos));
                 }
             }
         }
@@ -828,8 +910,7 @@ mod tests {
         assert_eq!(Target::parse(b"h", b"x"), Err("ERR Invalid master port"));
     }
 
-    #[test]
-    fn an_rdb_image_reads_back_as_its_entries_and_a_damaged_one_fails() {
+    fn image() -> Vec<u8> {
         let mut body = b"REDIS0010".to_vec();
         body.extend_from_slice(&[OPCODE_AUX, 3]);
         body.extend_from_slice(b"ver");
@@ -842,33 +923,81 @@ mod tests {
         body.push(OPCODE_EOF);
         let crc = CRC64.checksum(&body);
         body.extend_from_slice(&crc.to_le_bytes());
-        let mut r = Rdb::new(&body).unwrap();
-        assert!(matches!(r.next().unwrap(), Some(Item::Select(2))));
-        match r.next().unwrap() {
-            Some(Item::Key {
-                key,
-                payload,
-                expire_at,
-                ..
-            }) => {
-                assert_eq!(key, b"k");
-                assert_eq!(expire_at, Some(1_900_000_000_000));
-                assert!(crate::keyspace::encoding::undump(&payload).is_ok());
+        body
+    }
+
+    /// Parses `image` handed over `chunk` bytes at a time, as `load_image` does: the commands
+    /// it would run, or the error.
+    fn parse_in_chunks(image: &[u8], chunk: usize) -> Result<Vec<u8>, String> {
+        let (mut parser, mut cmds, mut keys) = (Parser::default(), Vec::new(), 0);
+        let (mut win, mut pos, mut fed) = (Vec::new(), 0, 0);
+        loop {
+            match parser.next(&win[pos..], (fed - (win.len() - pos)) as u64)? {
+                Step::Short => {
+                    if fed == image.len() {
+                        return Err("truncated".into());
+                    }
+                    win.drain(..pos);
+                    pos = 0;
+                    let n = chunk.min(image.len() - fed);
+                    win.extend_from_slice(&image[fed..fed + n]);
+                    fed += n;
+                }
+                Step::Skip(used) => {
+                    parser.crc.update(&win[pos..pos + used]);
+                    pos += used;
+                }
+                Step::Item(item, used) => {
+                    item.command(&mut cmds, &mut keys);
+                    parser.crc.update(&win[pos..pos + used]);
+                    pos += used;
+                }
+                Step::End { body, sum } => {
+                    parser.crc.update(&win[pos..pos + body]);
+                    if sum != parser.crc.clone().finalize() {
+                        return Err("checksum mismatch".into());
+                    }
+                    return Ok(cmds);
+                }
             }
-            _ => panic!("expected a key"),
         }
-        assert!(r.next().unwrap().is_none());
-        // A flipped byte fails the checksum.
-        let mut bad = body.clone();
-        bad[20] ^= 1;
-        let mut r = Rdb::new(&bad).unwrap();
-        let mut res = Ok(None);
-        for _ in 0..4 {
-            res = r.next().map(|i| i.map(|_| ()));
-            if !matches!(res, Ok(Some(()))) {
-                break;
-            }
+    }
+
+    #[test]
+    fn an_rdb_image_parses_the_same_however_it_arrives() {
+        let whole = parse_in_chunks(&image(), usize::MAX).unwrap();
+        let text = String::from_utf8_lossy(&whole).to_string();
+        assert!(text.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*6\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$13\r\n1900000000000\r\n"), "{text:?}");
+        assert!(
+            text.ends_with("$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n"),
+            "{text:?}"
+        );
+        for chunk in [1, 2, 7, 16] {
+            assert_eq!(
+                parse_in_chunks(&image(), chunk).unwrap(),
+                whole,
+                "chunk {chunk}"
+            );
         }
-        assert!(res.is_err(), "{res:?}");
+    }
+
+    #[test]
+    fn a_damaged_or_truncated_image_is_refused() {
+        let mut bad = image();
+        bad[30] ^= 1;
+        assert!(parse_in_chunks(&bad, 5).is_err());
+        let good = image();
+        assert_eq!(
+            parse_in_chunks(&good[..good.len() - 3], 4),
+            Err("truncated".to_string())
+        );
+        let mut module = good[..9].to_vec();
+        module.extend_from_slice(&[OPCODE_MODULE_AUX, 0]);
+        let e = parse_in_chunks(&module, 100).unwrap_err();
+        assert!(e.contains("module"), "{e}");
+        let mut unknown = good[..9].to_vec();
+        unknown.extend_from_slice(&[7, 1, b'k']);
+        let e = parse_in_chunks(&unknown, 100).unwrap_err();
+        assert!(e.contains("RDB type 7 at byte 9"), "{e}");
     }
 }
