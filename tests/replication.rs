@@ -980,3 +980,69 @@ fn a_follower_continues_after_a_dropped_link_and_stops_on_replicaof_no_one() {
     assert_eq!(q::<i64>(&mut p, &["WAIT", "1", "100"]), 0);
     assert_eq!(q::<String>(&mut e, &["GET", "a"]), "1");
 }
+
+/// Answers a follower's handshake on `conn` (a primary that speaks only as far as PSYNC) and
+/// returns once PSYNC arrived.
+fn answer_handshake(conn: &mut std::net::TcpStream) {
+    use std::io::Write;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match parse_resp(&buf, 0) {
+            Ok((Resp::Array(cmd), used)) => {
+                buf.drain(..used);
+                let name = match &cmd[0] {
+                    Resp::Bulk(b) => String::from_utf8_lossy(b).to_uppercase(),
+                    other => panic!("{other:?}"),
+                };
+                match name.as_str() {
+                    "PING" => conn.write_all(b"+PONG\r\n").unwrap(),
+                    "PSYNC" => return,
+                    _ => conn.write_all(b"+OK\r\n").unwrap(),
+                }
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => {
+                let n = conn.read(&mut chunk).expect("the follower's handshake");
+                assert!(n > 0, "the follower closed during its handshake");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+}
+
+/// A primary whose image is cut short (its announced length ends inside an entry, and stream
+/// bytes follow): the follower drops the link and connects again, and keeps serving meanwhile.
+#[test]
+fn a_truncated_image_drops_the_link_and_the_follower_tries_again() {
+    if !eddy_only("a_truncated_image_drops_the_link_and_the_follower_tries_again") {
+        return;
+    }
+    use std::io::Write;
+    let primary = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = primary.local_addr().unwrap().port();
+    let eddy = Server::start();
+    let mut e = eddy.conn();
+    let _: String = q(&mut e, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    let (mut conn, _) = primary.accept().unwrap();
+    conn.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    answer_handshake(&mut conn);
+    // A string entry that says 5 bytes and holds 1, then the stream.
+    let image = b"REDIS0010\xfe\x00\x00\x01k\x05v";
+    let mut reply =
+        format!("+FULLRESYNC {} 0\r\n${}\r\n", "a".repeat(40), image.len()).into_bytes();
+    reply.extend_from_slice(image);
+    reply.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+    conn.write_all(&reply).unwrap();
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest)
+        .expect("the follower closes the link");
+    // It tries again, and serves its clients meanwhile.
+    let (mut again, _) = primary.accept().unwrap();
+    again.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    answer_handshake(&mut again);
+    assert_eq!(q::<String>(&mut e, &["PING"]), "PONG");
+    let info: String = q(&mut e, &["INFO", "replication"]);
+    assert!(info.contains("master_link_status:down"), "{info}");
+    assert!(eddy.log().contains("damaged"), "{}", eddy.log());
+}

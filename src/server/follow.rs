@@ -525,15 +525,13 @@ async fn load_image(
     loop {
         match parser.next(&win[pos..], read - (win.len() - pos) as u64)? {
             Step::Short => {
-                // The entry continues in bytes not read yet.
+                // The entry continues in bytes not read yet, if the image has more.
+                if left == Some(0) {
+                    return Err("the primary's image is damaged (it ends inside an entry)".into());
+                }
                 win.drain(..pos);
                 pos = 0;
                 if io.buf.is_empty() {
-                    if left == Some(0) {
-                        return Err(
-                            "the primary's image is damaged (it ends inside an entry)".into()
-                        );
-                    }
                     io.fill().await?;
                     io.fill_ready();
                 }
