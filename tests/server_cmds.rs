@@ -1231,6 +1231,11 @@ fn replicaof_an_unreachable_primary_refuses_writes_until_no_one() {
         }
         other => panic!("ROLE: {other:?}"),
     }
+    let conf: Vec<String> = q(&mut c, &["CONFIG", "GET", "replicaof"]);
+    assert_eq!(
+        conf,
+        ["replicaof".to_string(), format!("127.0.0.1 {nobody}")]
+    );
     let info: String = q(&mut c, &["INFO", "replication"]);
     assert!(info.contains("role:slave"), "{info}");
     assert!(info.contains("master_link_status:down"), "{info}");
@@ -1255,6 +1260,8 @@ fn replicaof_an_unreachable_primary_refuses_writes_until_no_one() {
         .unwrap();
     assert!(qerr(&mut c, &["DEL", "k2"]).starts_with("READONLY"));
     assert_eq!(q::<String>(&mut c, &["REPLICAOF", "NO", "ONE"]), "OK");
+    let conf: Vec<String> = q(&mut c, &["CONFIG", "GET", "replicaof"]);
+    assert_eq!(conf, ["replicaof", ""]);
     assert_eq!(q::<String>(&mut c, &["SET", "k", "w"]), "OK");
     match qv(&mut c, &["ROLE"]) {
         Value::Array(a) => assert_eq!(vstr(&a[0]).as_deref(), Some("master")),

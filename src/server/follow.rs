@@ -202,6 +202,13 @@ pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
     if status.as_ref().map(|s| &s.target) == target.as_ref() && target.is_some() {
         return false;
     }
+    // CONFIG GET replicaof (and CONFIG REWRITE) show the current primary, as Redis's do.
+    let value = target
+        .as_ref()
+        .map_or(String::new(), |t| format!("{} {}", t.host, t.port));
+    if let Err(e) = srv.config.set("replicaof", &value) {
+        tracing::warn!(error = %e, "replicaof not recorded in the configuration");
+    }
     let mut gen = 0;
     up.generation.send_modify(|g| {
         *g += 1;
