@@ -16,7 +16,7 @@ use crate::util::num::parse_i64;
 const RDB_TYPE_STRING: u8 = 0;
 /// The RDB version written (Redis 7.0's); payloads up to [`RDB_VERSION_MAX`] are read.
 pub const RDB_VERSION: u16 = 10;
-const RDB_VERSION_MAX: u16 = 12;
+pub const RDB_VERSION_MAX: u16 = 12;
 /// CRC-64/Jones, Redis's checksum of DUMP payloads and RDB files.
 pub const CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_REDIS);
 

@@ -1,6 +1,7 @@
 //! RDB files: the keyspace as Redis's own dump format, for replicas' full synchronisation
 //! (`server::replication`) — a Redis replica, or `redis-cli --rdb`, loads it as it loads a
-//! Redis primary's.
+//! Redis primary's — and the reader ([`Parser`]) of a Redis primary's image that a follower
+//! applies (`server::follow`): one module owns the format both ways.
 //!
 //! The image comes from an ordinary snapshot job ([`snapshot::start_as`] with
 //! [`Format::Rdb`]): the same copy-on-write at shard granularity that BGSAVE uses, so the file is
@@ -22,16 +23,25 @@
 use std::sync::atomic::Ordering;
 
 use super::snapshot::{self, Format};
-use crate::keyspace::encoding::{encode_value, unseal, write_len, write_string, CRC64};
+use crate::keyspace::encoding::{
+    decodable, decode_body, encode_value, seal, unseal, write_len, write_string, Reader, CRC64,
+    RDB_VERSION_MAX,
+};
 use crate::keyspace::Shard;
 use crate::server::Server;
 
 const RDB_VERSION: &[u8] = b"REDIS0010";
-const OPCODE_FUNCTION2: u8 = 245;
-const OPCODE_AUX: u8 = 250;
-const OPCODE_EXPIRETIME_MS: u8 = 252;
-const OPCODE_SELECTDB: u8 = 254;
-const OPCODE_EOF: u8 = 255;
+pub(crate) const OPCODE_FUNCTION2: u8 = 245;
+pub(crate) const OPCODE_FUNCTION_PRE_GA: u8 = 246;
+pub(crate) const OPCODE_MODULE_AUX: u8 = 247;
+pub(crate) const OPCODE_IDLE: u8 = 248;
+pub(crate) const OPCODE_FREQ: u8 = 249;
+pub(crate) const OPCODE_AUX: u8 = 250;
+pub(crate) const OPCODE_RESIZEDB: u8 = 251;
+pub(crate) const OPCODE_EXPIRETIME_MS: u8 = 252;
+pub(crate) const OPCODE_EXPIRETIME: u8 = 253;
+pub(crate) const OPCODE_SELECTDB: u8 = 254;
+pub(crate) const OPCODE_EOF: u8 = 255;
 
 /// Writes one shard's keys (every database) as RDB entries.
 pub fn serialize_shard(sh: &Shard, out: &mut Vec<u8>) {
@@ -156,6 +166,159 @@ pub fn build(
         out.push(OPCODE_EOF);
         if flush(&mut out) {
             sink(&crc.finalize().to_le_bytes());
+        }
+    }
+}
+
+/// One entry of an RDB file, as a follower applies it (`server::follow`).
+pub(crate) enum Item<'a> {
+    Select(u64),
+    Function(Vec<u8>),
+    Key {
+        key: &'a [u8],
+        /// The value as a DUMP payload (type, body, version, CRC).
+        payload: Vec<u8>,
+        expire_at: Option<u64>,
+        idle: Option<u64>,
+        freq: Option<u8>,
+    },
+}
+
+/// What the parser found at the start of the bytes it was given.
+pub(crate) enum Step<'a> {
+    /// An entry, and the bytes it took (with the opcodes before it).
+    Item(Item<'a>, usize),
+    /// Bytes that hold nothing to apply (the header).
+    Skip(usize),
+    /// The end: `body` bytes up to and including the EOF opcode, then the checksum.
+    End { body: usize, sum: u64 },
+    /// The next entry continues past the bytes given.
+    Short,
+}
+
+/// The checksum's algorithm, as a static the running digest can borrow.
+static CRC: crc::Crc<u64> = CRC64;
+
+/// Reads an RDB file's entries from the bytes of it at hand: an entry that continues past them
+/// is [`Step::Short`], and is parsed again once more bytes have arrived.
+pub(crate) struct Parser {
+    /// From the header, once read.
+    version: Option<u32>,
+    /// Of everything consumed so far (the file's checksum covers all before it).
+    pub(crate) crc: crc::Digest<'static, u64>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            version: None,
+            crc: CRC.digest(),
+        }
+    }
+}
+
+impl Parser {
+    /// The next step at the start of `buf`, which is at byte `at` of the file.
+    pub(crate) fn next<'b>(&mut self, buf: &'b [u8], at: u64) -> Result<Step<'b>, String> {
+        let Some(version) = self.version else {
+            if buf.len() < 9 {
+                return Ok(Step::Short);
+            }
+            let v = buf
+                .strip_prefix(b"REDIS")
+                .and_then(|d| std::str::from_utf8(&d[..4]).ok()?.parse::<u32>().ok())
+                .ok_or("the image is not an RDB file")?;
+            if v == 0 || v > RDB_VERSION_MAX as u32 {
+                return Err(format!("RDB version {v} is not supported"));
+            }
+            self.version = Some(v);
+            return Ok(Step::Skip(9));
+        };
+        let mut r = Reader::new(buf);
+        let (mut expire_at, mut idle, mut freq) = (None, None, None);
+        // Every read past the end of `buf` means the entry continues in bytes not read yet.
+        macro_rules! need {
+            ($e:expr) => {
+                match $e {
+                    Some(v) => v,
+                    None => return Ok(Step::Short),
+                }
+            };
+        }
+        loop {
+            let op = need!(r.u8());
+            match op {
+                OPCODE_EOF => {
+                    let body = r.pos;
+                    if version < 5 {
+                        return Ok(Step::End { body, sum: 0 });
+                    }
+                    let sum = need!(r.take(8));
+                    let sum = u64::from_le_bytes(sum.try_into().expect("8 bytes"));
+                    return Ok(Step::End { body, sum });
+                }
+                OPCODE_AUX => {
+                    need!(r.string());
+                    need!(r.string());
+                }
+                OPCODE_RESIZEDB => {
+                    need!(r.length());
+                    need!(r.length());
+                }
+                OPCODE_SELECTDB => {
+                    let db = need!(r.length());
+                    return Ok(Step::Item(Item::Select(db), r.pos));
+                }
+                OPCODE_EXPIRETIME_MS => {
+                    let b = need!(r.take(8));
+                    expire_at = Some(u64::from_le_bytes(b.try_into().expect("8 bytes")));
+                }
+                OPCODE_EXPIRETIME => {
+                    let b = need!(r.take(4));
+                    expire_at =
+                        Some(u32::from_le_bytes(b.try_into().expect("4 bytes")) as u64 * 1000);
+                }
+                OPCODE_IDLE => idle = Some(need!(r.length())),
+                OPCODE_FREQ => freq = Some(need!(r.u8())),
+                OPCODE_FUNCTION2 => {
+                    let code = need!(r.string());
+                    return Ok(Step::Item(Item::Function(code), r.pos));
+                }
+                OPCODE_FUNCTION_PRE_GA | OPCODE_MODULE_AUX => {
+                    let what = if op == OPCODE_MODULE_AUX {
+                        "module"
+                    } else {
+                        "pre-7.0 function"
+                    };
+                    return Err(format!(
+                        "the primary's image holds {what} data, which Eddy does not load"
+                    ));
+                }
+                t if !decodable(t) => {
+                    return Err(format!(
+                        "the primary's image holds a value Eddy cannot load \
+                         (RDB type {t} at byte {})",
+                        at + r.pos as u64 - 1
+                    ));
+                }
+                t => {
+                    let key_len = need!(r.length());
+                    let key = need!(r.take(usize::try_from(key_len).unwrap_or(usize::MAX)));
+                    let body = r.pos;
+                    need!(decode_body(t, &mut r));
+                    let mut payload = Vec::with_capacity(1 + r.pos - body + 10);
+                    payload.push(t);
+                    payload.extend_from_slice(&buf[body..r.pos]);
+                    let item = Item::Key {
+                        key,
+                        payload: seal(payload),
+                        expire_at,
+                        idle,
+                        freq,
+                    };
+                    return Ok(Step::Item(item, r.pos));
+                }
+            }
         }
     }
 }

@@ -54,7 +54,7 @@ use super::clients::ClientInfo;
 use super::session::{Action, Session};
 use super::Server;
 use crate::changes::Origin;
-use crate::keyspace::encoding::{decodable, decode_body, seal, Reader, CRC64};
+use crate::persistence::rdb::{Item, Parser, Step};
 use crate::protocol::resp::{ArgBuf, Out};
 
 /// Commands built from the image are applied in chunks of about this many bytes (between them
@@ -684,20 +684,6 @@ async fn send_ack(sock: &mut TcpStream, offset: i64) -> Result<(), String> {
         .map_err(|e| format!("writing to the primary: {e}"))
 }
 
-/// One entry of an RDB file that the replica applies.
-enum Item<'a> {
-    Select(u64),
-    Function(Vec<u8>),
-    Key {
-        key: &'a [u8],
-        /// The value as a DUMP payload (type, body, version, CRC).
-        payload: Vec<u8>,
-        expire_at: Option<u64>,
-        idle: Option<u64>,
-        freq: Option<u8>,
-    },
-}
-
 impl Item<'_> {
     /// Appends the command that applies the entry.
     fn command(&self, cmds: &mut Vec<u8>, keys: &mut u64) {
@@ -743,161 +729,14 @@ impl Item<'_> {
     }
 }
 
-/// What the parser found at the start of the bytes it was given.
-enum Step<'a> {
-    /// An entry, and the bytes it took (with the opcodes before it).
-    Item(Item<'a>, usize),
-    /// Bytes that hold nothing to apply (the header).
-    Skip(usize),
-    /// The end: `body` bytes up to and including the EOF opcode, then the checksum.
-    End { body: usize, sum: u64 },
-    /// The next entry continues past the bytes given.
-    Short,
-}
-
-const OPCODE_FUNCTION2: u8 = 245;
-const OPCODE_FUNCTION_PRE_GA: u8 = 246;
-const OPCODE_MODULE_AUX: u8 = 247;
-const OPCODE_IDLE: u8 = 248;
-const OPCODE_FREQ: u8 = 249;
-const OPCODE_AUX: u8 = 250;
-const OPCODE_RESIZEDB: u8 = 251;
-const OPCODE_EXPIRETIME_MS: u8 = 252;
-const OPCODE_EXPIRETIME: u8 = 253;
-const OPCODE_SELECTDB: u8 = 254;
-const OPCODE_EOF: u8 = 255;
-/// The newest RDB version read (Redis 7.4 writes 12).
-const RDB_VERSION_MAX: u32 = 12;
-/// The checksum's algorithm, as a static the running digest can borrow.
-static CRC: crc::Crc<u64> = CRC64;
-
-/// Reads an RDB file's entries from the bytes of it at hand: an entry that continues past them
-/// is [`Step::Short`], and is parsed again once more bytes have arrived.
-struct Parser {
-    /// From the header, once read.
-    version: Option<u32>,
-    /// Of everything consumed so far (the file's checksum covers all before it).
-    crc: crc::Digest<'static, u64>,
-}
-
-impl Default for Parser {
-    fn default() -> Self {
-        Parser {
-            version: None,
-            crc: CRC.digest(),
-        }
-    }
-}
-
-impl Parser {
-    /// The next step at the start of `buf`, which is at byte `at` of the file.
-    fn next<'b>(&mut self, buf: &'b [u8], at: u64) -> Result<Step<'b>, String> {
-        let Some(version) = self.version else {
-            if buf.len() < 9 {
-                return Ok(Step::Short);
-            }
-            let v = buf
-                .strip_prefix(b"REDIS")
-                .and_then(|d| std::str::from_utf8(&d[..4]).ok()?.parse::<u32>().ok())
-                .ok_or("the image is not an RDB file")?;
-            if v == 0 || v > RDB_VERSION_MAX {
-                return Err(format!("RDB version {v} is not supported"));
-            }
-            self.version = Some(v);
-            return Ok(Step::Skip(9));
-        };
-        let mut r = Reader::new(buf);
-        let (mut expire_at, mut idle, mut freq) = (None, None, None);
-        // Every read past the end of `buf` means the entry continues in bytes not read yet.
-        macro_rules! need {
-            ($e:expr) => {
-                match $e {
-                    Some(v) => v,
-                    None => return Ok(Step::Short),
-                }
-            };
-        }
-        loop {
-            let op = need!(r.u8());
-            match op {
-                OPCODE_EOF => {
-                    let body = r.pos;
-                    if version < 5 {
-                        return Ok(Step::End { body, sum: 0 });
-                    }
-                    let sum = need!(r.take(8));
-                    let sum = u64::from_le_bytes(sum.try_into().expect("8 bytes"));
-                    return Ok(Step::End { body, sum });
-                }
-                OPCODE_AUX => {
-                    need!(r.string());
-                    need!(r.string());
-                }
-                OPCODE_RESIZEDB => {
-                    need!(r.length());
-                    need!(r.length());
-                }
-                OPCODE_SELECTDB => {
-                    let db = need!(r.length());
-                    return Ok(Step::Item(Item::Select(db), r.pos));
-                }
-                OPCODE_EXPIRETIME_MS => {
-                    let b = need!(r.take(8));
-                    expire_at = Some(u64::from_le_bytes(b.try_into().expect("8 bytes")));
-                }
-                OPCODE_EXPIRETIME => {
-                    let b = need!(r.take(4));
-                    expire_at =
-                        Some(u32::from_le_bytes(b.try_into().expect("4 bytes")) as u64 * 1000);
-                }
-                OPCODE_IDLE => idle = Some(need!(r.length())),
-                OPCODE_FREQ => freq = Some(need!(r.u8())),
-                OPCODE_FUNCTION2 => {
-                    let code = need!(r.string());
-                    return Ok(Step::Item(Item::Function(code), r.pos));
-                }
-                OPCODE_FUNCTION_PRE_GA | OPCODE_MODULE_AUX => {
-                    let what = if op == OPCODE_MODULE_AUX {
-                        "module"
-                    } else {
-                        "pre-7.0 function"
-                    };
-                    return Err(format!(
-                        "the primary's image holds {what} data, which Eddy does not load"
-                    ));
-                }
-                t if !decodable(t) => {
-                    return Err(format!(
-                        "the primary's image holds a value Eddy cannot load \
-                         (RDB type {t} at byte {})",
-                        at + r.pos as u64 - 1
-                    ));
-                }
-                t => {
-                    let key_len = need!(r.length());
-                    let key = need!(r.take(usize::try_from(key_len).unwrap_or(usize::MAX)));
-                    let body = r.pos;
-                    need!(decode_body(t, &mut r));
-                    let mut payload = Vec::with_capacity(1 + r.pos - body + 10);
-                    payload.push(t);
-                    payload.extend_from_slice(&buf[body..r.pos]);
-                    let item = Item::Key {
-                        key,
-                        payload: seal(payload),
-                        expire_at,
-                        idle,
-                        freq,
-                    };
-                    return Ok(Step::Item(item, r.pos));
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::encoding::CRC64;
+    use crate::persistence::rdb::{
+        OPCODE_AUX, OPCODE_EOF, OPCODE_EXPIRETIME_MS, OPCODE_MODULE_AUX, OPCODE_RESIZEDB,
+        OPCODE_SELECTDB,
+    };
 
     #[test]
     fn target_ports_are_checked_as_redis_does() {
