@@ -585,7 +585,7 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     // The primary's stream applies while its image loads (`server::follow`).
     if r.spec.flags & flag::LOADING == 0
         && ctx.srv.loading.load(Ordering::Acquire)
-        && ctx.sess.origin != crate::changes::Origin::Replication
+        && !ctx.sess.from_primary()
     {
         st.rejected.fetch_add(1, Ordering::Relaxed);
         ctx.sess.tx.flag();
@@ -624,10 +624,7 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     }
     if let Some(max) = crate::keyspace::evict::limit(ctx.srv) {
         // As a Redis replica ignores maxmemory, the primary's writes are never refused.
-        if !ctx.sess.replaying
-            && ctx.sess.origin != crate::changes::Origin::Replication
-            && out_of_memory(ctx, r, max)
-        {
+        if !ctx.sess.replaying && !ctx.sess.from_primary() && out_of_memory(ctx, r, max) {
             st.rejected.fetch_add(1, Ordering::Relaxed);
             transactions::rejected(ctx.sess, &args, &error::OOM.into(), ctx.out);
             return;
@@ -736,7 +733,7 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64
     if let Err(e) = res {
         st.failed.fetch_add(1, Ordering::Relaxed);
         ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);
-        if ctx.sess.origin == crate::changes::Origin::Replication {
+        if ctx.sess.from_primary() {
             crate::server::follow::primary_command_failed(&args, e.as_str());
         }
         ctx.out.error(e.as_str());

@@ -75,7 +75,7 @@ fn replconf(ctx: &mut Ctx, a: Args) -> CmdResult {
             }
         } else if is(opt, "capa") {
             conf.eof |= is(val, "eof");
-        } else if is(opt, "getack") && ctx.sess.origin == crate::changes::Origin::Replication {
+        } else if is(opt, "getack") && ctx.sess.from_primary() {
             // The primary this server follows asks for its offset (`server::follow`).
             ctx.sess.replconf.getack = true;
             return Ok(());

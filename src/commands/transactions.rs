@@ -244,7 +244,7 @@ pub fn queue(ctx: &mut Ctx, r: &Resolved, args: &Args) -> bool {
 /// dooms the transaction. An EXEC refused this way, in MULTI or not, replies `EXECABORT` and
 /// discards the transaction and the watched keys at once (Redis's `rejectCommand`).
 pub fn rejected(sess: &mut Session, args: &Args, e: &CmdError, out: &mut Out) {
-    if sess.origin == crate::changes::Origin::Replication {
+    if sess.from_primary() {
         crate::server::follow::primary_command_failed(args, e.as_str());
     }
     if args.get(0).eq_ignore_ascii_case(b"exec") {

@@ -148,7 +148,7 @@ pub fn holds(
     let mode = srv.pause.current();
     mode != NONE
         && !sess.info.monitor.load(Ordering::Relaxed)
-        && sess.origin != crate::changes::Origin::Replication
+        && !sess.from_primary()
         && applies(mode, spec, sess.tx.queued_any(may_replicate))
 }
 

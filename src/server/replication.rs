@@ -385,7 +385,7 @@ fn refused_cold(
     want: u64,
 ) -> Option<&'static str> {
     // Start-up replay and the primary's own stream are never refused.
-    if ctx.sess.replaying || ctx.sess.origin == crate::changes::Origin::Replication {
+    if ctx.sess.replaying || ctx.sess.from_primary() {
         return None;
     }
     let writes = spec.flags & crate::commands::flag::WRITE != 0

@@ -169,6 +169,14 @@ impl Session {
         }
     }
 
+    /// The link to the primary this server follows (`server::follow`): its commands are
+    /// obeyed, never refused for LOADING, memory, READONLY or a pause (Redis's
+    /// `mustObeyClient`).
+    #[inline]
+    pub fn from_primary(&self) -> bool {
+        self.origin == crate::changes::Origin::Replication
+    }
+
     /// The protocol a connection of this door starts in (and RESET returns to): RESP2 on the
     /// RESP door, as in Redis; RESP3 on the others, whose formats have maps and pushes.
     pub fn door_resp3(&self) -> bool {
