@@ -234,8 +234,8 @@ fn load_every_type(c: &mut redis::Connection) {
 }
 
 /// Writes effects of every kind: TTLs, pops, scripts, streams and groups, renames, other
-/// databases.
-fn write_every_kind(c: &mut redis::Connection) {
+/// databases, then a transaction; returns the transaction's INCR of the script's counter.
+fn write_every_kind(c: &mut redis::Connection) -> i64 {
     for args in [
         &["SET", "str", "changed"][..],
         &["INCRBYFLOAT", "float", "1.25"],
@@ -276,6 +276,19 @@ fn write_every_kind(c: &mut redis::Connection) {
     ] {
         let _: Value = q(c, args);
     }
+    let (_, _, n): (String, String, i64) = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("tx1")
+        .arg("a")
+        .cmd("SET")
+        .arg("tx2")
+        .arg("b")
+        .cmd("INCR")
+        .arg("counter")
+        .query(c)
+        .expect("exec");
+    n
 }
 
 fn wait_replicas(c: &mut redis::Connection, n: i64) -> i64 {
@@ -308,20 +321,7 @@ fn a_redis_replica_gets_every_type_and_follows_every_write() {
     assert_eq!(q::<String>(&mut r, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
 
     // The stream: effects of every kind, transactions, scripts, other databases.
-    write_every_kind(&mut c);
-    let (_, _, n): (String, String, i64) = redis::pipe()
-        .atomic()
-        .cmd("SET")
-        .arg("tx1")
-        .arg("a")
-        .cmd("SET")
-        .arg("tx2")
-        .arg("b")
-        .cmd("INCR")
-        .arg("counter")
-        .query(&mut c)
-        .expect("exec");
-    assert_eq!(n, 2);
+    assert_eq!(write_every_kind(&mut c), 2);
     assert_eq!(wait_replicas(&mut c, 1), 1);
     assert_same(&contents(&mut r), &contents(&mut c));
 
@@ -731,17 +731,7 @@ fn eddy_follows_a_redis_primary_through_every_type_and_write() {
     assert_same(&contents(&mut e), &contents(&mut p));
     assert_eq!(q::<String>(&mut e, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
 
-    write_every_kind(&mut p);
-    let _: (String, String) = redis::pipe()
-        .atomic()
-        .cmd("SET")
-        .arg("tx1")
-        .arg("a")
-        .cmd("SET")
-        .arg("tx2")
-        .arg("b")
-        .query(&mut p)
-        .expect("exec");
+    assert_eq!(write_every_kind(&mut p), 2);
     assert_eq!(wait_replicas(&mut p, 1), 1);
     assert_same(&contents(&mut e), &contents(&mut p));
 
