@@ -39,6 +39,14 @@ fn hash(k: &[u8]) -> u64 {
 }
 
 impl<V> Dict<V> {
+    /// Room for `n` entries without growing.
+    pub fn with_capacity(n: usize) -> Self {
+        Dict {
+            entries: Vec::with_capacity(n),
+            table: HashTable::with_capacity(n),
+        }
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -227,6 +227,21 @@ impl Value {
         }
     }
 
+    /// Whether two values hold the same data, whatever their access metadata. Conservative: the
+    /// same data in two representations (a listpack and a hashtable, fields in another order)
+    /// compares unequal.
+    pub fn same_data(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Str(a, _), Value::Str(b, _)) => a == b,
+            (Value::List(a, _), Value::List(b, _)) => a == b,
+            (Value::Hash(a, _), Value::Hash(b, _)) => a == b,
+            (Value::Set(a, _), Value::Set(b, _)) => a == b,
+            (Value::ZSet(a, _), Value::ZSet(b, _)) => a == b,
+            (Value::Stream(a, _), Value::Stream(b, _)) => a == b,
+            _ => false,
+        }
+    }
+
     pub fn meta(&self) -> Meta {
         match self {
             Value::Str(_, m)

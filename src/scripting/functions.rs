@@ -92,6 +92,11 @@ fn library_meta(code: &[u8]) -> Result<(String, usize), CmdError> {
     Ok((name, end))
 }
 
+/// The name a library's code declares (`#!lua name=<lib>`), if its metadata is valid.
+pub fn library_name(code: &[u8]) -> Option<String> {
+    library_meta(code).ok().map(|(name, _)| name)
+}
+
 /// A string field of `redis.register_function`'s table form.
 fn string_arg(v: Value, what: &str) -> mlua::Result<String> {
     match v {
@@ -368,6 +373,16 @@ impl Scripting {
     /// FUNCTION LOAD: the library's name.
     pub fn function_load(&self, code: &[u8], replace: bool) -> Result<String, CmdError> {
         self.with(|e| e.load_library(code, replace, false))
+    }
+
+    /// Every library's name and code.
+    pub fn library_codes(&self) -> Vec<(String, Vec<u8>)> {
+        self.engine.lock().as_ref().map_or_else(Vec::new, |e| {
+            e.libraries
+                .iter()
+                .map(|(n, l)| (n.clone(), l.code.clone()))
+                .collect()
+        })
     }
 
     /// FUNCTION DELETE.
