@@ -200,6 +200,16 @@ pub static DEFS: &[Def] = &[
     def("nats-bridge-publish", Kind::Str, "", false),
     // Serving replicas (`server::replication`), with Redis's names and defaults.
     Def {
+        name: "shutdown-timeout",
+        alias: None,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        default: "10",
+        runtime: true,
+    },
+    Def {
         name: "repl-timeout",
         alias: None,
         kind: Kind::Int {

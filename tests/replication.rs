@@ -344,6 +344,107 @@ fn a_redis_replica_gets_every_type_and_follows_every_write() {
     }
 }
 
+/// Sends `sig` to `pid`.
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a child process of this test.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+/// Waits until the server has logged that its shutdown waits for replicas `times` times.
+fn wait_shutdown_waiting(srv: &Server, times: usize) {
+    let line = "Waiting for replicas before shutting down.";
+    assert!(
+        poll_until(Duration::from_secs(10), || srv.log().matches(line).count()
+            == times),
+        "{}",
+        srv.log()
+    );
+}
+
+/// A server started with `args` and a redis-server replica that applied `a`, then stopped
+/// (SIGSTOP: it neither reads nor acknowledges) before `late` was written.
+fn lagging_replica(args: &[&str]) -> (Server, redis::Connection, Redis) {
+    let srv = Server::start_with(args);
+    let mut c = srv.conn();
+    let rep = Redis::replica_of(srv.port());
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut c).unwrap();
+    assert_eq!(wait_replicas(&mut c, 1), 1);
+    signal(rep.child.id(), libc::SIGSTOP);
+    let _: () = redis::cmd("SET")
+        .arg("late")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    (srv, c, rep)
+}
+
+/// As Redis 7: SHUTDOWN waits for a replica that has not acknowledged everything, with writes
+/// paused and reads served; SHUTDOWN ABORT cancels it (the waiting SHUTDOWN gets Redis's
+/// error); once the replica catches up the server stops, and the replica holds every write.
+#[test]
+fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_it() {
+    if !eddy_only("shutdown_waits_for_a_lagging_replica_and_abort_cancels_it")
+        || !require_tool("redis-server")
+    {
+        return;
+    }
+    let (mut srv, mut c, rep) = lagging_replica(&["--shutdown-timeout", "60"]);
+    let mut sd = srv.raw();
+    sd.send_cmd(&["SHUTDOWN"]);
+    wait_shutdown_waiting(&srv, 1);
+    let mut w = srv.raw();
+    w.send_cmd(&["SET", "during", "1"]);
+    assert!(poll_until(Duration::from_secs(10), || info_int(
+        &mut c,
+        "clients",
+        "blocked_clients"
+    ) == 1));
+    assert_eq!(q::<String>(&mut c, &["GET", "a"]), "1");
+    assert_eq!(q::<String>(&mut c, &["SHUTDOWN", "ABORT"]), "OK");
+    assert_eq!(
+        sd.read_reply(),
+        Resp::Error("ERR Errors trying to SHUTDOWN. Check logs.".into())
+    );
+    assert_eq!(w.read_reply(), Resp::Simple("OK".into()));
+    assert_eq!(
+        qerr(&mut c, &["SHUTDOWN", "ABORT"]),
+        "ERR No shutdown in progress."
+    );
+    assert!(qerr(&mut c, &["SHUTDOWN", "ABORT", "NOW"]).starts_with("ERR syntax error"));
+
+    // Again; this time the replica comes back, and the server stops once it has everything.
+    sd.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    wait_shutdown_waiting(&srv, 2);
+    signal(rep.child.id(), libc::SIGCONT);
+    assert!(srv.wait_exit(Duration::from_secs(20)).is_some());
+    let mut r = rep.conn();
+    assert_eq!(q::<i64>(&mut r, &["EXISTS", "a", "late", "during"]), 3);
+}
+
+/// SIGTERM waits for lagging replicas as SHUTDOWN does (the server keeps serving meanwhile);
+/// SHUTDOWN NOW stops at once.
+#[test]
+fn sigterm_waits_for_a_lagging_replica_and_shutdown_now_does_not() {
+    if !eddy_only("sigterm_waits_for_a_lagging_replica_and_shutdown_now_does_not")
+        || !require_tool("redis-server")
+    {
+        return;
+    }
+    let (mut srv, mut c, rep) = lagging_replica(&[]);
+    signal(srv.pid(), libc::SIGTERM);
+    wait_shutdown_waiting(&srv, 1);
+    assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
+    signal(rep.child.id(), libc::SIGCONT);
+    assert!(srv.wait_exit(Duration::from_secs(20)).is_some());
+    assert_eq!(q::<String>(&mut rep.conn(), &["GET", "late"]), "1");
+
+    let (mut srv, _c, rep) = lagging_replica(&[]);
+    srv.raw().send_cmd(&["SHUTDOWN", "NOW"]);
+    assert!(srv.wait_exit(Duration::from_secs(5)).is_some());
+    assert!(!srv.log().contains("Waiting for replicas"));
+    signal(rep.child.id(), libc::SIGCONT);
+}
+
 /// Writers keep going while the replica synchronises: the image is as of one log offset and
 /// the stream starts right after it, so the replica ends with exactly the primary's values.
 #[test]

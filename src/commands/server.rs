@@ -725,18 +725,31 @@ fn lastsave(ctx: &mut Ctx, _a: Args) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx, a: Args) -> CmdResult {
-    let mut save = None;
+    let (mut save, mut now, mut abort) = (None, false, false);
     for opt in a.iter().skip(1) {
         if is(opt, "NOSAVE") && save.is_none() {
             save = Some(false);
         } else if is(opt, "SAVE") && save.is_none() {
             save = Some(true);
-        } else if is(opt, "NOW") || is(opt, "FORCE") {
+        } else if is(opt, "NOW") {
+            now = true;
+        } else if is(opt, "FORCE") {
+            // Redis exits despite a failed final save; so does Eddy always (`server::shutdown`).
         } else if is(opt, "ABORT") {
-            return Err("ERR No shutdown in progress.".into());
+            abort = true;
         } else {
             return Err(error::SYNTAX.into());
         }
+    }
+    if abort {
+        if a.len() != 2 {
+            return Err(error::SYNTAX.into());
+        }
+        if !ctx.srv.shutdown_wait.abort() {
+            return Err("ERR No shutdown in progress.".into());
+        }
+        ctx.out.ok();
+        return Ok(());
     }
     // A busy script holds the keyspace: only SHUTDOWN NOSAVE may stop the server then.
     let run = &ctx.srv.scripts.run;
@@ -744,7 +757,7 @@ fn shutdown(ctx: &mut Ctx, a: Args) -> CmdResult {
         return Err(run.busy_error().into());
     }
     tracing::warn!(client = ctx.sess.id, "User requested shutdown...");
-    ctx.sess.action = Some(Action::Shutdown { save });
+    ctx.sess.action = Some(Action::Shutdown { save, now });
     Ok(())
 }
 

@@ -239,15 +239,21 @@ async fn run_loop<T: Transport, C: Codec>(
         match sess.action.take() {
             None => {}
             Some(Action::Close) => return Some(CLOSE_NORMAL),
-            Some(Action::Shutdown { save }) => {
-                let v = match save {
-                    None => 0,
-                    Some(false) => 1,
-                    Some(true) => 2,
+            Some(Action::Shutdown { save, now }) => {
+                let stopping = tokio::select! {
+                    go = super::shutdown::run(srv, save, now) => go,
+                    _ = &mut killed => return None,
                 };
-                srv.shutdown_save.store(v, Ordering::Relaxed);
-                srv.request_shutdown();
-                return None;
+                if stopping {
+                    return None;
+                }
+                let mut reply = Out::new(sess.resp3);
+                reply.error("ERR Errors trying to SHUTDOWN. Check logs.");
+                codec.finish(&mut reply, 0, 0);
+                if sock.write_all(&reply.buf).await.is_err() {
+                    return None;
+                }
+                pending = true;
             }
             Some(Action::Sleep { .. }) | Some(Action::WaitReplicas { .. }) => {}
             Some(Action::Block(b)) => {

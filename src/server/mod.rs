@@ -14,6 +14,7 @@ pub mod follow;
 pub mod pause;
 pub mod replication;
 pub mod session;
+pub mod shutdown;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -91,6 +92,8 @@ pub struct Server {
     pub lastsave: AtomicU64,
     pub port: AtomicU64,
     shutdown: AtomicBool,
+    /// A SHUTDOWN waiting for lagging replicas (`shutdown`).
+    pub shutdown_wait: shutdown::Shutdown,
     shutdown_notify: Notify,
     /// A handle to this server's own `Arc`, for commands that start background work.
     me: parking_lot::Mutex<std::sync::Weak<Server>>,
@@ -164,6 +167,7 @@ impl Server {
             lastsave: AtomicU64::new(now / 1000),
             port: AtomicU64::new(config.get_i64("port") as u64),
             shutdown: AtomicBool::new(false),
+            shutdown_wait: Default::default(),
             shutdown_notify: Notify::new(),
             me: parking_lot::Mutex::new(std::sync::Weak::new()),
             config,
@@ -435,12 +439,19 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
                 Ok(s) => s,
                 Err(_) => return,
             };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        // As SHUTDOWN: lagging replicas are waited for, and SHUTDOWN ABORT cancels; the next
+        // signal tries again.
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            tracing::info!("received shutdown signal");
+            if shutdown::run(&s2, None, false).await {
+                return;
+            }
+            tracing::warn!("shutdown aborted; the server carries on");
         }
-        tracing::info!("received shutdown signal");
-        s2.request_shutdown();
     });
     srv.wait_shutdown().await;
     let save = match srv.shutdown_save.load(Ordering::Relaxed) {

@@ -286,6 +286,20 @@ impl Replicas {
     /// Replicas acknowledge once a second on their own; here each is asked as soon as its
     /// stream has carried `offset` (asked earlier, its answer could not cover it).
     pub async fn wait_applied(&self, offset: u64, want: usize) {
+        self.wait_acks(offset, || self.count_applied(offset) >= want)
+            .await
+    }
+
+    /// Returns once no online replica lags behind `offset` (SHUTDOWN; the caller bounds the
+    /// time).
+    pub async fn wait_caught_up(&self, offset: u64) {
+        self.wait_acks(offset, || self.lagging_entries(offset).is_empty())
+            .await
+    }
+
+    /// Asks every replica to acknowledge `offset` once its stream carried it, then waits for
+    /// acknowledgements until `done`.
+    async fn wait_acks(&self, offset: u64, done: impl Fn() -> bool) {
         for r in self.list.lock().iter() {
             r.getack_at.fetch_max(offset, Ordering::AcqRel);
             r.getack.notify_one();
@@ -294,11 +308,23 @@ impl Replicas {
             let woken = self.acked.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            if self.count_applied(offset) >= want {
+            if done() {
                 return;
             }
             woken.await;
         }
+    }
+
+    /// Online replicas that have not applied the log up to `offset`, as (ip, port,
+    /// acknowledged stream offset): what SHUTDOWN waits for, as Redis waits for the replicas
+    /// whose acknowledged offset is behind its own.
+    pub fn lagging_entries(&self, offset: u64) -> Vec<(String, u16, u64)> {
+        self.list
+            .lock()
+            .iter()
+            .filter(|r| r.state() == State::Online && r.applied.load(Ordering::Acquire) < offset)
+            .map(|r| (r.ip.clone(), r.port, r.acked.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// INFO replication's `slave<i>` fields: `ip=..,port=..,state=..,offset=..,lag=..` (lag:

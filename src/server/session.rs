@@ -12,8 +12,9 @@ use super::clients::ClientInfo;
 pub enum Action {
     /// QUIT, CLIENT KILL of self, protocol error: flush, then close.
     Close,
-    /// SHUTDOWN: flush nothing further; the server stops.
-    Shutdown { save: Option<bool> },
+    /// SHUTDOWN: flush nothing further; the server stops (after waiting for lagging replicas
+    /// unless `now`: `server::shutdown`).
+    Shutdown { save: Option<bool>, now: bool },
     /// DEBUG SLEEP, WAIT: pause this client only, then flush. `timed`: the pause counts as the
     /// command's run time (DEBUG SLEEP, which Redis runs inside the command; not WAIT's wait).
     Sleep { pause: Duration, timed: bool },
