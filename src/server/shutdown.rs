@@ -48,11 +48,17 @@ impl Shutdown {
 pub async fn run(srv: &Server, save: Option<bool>, now: bool) -> bool {
     let secs: u64 = srv.config.get("shutdown-timeout").parse().unwrap_or(10);
     let reps = &srv.replicas;
-    let joined = {
+    /// What the state says to do.
+    enum Role {
+        Join(watch::Receiver<Option<bool>>),
+        Stop,
+        Lead(Arc<watch::Sender<Option<bool>>>, u64),
+    }
+    let role = {
         let mut w = srv.shutdown_wait.waiting.lock();
         match w.as_ref() {
             // Another SHUTDOWN is waiting: this one ends as that one does.
-            Some(tx) if !now => Some(tx.subscribe()),
+            Some(tx) if !now => Role::Join(tx.subscribe()),
             _ => {
                 // SHUTDOWN NOW ends a waiting shutdown too: it stops now.
                 if let Some(tx) = w.take() {
@@ -60,26 +66,29 @@ pub async fn run(srv: &Server, save: Option<bool>, now: bool) -> bool {
                 }
                 let offset = crate::keyspace::txn::applied_offset(&srv.log);
                 if now || secs == 0 || reps.lagging_entries(offset).is_empty() {
-                    drop(w);
-                    stop(srv, save);
-                    return true;
+                    Role::Stop
+                } else {
+                    let tx = Arc::new(watch::Sender::new(None));
+                    *w = Some(tx.clone());
+                    Role::Lead(tx, offset)
                 }
-                let tx = Arc::new(watch::Sender::new(None));
-                *w = Some(tx.clone());
-                drop(w);
-                let leader = Leader { srv, tx, save };
-                return leader.wait(offset, secs).await;
             }
         }
     };
-    let Some(mut rx) = joined else { return true };
-    loop {
-        if let Some(go) = *rx.borrow_and_update() {
-            return go;
+    match role {
+        Role::Stop => {
+            stop(srv, save);
+            true
         }
-        if rx.changed().await.is_err() {
-            return true;
-        }
+        Role::Lead(tx, offset) => Leader { srv, tx, save }.wait(offset, secs).await,
+        Role::Join(mut rx) => loop {
+            if let Some(go) = *rx.borrow_and_update() {
+                return go;
+            }
+            if rx.changed().await.is_err() {
+                return true;
+            }
+        },
     }
 }
 
