@@ -692,10 +692,15 @@ pub fn last_offset(c: &mut redis::Connection) -> i64 {
 /// The integer `field` of `INFO section`; panics naming the field when it is missing.
 pub fn info_int(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
     let text: String = q(c, &["INFO", section]);
+    info_field(&text, field)
+}
+
+/// An integer field of an INFO reply's text.
+pub fn info_field(text: &str, field: &str) -> i64 {
     text.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in INFO {section}: {text}"))
+        .unwrap_or_else(|| panic!("{field} in INFO: {text}"))
 }
 
 /// Polls `f` every 10 ms until it returns true or `timeout` passes; returns the last result.
