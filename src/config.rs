@@ -46,6 +46,8 @@ pub enum Kind {
     /// `latency-tracking-info-percentiles`: numbers between 0 and 100, kept as Redis writes them
     /// (`commands::latency`).
     Percentiles,
+    /// `shutdown-on-sigterm`, `shutdown-on-sigint`: SHUTDOWN's flags (`server::shutdown`).
+    ShutdownFlags,
 }
 
 #[derive(Debug)]
@@ -199,6 +201,20 @@ pub static DEFS: &[Def] = &[
     def("nats-bridge-subscribe", Kind::Str, "", false),
     def("nats-bridge-publish", Kind::Str, "", false),
     // Serving replicas (`server::replication`), with Redis's names and defaults.
+    Def {
+        name: "shutdown-on-sigterm",
+        alias: None,
+        kind: Kind::ShutdownFlags,
+        default: "default",
+        runtime: true,
+    },
+    Def {
+        name: "shutdown-on-sigint",
+        alias: None,
+        kind: Kind::ShutdownFlags,
+        default: "default",
+        runtime: true,
+    },
     Def {
         name: "shutdown-timeout",
         alias: None,
@@ -426,6 +442,7 @@ pub fn canonical_over(d: &Def, current: &str, v: &str) -> Result<String, String>
         Kind::OutputBufferLimit => crate::pubsub::limits::merge(current, v),
         Kind::Triggers => crate::triggers::config_merge(current, v),
         Kind::Percentiles => crate::commands::latency::canonical_percentiles(v),
+        Kind::ShutdownFlags => crate::server::shutdown::canonical_flags(v),
         Kind::Int { min, max } => {
             let n: i64 = v
                 .parse()
@@ -748,7 +765,9 @@ fn format_line(name: &str, v: &str, kind: Kind) -> String {
     match kind {
         Kind::Save | Kind::Percentiles if v.is_empty() => format!("{name} \"\"\n"),
         // Several words, unquoted: the form redis.conf (and Redis) reads.
-        Kind::Save | Kind::OutputBufferLimit | Kind::Percentiles => format!("{name} {v}\n"),
+        Kind::Save | Kind::OutputBufferLimit | Kind::Percentiles | Kind::ShutdownFlags => {
+            format!("{name} {v}\n")
+        }
         Kind::Triggers => v.lines().map(|l| format!("{name} {l}\n")).collect(),
         _ => {
             let needs_quote = v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"');

@@ -434,7 +434,7 @@ fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_it() {
 }
 
 /// SIGTERM waits for lagging replicas as SHUTDOWN does (the server keeps serving meanwhile);
-/// SHUTDOWN NOW stops at once.
+/// SHUTDOWN NOW stops at once, and so does SIGTERM with `shutdown-on-sigterm now`.
 #[test]
 fn sigterm_waits_for_a_lagging_replica_and_shutdown_now_does_not() {
     if !eddy_only("sigterm_waits_for_a_lagging_replica_and_shutdown_now_does_not")
@@ -452,6 +452,20 @@ fn sigterm_waits_for_a_lagging_replica_and_shutdown_now_does_not() {
 
     let (mut srv, _c, rep) = lagging_replica(&[]);
     srv.raw().send_cmd(&["SHUTDOWN", "NOW"]);
+    assert!(srv.wait_exit(Duration::from_secs(5)).is_some());
+    assert!(!srv.log().contains("Waiting for replicas"));
+    signal(rep.child.id(), libc::SIGCONT);
+
+    // `shutdown-on-sigterm now`: SIGTERM does not wait either.
+    let (mut srv, mut c, rep) = lagging_replica(&[]);
+    let set: String = q(
+        &mut c,
+        &["CONFIG", "SET", "shutdown-on-sigterm", "NOW nosave"],
+    );
+    assert_eq!(set, "OK");
+    let got: Vec<String> = q(&mut c, &["CONFIG", "GET", "shutdown-on-sigterm"]);
+    assert_eq!(got, ["shutdown-on-sigterm", "nosave now"]);
+    signal(srv.pid(), libc::SIGTERM);
     assert!(srv.wait_exit(Duration::from_secs(5)).is_some());
     assert!(!srv.log().contains("Waiting for replicas"));
     signal(rep.child.id(), libc::SIGCONT);

@@ -442,12 +442,13 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         // As SHUTDOWN: lagging replicas are waited for, and SHUTDOWN ABORT cancels; the next
         // signal tries again.
         loop {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+            let option = tokio::select! {
+                _ = term.recv() => "shutdown-on-sigterm",
+                _ = tokio::signal::ctrl_c() => "shutdown-on-sigint",
+            };
             tracing::info!("received shutdown signal");
-            if shutdown::run(&s2, None, false).await {
+            let (save, now) = shutdown::signal_flags(&s2, option);
+            if shutdown::run(&s2, save, now).await {
                 return;
             }
             tracing::warn!("shutdown aborted; the server carries on");

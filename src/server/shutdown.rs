@@ -9,6 +9,9 @@
 //! it: the pause ends, and every SHUTDOWN that was waiting gets Redis's `ERR Errors trying to
 //! SHUTDOWN. Check logs.`; a SHUTDOWN that arrives during the wait joins it.
 //!
+//! `shutdown-on-sigterm` and `shutdown-on-sigint` give the signals SHUTDOWN's flags
+//! (`default`, or any of `save`/`nosave`, `now`, `force`), as in Redis.
+//!
 //! Redis names the lagging replicas in its log, as here. Unlike Redis, a failed final snapshot
 //! does not stop the exit (so FORCE changes nothing): with `appendonly yes` the log already
 //! holds every write, and the snapshot only shortens the next start.
@@ -161,5 +164,71 @@ impl Drop for Leader<'_> {
         drop(w);
         self.tx.send_replace(Some(true));
         stop(self.srv, self.save);
+    }
+}
+
+/// The flags `shutdown-on-sigterm` / `shutdown-on-sigint` accept, in the order Redis lists them.
+const FLAGS: [&str; 5] = ["default", "save", "nosave", "now", "force"];
+
+/// Validates a `shutdown-on-sig*` value: `default` or flags, canonically ordered.
+pub fn canonical_flags(v: &str) -> Result<String, String> {
+    let mut on = [false; 5];
+    for w in v.split_whitespace() {
+        let i = FLAGS
+            .iter()
+            .position(|f| f.eq_ignore_ascii_case(w))
+            .ok_or_else(|| {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    FLAGS.join(", ")
+                )
+            })?;
+        on[i] = true;
+    }
+    if on[1] && on[2] {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    let set: Vec<&str> = (1..FLAGS.len())
+        .filter(|&i| on[i])
+        .map(|i| FLAGS[i])
+        .collect();
+    Ok(if set.is_empty() {
+        "default".into()
+    } else {
+        set.join(" ")
+    })
+}
+
+/// A signal's shutdown as its option says: (SAVE/NOSAVE, NOW).
+pub fn signal_flags(srv: &Server, option: &str) -> (Option<bool>, bool) {
+    let v = srv.config.get(option);
+    let has = |f: &str| v.split_whitespace().any(|w| w == f);
+    let save = if has("save") {
+        Some(true)
+    } else if has("nosave") {
+        Some(false)
+    } else {
+        None
+    };
+    (save, has("now"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_flags;
+
+    #[test]
+    fn signal_options_take_shutdowns_flags_as_redis_does() {
+        assert_eq!(canonical_flags("default").as_deref(), Ok("default"));
+        assert_eq!(canonical_flags("NOW nosave").as_deref(), Ok("nosave now"));
+        assert_eq!(canonical_flags("default force").as_deref(), Ok("force"));
+        assert_eq!(
+            canonical_flags("save nosave").unwrap_err(),
+            "shutdown options SAVE and NOSAVE can't be used simultaneously"
+        );
+        assert_eq!(
+            canonical_flags("later").unwrap_err(),
+            "argument(s) must be one of the following: default, save, nosave, now, force"
+        );
     }
 }
