@@ -6,7 +6,9 @@
 # Each run prints the full synchronisation's time (from starting the replica to
 # master_link_status:up), the primary's SET throughput with the replica attached
 # (redis-benchmark -P 16 -c 50, 1M requests), the time WAIT 1 then takes (the replica catching
-# up), and a check that the replica holds what the primary holds. Whichever side is compared
+# up), and a check that the replica holds what the primary holds. With --follow, the replica is
+# then restarted on its data and the second synchronisation timed, with the records it wrote to
+# Eddy's log (only what differs from what the follower holds: none here). Whichever side is compared
 # persists as Eddy does by default (Redis with appendonly yes / everysec); Redis primaries run
 # with repl-diskless-sync-delay 0 (its default 5 s waits for more replicas).
 # Needs redis-server, redis-cli, redis-benchmark, python3, bc.
@@ -38,6 +40,14 @@ start() {
       --appendfsync everysec --repl-diskless-sync-delay 0 "$@" >log 2>&1) & ;;
   esac
 }
+# stop PORT [nosave]: SHUTDOWN, and wait until the server is gone. A Redis replica refuses
+# SHUTDOWN while it writes its initial AOF after a sync: wait for that first.
+stop() {
+  while redis-cli -p "$1" info persistence 2>/dev/null |
+      grep -q 'aof_rewrite_in_progress:1\|aof_rewrite_scheduled:1'; do sleep 0.05; done
+  redis-cli -p "$1" shutdown ${2:-} >/dev/null 2>&1
+  while redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.02; done
+}
 run() { # eddy|redis: the side under comparison
   rm -rf "$WORK/p" "$WORK/r"; mkdir -p "$WORK/p" "$WORK/r"
   local pk=redis rk=redis
@@ -61,7 +71,22 @@ run() { # eddy|redis: the side under comparison
   printf '%-5s sync %.2f s  primary SET %s/s  catch-up %.3f s  keys primary %s replica %s%s\n' "$1" \
     "$(echo "$t1 - $t0" | bc)" "$rps" "$(echo "$t3 - $t2" | bc)" "$pn" "$rn" \
     "$([ "$pn" = "$rn" ] || echo '  MISMATCH')"
-  redis-cli -p $R shutdown nosave >/dev/null 2>&1; redis-cli -p $P shutdown nosave >/dev/null 2>&1
-  sleep 0.5
+  if [ $FOLLOW = 1 ]; then
+    # The replica restarts on its data and synchronises again (in full: neither keeps the
+    # primary's position across a restart); Eddy's log gets only what differs, here nothing.
+    local before after
+    before=$(redis-cli -p $R info changes | tr -d '\r' | grep -oP '(?<=changes_last_offset:)\d+' || echo -)
+    stop $R
+    t0=$(now)
+    start "$WORK/r" $R $rk --replicaof 127.0.0.1 $P
+    until redis-cli -p $R info replication 2>/dev/null | grep -q master_link_status:up; do sleep 0.02; done
+    t1=$(now)
+    after=$(redis-cli -p $R info changes | tr -d '\r' | grep -oP '(?<=changes_last_offset:)\d+' || echo -)
+    rn=$(redis-cli -p $R dbsize)
+    printf '%-5s restart and sync again %.2f s  log records written %s  keys replica %s%s\n' "$1" \
+      "$(echo "$t1 - $t0" | bc)" "$([ "$before" = - ] && echo - || echo $((after - before)))" "$rn" \
+      "$([ "$pn" = "$rn" ] || echo '  MISMATCH')"
+  fi
+  stop $R nosave; stop $P nosave
 }
 for _ in $(seq 1 "$ROUNDS"); do run eddy; run redis; done
