@@ -434,7 +434,8 @@ fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_it() {
 }
 
 /// SIGTERM waits for lagging replicas as SHUTDOWN does (the server keeps serving meanwhile);
-/// SHUTDOWN NOW stops at once, and so does SIGTERM with `shutdown-on-sigterm now`.
+/// SHUTDOWN NOW stops at once, and so does SIGTERM with `shutdown-on-sigterm now`; a lagging
+/// replica that disconnects is not waited for.
 #[test]
 fn sigterm_waits_for_a_lagging_replica_and_shutdown_now_does_not() {
     if !eddy_only("sigterm_waits_for_a_lagging_replica_and_shutdown_now_does_not")
@@ -469,6 +470,13 @@ fn sigterm_waits_for_a_lagging_replica_and_shutdown_now_does_not() {
     assert!(srv.wait_exit(Duration::from_secs(5)).is_some());
     assert!(!srv.log().contains("Waiting for replicas"));
     signal(rep.child.id(), libc::SIGCONT);
+
+    // A lagging replica that goes away is waited for no longer.
+    let (mut srv, _c, mut rep) = lagging_replica(&["--shutdown-timeout", "60"]);
+    srv.raw().send_cmd(&["SHUTDOWN"]);
+    wait_shutdown_waiting(&srv, 1);
+    rep.child.kill().expect("kill the replica");
+    assert!(srv.wait_exit(Duration::from_secs(20)).is_some());
 }
 
 /// Writers keep going while the replica synchronises: the image is as of one log offset and

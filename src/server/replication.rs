@@ -249,6 +249,8 @@ impl Replicas {
     /// Unregisters a replica; an online stream is remembered where it stopped.
     fn remove(&self, rep: &Replica) {
         self.list.lock().retain(|r| r.client_id != rep.client_id);
+        // A SHUTDOWN waiting for this replica waits no longer.
+        self.acked.notify_waiters();
         if rep.state() == State::Online {
             let mut q = self.resumable.lock();
             if q.len() >= RESUMABLE {
