@@ -495,9 +495,9 @@ async fn apply(
 
 /// Reads the image after `+FULLRESYNC` and applies it as it arrives: `$<length>` and that many
 /// bytes, or `$EOF:<mark>`, the bytes and the 40-byte mark. The keyspace and functions end as
-/// the primary's, changed only where they differ ([`Diff`]). Entries are parsed from a window of what has been read, so
-/// memory holds one read and the entry being parsed, never the whole image; what follows the
-/// image stays in the connection's buffer (the stream).
+/// the primary's, changed only where they differ ([`Diff`]). Entries are parsed from a window
+/// of what has been read, so memory holds one read and the entry being parsed, never the whole
+/// image; what follows the image stays in the connection's buffer (the stream).
 async fn load_image(
     io: &mut LineIo<'_>,
     srv: &Server,
