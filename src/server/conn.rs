@@ -249,28 +249,18 @@ async fn run_loop<T: Transport, C: Codec>(
                 }
                 let mut reply = Out::new(sess.resp3);
                 reply.error("ERR Errors trying to SHUTDOWN. Check logs.");
-                codec.finish(&mut reply, 0, 0);
-                if sock.write_all(&reply.buf).await.is_err() {
-                    return None;
-                }
+                write_late_reply(srv, sock, codec, reply).await?;
                 pending = true;
             }
             Some(Action::Sleep { .. }) | Some(Action::WaitReplicas { .. }) => {}
             Some(Action::Block(b)) => {
                 let reply =
                     wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;
-                let mut reply = Out {
+                let reply = Out {
                     buf: reply,
                     resp3: sess.resp3,
                 };
-                codec.finish(&mut reply, 0, 0);
-                let reply = reply.buf;
-                srv.stats
-                    .net_output_bytes
-                    .fetch_add(reply.len() as u64, Ordering::Relaxed);
-                if sock.write_all(&reply).await.is_err() {
-                    return None;
-                }
+                write_late_reply(srv, sock, codec, reply).await?;
                 // Commands that arrived while blocked run now.
                 pending = true;
             }
@@ -388,6 +378,21 @@ async fn write_pushes<T: Transport, C: Codec>(
         .net_output_bytes
         .fetch_add(len as u64, Ordering::Relaxed);
     killable(sock.write_all_bufs(&msgs), killed).await
+}
+
+/// Writes the reply of a command that waited (a blocked pop, an aborted SHUTDOWN), after the
+/// batch it came in was flushed. None: the connection is gone.
+async fn write_late_reply<T: Transport, C: Codec>(
+    srv: &Server,
+    sock: &mut T,
+    codec: &mut C,
+    mut reply: Out,
+) -> Option<()> {
+    codec.finish(&mut reply, 0, 0);
+    srv.stats
+        .net_output_bytes
+        .fetch_add(reply.buf.len() as u64, Ordering::Relaxed);
+    sock.write_all(&reply.buf).await.ok()
 }
 
 /// The next change-feed push for this connection (never, without a subscription).
