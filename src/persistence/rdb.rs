@@ -178,6 +178,8 @@ pub(crate) enum Item<'a> {
         key: &'a [u8],
         /// The value as a DUMP payload (type, body, version, CRC).
         payload: Vec<u8>,
+        /// The value decoded (parsing has to decode it to find where it ends).
+        value: crate::keyspace::value::Value,
         expire_at: Option<u64>,
         idle: Option<u64>,
         freq: Option<u8>,
@@ -305,13 +307,14 @@ impl Parser {
                     let key_len = need!(r.length());
                     let key = need!(r.take(usize::try_from(key_len).unwrap_or(usize::MAX)));
                     let body = r.pos;
-                    need!(decode_body(t, &mut r));
+                    let value = need!(decode_body(t, &mut r));
                     let mut payload = Vec::with_capacity(1 + r.pos - body + 10);
                     payload.push(t);
                     payload.extend_from_slice(&buf[body..r.pos]);
                     let item = Item::Key {
                         key,
                         payload: seal(payload),
+                        value,
                         expire_at,
                         idle,
                         freq,

@@ -91,9 +91,7 @@ impl Target {
             port: port as u16,
         })
     }
-}
 
-impl Target {
     /// The `replicaof` option: empty, or `host port`.
     pub fn from_config(v: &str) -> Result<Option<Target>, String> {
         let words: Vec<&str> = v.split_whitespace().collect();
@@ -612,7 +610,7 @@ async fn load_image(
         let stale: Vec<&[u8]> = old.iter().map(|(k, _)| k.as_slice()).collect();
         for some in stale.chunks(256) {
             let del = std::iter::once(&b"DEL"[..]).chain(some.iter().copied());
-            resp_command(&mut cmds, del.collect::<Vec<_>>().into_iter());
+            super::replication::command(&mut cmds, some.len() + 1, del);
             if cmds.len() >= LOAD_CHUNK {
                 apply_all(srv, sess, &mut ab, &cmds).await?;
                 cmds.clear();
@@ -691,7 +689,7 @@ impl Diff {
                 .is_some_and(|had| had == *code),
             Item::Key {
                 key,
-                payload,
+                value,
                 expire_at,
                 ..
             } => {
@@ -700,14 +698,11 @@ impl Diff {
                     .get_mut(self.db)
                     .and_then(|o| o.swap_remove(key))
                     .is_some();
-                // A payload that does not decode runs, so RESTORE reports it.
-                held && crate::keyspace::encoding::undump(payload).is_ok_and(|new| {
-                    let ks = &srv.keyspace;
-                    ks.with_shard(ks.shard_of(key), |s| {
-                        let db = &s.dbs[self.db];
-                        db.keys.get(key).is_some_and(|v| v.same_data(&new))
-                            && db.expires.get(key).copied() == *expire_at
-                    })
+                let ks = &srv.keyspace;
+                held && ks.with_shard(ks.shard_of(key), |s| {
+                    let db = &s.dbs[self.db];
+                    db.keys.get(key).is_some_and(|v| v.same_data(value))
+                        && db.expires.get(key).copied() == *expire_at
                 })
             }
         };
@@ -817,6 +812,7 @@ impl Item<'_> {
                 expire_at,
                 idle,
                 freq,
+                ..
             } => {
                 let at = expire_at.unwrap_or(0).to_string();
                 let mut args: Vec<&[u8]> = vec![
