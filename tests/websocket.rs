@@ -193,6 +193,12 @@ async fn websocket_values_are_binary_safe() {
     // UTF-8 text stays text.
     assert_eq!(c.call(json!(["SET", "u", "héllo ✓"])).await, json!("OK"));
     assert_eq!(c.call(json!(["GET", "u"])).await, json!("héllo ✓"));
+    // A request and a reply far larger than the server's read buffer for a WebSocket
+    // (`http::ws::READ_BUFFER`), with multi-byte characters across every read's edge.
+    let big = "é✓x".repeat(200_000);
+    assert_eq!(c.call(json!(["SET", "big", big])).await, json!("OK"));
+    assert_eq!(c.call(json!(["GET", "big"])).await, json!(big));
+    assert_eq!(c.call(json!(["STRLEN", "big"])).await, json!(1_200_000));
 }
 
 async fn recv_mp(c: &mut Ws) -> rmpv::Value {
@@ -261,6 +267,19 @@ async fn websocket_binary_frames_speak_messagepack() {
     );
     // JSON on the same socket still gets JSON.
     assert_eq!(c.call(json!(["STRLEN", "bin"])).await, json!(2));
+    // A large binary value, in and out in pieces.
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    c.ws.send(req(
+        4,
+        vec![Mp::from("SET"), Mp::from("bigbin"), Mp::Binary(big.clone())],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(recv_mp(&mut c).await["reply"], Mp::from("OK"));
+    c.ws.send(req(5, vec![Mp::from("GET"), Mp::from("bigbin")]))
+        .await
+        .unwrap();
+    assert_eq!(recv_mp(&mut c).await["reply"], Mp::Binary(big));
 }
 
 #[tokio::test]

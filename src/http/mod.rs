@@ -109,6 +109,7 @@ async fn websocket(
     let laddr = h.laddr.clone();
     up.max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(ws::READ_BUFFER)
         .on_upgrade(move |sock| {
             srv.stats
                 .connections_received

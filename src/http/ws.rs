@@ -3,14 +3,16 @@
 //! Each text or binary message read becomes a `server::door::ws_frame` (kind, length, payload)
 //! appended to the loop's read buffer (with the messages that have already arrived, so pipelined
 //! requests run as one batch); what the loop writes is a run of such frames, each sent as
-//! one message. Ping frames are answered by tungstenite itself (the pong goes out with the next
+//! one message whose payload is a slice of the buffer written, so a push message shared by
+//! every connection following a feed is not copied per connection before tungstenite frames
+//! it. Ping frames are answered by tungstenite itself (the pong goes out with the next
 //! read or write); pongs are ignored. A message over the size limit (`client-query-buffer-limit`)
 //! ends the connection with close code 1009; QUIT with 1000, a protocol error with 1002.
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use bytes::BytesMut;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 
 use crate::server::door::{self, Transport, CLOSE_TOO_BIG, WS_BINARY, WS_TEXT};
@@ -27,6 +29,13 @@ pub struct WsTransport {
     /// read.
     ended: Option<bool>,
 }
+
+/// tungstenite zero-fills this much of its read buffer before every read attempt, including
+/// the attempts that find nothing (each time the connection loop waits for input again after
+/// writing pushes). At its 128 KiB default that fill was a third of the server's CPU with a
+/// thousand dashboards following the feed. Requests are small; a large one is read in several
+/// steps.
+pub const READ_BUFFER: usize = 4 * 1024;
 
 /// Messages already received are taken in the same read up to this many bytes, so that a client
 /// pipelining requests gets its replies in one write, as on RESP.
@@ -67,6 +76,38 @@ impl WsTransport {
                 Got::End(true)
             }
         }
+    }
+}
+
+impl WsTransport {
+    /// Sends each `server::door::ws_frame` in `buf` as one message, its payload a slice of
+    /// `buf`. Every buffer written holds whole frames (replies and push messages are encoded
+    /// frame by frame); a partial frame would be a bug, and is not sent.
+    async fn send_frames(&mut self, buf: Bytes) -> std::io::Result<()> {
+        let mut at = 0;
+        while let Some((kind, payload, n)) = door::split_ws_frame(&buf[at..]) {
+            let start = at + (n - payload.len());
+            let payload = buf.slice(start..at + n);
+            at += n;
+            let msg = if kind == WS_TEXT {
+                // The JSON writer emits UTF-8 only; checking it is a fast scan, not a copy.
+                match Utf8Bytes::try_from(payload) {
+                    Ok(t) => Message::Text(t),
+                    Err(_) => {
+                        Message::Text(String::from_utf8_lossy(&buf[start..at]).into_owned().into())
+                    }
+                }
+            } else {
+                Message::Binary(payload)
+            };
+            self.ws.feed(msg).await.map_err(std::io::Error::other)?;
+        }
+        debug_assert_eq!(at, buf.len(), "a write ended inside a frame");
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.ws.flush().await.map_err(std::io::Error::other)
     }
 }
 
@@ -114,18 +155,17 @@ impl Transport for WsTransport {
     }
 
     async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        let mut rest = buf;
-        while let Some((kind, payload, n)) = door::split_ws_frame(rest) {
-            rest = rest.get(n..).unwrap_or_default();
-            let msg = if kind == WS_TEXT {
-                // The JSON writer emits UTF-8 only.
-                Message::Text(String::from_utf8_lossy(payload).into_owned().into())
-            } else {
-                Message::Binary(bytes::Bytes::copy_from_slice(payload))
-            };
-            self.ws.feed(msg).await.map_err(std::io::Error::other)?;
+        self.send_frames(Bytes::copy_from_slice(buf)).await?;
+        self.flush().await
+    }
+
+    async fn write_all_bufs(&mut self, bufs: &[Bytes]) -> std::io::Result<()> {
+        // A push message is shared by every connection that follows the same feed: its frames
+        // go out as slices of it, not copies (one message can reach a thousand dashboards).
+        for b in bufs {
+            self.send_frames(b.clone()).await?;
         }
-        self.ws.flush().await.map_err(std::io::Error::other)
+        self.flush().await
     }
 
     async fn close(&mut self, code: Option<u16>) {
