@@ -404,12 +404,12 @@ fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_it() {
         == 2));
     let mut w = srv.raw();
     w.send_cmd(&["SET", "during", "1"]);
-    assert!(poll_until(Duration::from_secs(10), || info_int(
-        &mut c,
-        "clients",
-        "blocked_clients"
-    ) == 1));
+    assert!(blocked_clients_reach(&mut c, 1));
     assert_eq!(q::<String>(&mut c, &["GET", "a"]), "1");
+    // A CLIENT PAUSE of the user's own is not ended by the abort (Redis keeps a pause per
+    // purpose).
+    let paused: String = q(&mut c, &["CLIENT", "PAUSE", "60000", "WRITE"]);
+    assert_eq!(paused, "OK");
     assert_eq!(q::<String>(&mut c, &["SHUTDOWN", "ABORT"]), "OK");
     for sd in [&mut sd, &mut sd2] {
         assert_eq!(
@@ -417,7 +417,12 @@ fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_it() {
             Resp::Error("ERR Errors trying to SHUTDOWN. Check logs.".into())
         );
     }
+    let mut w2 = srv.raw();
+    w2.send_cmd(&["SET", "during2", "1"]);
+    assert!(blocked_clients_reach(&mut c, 2));
+    assert_eq!(q::<String>(&mut c, &["CLIENT", "UNPAUSE"]), "OK");
     assert_eq!(w.read_reply(), Resp::Simple("OK".into()));
+    assert_eq!(w2.read_reply(), Resp::Simple("OK".into()));
     assert_eq!(
         qerr(&mut c, &["SHUTDOWN", "ABORT"]),
         "ERR No shutdown in progress."
@@ -427,6 +432,10 @@ fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_it() {
     // Again; this time the replica comes back, and the server stops once it has everything.
     sd.send_cmd(&["SHUTDOWN", "NOSAVE"]);
     wait_shutdown_waiting(&srv, 2);
+    // Nor does CLIENT UNPAUSE end the shutdown's pause.
+    assert_eq!(q::<String>(&mut c, &["CLIENT", "UNPAUSE"]), "OK");
+    w.send_cmd(&["SET", "after-unpause", "1"]);
+    assert!(blocked_clients_reach(&mut c, 1));
     signal(rep.child.id(), libc::SIGCONT);
     assert!(srv.wait_exit(Duration::from_secs(20)).is_some());
     let mut r = rep.conn();

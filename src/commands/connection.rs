@@ -743,13 +743,13 @@ fn client_pause(ctx: &mut Ctx, a: Args) -> CmdResult {
     } else {
         0
     };
-    ctx.srv.pause.pause(end, mode);
+    ctx.srv.pause.pause(pause::Purpose::Client, end, mode);
     ctx.out.ok();
     Ok(())
 }
 
 fn client_unpause(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    ctx.srv.pause.unpause();
+    ctx.srv.pause.unpause(crate::server::pause::Purpose::Client);
     ctx.out.ok();
     Ok(())
 }

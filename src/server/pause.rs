@@ -1,7 +1,11 @@
-//! CLIENT PAUSE and CLIENT UNPAUSE.
+//! CLIENT PAUSE and CLIENT UNPAUSE, and the write pause of a shutdown waiting for replicas.
 //!
-//! A pause has a mode (WRITE or ALL) and an end time. As in Redis's `pauseClients`, a new pause
-//! keeps the stricter mode and the later end of the two, and UNPAUSE ends it at once. A
+//! A pause has a mode (WRITE or ALL) and an end time, per [`Purpose`], as in Redis 7: a new
+//! pause for a purpose keeps the stricter mode and the later end of the two, and ending one
+//! purpose's pause (CLIENT UNPAUSE; SHUTDOWN ABORT) leaves the others' in force. What
+//! applies is the strictest mode among the purposes still running, until the latest end among
+//! those with that mode (Redis's `updateClientPauseTypeAndEndTime`); when it ends, a milder
+//! pause that outlasts it takes over. A
 //! connection checks the pause before each command of a batch, but reads its state only once
 //! per batch ([`Pause::mode`], one atomic load); a command the pause applies to is not started:
 //! the batch stops there, the replies of the commands before it are written, and the
@@ -33,14 +37,27 @@ pub const NONE: u8 = 0;
 pub const WRITE: u8 = 1;
 pub const ALL: u8 = 2;
 
+/// Who paused: each has its own pause, and ends only its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// CLIENT PAUSE / CLIENT UNPAUSE.
+    Client = 0,
+    /// SHUTDOWN waiting for lagging replicas (`server::shutdown`).
+    Shutdown = 1,
+}
+
+/// Mode and end (Unix ms) of each purpose's pause; `NONE` when it has none.
+type Slots = [(u8, i64); 2];
+
 #[derive(Default)]
 pub struct Pause {
-    /// NONE, WRITE or ALL; may stay set after `end_ms` passed until someone looks.
+    /// NONE, WRITE or ALL: what applies; may stay set after `end_ms` passed until someone looks.
     mode: AtomicU8,
-    /// Unix ms at which the pause ends.
+    /// Unix ms at which what applies ends (then [`Pause::current`] looks again).
     end_ms: AtomicI64,
-    /// Serialises changes, so `mode` and `end_ms` move together.
-    lock: Mutex<()>,
+    /// Each purpose's pause; the lock also serialises changes, so `mode` and `end_ms` move
+    /// together.
+    slots: Mutex<Slots>,
     /// Woken on UNPAUSE and on every change.
     changed: Notify,
     /// Connections waiting for the pause to end (INFO `blocked_clients` counts them).
@@ -54,7 +71,7 @@ impl Pause {
         self.mode.load(Ordering::Acquire)
     }
 
-    /// The mode in effect now; clears a pause whose time has passed.
+    /// The mode in effect now; moves on from a pause whose time has passed.
     pub fn current(&self) -> u8 {
         let m = self.mode();
         if m == NONE {
@@ -64,11 +81,24 @@ impl Pause {
         if now < self.end_ms.load(Ordering::Acquire) {
             return m;
         }
-        let _g = self.lock.lock();
-        if now >= self.end_ms.load(Ordering::Acquire) {
-            self.mode.store(NONE, Ordering::Release);
-        }
+        let mut slots = self.slots.lock();
+        self.settle(&mut slots, now);
         self.mode()
+    }
+
+    /// Drops the pauses that ended by `now` and publishes what applies from the rest.
+    fn settle(&self, slots: &mut Slots, now: i64) {
+        let (mut mode, mut end) = (NONE, 0);
+        for slot in slots.iter_mut() {
+            if slot.0 != NONE && now >= slot.1 {
+                *slot = (NONE, 0);
+            }
+            if slot.0 > mode || (slot.0 == mode && slot.0 != NONE && slot.1 > end) {
+                (mode, end) = *slot;
+            }
+        }
+        self.end_ms.store(end, Ordering::Release);
+        self.mode.store(mode, Ordering::Release);
     }
 
     /// Whether anything is paused (for background work that a pause freezes).
@@ -76,37 +106,37 @@ impl Pause {
         self.current() != NONE
     }
 
-    /// CLIENT PAUSE: `end_ms` is the absolute end (Redis adds the timeout to the clock without
-    /// an overflow check, so an absurd timeout ends in the past).
-    pub fn pause(&self, end_ms: i64, mode: u8) {
-        let _g = self.lock.lock();
+    /// Pauses for `purpose` until `end_ms` (absolute: Redis adds CLIENT PAUSE's timeout to the
+    /// clock without an overflow check, so an absurd timeout ends in the past).
+    pub fn pause(&self, purpose: Purpose, end_ms: i64, mode: u8) {
+        let mut slots = self.slots.lock();
+        let now = crate::util::now_ms() as i64;
         // An expired pause does not lend its mode to the new one.
-        let cur = if crate::util::now_ms() as i64 >= self.end_ms.load(Ordering::Acquire) {
-            NONE
-        } else {
-            self.mode()
-        };
-        self.mode.store(cur.max(mode), Ordering::Release);
-        self.end_ms.fetch_max(end_ms, Ordering::AcqRel);
+        self.settle(&mut slots, now);
+        let slot = &mut slots[purpose as usize];
+        *slot = (slot.0.max(mode), slot.1.max(end_ms));
+        self.settle(&mut slots, now);
         self.changed.notify_waiters();
     }
 
-    /// CLIENT UNPAUSE.
-    pub fn unpause(&self) {
-        let _g = self.lock.lock();
-        self.mode.store(NONE, Ordering::Release);
-        self.end_ms.store(0, Ordering::Release);
+    /// Ends `purpose`'s pause (CLIENT UNPAUSE; an aborted shutdown).
+    pub fn unpause(&self, purpose: Purpose) {
+        let mut slots = self.slots.lock();
+        slots[purpose as usize] = (NONE, 0);
+        self.settle(&mut slots, crate::util::now_ms() as i64);
         self.changed.notify_waiters();
     }
 
-    /// Waits until nothing is paused (a pause only becomes stricter or longer until it ends, so
-    /// a command it held back stays held back until then).
+    /// Waits until the pause in effect is milder than when the wait began, or over. A pause
+    /// becomes milder only when a purpose's pause ends, so the caller then checks its command
+    /// again: a read that ALL held back runs under a WRITE pause that remains; a write waits on.
     pub async fn wait(&self) {
+        let held = self.current();
         loop {
             let n = self.changed.notified();
             tokio::pin!(n);
             n.as_mut().enable();
-            if self.current() == NONE {
+            if self.current() < held {
                 return;
             }
             let left = self.end_ms.load(Ordering::Acquire) - crate::util::now_ms() as i64;
@@ -161,37 +191,71 @@ mod tests {
         let p = Pause::default();
         let now = crate::util::now_ms() as i64;
         assert_eq!(p.current(), NONE);
-        p.pause(now + 60_000, WRITE);
+        p.pause(Purpose::Client, now + 60_000, WRITE);
         assert_eq!(p.current(), WRITE);
-        p.pause(now + 1_000, ALL);
+        p.pause(Purpose::Client, now + 1_000, ALL);
         assert_eq!(p.current(), ALL);
         assert_eq!(p.end_ms.load(Ordering::Relaxed), now + 60_000);
-        p.unpause();
+        p.unpause(Purpose::Client);
         assert_eq!(p.current(), NONE);
         // Already over: nothing is paused, and the stale mode is cleared on first look.
-        p.pause(now - 1, ALL);
-        assert_eq!(p.mode(), ALL);
+        p.pause(Purpose::Client, now - 1, ALL);
         assert_eq!(p.current(), NONE);
         assert_eq!(p.mode(), NONE);
+    }
+
+    #[test]
+    fn each_purpose_ends_only_its_own_pause() {
+        let p = Pause::default();
+        let now = crate::util::now_ms() as i64;
+        p.pause(Purpose::Client, now + 60_000, ALL);
+        p.pause(Purpose::Shutdown, now + 90_000, WRITE);
+        // The strictest applies, until its own end.
+        assert_eq!(p.current(), ALL);
+        assert_eq!(p.end_ms.load(Ordering::Relaxed), now + 60_000);
+        // An aborted shutdown leaves the client's pause.
+        p.unpause(Purpose::Shutdown);
+        assert_eq!(p.current(), ALL);
+        p.pause(Purpose::Shutdown, now + 90_000, WRITE);
+        // CLIENT UNPAUSE leaves the shutdown's.
+        p.unpause(Purpose::Client);
+        assert_eq!(p.current(), WRITE);
+        assert_eq!(p.end_ms.load(Ordering::Relaxed), now + 90_000);
+        // When the strictest one's time is up, a milder one that outlasts it takes over.
+        p.pause(Purpose::Client, now - 1, ALL);
+        assert_eq!(p.current(), WRITE);
+        p.unpause(Purpose::Shutdown);
+        assert_eq!(p.current(), NONE);
     }
 
     #[tokio::test]
     async fn waiters_wake_on_unpause_and_on_the_deadline() {
         let p = std::sync::Arc::new(Pause::default());
         let now = crate::util::now_ms() as i64;
-        p.pause(now + 60_000, ALL);
+        p.pause(Purpose::Client, now + 60_000, ALL);
         let p2 = p.clone();
         let w = tokio::spawn(async move { p2.wait().await });
         tokio::task::yield_now().await;
         assert!(!w.is_finished());
-        p.unpause();
+        p.unpause(Purpose::Client);
         tokio::time::timeout(std::time::Duration::from_secs(5), w)
             .await
             .expect("woken by UNPAUSE")
             .expect("task");
-        p.pause(crate::util::now_ms() as i64 + 50, WRITE);
+        p.pause(Purpose::Client, crate::util::now_ms() as i64 + 50, WRITE);
         tokio::time::timeout(std::time::Duration::from_secs(5), p.wait())
             .await
             .expect("ends by itself");
+        // Held by ALL, woken when only a WRITE pause is left (the caller looks again).
+        p.pause(
+            Purpose::Shutdown,
+            crate::util::now_ms() as i64 + 60_000,
+            WRITE,
+        );
+        p.pause(Purpose::Client, crate::util::now_ms() as i64 + 50, ALL);
+        tokio::time::timeout(std::time::Duration::from_secs(5), p.wait())
+            .await
+            .expect("woken when ALL ends");
+        assert_eq!(p.current(), WRITE);
     }
 }

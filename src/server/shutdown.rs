@@ -3,7 +3,7 @@
 //! received.
 //!
 //! When an online replica has not acknowledged the whole log, writes are paused (as `CLIENT
-//! PAUSE WRITE`: reads go on), every replica is asked for an acknowledgement, and the shutdown
+//! PAUSE WRITE`: reads go on; the pause is the shutdown's own, `server::pause::Purpose`), every replica is asked for an acknowledgement, and the shutdown
 //! waits until none lags or `shutdown-timeout` seconds pass (0: never wait), then proceeds either
 //! way. `SHUTDOWN NOW` skips the wait. Meanwhile `SHUTDOWN ABORT` from another client cancels
 //! it: the pause ends, and every SHUTDOWN that was waiting gets Redis's `ERR Errors trying to
@@ -117,7 +117,8 @@ impl Leader<'_> {
     async fn wait(self, offset: u64, secs: u64) -> bool {
         let (srv, reps) = (self.srv, &self.srv.replicas);
         let until = crate::util::now_ms() as i64 + secs as i64 * 1000;
-        srv.pause.pause(until, super::pause::WRITE);
+        srv.pause
+            .pause(super::pause::Purpose::Shutdown, until, super::pause::WRITE);
         tracing::info!("Waiting for replicas before shutting down.");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         let mut rx = self.tx.subscribe();
@@ -156,7 +157,7 @@ impl Drop for Leader<'_> {
             // SHUTDOWN ABORT took it (the pause ends), or SHUTDOWN NOW (which stops).
             drop(w);
             if *self.tx.borrow() == Some(false) {
-                self.srv.pause.unpause();
+                self.srv.pause.unpause(super::pause::Purpose::Shutdown);
             }
             return;
         }

@@ -695,6 +695,14 @@ pub fn info_int(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
     info_field(&text, field)
 }
 
+/// Waits (up to 10 s) until INFO counts `n` blocked clients: those in a blocking command or
+/// held back by a pause.
+pub fn blocked_clients_reach(c: &mut redis::Connection, n: i64) -> bool {
+    poll_until(Duration::from_secs(10), || {
+        info_int(c, "clients", "blocked_clients") == n
+    })
+}
+
 /// An integer field of an INFO reply's text.
 pub fn info_field(text: &str, field: &str) -> i64 {
     text.lines()
