@@ -442,6 +442,30 @@ fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_it() {
     assert_eq!(q::<i64>(&mut r, &["EXISTS", "a", "late", "during"]), 3);
 }
 
+/// A second SIGINT while a signalled shutdown waits for a replica ends the process at once,
+/// with Redis's words and exit status 1; the next start recovers (as after a crash) with every
+/// acknowledged write.
+#[test]
+fn a_second_sigint_during_a_signalled_shutdown_exits_at_once() {
+    if !eddy_only("a_second_sigint_during_a_signalled_shutdown_exits_at_once")
+        || !require_tool("redis-server")
+    {
+        return;
+    }
+    let (mut srv, mut c, rep) = lagging_replica(&["--shutdown-timeout", "60"]);
+    signal(srv.pid(), libc::SIGINT);
+    wait_shutdown_waiting(&srv, 1);
+    assert_eq!(q::<String>(&mut c, &["GET", "late"]), "1");
+    signal(srv.pid(), libc::SIGINT);
+    let status = srv.wait_exit(Duration::from_secs(10)).expect("exited");
+    assert_eq!(status.code(), Some(1));
+    assert!(srv.log().contains("You insist... exiting now."));
+    signal(rep.child.id(), libc::SIGCONT);
+    let srv = Server::start_in(srv.stop(), &[]);
+    let mut c = srv.conn();
+    assert_eq!(q::<String>(&mut c, &["GET", "late"]), "1");
+}
+
 /// SIGTERM waits for lagging replicas as SHUTDOWN does (the server keeps serving meanwhile);
 /// SHUTDOWN NOW stops at once, and so does SIGTERM with `shutdown-on-sigterm now`; a lagging
 /// replica that disconnects is not waited for.

@@ -177,9 +177,20 @@ pub fn walk_shards(
     Ok(())
 }
 
+/// The file a snapshot is written to before it is renamed into place.
+fn temp_file(srv: &Server) -> std::path::PathBuf {
+    std::path::PathBuf::from(srv.config.get("dir")).join(format!("{}.tmp", super::SNAPSHOT_FILE))
+}
+
+/// Removes a snapshot being written, for an exit that does not wait for it (Redis's
+/// `rdbRemoveTempFile`).
+pub fn remove_partial(srv: &Server) {
+    let _ = std::fs::remove_file(temp_file(srv));
+}
+
 fn write_file(srv: &Server, job: &SnapJob) -> std::io::Result<()> {
     let dir = std::path::PathBuf::from(srv.config.get("dir"));
-    let tmp = dir.join(format!("{}.tmp", super::SNAPSHOT_FILE));
+    let tmp = temp_file(srv);
     let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
     w.write_all(MAGIC)?;
     w.write_all(&job.offset.to_le_bytes())?;

@@ -434,21 +434,38 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     tokio::spawn(crate::persistence::snapshot::save_rules(srv.clone()));
     let s2 = srv.clone();
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
         // As SHUTDOWN: lagging replicas are waited for, and SHUTDOWN ABORT cancels; the next
         // signal tries again.
         loop {
             let option = tokio::select! {
                 _ = term.recv() => "shutdown-on-sigterm",
-                _ = tokio::signal::ctrl_c() => "shutdown-on-sigint",
+                _ = int.recv() => "shutdown-on-sigint",
             };
             tracing::info!("received shutdown signal");
             let (save, now) = shutdown::signal_flags(&s2, option);
-            if shutdown::run(&s2, save, now).await {
+            let run = shutdown::run(&s2, save, now);
+            tokio::pin!(run);
+            // As in Redis, a SIGINT while a signalled shutdown is under way (waiting for
+            // replicas, saving the final snapshot) ends the process at once, uncleanly: the
+            // next start recovers from the log as after a crash.
+            let stopping = loop {
+                tokio::select! {
+                    r = &mut run => break r,
+                    Some(()) = int.recv() => insist(&s2),
+                    _ = term.recv() => {}
+                }
+            };
+            if stopping {
+                if int.recv().await.is_some() {
+                    insist(&s2);
+                }
                 return;
             }
             tracing::warn!("shutdown aborted; the server carries on");
@@ -478,6 +495,13 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     }
     tracing::info!("Eddy is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// A second SIGINT during a signalled shutdown (Redis's words and exit status).
+fn insist(srv: &Server) -> ! {
+    tracing::warn!("You insist... exiting now.");
+    crate::persistence::snapshot::remove_partial(srv);
+    std::process::exit(1);
 }
 
 /// Binds `host:port` and listens with `tcp-backlog` as the accept queue's length, as Redis

@@ -10,7 +10,9 @@
 //! SHUTDOWN. Check logs.`; a SHUTDOWN that arrives during the wait joins it.
 //!
 //! `shutdown-on-sigterm` and `shutdown-on-sigint` give the signals SHUTDOWN's flags
-//! (`default`, or any of `save`/`nosave`, `now`, `force`), as in Redis.
+//! (`default`, or any of `save`/`nosave`, `now`, `force`), as in Redis. A SIGINT while a
+//! signalled shutdown is under way exits at once with status 1 ("You insist... exiting now.",
+//! `server::insist`); the next start recovers from the log as after a crash.
 //!
 //! Redis names the lagging replicas in its log, as here. Unlike Redis, a failed final snapshot
 //! does not stop the exit (so FORCE changes nothing): with `appendonly yes` the log already
