@@ -142,10 +142,12 @@ fn allkeys_policies_evict_until_memory_fits_or_no_key_is_left() {
     let keys = q::<i64>(&mut c, &["DBSIZE"]);
     assert!(keys > 0 && keys < 10_000, "{keys} keys");
     assert!(info_int(&mut c, "stats", "evicted_keys") > 200);
-    let now = info_int(&mut c, "memory", "used_memory");
+    // What eviction counts, as Redis: the change log's tail not yet written (up to a few MB
+    // when the writer runs late on a loaded machine) is not evicted for.
+    let now = counted(&mut c);
     assert!(
         now < max + 500_000,
-        "used_memory {now} against maxmemory {max}"
+        "used_memory less mem_not_counted_for_evict: {now} against maxmemory {max}"
     );
 }
 
