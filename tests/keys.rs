@@ -981,3 +981,193 @@ fn no_touch_clients_read_without_updating_the_access_clock() {
     assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
     assert!(idle(&mut c, "k") < 1000, "a read touches again");
 }
+
+/// MIGRATE moves keys to another server with Redis's replies: one key or `KEYS`, TTLs kept,
+/// `COPY`, `REPLACE`, `AUTH`, `NOKEY`, the target's errors passed on (the key stays), and the
+/// I/O and argument errors. Holds with redis-server as both servers too.
+#[test]
+fn migrate_moves_keys_to_another_server() {
+    let src = Server::start();
+    let dst = Server::start_with(&["--requirepass", "pw"]);
+    let mut c = src.conn();
+    let mut d = dst.conn();
+    q::<()>(&mut d, &["AUTH", "pw"]);
+    let port = dst.port().to_string();
+    let mig = |c: &mut redis::Connection, rest: &[&str]| -> Result<String, String> {
+        let mut args = vec!["MIGRATE", "127.0.0.1", port.as_str()];
+        args.extend_from_slice(rest);
+        match common::cmd(&args).query::<String>(c) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(common::err_text(&e)),
+        }
+    };
+    q::<()>(&mut c, &["SET", "a", "1"]);
+    q::<()>(&mut c, &["RPUSH", "l", "x", "y"]);
+    q::<()>(&mut c, &["SET", "t", "v", "PX", "100000"]);
+    q::<()>(&mut c, &["HSET", "h", "f", "v"]);
+
+    // Without the target's password: its error, and the key stays.
+    let e = mig(&mut c, &["a", "0", "5000"]).unwrap_err();
+    assert_eq!(
+        e,
+        "ERR Target instance replied with error: NOAUTH Authentication required."
+    );
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "a"]), 1);
+    let e = mig(&mut c, &["a", "0", "5000", "AUTH", "nope"]).unwrap_err();
+    assert!(
+        e.starts_with("ERR Target instance replied with error: WRONGPASS"),
+        "{e}"
+    );
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "a"]), 1);
+
+    q::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    let moved = mig(&mut c, &["a", "0", "5000", "AUTH", "pw"]);
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "slowlog-log-slower-than", "10000"],
+    );
+    assert_eq!(moved, Ok("OK".into()));
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "a"]), 0);
+    // The target's password is not kept in the slow log.
+    let Value::Array(log) = qv(&mut c, &["SLOWLOG", "GET"]) else {
+        panic!("SLOWLOG GET")
+    };
+    let logged = log.iter().find_map(|e| match e {
+        Value::Array(f) => match f.get(3) {
+            Some(Value::Array(args)) if vstr(&args[0]).as_deref() == Some("MIGRATE") => {
+                Some(args.iter().map(|a| vstr(a).unwrap()).collect::<Vec<_>>())
+            }
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(logged.unwrap()[6..], ["AUTH", "(redacted)"]);
+    assert_eq!(q::<String>(&mut d, &["GET", "a"]), "1");
+
+    // Several keys into another database; a missing one is skipped; TTLs go along.
+    let r = mig(
+        &mut c,
+        &[
+            "", "2", "5000", "AUTH2", "default", "pw", "KEYS", "l", "t", "missing",
+        ],
+    );
+    assert_eq!(r, Ok("OK".into()));
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "l", "t"]), 0);
+    q::<()>(&mut d, &["SELECT", "2"]);
+    assert_eq!(
+        q::<Vec<String>>(&mut d, &["LRANGE", "l", "0", "-1"]),
+        ["x", "y"]
+    );
+    let pttl = q::<i64>(&mut d, &["PTTL", "t"]);
+    assert!(pttl > 0 && pttl <= 100_000, "{pttl}");
+    q::<()>(&mut d, &["SELECT", "0"]);
+
+    // COPY keeps the key; without REPLACE the target refuses an existing key.
+    let copied = mig(&mut c, &["h", "0", "5000", "COPY", "AUTH", "pw"]);
+    assert_eq!(copied, Ok("OK".into()));
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "h"]), 1);
+    assert_eq!(
+        mig(&mut c, &["h", "0", "5000", "AUTH", "pw"]).unwrap_err(),
+        "ERR Target instance replied with error: BUSYKEY Target key name already exists."
+    );
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "h"]), 1);
+    q::<()>(&mut c, &["HSET", "h", "g", "w"]);
+    let replaced = mig(&mut c, &["h", "0", "5000", "REPLACE", "AUTH", "pw"]);
+    assert_eq!(replaced, Ok("OK".into()));
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "h"]), 0);
+    assert_eq!(q::<i64>(&mut d, &["HLEN", "h"]), 2);
+
+    // Nothing to move, a database the target lacks, and argument errors.
+    assert_eq!(mig(&mut c, &["nokey", "0", "5000"]), Ok("NOKEY".into()));
+    q::<()>(&mut c, &["SET", "k", "v"]);
+    assert_eq!(
+        mig(&mut c, &["k", "99", "5000", "AUTH", "pw"]).unwrap_err(),
+        "ERR Target instance replied with error: ERR DB index is out of range"
+    );
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "k"]), 1);
+    assert_eq!(
+        mig(&mut c, &["k", "0", "5000", "KEYS", "k"]).unwrap_err(),
+        "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"
+    );
+    assert_eq!(
+        mig(&mut c, &["k", "0", "soon"]).unwrap_err(),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        mig(&mut c, &["k", "db", "5000"]).unwrap_err(),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        mig(&mut c, &["k", "0", "5000", "AUTH"]).unwrap_err(),
+        "ERR syntax error"
+    );
+    // Nobody listens there: Redis learns it when it writes, and says so.
+    let closed = common::free_port().to_string();
+    let e = qerr(&mut c, &["MIGRATE", "127.0.0.1", &closed, "k", "0", "1000"]);
+    assert_eq!(e, "IOERR error or timeout writing to target instance");
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "k"]), 1);
+    // A host that does not resolve.
+    let e = qerr(
+        &mut c,
+        &["MIGRATE", "no-such-host.invalid", "6379", "k", "0", "1000"],
+    );
+    assert_eq!(e, "IOERR error or timeout connecting to the client");
+}
+
+/// Eddy transfers without blocking the server, so a key written between its DUMP and the
+/// target's acknowledgement is kept rather than deleted; the feed records each key MIGRATE
+/// deletes as `del`. Inside MULTI MIGRATE is refused.
+#[test]
+fn migrate_deletes_only_what_it_sent() {
+    if !common::eddy_only("migrate_deletes_only_what_it_sent") {
+        return;
+    }
+    let src = Server::start();
+    let dst = Server::start();
+    let mut c = src.conn();
+    let mut d = dst.conn();
+    let port = dst.port().to_string();
+    q::<()>(&mut c, &["SET", "moved", "1"]);
+    q::<()>(&mut c, &["SET", "kept", "1"]);
+    // The target holds the RESTOREs back until it is unpaused.
+    q::<()>(&mut d, &["CLIENT", "PAUSE", "60000", "WRITE"]);
+    let mut m = src.raw();
+    m.send_cmd(&[
+        "MIGRATE",
+        "127.0.0.1",
+        &port,
+        "",
+        "0",
+        "5000",
+        "KEYS",
+        "moved",
+        "kept",
+    ]);
+    assert!(common::blocked_clients_reach(&mut d, 1));
+    // Meanwhile the source serves its other clients.
+    q::<()>(&mut c, &["SET", "kept", "2"]);
+    q::<()>(&mut d, &["CLIENT", "UNPAUSE"]);
+    assert_eq!(m.read_reply(), common::Resp::Simple("OK".into()));
+    assert_eq!(q::<Option<String>>(&mut c, &["GET", "moved"]), None);
+    assert_eq!(q::<String>(&mut c, &["GET", "kept"]), "2");
+    assert_eq!(
+        q::<Vec<String>>(&mut d, &["MGET", "moved", "kept"]),
+        ["1", "1"]
+    );
+    let dels: Vec<String> = common::changes_read(&mut c, &["earliest"])
+        .into_iter()
+        .filter(|e| e.event == "del")
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(dels, ["moved"]);
+
+    q::<()>(&mut c, &["MULTI"]);
+    assert_eq!(
+        qerr(
+            &mut c,
+            &["MIGRATE", "127.0.0.1", &port, "kept", "0", "5000"]
+        ),
+        "ERR Command not allowed inside a transaction"
+    );
+    q::<()>(&mut c, &["DISCARD"]);
+}

@@ -89,6 +89,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns a serialized representation of the value stored at a key.", "key", "2.6.0", "O(1) to access the key and additional O(N*M) to serialize it"),
     cmd!("restore", -4, WRITE | DENYOOM, (1, 1, 1), KD, "generic", restore,
         "Creates a key from the serialized representation of a value.", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", "2.6.0", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value"),
+    cmd!("migrate", -6, WRITE | MOVABLE_KEYS | NO_MULTI | NOSCRIPT, (3, 3, 1), KD, "generic", super::migrate::migrate,
+        "Atomically transfers a key from one Redis instance to another.", "host port <key | \"\"> destination-db timeout [COPY] [REPLACE] [AUTH password | AUTH2 username password] [KEYS key [key ...]]", "2.6.0", "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed."),
     cmd!("move", 3, WRITE | FAST, (1, 1, 1), K, "generic", move_,
         "Moves a key to another database.", "key db", "1.0.0", "O(1)"),
     cmd!("swapdb", 3, WRITE | FAST | EXCLUSIVE, (0, 0, 0), KD, "server", swapdb,

@@ -27,6 +27,7 @@ pub mod introspection;
 pub mod keys;
 pub mod latency;
 pub mod lists;
+pub mod migrate;
 pub mod pubsub;
 pub mod replication;
 pub mod scripting;

@@ -183,6 +183,12 @@ fn redacted_from(args: &Args) -> Option<usize> {
             .find(|&i| is(args.get(i), "auth"))
             .map(|i| i + 1);
     }
+    if is(name, "migrate") {
+        // From the target's credentials on (keys after them too: never less than Redis hides).
+        return (6..args.len())
+            .find(|&i| is(args.get(i), "auth") || is(args.get(i), "auth2"))
+            .map(|i| i + 1);
+    }
     None
 }
 

@@ -595,6 +595,9 @@ fn every_write_command_has_an_example() {
     let missing: Vec<&str> = all_ids()
         .filter(|&id| t.specs[id].is_write())
         .map(|id| t.full_names[id].as_str())
+        // MIGRATE records its deletions after a transfer over the network, which these
+        // in-process runs cannot make: `tests/keys.rs` checks its records against a real target.
+        .filter(|name| *name != "migrate")
         .filter(|name| !EXAMPLES.iter().any(|e| e.0 == *name))
         .collect();
     assert!(

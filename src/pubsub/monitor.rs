@@ -5,7 +5,7 @@
 //! selected: `SELECT 1` shows as `[1 ...]`), whatever its outcome, and not at all if it was
 //! refused before running (unknown command, arity, NOAUTH, LOADING, pub/sub context, a paused
 //! client still waiting). Commands flagged `admin` or `skip_monitor` are never shown (CONFIG,
-//! DEBUG, CLIENT LIST/KILL, MONITOR itself, ...), nor is QUIT. AUTH and HELLO replace the credentials they
+//! DEBUG, CLIENT LIST/KILL, MONITOR itself, ...), nor is QUIT. AUTH, HELLO and MIGRATE replace the credentials they
 //! parsed with `(redacted)`: the handlers mark the argument positions ([`redact`]) exactly where
 //! Redis's `redactClientCommandArgument` would, so what is hidden depends on how far parsing got,
 //! as in Redis. The commands of a MULTI/EXEC are shown when EXEC runs them (each goes through the
@@ -75,11 +75,11 @@ impl Monitors {
 }
 
 thread_local! {
-    /// Argument positions the running AUTH/HELLO redacted (bit i = argument i).
+    /// Argument positions the running AUTH/HELLO/MIGRATE redacted (bit i = argument i).
     static REDACTED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Starts a command that may redact arguments (AUTH, HELLO): forgets earlier marks.
+/// Starts a command that may redact arguments (AUTH, HELLO, MIGRATE): forgets earlier marks.
 pub fn redact_reset() {
     REDACTED.with(|r| r.set(0));
 }
@@ -172,7 +172,7 @@ pub fn feed(ctx: &mut Ctx, r: &Resolved, args: Args) {
         // Redis 7.0 answers QUIT before dispatching it: monitors never see it.
         return;
     }
-    let redacted = if full == "auth" || full == "hello" {
+    let redacted = if full == "auth" || full == "hello" || full == "migrate" {
         REDACTED.with(|c| c.replace(0))
     } else {
         0

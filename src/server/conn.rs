@@ -192,8 +192,13 @@ async fn run_loop<T: Transport, C: Codec>(
             }
             pending |= !inbuf.is_empty();
         }
-        if let Some(Action::WaitReplicas { .. }) = sess.action {
-            if !reply_after_acks(
+        // WAIT and MIGRATE reply once their wait ends; what the client sends meanwhile runs
+        // after the reply.
+        if matches!(
+            sess.action,
+            Some(Action::WaitReplicas { .. } | Action::Migrate(_))
+        ) {
+            if !reply_after_wait(
                 srv,
                 sock,
                 codec,
@@ -252,7 +257,9 @@ async fn run_loop<T: Transport, C: Codec>(
                 write_late_reply(srv, sock, codec, reply).await?;
                 pending = true;
             }
-            Some(Action::Sleep { .. }) | Some(Action::WaitReplicas { .. }) => {}
+            Some(Action::Sleep { .. })
+            | Some(Action::WaitReplicas { .. })
+            | Some(Action::Migrate(_)) => {}
             Some(Action::Block(b)) => {
                 let reply =
                     wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;
@@ -532,39 +539,79 @@ async fn wait_unpaused<T: Transport, C: Codec>(
     wait_reading(srv, sock, codec, inbuf, sess, end, killed).await
 }
 
-/// WAIT with replicas connected: waits (reading meanwhile) until enough replicas applied the
-/// offset or the deadline passes, then appends the count as the reply. False: the connection
-/// must close.
-async fn reply_after_acks<T: Transport, C: Codec>(
+/// WAIT with replicas connected, or MIGRATE: waits, reading meanwhile, until enough replicas
+/// applied the offset or the deadline passes (WAIT), or until the transfer ended (MIGRATE:
+/// its deletions then run under the world lock, as a command runs: `commands::migrate`), then
+/// appends the reply. False: the connection must close.
+async fn reply_after_wait<T: Transport, C: Codec>(
     srv: &Server,
     sock: &mut T,
     codec: &mut C,
     inbuf: &mut BytesMut,
     sess: &mut Session,
     out: &mut Out,
-    killed: Killed<'_, '_>,
+    mut killed: Killed<'_, '_>,
 ) -> bool {
-    let Some(Action::WaitReplicas {
-        offset,
-        want,
-        deadline,
-    }) = sess.action.take()
-    else {
-        return true;
-    };
-    let acks = async {
-        let acked = srv.replicas.wait_applied(offset, want);
-        match deadline {
-            Some(d) => drop(tokio::time::timeout_at(d, acked).await),
-            None => acked.await,
+    let action = sess.action.take();
+    let mut outcome = None;
+    let waited = match &action {
+        Some(Action::WaitReplicas {
+            offset,
+            want,
+            deadline,
+        }) => {
+            let acks = async {
+                let acked = srv.replicas.wait_applied(*offset, *want);
+                match deadline {
+                    Some(d) => drop(tokio::time::timeout_at(*d, acked).await),
+                    None => acked.await,
+                }
+            };
+            wait_reading(srv, sock, codec, inbuf, sess, acks, killed.as_mut()).await
+        }
+        Some(Action::Migrate(m)) => {
+            let io = async { outcome = Some(commands::migrate::transfer(m).await) };
+            wait_reading(srv, sock, codec, inbuf, sess, io, killed.as_mut()).await
+        }
+        _ => {
+            sess.action = action;
+            return true;
         }
     };
-    if !wait_reading(srv, sock, codec, inbuf, sess, acks, killed).await {
+    if !waited {
         return false;
     }
     let mark = out.mark();
     out.resp3 = sess.resp3;
-    out.int(srv.replicas.count_applied(offset) as i64);
+    match (action, outcome) {
+        (Some(Action::WaitReplicas { offset, .. }), _) => {
+            out.int(srv.replicas.count_applied(offset) as i64);
+        }
+        (Some(Action::Migrate(m)), Some(outcome)) => {
+            let world = loop {
+                if let Some(w) = srv.world_read(sess.id) {
+                    break w;
+                }
+                // Another client's script holds the keyspace: wait for it to end.
+                let mut rx = srv.scripts.run.subscribe();
+                if srv.scripts.run.blocks(sess.id) {
+                    tokio::select! {
+                        _ = rx.changed() => {}
+                        _ = &mut killed => return false,
+                    }
+                }
+            };
+            let mut ctx = Ctx {
+                srv,
+                sess,
+                out,
+                now: crate::util::now_ms(),
+            };
+            commands::migrate::finish(&mut ctx, &m, outcome);
+            drop(world);
+        }
+        _ => return false,
+    }
     codec.finish(out, mark, 0);
     true
 }

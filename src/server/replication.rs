@@ -663,7 +663,7 @@ struct StreamState {
 }
 
 /// Appends `args` as a RESP array.
-pub(super) fn command<'a>(out: &mut Vec<u8>, n: usize, args: impl Iterator<Item = &'a [u8]>) {
+pub(crate) fn command<'a>(out: &mut Vec<u8>, n: usize, args: impl Iterator<Item = &'a [u8]>) {
     let mut o = crate::protocol::resp::Out {
         buf: std::mem::take(out),
         resp3: false,

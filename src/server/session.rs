@@ -38,6 +38,8 @@ pub enum Action {
         want: usize,
         deadline: Option<tokio::time::Instant>,
     },
+    /// MIGRATE: transfer the keys to the target, then reply (`commands::migrate`).
+    Migrate(Box<crate::commands::migrate::Migration>),
 }
 
 /// A registered wait: the waiter, the channel its reply arrives on, and its deadline.
