@@ -77,9 +77,7 @@ impl WsTransport {
             }
         }
     }
-}
 
-impl WsTransport {
     /// Sends each `server::door::ws_frame` in `buf` as one message, its payload a slice of
     /// `buf`. Every buffer written holds whole frames (replies and push messages are encoded
     /// frame by frame); a partial frame would be a bug, and is not sent.
