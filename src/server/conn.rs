@@ -187,9 +187,7 @@ async fn run_loop<T: Transport, C: Codec>(
         if let Some(Action::Sleep { pause: d, .. }) = sess.action {
             sess.action = None;
             let slept = tokio::time::sleep(d);
-            if !wait_reading(srv, sock, codec, &mut inbuf, sess, slept, killed.as_mut()).await {
-                return None;
-            }
+            wait_reading(srv, sock, codec, &mut inbuf, sess, slept, killed.as_mut()).await?;
             pending |= !inbuf.is_empty();
         }
         // WAIT and MIGRATE reply once their wait ends; what the client sends meanwhile runs
@@ -272,7 +270,7 @@ async fn run_loop<T: Transport, C: Codec>(
                 pending = true;
             }
             Some(Action::ScriptWait) => {
-                if !wait_script(srv, sess.id, killed.as_mut()).await {
+                if !wait_script(srv, sess.id, false, killed.as_mut()).await {
                     return None;
                 }
                 pending = true;
@@ -536,7 +534,9 @@ async fn wait_unpaused<T: Transport, C: Codec>(
     info.paused.store(true, Ordering::Relaxed);
     srv.pause.waiting.fetch_add(1, Ordering::Relaxed);
     let _waiting = Waiting(srv, &info);
-    wait_reading(srv, sock, codec, inbuf, sess, end, killed).await
+    wait_reading(srv, sock, codec, inbuf, sess, end, killed)
+        .await
+        .is_some()
 }
 
 /// WAIT with replicas connected, or MIGRATE: waits, reading meanwhile, until enough replicas
@@ -552,55 +552,47 @@ async fn reply_after_wait<T: Transport, C: Codec>(
     out: &mut Out,
     mut killed: Killed<'_, '_>,
 ) -> bool {
-    let action = sess.action.take();
-    let mut outcome = None;
-    let waited = match &action {
+    match sess.action.take() {
         Some(Action::WaitReplicas {
             offset,
             want,
             deadline,
         }) => {
             let acks = async {
-                let acked = srv.replicas.wait_applied(*offset, *want);
+                let acked = srv.replicas.wait_applied(offset, want);
                 match deadline {
-                    Some(d) => drop(tokio::time::timeout_at(*d, acked).await),
+                    Some(d) => drop(tokio::time::timeout_at(d, acked).await),
                     None => acked.await,
                 }
             };
-            wait_reading(srv, sock, codec, inbuf, sess, acks, killed.as_mut()).await
+            if wait_reading(srv, sock, codec, inbuf, sess, acks, killed.as_mut())
+                .await
+                .is_none()
+            {
+                return false;
+            }
+            let mark = out.mark();
+            out.resp3 = sess.resp3;
+            out.int(srv.replicas.count_applied(offset) as i64);
+            codec.finish(out, mark, 0);
         }
         Some(Action::Migrate(m)) => {
-            let io = async { outcome = Some(commands::migrate::transfer(m).await) };
-            wait_reading(srv, sock, codec, inbuf, sess, io, killed.as_mut()).await
-        }
-        _ => {
-            sess.action = action;
-            return true;
-        }
-    };
-    if !waited {
-        return false;
-    }
-    let mark = out.mark();
-    out.resp3 = sess.resp3;
-    match (action, outcome) {
-        (Some(Action::WaitReplicas { offset, .. }), _) => {
-            out.int(srv.replicas.count_applied(offset) as i64);
-        }
-        (Some(Action::Migrate(m)), Some(outcome)) => {
+            let io = commands::migrate::transfer(&m);
+            let Some(outcome) =
+                wait_reading(srv, sock, codec, inbuf, sess, io, killed.as_mut()).await
+            else {
+                return false;
+            };
             let world = loop {
                 if let Some(w) = srv.world_read(sess.id) {
                     break w;
                 }
-                // Another client's script holds the keyspace: wait for it to end.
-                let mut rx = srv.scripts.run.subscribe();
-                if srv.scripts.run.blocks(sess.id) {
-                    tokio::select! {
-                        _ = rx.changed() => {}
-                        _ = &mut killed => return false,
-                    }
+                if !wait_script(srv, sess.id, true, killed.as_mut()).await {
+                    return false;
                 }
             };
+            let mark = out.mark();
+            out.resp3 = sess.resp3;
             let mut ctx = Ctx {
                 srv,
                 sess,
@@ -609,25 +601,25 @@ async fn reply_after_wait<T: Transport, C: Codec>(
             };
             commands::migrate::finish(&mut ctx, &m, outcome);
             drop(world);
+            codec.finish(out, mark, 0);
         }
-        _ => return false,
+        other => sess.action = other,
     }
-    codec.finish(out, mark, 0);
     true
 }
 
 /// Waits for `end` while the connection lives: input is kept for after it, pub/sub pushes are
-/// written. False: the connection must close (killed, closed by the client, or its input passed
-/// the query buffer limit).
-async fn wait_reading<T: Transport, C: Codec>(
+/// written. Returns what `end` gave; None: the connection must close (killed, closed by the
+/// client, or its input passed the query buffer limit).
+async fn wait_reading<T: Transport, C: Codec, F: std::future::Future>(
     srv: &Server,
     sock: &mut T,
     codec: &mut C,
     inbuf: &mut BytesMut,
     sess: &mut Session,
-    end: impl std::future::Future<Output = ()>,
+    end: F,
     mut killed: Killed<'_, '_>,
-) -> bool {
+) -> Option<F::Output> {
     let limit = srv.config.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
     tokio::pin!(end);
     loop {
@@ -635,27 +627,28 @@ async fn wait_reading<T: Transport, C: Codec>(
             inbuf.reserve(READ_CHUNK);
         }
         tokio::select! {
-            _ = &mut end => return true,
-            _ = &mut killed => return false,
+            r = &mut end => return Some(r),
+            _ = &mut killed => return None,
             m = next_message(&mut sess.pubsub) => {
                 if write_messages(srv, sock, codec, sess, m, killed.as_mut()).await.is_err() {
-                    return false;
+                    return None;
                 }
             }
             n = sock.read_buf(inbuf) => match n {
                 Ok(n) if n > 0 && inbuf.len() <= limit => {}
-                _ => return false,
+                _ => return None,
             },
         }
     }
 }
 
-/// Waits until no other client's script runs, or it runs past `busy-reply-threshold` (then
-/// commands get BUSY, or run if they are `allow_busy`). False: the connection was killed.
-async fn wait_script(srv: &Server, me: u64, mut killed: Killed<'_, '_>) -> bool {
+/// Waits until no other client's script runs, or (unless `to_end`) it runs past
+/// `busy-reply-threshold` (then commands get BUSY, or run if they are `allow_busy`). False: the
+/// connection was killed.
+async fn wait_script(srv: &Server, me: u64, to_end: bool, mut killed: Killed<'_, '_>) -> bool {
     let run = &srv.scripts.run;
     let mut rx = run.subscribe();
-    while run.blocks(me) && !run.busy() {
+    while run.blocks(me) && (to_end || !run.busy()) {
         tokio::select! {
             r = rx.changed() => if r.is_err() { return true },
             _ = &mut killed => return false,
@@ -669,7 +662,7 @@ pub(super) async fn wait_script_forever(srv: &Server, me: u64) {
     let never = tokio::sync::Notify::new();
     let killed = never.notified();
     tokio::pin!(killed);
-    wait_script(srv, me, killed).await;
+    wait_script(srv, me, false, killed).await;
 }
 
 async fn idle(timeout_secs: u64) {
