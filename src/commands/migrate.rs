@@ -55,12 +55,9 @@ pub struct Migration {
 pub enum Outcome {
     Connect,
     Write,
-    /// The reply lines read (`AUTH`'s, `SELECT`'s, then one per key); `complete` is false when
+    /// The reply lines read (`AUTH`'s, `SELECT`'s, then one per key): fewer than that when
     /// reading stopped early on an error or a timeout.
-    Replies {
-        lines: Vec<Vec<u8>>,
-        complete: bool,
-    },
+    Replies(Vec<Vec<u8>>),
 }
 
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
@@ -212,18 +209,10 @@ pub async fn transfer(m: &Migration) -> Outcome {
                 }
                 lines.push(line);
             }
-            _ => {
-                return Outcome::Replies {
-                    lines,
-                    complete: false,
-                }
-            }
+            _ => return Outcome::Replies(lines),
         }
     }
-    Outcome::Replies {
-        lines,
-        complete: true,
-    }
+    Outcome::Replies(lines)
 }
 
 /// Applies the outcome: deletes (unless COPY) each key the target acknowledged and that did
@@ -235,10 +224,10 @@ pub fn finish(ctx: &mut Ctx, m: &Migration, outcome: Outcome) {
         ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);
         ctx.out.error(e);
     };
-    let (lines, complete) = match outcome {
+    let lines = match outcome {
         Outcome::Connect => return fail(ctx, "IOERR error or timeout connecting to the client"),
         Outcome::Write => return fail(ctx, "IOERR error or timeout writing to target instance"),
-        Outcome::Replies { lines, complete } => (lines, complete),
+        Outcome::Replies(lines) => lines,
     };
     let head = usize::from(m.auth) + 1;
     let failed = |l: &[u8]| l.first() == Some(&b'-');
@@ -276,7 +265,9 @@ pub fn finish(ctx: &mut Ctx, m: &Migration, outcome: Outcome) {
                 &format!("ERR Target instance replied with error: {text}"),
             );
         }
-        None if !complete => fail(ctx, "IOERR error or timeout reading to target instance"),
+        None if restores.len() < m.keys.len() => {
+            fail(ctx, "IOERR error or timeout reading to target instance")
+        }
         None => ctx.out.ok(),
     }
 }
