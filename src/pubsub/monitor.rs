@@ -1,15 +1,15 @@
 //! MONITOR: every command the server runs, as Redis prints it, pushed to monitoring connections.
 //!
 //! ## What is shown, and when
-//! As in Redis 7, a command is shown once it has run (so its database is the one it left
-//! selected: `SELECT 1` shows as `[1 ...]`), whatever its outcome, and not at all if it was
-//! refused before running (unknown command, arity, NOAUTH, LOADING, pub/sub context, a paused
-//! client still waiting). Commands flagged `admin` or `skip_monitor` are never shown (CONFIG,
-//! DEBUG, CLIENT LIST/KILL, MONITOR itself, ...), nor is QUIT. AUTH, HELLO and MIGRATE replace the credentials they
-//! parsed with `(redacted)`: the handlers mark the argument positions ([`redact`]) exactly where
-//! Redis's `redactClientCommandArgument` would, so what is hidden depends on how far parsing got,
-//! as in Redis. The commands of a MULTI/EXEC are shown when EXEC runs them (each goes through the
-//! dispatcher), followed by EXEC itself — the order Redis 7 prints.
+//! As in Redis 7, a command is shown once it has run (so its database is the one it left selected:
+//! `SELECT 1` shows as `[1 ...]`), whatever its outcome, and not at all if it was refused before
+//! running (unknown command, arity, NOAUTH, LOADING, pub/sub context, a paused client still
+//! waiting). Commands flagged `admin` or `skip_monitor` are never shown (CONFIG, DEBUG, CLIENT
+//! LIST/KILL, MONITOR itself, ...), nor is QUIT. AUTH, HELLO and MIGRATE replace the credentials
+//! they parsed with `(redacted)`: the handlers mark the argument positions ([`redact`]) exactly
+//! where Redis's `redactClientCommandArgument` would, so what is hidden depends on how far parsing
+//! got, as in Redis. The commands of a MULTI/EXEC are shown when EXEC runs them (each goes through
+//! the dispatcher), followed by EXEC itself — the order Redis 7 prints.
 //!
 //! A line is `+<unix seconds>.<microseconds> [<db> <ip:port>] "arg" "arg" ...` with Redis's
 //! `sdscatrepr` escaping. A monitor sees its own commands too, after their replies.

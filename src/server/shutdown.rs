@@ -2,12 +2,13 @@
 //! waits for lagging replicas, so a planned restart or failover loses nothing they had not yet
 //! received.
 //!
-//! When an online replica has not acknowledged the whole log, writes are paused (as `CLIENT
-//! PAUSE WRITE`: reads go on; the pause is the shutdown's own, `server::pause::Purpose`), every replica is asked for an acknowledgement, and the shutdown
-//! waits until none lags or `shutdown-timeout` seconds pass (0: never wait), then proceeds either
-//! way. `SHUTDOWN NOW` skips the wait. Meanwhile `SHUTDOWN ABORT` from another client cancels
-//! it: the pause ends, and every SHUTDOWN that was waiting gets Redis's `ERR Errors trying to
-//! SHUTDOWN. Check logs.`; a SHUTDOWN that arrives during the wait joins it.
+//! When an online replica has not acknowledged the whole log, writes are paused (as `CLIENT PAUSE
+//! WRITE`: reads go on; the pause is the shutdown's own, `server::pause::Purpose`), every replica
+//! is asked for an acknowledgement, and the shutdown waits until none lags or `shutdown-timeout`
+//! seconds pass (0: never wait), then proceeds either way. `SHUTDOWN NOW` skips the wait. Meanwhile
+//! `SHUTDOWN ABORT` from another client cancels it: the pause ends, and every SHUTDOWN that was
+//! waiting gets Redis's `ERR Errors trying to SHUTDOWN. Check logs.`; a SHUTDOWN that arrives
+//! during the wait joins it.
 //!
 //! `shutdown-on-sigterm` and `shutdown-on-sigint` give the signals SHUTDOWN's flags
 //! (`default`, or any of `save`/`nosave`, `now`, `force`), as in Redis. A SIGINT while a
