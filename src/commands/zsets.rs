@@ -484,8 +484,8 @@ pub(crate) fn zadd_generic(ctx: &mut Ctx, a: Args, zincrby: bool) -> CmdResult {
     for (j, &score) in scores.iter().enumerate() {
         let m = a.get(i + 2 * j + 1);
         let mut s = score;
-        match z.score(m) {
-            Some(cur) => {
+        match z.locate(m) {
+            Some((cur, at)) => {
                 if nx {
                     continue;
                 }
@@ -502,7 +502,7 @@ pub(crate) fn zadd_generic(ctx: &mut Ctx, a: Args, zincrby: bool) -> CmdResult {
                 processed += 1;
                 last = s;
                 if s != cur {
-                    z.set_score(m, s);
+                    z.set_score_at(at, m, s);
                     updated += 1;
                     changed.push(j);
                 }
