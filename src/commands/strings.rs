@@ -457,19 +457,30 @@ fn strlen(ctx: &mut Ctx, a: Args) -> CmdResult {
 /// Adds `delta` to the integer at `key`, recording the resulting value.
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
     let mut l = ctx.lock1(key);
-    let (cur, existed) = match l.get_str(key)? {
-        Some(s) => (
-            parse_i64(s).ok_or(crate::error::CmdError::from(error::NOT_INTEGER))?,
-            true,
-        ),
-        None => (0, false),
+    let add = |cur: i64| {
+        cur.checked_add(delta)
+            .ok_or(crate::error::CmdError::from(error::INCR_OVERFLOW))
     };
-    let new = cur
-        .checked_add(delta)
-        .ok_or(crate::error::CmdError::from(error::INCR_OVERFLOW))?;
     let mut b = itoa::Buffer::new();
+    l.capture_old(key);
+    // An existing counter is rewritten where it lies (as Redis updates an integer object in
+    // place): one lookup, where reading it and then storing a new value took two.
+    let (new, existed) = match l.get(key) {
+        Some(Value::Str(s, m)) => {
+            let new = add(parse_i64(s).ok_or(error::NOT_INTEGER)?)?;
+            s.clear();
+            s.extend_from_slice(b.format(new).as_bytes());
+            m.clear_raw();
+            (new, true)
+        }
+        Some(_) => return Err(error::WRONGTYPE.into()),
+        None => {
+            let new = add(0)?;
+            l.put(key, Value::string(b.format(new).as_bytes()), true);
+            (new, false)
+        }
+    };
     let text = b.format(new).as_bytes();
-    l.put(key, Value::string(text), true);
     let ttl = l.ttl_of(key).is_some();
     let args: &[&[u8]] = if ttl {
         &[b"SET", key, text, b"KEEPTTL"]

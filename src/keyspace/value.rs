@@ -165,6 +165,9 @@ impl Meta {
     pub fn set_raw(&mut self) {
         self.0 |= RAW_BIT;
     }
+    pub fn clear_raw(&mut self) {
+        self.0 &= !RAW_BIT;
+    }
 }
 
 /// What every collection type offers the keyspace generically (OBJECT ENCODING, memory
