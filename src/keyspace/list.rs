@@ -9,9 +9,11 @@
 //! per node, -2 = 8 KiB; positive: entries per node, still capped at 8 KiB as Redis caps it). An
 //! element larger than the bound gets a node of its own.
 //!
-//! Pushes and pops touch only the end nodes; positional edits (LSET, LINSERT, LREM) rebuild the one
-//! node they touch (bounded work) and split it if it grew past the bound. Redis 7.0 reports every
-//! list as `quicklist` in `OBJECT ENCODING`, and so does this type.
+//! Pushes and pops touch only the end nodes, and within a node neither moves the other entries:
+//! a node keeps a gap before its first entry, so the head end is as cheap as the tail (see
+//! [`Pack`]). Positional edits (LSET, LINSERT, LREM) rebuild the one node they touch (bounded
+//! work) and split it if it grew past the bound. Redis 7.0 reports every list as `quicklist` in
+//! `OBJECT ENCODING`, and so does this type.
 //!
 //! RDB: lists are written as `RDB_TYPE_LIST` (a length, then each element as an RDB string), which
 //! Redis 7.0 restores; Redis's own `RDB_TYPE_LIST_QUICKLIST_2` (listpack nodes) is read too, so a
@@ -43,7 +45,7 @@ impl Fill {
         if node.n == 0 {
             return true;
         }
-        let bytes = node.buf.len() + entry;
+        let bytes = node.used() + entry;
         match self.0 {
             f if f >= 0 => (node.n as i64) < f.max(1) && bytes <= SAFETY_LIMIT,
             f => bytes <= max_bytes(f),
@@ -53,8 +55,8 @@ impl Fill {
     fn too_big(self, node: &Pack) -> bool {
         node.n > 1
             && match self.0 {
-                f if f >= 0 => node.n as i64 > f.max(1) || node.buf.len() > SAFETY_LIMIT,
-                f => node.buf.len() > max_bytes(f),
+                f if f >= 0 => node.n as i64 > f.max(1) || node.used() > SAFETY_LIMIT,
+                f => node.used() > max_bytes(f),
             }
     }
 }
@@ -82,21 +84,17 @@ fn varint_len(n: usize) -> usize {
     k
 }
 
-fn write_fwd(out: &mut Vec<u8>, mut n: usize) {
+/// An entry's length prefix (`len` as a forward varint); its suffix is the same bytes reversed.
+fn len_prefix(len: usize) -> ([u8; 10], usize) {
+    let mut b = [0u8; 10];
+    let (mut n, mut k) = (len, 0);
     while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
+        b[k] = (n as u8 & 0x7f) | 0x80;
         n >>= 7;
+        k += 1;
     }
-    out.push(n as u8);
-}
-
-/// The forward varint written back to front, so it reads from the entry's end leftwards.
-fn write_back(out: &mut Vec<u8>, n: usize) {
-    let k = varint_len(n);
-    for i in (0..k).rev() {
-        let g = ((n >> (7 * i)) & 0x7f) as u8;
-        out.push(if i + 1 < k { g | 0x80 } else { g });
-    }
+    b[k] = n as u8;
+    (b, k + 1)
 }
 
 /// Reads a forward varint at `at`: (value, bytes used).
@@ -135,19 +133,49 @@ fn entry_size(len: usize) -> usize {
 }
 
 fn write_entry(out: &mut Vec<u8>, x: &[u8]) {
-    write_fwd(out, x.len());
-    out.extend_from_slice(x);
-    write_back(out, x.len());
+    let at = out.len();
+    out.resize(at + entry_size(x.len()), 0);
+    fill_entry(&mut out[at..], x);
+}
+
+/// Writes `x` as an entry into `e`, which is exactly [`entry_size`] long.
+fn fill_entry(e: &mut [u8], x: &[u8]) {
+    let (p, h) = len_prefix(x.len());
+    e[..h].copy_from_slice(&p[..h]);
+    e[h..h + x.len()].copy_from_slice(x);
+    for (d, s) in e[h + x.len()..].iter_mut().zip(p[..h].iter().rev()) {
+        *d = *s;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Pack: one node
 
-/// One node: `n` entries packed in `buf`.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// One node: `n` entries packed in `buf[head..]`.
+///
+/// The bytes before `head` are a gap at the front, so a push at the head of the list writes
+/// into the gap and a pop there moves `head`: neither moves the node's other bytes. With the
+/// entries kept from byte 0, as a listpack keeps them, an LPUSH or LPOP moved the whole node
+/// (4 KiB on average at the default 8 KiB bound) and that copy was the largest single cost of a
+/// pipelined LPUSH. The gap is made when a front push finds none, an eighth of the node's size
+/// as the back grows by an eighth, and dropped when the back grows or the node is rebuilt.
+#[derive(Debug, Clone, Default)]
 struct Pack {
     buf: Vec<u8>,
+    head: u32,
     n: u32,
+}
+
+impl PartialEq for Pack {
+    fn eq(&self, other: &Pack) -> bool {
+        self.n == other.n && self.data() == other.data()
+    }
+}
+
+/// Bytes malloc hands out for a request of at least `n` (glibc serves n bytes from a 16-byte
+/// aligned chunk of n + 8): growing to this wastes nothing the allocator would not.
+fn alloc_size(n: usize) -> usize {
+    (n + 8).next_multiple_of(16) - 8
 }
 
 impl Pack {
@@ -155,18 +183,42 @@ impl Pack {
         self.n as usize
     }
 
-    /// Makes room for `extra` more bytes. A node grows by an eighth at a time (rounded to
-    /// what malloc hands out): amortised O(1) copies per push, as a `Vec`'s doubling gives, but
-    /// with at most an eighth spare, where doubling from a node's first entry left a 100-element
-    /// list of 3-byte items in 640 bytes for its 500 (Redis reallocates a listpack to size).
+    /// The entries' bytes.
+    #[inline]
+    fn data(&self) -> &[u8] {
+        &self.buf[self.head as usize..]
+    }
+
+    /// Bytes the entries take (what the node bound counts).
+    #[inline]
+    fn used(&self) -> usize {
+        self.buf.len() - self.head as usize
+    }
+
+    /// Makes room for `extra` more bytes at the back. A node grows by an eighth at a time
+    /// (rounded to what malloc hands out): amortised O(1) copies per push, as a `Vec`'s
+    /// doubling gives, but with at most an eighth spare, where doubling from a node's first
+    /// entry left a 100-element list of 3-byte items in 640 bytes for its 500 (Redis reallocates
+    /// a listpack to size). A front gap is given back first: popped bytes are reused before the
+    /// node grows.
     fn reserve(&mut self, extra: usize) {
         let need = self.buf.len() + extra;
         let cap = self.buf.capacity();
-        if need > cap {
-            // glibc serves a request of n bytes from a 16-byte-aligned chunk of n + 8.
-            let want = (need.max(cap + cap / 8) + 8).next_multiple_of(16) - 8;
-            self.buf.reserve_exact(want - self.buf.len());
+        if need <= cap {
+            return;
         }
+        if self.head > 0 {
+            let used = self.used();
+            self.buf.copy_within(self.head as usize.., 0);
+            self.buf.truncate(used);
+            self.head = 0;
+            if used + extra <= cap {
+                return;
+            }
+        }
+        let len = self.buf.len();
+        let want = alloc_size((len + extra).max(cap + cap / 8));
+        self.buf.reserve_exact(want - len);
     }
 
     fn push_back(&mut self, x: &[u8]) {
@@ -176,41 +228,34 @@ impl Pack {
     }
 
     fn push_front(&mut self, x: &[u8]) {
-        // Shift in place and write the entry into the gap: no temporary buffer per push.
-        let mut head = [0u8; 10];
-        let mut tmp = Vec::new();
-        let h = if x.len() < 0x80 {
-            head[0] = x.len() as u8;
-            1
-        } else {
-            write_fwd(&mut tmp, x.len());
-            head[..tmp.len()].copy_from_slice(&tmp);
-            tmp.len()
-        };
-        let sz = 2 * h + x.len();
-        let old = self.buf.len();
-        self.reserve(sz);
-        self.buf.resize(old + sz, 0);
-        self.buf.copy_within(0..old, sz);
-        self.buf[..h].copy_from_slice(&head[..h]);
-        self.buf[h..h + x.len()].copy_from_slice(x);
-        for (i, b) in head[..h].iter().rev().enumerate() {
-            self.buf[h + x.len() + i] = *b;
+        let sz = entry_size(x.len());
+        if (self.head as usize) < sz {
+            // Rebuild with a gap of an eighth of the node (at least this entry).
+            let used = self.used();
+            let total = alloc_size((used + sz).max(used + used / 8));
+            let mut b = Vec::with_capacity(total);
+            b.resize(total - used, 0);
+            b.extend_from_slice(self.data());
+            self.head = (total - used) as u32;
+            self.buf = b;
         }
+        let at = self.head as usize - sz;
+        fill_entry(&mut self.buf[at..at + sz], x);
+        self.head = at as u32;
         self.n += 1;
     }
 
-    /// Byte range (start, data start, data end, end) of the entry at byte offset `at`.
+    /// (data start, data end, end) of the entry at offset `at` of [`Pack::data`].
     #[inline]
     fn entry_at(&self, at: usize) -> (usize, usize, usize) {
-        let (len, h) = read_fwd(&self.buf, at);
+        let (len, h) = read_fwd(self.data(), at);
         (at + h, at + h + len, at + 2 * h + len)
     }
 
-    /// (entry start, data start, data end) of the entry ending at byte offset `end`.
+    /// (entry start, data start, data end) of the entry ending at offset `end` of the data.
     #[inline]
     fn entry_before(&self, end: usize) -> (usize, usize, usize) {
-        let (len, h) = read_back(&self.buf, end);
+        let (len, h) = read_back(self.data(), end);
         let de = end - h;
         (de - len - h, de - len, de)
     }
@@ -220,8 +265,8 @@ impl Pack {
             return None;
         }
         let (ds, de, end) = self.entry_at(0);
-        let v = Str::from_slice(&self.buf[ds..de]);
-        self.buf.drain(..end);
+        let v = Str::from_slice(&self.data()[ds..de]);
+        self.head += end as u32;
         self.n -= 1;
         Some(v)
     }
@@ -230,9 +275,9 @@ impl Pack {
         if self.n == 0 {
             return None;
         }
-        let (start, ds, de) = self.entry_before(self.buf.len());
-        let v = Str::from_slice(&self.buf[ds..de]);
-        self.buf.truncate(start);
+        let (start, ds, de) = self.entry_before(self.used());
+        let v = Str::from_slice(&self.data()[ds..de]);
+        self.buf.truncate(self.head as usize + start);
         self.n -= 1;
         Some(v)
     }
@@ -241,12 +286,12 @@ impl Pack {
         PackIter {
             p: self,
             front: 0,
-            back: self.buf.len(),
+            back: self.used(),
             left: self.n as usize,
         }
     }
 
-    /// Byte offset of entry `i` (i <= n), walking from the nearer end.
+    /// Data offset of entry `i` (i <= n), walking from the nearer end.
     fn offset_of(&self, i: usize) -> usize {
         let n = self.len();
         if i <= n / 2 {
@@ -256,7 +301,7 @@ impl Pack {
             }
             at
         } else {
-            let mut end = self.buf.len();
+            let mut end = self.used();
             for _ in i..n {
                 end = self.entry_before(end).0;
             }
@@ -266,7 +311,7 @@ impl Pack {
 
     fn get(&self, i: usize) -> &[u8] {
         let (ds, de, _) = self.entry_at(self.offset_of(i));
-        &self.buf[ds..de]
+        &self.data()[ds..de]
     }
 
     /// Replaces entry `i` with `x`.
@@ -275,7 +320,8 @@ impl Pack {
         let end = self.entry_at(at).2;
         let mut e = Vec::with_capacity(entry_size(x.len()));
         write_entry(&mut e, x);
-        self.buf.splice(at..end, e);
+        let h = self.head as usize;
+        self.buf.splice(h + at..h + end, e);
     }
 
     /// Inserts `x` so that it becomes entry `i`.
@@ -284,15 +330,15 @@ impl Pack {
         let mut e = Vec::with_capacity(entry_size(x.len()));
         write_entry(&mut e, x);
         self.reserve(e.len());
-        self.buf.splice(at..at, e);
+        let h = self.head as usize;
+        self.buf.splice(h + at..h + at, e);
         self.n += 1;
     }
 
     /// Removes the first `k` entries.
     fn drop_front(&mut self, k: usize) {
         let k = k.min(self.len());
-        let at = self.offset_of(k);
-        self.buf.drain(..at);
+        self.head += self.offset_of(k) as u32;
         self.n -= k as u32;
     }
 
@@ -300,19 +346,20 @@ impl Pack {
     fn drop_back(&mut self, k: usize) {
         let k = k.min(self.len());
         let at = self.offset_of(self.len() - k);
-        self.buf.truncate(at);
+        self.buf.truncate(self.head as usize + at);
         self.n -= k as u32;
     }
 
     /// Removes up to `limit` entries equal to `x`, scanning from the tail if `from_tail`.
     fn remove_matching(&mut self, x: &[u8], limit: usize, from_tail: bool) -> usize {
+        let d = self.data();
         // Byte ranges of the matches, in scan order.
         let mut hits: Vec<(usize, usize)> = Vec::new();
         if from_tail {
-            let mut end = self.buf.len();
+            let mut end = d.len();
             while end > 0 && hits.len() < limit {
                 let (s, ds, de) = self.entry_before(end);
-                if &self.buf[ds..de] == x {
+                if &d[ds..de] == x {
                     hits.push((s, end));
                 }
                 end = s;
@@ -320,9 +367,9 @@ impl Pack {
             hits.reverse();
         } else {
             let mut at = 0;
-            while at < self.buf.len() && hits.len() < limit {
+            while at < d.len() && hits.len() < limit {
                 let (ds, de, e) = self.entry_at(at);
-                if &self.buf[ds..de] == x {
+                if &d[ds..de] == x {
                     hits.push((at, e));
                 }
                 at = e;
@@ -331,14 +378,15 @@ impl Pack {
         if hits.is_empty() {
             return 0;
         }
-        let mut out = Vec::with_capacity(self.buf.len());
+        let mut out = Vec::with_capacity(d.len());
         let mut prev = 0;
         for &(s, e) in &hits {
-            out.extend_from_slice(&self.buf[prev..s]);
+            out.extend_from_slice(&d[prev..s]);
             prev = e;
         }
-        out.extend_from_slice(&self.buf[prev..]);
+        out.extend_from_slice(&d[prev..]);
         self.buf = out;
+        self.head = 0;
         self.n -= hits.len() as u32;
         hits.len()
     }
@@ -348,10 +396,11 @@ impl Pack {
         let keep = self.len() / 2;
         let at = self.offset_of(keep);
         let tail = Pack {
-            buf: self.buf[at..].to_vec(),
+            buf: self.data()[at..].to_vec(),
+            head: 0,
             n: self.n - keep as u32,
         };
-        self.buf.truncate(at);
+        self.buf.truncate(self.head as usize + at);
         self.buf.shrink_to_fit();
         self.n = keep as u32;
         tail
@@ -376,7 +425,7 @@ impl<'a> Iterator for PackIter<'a> {
         let (ds, de, e) = self.p.entry_at(self.front);
         self.front = e;
         self.left -= 1;
-        Some(&self.p.buf[ds..de])
+        Some(&self.p.data()[ds..de])
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
@@ -392,7 +441,7 @@ impl DoubleEndedIterator for PackIter<'_> {
         let (s, ds, de) = self.p.entry_before(self.back);
         self.back = s;
         self.left -= 1;
-        Some(&self.p.buf[ds..de])
+        Some(&self.p.data()[ds..de])
     }
 }
 
@@ -431,7 +480,7 @@ impl List {
             _ => {
                 let mut p = Pack {
                     buf: Vec::with_capacity(sz),
-                    n: 0,
+                    ..Pack::default()
                 };
                 p.push_back(x);
                 if front {
@@ -723,27 +772,71 @@ mod tests {
                 l.push(format!("{i:03}").as_bytes(), front, Fill::default());
                 let p = &l.nodes[0];
                 assert!(
-                    p.buf.capacity() <= p.buf.len() + p.buf.len() / 8 + 16,
+                    p.buf.capacity() <= p.used() + p.used() / 8 + 16,
                     "{} bytes held for {}",
                     p.buf.capacity(),
-                    p.buf.len()
+                    p.used()
                 );
             }
             assert_eq!(l.nodes.len(), 1);
-            assert_eq!(l.nodes[0].buf.len(), 500);
+            assert_eq!(l.nodes[0].used(), 500);
         }
+    }
+
+    #[test]
+    fn a_queue_through_one_node_reuses_the_bytes_popped_at_the_front() {
+        let mut l = List::new();
+        for i in 0..10 {
+            l.push(format!("{i:03}").as_bytes(), false, Fill::default());
+        }
+        for i in 10..100_000 {
+            l.push(format!("{i:06}").as_bytes(), false, Fill::default());
+            assert_eq!(
+                l.pop(true).map(|v| v.len()),
+                Some(if i < 20 { 3 } else { 6 })
+            );
+        }
+        assert_eq!(l.nodes.len(), 1);
+        assert_eq!(l.len(), 10);
+        assert!(
+            l.nodes[0].buf.capacity() <= 160,
+            "{}",
+            l.nodes[0].buf.capacity()
+        );
+    }
+
+    #[test]
+    fn a_stack_at_the_head_writes_into_the_gap() {
+        let mut l = List::new();
+        for i in 0..200 {
+            l.push(format!("{i:03}").as_bytes(), true, Fill::default());
+        }
+        let buf = l.nodes[0].buf.as_ptr();
+        let cap = l.nodes[0].buf.capacity();
+        // Pops and pushes that stay within the gap neither copy nor reallocate the node.
+        for _ in 0..1000 {
+            assert_eq!(l.pop(true).as_deref(), Some(&b"199"[..]));
+            l.push(b"199", true, Fill::default());
+        }
+        assert_eq!(
+            (l.nodes[0].buf.as_ptr(), l.nodes[0].buf.capacity()),
+            (buf, cap)
+        );
+        let all: Vec<Vec<u8>> = model(&l);
+        assert_eq!(all.len(), 200);
+        assert_eq!(all[0], b"199");
+        assert_eq!(all[199], b"000");
     }
 
     #[test]
     fn varints_round_trip_both_ways() {
         for n in [0usize, 1, 127, 128, 300, 16383, 16384, 1 << 30] {
-            let mut f = Vec::new();
-            write_fwd(&mut f, n);
-            assert_eq!(read_fwd(&f, 0), (n, f.len()));
-            let mut b = Vec::new();
-            write_back(&mut b, n);
-            assert_eq!(read_back(&b, b.len()), (n, b.len()));
-            assert_eq!(f.len(), varint_len(n));
+            let (p, h) = len_prefix(n);
+            let f = &p[..h];
+            assert_eq!(read_fwd(f, 0), (n, h));
+            let b: Vec<u8> = f.iter().rev().copied().collect();
+            assert_eq!(read_back(&b, b.len()), (n, h));
+            assert_eq!(h, varint_len(n));
         }
     }
 
@@ -833,6 +926,6 @@ mod tests {
             l.push(format!("{i:03}").as_bytes(), false, Fill::default());
         }
         assert_eq!(l.nodes.len(), 1);
-        assert_eq!(l.nodes[0].buf.len(), 500);
+        assert_eq!(l.nodes[0].used(), 500);
     }
 }
