@@ -37,7 +37,7 @@ pub fn replay(srv: &Server, sess: &mut Session, ev: &ChangeEvent, out: &mut Out)
     }
     let args = Args::new(&base, &ranges);
     sess.db = ev.db as usize;
-    let r = match commands::resolve(&args) {
+    let r = match commands::resolve(&args, &mut commands::LastName::default()) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(offset = ev.offset, error = %e.as_str(), "log record names no command");

@@ -1089,7 +1089,7 @@ unsafe fn dispatch(
         ranges.push((s, buf.len()));
     }
     let argv = Args::new(buf, ranges);
-    let r = match commands::resolve(&argv) {
+    let r = match commands::resolve(&argv, &mut commands::LastName::default()) {
         Ok(r) => r,
         Err(e) if e.as_str().starts_with("ERR wrong number of arguments") => {
             return refuse(error::SCRIPT_ARITY)

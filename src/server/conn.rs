@@ -721,6 +721,7 @@ pub(super) fn run_batch<C: Codec>(
     // one event-loop iteration share Redis's cached `mstime`.
     let (mut clock, now) = crate::util::clock();
     let mut last_cmd = usize::MAX;
+    let mut names = commands::LastName::default();
     // MONITOR and CLIENT PAUSE: one atomic load each per batch when unused.
     sess.monitors_seen = srv.pubsub.monitors.active();
     let paused = srv.pause.mode() != crate::server::pause::NONE;
@@ -746,7 +747,7 @@ pub(super) fn run_batch<C: Codec>(
                 let before = sess.reply;
                 let mark = out.mark();
                 out.resp3 = sess.resp3;
-                match commands::resolve(&args) {
+                match commands::resolve(&args, &mut names) {
                     Err(e) => commands::transactions::rejected(sess, &args, &e, out),
                     Ok(r) => {
                         if paused && crate::server::pause::holds(srv, sess, r.spec) {
