@@ -139,8 +139,17 @@ fn write_entry(out: &mut Vec<u8>, x: &[u8]) {
 }
 
 /// Writes `x` as an entry into `e`, which is exactly [`entry_size`] long.
+#[inline]
 fn fill_entry(e: &mut [u8], x: &[u8]) {
-    let (p, h) = len_prefix(x.len());
+    let n = x.len();
+    if n < 0x80 {
+        // One length byte at each end: what nearly every element of a queue gets.
+        e[0] = n as u8;
+        e[1..=n].copy_from_slice(x);
+        e[n + 1] = n as u8;
+        return;
+    }
+    let (p, h) = len_prefix(n);
     e[..h].copy_from_slice(&p[..h]);
     e[h..h + x.len()].copy_from_slice(x);
     for (d, s) in e[h + x.len()..].iter_mut().zip(p[..h].iter().rev()) {

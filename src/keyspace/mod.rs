@@ -557,6 +557,7 @@ impl<'a> Locked<'a> {
         );
     }
 
+    #[inline]
     fn shard(&mut self, key: &[u8]) -> &mut Shard {
         // Most commands hold one shard: answering without hashing the key again saves a hash
         // per call, and a write calls this four to six times.
@@ -564,6 +565,10 @@ impl<'a> Locked<'a> {
             debug_assert_eq!(self.guards[0].0, self.ks.shard_of(key));
             return &mut self.guards[0].1;
         }
+        self.shard_of_many(key)
+    }
+
+    fn shard_of_many(&mut self, key: &[u8]) -> &mut Shard {
         let i = self.ks.shard_of(key);
         let pos = self
             .guards
