@@ -1154,6 +1154,66 @@ fn a_restarted_follower_records_only_what_changed_while_it_was_down() {
     assert_eq!(q::<i64>(&mut e, &["EXISTS", "same3", "gone3"]), 1);
 }
 
+/// A follower stopped with SHUTDOWN continues where it stopped when it starts again, as a Redis
+/// replica does from the position its RDB file keeps: the primary accepts a partial
+/// resynchronisation and sends only what the follower missed, which the feed records as the
+/// primary's own commands (no image, no `restore`), in the database the stream had selected.
+#[test]
+fn a_follower_restarted_after_shutdown_continues_where_it_stopped() {
+    if !eddy_only("a_follower_restarted_after_shutdown_continues_where_it_stopped")
+        || !require_tool("redis-server")
+    {
+        return;
+    }
+    let primary = Redis::primary(&[]);
+    let mut p = primary.conn();
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut p).unwrap();
+    // The stream's last SELECT before the stop is db 2, and the writes after it stay there: the
+    // primary sends no new SELECT, so the follower must remember the database.
+    let mut p2 = primary.conn();
+    assert_eq!(q::<String>(&mut p2, &["SELECT", "2"]), "OK");
+    let _: () = redis::cmd("SET").arg("b").arg("1").query(&mut p2).unwrap();
+    let port = primary.port.to_string();
+    let args = ["--replicaof", "127.0.0.1", &port];
+    let mut eddy = Server::start_with(&args);
+    let mut e = eddy.conn();
+    wait_link_up(&mut e);
+    assert_eq!(wait_replicas(&mut p2, 1), 1);
+    let before = last_offset(&mut e);
+
+    eddy.raw().send_cmd(&["SHUTDOWN"]);
+    let st = eddy.wait_exit(Duration::from_secs(20));
+    assert!(st.is_some_and(|s| s.success()), "SHUTDOWN: {st:?}");
+    assert!(eddy.dir().join("primary.json").exists());
+    let dir = eddy.stop();
+    let _: () = redis::cmd("SET").arg("b").arg("2").query(&mut p2).unwrap();
+    let _: i64 = q(&mut p2, &["INCR", "n"]);
+
+    let eddy = Server::start_in(dir, &args);
+    let mut e = eddy.conn();
+    wait_link_up(&mut e);
+    assert_eq!(wait_replicas(&mut p2, 1), 1);
+    assert!(!eddy.dir().join("primary.json").exists());
+    assert_eq!(info_int(&mut p, "stats", "sync_full"), 1);
+    assert_eq!(info_int(&mut p, "stats", "sync_partial_ok"), 1);
+    let events: Vec<(String, String, String)> =
+        changes_read(&mut e, &[&format!("({before}"), "COUNT", "100"])
+            .into_iter()
+            .map(|c| (c.event, c.key, c.origin))
+            .collect();
+    let r = "replication".to_string();
+    assert_eq!(
+        events,
+        [
+            ("set".to_string(), "b".to_string(), r.clone()),
+            ("incrby".to_string(), "n".to_string(), r)
+        ]
+    );
+    assert_eq!(q::<String>(&mut e, &["SELECT", "2"]), "OK");
+    assert_eq!(q::<String>(&mut e, &["GET", "b"]), "2");
+    assert_eq!(q::<String>(&mut e, &["GET", "n"]), "1");
+}
+
 /// A follower configured with `replicaof`: a dropped link continues with a partial
 /// resynchronisation (no new image); REPLICAOF NO ONE keeps the data and takes writes again;
 /// the argument errors are Redis's.

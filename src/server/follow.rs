@@ -18,12 +18,21 @@
 //!   feed readers receive it. Meanwhile other clients get `LOADING`.
 //! * Where Redis flushes before loading, the follower compares ([`Diff`]): entries equal to what
 //!   it holds are skipped, and what the image lacks is deleted at the end (`DEL`,
-//!   `FUNCTION DELETE`). A restart (which synchronises in full: the primary's position is not
-//!   kept) or a link back after the primary's backlog moved on then records only what changed
-//!   meanwhile, instead of a FLUSHALL and every key again for every feed reader and trigger.
+//!   `FUNCTION DELETE`). A restart after a crash or a link back after the primary's backlog moved
+//!   on then records only what changed meanwhile, instead of a FLUSHALL and every key again for
+//!   every feed reader and trigger.
 //! * `PSYNC <replid> <offset+1>` after the link drops: `+CONTINUE` carries on from the next byte
 //!   without an image. The session (its database, an open MULTI) lives across the reconnection,
 //!   so a transaction cut by the drop completes when its EXEC arrives.
+//! * After a clean shutdown the restart continues too, as a Redis replica does from the
+//!   replication ID and offset it keeps in its RDB file: the shutdown stops the link between two
+//!   batches of the stream and writes `<dir>/primary.json` (the primary, its replication ID, the
+//!   offset applied, the database selected, and the change log's epoch and last offset once the
+//!   log is drained). The next start reads and removes the file; if the log ends exactly there
+//!   (nothing was written since, nothing was lost) and the primary is the same, the first PSYNC
+//!   names that position, and the primary sends only what the follower missed while it was down
+//!   (if its backlog still holds it; otherwise a full synchronisation as above). A crash, an
+//!   open MULTI at the stop or a stop during an image leaves no file.
 //!
 //! Then the primary streams its writes as commands (effects: `PXAT` deadlines, a script's
 //! writes inside MULTI/EXEC), which run through the same path; their replies are discarded.
@@ -50,9 +59,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::clients::ClientInfo;
 use super::session::{Action, Session};
@@ -72,6 +83,10 @@ const RETRY: Duration = Duration::from_secs(1);
 const READY_MAX: usize = 4 << 20;
 /// How often the replica acknowledges its offset.
 const ACK_EVERY: Duration = Duration::from_secs(1);
+/// Where a clean shutdown leaves the follower's position (see the module docs).
+const POSITION_FILE: &str = "primary.json";
+/// How long a shutdown waits for a streaming link to stop between two batches.
+const STOP_WAIT: Duration = Duration::from_secs(3);
 
 /// The primary to follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +184,8 @@ pub struct Upstream {
     status: Mutex<Option<Status>>,
     /// Bumped by every REPLICAOF; a link whose generation is no longer current stops.
     generation: watch::Sender<u64>,
+    /// The current link's task, which ends with its position when the server shuts down.
+    task: Mutex<Option<JoinHandle<Option<Position>>>>,
 }
 
 impl Default for Upstream {
@@ -176,8 +193,80 @@ impl Default for Upstream {
         Upstream {
             status: Mutex::new(None),
             generation: watch::channel(0).0,
+            task: Mutex::new(None),
         }
     }
+}
+
+/// Where the follower stopped: what `primary.json` holds (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    host: String,
+    port: u16,
+    replid: String,
+    /// The primary's offset of the last byte applied.
+    offset: i64,
+    /// The database the stream had selected.
+    db: usize,
+    /// The change log's epoch and last offset when the position was written.
+    epoch: String,
+    log_end: u64,
+}
+
+/// At shutdown, once the server is stopping: waits briefly for a streaming link to stop between
+/// two batches, and returns where it stopped (None if it did not stop in time or stopped where
+/// it cannot continue). Written by [`save_position`] once the log is drained. A link that is
+/// connecting or loading an image has no position to keep, so the shutdown does not wait for it.
+pub async fn stopped(srv: &Server) -> Option<Position> {
+    let task = srv.upstream.task.lock().take()?;
+    let streaming = srv
+        .upstream
+        .status()
+        .is_some_and(|s| s.state == LinkState::Connected);
+    if !streaming {
+        task.abort();
+        return None;
+    }
+    match tokio::time::timeout(STOP_WAIT, task).await {
+        Ok(Ok(p)) => p,
+        _ => None,
+    }
+}
+
+/// Writes `primary.json` with the log's end as it is now (called once it is drained).
+pub fn save_position(srv: &Server, mut p: Position) {
+    p.epoch = srv.log.epoch();
+    p.log_end = srv.log.last_offset();
+    let res = serde_json::to_vec(&p)
+        .map_err(std::io::Error::other)
+        .and_then(|b| crate::changes::groups::write_atomically(&position_path(srv), &b));
+    match res {
+        Ok(()) => tracing::info!(replid = %p.replid, offset = p.offset,
+            "replication position saved: the restart continues from it"),
+        Err(e) => tracing::warn!(error = %e, "replication position not saved"),
+    }
+}
+
+fn position_path(srv: &Server) -> std::path::PathBuf {
+    std::path::PathBuf::from(srv.config.get("dir")).join(POSITION_FILE)
+}
+
+/// The saved position if it still describes this data and `target` (and removes the file: a
+/// position is used once, by the first link after the start).
+fn take_position(srv: &Server, target: &Target) -> Option<Position> {
+    let path = position_path(srv);
+    let bytes = std::fs::read(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    let p: Position = serde_json::from_slice(&bytes).ok()?;
+    let fits = p.host == target.host
+        && p.port == target.port
+        && p.epoch == srv.log.epoch()
+        && p.log_end == srv.log.last_offset()
+        && p.db < srv.keyspace.ndbs();
+    if !fits {
+        tracing::info!("the saved replication position does not match the data: full sync");
+    }
+    fits.then_some(p)
 }
 
 impl Upstream {
@@ -237,23 +326,34 @@ pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
                 sync_read: 0,
             });
             srv.keyspace.follower.store(true, Ordering::Release);
-            tokio::spawn(run(srv.clone(), t, gen));
+            let from = take_position(srv, &t);
+            *up.task.lock() = Some(tokio::spawn(run(srv.clone(), t, gen, from)));
         }
     }
     true
 }
 
 /// The link task: connects, synchronises and applies the stream, again and again until a
-/// REPLICAOF replaces it.
-async fn run(srv: Arc<Server>, target: Target, gen: u64) {
+/// REPLICAOF replaces it or the server shuts down (then it returns where it stopped). `from`:
+/// the position a clean shutdown saved.
+async fn run(
+    srv: Arc<Server>,
+    target: Target,
+    gen: u64,
+    from: Option<Position>,
+) -> Option<Position> {
     let mut rx = srv.upstream.generation.subscribe();
     let mut link = Link {
         sess: None,
-        resume: None,
+        resume: from.as_ref().map(|p| (p.replid.clone(), p.offset)),
+        db: from.map_or(0, |p| p.db),
     };
     loop {
-        if *rx.borrow_and_update() != gen || srv.shutting_down() {
-            return;
+        if *rx.borrow_and_update() != gen {
+            return None;
+        }
+        if srv.shutting_down() {
+            return link.position(&target);
         }
         srv.upstream
             .update(gen, |s| s.state = LinkState::Connecting);
@@ -275,6 +375,7 @@ async fn run(srv: Arc<Server>, target: Target, gen: u64) {
         tokio::select! {
             _ = tokio::time::sleep(RETRY) => {}
             _ = rx.changed() => {}
+            _ = srv.wait_shutdown() => {}
         }
     }
 }
@@ -283,9 +384,27 @@ async fn run(srv: Arc<Server>, target: Target, gen: u64) {
 struct Link {
     sess: Option<Session>,
     resume: Option<(String, i64)>,
+    /// The database to select when a restart continues (the session is new then).
+    db: usize,
 }
 
 impl Link {
+    /// Where the stream stands, if a restart can continue from there: between two batches, with
+    /// no transaction open (its queued commands would be lost).
+    fn position(&self, target: &Target) -> Option<Position> {
+        let (replid, offset) = self.resume.clone()?;
+        let sess = self.sess.as_ref()?;
+        (!sess.tx.in_multi()).then(|| Position {
+            host: target.host.clone(),
+            port: target.port,
+            replid,
+            offset,
+            db: sess.db,
+            epoch: String::new(),
+            log_end: 0,
+        })
+    }
+
     async fn session(
         &mut self,
         srv: &Arc<Server>,
@@ -320,6 +439,8 @@ impl Link {
         let (replid, offset) = match words.as_slice() {
             ["+FULLRESYNC", id, off] => {
                 let off: i64 = off.parse().map_err(|_| format!("bad reply: {reply}"))?;
+                // Until the image is applied there is no position to continue from.
+                (self.resume, self.sess) = (None, None);
                 srv.upstream.update(gen, |s| s.state = LinkState::Sync);
                 let mut sess = new_session(info.clone());
                 load_image(&mut io, srv, gen, &mut sess).await?;
@@ -327,10 +448,16 @@ impl Link {
                 self.sess = Some(sess);
                 (id.to_string(), off)
             }
-            ["+CONTINUE", rest @ ..] if self.resume.is_some() && self.sess.is_some() => {
+            ["+CONTINUE", rest @ ..] if self.resume.is_some() => {
                 let (id, off) = self.resume.clone().unwrap_or_default();
                 tracing::info!("MASTER <-> REPLICA sync: partial resynchronisation accepted");
-                let sess = self.sess.as_mut().expect("checked above");
+                let db = self.db;
+                // After a restart the session is new, in the database the stream had selected.
+                let sess = self.sess.get_or_insert_with(|| {
+                    let mut s = new_session(info.clone());
+                    s.db = db;
+                    s
+                });
                 sess.id = info.id;
                 sess.info = info.clone();
                 (rest.first().map_or(id, |s| s.to_string()), off)
@@ -747,7 +874,15 @@ async fn stream(
     send_ack(sock, offset).await?;
     loop {
         if !buf.is_empty() {
-            let n = apply(srv, sess, &mut ab, &buf).await?;
+            let n = match apply(srv, sess, &mut ab, &buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    // Part of the batch may have run: the offset no longer says what was
+                    // applied, so the next link synchronises in full.
+                    *resume = None;
+                    return Err(e);
+                }
+            };
             buf.advance(n);
             offset += n as i64;
             if let Some(r) = resume.as_mut() {

@@ -472,6 +472,9 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         }
     });
     srv.wait_shutdown().await;
+    // The link to a primary stops between two batches of its stream first, so the snapshot and
+    // the log hold exactly what the position says was applied.
+    let position = follow::stopped(&srv).await;
     let save = match srv.shutdown_save.load(Ordering::Relaxed) {
         1 => false,
         2 => true,
@@ -491,6 +494,9 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         // The writer drained and fsynced the log before it returned.
         if let Some(run) = srv.persist.run.get() {
             run.stopped_cleanly();
+        }
+        if let Some(p) = position {
+            follow::save_position(&srv, p);
         }
     }
     tracing::info!("Eddy is now ready to exit, bye bye...");
