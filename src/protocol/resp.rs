@@ -633,6 +633,31 @@ mod tests {
     }
 
     #[test]
+    fn the_short_length_path_agrees_with_string2ll_on_every_small_line() {
+        // Every line of up to six symbols from an alphabet of digits and troublemakers: where
+        // the short path answers, it must be the general path's answer (the first `\r`, and
+        // the strict integer before it).
+        let alphabet = b"0190-+ a\r\n";
+        let mut line = Vec::new();
+        for len in 0..=6u32 {
+            for mut code in 0..alphabet.len().pow(len) {
+                line.clear();
+                line.push(b'$');
+                for _ in 0..len {
+                    line.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                line.extend_from_slice(b"\r\nxxxx");
+                if let Some((n, cr)) = short_len(&line, b'$') {
+                    let first_cr = memchr::memchr(b'\r', &line).unwrap();
+                    assert_eq!(cr, first_cr, "{line:?}");
+                    assert_eq!(parse_i64(&line[1..cr]), Some(n as i64), "{line:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn lengths_of_every_width_parse() {
         for n in [
             0usize,
