@@ -1,5 +1,5 @@
 //! Access control lists: users, their rules, the permission check and the ACL log, as Redis 7.0
-//! has them (without selectors and first-argument rules).
+//! has them, selectors included (first-argument rules are not).
 //!
 //! ## Users
 //! [`Acl`] maps names to [`User`]s. A user's [`Rules`] sit behind its own lock and are changed in
@@ -22,6 +22,16 @@
 //! command's bit (one per command-table id, subcommands included), the keys the command names
 //! (write commands need a pattern that allows writing, read commands one that allows reading) and
 //! the channels of the pub/sub commands.
+//!
+//! ## Selectors
+//! A rule in parentheses, `(+set ~app:*)`, is a selector: a set of command, key and channel
+//! rules of its own, starting from nothing ([`Perms`]). A user's root rules are one such set,
+//! and a command runs when the root rules or any selector allow all of it (its command, every
+//! key, every channel). When none does, the refusal reported and logged is the one that got
+//! furthest, as Redis ranks them: a channel over a key over the command, and of two key
+//! refusals the later key. SETUSER (and an ACL file line) joins a selector split over several
+//! arguments ([`merge_selectors`]); `clearselectors` and `reset` remove them; ACL LIST writes
+//! each after the root rules in parentheses and GETUSER lists them.
 //!
 //! ## Describing the rules
 //! `ACL LIST` and `ACL GETUSER` describe the commands a user may run the way Redis 7.0 does: they
@@ -92,6 +102,16 @@ pub struct Rules {
     sanitize: Option<bool>,
     /// SHA-256 of each password, in the order they were added.
     passwords: Vec<[u8; 32]>,
+    /// The rules given outside parentheses.
+    pub root: Perms,
+    /// Selectors (`(...)` rules), in the order they were added.
+    pub selectors: Vec<Perms>,
+}
+
+/// One set of permissions: the commands, keys and channels it allows. A user has its root set
+/// and any number of selectors; a command runs when any of them allows all of it.
+#[derive(Clone)]
+pub struct Perms {
     /// One bit per command-table id.
     allowed: Vec<bool>,
     /// Commands added later are allowed too (`+@all`).
@@ -247,12 +267,8 @@ impl Rules {
             nopass: false,
             sanitize: None,
             passwords: Vec::new(),
-            allowed: vec![false; table().specs.len()],
-            future: false,
-            allkeys: false,
-            keys: Vec::new(),
-            allchannels: false,
-            channels: Vec::new(),
+            root: Perms::empty(),
+            selectors: Vec::new(),
         }
     }
 
@@ -261,10 +277,122 @@ impl Rules {
         let mut r = Rules::empty();
         r.enabled = true;
         r.nopass = true;
-        r.set_category("all", true);
-        r.allkeys = true;
-        r.allchannels = true;
+        r.root.set_category("all", true);
+        r.root.allkeys = true;
+        r.root.allchannels = true;
         r
+    }
+
+    fn unrestricted(&self) -> bool {
+        self.root.unrestricted()
+    }
+
+    /// Applies one SETUSER rule (a selector arrives whole, its parts merged by
+    /// [`merge_selectors`]); the error is the reason Redis gives.
+    fn apply(&mut self, rule: &[u8]) -> Result<(), &'static str> {
+        let low = rule.to_ascii_lowercase();
+        match low.as_slice() {
+            b"on" => self.enabled = true,
+            b"off" => self.enabled = false,
+            b"nopass" => {
+                self.nopass = true;
+                self.passwords.clear();
+            }
+            b"resetpass" => {
+                self.nopass = false;
+                self.passwords.clear();
+            }
+            b"sanitize-payload" => self.sanitize = Some(true),
+            b"skip-sanitize-payload" => self.sanitize = Some(false),
+            b"clearselectors" => self.selectors.clear(),
+            b"reset" => {
+                *self = Rules::empty();
+                self.sanitize = Some(true);
+            }
+            _ => match rule.first() {
+                Some(&c @ (b'>' | b'#' | b'<' | b'!')) => self.password_rule(c, &rule[1..])?,
+                Some(b'(') if rule.len() > 1 && rule.ends_with(b")") => {
+                    // A selector starts with nothing allowed; its rules are its own.
+                    let mut sel = Perms::empty();
+                    for r in rule[1..rule.len() - 1].split(|c| c.is_ascii_whitespace()) {
+                        if !r.is_empty() {
+                            sel.apply(r)?;
+                        }
+                    }
+                    self.selectors.push(sel);
+                }
+                _ => self.root.apply(rule)?,
+            },
+        }
+        Ok(())
+    }
+
+    /// `>`/`<` give a password, `#`/`!` its hash; `>`/`#` add, `<`/`!` remove.
+    fn password_rule(&mut self, c: u8, arg: &[u8]) -> Result<(), &'static str> {
+        const BAD_HASH: &str = "The password hash must be exactly 64 characters and contain only \
+                                lowercase hexadecimal characters";
+        let h = if matches!(c, b'>' | b'<') {
+            sha256(arg)
+        } else {
+            unhex(arg).ok_or(BAD_HASH)?
+        };
+        if matches!(c, b'>' | b'#') {
+            if !self.passwords.contains(&h) {
+                self.passwords.push(h);
+            }
+            self.nopass = false;
+        } else {
+            let before = self.passwords.len();
+            self.passwords.retain(|p| *p != h);
+            if self.passwords.len() == before {
+                return Err("The password you are trying to remove from the user does not exist");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SETUSER arguments (or an ACL file line's words) with each selector whole: an argument that
+/// opens a parenthesis without closing it is joined, with spaces, to those that follow up to one
+/// that closes it (Redis's `ACLMergeSelectorArguments`). Err: the argument that opened a
+/// parenthesis never closed.
+pub fn merge_selectors<'a>(args: &[&'a [u8]]) -> Result<Vec<std::borrow::Cow<'a, [u8]>>, &'a [u8]> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut open: Option<(usize, Vec<u8>)> = None;
+    for (i, &a) in args.iter().enumerate() {
+        let closes = a.last() == Some(&b')');
+        match open.as_mut() {
+            Some((_, sel)) => {
+                sel.push(b' ');
+                sel.extend_from_slice(a);
+                if closes {
+                    out.push(std::borrow::Cow::Owned(
+                        open.take().map(|o| o.1).unwrap_or_default(),
+                    ));
+                }
+            }
+            None if a.first() == Some(&b'(') && (!closes || a.len() == 1) => {
+                open = Some((i, a.to_vec()));
+            }
+            None => out.push(std::borrow::Cow::Borrowed(a)),
+        }
+    }
+    match open {
+        Some((i, _)) => Err(args[i]),
+        None => Ok(out),
+    }
+}
+
+impl Perms {
+    fn empty() -> Perms {
+        Perms {
+            allowed: vec![false; table().specs.len()],
+            future: false,
+            allkeys: false,
+            keys: Vec::new(),
+            allchannels: false,
+            channels: Vec::new(),
+        }
     }
 
     fn unrestricted(&self) -> bool {
@@ -283,24 +411,13 @@ impl Rules {
         }
     }
 
-    /// Applies one SETUSER rule; the error is the reason Redis gives.
+    /// Applies one rule about commands, keys or channels; the error is the reason Redis gives
+    /// (anything else, `on` or a password inside a selector for one, is a syntax error).
     fn apply(&mut self, rule: &[u8]) -> Result<(), &'static str> {
         const SYNTAX: &str = "Syntax error";
         const UNKNOWN: &str = "Unknown command or category name in ACL";
-        const BAD_HASH: &str = "The password hash must be exactly 64 characters and contain only \
-                                lowercase hexadecimal characters";
         let low = rule.to_ascii_lowercase();
         match low.as_slice() {
-            b"on" => self.enabled = true,
-            b"off" => self.enabled = false,
-            b"nopass" => {
-                self.nopass = true;
-                self.passwords.clear();
-            }
-            b"resetpass" => {
-                self.nopass = false;
-                self.passwords.clear();
-            }
             b"allkeys" => {
                 self.allkeys = true;
                 self.keys.clear();
@@ -319,35 +436,7 @@ impl Rules {
             }
             b"allcommands" => self.set_category("all", true),
             b"nocommands" => self.set_category("all", false),
-            b"sanitize-payload" => self.sanitize = Some(true),
-            b"skip-sanitize-payload" => self.sanitize = Some(false),
-            b"clearselectors" => {}
-            b"reset" => {
-                *self = Rules::empty();
-                self.sanitize = Some(true);
-            }
             _ => match rule.first() {
-                Some(&c @ (b'>' | b'#' | b'<' | b'!')) => {
-                    // `>`/`<` give a password, `#`/`!` its hash; `>`/`#` add, `<`/`!` remove.
-                    let h = if matches!(c, b'>' | b'<') {
-                        sha256(&rule[1..])
-                    } else {
-                        unhex(&rule[1..]).ok_or(BAD_HASH)?
-                    };
-                    if matches!(c, b'>' | b'#') {
-                        if !self.passwords.contains(&h) {
-                            self.passwords.push(h);
-                        }
-                        self.nopass = false;
-                    } else {
-                        let before = self.passwords.len();
-                        self.passwords.retain(|p| *p != h);
-                        if self.passwords.len() == before {
-                            return Err("The password you are trying to remove from the user \
-                                        does not exist");
-                        }
-                    }
-                }
                 Some(b'~') | Some(b'%') => {
                     // Redis refuses any pattern after `allkeys` before reading the pattern.
                     if self.allkeys {
@@ -439,7 +528,7 @@ impl Rules {
     /// The command rules as Redis 7.0 describes them (see the module docs).
     pub fn describe_commands(&self) -> String {
         let t = table();
-        let mut fake = Rules::empty();
+        let mut fake = Perms::empty();
         let mut out = String::from(if self.future { "+@all" } else { "-@all" });
         fake.set_category("all", self.future);
         // Best fit first: the category rule that makes the most commands agree (net of those
@@ -488,24 +577,6 @@ impl Rules {
         out
     }
 
-    /// `on nopass sanitize-payload` and the like, in Redis's order.
-    pub fn flags(&self) -> Vec<&'static str> {
-        let mut f = vec![if self.enabled { "on" } else { "off" }];
-        if self.nopass {
-            f.push("nopass");
-        }
-        match self.sanitize {
-            Some(false) => f.push("skip-sanitize-payload"),
-            Some(true) => f.push("sanitize-payload"),
-            None => {}
-        }
-        f
-    }
-
-    pub fn password_hashes(&self) -> Vec<String> {
-        self.passwords.iter().map(|p| hex(p)).collect()
-    }
-
     /// `~*`, or each pattern (`~p`, `%R~p`, `%W~p`), space-separated.
     pub fn describe_keys(&self) -> String {
         if self.allkeys {
@@ -535,10 +606,9 @@ impl Rules {
         parts.join(" ")
     }
 
-    /// The ACL LIST line after `user <name> `.
-    pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self.flags().iter().map(|s| s.to_string()).collect();
-        parts.extend(self.passwords.iter().map(|p| format!("#{}", hex(p))));
+    /// Keys, channels and commands as `ACL LIST` writes them.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
         let keys = self.describe_keys();
         if !keys.is_empty() {
             parts.push(keys);
@@ -554,29 +624,18 @@ impl Rules {
         parts.join(" ")
     }
 
-    fn password_ok(&self, pass: &[u8]) -> bool {
-        if self.nopass {
-            return true;
-        }
-        let h = sha256(pass);
-        // Compares every stored hash in full, so timing says nothing about which one matched.
-        self.passwords.iter().fold(false, |ok, p| {
-            ok | (p.iter().zip(&h).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
-        })
-    }
-
-    /// Whether this user may run command `id` (`spec`) with `args` (the whole command, name
-    /// first).
-    pub fn check(
+    /// Whether these permissions allow command `id` (`spec`) with `args`; a refusal comes with
+    /// the position of the argument refused (0 for the command itself).
+    fn check(
         &self,
         id: usize,
         spec: &CommandSpec,
         args: crate::protocol::resp::Args,
-    ) -> Result<(), Denied> {
+    ) -> Result<(), (Denied, usize)> {
         let t = table();
         // AUTH, HELLO and the like are never refused: a user must be able to log in as another.
         if !self.allowed[id] && spec.flags & crate::commands::flag::NO_AUTH == 0 {
-            return Err(Denied::Command(t.full_names[id].clone()));
+            return Err((Denied::Command(t.full_names[id].clone()), 0));
         }
         let pubsub = spec.flags & crate::commands::flag::PUBSUB != 0;
         if !self.allkeys && !pubsub {
@@ -594,7 +653,7 @@ impl Rules {
                     (!need_r || k.read) && (!need_w || k.write) && glob_match(&k.pat, key, false)
                 });
                 if !ok {
-                    return Err(Denied::Key(key.to_vec()));
+                    return Err((Denied::Key(key.to_vec()), p));
                 }
             }
         }
@@ -616,11 +675,80 @@ impl Rules {
                     }
                 });
                 if !ok {
-                    return Err(Denied::Channel(ch.to_vec()));
+                    return Err((Denied::Channel(ch.to_vec()), i));
                 }
             }
         }
         Ok(())
+    }
+}
+
+impl Rules {
+    /// `on nopass sanitize-payload` and the like, in Redis's order.
+    pub fn flags(&self) -> Vec<&'static str> {
+        let mut f = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            f.push("nopass");
+        }
+        match self.sanitize {
+            Some(false) => f.push("skip-sanitize-payload"),
+            Some(true) => f.push("sanitize-payload"),
+            None => {}
+        }
+        f
+    }
+
+    pub fn password_hashes(&self) -> Vec<String> {
+        self.passwords.iter().map(|p| hex(p)).collect()
+    }
+
+    /// The ACL LIST line after `user <name> `: each selector follows the root rules in
+    /// parentheses.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.flags().iter().map(|s| s.to_string()).collect();
+        parts.extend(self.passwords.iter().map(|p| format!("#{}", hex(p))));
+        parts.push(self.root.describe());
+        parts.extend(self.selectors.iter().map(|s| format!("({})", s.describe())));
+        parts.join(" ")
+    }
+
+    fn password_ok(&self, pass: &[u8]) -> bool {
+        if self.nopass {
+            return true;
+        }
+        let h = sha256(pass);
+        // Compares every stored hash in full, so timing says nothing about which one matched.
+        self.passwords.iter().fold(false, |ok, p| {
+            ok | (p.iter().zip(&h).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
+        })
+    }
+
+    /// Whether this user may run command `id` (`spec`) with `args` (the whole command, name
+    /// first): the root rules or any selector must allow all of it. When none does, the refusal
+    /// reported is the one that got furthest, as Redis picks it: a channel over a key over the
+    /// command, and of two keys the later one.
+    pub fn check(
+        &self,
+        id: usize,
+        spec: &CommandSpec,
+        args: crate::protocol::resp::Args,
+    ) -> Result<(), Denied> {
+        let mut worst: Option<(u8, usize, Denied)> = None;
+        for p in std::iter::once(&self.root).chain(&self.selectors) {
+            let (d, at) = match p.check(id, spec, args) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let rank = match d {
+                Denied::Command(_) => 0,
+                Denied::Key(_) => 1,
+                Denied::Channel(_) => 2,
+            };
+            if worst.as_ref().is_none_or(|(r, a, _)| (rank, at) > (*r, *a)) {
+                worst = Some((rank, at, d));
+            }
+        }
+        Err(worst.map(|w| w.2).expect("the root rules were checked"))
     }
 }
 
@@ -650,10 +778,18 @@ fn parse_file(path: &str, text: &str) -> Result<Vec<(Vec<u8>, Rules)>, String> {
             continue;
         }
         let mut rules = Rules::empty();
-        match words[2..]
-            .iter()
-            .try_for_each(|w| rules.apply(w.as_bytes()))
-        {
+        let words: Vec<&[u8]> = words[2..].iter().map(|w| w.as_bytes()).collect();
+        let merged = match merge_selectors(&words) {
+            Ok(m) => m,
+            Err(open) => {
+                errors.push_str(&format!(
+                    "{path}:{n}: Unmatched parenthesis in acl selector starting at '{}'. ",
+                    String::from_utf8_lossy(open)
+                ));
+                continue;
+            }
+        };
+        match merged.iter().try_for_each(|w| rules.apply(w)) {
             Ok(()) => users.push((name.to_vec(), rules)),
             Err(why) => errors.push_str(&format!("{path}:{n}: {why}. ")),
         }
@@ -938,5 +1074,37 @@ impl Acl {
 
     pub fn reset_log(&self) {
         self.log.lock().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_line_with_selectors_reads_back_as_listed() {
+        let line = "on nopass ~a* resetchannels -@all +get (~b* resetchannels -@all +set) (%R~c* \
+                    resetchannels -@all +@read)";
+        let users = parse_file("f", &format!("user u {line}\n")).expect("parses");
+        assert_eq!(users[0].1.describe(), line);
+        let err = parse_file("f", "user u on (+get ~x\n")
+            .err()
+            .expect("refused");
+        assert!(
+            err.starts_with("f:1: Unmatched parenthesis in acl selector starting at '(+get'. "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn selector_arguments_are_joined_until_one_closes() {
+        let args: Vec<&[u8]> = vec![b"on", b"(+get", b"~a", b"~b)", b"(+set)", b"()", b"x)"];
+        let merged = merge_selectors(&args).expect("balanced");
+        let merged: Vec<&[u8]> = merged.iter().map(|m| m.as_ref()).collect();
+        assert_eq!(
+            merged,
+            [&b"on"[..], b"(+get ~a ~b)", b"(+set)", b"()", b"x)"]
+        );
+        assert_eq!(merge_selectors(&[b"(", b"+get"]).err(), Some(&b"("[..]));
     }
 }

@@ -509,6 +509,102 @@ fn scripts_cannot_run_what_their_user_cannot() {
     assert_eq!(q::<i64>(&mut c, &["EVAL", "return 1", "1", "s:1"]), 1);
 }
 
+/// Selectors (Redis 7): `(...)` rules are a set of their own, starting from nothing. A command
+/// runs when the root rules or any selector allow all of it; a refusal names what got furthest
+/// (a channel over a key over the command, and of two keys the later one). A selector may be
+/// split over arguments; ACL LIST writes each in parentheses, GETUSER lists them, and
+/// CLEARSELECTORS and RESET remove them.
+#[test]
+fn selectors_grant_what_the_root_rules_do_not() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    // Split at spaces: each selector arrives as two arguments and is joined again.
+    ok(
+        &mut c,
+        "ACL SETUSER sel on nopass -@all resetkeys (+@write ~write::*) (+@read ~read::*)",
+    );
+    assert_eq!(
+        acl_line(&mut c, "sel"),
+        "user sel on nopass resetchannels -@all (~write::* resetchannels -@all +@write) \
+         (~read::* resetchannels -@all +@read)"
+    );
+    ok(
+        &mut c,
+        "ACL SETUSER mix on nopass +mget ~a* &a* +publish (+mget +get ~b*)",
+    );
+    let cases = "
+        sel set write::foo bar => OK
+        sel get read::foo => OK
+        sel get write::foo => access the 'write::foo' key
+        sel set read::foo bar => access the 'read::foo' key
+        sel ping => run the 'ping' command
+        mix mget a1 a2 => OK
+        mix mget b1 b2 => OK
+        mix mget a1 b1 => access the 'b1' key
+        mix mget b1 a1 => access the 'a1' key
+        mix get zz => access the 'zz' key
+        mix publish zz m => access the 'zz' channel
+        mix set a1 v => run the 'set' command";
+    for (args, want) in table(cases) {
+        let want = match want {
+            "OK" => Value::Okay,
+            why => Value::BulkString(format!("This user has no permissions to {why}").into()),
+        };
+        assert_eq!(
+            qv(&mut c, &w(&format!("ACL DRYRUN {args}"))),
+            want,
+            "{args}"
+        );
+    }
+    let mut as_sel = conn_as(&srv, "sel", "x");
+    assert_eq!(qv(&mut as_sel, &w("SET write::k v")), Value::Okay);
+    assert_eq!(qerr(&mut as_sel, &w("GET write::k")), NOPERM_KEY);
+
+    let v = qv(&mut c, &w("ACL GETUSER sel"));
+    assert_eq!(text(&v, "commands"), "-@all");
+    let Some(Value::Array(sels)) = vget(&v, "selectors") else {
+        panic!("no selectors in {v:?}");
+    };
+    let fields: Vec<Vec<String>> = sels
+        .iter()
+        .map(|s| {
+            vpairs(s)
+                .iter()
+                .map(|(k, v)| format!("{k}={}", vstr(v).unwrap_or_default()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ["commands=-@all +@write", "keys=~write::*", "channels="],
+            ["commands=-@all +@read", "keys=~read::*", "channels="]
+        ]
+    );
+
+    let errors = "
+        (+get ~x => ERR Unmatched parenthesis in acl selector starting at '(+get'.
+        (on) => ERR Error in ACL SETUSER modifier '(on)': Syntax error
+        (+nosuch) => ERR Error in ACL SETUSER modifier '(+nosuch)': Unknown command or category name in ACL";
+    for (rule, want) in table(errors) {
+        assert_eq!(
+            e(&mut c, &format!("ACL SETUSER sel {rule}")),
+            want,
+            "{rule}"
+        );
+    }
+    ok(&mut c, "ACL SETUSER sel clearselectors");
+    assert_eq!(
+        acl_line(&mut c, "sel"),
+        "user sel on nopass resetchannels -@all"
+    );
+    ok(&mut c, "ACL SETUSER mix reset");
+    assert_eq!(
+        acl_line(&mut c, "mix"),
+        "user mix off sanitize-payload resetchannels -@all"
+    );
+}
+
 #[test]
 fn dryrun_explains_without_running() {
     let srv = Server::start();

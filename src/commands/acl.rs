@@ -10,7 +10,7 @@ use super::args::int;
 use super::{cmd, flag::*, table, CommandSpec, Ctx};
 use crate::acl::CATEGORIES;
 use crate::error::{self, CmdError, CmdResult};
-use crate::protocol::resp::Args;
+use crate::protocol::resp::{Args, Out};
 
 const SV: &[&str] = &["admin", "slow", "dangerous"];
 const SLOW: &[&str] = &["slow"];
@@ -235,15 +235,24 @@ fn acl_getuser(ctx: &mut Ctx, a: Args) -> CmdResult {
     out.bulks(r.flags().iter().map(|f| f.as_bytes()));
     out.bulk(b"passwords");
     out.bulks(r.password_hashes().iter().map(|p| p.as_bytes()));
-    out.bulk(b"commands");
-    out.bulk(r.describe_commands().as_bytes());
-    out.bulk(b"keys");
-    out.bulk(r.describe_keys().as_bytes());
-    out.bulk(b"channels");
-    out.bulk(r.describe_channels().as_bytes());
+    write_perms(out, &r.root);
     out.bulk(b"selectors");
-    out.array(0);
+    out.array(r.selectors.len());
+    for sel in &r.selectors {
+        out.map(3);
+        write_perms(out, sel);
+    }
     Ok(())
+}
+
+/// The `commands`, `keys` and `channels` fields of ACL GETUSER, for the root rules or a selector.
+fn write_perms(out: &mut Out, p: &crate::acl::Perms) {
+    out.bulk(b"commands");
+    out.bulk(p.describe_commands().as_bytes());
+    out.bulk(b"keys");
+    out.bulk(p.describe_keys().as_bytes());
+    out.bulk(b"channels");
+    out.bulk(p.describe_channels().as_bytes());
 }
 
 fn acl_setuser(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -251,7 +260,14 @@ fn acl_setuser(ctx: &mut Ctx, a: Args) -> CmdResult {
     if name.iter().any(|&c| c == b' ' || c == 0) {
         return Err("ERR Usernames can't contain spaces or null characters".into());
     }
-    let rules: Vec<&[u8]> = (3..a.len()).map(|i| a.get(i)).collect();
+    let args: Vec<&[u8]> = (3..a.len()).map(|i| a.get(i)).collect();
+    let rules = crate::acl::merge_selectors(&args).map_err(|open| {
+        CmdError::owned(format!(
+            "ERR Unmatched parenthesis in acl selector starting at '{}'.",
+            String::from_utf8_lossy(open)
+        ))
+    })?;
+    let rules: Vec<&[u8]> = rules.iter().map(|r| r.as_ref()).collect();
     ctx.srv
         .acl
         .set_user(name, &rules)
