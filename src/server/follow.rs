@@ -213,23 +213,26 @@ pub struct Position {
     log_end: u64,
 }
 
-/// At shutdown, once the server is stopping: waits briefly for a streaming link to stop between
-/// two batches, and returns where it stopped (None if it did not stop in time or stopped where
-/// it cannot continue). Written by [`save_position`] once the log is drained. A link that is
-/// connecting or loading an image has no position to keep, so the shutdown does not wait for it.
+/// At shutdown, once the server is stopping: waits briefly for the link task to end, and
+/// returns where it stopped (None if it did not end in time or stopped where it cannot
+/// continue). Written by [`save_position`] once the log is drained.
 pub async fn stopped(srv: &Server) -> Option<Position> {
     let task = srv.upstream.task.lock().take()?;
-    let streaming = srv
+    tokio::time::timeout(STOP_WAIT, task).await.ok()?.ok()?
+}
+
+/// Completes when the server shuts down, unless the link is streaming. A stream stops between
+/// two batches on the kill every client gets, so the position it reaches can be kept; a link
+/// that is connecting or loading an image holds no position (a FULLRESYNC clears it) and is
+/// simply dropped, so the shutdown does not wait for a handshake or an image.
+async fn shutdown_unless_streaming(srv: &Server) {
+    srv.wait_shutdown().await;
+    if srv
         .upstream
         .status()
-        .is_some_and(|s| s.state == LinkState::Connected);
-    if !streaming {
-        task.abort();
-        return None;
-    }
-    match tokio::time::timeout(STOP_WAIT, task).await {
-        Ok(Ok(p)) => p,
-        _ => None,
+        .is_some_and(|s| s.state == LinkState::Connected)
+    {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -360,6 +363,7 @@ async fn run(
         let r = tokio::select! {
             r = link.session(&srv, &target, gen) => r,
             _ = rx.changed() => Ok(()),
+            _ = shutdown_unless_streaming(&srv) => Ok(()),
         };
         if let Err(e) = r {
             tracing::warn!(host = %target.host, port = target.port, error = %e,
