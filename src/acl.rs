@@ -350,6 +350,73 @@ impl Rules {
         }
         Ok(())
     }
+
+    /// `on nopass sanitize-payload` and the like, in Redis's order.
+    pub fn flags(&self) -> Vec<&'static str> {
+        let mut f = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            f.push("nopass");
+        }
+        match self.sanitize {
+            Some(false) => f.push("skip-sanitize-payload"),
+            Some(true) => f.push("sanitize-payload"),
+            None => {}
+        }
+        f
+    }
+
+    pub fn password_hashes(&self) -> Vec<String> {
+        self.passwords.iter().map(|p| hex(p)).collect()
+    }
+
+    /// The ACL LIST line after `user <name> `: each selector follows the root rules in
+    /// parentheses.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.flags().iter().map(|s| s.to_string()).collect();
+        parts.extend(self.passwords.iter().map(|p| format!("#{}", hex(p))));
+        parts.push(self.root.describe());
+        parts.extend(self.selectors.iter().map(|s| format!("({})", s.describe())));
+        parts.join(" ")
+    }
+
+    fn password_ok(&self, pass: &[u8]) -> bool {
+        if self.nopass {
+            return true;
+        }
+        let h = sha256(pass);
+        // Compares every stored hash in full, so timing says nothing about which one matched.
+        self.passwords.iter().fold(false, |ok, p| {
+            ok | (p.iter().zip(&h).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
+        })
+    }
+
+    /// Whether this user may run command `id` (`spec`) with `args` (the whole command, name
+    /// first): the root rules or any selector must allow all of it. When none does, the refusal
+    /// reported is the one that got furthest, as Redis picks it: a channel over a key over the
+    /// command, and of two keys the later one.
+    pub fn check(
+        &self,
+        id: usize,
+        spec: &CommandSpec,
+        args: crate::protocol::resp::Args,
+    ) -> Result<(), Denied> {
+        let mut worst: Option<(u8, usize, Denied)> = None;
+        for p in std::iter::once(&self.root).chain(&self.selectors) {
+            let (d, at) = match p.check(id, spec, args) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let rank = match d {
+                Denied::Command(_) => 0,
+                Denied::Key(_) => 1,
+                Denied::Channel(_) => 2,
+            };
+            if worst.as_ref().is_none_or(|(r, a, _)| (rank, at) > (*r, *a)) {
+                worst = Some((rank, at, d));
+            }
+        }
+        Err(worst.map(|w| w.2).expect("the root rules were checked"))
+    }
 }
 
 /// SETUSER arguments (or an ACL file line's words) with each selector whole: an argument that
@@ -366,9 +433,9 @@ pub fn merge_selectors<'a>(args: &[&'a [u8]]) -> Result<Vec<std::borrow::Cow<'a,
                 sel.push(b' ');
                 sel.extend_from_slice(a);
                 if closes {
-                    out.push(std::borrow::Cow::Owned(
-                        open.take().map(|o| o.1).unwrap_or_default(),
-                    ));
+                    if let Some((_, sel)) = open.take() {
+                        out.push(std::borrow::Cow::Owned(sel));
+                    }
                 }
             }
             None if a.first() == Some(&b'(') && (!closes || a.len() == 1) => {
@@ -680,75 +747,6 @@ impl Perms {
             }
         }
         Ok(())
-    }
-}
-
-impl Rules {
-    /// `on nopass sanitize-payload` and the like, in Redis's order.
-    pub fn flags(&self) -> Vec<&'static str> {
-        let mut f = vec![if self.enabled { "on" } else { "off" }];
-        if self.nopass {
-            f.push("nopass");
-        }
-        match self.sanitize {
-            Some(false) => f.push("skip-sanitize-payload"),
-            Some(true) => f.push("sanitize-payload"),
-            None => {}
-        }
-        f
-    }
-
-    pub fn password_hashes(&self) -> Vec<String> {
-        self.passwords.iter().map(|p| hex(p)).collect()
-    }
-
-    /// The ACL LIST line after `user <name> `: each selector follows the root rules in
-    /// parentheses.
-    pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self.flags().iter().map(|s| s.to_string()).collect();
-        parts.extend(self.passwords.iter().map(|p| format!("#{}", hex(p))));
-        parts.push(self.root.describe());
-        parts.extend(self.selectors.iter().map(|s| format!("({})", s.describe())));
-        parts.join(" ")
-    }
-
-    fn password_ok(&self, pass: &[u8]) -> bool {
-        if self.nopass {
-            return true;
-        }
-        let h = sha256(pass);
-        // Compares every stored hash in full, so timing says nothing about which one matched.
-        self.passwords.iter().fold(false, |ok, p| {
-            ok | (p.iter().zip(&h).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
-        })
-    }
-
-    /// Whether this user may run command `id` (`spec`) with `args` (the whole command, name
-    /// first): the root rules or any selector must allow all of it. When none does, the refusal
-    /// reported is the one that got furthest, as Redis picks it: a channel over a key over the
-    /// command, and of two keys the later one.
-    pub fn check(
-        &self,
-        id: usize,
-        spec: &CommandSpec,
-        args: crate::protocol::resp::Args,
-    ) -> Result<(), Denied> {
-        let mut worst: Option<(u8, usize, Denied)> = None;
-        for p in std::iter::once(&self.root).chain(&self.selectors) {
-            let (d, at) = match p.check(id, spec, args) {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            let rank = match d {
-                Denied::Command(_) => 0,
-                Denied::Key(_) => 1,
-                Denied::Channel(_) => 2,
-            };
-            if worst.as_ref().is_none_or(|(r, a, _)| (rank, at) > (*r, *a)) {
-                worst = Some((rank, at, d));
-            }
-        }
-        Err(worst.map(|w| w.2).expect("the root rules were checked"))
     }
 }
 
