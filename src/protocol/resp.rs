@@ -165,37 +165,31 @@ impl ArgBuf {
         let expected = self.expected.unwrap_or(0);
         while self.ranges.len() < expected {
             let rest = &buf[self.pos.min(buf.len())..];
-            if let Some((len, cr)) = short_len(rest, b'$').filter(|&(l, _)| l <= lim.max_bulk) {
-                let start = self.pos + cr + 2;
-                let end = start + len;
-                if end + 2 > buf.len() {
-                    return Ok(Parsed::Incomplete {
-                        hint: end + 2 - buf.len(),
-                    });
+            let (len, cr) = match short_len(rest, b'$').filter(|&(l, _)| l <= lim.max_bulk) {
+                Some(found) => found,
+                None => {
+                    let Some(cr) = memchr::memchr(b'\r', rest) else {
+                        if rest.len() > INLINE_MAX {
+                            return Err(Cow::Borrowed("too big bulk count string"));
+                        }
+                        return Ok(Parsed::Incomplete { hint: 1 });
+                    };
+                    if cr + 1 >= rest.len() {
+                        return Ok(Parsed::Incomplete { hint: 1 });
+                    }
+                    if rest[0] != b'$' {
+                        return Err(format!("expected '$', got '{}'", rest[0] as char).into());
+                    }
+                    let len = match parse_i64(&rest[1..cr]) {
+                        Some(l) if l >= 0 && (l as u64) <= lim.max_bulk as u64 => l as usize,
+                        _ => return Err(Cow::Borrowed("invalid bulk length")),
+                    };
+                    if len > UNAUTH_BULK_MAX && !lim.authenticated {
+                        return Err(Cow::Borrowed("unauthenticated bulk length"));
+                    }
+                    (len, cr)
                 }
-                self.ranges.push((start, end));
-                self.pos = end + 2;
-                continue;
-            }
-            let Some(cr) = memchr::memchr(b'\r', rest) else {
-                if rest.len() > INLINE_MAX {
-                    return Err(Cow::Borrowed("too big bulk count string"));
-                }
-                return Ok(Parsed::Incomplete { hint: 1 });
             };
-            if cr + 1 >= rest.len() {
-                return Ok(Parsed::Incomplete { hint: 1 });
-            }
-            if rest[0] != b'$' {
-                return Err(format!("expected '$', got '{}'", rest[0] as char).into());
-            }
-            let len = match parse_i64(&rest[1..cr]) {
-                Some(l) if l >= 0 && (l as u64) <= lim.max_bulk as u64 => l as usize,
-                _ => return Err(Cow::Borrowed("invalid bulk length")),
-            };
-            if len > UNAUTH_BULK_MAX && !lim.authenticated {
-                return Err(Cow::Borrowed("unauthenticated bulk length"));
-            }
             let start = self.pos + cr + 2;
             let end = start + len;
             if end + 2 > buf.len() {
