@@ -236,23 +236,24 @@ pub fn finish(ctx: &mut Ctx, m: &Migration, outcome: Outcome) {
     // ran after a failed AUTH or SELECT did not run as asked.
     let head_failed = heads.iter().find(|l| failed(l));
     let error = head_failed.or_else(|| restores.iter().find(|l| failed(l)));
-    let acked: Vec<&[u8]> = match head_failed {
+    let acked: Vec<&(Vec<u8>, std::ops::Range<usize>)> = match head_failed {
         Some(_) => Vec::new(),
         None => m
             .keys
             .iter()
             .zip(restores)
             .filter(|(_, l)| !failed(l))
-            .map(|((k, _), _)| k.as_slice())
+            .map(|(k, _)| k)
             .collect(),
     };
     if !m.copy && !acked.is_empty() {
-        let mut l = ctx.lock(&acked);
-        for ((key, at), line) in m.keys.iter().zip(restores) {
+        let names: Vec<&[u8]> = acked.iter().map(|(k, _)| k.as_slice()).collect();
+        let mut l = ctx.lock(&names);
+        for (key, at) in acked {
             let payload = m.request.get(at.clone()).unwrap_or_default();
             // Changed since it was sent: the target has the old value, this server keeps the
             // new one.
-            if !failed(line) && l.peek(key).is_some_and(|v| dump(v) == payload) {
+            if l.peek(key).is_some_and(|v| dump(v) == payload) {
                 super::keys::delete_key(&mut l, key);
             }
         }
