@@ -198,7 +198,7 @@ impl Default for Upstream {
     }
 }
 
-/// Where the follower stopped: what `primary.json` holds (see the module docs).
+/// Where the follower stopped in the primary's stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Position {
     host: String,
@@ -208,7 +208,14 @@ pub struct Position {
     offset: i64,
     /// The database the stream had selected.
     db: usize,
-    /// The change log's epoch and last offset when the position was written.
+}
+
+/// What `primary.json` holds (see the module docs): the position, and the change log's epoch
+/// and last offset when it was written, which say whether the data is still what it was then.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    #[serde(flatten)]
+    at: Position,
     epoch: String,
     log_end: u64,
 }
@@ -237,10 +244,14 @@ async fn shutdown_unless_streaming(srv: &Server) {
 }
 
 /// Writes `primary.json` with the log's end as it is now (called once it is drained).
-pub fn save_position(srv: &Server, mut p: Position) {
-    p.epoch = srv.log.epoch();
-    p.log_end = srv.log.last_offset();
-    let res = serde_json::to_vec(&p)
+pub fn save_position(srv: &Server, p: Position) {
+    let saved = Saved {
+        at: p,
+        epoch: srv.log.epoch(),
+        log_end: srv.log.last_offset(),
+    };
+    let p = &saved.at;
+    let res = serde_json::to_vec(&saved)
         .map_err(std::io::Error::other)
         .and_then(|b| crate::changes::groups::write_atomically(&position_path(srv), &b));
     match res {
@@ -260,11 +271,12 @@ fn take_position(srv: &Server, target: &Target) -> Option<Position> {
     let path = position_path(srv);
     let bytes = std::fs::read(&path).ok()?;
     let _ = std::fs::remove_file(&path);
-    let p: Position = serde_json::from_slice(&bytes).ok()?;
+    let saved: Saved = serde_json::from_slice(&bytes).ok()?;
+    let p = saved.at;
     let fits = p.host == target.host
         && p.port == target.port
-        && p.epoch == srv.log.epoch()
-        && p.log_end == srv.log.last_offset()
+        && saved.epoch == srv.log.epoch()
+        && saved.log_end == srv.log.last_offset()
         && p.db < srv.keyspace.ndbs();
     if !fits {
         tracing::info!("the saved replication position does not match the data: full sync");
@@ -404,8 +416,6 @@ impl Link {
             replid,
             offset,
             db: sess.db,
-            epoch: String::new(),
-            log_end: 0,
         })
     }
 
