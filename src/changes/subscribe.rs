@@ -54,7 +54,7 @@ use super::filter::{Filter, Images};
 use super::log::{ChangeLog, EventRef, ReadError};
 use super::ChangeEvent;
 use crate::commands::args::is;
-use crate::commands::changes::write_event;
+use crate::commands::changes::{write_events, EventWriter};
 use crate::error::{self, CmdError, CmdResult};
 use crate::protocol::resp::Out;
 use crate::server::session::{PushMsg, PushSender, PUSH_QUEUE};
@@ -188,10 +188,7 @@ pub fn scan_map<T>(
 /// Encodes `events` as a command reply (an array of event maps).
 pub fn encode_events(resp3: bool, events: &[ChangeEvent], images: Images) -> Vec<u8> {
     let mut out = Out::new(resp3);
-    out.array(events.len());
-    for ev in events {
-        write_event(&mut out, &ev.as_ref(), images);
-    }
+    write_events(&mut out, events, images);
     out.buf
 }
 
@@ -467,12 +464,13 @@ fn encode_batch(log: &ChangeLog, from: u64, key: &ShareKey) -> Result<Option<Bat
         buf: Vec::with_capacity(PUSH_MSG_BYTES + 1024),
         resp3: key.resp3,
     };
+    let mut w = EventWriter::default();
     let mut last = None;
     let upto_boundary = BATCH - ((from.saturating_sub(1)) % BATCH as u64) as usize;
     log.read_with(from, upto_boundary, |ev| {
         last = Some(ev.offset);
         if key.filter.matches(ev) {
-            encode_push_into(&mut out, ev, key.images);
+            encode_push_into(&mut out, &mut w, ev, key.images);
             if out.buf.len() >= PUSH_MSG_BYTES {
                 let full =
                     std::mem::replace(&mut out.buf, Vec::with_capacity(PUSH_MSG_BYTES + 1024));
@@ -529,14 +527,14 @@ async fn run(srv: Arc<Server>, from: u64, key: ShareKey, push: PushSender, pos: 
 }
 
 /// Appends one event as a push message to `out`.
-fn encode_push_into(out: &mut Out, ev: &EventRef<'_>, images: Images) {
+fn encode_push_into(out: &mut Out, w: &mut EventWriter, ev: &EventRef<'_>, images: Images) {
     if out.resp3 {
         out.raw(b">2\r\n$7\r\nchanges\r\n");
     } else {
         out.raw(b"*3\r\n$7\r\nmessage\r\n");
         out.bulk(CHANNEL);
     }
-    write_event(out, ev, images);
+    w.write(out, ev, images);
 }
 
 /// One event as a push message (see the module docs for the shapes).
@@ -545,7 +543,7 @@ pub fn encode_push(resp3: bool, ev: &ChangeEvent, images: Images) -> Vec<u8> {
         buf: Vec::with_capacity(256),
         resp3,
     };
-    encode_push_into(&mut out, &ev.as_ref(), images);
+    encode_push_into(&mut out, &mut EventWriter::default(), &ev.as_ref(), images);
     out.buf
 }
 

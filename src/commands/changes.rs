@@ -319,55 +319,89 @@ fn events_reply(resp3: bool, images: Images) -> subscribe::EncodeEvents {
     Box::new(move |evs| subscribe::encode_events(resp3, evs, images))
 }
 
-fn write_events(out: &mut Out, evs: &[ChangeEvent], images: Images) {
+pub fn write_events(out: &mut Out, evs: &[ChangeEvent], images: Images) {
     out.array(evs.len());
+    let mut w = EventWriter::default();
     for ev in evs {
-        write_event(out, &ev.as_ref(), images);
+        w.write(out, &ev.as_ref(), images);
     }
 }
 
 /// Writes one event as a map (a flat field/value array in RESP2), with `old` / `new` fields
 /// when the reader asked for images and they are known (see `Images::old_image`/`new_image`).
 pub fn write_event(out: &mut Out, ev: &EventRef<'_>, images: Images) {
-    // A tailing subscriber encodes every event the writers commit, so what is constant is
-    // written pre-encoded: field names, and the enum-valued fields with their names.
-    let old = images.old_image(ev);
-    let new = images.new_image(ev);
-    let fixed = fixed_fields();
-    out.map(12 + usize::from(old.is_some()) + usize::from(new.is_some()));
-    out.raw(b"$6\r\noffset\r\n");
-    out.int(ev.offset as i64);
-    out.raw(b"$2\r\nts\r\n");
-    out.int(ev.ts as i64);
-    out.raw(b"$2\r\ndb\r\n");
-    out.int(ev.db as i64);
-    out.raw(b"$3\r\nkey\r\n");
-    out.bulk(ev.key);
-    out.raw(&fixed.vtype[ev.vtype as usize]);
-    out.raw(b"$5\r\nevent\r\n");
-    out.bulk_str(ev.event);
-    out.raw(&fixed.change_origin[ev.change as usize][ev.origin as usize]);
-    out.int(ev.client_id as i64);
-    if ev.tx_id == 0 && ev.tx_n == 0 {
-        out.raw(b"$2\r\ntx\r\n:0\r\n$4\r\ntx-n\r\n:0\r\n");
-    } else {
-        out.raw(b"$2\r\ntx\r\n");
-        out.int(ev.tx_id as i64);
-        out.raw(b"$4\r\ntx-n\r\n");
-        out.int(ev.tx_n as i64);
+    EventWriter::default().write(out, ev, images);
+}
+
+/// Writes events one after another for one reader. A tailing reader's events carry timestamps
+/// that change once per millisecond, so the text of the last one is kept and reused: formatting
+/// it was the largest single cost of a pushed event after its arguments.
+#[derive(Default)]
+pub struct EventWriter {
+    /// `$2\r\nts\r\n:<ts>\r\n` for `ts`, `ts_len` bytes of it (0: none yet).
+    ts_field: [u8; 32],
+    ts_len: usize,
+    ts: u64,
+}
+
+impl EventWriter {
+    /// See [`write_event`].
+    pub fn write(&mut self, out: &mut Out, ev: &EventRef<'_>, images: Images) {
+        // A tailing subscriber encodes every event the writers commit, so what is constant is
+        // written pre-encoded: field names, and the enum-valued fields with their names.
+        let old = images.old_image(ev);
+        let new = images.new_image(ev);
+        let fixed = fixed_fields();
+        out.map(12 + usize::from(old.is_some()) + usize::from(new.is_some()));
+        out.raw(b"$6\r\noffset\r\n");
+        out.int(ev.offset as i64);
+        self.write_ts(out, ev.ts);
+        out.raw(b"$2\r\ndb\r\n");
+        out.int(ev.db as i64);
+        out.raw(b"$3\r\nkey\r\n");
+        out.bulk(ev.key);
+        out.raw(&fixed.vtype[ev.vtype as usize]);
+        out.raw(b"$5\r\nevent\r\n");
+        out.bulk_str(ev.event);
+        out.raw(&fixed.change_origin[ev.change as usize][ev.origin as usize]);
+        out.int(ev.client_id as i64);
+        if ev.tx_id == 0 && ev.tx_n == 0 {
+            out.raw(b"$2\r\ntx\r\n:0\r\n$4\r\ntx-n\r\n:0\r\n");
+        } else {
+            out.raw(b"$2\r\ntx\r\n");
+            out.int(ev.tx_id as i64);
+            out.raw(b"$4\r\ntx-n\r\n");
+            out.int(ev.tx_n as i64);
+        }
+        out.raw(b"$4\r\nargs\r\n");
+        out.array(ev.args.len());
+        for x in ev.args.iter() {
+            out.bulk(x);
+        }
+        if let Some(v) = old {
+            out.raw(b"$3\r\nold\r\n");
+            write_image(out, v);
+        }
+        if let Some(v) = new {
+            out.raw(b"$3\r\nnew\r\n");
+            write_image(out, v);
+        }
     }
-    out.raw(b"$4\r\nargs\r\n");
-    out.array(ev.args.len());
-    for x in ev.args.iter() {
-        out.bulk(x);
-    }
-    if let Some(v) = old {
-        out.raw(b"$3\r\nold\r\n");
-        write_image(out, v);
-    }
-    if let Some(v) = new {
-        out.raw(b"$3\r\nnew\r\n");
-        write_image(out, v);
+
+    fn write_ts(&mut self, out: &mut Out, ts: u64) {
+        let at = out.buf.len();
+        if self.ts_len == 0 || ts != self.ts {
+            out.raw(b"$2\r\nts\r\n");
+            out.int(ts as i64);
+            let field = &out.buf[at..];
+            self.ts_len = field.len().min(self.ts_field.len());
+            self.ts_field[..self.ts_len].copy_from_slice(&field[..self.ts_len]);
+            self.ts = ts;
+        } else {
+            // The whole block, then cut: a copy of known size is a few stores.
+            out.raw(&self.ts_field);
+            out.buf.truncate(at + self.ts_len);
+        }
     }
 }
 
@@ -849,6 +883,52 @@ mod tests {
                 write_event(&mut o, &ev.as_ref(), Images::Keys);
                 assert_eq!(o.buf, reference(resp3, &ev), "{t} {c} {g} {tx} {resp3}");
             }
+        }
+    }
+
+    #[test]
+    fn one_writer_reuses_a_timestamp_only_while_it_repeats() {
+        // Repeats, a change, a change back, a shorter and a longer number, zero and the maximum.
+        let stamps = [
+            1_795_898_175_995u64,
+            1_795_898_175_995,
+            1_795_898_175_996,
+            1_795_898_175_995,
+            7,
+            7,
+            0,
+            u64::MAX,
+            u64::MAX,
+            12,
+        ];
+        for resp3 in [false, true] {
+            let (mut one, mut expected) = (Out::new(resp3), Vec::new());
+            let mut w = EventWriter::default();
+            for (i, &ts) in stamps.iter().enumerate() {
+                let ev = ChangeEvent {
+                    offset: 99 + i as u64,
+                    ts,
+                    tx_id: 0,
+                    tx_n: 0,
+                    client_id: 4,
+                    origin: Origin::Client,
+                    change: ChangeKind::Insert,
+                    vtype: ValueType::String,
+                    db: 0,
+                    event: "set".into(),
+                    key: format!("k{i}").into_bytes(),
+                    args: vec![b"SET".to_vec(), format!("k{i}").into_bytes(), b"v".to_vec()],
+                    old: None,
+                    new: None,
+                };
+                w.write(&mut one, &ev.as_ref(), Images::Keys);
+                expected.extend_from_slice(&reference(resp3, &ev));
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&one.buf),
+                String::from_utf8_lossy(&expected),
+                "resp3 {resp3}"
+            );
         }
     }
 }
