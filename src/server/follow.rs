@@ -610,9 +610,13 @@ async fn apply(
     let mut out = Out::new(false);
     let mut off = 0;
     loop {
-        let (n, more, fatal, _) =
-            super::conn::run_batch(srv, sess, &mut super::door::Resp, ab, &buf[off..], &mut out);
-        off += n;
+        let super::conn::Ran {
+            consumed,
+            more,
+            fatal,
+            ..
+        } = super::conn::run_batch(srv, sess, &mut super::door::Resp, ab, &buf[off..], &mut out);
+        off += consumed;
         out.buf.clear();
         if fatal {
             return Err("protocol error in the primary's stream".into());
