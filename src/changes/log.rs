@@ -78,6 +78,35 @@ const OFF_TXID: usize = 24;
 const OFF_TXN: usize = 32;
 /// Size of the header up to and including the db field.
 const HEADER: usize = 48;
+const OFF_CLIENT: usize = 36;
+/// The flags byte; origin, change and type are the three bytes before it, db the two after.
+const OFF_FLAGS: usize = 47;
+/// Bytes every record starts with: the header, the db and the event name's length.
+const FIXED: usize = OFF_FLAGS + 4;
+
+fn le32(h: &[u8; FIXED], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&h[at..at + 4]);
+    u32::from_le_bytes(w)
+}
+
+fn le64(h: &[u8; FIXED], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&h[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// An event name as a `str`. The server writes only ASCII names, checked in a few
+/// instructions, where `from_utf8` cost a call and its setup per record; other bytes (a damaged
+/// record) fall back to the full check and read as "" if invalid.
+fn event_name(b: &[u8]) -> &str {
+    if b.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(b) }
+    } else {
+        std::str::from_utf8(b).unwrap_or("")
+    }
+}
 /// An in-memory segment is sealed once it reaches this size. Small enough that the segment being
 /// filled costs little resident memory; large enough that trimming is rare.
 const SEGMENT_BYTES: usize = 64 << 10;
@@ -300,47 +329,40 @@ pub fn decode_record(b: &[u8]) -> Option<(ChangeEvent, usize)> {
 /// `verify` (bytes read back from disk); records from the in-memory tail were written by this
 /// process and are trusted.
 pub fn decode_view(b: &[u8], verify: bool) -> Option<(EventRef<'_>, usize)> {
-    let mut r = Reader { b, p: 0 };
-    let len = r.u32()? as usize;
-    let total = 4 + len;
-    if b.len() < total || len < HEADER - 4 {
+    // The fixed fields are read at constant offsets of a fixed-size prefix, so they cost no
+    // bounds checks: a tailing subscriber decodes every record the writers commit.
+    let h: &[u8; FIXED] = b.get(..FIXED)?.try_into().ok()?;
+    let total = 4 + le32(h, 0) as usize;
+    if b.len() < total || total < FIXED + 8 {
         return None;
     }
-    let crc = r.u32()?;
-    if verify && crc32fast::hash(&b[OFF_OFFSET..total]) != crc {
+    if verify && crc32fast::hash(&b[OFF_OFFSET..total]) != le32(h, OFF_CRC) {
         return None;
     }
+    let flags = h[OFF_FLAGS];
     let mut r = Reader {
         b: &b[..total],
-        p: r.p,
+        p: FIXED,
     };
-    let offset = r.u64()?;
-    let ts = r.u64()?;
-    let tx_id = r.u64()?;
-    let tx_n = r.u32()?;
-    let client_id = r.u64()?;
-    let origin = Origin::from_u8(r.u8()?);
-    let change = ChangeKind::from_u8(r.u8()?);
-    let vtype = ValueType::from_u8(r.u8()?);
-    let flags = r.u8()?;
-    let db = r.u16()? as u32;
-    let evlen = r.u8()? as usize;
-    let event = std::str::from_utf8(r.take(evlen)?).unwrap_or("");
+    let event = event_name(r.take(h[FIXED - 1] as usize)?);
     let klen = r.u32()? as usize;
     let mut key = r.take(klen)?;
     let nargs = r.u32()? as usize;
     let args_start = r.p;
-    for _ in 0..nargs {
+    for i in 0..nargs {
         let l = r.u32()? as usize;
-        r.take(l)?;
+        let a = r.take(l)?;
+        if i == 1 && flags & F_KEY_IS_ARG1 != 0 {
+            key = a;
+        }
+    }
+    if flags & F_KEY_IS_ARG1 != 0 && nargs < 2 {
+        return None;
     }
     let args = ArgsRef::Raw {
         b: &r.b[args_start..r.p],
         n: nargs,
     };
-    if flags & F_KEY_IS_ARG1 != 0 {
-        key = args.get(1)?;
-    }
     let mut image = |bit: u8| -> Option<Option<&[u8]>> {
         if flags & bit == 0 {
             return Some(None);
@@ -352,15 +374,15 @@ pub fn decode_view(b: &[u8], verify: bool) -> Option<(EventRef<'_>, usize)> {
     let new = image(F_NEW)?;
     Some((
         EventRef {
-            offset,
-            ts,
-            tx_id,
-            tx_n,
-            client_id,
-            origin,
-            change,
-            vtype,
-            db,
+            offset: le64(h, OFF_OFFSET),
+            ts: le64(h, OFF_TS),
+            tx_id: le64(h, OFF_TXID),
+            tx_n: le32(h, OFF_TXN),
+            client_id: le64(h, OFF_CLIENT),
+            origin: Origin::from_u8(h[OFF_FLAGS - 3]),
+            change: ChangeKind::from_u8(h[OFF_FLAGS - 2]),
+            vtype: ValueType::from_u8(h[OFF_FLAGS - 1]),
+            db: u16::from_le_bytes([h[OFF_FLAGS + 1], h[OFF_FLAGS + 2]]) as u32,
             event,
             key,
             args,
@@ -383,17 +405,8 @@ impl<'a> Reader<'a> {
         self.p += n;
         Some(s)
     }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
-    }
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 }
 
@@ -1274,5 +1287,81 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         assert!(decode_record(&bytes).is_none());
+    }
+
+    #[test]
+    fn every_field_decodes_and_every_truncation_is_refused() {
+        let log = ChangeLog::new("e".into(), 1 << 30);
+        log.commit(&mut rec(1), 1);
+        let mut r = Recorder::default();
+        r.record_with(
+            Who::client(0x0102_0304_0506),
+            513,
+            b"other",
+            "hset",
+            ChangeKind::Modify,
+            ValueType::Hash,
+            &[b"HSET", b"k", b"f", b"v"],
+            Images::default(),
+        );
+        r.record_with(
+            Who::client(9),
+            2,
+            b"k",
+            "lpush",
+            ChangeKind::Insert,
+            ValueType::List,
+            &[b"LPUSH", b"k", b"a"],
+            Images::default(),
+        );
+        log.commit(&mut r, 1);
+        let g = log.inner.lock();
+        let data = &g.segments[0].data;
+        let second = g.segments[0].starts[1] as usize;
+        let (ev, n) = decode_view(&data[second..], true).unwrap();
+        assert_eq!(n, g.segments[0].starts[2] as usize - second);
+        assert_eq!((ev.offset, ev.tx_n, ev.client_id), (2, 2, 0x0102_0304_0506));
+        assert!(ev.tx_id > 0 && ev.ts > 0);
+        assert_eq!(
+            (ev.origin, ev.change, ev.vtype),
+            (Origin::Client, ChangeKind::Modify, ValueType::Hash)
+        );
+        assert_eq!((ev.db, ev.event, ev.key), (513, "hset", &b"other"[..]));
+        assert_eq!(
+            ev.args.iter().collect::<Vec<_>>(),
+            [&b"HSET"[..], b"k", b"f", b"v"]
+        );
+        // The key stored as the effect's second argument.
+        let (ev, _) = decode_view(&data[g.segments[0].starts[2] as usize..], true).unwrap();
+        assert_eq!(
+            (ev.db, ev.event, ev.key, ev.vtype),
+            (2, "lpush", &b"k"[..], ValueType::List)
+        );
+        for cut in 0..n {
+            assert!(
+                decode_view(&data[second..second + cut], false).is_none(),
+                "{cut}"
+            );
+        }
+        // A record that says its key is the second argument but has one argument.
+        let mut one = Vec::new();
+        encode_record(
+            &mut one,
+            Who::client(1),
+            0,
+            b"k",
+            "del",
+            ChangeKind::Remove,
+            ValueType::None,
+            &[b"DEL", b"k"],
+            Images::default(),
+        );
+        assert_eq!(decode_view(&one, false).unwrap().0.key, b"k");
+        let nargs_at = one.len() - (4 + 3) - (4 + 1) - 4;
+        one[nargs_at..nargs_at + 4].copy_from_slice(&1u32.to_le_bytes());
+        let total = one.len() - 4 - 1;
+        one[..4].copy_from_slice(&((total - 4) as u32).to_le_bytes());
+        one.truncate(total);
+        assert!(decode_view(&one, false).is_none());
     }
 }
