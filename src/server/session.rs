@@ -100,8 +100,9 @@ impl PushMsg {
     }
 }
 
-/// Capacity of a subscription's push queue, in messages.
-pub const PUSH_QUEUE: usize = 1024;
+/// Capacity of a subscription's push queue, in messages (of about 16 KiB for the change feed,
+/// so a subscriber that stops reading holds at most about 4 MiB here).
+pub const PUSH_QUEUE: usize = 256;
 
 pub struct Session {
     /// A network connection, whose loop delivers the pushes of [`Session::feed`] (in-process
