@@ -5,8 +5,10 @@
 //!
 //! Read into one buffer; parse and run every complete frame in it (holding the world lock shared
 //! from the batch's first command on, taking it exclusively only around an exclusive command);
-//! write all the
-//! replies in one write; repeat. Arguments are slices of the read buffer, never copied. A frame
+//! write all the replies in one write; repeat. The write of a pipelined batch (more than one
+//! command) waits one scheduler round, so the replies of every connection that was ready go out
+//! together, as Redis writes them all in `beforeSleep` (see the comment at the write for why and
+//! by how much). Arguments are slices of the read buffer, never copied. A frame
 //! split across reads is resumed by the parser. A protocol error gets Redis's error reply and the
 //! connection is closed after it is flushed; the server carries on.
 //!
