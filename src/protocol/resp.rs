@@ -374,22 +374,14 @@ impl Out {
         }
     }
 
-    /// The line is built on the stack and appended as one fixed-size block, then cut to its
-    /// length: a copy of known size is a few stores, where `reserve`, `push` and a copy of the
-    /// digits' length were three calls (a pushed change event has two such lines, its offset
-    /// and its timestamp, and this was an eighth of its encoding).
     #[inline(never)]
     fn header_long(&mut self, tag: u8, n: i64) {
         let mut digits = itoa::Buffer::new();
         let d = digits.format(n).as_bytes();
-        // tag, at most 20 characters (i64::MIN), CRLF
-        let mut line = [0u8; 24];
-        line[0] = tag;
-        line[1..1 + d.len()].copy_from_slice(d);
-        line[1 + d.len()..3 + d.len()].copy_from_slice(b"\r\n");
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&line);
-        self.buf.truncate(at + 3 + d.len());
+        self.buf.reserve(d.len() + 3);
+        self.buf.push(tag);
+        self.buf.extend_from_slice(d);
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     #[inline]
