@@ -227,9 +227,9 @@ async fn run_loop<T: Transport, C: Codec>(
             // have run theirs, as Redis writes every reply in `beforeSleep`, after the event
             // loop's round: sent one by one, each reply found the client asleep and paid a
             // wake-up (an interprocessor interrupt under virtualisation: 12% of the server's
-            // CPU on ZADD -P 16). Measured, A/B over 5 rounds, -c 50 -P 16: ZADD +19%, MSET
-            // +10%, INCR +10%, HSET +6%, SET +5%, GET -4% throughput. A single command's reply
-            // goes at once: there the yield cost more than the wake-ups it saved.
+            // CPU on ZADD -P 16). Measured, two A/Bs of 5 rounds, -c 50 -P 16, server CPU per
+            // request: ZADD -7 to -16%, HSET -10%, INCR -6 to -9%, LPUSH 0, GET +3%. A single
+            // command's reply goes at once: there the yield cost more than the wake-ups it saved.
             if commands > 1 {
                 tokio::task::yield_now().await;
             }
