@@ -78,6 +78,7 @@ const OFF_TXID: usize = 24;
 const OFF_TXN: usize = 32;
 /// Size of the header up to and including the db field.
 const HEADER: usize = 48;
+/// The client id, after `tx_n`.
 const OFF_CLIENT: usize = 36;
 /// The flags byte; origin, change and type are the three bytes before it, db the two after.
 const OFF_FLAGS: usize = 47;
@@ -107,6 +108,7 @@ fn event_name(b: &[u8]) -> &str {
         std::str::from_utf8(b).unwrap_or("")
     }
 }
+
 /// An in-memory segment is sealed once it reaches this size. Small enough that the segment being
 /// filled costs little resident memory; large enough that trimming is rare.
 const SEGMENT_BYTES: usize = 64 << 10;
@@ -1357,6 +1359,8 @@ mod tests {
             Images::default(),
         );
         assert_eq!(decode_view(&one, false).unwrap().0.key, b"k");
+        // The record ends with the argument count, then (length, "DEL") and (length, "k"):
+        // say one argument and drop the last.
         let nargs_at = one.len() - (4 + 3) - (4 + 1) - 4;
         one[nargs_at..nargs_at + 4].copy_from_slice(&1u32.to_le_bytes());
         let total = one.len() - 4 - 1;

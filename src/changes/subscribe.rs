@@ -17,10 +17,10 @@
 //! nothing from a dropped subscription reaches the client afterwards. When the client reads slowly
 //! the queue fills, `send` waits, and the task simply stops reading the log: it falls behind and
 //! catches up later from the log (disk), so the memory a slow subscriber costs is bounded by the
-//! queue (`PUSH_QUEUE` messages of about 16 KiB) plus one read batch, and writers are never slowed. A subscriber
-//! that falls further behind than the log's retention gets one error push naming the earliest
-//! offset still available and is unsubscribed (never a silent gap). The task ends on
-//! `CHANGES UNSUBSCRIBE`, on a new `CHANGES SUBSCRIBE` (which replaces it), and when the
+//! queue (`PUSH_QUEUE` messages of about 16 KiB) plus one read batch, and writers are never
+//! slowed. A subscriber that falls further behind than the log's retention gets one error push
+//! naming the earliest offset still available and is unsubscribed (never a silent gap). The task
+//! ends on `CHANGES UNSUBSCRIBE`, on a new `CHANGES SUBSCRIBE` (which replaces it), and when the
 //! connection closes: the session's [`Subscription`] is dropped, which closes its queue.
 //!
 //! ## Subscriptions that ask for the same thing share their encoding
@@ -65,7 +65,7 @@ const BATCH: usize = 512;
 /// Target size of one push message (several events). Each message costs an allocation, a
 /// queue operation on each side and an entry in the connection's write: about 1,500
 /// instructions, a tenth of a tailing subscriber's cost per event at 4 KiB (callgrind, SET
-/// -P 16), where 16 KiB makes it a fortieth.
+/// -P 16), where 16 KiB makes it about a thirtieth.
 const PUSH_MSG_BYTES: usize = 16 * 1024;
 
 /// The RESP2 pub/sub channel name pushes arrive on.
