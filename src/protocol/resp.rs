@@ -136,15 +136,9 @@ impl ArgBuf {
             let (n, cr) = match short_len(buf, b'*') {
                 Some((n, cr)) => (n as i64, cr),
                 None => {
-                    let Some(cr) = memchr::memchr(b'\r', buf) else {
-                        if buf.len() > INLINE_MAX {
-                            return Err(Cow::Borrowed("too big mbulk count string"));
-                        }
+                    let Some(cr) = line_end(buf, "too big mbulk count string")? else {
                         return Ok(Parsed::Incomplete { hint: 1 });
                     };
-                    if cr + 1 >= buf.len() {
-                        return Ok(Parsed::Incomplete { hint: 1 });
-                    }
                     match parse_i64(&buf[1..cr]) {
                         Some(n) if n <= i32::MAX as i64 => (n, cr),
                         _ => return Err(Cow::Borrowed("invalid multibulk length")),
@@ -168,15 +162,9 @@ impl ArgBuf {
             let (len, cr) = match short_len(rest, b'$').filter(|&(l, _)| l <= lim.max_bulk) {
                 Some(found) => found,
                 None => {
-                    let Some(cr) = memchr::memchr(b'\r', rest) else {
-                        if rest.len() > INLINE_MAX {
-                            return Err(Cow::Borrowed("too big bulk count string"));
-                        }
+                    let Some(cr) = line_end(rest, "too big bulk count string")? else {
                         return Ok(Parsed::Incomplete { hint: 1 });
                     };
-                    if cr + 1 >= rest.len() {
-                        return Ok(Parsed::Incomplete { hint: 1 });
-                    }
                     if rest[0] != b'$' {
                         return Err(format!("expected '$', got '{}'", rest[0] as char).into());
                     }
@@ -288,13 +276,24 @@ impl<'a> Args<'a> {
     }
 }
 
+/// Where the length line at the start of `buf` ends (the index of its `\r`), once its `\n` has
+/// arrived too; None while it is incomplete. A line longer than Redis's inline limit is the
+/// error `too_big`.
+fn line_end(buf: &[u8], too_big: &'static str) -> Result<Option<usize>, Cow<'static, str>> {
+    match memchr::memchr(b'\r', buf) {
+        Some(cr) => Ok((cr + 1 < buf.len()).then_some(cr)),
+        None if buf.len() > INLINE_MAX => Err(Cow::Borrowed(too_big)),
+        None => Ok(None),
+    }
+}
+
 /// The length lines every client sends for a short request, `kind` (`*` or `$`) and one to
 /// four digits (no leading zero) then `\r`, whose `\n` has arrived: (length, index of the
 /// `\r`). Four digits stay below the limits for clients that have not authenticated
-/// ([`UNAUTH_BULK_MAX`]), so only `max_bulk` is left to check. Anything else (a long or malformed line, one not complete yet) gets `None` and the
-/// general path, which finds the line's end with `memchr` and checks it as `string2ll` does;
-/// for the four short lines of a typical request that search and check were a tenth of the
-/// command's instructions.
+/// ([`UNAUTH_BULK_MAX`]), so only `max_bulk` is left to check. Anything else (a long or
+/// malformed line, one not complete yet) gets `None` and the general path ([`line_end`], then
+/// the checks `string2ll` makes); for the four short lines of a typical request that search and
+/// check were a tenth of the command's instructions.
 #[inline]
 fn short_len(rest: &[u8], kind: u8) -> Option<(usize, usize)> {
     const _: () = assert!(9999 < UNAUTH_BULK_MAX);
