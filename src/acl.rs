@@ -419,6 +419,14 @@ impl Rules {
     }
 }
 
+/// The reason a selector's opening argument `open` is refused when no argument closes it.
+pub fn unmatched_selector(open: &[u8]) -> String {
+    format!(
+        "Unmatched parenthesis in acl selector starting at '{}'",
+        String::from_utf8_lossy(open)
+    )
+}
+
 /// SETUSER arguments (or an ACL file line's words) with each selector whole: an argument that
 /// opens a parenthesis without closing it is joined, with spaces, to those that follow up to one
 /// that closes it (Redis's `ACLMergeSelectorArguments`). Err: the argument that opened a
@@ -780,10 +788,7 @@ fn parse_file(path: &str, text: &str) -> Result<Vec<(Vec<u8>, Rules)>, String> {
         let merged = match merge_selectors(&words) {
             Ok(m) => m,
             Err(open) => {
-                errors.push_str(&format!(
-                    "{path}:{n}: Unmatched parenthesis in acl selector starting at '{}'. ",
-                    String::from_utf8_lossy(open)
-                ));
+                errors.push_str(&format!("{path}:{n}: {}. ", unmatched_selector(open)));
                 continue;
             }
         };

@@ -262,10 +262,7 @@ fn acl_setuser(ctx: &mut Ctx, a: Args) -> CmdResult {
     }
     let args: Vec<&[u8]> = (3..a.len()).map(|i| a.get(i)).collect();
     let rules = crate::acl::merge_selectors(&args).map_err(|open| {
-        CmdError::owned(format!(
-            "ERR Unmatched parenthesis in acl selector starting at '{}'.",
-            String::from_utf8_lossy(open)
-        ))
+        CmdError::owned(format!("ERR {}.", crate::acl::unmatched_selector(open)))
     })?;
     let rules: Vec<&[u8]> = rules.iter().map(|r| r.as_ref()).collect();
     ctx.srv
