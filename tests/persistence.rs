@@ -1371,6 +1371,71 @@ fn a_few_stray_bytes_at_the_end_are_truncated_with_a_warning() {
     assert_torn_tail_is_truncated(&|_| vec![0x37, 0xA5, 0x01], "3 stray bytes");
 }
 
+#[test]
+fn a_crash_leaves_zeros_after_the_records_which_end_the_log_without_a_warning() {
+    if !eddy_only("a_crash_leaves_zeros_after_the_records_which_end_the_log_without_a_warning") {
+        return;
+    }
+    let args = ["--appendfsync", "always", "--save", ""];
+    let srv = Server::start_with(&args);
+    let mut c = srv.conn();
+    for i in 0..20 {
+        let _: () = q(&mut c, &["SET", &format!("k{i}"), &format!("value-{i}")]);
+    }
+    let (_, last, epoch) = changes_info(&mut c);
+    drop(c);
+    let dir = stop(srv, Stop::Kill);
+    // The writer fills the segment with zeros ahead of its records (`changes::disk`, "Files").
+    let seg = segment_files(dir.path()).last().expect("a segment").clone();
+    let bytes = std::fs::read(&seg).expect("read segment");
+    let mut end = 16;
+    while end + 4 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[end..end + 4].try_into().expect("4 bytes")) as usize;
+        if len == 0 {
+            break;
+        }
+        end += 4 + len;
+    }
+    assert!(
+        end < bytes.len() && bytes[end..].iter().all(|&b| b == 0),
+        "after a crash the records ({end} bytes) are followed by zeros ({} bytes in the file)",
+        bytes.len()
+    );
+
+    let srv = Server::start_in(dir, &args);
+    let log = strip_ansi(&srv.log());
+    assert!(
+        !log.lines().any(|l| l.contains("WARN")),
+        "the zeros are not a torn record: no warning; output:\n{log}"
+    );
+    let mut c = srv.conn();
+    for i in 0..20 {
+        assert_eq!(
+            q::<Option<String>>(&mut c, &["GET", &format!("k{i}")]),
+            Some(format!("value-{i}"))
+        );
+    }
+    let (_, last_now, epoch_now) = changes_info(&mut c);
+    assert_eq!(
+        (last_now, epoch_now),
+        (last, epoch),
+        "the log ends with the last record, and no history was lost"
+    );
+    let _: () = q(&mut c, &["SET", "after", "yes"]);
+    drop(c);
+    // A clean stop cuts the zeros off: the segment ends with its last record.
+    let dir = stop_nosave(srv);
+    let bytes = std::fs::read(&seg).expect("read segment");
+    let recs = records_of(&bytes);
+    assert_eq!(recs.last().map(|r| r.2 as i64), Some(last + 1));
+    let srv = Server::start_in(dir, &args);
+    let mut c = srv.conn();
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["GET", "after"]),
+        Some("yes".into())
+    );
+}
+
 /// Flips one byte inside the body of the record of `offsets[victim]`; returns the segment path,
 /// the record's start byte and the flipped byte's position.
 fn corrupt_record(dir: &Path, offset: i64) -> (PathBuf, usize, usize) {

@@ -201,7 +201,10 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                 let mut meta = scan.meta;
                 meta.bytes = scan.valid_end;
                 metas.push(meta);
-                current = Some(Current { file: f });
+                current = Some(Current {
+                    file: f,
+                    end: scan.valid_end,
+                });
                 let epoch = super::new_epoch();
                 super::write_epoch(&dir, &epoch).map_err(|e| e.to_string())?;
                 srv.log.set_epoch(epoch);
@@ -219,7 +222,10 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                 if is_last {
                     let f = reopen_segment(&scan.meta, scan.valid_end)
                         .map_err(|e| format!("{}: {e}", path.display()))?;
-                    current = Some(Current { file: f });
+                    current = Some(Current {
+                        file: f,
+                        end: scan.valid_end,
+                    });
                 }
                 let mut meta = scan.meta;
                 meta.bytes = scan.valid_end;
@@ -252,7 +258,10 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
             meta.bytes = o.pos;
             meta.last = first - 1;
             meta.index.retain(|&(off, _)| off < first);
-            current = Some(Current { file: f });
+            current = Some(Current {
+                file: f,
+                end: o.pos,
+            });
         }
         last = first - 1;
     }
