@@ -62,10 +62,13 @@ impl Current {
             return Ok(());
         }
         let n = PAD_BYTES.min(seg_bytes).max(upto - self.end);
-        // A zeroed allocation this large is fresh pages from the kernel, which the write reads
-        // without making them resident.
-        let zeros = vec![0u8; n as usize];
-        self.file.write_all_at(&zeros, self.end)?;
+        let zeros = zero_source();
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(zeros.len() as u64) as usize;
+            self.file.write_all_at(&zeros[..k], self.end + done)?;
+            done += k as u64;
+        }
         self.end += n;
         Ok(())
     }
@@ -82,6 +85,34 @@ impl Current {
 
 /// How far ahead of its records the segment being written is filled with zeros.
 const PAD_BYTES: u64 = 1 << 20;
+
+/// [`PAD_BYTES`] of zeros to write from, resident in no one's memory: a read-only anonymous
+/// mapping, whose pages all read as the kernel's shared zero page. A zeroed heap buffer was
+/// memory the allocator kept: a 1 MiB `calloc`, once freed, raised glibc's mmap threshold, and
+/// later ones came from the arena, written with zeros and left resident.
+fn zero_source() -> &'static [u8] {
+    static ZEROS: std::sync::OnceLock<&'static [u8]> = std::sync::OnceLock::new();
+    ZEROS.get_or_init(|| {
+        let len = PAD_BYTES as usize;
+        // SAFETY: a new private anonymous mapping, asked for with no address, file or flags
+        // that could alias anything; it is never written (PROT_READ) nor unmapped, so the
+        // slice over it is valid for the life of the process.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return Box::leak(vec![0u8; 64 << 10].into_boxed_slice());
+            }
+            std::slice::from_raw_parts(p as *const u8, len)
+        }
+    })
+}
 
 /// What a pass needs: the segment being appended to and the copy buffer. It lives in the disk
 /// log behind a mutex; whoever holds it is the log's one writer for that pass (this thread, or
