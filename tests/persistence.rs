@@ -1376,17 +1376,37 @@ fn a_crash_leaves_zeros_after_the_records_which_end_the_log_without_a_warning() 
     if !eddy_only("a_crash_leaves_zeros_after_the_records_which_end_the_log_without_a_warning") {
         return;
     }
-    let args = ["--appendfsync", "always", "--save", ""];
+    // Small segments, so the log spans several: sealed ones lose their zeros when sealed.
+    let args = [
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+        "--changes-segment-bytes",
+        "65536",
+    ];
     let srv = Server::start_with(&args);
     let mut c = srv.conn();
-    for i in 0..20 {
-        let _: () = q(&mut c, &["SET", &format!("k{i}"), &format!("value-{i}")]);
+    let value = |i: usize| format!("value-{i}-{}", "v".repeat(100));
+    let mut p = redis::pipe();
+    for i in 0..1500 {
+        p.cmd("SET").arg(format!("k{i}")).arg(value(i)).ignore();
     }
+    let _: () = p.query(&mut c).expect("pipelined SETs");
     let (_, last, epoch) = changes_info(&mut c);
     drop(c);
     let dir = stop(srv, Stop::Kill);
-    // The writer fills the segment with zeros ahead of its records (`changes::disk`, "Files").
-    let seg = segment_files(dir.path()).last().expect("a segment").clone();
+    let segs = segment_files(dir.path());
+    assert!(
+        segs.len() >= 3,
+        "1500 records of ~150 bytes span 64 KiB segments: {segs:?}"
+    );
+    for sealed in &segs[..segs.len() - 1] {
+        records_of(&std::fs::read(sealed).expect("read segment"));
+    }
+    // The writer fills the segment it writes with zeros ahead of its records (`changes::disk`,
+    // "Files").
+    let seg = segs.last().expect("a segment").clone();
     let bytes = std::fs::read(&seg).expect("read segment");
     let mut end = 16;
     while end + 4 <= bytes.len() {
@@ -1409,10 +1429,10 @@ fn a_crash_leaves_zeros_after_the_records_which_end_the_log_without_a_warning() 
         "the zeros are not a torn record: no warning; output:\n{log}"
     );
     let mut c = srv.conn();
-    for i in 0..20 {
+    for i in 0..1500 {
         assert_eq!(
             q::<Option<String>>(&mut c, &["GET", &format!("k{i}")]),
-            Some(format!("value-{i}"))
+            Some(value(i))
         );
     }
     let (_, last_now, epoch_now) = changes_info(&mut c);
@@ -1423,11 +1443,14 @@ fn a_crash_leaves_zeros_after_the_records_which_end_the_log_without_a_warning() 
     );
     let _: () = q(&mut c, &["SET", "after", "yes"]);
     drop(c);
-    // A clean stop cuts the zeros off: the segment ends with its last record.
+    // A clean stop cuts the zeros off: every segment ends with its last record.
     let dir = stop_nosave(srv);
-    let bytes = std::fs::read(&seg).expect("read segment");
-    let recs = records_of(&bytes);
-    assert_eq!(recs.last().map(|r| r.2 as i64), Some(last + 1));
+    let mut final_offset = None;
+    for seg in segment_files(dir.path()) {
+        let recs = records_of(&std::fs::read(&seg).expect("read segment"));
+        final_offset = recs.last().map(|r| r.2 as i64).or(final_offset);
+    }
+    assert_eq!(final_offset, Some(last + 1));
     let srv = Server::start_in(dir, &args);
     let mut c = srv.conn();
     assert_eq!(
