@@ -621,6 +621,16 @@ mod tests {
             assert!(msg.ends_with(&format!("{why} at byte {p30}")), "{msg}");
             assert_eq!((s.valid_end, s.meta.last), (p30 as u64, 29));
         }
+        // The search reads 1 MiB at a time: the one record after the damage, its header
+        // starting 5 bytes before a window's end, is still found (each window holds the next
+        // one's first 15 bytes).
+        let mut far = good[..last_start].to_vec();
+        far.extend(std::iter::repeat_n(0x37, (1 << 20) - 5));
+        far.extend_from_slice(&good[last_start..]);
+        let s = scan_of("far", &far);
+        let msg = s.corrupt.unwrap_or_default();
+        let want = format!("record longer than the file at byte {last_start}");
+        assert!(msg.ends_with(&want), "{msg}");
     }
 
     fn batch(disk: &DiskLog, from: u64, count: usize) -> Vec<u64> {
