@@ -57,6 +57,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use super::log::{decode_record, decode_view, EventRef};
+use super::writer::Current;
 use super::ChangeEvent;
 
 pub const HEADER: &[u8; 8] = b"EDDYLOG1";
@@ -511,13 +512,16 @@ pub fn create_segment(dir: &Path, first: u64) -> std::io::Result<(File, SegMeta)
     Ok((f, empty_meta(&path, first)))
 }
 
-/// Opens an existing segment for appending at `valid_end` (truncating anything after it).
-pub fn reopen_segment(meta: &SegMeta, valid_end: u64) -> std::io::Result<File> {
-    let f = OpenOptions::new().write(true).open(&meta.path)?;
-    f.set_len(valid_end)?;
-    let mut f = f;
-    f.seek(SeekFrom::Start(valid_end))?;
-    Ok(f)
+/// Opens an existing segment for appending at `valid_end` (truncating anything after it, the
+/// zeros a crash left included).
+pub fn reopen_segment(meta: &SegMeta, valid_end: u64) -> std::io::Result<Current> {
+    let mut file = OpenOptions::new().write(true).open(&meta.path)?;
+    file.set_len(valid_end)?;
+    file.seek(SeekFrom::Start(valid_end))?;
+    Ok(Current {
+        file,
+        end: valid_end,
+    })
 }
 
 #[cfg(test)]

@@ -193,7 +193,7 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
             }
             Some(msg) => {
                 tracing::warn!(damage = %msg, "discarding the change log after the damage (changes-load-corrupt yes)");
-                let f = reopen_segment(&scan.meta, scan.valid_end)
+                let reopened = reopen_segment(&scan.meta, scan.valid_end)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 for later in &segments[i + 1..] {
                     let _ = std::fs::remove_file(later);
@@ -201,10 +201,7 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                 let mut meta = scan.meta;
                 meta.bytes = scan.valid_end;
                 metas.push(meta);
-                current = Some(Current {
-                    file: f,
-                    end: scan.valid_end,
-                });
+                current = Some(reopened);
                 let epoch = super::new_epoch();
                 super::write_epoch(&dir, &epoch).map_err(|e| e.to_string())?;
                 srv.log.set_epoch(epoch);
@@ -220,12 +217,10 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
                     );
                 }
                 if is_last {
-                    let f = reopen_segment(&scan.meta, scan.valid_end)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                    current = Some(Current {
-                        file: f,
-                        end: scan.valid_end,
-                    });
+                    current = Some(
+                        reopen_segment(&scan.meta, scan.valid_end)
+                            .map_err(|e| format!("{}: {e}", path.display()))?,
+                    );
                 }
                 let mut meta = scan.meta;
                 meta.bytes = scan.valid_end;
@@ -253,15 +248,12 @@ pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, 
         }
         metas.truncate(o.seg + 1);
         if let Some(meta) = metas.get_mut(o.seg) {
-            let f =
+            let reopened =
                 reopen_segment(meta, o.pos).map_err(|e| format!("{}: {e}", meta.path.display()))?;
             meta.bytes = o.pos;
             meta.last = first - 1;
             meta.index.retain(|&(off, _)| off < first);
-            current = Some(Current {
-                file: f,
-                end: o.pos,
-            });
+            current = Some(reopened);
         }
         last = first - 1;
     }
