@@ -327,12 +327,6 @@ pub fn write_events(out: &mut Out, evs: &[ChangeEvent], images: Images) {
     }
 }
 
-/// Writes one event as a map (a flat field/value array in RESP2), with `old` / `new` fields
-/// when the reader asked for images and they are known (see `Images::old_image`/`new_image`).
-pub fn write_event(out: &mut Out, ev: &EventRef<'_>, images: Images) {
-    EventWriter::default().write(out, ev, images);
-}
-
 /// Writes events one after another for one reader. A tailing reader's events carry timestamps
 /// that change once per millisecond, so the text of the last one is kept and reused: formatting
 /// it was the largest single cost of a pushed event after its arguments.
@@ -345,7 +339,9 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
-    /// See [`write_event`].
+    /// Writes one event as a map (a flat field/value array in RESP2), with `old` / `new`
+    /// fields when the reader asked for images and they are known (see
+    /// `Images::old_image`/`new_image`).
     pub fn write(&mut self, out: &mut Out, ev: &EventRef<'_>, images: Images) {
         // A tailing subscriber encodes every event the writers commit, so what is constant is
         // written pre-encoded: field names, and the enum-valued fields with their names.
@@ -880,7 +876,7 @@ mod tests {
             };
             for resp3 in [false, true] {
                 let mut o = Out::new(resp3);
-                write_event(&mut o, &ev.as_ref(), Images::Keys);
+                EventWriter::default().write(&mut o, &ev.as_ref(), Images::Keys);
                 assert_eq!(o.buf, reference(resp3, &ev), "{t} {c} {g} {tx} {resp3}");
             }
         }
