@@ -824,20 +824,79 @@ fn thread_nice(pid: u32, tid: u32) -> Option<i64> {
     rest.split_whitespace().nth(16)?.parse().ok()
 }
 
-/// The nice values of the server's threads named `name`.
-fn thread_nices(pid: u32, name: &str) -> Vec<i64> {
+/// The ids of the server's threads named `name`.
+fn thread_ids(pid: u32, name: &str) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for t in tasks.flatten() {
         let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        let tid = t.file_name().to_str().and_then(|s| s.parse().ok());
         if comm.trim() == name {
-            out.extend(tid.and_then(|tid| thread_nice(pid, tid)));
+            out.extend(t.file_name().to_str().and_then(|s| s.parse::<u32>().ok()));
         }
     }
     out
+}
+
+/// The nice values of the server's threads named `name`.
+fn thread_nices(pid: u32, name: &str) -> Vec<i64> {
+    thread_ids(pid, name)
+        .into_iter()
+        .filter_map(|tid| thread_nice(pid, tid))
+        .collect()
+}
+
+/// How many times the server's thread named `name` went to sleep (its voluntary context
+/// switches, Linux: /proc/<pid>/task/<tid>/status).
+fn thread_sleeps(pid: u32, name: &str) -> u64 {
+    let tids = thread_ids(pid, name);
+    assert_eq!(tids.len(), 1, "one thread named {name}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{}/status", tids[0]))
+        .expect("the thread's status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches")
+}
+
+/// The log writer ticks every couple of milliseconds only while records keep coming; idle, it
+/// sleeps until a commit wakes it (it used to wake about 480 times a second for empty passes).
+/// A write after the quiet spell still reaches the segment file and a tailing subscriber.
+#[test]
+fn an_idle_log_writer_sleeps_until_a_commit_wakes_it() {
+    if !eddy_only("an_idle_log_writer_sleeps_until_a_commit_wakes_it") {
+        return;
+    }
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    // Its `everysec` fsync done (waiting for the disk also counts as the thread sleeping).
+    assert!(poll_until(Duration::from_secs(10), || {
+        let durable = common::info_int(&mut c, "changes", "changes_durable_offset");
+        durable == common::info_int(&mut c, "changes", "changes_last_offset")
+    }));
+    // A few empty ticks (milliseconds) pass before the writer sleeps; then, over a second, it
+    // wakes for its housekeeping only.
+    std::thread::sleep(Duration::from_millis(200));
+    let before = thread_sleeps(s.pid(), "eddy-log-writer");
+    std::thread::sleep(Duration::from_secs(1));
+    let woke = thread_sleeps(s.pid(), "eddy-log-writer") - before;
+    assert!(woke <= 10, "the idle writer woke {woke} times in a second");
+
+    let _: () = redis::cmd("SET").arg("k").arg("w").query(&mut c).unwrap();
+    common::wait_written(&mut c);
+    let mut sub = s.raw();
+    sub.send_cmd(&["HELLO", "3"]);
+    sub.send_cmd(&["CHANGES", "SUBSCRIBE", "latest"]);
+    sub.read_frame();
+    sub.read_frame();
+    std::thread::sleep(Duration::from_millis(200));
+    let _: () = redis::cmd("SET").arg("k2").arg("x").query(&mut c).unwrap();
+    let (_, event) = sub.read_frame();
+    let event = String::from_utf8_lossy(&event).into_owned();
+    assert!(event.contains("$3\r\nkey\r\n$2\r\nk2\r\n"), "{event}");
 }
 
 /// Subscriptions (like triggers and the NATS publisher) read and encode on the push readers'

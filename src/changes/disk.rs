@@ -36,8 +36,9 @@
 //! one of those clients' connection tasks, the round's leader, once the scheduler has run every
 //! client that was ready, so one fsync covers the round, as in Redis's event loop (group commit,
 //! `changes::writer::wait_durable_round`); `everysec` fsyncs at most once a second; `no` leaves
-//! it to the OS. Under `everysec`/`no` the writer passes every couple of milliseconds, so a
-//! process crash (SIGKILL) loses at most that window and a power cut at most ~1 s. Readers never
+//! it to the OS. Under `everysec`/`no` the writer passes every couple of milliseconds while
+//! records keep coming (and the first commit after a quiet spell wakes it), so a process crash
+//! (SIGKILL) loses at most that window and a power cut at most ~1 s. Readers never
 //! see that window: they are served only written records (durable ones under `always`, see
 //! `changes::log`), and a power cut that may have lost written records changes the epoch at the
 //! next start (`persistence`).

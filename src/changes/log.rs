@@ -466,6 +466,20 @@ impl Drop for RoundLead<'_> {
     }
 }
 
+/// How the writer thread waits between passes, which decides which commits wake it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum WriterSleep {
+    /// Writing a pass.
+    Awake,
+    /// Between ticks while records keep coming: the tick picks up what commits meanwhile, so
+    /// a commit wakes the writer only for a reader waiting for it.
+    Tick,
+    /// No records came for a while: the writer waits for the next commit, which wakes it.
+    /// An idle server does not tick.
+    Asleep,
+}
+
 /// The log. See the module docs for the record format and the locking contract.
 pub struct ChangeLog {
     inner: Mutex<Inner>,
@@ -489,8 +503,8 @@ pub struct ChangeLog {
     /// A wake is requested (work may be pending) and the writer has not taken it yet. Later
     /// requests skip the mutex: under `always` every client of a round asks.
     wake_pending: std::sync::atomic::AtomicBool,
-    /// The writer sleeps between ticks (see `commit`).
-    writer_idle: std::sync::atomic::AtomicBool,
+    /// How the writer sleeps, which decides which commits wake it ([`WriterSleep`]).
+    writer_sleep: std::sync::atomic::AtomicU8,
     /// `always`: a connection leads the current group-commit round (`writer::wait_durable_round`);
     /// the round's other clients wait for it rather than waking the writer.
     round_leader: std::sync::atomic::AtomicBool,
@@ -559,7 +573,7 @@ impl ChangeLog {
             wake: (Mutex::new(()), parking_lot::Condvar::new()),
             wake_pending: std::sync::atomic::AtomicBool::new(false),
             round_leader: std::sync::atomic::AtomicBool::new(false),
-            writer_idle: std::sync::atomic::AtomicBool::new(false),
+            writer_sleep: std::sync::atomic::AtomicU8::new(WriterSleep::Awake as u8),
             fsync_always: std::sync::atomic::AtomicBool::new(false),
             groups: Default::default(),
         }
@@ -707,19 +721,26 @@ impl ChangeLog {
         self.wake.1.notify_one();
     }
 
-    /// Writer side: waits until woken or `timeout` passes. It does not wait while readers wait
-    /// for records already committed: commits made while the writer was busy did not wake it.
-    pub fn writer_wait(&self, timeout: std::time::Duration) {
+    /// Writer side: waits until woken or `timeout` passes. Between ticks (`sleep` is
+    /// [`WriterSleep::Tick`]) it does not wait while readers wait for records already committed:
+    /// commits made while the writer was busy did not wake it. Asleep
+    /// ([`WriterSleep::Asleep`]) it does not wait while any committed record is unwritten.
+    pub fn writer_wait(&self, timeout: std::time::Duration, sleep: WriterSleep) {
         let mut g = self.wake.0.lock();
         if !self.wake_pending.load(Ordering::SeqCst) {
-            self.writer_idle.store(true, Ordering::Relaxed);
-            // Pairs with the fence in `commit_group`: either that commit sees the writer idle
-            // and wakes it, or this sees its offset.
+            self.writer_sleep.store(sleep as u8, Ordering::Relaxed);
+            // Pairs with the fence in `commit_group`: either that commit sees how the writer
+            // sleeps and wakes it if it must, or this sees its offset.
             std::sync::atomic::fence(Ordering::SeqCst);
-            if !self.readers_wait_for_unwritten() {
+            let pending = match sleep {
+                WriterSleep::Asleep => self.committed.load(Ordering::Acquire) > self.written(),
+                _ => self.readers_wait_for_unwritten(),
+            };
+            if !pending {
                 self.wake.1.wait_for(&mut g, timeout);
             }
-            self.writer_idle.store(false, Ordering::Relaxed);
+            self.writer_sleep
+                .store(WriterSleep::Awake as u8, Ordering::Relaxed);
         }
         // Taken before the pass copies: a request that saw it set committed before this point,
         // so the pass covers its records; any later request wakes the writer again.
@@ -895,16 +916,20 @@ impl ChangeLog {
         LAST_COMMIT.with(|c| c.set(last));
         self.committed.store(last, Ordering::Release);
         // With a disk log the record is not readable yet: the writer wakes readers after its
-        // pass, so a reader waiting on an idle writer wakes it rather than wait for its tick
-        // (up to 2 ms of delivery latency under `everysec`). Under load the writer paces its
-        // passes (`changes::writer`, `READER_PASS_GAP`) and is not idle between them, so
-        // commits do not wake it one by one. Without a disk log, readers wake now (Notify takes
-        // a mutex, so only if one waits).
+        // pass, so a reader waiting on a ticking writer wakes it rather than wait for its tick
+        // (up to 2 ms of delivery latency under `everysec`), and a writer asleep after a quiet
+        // spell is always woken. Under load the writer paces its passes (`changes::writer`,
+        // `READER_PASS_GAP`) and is not idle between them, so commits do not wake it one by
+        // one. Without a disk log, readers wake now (Notify takes a mutex, so only if one
+        // waits).
         // Under `always` the clients waiting for durability write the log themselves, once per
         // round rather than per commit (`writer::wait_durable_round`).
         if self.disk.is_some() {
             std::sync::atomic::fence(Ordering::SeqCst);
-            if self.writer_idle.load(Ordering::Relaxed) && self.readers_wait() {
+            let sleep = self.writer_sleep.load(Ordering::Relaxed);
+            if sleep == WriterSleep::Asleep as u8
+                || (sleep == WriterSleep::Tick as u8 && self.readers_wait())
+            {
                 self.wake_writer();
             }
         }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::disk::{create_segment, SegMeta};
+use super::log::WriterSleep;
 use crate::server::Server;
 
 /// Bytes copied from memory per pass: small, so the copy buffer stays a reused heap block
@@ -40,6 +41,16 @@ const SYNC_BATCH_BYTES: usize = 1 << 20;
 /// and 0.7–1.0 s of extra server CPU, 1 ms 33–36k and 0.2–0.5 s; the machine's noise hides
 /// part of that in the throughput drop (`examples/feed_tail_impact.py`).
 const READER_PASS_GAP: Duration = Duration::from_millis(1);
+/// How long the writer sleeps between passes while records keep coming (not under `always`):
+/// commits do not wake it, the tick collects them (`ChangeLog::commit_group`).
+const TICK: Duration = Duration::from_millis(2);
+/// After this many passes in a row found nothing, the writer sleeps until a commit wakes it
+/// (or its housekeeping, or an `everysec` sync, is due) instead of ticking: an idle server
+/// woke about 480 times a second for empty passes. A writer asleep costs the next commit a
+/// wake-up; a few empty ticks first keep that to the first commit after a quiet spell.
+const EMPTY_PASSES_TO_SLEEP: u32 = 5;
+/// Retention, memory release and the fsync policy are looked at this often.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Sparse index spacing (bytes) within a segment.
 const INDEX_EVERY: u64 = 64 * 1024;
 
@@ -289,6 +300,7 @@ fn run(srv: &Server) {
     let mut last_release = Instant::now();
     let mut unsynced = 0usize;
     let mut last_pass = Instant::now();
+    let mut empty_passes = 0u32;
     loop {
         let stopping = srv.shutting_down();
         if !stopping && !more {
@@ -297,11 +309,19 @@ fn run(srv: &Server) {
                     std::thread::sleep(rest);
                 }
             }
-            log.writer_wait(if pol == 2 {
-                Duration::from_millis(100)
+            if pol == 2 {
+                // Clients write their own rounds; the writer only tidies up.
+                log.writer_wait(Duration::from_millis(100), WriterSleep::Tick);
+            } else if empty_passes >= EMPTY_PASSES_TO_SLEEP {
+                let mut until = last_housekeeping + HOUSEKEEPING;
+                if dirty && pol == 1 {
+                    until = until.min(last_sync + Duration::from_secs(1));
+                }
+                let timeout = until.saturating_duration_since(Instant::now());
+                log.writer_wait(timeout.max(TICK), WriterSleep::Asleep);
             } else {
-                Duration::from_millis(2)
-            });
+                log.writer_wait(TICK, WriterSleep::Tick);
+            }
         }
         let mut t = disk.tail.lock();
         match write_pass(log, disk, &mut t) {
@@ -313,6 +333,7 @@ fn run(srv: &Server) {
             }
             Ok(Some((last, m, n))) => {
                 last_pass = Instant::now();
+                empty_passes = 0;
                 more = m;
                 unsynced += n;
                 // `always`: one fsync covers every record written so far, so passes that leave
@@ -332,6 +353,7 @@ fn run(srv: &Server) {
             Ok(None) => {
                 drop(t);
                 more = false;
+                empty_passes = empty_passes.saturating_add(1);
                 // A burst just ended: give back what it freed (the tail it held, reply
                 // buffers) promptly rather than at the next housekeeping tick.
                 if busy && last_release.elapsed() >= Duration::from_millis(100) {
@@ -377,7 +399,7 @@ fn run(srv: &Server) {
             }
             return;
         }
-        if last_housekeeping.elapsed() >= Duration::from_secs(1) {
+        if last_housekeeping.elapsed() >= HOUSEKEEPING {
             last_housekeeping = Instant::now();
             // Also here, for passes the writer did not make (`always`: clients write their
             // rounds); under steady writes this frees at most one segment a second.
