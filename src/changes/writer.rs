@@ -49,6 +49,9 @@ const TICK: Duration = Duration::from_millis(2);
 /// woke about 480 times a second for empty passes. A writer asleep costs the next commit a
 /// wake-up; a few empty ticks first keep that to the first commit after a quiet spell.
 const EMPTY_PASSES_TO_SLEEP: u32 = 5;
+/// After a burst, what it freed goes back to the OS at most this often (bursts in a row would
+/// otherwise trim the heap between each).
+const RELEASE_GAP: Duration = Duration::from_millis(100);
 /// Retention, memory release and the fsync policy are looked at this often.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Sparse index spacing (bytes) within a segment.
@@ -317,6 +320,10 @@ fn run(srv: &Server) {
                 if dirty && pol == 1 {
                     until = until.min(last_sync + Duration::from_secs(1));
                 }
+                if busy {
+                    // The burst's memory goes back once its release is due (below).
+                    until = until.min(last_release + RELEASE_GAP);
+                }
                 let timeout = until.saturating_duration_since(Instant::now());
                 log.writer_wait(timeout.max(TICK), WriterSleep::Asleep);
             } else {
@@ -356,7 +363,7 @@ fn run(srv: &Server) {
                 empty_passes = empty_passes.saturating_add(1);
                 // A burst just ended: give back what it freed (the tail it held, reply
                 // buffers) promptly rather than at the next housekeeping tick.
-                if busy && last_release.elapsed() >= Duration::from_millis(100) {
+                if busy && last_release.elapsed() >= RELEASE_GAP {
                     busy = false;
                     // The copy buffer too: a pass that took a record past PASS_BYTES doubled
                     // it into a 128 KiB block, which malloc maps on its own and would keep.
