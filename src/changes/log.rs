@@ -112,6 +112,9 @@ fn event_name(b: &[u8]) -> &str {
 /// An in-memory segment is sealed once it reaches this size. Small enough that the segment being
 /// filled costs little resident memory; large enough that trimming is rare.
 const SEGMENT_BYTES: usize = 64 << 10;
+/// Emptied segments kept for reuse during a burst: a writer pass can trim a few at once. A
+/// spare exists only in place of a segment that was live, so they never raise the peak.
+const SPARE_SEGMENTS: usize = 4;
 /// With a disk log, the in-memory tail beyond unwritten records is kept only while some reader
 /// read from memory within this many milliseconds.
 pub const READER_IDLE_MS: u64 = 10_000;
@@ -425,6 +428,12 @@ struct Inner {
     next_tx: u64,
     segments: VecDeque<Segment>,
     bytes: usize,
+    /// Segments trimmed during a burst, emptied, for the next ones to reuse (at most
+    /// [`SPARE_SEGMENTS`]). Allocating a fresh 68 KiB block per segment (below malloc's mmap
+    /// threshold) interleaved the log's blocks with the keyspace's allocations in the writers'
+    /// heap, and each freed block left a hole that small allocations split: loading 1,000 sets
+    /// of 100 members allocated 75 segments and peaked at 1.5 MB allocated for 0.67 MB kept.
+    spare: Vec<Segment>,
 }
 
 impl Inner {
@@ -557,6 +566,7 @@ impl ChangeLog {
                 last_ts: 0,
                 next_tx: 1,
                 segments: VecDeque::new(),
+                spare: Vec::new(),
                 bytes: 0,
             }),
             notify: Notify::new(),
@@ -879,11 +889,19 @@ impl ChangeLog {
             None => true,
         };
         if need_new {
-            inner.segments.push_back(Segment {
-                first: inner.next,
-                data: Vec::with_capacity(SEGMENT_BYTES + 4096),
-                starts: Vec::with_capacity(1024),
-            });
+            let first = inner.next;
+            let seg = match inner.spare.pop() {
+                Some(mut s) => {
+                    s.first = first;
+                    s
+                }
+                None => Segment {
+                    first,
+                    data: Vec::with_capacity(SEGMENT_BYTES + 4096),
+                    starts: Vec::with_capacity(1024),
+                },
+            };
+            inner.segments.push_back(seg);
         }
         let seg = match inner.segments.back_mut() {
             Some(s) => s,
@@ -955,9 +973,22 @@ impl ChangeLog {
             if end > written.saturating_add(1) {
                 break;
             }
-            if let Some(old) = inner.segments.pop_front() {
+            if let Some(mut old) = inner.segments.pop_front() {
                 inner.bytes -= old.data.len();
+                // Kept only during a burst (an idle log holds no memory) and only at its
+                // usual size (a segment that took a large record gave its memory back).
+                if keep > 0
+                    && inner.spare.len() < SPARE_SEGMENTS
+                    && old.data.capacity() <= SEGMENT_BYTES + 4096
+                {
+                    old.data.clear();
+                    old.starts.clear();
+                    inner.spare.push(old);
+                }
             }
+        }
+        if keep == 0 {
+            inner.spare = Vec::new();
         }
     }
 
@@ -1200,6 +1231,28 @@ mod tests {
         assert!(first > 1);
         assert_eq!(log.read(1, 10), Err(ReadError::Trimmed { earliest: first }));
         assert_eq!(log.read(first, 1).unwrap()[0].offset, first);
+    }
+
+    #[test]
+    fn trimmed_segments_are_reused_without_their_old_records() {
+        let log = ChangeLog::new("e".into(), 0);
+        for i in 0..20_000 {
+            let mut r = Recorder::default();
+            r.record_set(7, format!("k{i}").as_bytes(), b"v");
+            log.commit(&mut r, 1);
+        }
+        // Each new segment took the one trimmed before it, and that one waits for the next.
+        assert_eq!(log.inner.lock().spare.len(), 1);
+        let first = log.first_offset();
+        assert!(first > 1);
+        let evs = log.read(first, 100_000).unwrap();
+        assert_eq!(evs.len() as u64, 20_000 - first + 1);
+        for e in &evs {
+            assert_eq!(e.args[1], format!("k{}", e.offset - 1).as_bytes());
+        }
+        // Idle, the log keeps no spare.
+        log.trim_idle();
+        assert!(log.inner.lock().spare.is_empty());
     }
 
     #[test]
