@@ -1042,8 +1042,11 @@ impl ChangeLog {
         }
     }
 
+    /// Bytes the in-memory tail holds: its records, and the spare segments kept for reuse
+    /// (memory the log holds, not the dataset: eviction leaves both out).
     pub fn memory_bytes(&self) -> usize {
-        self.inner.lock().bytes
+        let g = self.inner.lock();
+        g.bytes + g.spare.iter().map(|s| s.data.capacity()).sum::<usize>()
     }
 
     /// Up to `count` records with offset >= `from`, from memory or, for older offsets, from
