@@ -197,8 +197,8 @@ impl Bridge {
     }
 
     fn set_next(&self, n: u64) {
-        if self.next.swap(n, Ordering::AcqRel) != n {
-            self.dirty.store(true, Ordering::Release);
+        if self.next.swap(n, Ordering::AcqRel) != n && !self.dirty.swap(true, Ordering::AcqRel) {
+            crate::changes::groups::request_flush();
         }
     }
 
@@ -411,6 +411,7 @@ pub fn save_if_dirty(srv: &Server) {
     if let Err(e) = res {
         tracing::error!(error = %e, "can't write {FILE}; will retry");
         b.dirty.store(true, Ordering::Release);
+        crate::changes::groups::request_flush();
     }
 }
 

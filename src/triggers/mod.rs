@@ -268,7 +268,9 @@ impl Default for Registry {
 
 impl Registry {
     pub fn mark_dirty(&self) {
-        self.dirty.store(true, Ordering::Release);
+        if !self.dirty.swap(true, Ordering::AcqRel) {
+            crate::changes::groups::request_flush();
+        }
     }
 
     pub fn is_dirty(&self) -> bool {
