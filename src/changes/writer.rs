@@ -52,6 +52,8 @@ const EMPTY_PASSES_TO_SLEEP: u32 = 5;
 /// After a burst, what it freed goes back to the OS at most this often (bursts in a row would
 /// otherwise trim the heap between each).
 const RELEASE_GAP: Duration = Duration::from_millis(100);
+/// `appendfsync everysec`: written records are synced this long after the last sync.
+const EVERYSEC: Duration = Duration::from_secs(1);
 /// Retention, memory release and the fsync policy are looked at this often.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Sparse index spacing (bytes) within a segment.
@@ -95,6 +97,12 @@ impl Current {
         }
         self.file.sync_data()
     }
+}
+
+/// Where the records of the segment being written end: the size its listing counts (the file
+/// goes on with zeros), or, before it is listed, the file's end.
+fn records_end(disk: &super::disk::DiskLog, c: &Current) -> u64 {
+    disk.segs.lock().last().map_or(c.end, |m| m.bytes)
 }
 
 /// How far ahead of its records the segment being written is filled with zeros.
@@ -318,7 +326,7 @@ fn run(srv: &Server) {
             } else if empty_passes >= EMPTY_PASSES_TO_SLEEP {
                 let mut until = last_housekeeping + HOUSEKEEPING;
                 if dirty && pol == 1 {
-                    until = until.min(last_sync + Duration::from_secs(1));
+                    until = until.min(last_sync + EVERYSEC);
                 }
                 if busy {
                     // The burst's memory goes back once its release is due (below).
@@ -379,7 +387,7 @@ fn run(srv: &Server) {
         // write.
         let due = match pol {
             2 => !more,
-            1 => last_sync.elapsed() >= Duration::from_secs(1),
+            1 => last_sync.elapsed() >= EVERYSEC,
             _ => false,
         };
         if dirty && (due || stopping) {
@@ -399,8 +407,7 @@ fn run(srv: &Server) {
             // where nothing was forced yet (`persistence`, the RUN file).
             let t = disk.tail.lock();
             if let Some(c) = t.current.as_ref() {
-                let end = disk.segs.lock().last().map_or(c.end, |m| m.bytes);
-                if let Err(e) = c.seal(end) {
+                if let Err(e) = c.seal(records_end(disk, c)) {
                     tracing::error!(error = %e, "closing the change log failed");
                 }
             }
@@ -453,21 +460,19 @@ fn append(
     last_ts: u64,
     buf: &[u8],
 ) -> std::io::Result<()> {
-    // Where the current segment's records end, unless a new segment is due (then where the
-    // full one's records end, if it is listed).
-    let (open_end, full_end) = {
+    // Where the current segment's records end, unless a new segment is due.
+    let open_end = {
         let segs = disk.segs.lock();
         match (segs.last(), current.is_some()) {
-            (Some(m), true) if m.bytes < seg_bytes || m.last < m.first => (Some(m.bytes), None),
-            (Some(m), _) => (None, Some(m.bytes)),
-            _ => (None, None),
+            (Some(m), true) if m.bytes < seg_bytes || m.last < m.first => Some(m.bytes),
+            _ => None,
         }
     };
     let at = match open_end {
         Some(at) => at,
         None => {
             if let Some(c) = current.take() {
-                c.seal(full_end.unwrap_or(c.end))?;
+                c.seal(records_end(disk, &c))?;
             }
             let (file, meta) = create_segment(&disk.dir, from)?;
             let at = meta.bytes;
