@@ -112,6 +112,8 @@ fn event_name(b: &[u8]) -> &str {
 /// An in-memory segment is sealed once it reaches this size. Small enough that the segment being
 /// filled costs little resident memory; large enough that trimming is rare.
 const SEGMENT_BYTES: usize = 64 << 10;
+/// A segment's allocation: room for the commit that takes it past [`SEGMENT_BYTES`].
+const SEGMENT_CAPACITY: usize = SEGMENT_BYTES + 4096;
 /// Emptied segments kept for reuse during a burst: a writer pass can trim a few at once. A
 /// spare exists only in place of a segment that was live, so they never raise the peak.
 const SPARE_SEGMENTS: usize = 4;
@@ -897,7 +899,7 @@ impl ChangeLog {
                 }
                 None => Segment {
                     first,
-                    data: Vec::with_capacity(SEGMENT_BYTES + 4096),
+                    data: Vec::with_capacity(SEGMENT_CAPACITY),
                     starts: Vec::with_capacity(1024),
                 },
             };
@@ -979,7 +981,7 @@ impl ChangeLog {
                 // usual size (a segment that took a large record gave its memory back).
                 if keep > 0
                     && inner.spare.len() < SPARE_SEGMENTS
-                    && old.data.capacity() <= SEGMENT_BYTES + 4096
+                    && old.data.capacity() <= SEGMENT_CAPACITY
                 {
                     old.data.clear();
                     old.starts.clear();
