@@ -197,8 +197,8 @@ impl Bridge {
     }
 
     fn set_next(&self, n: u64) {
-        if self.next.swap(n, Ordering::AcqRel) != n && !self.dirty.swap(true, Ordering::AcqRel) {
-            crate::changes::groups::request_flush();
+        if self.next.swap(n, Ordering::AcqRel) != n {
+            crate::changes::groups::set_dirty(&self.dirty);
         }
     }
 
@@ -410,8 +410,7 @@ pub fn save_if_dirty(srv: &Server) {
         .and_then(|bytes| crate::changes::groups::write_atomically(&path_of(srv), &bytes));
     if let Err(e) = res {
         tracing::error!(error = %e, "can't write {FILE}; will retry");
-        b.dirty.store(true, Ordering::Release);
-        crate::changes::groups::request_flush();
+        crate::changes::groups::set_dirty(&b.dirty);
     }
 }
 

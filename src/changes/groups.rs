@@ -107,18 +107,19 @@ pub struct Registry {
 }
 
 fn mark_dirty(reg: &Registry) {
-    if !reg.dirty.swap(true, Ordering::AcqRel) {
-        request_flush();
-    }
+    set_dirty(&reg.dirty);
 }
 
-/// Wakes the [`flusher`]: one of the files it writes (groups, triggers, the NATS bridge's
-/// position) has changes. Called when a dirty flag goes from clear to set, so once per write
-/// of the file, not per change. A permit is kept when the flusher is not waiting yet.
+/// Wakes the [`flusher`] (a permit is kept when it is not waiting yet).
 static FLUSH: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-pub fn request_flush() {
-    FLUSH.notify_one();
+/// Sets the dirty flag of one of the files the [`flusher`] writes (groups, triggers, the NATS
+/// bridge's position), and wakes it when the flag goes from clear to set: once per write of
+/// the file, not per change.
+pub fn set_dirty(flag: &AtomicBool) {
+    if !flag.swap(true, Ordering::AcqRel) {
+        FLUSH.notify_one();
+    }
 }
 
 pub fn register_reader(reg: &Registry, name: &str, pos: Arc<AtomicU64>) {
@@ -831,7 +832,7 @@ pub fn save_if_dirty(srv: &Server) {
 }
 
 /// The background writer: rewrites the groups file (and `triggers.json`, `bridge.json`) when
-/// dirty, at most every [`FLUSH_EVERY`]. It waits to be asked ([`request_flush`]) rather than
+/// dirty, at most every [`FLUSH_EVERY`]. It waits to be asked ([`set_dirty`]) rather than
 /// polling the flags: an idle server's client thread woke about ten times a second for it
 /// (a 200 ms timer, and the timer wheel's cascade before each). The shutdown writes whatever is
 /// still dirty.

@@ -268,9 +268,7 @@ impl Default for Registry {
 
 impl Registry {
     pub fn mark_dirty(&self) {
-        if !self.dirty.swap(true, Ordering::AcqRel) {
-            crate::changes::groups::request_flush();
-        }
+        crate::changes::groups::set_dirty(&self.dirty);
     }
 
     pub fn is_dirty(&self) -> bool {
