@@ -688,6 +688,48 @@ fn restore_with_ttl_replace_and_absttl() {
 }
 
 #[test]
+fn restore_checks_options_then_the_key_then_the_ttl_as_redis_does() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["SET", "src", "v"]);
+    let payload = dump(&mut c, "src");
+    // A bad option comes first, even before a TTL that is not a number.
+    let e = restore(&mut c, "src", "soon", &payload, &["FOO"]).expect_err("bad option");
+    assert_eq!(common::err_text(&e), "ERR syntax error");
+    // Then the key: an existing one is refused before its TTL or payload is read.
+    let e = restore(&mut c, "src", "soon", b"junk", &[]).expect_err("busy");
+    assert_eq!(
+        common::err_text(&e),
+        "BUSYKEY Target key name already exists."
+    );
+    let e = restore(&mut c, "new", "soon", b"junk", &[]).expect_err("ttl");
+    assert_eq!(
+        common::err_text(&e),
+        "ERR value is not an integer or out of range"
+    );
+    let e = restore(&mut c, "new", "-5", b"junk", &[]).expect_err("negative ttl");
+    assert_eq!(common::err_text(&e), "ERR Invalid TTL value, must be >= 0");
+    let e = restore(&mut c, "new", "0", b"junk", &[]).expect_err("payload");
+    assert_eq!(
+        common::err_text(&e),
+        "ERR DUMP payload version or checksum are wrong"
+    );
+    // RESTORE-ASKING, which a cluster sends while migrating, is RESTORE outside a cluster.
+    let mut cmd = redis::cmd("RESTORE-ASKING");
+    cmd.arg("copy").arg("0").arg(&payload[..]);
+    assert_eq!(
+        cmd.query::<Value>(&mut c).expect("restore-asking"),
+        Value::Okay
+    );
+    assert_eq!(qv(&mut c, &["GET", "copy"]), b("v"));
+    let e = cmd.query::<Value>(&mut c).expect_err("busy");
+    assert_eq!(
+        common::err_text(&e),
+        "BUSYKEY Target key name already exists."
+    );
+}
+
+#[test]
 fn restore_rejects_a_corrupted_payload() {
     let srv = Server::start();
     let mut c = srv.conn();

@@ -89,6 +89,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns a serialized representation of the value stored at a key.", "key", "2.6.0", "O(1) to access the key and additional O(N*M) to serialize it"),
     cmd!("restore", -4, WRITE | DENYOOM, (1, 1, 1), KD, "generic", restore,
         "Creates a key from the serialized representation of a value.", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", "2.6.0", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value"),
+    cmd!("restore-asking", -4, WRITE | DENYOOM, (1, 1, 1), KD, "generic", restore,
+        "An internal command for migrating keys in a cluster.", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]", "3.0.0", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value"),
     cmd!("migrate", -6, WRITE | MOVABLE_KEYS | NO_MULTI | NOSCRIPT, (3, 3, 1), KD, "generic", super::migrate::migrate,
         "Atomically transfers a key from one Redis instance to another.", "host port <key | \"\"> destination-db timeout [COPY] [REPLACE] [AUTH password | AUTH2 username password] [KEYS key [key ...]]", "2.6.0", "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed."),
     cmd!("move", 3, WRITE | FAST, (1, 1, 1), K, "generic", move_,
@@ -648,9 +650,10 @@ fn dump_cmd(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
+/// RESTORE (and RESTORE-ASKING, the same outside a cluster). Checks come in Redis's order:
+/// the options, then whether the key exists, then the TTL, then the payload.
 fn restore(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(1);
-    let ttl = int(a.get(2))?;
     let payload = a.get(3);
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq) = (None::<i64>, None::<i64>);
@@ -676,13 +679,14 @@ fn restore(ctx: &mut Ctx, a: Args) -> CmdResult {
             return Err(error::SYNTAX.into());
         }
     }
-    if ttl < 0 {
-        return Err(error::NEGATIVE_TTL.into());
-    }
     let mut l = ctx.lock1(key);
     let existed = l.exists(key);
     if existed && !replace {
         return Err(error::BUSYKEY.into());
+    }
+    let ttl = int(a.get(2))?;
+    if ttl < 0 {
+        return Err(error::NEGATIVE_TTL.into());
     }
     let mut v = undump(payload).map_err(|e| match e {
         RestoreError::VersionOrChecksum => CmdError::from(error::BAD_DUMP),

@@ -413,6 +413,11 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     ("pexpireat", &["SET k v"], "PEXPIREAT k 4102444800000"),
     ("persist", &["SET k v EX 100"], "PERSIST k"),
     ("restore", &["SET k v", "DUMP k"], "RESTORE k2 0 $DUMP"),
+    (
+        "restore-asking",
+        &["SET k v", "DUMP k"],
+        "RESTORE-ASKING k2 0 $DUMP",
+    ),
     // function libraries (records without a key)
     ("function|load", &[], "FUNCTION LOAD $LIB"),
     (
