@@ -157,6 +157,8 @@ pub static DEFS: &[Def] = &[
     ),
     def("logfile", Kind::Str, "", false),
     def("daemonize", Kind::Enum(&["no"]), "no", false),
+    // Eddy loads no modules: MODULE LOAD is refused as Redis refuses it at this default.
+    def("enable-module-command", Kind::Enum(&["no"]), "no", false),
     // Threads serving connections (tokio workers). One, as in Redis: see `main.rs` for why.
     def("io-threads", Kind::Int { min: 1, max: 128 }, "1", false),
     def(

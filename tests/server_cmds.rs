@@ -1,6 +1,6 @@
 //! Connection and server commands: PING/ECHO/QUIT/RESET, HELLO and AUTH, CLIENT, INFO, TIME,
-//! CONFIG, DEBUG, SHUTDOWN, COMMAND, connection limits and idle timeouts, and command-line
-//! option errors.
+//! CONFIG, DEBUG, SHUTDOWN, COMMAND, MODULE, LOLWUT, connection limits and idle timeouts, and
+//! command-line option errors.
 
 mod common;
 
@@ -1523,4 +1523,55 @@ fn debug_populate_creates_keys_as_redis_does() {
         assert_eq!(q::<i64>(&mut c, &["DBSIZE"]), 6);
         assert_eq!(q::<String>(&mut c, &["GET", "key:2"]), "value:2");
     }
+}
+
+#[test]
+fn module_lists_none_and_refuses_to_load_as_redis_does_by_default() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(qv(&mut c, &["MODULE", "LIST"]), Value::Array(vec![]));
+    let refused = "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+    for args in [
+        &["MODULE", "LOAD", "/tmp/m.so"][..],
+        &["MODULE", "LOADEX", "/tmp/m.so", "CONFIG", "a", "b"],
+        &["MODULE", "UNLOAD", "m"],
+    ] {
+        assert_eq!(qerr(&mut c, args), refused, "{args:?}");
+    }
+    assert_eq!(
+        qv(&mut c, &["CONFIG", "GET", "enable-module-command"]),
+        Value::Array(vec![b("enable-module-command"), b("no")])
+    );
+    let help: Vec<String> = q(&mut c, &["MODULE", "HELP"]);
+    assert_eq!(
+        help.first().map(String::as_str),
+        Some("MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+    );
+    assert!(help.iter().any(|l| l == "UNLOAD <name>"), "{help:?}");
+    assert_eq!(
+        qerr(&mut c, &["MODULE", "nope"]),
+        "ERR unknown subcommand 'nope'. Try MODULE HELP."
+    );
+}
+
+#[test]
+fn lolwut_answers_with_the_version_line() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let version = info_field(&info(&mut c, "server"), "redis_version").expect("redis_version");
+    let line = format!("Redis ver. {version}\n");
+    assert_eq!(vstr(&qv(&mut c, &["LOLWUT"])), Some(line.clone()));
+    assert_eq!(vstr(&qv(&mut c, &["LOLWUT", "VERSION", "7"])), Some(line));
+    assert_eq!(
+        qerr(&mut c, &["LOLWUT", "VERSION", "seven"]),
+        "ERR value is not an integer or out of range"
+    );
+    // RESP3: a verbatim string of type txt.
+    let mut raw = srv.raw();
+    raw.call(&["HELLO", "3"]);
+    raw.send_cmd(&["LOLWUT"]);
+    assert_eq!(
+        raw.read_wire(),
+        format!("={}\r\ntxt:Redis ver. {version}\n\r\n", version.len() + 16)
+    );
 }

@@ -1,4 +1,4 @@
-//! Server commands: INFO, CONFIG, TIME, LASTSAVE, SHUTDOWN, DEBUG.
+//! Server commands: INFO, CONFIG, TIME, LASTSAVE, SHUTDOWN, DEBUG, MEMORY, MODULE, LOLWUT.
 //!
 //! INFO uses Redis's section and field names so monitoring tools parse it unchanged; fields that
 //! describe machinery Eddy does not have (RDB child processes, replication backlog) report the
@@ -88,7 +88,77 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Returns helpful text about the different subcommands.", "", "4.0.0", "O(1)"),
         ],
     },
+    CommandSpec {
+        name: "module",
+        arity: -2,
+        flags: 0,
+        keys: (0, 0, 0),
+        acl: &["slow"],
+        group: "server",
+        summary: "A container for module commands.",
+        syntax: "",
+        since: "4.0.0",
+        complexity: "Depends on subcommand.",
+        handler: container,
+        subcommands: &[
+            cmd!("list", 2, ADMIN | NOSCRIPT, (0, 0, 0), SV, "server", module_list,
+                "Returns all loaded modules.", "", "4.0.0", "O(N) where N is the number of loaded modules."),
+            cmd!("load", -3, ADMIN | NOSCRIPT, (0, 0, 0), SV, "server", module_refused,
+                "Loads a module.", "path [arg [arg ...]]", "4.0.0", "O(1)"),
+            cmd!("loadex", -3, ADMIN | NOSCRIPT, (0, 0, 0), SV, "server", module_refused,
+                "Loads a module using extended parameters.",
+                "path [CONFIG name value [CONFIG name value ...]] [ARGS args [args ...]]", "7.0.0", "O(1)"),
+            cmd!("unload", 3, ADMIN | NOSCRIPT, (0, 0, 0), SV, "server", module_refused,
+                "Unloads a module.", "name", "4.0.0", "O(1)"),
+            cmd!("help", 2, LOADING | STALE, (0, 0, 0), SV, "server", module_help,
+                "Returns helpful text about the different subcommands.", "", "5.0.0", "O(1)"),
+        ],
+    },
+    cmd!("lolwut", -1, READONLY | FAST, (0, 0, 0), &["read", "fast"], "server", lolwut,
+        "Displays computer art and the Redis version", "[VERSION version]", "5.0.0", "O(1)"),
 ];
+
+/// MODULE: Eddy loads no modules (a Redis module is a C library built against Redis's own
+/// internals). LIST answers as a Redis without modules does, so clients that probe for modules
+/// carry on; LOAD, LOADEX and UNLOAD are refused with the words Redis 7 uses while its
+/// `enable-module-command` is `no`, its default and Eddy's only value.
+fn module_list(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn module_refused(_ctx: &mut Ctx, _a: Args) -> CmdResult {
+    Err(CmdError::from(error::MODULE_NOT_ALLOWED))
+}
+
+fn module_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    super::subcommand_help(
+        ctx,
+        "MODULE",
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    );
+    Ok(())
+}
+
+/// LOLWUT: the version line Redis 7 answers with, as a verbatim string. `VERSION n` must be an
+/// integer, as in Redis; Redis then draws art for versions 5 and 6 (random each time), which
+/// Eddy leaves out, answering every version with the line.
+fn lolwut(ctx: &mut Ctx, a: Args) -> CmdResult {
+    if a.len() >= 3 && is(a.get(1), "version") {
+        int(a.get(2))?;
+    }
+    ctx.out.verbatim(&format!("Redis ver. {REDIS_VERSION}\n"));
+    Ok(())
+}
 
 /// Redis's MEMORY DOCTOR calls an instance below this "empty" and runs no checks.
 const DOCTOR_EMPTY: u64 = 5 << 20;
