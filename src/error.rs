@@ -39,6 +39,8 @@ pub const SYNTAX: &str = "ERR syntax error";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const PFDEBUG_NO_KEY: &str = "ERR The specified key does not exist";
+pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 /// MODULE LOAD / LOADEX / UNLOAD, as Redis 7 refuses them while `enable-module-command` is `no`.
 pub const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 pub const INCR_OVERFLOW: &str = "ERR increment or decrement would overflow";
@@ -228,6 +230,15 @@ pub fn unknown_command(name: &[u8], args: &mut dyn Iterator<Item = &[u8]>) -> Cm
 /// A client's argument in an error message that Redis prints with a plain `%s`.
 pub fn c_text(b: &[u8]) -> String {
     sanitize(c_str(b), usize::MAX)
+}
+
+/// PFDEBUG's reply to a subcommand it does not know, named as the client wrote it (up to a NUL
+/// byte, as Redis formats it as a C string).
+pub fn pfdebug_unknown(sub: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Unknown PFDEBUG subcommand '{}'",
+        String::from_utf8_lossy(c_str(sub))
+    ))
 }
 
 pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {

@@ -1,7 +1,8 @@
 //! HyperLogLog commands through the `redis` crate: counts and bytes identical to Redis 7's for the
 //! same inputs (the expected values were taken from redis-server 7.0.15), multi-key PFCOUNT,
-//! PFMERGE, Redis's error strings for non-HLL and corrupt values, HLL bytes made by Redis, and
-//! persistence of the exact bytes across a restart.
+//! PFMERGE, Redis's error strings for non-HLL and corrupt values, HLL bytes made by Redis,
+//! persistence of the exact bytes across a restart, and the debugging commands PFDEBUG and
+//! PFSELFTEST.
 
 mod common;
 
@@ -310,4 +311,134 @@ fn changes_record_pfadd_pfcount_cache_writes_and_pfmerge_results() {
             ("pfadd".to_string(), vec![b("SET"), b("m"), merged]),
         ]
     );
+}
+
+#[test]
+fn pfdebug_shows_and_converts_an_hll_as_redis_does() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(q::<i64>(&mut c, &["PFADD", "h", "a", "b", "c"]), 1);
+    assert_eq!(q::<String>(&mut c, &["PFDEBUG", "ENCODING", "h"]), "sparse");
+    // The opcodes Redis prints for these three elements: each lands in its own register.
+    assert_eq!(
+        q::<String>(&mut c, &["PFDEBUG", "DECODE", "h"]),
+        "Z:8436 v:1,1 Z:4274 v:2,1 Z:3068 v:1,1 Z:603"
+    );
+    let sparse_count = q::<i64>(&mut c, &["PFCOUNT", "h"]);
+    // GETREG shows the registers, converting the value to dense as Redis does.
+    let regs: Vec<i64> = q(&mut c, &["PFDEBUG", "GETREG", "h"]);
+    assert_eq!(regs.len(), 16384);
+    let set: Vec<(usize, i64)> = regs
+        .iter()
+        .enumerate()
+        .filter(|(_, &v)| v != 0)
+        .map(|(i, &v)| (i, v))
+        .collect();
+    assert_eq!(set, vec![(8436, 1), (12711, 2), (15780, 1)]);
+    assert_eq!(q::<String>(&mut c, &["PFDEBUG", "encoding", "h"]), "dense");
+    assert_eq!(q::<i64>(&mut c, &["STRLEN", "h"]), 12304);
+    assert_eq!(q::<i64>(&mut c, &["PFCOUNT", "h"]), sparse_count);
+    assert_eq!(
+        qerr(&mut c, &["PFDEBUG", "DECODE", "h"]),
+        "ERR HLL encoding is not sparse"
+    );
+    assert_eq!(q::<i64>(&mut c, &["PFDEBUG", "TODENSE", "h"]), 0);
+    assert_eq!(q::<i64>(&mut c, &["PFADD", "h2", "x"]), 1);
+    assert_eq!(q::<i64>(&mut c, &["PFDEBUG", "TODENSE", "h2"]), 1);
+    assert_eq!(q::<String>(&mut c, &["PFDEBUG", "ENCODING", "h2"]), "dense");
+    assert_eq!(q::<i64>(&mut c, &["PFCOUNT", "h2"]), 1);
+
+    // The key is looked up before the subcommand is read.
+    assert_eq!(
+        qerr(&mut c, &["PFDEBUG", "ENCODING", "missing"]),
+        "ERR The specified key does not exist"
+    );
+    assert_eq!(
+        qerr(&mut c, &["PFDEBUG", "nope", "missing"]),
+        "ERR The specified key does not exist"
+    );
+    assert_eq!(
+        qerr(&mut c, &["PFDEBUG", "nope", "h"]),
+        "ERR Unknown PFDEBUG subcommand 'nope'"
+    );
+    q::<()>(&mut c, &["SET", "s", "not an hll"]);
+    assert_eq!(
+        qerr(&mut c, &["PFDEBUG", "ENCODING", "s"]),
+        "WRONGTYPE Key is not a valid HyperLogLog string value."
+    );
+    q::<i64>(&mut c, &["RPUSH", "l", "x"]);
+    assert_eq!(
+        qerr(&mut c, &["PFDEBUG", "ENCODING", "l"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    // A sparse value whose opcodes cover too few registers: DECODE shows them, converting it
+    // is refused.
+    set_bytes(&mut c, "bad", &hex("48594c4c0100000000000000000000807f"));
+    assert_eq!(
+        q::<String>(&mut c, &["PFDEBUG", "DECODE", "bad"]),
+        "Z:16129"
+    );
+    for sub in ["TODENSE", "GETREG"] {
+        assert_eq!(
+            qerr(&mut c, &["PFDEBUG", sub, "bad"]),
+            "INVALIDOBJ Corrupted HLL object detected"
+        );
+    }
+    assert_eq!(
+        q::<String>(&mut c, &["PFDEBUG", "ENCODING", "bad"]),
+        "sparse"
+    );
+}
+
+#[test]
+fn pfselftest_passes() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(q::<String>(&mut c, &["PFSELFTEST"]), "OK");
+    assert_eq!(
+        qerr(&mut c, &["PFSELFTEST", "extra"]),
+        "ERR wrong number of arguments for 'pfselftest' command"
+    );
+}
+
+#[test]
+fn a_pfdebug_conversion_is_recorded_and_survives_a_restart() {
+    if !common::eddy_only("a_pfdebug_conversion_is_recorded_and_survives_a_restart") {
+        return;
+    }
+    let args = ["--appendonly", "yes"];
+    let srv = Server::start_with(&args);
+    let mut c = srv.conn();
+    let from = next_offset(&mut c);
+    assert_eq!(q::<i64>(&mut c, &["PFADD", "h", "a"]), 1);
+    assert_eq!(q::<i64>(&mut c, &["PFDEBUG", "TODENSE", "h"]), 1);
+    // GETREG of a dense value changes nothing, so it records nothing.
+    let regs: Vec<i64> = q(&mut c, &["PFDEBUG", "GETREG", "h"]);
+    assert_eq!(regs.iter().filter(|&&v| v != 0).count(), 1);
+    assert_eq!(q::<i64>(&mut c, &["PFADD", "g", "a"]), 1);
+    let _: Vec<i64> = q(&mut c, &["PFDEBUG", "GETREG", "g"]);
+    let b = |s: &str| s.as_bytes().to_vec();
+    assert_eq!(
+        changes_from(&mut c, from),
+        vec![
+            ("pfadd".to_string(), vec![b("PFADD"), b("h"), b("a")]),
+            (
+                "pfdebug".to_string(),
+                vec![b("PFDEBUG"), b("TODENSE"), b("h")]
+            ),
+            ("pfadd".to_string(), vec![b("PFADD"), b("g"), b("a")]),
+            (
+                "pfdebug".to_string(),
+                vec![b("PFDEBUG"), b("TODENSE"), b("g")]
+            ),
+        ]
+    );
+    let before: Vec<Vec<u8>> = ["h", "g"].iter().map(|k| get_bytes(&mut c, k)).collect();
+    assert_eq!(before[0].len(), 12304);
+    drop(c);
+    let srv = Server::start_in(stop_nosave(srv), &args);
+    let mut c = srv.conn();
+    for (k, b) in ["h", "g"].iter().zip(&before) {
+        assert!(get_bytes(&mut c, k) == *b, "{k} changed across the restart");
+    }
 }

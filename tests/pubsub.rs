@@ -536,6 +536,7 @@ fn keyspace_notifications_match_redis_for_each_type() {
         (&["PFADD", "hll", "a"], &[("hll", "pfadd")]),
         (&["PFADD", "hll", "a"], &[]),
         (&["PFCOUNT", "hll"], &[]),
+        (&["PFDEBUG", "TODENSE", "hll"], &[]),
         (&["PFMERGE", "hll2", "hll"], &[("hll2", "pfadd")]),
         (&["GET", "k3"], &[]),
         (&["FLUSHALL"], &[]),

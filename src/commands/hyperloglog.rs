@@ -1,4 +1,4 @@
-//! HyperLogLog: PFADD, PFCOUNT, PFMERGE over string values in Redis's exact format
+//! HyperLogLog: PFADD, PFCOUNT, PFMERGE (and PFSELFTEST, PFDEBUG) over string values in Redis's exact format
 //! (`keyspace::hll`), so counts and bytes are Redis's for the same inputs.
 //!
 //! Recorded effects (DESIGN.md, "Record what happened"):
@@ -14,10 +14,18 @@
 //!   records `PFCOUNT key` (event `pfcount`, which emits no notification): replaying it writes
 //!   the same cache bytes, and a restarted server or a replica holds byte-identical values.
 //!   PFCOUNT of several keys writes nothing.
+//! * PFDEBUG TODENSE, and GETREG of a sparse value, convert it to dense; Redis propagates the
+//!   command without notifying, so Eddy records `PFDEBUG TODENSE key` (event `pfdebug`, no
+//!   notification), which replays to the same bytes.
+//!
+//! PFSELFTEST and PFDEBUG are Redis's debugging commands, with its replies: PFSELFTEST runs the
+//! checks of `keyspace::hll::selftest` (about a second: it adds ten million elements, as Redis's
+//! does), PFDEBUG `GETREG | DECODE | ENCODING | TODENSE key` shows or converts one value.
 
+use super::args::is;
 use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
-use crate::error::CmdResult;
+use crate::error::{self, CmdError, CmdResult};
 use crate::keyspace::hll::{self, REGISTERS};
 use crate::keyspace::value::{Meta, Value, ValueType};
 use crate::protocol::resp::Args;
@@ -36,6 +44,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Merge N different HyperLogLogs into a single one.",
         "destkey [sourcekey [sourcekey ...]]", "2.8.9",
         "O(N) to merge N HyperLogLogs, but with high constant times."),
+    cmd!("pfselftest", 1, ADMIN, (0, 0, 0), &["hyperloglog", "slow"], "hyperloglog", pfselftest,
+        "An internal command for testing HyperLogLog values.", "", "2.8.9", "N/A"),
+    cmd!("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), &["hyperloglog", "slow"], "hyperloglog",
+        pfdebug, "Internal commands for debugging HyperLogLog values.", "subcommand key", "2.8.9",
+        "N/A"),
 ];
 
 fn sparse_max(ctx: &Ctx) -> usize {
@@ -170,5 +183,63 @@ fn pfmerge(ctx: &mut Ctx, a: Args) -> CmdResult {
     }
     drop(l);
     ctx.out.ok();
+    Ok(())
+}
+
+fn pfselftest(ctx: &mut Ctx, _a: Args) -> CmdResult {
+    hll::selftest(sparse_max(ctx), &mut rand::rng()).map_err(CmdError::owned)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn pfdebug(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let (sub, key) = (a.get(1), a.get(2));
+    let mut l = ctx.lock1(key);
+    let Some(s) = l.get_str(key)? else {
+        return Err(error::PFDEBUG_NO_KEY.into());
+    };
+    let dense = hll::check(s)? == hll::DENSE;
+    if is(sub, "encoding") {
+        drop(l);
+        ctx.out.simple(if dense { "dense" } else { "sparse" });
+    } else if is(sub, "decode") {
+        if dense {
+            return Err(error::PFDEBUG_NOT_SPARSE.into());
+        }
+        let text = hll::decode_sparse(s);
+        drop(l);
+        ctx.out.bulk(text.as_bytes());
+    } else if is(sub, "getreg") || is(sub, "todense") {
+        if !dense {
+            l.capture_old(key);
+            if let Some(s) = l.get_str(key)? {
+                hll::make_dense(s)?;
+            }
+            l.mark_raw(key);
+            l.record(
+                key,
+                "pfdebug",
+                ChangeKind::Modify,
+                ValueType::String,
+                &[b"PFDEBUG", b"TODENSE", key],
+            );
+        }
+        if is(sub, "todense") {
+            drop(l);
+            ctx.out.int(i64::from(!dense));
+        } else {
+            let regs: Vec<u8> = match l.get_str(key)? {
+                Some(s) => hll::dense_registers(s).collect(),
+                None => Vec::new(),
+            };
+            drop(l);
+            ctx.out.array(regs.len());
+            for r in regs {
+                ctx.out.int(i64::from(r));
+            }
+        }
+    } else {
+        return Err(error::pfdebug_unknown(sub));
+    }
     Ok(())
 }

@@ -401,6 +401,7 @@ const EXAMPLES: &[(&str, &[&str], &str)] = &[
     // hyperloglog
     ("pfadd", &[], "PFADD h a b"),
     ("pfmerge", &["PFADD h a", "PFADD g b"], "PFMERGE d h g"),
+    ("pfdebug", &["PFADD h a"], "PFDEBUG TODENSE h"),
     // keys
     ("del", &["SET k v"], "DEL k"),
     ("unlink", &["SET k v"], "UNLINK k"),

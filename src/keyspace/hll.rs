@@ -673,6 +673,109 @@ pub fn is_dense(s: &[u8]) -> bool {
     at(s, 4) == DENSE
 }
 
+// ---------------------------------------------------------------------------------------------
+// PFDEBUG and PFSELFTEST
+
+/// Converts a checked HLL to dense (PFDEBUG TODENSE and GETREG). Returns whether it was sparse.
+pub fn make_dense(s: &mut Str) -> Result<bool, HllError> {
+    if check(s)? == DENSE {
+        return Ok(false);
+    }
+    sparse_to_dense(s, false)?;
+    Ok(true)
+}
+
+/// The registers of a checked dense HLL, in order (PFDEBUG GETREG).
+pub fn dense_registers(s: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let regs = &s[HDR..];
+    (0..REGISTERS).map(move |i| dense_get(regs, i))
+}
+
+/// The opcodes of a sparse HLL as PFDEBUG DECODE prints them: `z:<run>` (ZERO), `Z:<run>`
+/// (XZERO), `v:<value>,<run>` (VAL), space-separated, to the end of the string whether or not
+/// the runs cover the registers exactly (it is a debugging view of the bytes).
+pub fn decode_sparse(s: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let body = &s[HDR..];
+    let mut out = String::new();
+    let mut p = 0;
+    while p < body.len() {
+        let op = body[p];
+        let _ = if is_zero(op) {
+            p += 1;
+            write!(out, "z:{} ", zero_len(op))
+        } else if is_xzero(op) {
+            p += 2;
+            write!(out, "Z:{} ", xzero_len(op, at(body, p - 1)))
+        } else {
+            p += 1;
+            write!(out, "v:{},{} ", val_value(op), val_len(op))
+        };
+    }
+    out.truncate(out.trim_end_matches(' ').len());
+    out
+}
+
+/// Rounds of PFSELFTEST's register test.
+const SELFTEST_CYCLES: usize = 1000;
+/// PFSELFTEST's estimates are checked at 1, 10, 100, ... up to this many elements.
+const SELFTEST_ELEMENTS: u64 = 10_000_000;
+
+/// PFSELFTEST, the checks of Redis's: dense registers keep the random values stored in them
+/// without disturbing their neighbours; and a dense and a sparse HLL fed the same elements
+/// (`j ^ seed` as 8 little-endian bytes, `j` from 1) agree at every power of ten, the sparse one
+/// is still sparse while it is small, and the estimate is within six standard errors of the
+/// truth (within 1 at 10). On failure, the `TESTFAILED` error Redis gives.
+pub fn selftest(max_bytes: usize, rng: &mut impl rand::Rng) -> Result<(), String> {
+    let mut regs = vec![0u8; DENSE_SIZE - HDR];
+    let mut expected = [0u8; REGISTERS];
+    for _ in 0..SELFTEST_CYCLES {
+        for (i, e) in expected.iter_mut().enumerate() {
+            *e = rng.random::<u8>() & REGISTER_MAX as u8;
+            dense_put(&mut regs, i, *e);
+        }
+        for (i, &e) in expected.iter().enumerate() {
+            let v = dense_get(&regs, i);
+            if v != e {
+                return Err(format!("TESTFAILED Register {i} should be {e} but is {v}"));
+            }
+        }
+    }
+    let failed = |e: HllError| e.message().to_string();
+    let mut dense = new_hll();
+    make_dense(&mut dense).map_err(failed)?;
+    let mut sparse = new_hll();
+    let relerr = 1.04 / (REGISTERS as f64).sqrt();
+    let seed: u64 = rng.random();
+    let (mut from, mut checkpoint) = (1u64, 1u64);
+    while checkpoint <= SELFTEST_ELEMENTS {
+        let elements = (from..=checkpoint).map(|j| (j ^ seed).to_le_bytes());
+        add(&mut dense, elements.clone(), max_bytes).map_err(failed)?;
+        add(&mut sparse, elements, max_bytes).map_err(failed)?;
+        if (checkpoint as usize) < max_bytes / 2 && is_dense(&sparse) {
+            return Err("TESTFAILED sparse encoding not used".into());
+        }
+        let card = compute(&dense).map_err(failed)?;
+        if compute(&sparse).map_err(failed)? != card {
+            return Err("TESTFAILED dense/sparse disagree".into());
+        }
+        let abserr = checkpoint.abs_diff(card);
+        let maxerr = if checkpoint == 10 {
+            1
+        } else {
+            (relerr * 6.0 * checkpoint as f64).ceil() as u64
+        };
+        if abserr > maxerr {
+            return Err(format!(
+                "TESTFAILED Too big error. card:{checkpoint} abserr:{abserr}"
+            ));
+        }
+        from = checkpoint + 1;
+        checkpoint *= 10;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,12 +180,12 @@ pub fn derive<'a>(buf: &'a [u8], mut emit: impl FnMut(Note<'a>)) {
     let mut early_new: smallvec::SmallVec<[usize; 2]> = smallvec::SmallVec::new();
     let mut overwritten = false;
     for (i, r) in recs.iter().enumerate() {
-        // Redis propagates PFCOUNT's cache refresh and the consumer-group bookkeeping of
-        // XREADGROUP, XCLAIM, XAUTOCLAIM and XACK, but notifies nothing for them.
+        // Redis propagates PFCOUNT's cache refresh, PFDEBUG's conversion and the consumer-group
+        // bookkeeping of XREADGROUP, XCLAIM, XAUTOCLAIM and XACK, but notifies nothing for them.
         if r.key.is_empty()
             || matches!(
                 r.event,
-                "pfcount" | "xreadgroup" | "xclaim" | "xautoclaim" | "xack"
+                "pfcount" | "pfdebug" | "xreadgroup" | "xclaim" | "xautoclaim" | "xack"
             )
         {
             continue;
