@@ -39,6 +39,10 @@ pub const SYNTAX: &str = "ERR syntax error";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const SCRIPT_DEBUG_PIPELINED: &str = "ERR SCRIPT DEBUG must be called outside a pipeline";
+pub const SCRIPT_DEBUG_MODE: &str = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
+pub const SCRIPT_DEBUG_UNSUPPORTED: &str =
+    "ERR SCRIPT DEBUG YES and SYNC are not supported: Eddy has no Lua debugger";
 pub const PFDEBUG_NO_KEY: &str = "ERR The specified key does not exist";
 pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 /// MODULE LOAD / LOADEX / UNLOAD, as Redis 7 refuses them while `enable-module-command` is `no`.

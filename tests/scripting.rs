@@ -1742,3 +1742,43 @@ fn cjson_settings_last_until_script_flush() {
         "*2\r\n:1000\r\n:14\r\n"
     );
 }
+
+#[test]
+fn script_debug_turns_debugging_off_and_refuses_the_debugger() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    assert_eq!(q::<String>(&mut c, &["SCRIPT", "DEBUG", "NO"]), "OK");
+    assert_eq!(
+        qerr(&mut c, &["SCRIPT", "DEBUG", "MAYBE"]),
+        "ERR Use SCRIPT DEBUG YES/SYNC/NO"
+    );
+    // With a reply still outstanding (a pipeline, or inside EXEC) Redis refuses it outright.
+    let mut raw = srv.raw();
+    raw.send(b"PING\r\nSCRIPT DEBUG NO\r\n");
+    assert_eq!(raw.read_reply(), Resp::Simple("PONG".into()));
+    assert_eq!(
+        raw.read_reply(),
+        Resp::Error("ERR SCRIPT DEBUG must be called outside a pipeline".into())
+    );
+    assert_eq!(raw.call(&["MULTI"]), Resp::Simple("OK".into()));
+    assert_eq!(
+        raw.call(&["SCRIPT", "DEBUG", "NO"]),
+        Resp::Simple("QUEUED".into())
+    );
+    assert_eq!(
+        raw.call(&["EXEC"]),
+        Resp::Array(vec![Resp::Error(
+            "ERR SCRIPT DEBUG must be called outside a pipeline".into()
+        )])
+    );
+    if !eddy_only("script_debug_turns_debugging_off_and_refuses_the_debugger (YES)") {
+        return;
+    }
+    // Eddy has no Lua debugger: turning it on is refused rather than ignored.
+    for mode in ["YES", "sync"] {
+        assert_eq!(
+            qerr(&mut c, &["SCRIPT", "DEBUG", mode]),
+            "ERR SCRIPT DEBUG YES and SYNC are not supported: Eddy has no Lua debugger"
+        );
+    }
+}

@@ -8,6 +8,7 @@
 //! not persisted, as in Redis; function libraries are: FUNCTION LOAD/DELETE/FLUSH/RESTORE record
 //! themselves in the change log (replay runs them again) and snapshots carry the libraries.
 
+use super::args::is;
 use super::{cmd, container, flag::*, CommandSpec, Ctx};
 use std::sync::atomic::Ordering;
 
@@ -64,6 +65,9 @@ pub static COMMANDS: &[CommandSpec] = &[
             cmd!("load", 3, NOSCRIPT | STALE, (0, 0, 0), S, "scripting", script_load,
                 "Loads a server-side Lua script to the script cache.", "script", "2.6.0",
                 "O(N) with N being the length in bytes of the script body."),
+            cmd!("debug", 3, NOSCRIPT, (0, 0, 0), S, "scripting", script_debug,
+                "Sets the debug mode of server-side Lua scripts.", "<YES | SYNC | NO>", "3.2.0",
+                "O(1)"),
             cmd!("help", 2, LOADING | STALE, (0, 0, 0), S, "scripting", script_help,
                 "Returns helpful text about the different subcommands.", "", "5.0.0", "O(1)"),
         ],
@@ -162,6 +166,24 @@ fn script_load(ctx: &mut Ctx, a: Args) -> CmdResult {
     let sha = ctx.srv.scripts.load(a.get(2))?;
     ctx.out.bulk(sha.as_bytes());
     Ok(())
+}
+
+/// SCRIPT DEBUG. Eddy has no Lua debugger: NO (debugging off, as it always is) is accepted,
+/// YES and SYNC are refused rather than accepted and ignored, so `redis-cli --ldb` says why.
+/// As in Redis, it must be the only command whose reply is outstanding.
+fn script_debug(ctx: &mut Ctx, a: Args) -> CmdResult {
+    if !ctx.out.buf.is_empty() {
+        return Err(error::SCRIPT_DEBUG_PIPELINED.into());
+    }
+    let mode = a.get(2);
+    if is(mode, "no") {
+        ctx.out.ok();
+        Ok(())
+    } else if is(mode, "yes") || is(mode, "sync") {
+        Err(error::SCRIPT_DEBUG_UNSUPPORTED.into())
+    } else {
+        Err(error::SCRIPT_DEBUG_MODE.into())
+    }
 }
 
 fn script_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
