@@ -537,9 +537,29 @@ fn config_get_with_globs_and_several_patterns() {
         assert_eq!(vget(&v, "timeout"), Some(b("0")));
         let v = qv(&mut c, &["CONFIG", "GET", "no-such-thing"]);
         assert!(common::vpairs(&v).is_empty(), "{v:?}");
-        // Names are case-insensitive.
+        // Names are case-insensitive, and an exact name is answered as it was asked for, an
+        // alias included (redis-py's config_get keys its dict by the name in the reply).
+        let names =
+            |v: &Value| -> Vec<String> { common::vpairs(v).into_iter().map(|(k, _)| k).collect() };
         let v = qv(&mut c, &["CONFIG", "GET", "MAXCLIENTS"]);
+        assert_eq!(names(&v), ["MAXCLIENTS"], "{proto}");
         assert_eq!(vget(&v, "maxclients"), Some(b("321")));
+        let v = qv(
+            &mut c,
+            &[
+                "CONFIG",
+                "GET",
+                "slave-read-only",
+                "maxclients",
+                "MaxClients",
+            ],
+        );
+        assert_eq!(names(&v), ["slave-read-only", "maxclients"], "{proto}");
+        assert_eq!(vget(&v, "slave-read-only"), Some(b("yes")));
+        // A pattern matches aliases too.
+        let mut v = names(&qv(&mut c, &["CONFIG", "GET", "*-read-only"]));
+        v.sort();
+        assert_eq!(v, ["replica-read-only", "slave-read-only"], "{proto}");
     }
 }
 

@@ -918,21 +918,36 @@ fn debug_populate(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
+/// CONFIG GET, answered as Redis 7 answers: a name without glob characters is looked up
+/// (aliases and any case included) and answered under the name as the client typed it; a
+/// pattern answers every name it matches, aliases too. Each name is answered once, whatever
+/// its case.
 fn config_get(ctx: &mut Ctx, a: Args) -> CmdResult {
-    let mut hits: Vec<usize> = Vec::new();
+    let mut hits: Vec<(String, usize)> = Vec::new();
+    let mut add = |name: &str, i: usize| {
+        if !hits.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            hits.push((name.to_string(), i));
+        }
+    };
     for pat in a.iter().skip(2) {
+        if !pat.iter().any(|c| b"[*?".contains(c)) {
+            let name = String::from_utf8_lossy(pat);
+            if let Some(i) = config::find(&name) {
+                add(&name, i);
+            }
+            continue;
+        }
         for (i, d) in DEFS.iter().enumerate() {
-            let m = glob_match(pat, d.name.as_bytes(), true)
-                || d.alias
-                    .is_some_and(|al| glob_match(pat, al.as_bytes(), true));
-            if m && !hits.contains(&i) {
-                hits.push(i);
+            for name in std::iter::once(d.name).chain(d.alias) {
+                if glob_match(pat, name.as_bytes(), true) {
+                    add(name, i);
+                }
             }
         }
     }
     ctx.out.map(hits.len());
-    for i in hits {
-        ctx.out.bulk_str(DEFS[i].name);
+    for (name, i) in hits {
+        ctx.out.bulk_str(&name);
         ctx.out.bulk(ctx.srv.config.get_index(i).as_bytes());
     }
     Ok(())
