@@ -39,6 +39,8 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            // For DEBUG DIGEST, compared with Eddy's.
+            .args(["--enable-debug-command", "yes"])
             .args(args)
             .arg("--dir")
             .arg(dir.path())
@@ -162,6 +164,17 @@ fn contents(c: &mut redis::Connection) -> Contents {
 type Contents = BTreeMap<(i64, String), (String, String, i64)>;
 
 /// Fails naming the keys whose type, value or expiry differ (values cut short).
+/// Asserts that two servers' DEBUG DIGEST agree: Redis's digest of the whole dataset, which
+/// Eddy computes the same way. Skipped in reference mode, where the server under test is a
+/// redis-server without DEBUG enabled.
+fn assert_same_digest(replica: &mut redis::Connection, primary: &mut redis::Connection) {
+    if reference_mode() {
+        return;
+    }
+    let d = |c: &mut redis::Connection| q::<String>(c, &["DEBUG", "DIGEST"]);
+    assert_eq!(d(replica), d(primary), "DEBUG DIGEST");
+}
+
 fn assert_same(replica: &Contents, primary: &Contents) {
     let cut = |s: &str| s.chars().take(300).collect::<String>();
     let mut diffs = Vec::new();
@@ -317,6 +330,7 @@ fn a_redis_replica_gets_every_type_and_follows_every_write() {
     };
     let mut r = rep.conn();
     assert_same(&contents(&mut r), &contents(&mut c));
+    assert_same_digest(&mut r, &mut c);
     // The function library came with the image.
     assert_eq!(q::<String>(&mut r, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
 
@@ -324,6 +338,7 @@ fn a_redis_replica_gets_every_type_and_follows_every_write() {
     assert_eq!(write_every_kind(&mut c), 2);
     assert_eq!(wait_replicas(&mut c, 1), 1);
     assert_same(&contents(&mut r), &contents(&mut c));
+    assert_same_digest(&mut r, &mut c);
 
     // The primary reports its replica.
     let info: String = q(&mut c, &["INFO", "replication"]);
@@ -897,11 +912,13 @@ fn eddy_follows_a_redis_primary_through_every_type_and_write() {
     let mut e = follow(&eddy, &primary);
     assert_eq!(wait_replicas(&mut p, 1), 1);
     assert_same(&contents(&mut e), &contents(&mut p));
+    assert_same_digest(&mut e, &mut p);
     assert_eq!(q::<String>(&mut e, &["FCALL_RO", "echo1", "0", "hi"]), "hi");
 
     assert_eq!(write_every_kind(&mut p), 2);
     assert_eq!(wait_replicas(&mut p, 1), 1);
     assert_same(&contents(&mut e), &contents(&mut p));
+    assert_same_digest(&mut e, &mut p);
 
     // What a Redis replica reports: ROLE, INFO, the link in CLIENT LIST, READONLY writes.
     let offset = info_int(&mut p, "replication", "master_repl_offset");

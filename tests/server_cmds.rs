@@ -708,6 +708,99 @@ fn debug_set_active_expire_zero_leaves_expired_keys_until_read() {
     assert_eq!(info_field(&stats, "expired_keys").as_deref(), Some("1"));
 }
 
+/// A dataset touching every type and encoding, TTLs and a second database, and the digests
+/// redis-server 7.0.15 gives for it (DEBUG DIGEST, then DEBUG DIGEST-VALUE of each key).
+fn digest_dataset(c: &mut redis::Connection) {
+    let mut big_list = vec!["RPUSH".to_string(), "biglist".into()];
+    big_list.extend((0..300).map(|i| i.to_string()));
+    let mut big_zset = vec!["ZADD".to_string(), "bigz".into()];
+    for i in 0..200 {
+        big_zset.push((f64::from(i) / 7.0).to_string());
+        big_zset.push(format!("m{i}"));
+    }
+    let mut big_hash = vec!["HSET".to_string(), "bigh".into()];
+    for i in 0..100 {
+        big_hash.push(format!("f{i}"));
+        big_hash.push("v".repeat(i));
+    }
+    let cmds: Vec<Vec<String>> = [
+        &["SET", "s", "hello"][..],
+        &["SET", "n", "-12345"],
+        &["SET", "t", "x", "EX", "1000"],
+        &["RPUSH", "l", "a", "1", "-2", "bbb"],
+        &["SADD", "ints", "1", "2", "-100", "70000"],
+        &["SADD", "words", "a", "b", "10"],
+        &[
+            "ZADD", "z", "1.5", "a", "0.1", "b", "1e300", "c", "-inf", "d", "-0", "e",
+        ],
+        &["HSET", "h", "f1", "v1", "f2", "2"],
+        &["XADD", "st", "1-1", "a", "1", "b", "2"],
+        &["XADD", "st", "7-3", "c", "3"],
+        &["XADD", "empty", "MAXLEN", "0", "9-9", "a", "b"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|s| s.to_string()).collect())
+    .chain([big_list, big_zset, big_hash])
+    .collect();
+    for cmd in &cmds {
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        qv(c, &args);
+    }
+    q::<()>(c, &["SELECT", "3"]);
+    q::<()>(c, &["SET", "in3", "y"]);
+    q::<()>(c, &["SELECT", "0"]);
+}
+
+#[test]
+fn debug_digest_is_redis_digest_of_the_same_data() {
+    let srv = Server::start_with(&debug_args());
+    let mut c = srv.conn();
+    let zero = "0".repeat(40);
+    assert_eq!(q::<String>(&mut c, &["DEBUG", "DIGEST"]), zero);
+    digest_dataset(&mut c);
+    assert_eq!(
+        q::<String>(&mut c, &["DEBUG", "DIGEST"]),
+        "a459da7513e0775234a525df80a29ed8f1ec24ab"
+    );
+    let keys = [
+        "s", "n", "t", "l", "ints", "words", "z", "h", "st", "empty", "biglist", "bigz", "bigh",
+        "missing",
+    ];
+    let mut args = vec!["DEBUG", "DIGEST-VALUE"];
+    args.extend(keys);
+    let got: Vec<String> = q(&mut c, &args);
+    let want = [
+        "36b23a1456b2dce2c3ed252c456761301dba8060",
+        "9364d007acb0ba24016c9866e6283671e674924f",
+        "0745672cb1bf060476eedeb8a28f5ffe1ff5a2be",
+        "e621a222a588b3035480844c0e381b1ebad4fc98",
+        "29189c75ea46c1c1ff68f06f636502a2ac03f4d4",
+        "6c4c4a8172124064173b70cedf712f77142f8623",
+        "ed44c9767dbcc26af715743fced59156887f46eb",
+        "fc076e867f7dbf566ea58172a151d82d78b8f845",
+        "0c0f5f91a8c611544ee3f54b2ca13aeb77034aa6",
+        "06bd01623de1d087bbd377851096317b1af476a2",
+        "3e6be8e2f466999ec41ce7dc92efc6c284a2e13c",
+        "4b9ff40801b55f18f48fe050ff99b991b41fe7e2",
+        "503abcc6623836e5bb3dcdb02dc3c406255496bf",
+        "0000000000000000000000000000000000000000",
+    ];
+    for ((k, g), w) in keys.iter().zip(&got).zip(want) {
+        assert_eq!(g, w, "DIGEST-VALUE {k}");
+    }
+    assert_eq!(got.len(), keys.len());
+    // The digest is the data's, not its encoding's: a set grown past its compact encoding and
+    // shrunk back, or rebuilt in another order, digests the same.
+    q::<i64>(&mut c, &["SADD", "ints", "x"]);
+    q::<i64>(&mut c, &["SREM", "ints", "x"]);
+    q::<i64>(&mut c, &["DEL", "words"]);
+    q::<i64>(&mut c, &["SADD", "words", "10", "b", "a"]);
+    assert_eq!(
+        q::<String>(&mut c, &["DEBUG", "DIGEST"]),
+        "a459da7513e0775234a525df80a29ed8f1ec24ab"
+    );
+}
+
 #[test]
 fn shutdown_nosave_stops_the_process() {
     let mut srv = Server::start();

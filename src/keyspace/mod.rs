@@ -39,6 +39,7 @@
 
 pub mod blocking;
 pub mod dict;
+pub mod digest;
 pub mod encoding;
 pub mod evict;
 pub mod expiry;
