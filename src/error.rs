@@ -43,6 +43,8 @@ pub const SCRIPT_DEBUG_PIPELINED: &str = "ERR SCRIPT DEBUG must be called outsid
 pub const SCRIPT_DEBUG_MODE: &str = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
 pub const SCRIPT_DEBUG_UNSUPPORTED: &str =
     "ERR SCRIPT DEBUG YES and SYNC are not supported: Eddy has no Lua debugger";
+pub const DEBUG_PROTOCOL_TYPE: &str = "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false";
+pub const DEBUG_PROTOCOL_RESP2_PUSH: &str = "ERR RESP2 is not supported by this command";
 pub const PFDEBUG_NO_KEY: &str = "ERR The specified key does not exist";
 pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 /// MODULE LOAD / LOADEX / UNLOAD, as Redis 7 refuses them while `enable-module-command` is `no`.

@@ -801,6 +801,85 @@ fn debug_digest_is_redis_digest_of_the_same_data() {
     );
 }
 
+/// DEBUG PROTOCOL's sample of each type, byte for byte as redis-server 7.0.15 sends it, in
+/// RESP2 and RESP3 (an attribute or a push comes before a real reply).
+#[test]
+fn debug_protocol_sends_each_type_as_redis_does() {
+    let srv = Server::start_with(&debug_args());
+    let cases: &[(&str, &str, &str)] = &[
+        ("string", "$11\r\nHello World\r\n", "$11\r\nHello World\r\n"),
+        ("integer", ":12345\r\n", ":12345\r\n"),
+        ("double", "$5\r\n3.141\r\n", ",3.141\r\n"),
+        (
+            "bignum",
+            "$37\r\n1234567999999999999999999999999999999\r\n",
+            "(1234567999999999999999999999999999999\r\n",
+        ),
+        ("null", "$-1\r\n", "_\r\n"),
+        (
+            "array",
+            "*3\r\n:0\r\n:1\r\n:2\r\n",
+            "*3\r\n:0\r\n:1\r\n:2\r\n",
+        ),
+        (
+            "set",
+            "*3\r\n:0\r\n:1\r\n:2\r\n",
+            "~3\r\n:0\r\n:1\r\n:2\r\n",
+        ),
+        (
+            "MAP",
+            "*6\r\n:0\r\n:0\r\n:1\r\n:1\r\n:2\r\n:0\r\n",
+            "%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n",
+        ),
+        (
+            "attrib",
+            "$39\r\nSome real reply following the attribute\r\n",
+            "|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n\
+             $39\r\nSome real reply following the attribute\r\n",
+        ),
+        (
+            "push",
+            "-ERR RESP2 is not supported by this command\r\n",
+            ">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n\
+             $40\r\nSome real reply following the push reply\r\n",
+        ),
+        (
+            "verbatim",
+            "$25\r\nThis is a verbatim\nstring\r\n",
+            "=29\r\ntxt:This is a verbatim\nstring\r\n",
+        ),
+        ("true", ":1\r\n", "#t\r\n"),
+        ("false", ":0\r\n", "#f\r\n"),
+        (
+            "nope",
+            "-ERR Wrong protocol type name. Please use one of the following: \
+             string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false\r\n",
+            "-ERR Wrong protocol type name. Please use one of the following: \
+             string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false\r\n",
+        ),
+    ];
+    for resp3 in [false, true] {
+        let mut raw = srv.raw();
+        if resp3 {
+            raw.call(&["HELLO", "3"]);
+        }
+        for (name, resp2_bytes, resp3_bytes) in cases {
+            raw.send_cmd(&["DEBUG", "PROTOCOL", name]);
+            raw.send_cmd(&["PING"]);
+            let mut got = Vec::new();
+            loop {
+                let (r, bytes) = raw.read_frame();
+                if r == Resp::Simple("PONG".into()) {
+                    break;
+                }
+                got.extend_from_slice(&bytes);
+            }
+            let want = if resp3 { resp3_bytes } else { resp2_bytes };
+            assert_eq!(String::from_utf8_lossy(&got), *want, "{name} resp3={resp3}");
+        }
+    }
+}
+
 #[test]
 fn shutdown_nosave_stops_the_process() {
     let mut srv = Server::start();

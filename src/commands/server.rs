@@ -832,6 +832,63 @@ fn shutdown(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG PROTOCOL: Redis's sample reply of each RESP type, with its values, for testing
+/// clients (RESP2 gets each type's RESP2 form; an attribute is left out there, and a push is
+/// refused).
+fn debug_protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    let out = &mut *ctx.out;
+    match name.to_ascii_lowercase().as_slice() {
+        b"string" => out.bulk(b"Hello World"),
+        b"integer" => out.int(12345),
+        // Redis's sample value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
+        b"double" => out.double(3.141),
+        b"bignum" => out.big_number("1234567999999999999999999999999999999"),
+        b"null" => out.null(),
+        b"array" => {
+            out.array(3);
+            (0..3).for_each(|j| out.int(j));
+        }
+        b"set" => {
+            out.set(3);
+            (0..3).for_each(|j| out.int(j));
+        }
+        b"map" => {
+            out.map(3);
+            for j in 0..3 {
+                out.int(j);
+                out.boolean(j == 1);
+            }
+        }
+        b"attrib" => {
+            if out.resp3 {
+                out.raw(b"|1\r\n");
+                out.bulk(b"key-popularity");
+                out.array(2);
+                out.bulk(b"key:123");
+                out.int(90);
+            }
+            // An attribute is not a reply: the real one follows.
+            out.bulk(b"Some real reply following the attribute");
+        }
+        b"push" => {
+            if !out.resp3 {
+                return Err(error::DEBUG_PROTOCOL_RESP2_PUSH.into());
+            }
+            out.push(2);
+            out.bulk(b"server-cpu-usage");
+            out.int(42);
+            // A push is not a reply either: a client that discards it still gets one.
+            out.bulk(b"Some real reply following the push reply");
+        }
+        b"true" => out.boolean(true),
+        b"false" => out.boolean(false),
+        b"verbatim" => out.verbatim("This is a verbatim\nstring"),
+        _ => return Err(error::DEBUG_PROTOCOL_TYPE.into()),
+    }
+    Ok(())
+}
+
 fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
     let sub = a.get(1);
     if is(sub, "SLEEP") && a.len() == 3 {
@@ -881,6 +938,8 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         for d in &digests {
             ctx.out.simple(d);
         }
+    } else if is(sub, "PROTOCOL") && a.len() == 3 {
+        debug_protocol(ctx, a.get(2))?;
     } else if is(sub, "HELP") {
         let lines = [
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -892,6 +951,10 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
             "    Create <count> string keys named key:<num>. If <prefix> is specified then",
             "    it is used instead of the 'key' prefix. Unlike in Redis they are recorded",
             "    in the change log (kept across restarts, sent to replicas).",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type. <type> can be: string,",
+            "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+            "    true, false.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
