@@ -13,7 +13,7 @@ use super::connection::REDIS_VERSION;
 use super::{cmd, container, flag::*, table, CommandSpec, Ctx};
 use crate::config::{self, DEFS};
 use crate::error::{self, CmdError, CmdResult};
-use crate::keyspace::{digest, Shard};
+use crate::keyspace::digest;
 use crate::protocol::resp::Args;
 use crate::server::session::Action;
 use crate::util::glob::glob_match;
@@ -908,35 +908,14 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         debug_populate(ctx, a)?;
         ctx.out.ok();
     } else if is(sub, "DIGEST") && a.len() == 2 {
-        let mut l = ctx.lock_all();
-        let shards: Vec<&Shard> = l.shards_mut().map(|s| &*s).collect();
-        let mut d = [0; 20];
-        for db in 0..shards.first().map_or(0, |s| s.dbs.len()) {
-            digest::db_into(&mut d, db, &shards);
-        }
-        drop(shards);
-        drop(l);
+        let d = digest::dataset(&mut ctx.lock_all());
         ctx.out.simple(&digest::hex(&d));
     } else if is(sub, "DIGEST-VALUE") {
-        // As in Redis, a key past its TTL that is not deleted yet still has its value's digest.
         let keys: Vec<&[u8]> = a.iter().skip(2).collect();
-        let db = ctx.sess.db;
-        let mut l = ctx.lock(&keys);
-        let digests: Vec<String> = keys
-            .iter()
-            .map(|k| {
-                let slice = l.db_mut(db, k);
-                let mut d = [0; 20];
-                if let Some(v) = slice.keys.get(k) {
-                    digest::value_into(&mut d, v, slice.expires.get(k).is_some());
-                }
-                digest::hex(&d)
-            })
-            .collect();
-        drop(l);
+        let digests = digest::values(&mut ctx.lock(&keys), ctx.sess.db, &keys);
         ctx.out.array(digests.len());
         for d in &digests {
-            ctx.out.simple(d);
+            ctx.out.simple(&digest::hex(d));
         }
     } else if is(sub, "PROTOCOL") && a.len() == 3 {
         debug_protocol(ctx, a.get(2))?;

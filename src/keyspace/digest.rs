@@ -25,7 +25,7 @@
 use sha1_smol::Sha1;
 
 use super::value::{Value, ValueType};
-use super::Shard;
+use super::{Locked, Shard};
 
 pub type Digest = [u8; 20];
 
@@ -54,7 +54,7 @@ fn type_code(t: ValueType) -> u32 {
 }
 
 /// Folds value `v` into `d` (Redis's `xorObjectDigest`); `ttl` says whether its key has one.
-pub fn value_into(d: &mut Digest, v: &Value, ttl: bool) {
+fn value_into(d: &mut Digest, v: &Value, ttl: bool) {
     mix(d, &type_code(v.vtype()).to_be_bytes());
     match v {
         Value::Str(s, _) => mix(d, s),
@@ -92,8 +92,18 @@ pub fn value_into(d: &mut Digest, v: &Value, ttl: bool) {
     }
 }
 
+/// DEBUG DIGEST: the digest of every database, over the shards `l` holds (all of them).
+pub fn dataset(l: &mut Locked<'_>) -> Digest {
+    let shards: Vec<&Shard> = l.shards_mut().map(|s| &*s).collect();
+    let mut d = [0; 20];
+    for db in 0..shards.first().map_or(0, |s| s.dbs.len()) {
+        db_into(&mut d, db, &shards);
+    }
+    d
+}
+
 /// The digest of database `db` across `shards`, folded into `d` (nothing if it holds no key).
-pub fn db_into(d: &mut Digest, db: usize, shards: &[&Shard]) {
+fn db_into(d: &mut Digest, db: usize, shards: &[&Shard]) {
     if shards.iter().all(|s| s.dbs[db].is_empty()) {
         return;
     }
@@ -107,6 +117,22 @@ pub fn db_into(d: &mut Digest, db: usize, shards: &[&Shard]) {
             xor(d, &kd);
         }
     }
+}
+
+/// DEBUG DIGEST-VALUE: the digest of each key's value in `db` (zero for a missing key), under
+/// `l`, which holds the keys' shards. As in Redis, a key past its TTL that is not deleted yet
+/// still has its value's digest.
+pub fn values(l: &mut Locked<'_>, db: usize, keys: &[&[u8]]) -> Vec<Digest> {
+    keys.iter()
+        .map(|k| {
+            let slice = l.db_mut(db, k);
+            let mut d = [0; 20];
+            if let Some(v) = slice.keys.get(k) {
+                value_into(&mut d, v, slice.expires.get(k).is_some());
+            }
+            d
+        })
+        .collect()
 }
 
 /// A digest as Redis prints it: 40 lowercase hex digits.
