@@ -229,13 +229,15 @@ fn pfdebug(ctx: &mut Ctx, a: Args) -> CmdResult {
             drop(l);
             ctx.out.int(i64::from(!dense));
         } else {
-            let regs: Vec<u8> = match l.get_str(key)? {
-                Some(s) => hll::dense_registers(s).collect(),
-                None => Vec::new(),
-            };
+            // The registers, as PFCOUNT of several keys reads them (into zeros, they are the
+            // value's own).
+            let mut regs = Box::new([0u8; REGISTERS]);
+            if let Some(s) = l.get_str(key)? {
+                hll::merge_into(&mut regs, s)?;
+            }
             drop(l);
-            ctx.out.array(regs.len());
-            for r in regs {
+            ctx.out.array(REGISTERS);
+            for &r in regs.iter() {
                 ctx.out.int(i64::from(r));
             }
         }

@@ -909,13 +909,13 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "DIGEST") && a.len() == 2 {
         let d = digest::dataset(&mut ctx.lock_all());
-        ctx.out.simple(&digest::hex(&d));
+        ctx.out.simple(&crate::util::hex(&d));
     } else if is(sub, "DIGEST-VALUE") {
         let keys: Vec<&[u8]> = a.iter().skip(2).collect();
         let digests = digest::values(&mut ctx.lock(&keys), ctx.sess.db, &keys);
         ctx.out.array(digests.len());
         for d in &digests {
-            ctx.out.simple(&digest::hex(d));
+            ctx.out.simple(&crate::util::hex(d));
         }
     } else if is(sub, "PROTOCOL") && a.len() == 3 {
         debug_protocol(ctx, a.get(2))?;

@@ -134,8 +134,3 @@ pub fn values(l: &mut Locked<'_>, db: usize, keys: &[&[u8]]) -> Vec<Digest> {
         })
         .collect()
 }
-
-/// A digest as Redis prints it: 40 lowercase hex digits.
-pub fn hex(d: &Digest) -> String {
-    crate::util::hex(d)
-}

@@ -685,12 +685,6 @@ pub fn make_dense(s: &mut Str) -> Result<bool, HllError> {
     Ok(true)
 }
 
-/// The registers of a checked dense HLL, in order (PFDEBUG GETREG).
-pub fn dense_registers(s: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    let regs = &s[HDR..];
-    (0..REGISTERS).map(move |i| dense_get(regs, i))
-}
-
 /// The opcodes of a sparse HLL as PFDEBUG DECODE prints them: `z:<run>` (ZERO), `Z:<run>`
 /// (XZERO), `v:<value>,<run>` (VAL), space-separated, to the end of the string whether or not
 /// the runs cover the registers exactly (it is a debugging view of the bytes).
