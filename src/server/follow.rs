@@ -388,6 +388,10 @@ async fn run(
             s.state = LinkState::Connect;
             s.sync_total = None;
         });
+        if *rx.borrow() != gen {
+            // The change that ended the session was seen there: end now, not a retry later.
+            continue;
+        }
         tokio::select! {
             _ = tokio::time::sleep(RETRY) => {}
             _ = rx.changed() => {}
