@@ -1362,4 +1362,254 @@ fn a_truncated_image_drops_the_link_and_the_follower_tries_again() {
     let info: String = q(&mut e, &["INFO", "replication"]);
     assert!(info.contains("master_link_status:down"), "{info}");
     assert!(eddy.log().contains("damaged"), "{}", eddy.log());
+    // Nor does it serve replicas of its own meanwhile, as Redis does not.
+    assert_eq!(
+        qerr(&mut e, &["PSYNC", "?", "-1"]),
+        "NOMASTERLINK Can't SYNC while not connected with my master"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// FAILOVER: the primary role handed to a replica and back
+// ---------------------------------------------------------------------------------------------
+
+/// INFO replication's text of a connection.
+fn repl_info(c: &mut redis::Connection) -> String {
+    q(c, &["INFO", "replication"])
+}
+
+/// Waits until `c` is a replica whose link is up and whose failover (if it ran one) is over.
+fn wait_replica_after_failover(c: &mut redis::Connection) {
+    assert!(
+        poll_until(Duration::from_secs(20), || {
+            let i = repl_info(c);
+            i.contains("role:slave")
+                && i.contains("master_link_status:up")
+                && i.contains("master_failover_state:no-failover")
+        }),
+        "{}",
+        repl_info(c)
+    );
+}
+
+/// Waits until `c` is a primary with one online replica.
+fn wait_primary_with_replica(c: &mut redis::Connection) {
+    assert!(
+        poll_until(Duration::from_secs(20), || {
+            let i = repl_info(c);
+            i.contains("role:master") && i.contains("state=online")
+        }),
+        "{}",
+        repl_info(c)
+    );
+}
+
+/// FAILOVER on Eddy hands the primary role to its redis-server replica: writes pause, the
+/// replica catches up, Eddy follows it with `PSYNC ... FAILOVER` and continues its stream
+/// without an image (the replica counts a partial resynchronisation and no full one). Then the
+/// other way: redis-server's `FAILOVER TO <eddy>` makes Eddy the primary again, and Eddy
+/// continues the stream it followed for redis-server the same way. Both hold the same data
+/// throughout.
+#[test]
+fn failover_hands_the_primary_role_to_a_redis_replica_and_back() {
+    let Some((srv, mut c, rep)) = loaded_primary_with_replica() else {
+        return;
+    };
+    let mut r = rep.conn();
+    write_every_kind(&mut c);
+    assert_eq!(wait_replicas(&mut c, 1), 1);
+
+    assert_eq!(q::<String>(&mut c, &["FAILOVER"]), "OK");
+    wait_replica_after_failover(&mut c);
+    wait_primary_with_replica(&mut r);
+    assert_eq!(info_int(&mut r, "stats", "sync_full"), 0);
+    assert_eq!(info_int(&mut r, "stats", "sync_partial_ok"), 1);
+    assert_eq!(
+        qerr(&mut c, &["SET", "k", "v"]),
+        "READONLY You can't write against a read only replica."
+    );
+    let _: () = redis::cmd("SET").arg("k").arg("r").query(&mut r).unwrap();
+    let _: i64 = q(&mut r, &["INCR", "counter"]);
+    assert_eq!(wait_replicas(&mut r, 1), 1);
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "r");
+    assert_same(&contents(&mut c), &contents(&mut r));
+    assert_same_digest(&mut c, &mut r);
+
+    let port = srv.port().to_string();
+    assert_eq!(
+        q::<String>(&mut r, &["FAILOVER", "TO", "127.0.0.1", &port]),
+        "OK"
+    );
+    wait_replica_after_failover(&mut r);
+    wait_primary_with_replica(&mut c);
+    assert_eq!(info_int(&mut c, "stats", "sync_full"), 1);
+    assert_eq!(info_int(&mut c, "stats", "sync_partial_ok"), 1);
+    let _: () = redis::cmd("SET").arg("k").arg("e").query(&mut c).unwrap();
+    assert_eq!(wait_replicas(&mut c, 1), 1);
+    assert_eq!(q::<String>(&mut r, &["GET", "k"]), "e");
+    assert_same(&contents(&mut r), &contents(&mut c));
+    assert_same_digest(&mut r, &mut c);
+}
+
+/// Two Eddys: the follower of a FAILOVER becomes the primary, and the old primary's change
+/// feed goes on recording the new primary's writes (origin `replication`).
+#[test]
+fn two_eddys_fail_over_without_a_full_synchronisation() {
+    if !eddy_only("two_eddys_fail_over_without_a_full_synchronisation") {
+        return;
+    }
+    let (a, b) = (Server::start(), Server::start());
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    let _: () = redis::cmd("SET").arg("x").arg("1").query(&mut ca).unwrap();
+    let ok: String = q(&mut cb, &["REPLICAOF", "127.0.0.1", &a.port().to_string()]);
+    assert_eq!(ok, "OK");
+    wait_link_up(&mut cb);
+    let _: i64 = q(&mut ca, &["INCR", "x"]);
+    assert_eq!(wait_replicas(&mut ca, 1), 1);
+    let before = last_offset(&mut ca);
+
+    assert_eq!(
+        q::<String>(&mut ca, &["FAILOVER", "TIMEOUT", "20000"]),
+        "OK"
+    );
+    wait_replica_after_failover(&mut ca);
+    wait_primary_with_replica(&mut cb);
+    assert_eq!(info_int(&mut cb, "stats", "sync_partial_ok"), 1);
+    assert_eq!(info_int(&mut cb, "stats", "sync_full"), 0);
+    let _: i64 = q(&mut cb, &["INCR", "x"]);
+    assert_eq!(wait_replicas(&mut cb, 1), 1);
+    assert_eq!(q::<String>(&mut ca, &["GET", "x"]), "3");
+    assert_same_digest(&mut ca, &mut cb);
+    // The old primary's feed: nothing from the hand-over itself, then the new primary's write.
+    let after = changes_read(&mut ca, &[&format!("({before}"), "COUNT", "10"]);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].key, "x");
+    assert_eq!(after[0].origin, "replication");
+}
+
+/// FAILOVER's errors in Redis's order; a failover waiting for a replica that does not catch up
+/// pauses writes (CLIENT UNPAUSE does not end it) and serves reads, refuses REPLICAOF and a
+/// second FAILOVER, and ends on ABORT or its TIMEOUT with writes resumed; with FORCE it goes on
+/// to the named replica at the timeout, which becomes the primary once it runs again.
+#[test]
+fn failover_waits_for_its_replica_and_ends_on_abort_timeout_or_force() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let alone = Server::start();
+    let mut a = alone.conn();
+    for (args, err) in [
+        (
+            &["FAILOVER"][..],
+            "ERR FAILOVER requires connected replicas.",
+        ),
+        (&["FAILOVER", "ABORT"], "ERR No failover in progress."),
+        (&["FAILOVER", "ABORT", "x"], "ERR syntax error"),
+        (&["FAILOVER", "TO", "h"], "ERR syntax error"),
+        (
+            &["FAILOVER", "TIMEOUT", "0"],
+            "ERR FAILOVER timeout must be greater than 0",
+        ),
+        (
+            &["FAILOVER", "TIMEOUT", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["FAILOVER", "TIMEOUT", "5", "TIMEOUT", "5"],
+            "ERR syntax error",
+        ),
+        (
+            &["FAILOVER", "TO", "h", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["FAILOVER", "FORCE"],
+            "ERR FAILOVER requires connected replicas.",
+        ),
+        (
+            &["PSYNC", "?", "-1", "FAILOVER"],
+            "ERR PSYNC FAILOVER can't be sent to a master.",
+        ),
+    ] {
+        assert_eq!(qerr(&mut a, args), err, "{args:?}");
+    }
+
+    let (srv, mut c, rep) = lagging_replica(&[]);
+    let port = rep.port.to_string();
+    for (args, err) in [
+        (
+            &["FAILOVER", "FORCE"][..],
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ),
+        (
+            &["FAILOVER", "TO", "127.0.0.1", &port, "FORCE"],
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ),
+        (
+            &["FAILOVER", "TO", "127.0.0.1", "1"],
+            "ERR FAILOVER target HOST and PORT is not a replica.",
+        ),
+    ] {
+        assert_eq!(qerr(&mut c, args), err, "{args:?}");
+    }
+    assert_eq!(q::<String>(&mut c, &["FAILOVER"]), "OK");
+    assert!(repl_info(&mut c).contains("master_failover_state:waiting-for-sync"));
+    assert_eq!(
+        qerr(&mut c, &["FAILOVER"]),
+        "ERR FAILOVER already in progress."
+    );
+    assert_eq!(
+        qerr(&mut c, &["REPLICAOF", "127.0.0.1", &port]),
+        "ERR REPLICAOF not allowed while failing over."
+    );
+    assert_eq!(
+        qerr(&mut srv.conn(), &["PSYNC", "?", "-1"]),
+        "NOMASTERLINK Can't SYNC while failing over"
+    );
+    let mut w = srv.raw();
+    w.send_cmd(&["SET", "during", "1"]);
+    assert!(blocked_clients_reach(&mut c, 1));
+    assert_eq!(q::<String>(&mut c, &["GET", "a"]), "1");
+    assert_eq!(q::<String>(&mut c, &["CLIENT", "UNPAUSE"]), "OK");
+    assert!(blocked_clients_reach(&mut c, 1));
+    assert_eq!(q::<String>(&mut c, &["FAILOVER", "ABORT"]), "OK");
+    assert_eq!(w.read_reply(), Resp::Simple("OK".into()));
+    assert!(repl_info(&mut c).contains("master_failover_state:no-failover"));
+
+    // TIMEOUT without FORCE: aborted once it passes, still the primary.
+    let args = ["FAILOVER", "TO", "127.0.0.1", &port, "TIMEOUT", "300"];
+    assert_eq!(q::<String>(&mut c, &args), "OK");
+    assert!(poll_until(Duration::from_secs(10), || repl_info(&mut c)
+        .contains("master_failover_state:no-failover")));
+    assert!(repl_info(&mut c).contains("role:master"));
+    let _: () = redis::cmd("SET").arg("b").arg("1").query(&mut c).unwrap();
+
+    // With FORCE: at the timeout it follows the replica anyway; once that runs again it is the
+    // primary, with every write.
+    let args = [
+        "FAILOVER",
+        "TO",
+        "127.0.0.1",
+        &port,
+        "TIMEOUT",
+        "300",
+        "FORCE",
+    ];
+    assert_eq!(q::<String>(&mut c, &args), "OK");
+    assert!(poll_until(Duration::from_secs(10), || repl_info(&mut c)
+        .contains("master_failover_state:failover-in-progress")));
+    signal(rep.child.id(), libc::SIGCONT);
+    wait_replica_after_failover(&mut c);
+    assert_eq!(
+        qerr(&mut c, &["FAILOVER"]),
+        "ERR FAILOVER is not valid when server is a replica."
+    );
+    assert_eq!(
+        qerr(&mut c, &["PSYNC", "0123", "1", "FAILOVER"]),
+        "ERR PSYNC FAILOVER replid must match my replid."
+    );
+    let mut r = rep.conn();
+    assert!(repl_info(&mut r).contains("role:master"));
+    assert_eq!(q::<i64>(&mut r, &["EXISTS", "a", "late", "during", "b"]), 4);
+    assert_same_digest(&mut c, &mut r);
 }

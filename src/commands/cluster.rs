@@ -139,6 +139,9 @@ fn disabled(_: &mut Ctx, _: Args) -> CmdResult {
 
 fn replicaof(ctx: &mut Ctx, a: Args) -> CmdResult {
     use crate::server::follow::{follow, Target};
+    if ctx.srv.failover.active() {
+        return Err("ERR REPLICAOF not allowed while failing over.".into());
+    }
     let target = if is(a.get(1), "NO") && is(a.get(2), "ONE") {
         None
     } else {

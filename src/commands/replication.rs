@@ -1,6 +1,7 @@
 //! The replication commands of a primary: the handshake a Redis replica sends (REPLCONF, then
-//! PSYNC or SYNC, after which the connection is the replica's: `server::replication`), ROLE and
-//! WAIT. REPLICAOF, which would make this server a replica, is in `cluster`.
+//! PSYNC or SYNC, after which the connection is the replica's: `server::replication`), ROLE,
+//! WAIT and FAILOVER (`server::failover`). REPLICAOF, which would make this server a replica, is
+//! in `cluster`.
 
 use std::time::Duration;
 
@@ -9,6 +10,8 @@ use super::{cmd, flag::*, CommandSpec, Ctx};
 use crate::error::{self, CmdError, CmdResult};
 use crate::protocol::resp::Args;
 use crate::server::door::Door;
+use crate::server::failover;
+use crate::server::follow::{LinkState, Target};
 use crate::server::replication::SyncRequest;
 use crate::server::session::Action;
 
@@ -23,34 +26,129 @@ pub static COMMANDS: &[CommandSpec] = &[
         "An internal command for configuring the replication stream", "", "3.0.0", "O(1)"),
     cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, (0, 0, 0), &["fast", "dangerous", "admin"], "server", role,
         "Return the role of the instance in the context of replication", "", "2.8.12", "O(1)"),
+    cmd!("failover", -1, ADMIN | NOSCRIPT | STALE, (0, 0, 0), ADMIN_CATS, "server", failover,
+        "Start a coordinated failover between this server and one of its replicas.", "[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]", "6.2.0", "O(1)"),
     cmd!("wait", 3, NOSCRIPT, (0, 0, 0), &["slow", "connection"], "generic", wait,
         "Wait for the synchronous replication of all the write commands sent in the context of the current connection", "numreplicas timeout", "3.0.0", "O(1)"),
 ];
 
-/// PSYNC replicationid offset: a partial resynchronisation (`+CONTINUE`) when the replica
-/// applied exactly what a recently stopped stream of that ID sent and the log still holds what
-/// follows; otherwise a full one (see `server::replication`).
+/// PSYNC replicationid offset [FAILOVER]: a partial resynchronisation (`+CONTINUE`) when the
+/// replica applied exactly what a recently stopped stream of that ID sent and the log still
+/// holds what follows; otherwise a full one (see `server::replication`). With FAILOVER, from
+/// the primary this server follows, naming the stream it follows: this server becomes the
+/// primary, and the sender its replica (`server::failover`).
 fn psync(ctx: &mut Ctx, a: Args) -> CmdResult {
     let id = a.get(1);
+    let failover = a.len() > 3 && is(a.get(3), "failover");
+    if failover {
+        let Some(st) = ctx.srv.upstream.status() else {
+            return Err("ERR PSYNC FAILOVER can't be sent to a master.".into());
+        };
+        if !st.replid.as_bytes().eq_ignore_ascii_case(id) {
+            return Err("ERR PSYNC FAILOVER replid must match my replid.".into());
+        }
+    }
     let continue_from = (id != b"?")
         .then(|| crate::util::num::parse_i64(a.get(2)).map(|off| (id.to_vec(), off)))
         .flatten();
-    become_replica(ctx, true, continue_from)
+    become_replica(ctx, true, continue_from, failover)
 }
 
 /// SYNC: the pre-2.8 handshake, the image and the stream without the `+FULLRESYNC` line.
 fn sync(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    become_replica(ctx, false, None)
+    become_replica(ctx, false, None, false)
 }
 
-fn become_replica(ctx: &mut Ctx, psync: bool, continue_from: Option<(Vec<u8>, i64)>) -> CmdResult {
+fn become_replica(
+    ctx: &mut Ctx,
+    psync: bool,
+    continue_from: Option<(Vec<u8>, i64)>,
+    failover: bool,
+) -> CmdResult {
     if ctx.sess.door != Door::Resp {
         return Err("ERR replicas are served on the RESP port only".into());
+    }
+    if ctx.srv.failover.active() {
+        return Err("NOMASTERLINK Can't SYNC while failing over".into());
+    }
+    // A follower serves its own replicas only while its stream flows (PSYNC FAILOVER stops
+    // following first).
+    let linked = |s: crate::server::follow::Status| s.state == LinkState::Connected;
+    if !failover && ctx.srv.upstream.status().is_some_and(|s| !linked(s)) {
+        return Err("NOMASTERLINK Can't SYNC while not connected with my master".into());
     }
     ctx.sess.action = Some(Action::Replica(Box::new(SyncRequest {
         psync,
         continue_from,
+        failover,
     })));
+    Ok(())
+}
+
+/// FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | FAILOVER ABORT, with Redis's checks in
+/// Redis's order; the failover itself runs in the background (`server::failover`).
+fn failover(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let Some(srv) = ctx.srv.me() else {
+        return Err("ERR the server is shutting down".into());
+    };
+    if a.len() == 2 && is(a.get(1), "abort") {
+        if !srv.failover.active() {
+            return Err("ERR No failover in progress.".into());
+        }
+        failover::abort(&srv, "Failover manually aborted");
+        ctx.out.ok();
+        return Ok(());
+    }
+    let (mut timeout, mut force, mut to) = (0, false, None);
+    let mut i = 1;
+    while i < a.len() {
+        let w = a.get(i);
+        if is(w, "timeout") && i + 1 < a.len() && timeout == 0 {
+            timeout = int(a.get(i + 1))?;
+            if timeout <= 0 {
+                return Err("ERR FAILOVER timeout must be greater than 0".into());
+            }
+            i += 2;
+        } else if is(w, "to") && i + 2 < a.len() && to.is_none() {
+            let port = int(a.get(i + 2))?;
+            to = Some((String::from_utf8_lossy(a.get(i + 1)).into_owned(), port));
+            i += 3;
+        } else if is(w, "force") && !force {
+            force = true;
+            i += 1;
+        } else {
+            return Err(error::SYNTAX.into());
+        }
+    }
+    if srv.failover.active() {
+        return Err("ERR FAILOVER already in progress.".into());
+    }
+    if srv.upstream.status().is_some() {
+        return Err("ERR FAILOVER is not valid when server is a replica.".into());
+    }
+    if srv.replicas.is_empty() {
+        return Err("ERR FAILOVER requires connected replicas.".into());
+    }
+    if force && (timeout == 0 || to.is_none()) {
+        return Err(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.".into(),
+        );
+    }
+    let target = match to {
+        Some((host, port)) => match srv.replicas.find(&host, port) {
+            None => return Err("ERR FAILOVER target HOST and PORT is not a replica.".into()),
+            Some((_, false)) => return Err("ERR FAILOVER target replica is not online.".into()),
+            Some((_, true)) => Some(Target {
+                host,
+                port: port as u16,
+            }),
+        },
+        None => None,
+    };
+    if !failover::start(&srv, target, force, (timeout > 0).then_some(timeout)) {
+        return Err("ERR FAILOVER already in progress.".into());
+    }
+    ctx.out.ok();
     Ok(())
 }
 

@@ -644,7 +644,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             for (k, v) in srv.replicas.info_fields() {
                 kv(&k, v);
             }
-            kv("master_failover_state", "no-failover".into());
+            kv("master_failover_state", srv.failover.state_name().into());
             // A replica shows its primary's ID and the offset it applied, as Redis's do.
             let (id, off) = match upstream {
                 Some(st) if !st.replid.is_empty() => (st.replid, st.offset.max(0) as u64),

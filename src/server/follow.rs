@@ -52,6 +52,10 @@
 //!   little later here, so deleting it here first would make the two differ.
 //! * INFO replication and ROLE report `role:slave` with Redis's fields. `REPLICAOF NO ONE` stops
 //!   following and keeps the data; writes are accepted again.
+//! * `PSYNC <the stream's ID> <offset> FAILOVER` from the primary (a Redis or Eddy primary
+//!   running FAILOVER) stops following the same way ([`promote`]), and the primary continues
+//!   as this server's replica from where the stream ended. This server running FAILOVER follows
+//!   its replica ([`demote`]) from the position of the stream it sent it (`server::failover`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -303,6 +307,50 @@ impl Upstream {
 /// REPLICAOF: follow `target`, or stop following (`None`). Returns false when already
 /// following that primary (Redis then answers "+OK Already connected to specified master").
 pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
+    link(srv, target, |t| take_position(srv, t))
+}
+
+/// FAILOVER's hand-over (`failover`): follow `target`, continuing the stream this server sent
+/// it from `at` (its ID and length) with `PSYNC ... FAILOVER`, which makes it the primary.
+pub fn demote(srv: &Arc<Server>, target: Target, at: Option<(String, i64)>) {
+    let from = at.map(|(replid, offset)| Position {
+        host: target.host.clone(),
+        port: target.port,
+        replid,
+        offset,
+        // The new primary's stream selects its database before its first write.
+        db: 0,
+    });
+    link(srv, Some(target), |_| from);
+}
+
+/// PSYNC FAILOVER from the primary this server follows: stops following (as REPLICAOF NO ONE),
+/// and returns where its stream ended: (ID, offset applied, the next log offset). Writes stay
+/// refused until the link has stopped, so everything the log holds before that offset came
+/// from the primary.
+pub async fn promote(srv: &Arc<Server>) -> Option<(String, u64, u64)> {
+    let task = srv.upstream.task.lock().take();
+    srv.upstream.generation.send_modify(|g| *g += 1);
+    let stopped = match task {
+        Some(t) => tokio::time::timeout(STOP_WAIT, t)
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .flatten(),
+        None => None,
+    };
+    let next = srv.log.last_offset() + 1;
+    link(srv, None, |_| None);
+    let p = stopped?;
+    Some((p.replid, u64::try_from(p.offset).ok()?, next))
+}
+
+/// Follows `target` from the position `from` gives for it (if any), or stops following.
+fn link(
+    srv: &Arc<Server>,
+    target: Option<Target>,
+    from: impl FnOnce(&Target) -> Option<Position>,
+) -> bool {
     let up = &srv.upstream;
     let mut status = up.status.lock();
     if status.as_ref().map(|s| &s.target) == target.as_ref() && target.is_some() {
@@ -327,6 +375,8 @@ pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
                     "MASTER MODE enabled: no longer following the primary");
             }
             srv.keyspace.follower.store(false, Ordering::Release);
+            // The link task ends on its own; its position is of no use now.
+            up.task.lock().take();
         }
         Some(t) => {
             tracing::info!(host = %t.host, port = t.port, "following a Redis primary (REPLICAOF)");
@@ -341,7 +391,7 @@ pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
                 sync_read: 0,
             });
             srv.keyspace.follower.store(true, Ordering::Release);
-            let from = take_position(srv, &t);
+            let from = from(&t);
             *up.task.lock() = Some(tokio::spawn(run(srv.clone(), t, gen, from)));
         }
     }
@@ -349,8 +399,9 @@ pub fn follow(srv: &Arc<Server>, target: Option<Target>) -> bool {
 }
 
 /// The link task: connects, synchronises and applies the stream, again and again until a
-/// REPLICAOF replaces it or the server shuts down (then it returns where it stopped). `from`:
-/// the position a clean shutdown saved.
+/// REPLICAOF replaces it, a PSYNC FAILOVER promotes this server or the server shuts down (then
+/// it returns where it stopped). `from`: the position a clean shutdown saved, or the one a
+/// FAILOVER hands over from.
 async fn run(
     srv: Arc<Server>,
     target: Target,
@@ -365,7 +416,8 @@ async fn run(
     };
     loop {
         if *rx.borrow_and_update() != gen {
-            return None;
+            // Replaced (REPLICAOF) or promoted (PSYNC FAILOVER, which continues from here).
+            return link.position(&target);
         }
         if srv.shutting_down() {
             return link.position(&target);
@@ -449,8 +501,21 @@ impl Link {
             Some((id, off)) => (id.clone(), (off + 1).to_string()),
             None => ("?".into(), "-1".into()),
         };
-        let reply = io.ask(&[b"PSYNC", id.as_bytes(), next.as_bytes()]).await?;
+        let mut psync: Vec<&[u8]> = vec![b"PSYNC", id.as_bytes(), next.as_bytes()];
+        let failover = srv.failover.in_progress();
+        if failover {
+            psync.push(b"FAILOVER");
+        }
+        let reply = io.ask(&psync).await?;
         let words: Vec<&str> = reply.split_ascii_whitespace().collect();
+        if failover {
+            if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
+                super::failover::finished(srv);
+            } else {
+                super::failover::abort(srv, "Failover target rejected psync request");
+                return Err(format!("the failover target refused PSYNC: {reply}"));
+            }
+        }
         let info = srv.clients.register(srv.clients.next_id(), peer, local);
         info.master.store(true, Ordering::Relaxed);
         let _registered = Registered(srv, info.id);

@@ -10,6 +10,7 @@ pub mod background;
 pub mod clients;
 pub mod conn;
 pub mod door;
+pub mod failover;
 pub mod follow;
 pub mod pause;
 pub mod replication;
@@ -94,6 +95,8 @@ pub struct Server {
     shutdown: AtomicBool,
     /// A SHUTDOWN waiting for lagging replicas (`shutdown`).
     pub shutdown_wait: shutdown::Shutdown,
+    /// A FAILOVER under way (`failover`).
+    pub failover: failover::Failover,
     shutdown_notify: Notify,
     /// A handle to this server's own `Arc`, for commands that start background work.
     me: parking_lot::Mutex<std::sync::Weak<Server>>,
@@ -168,6 +171,7 @@ impl Server {
             port: AtomicU64::new(config.get_i64("port") as u64),
             shutdown: AtomicBool::new(false),
             shutdown_wait: Default::default(),
+            failover: Default::default(),
             shutdown_notify: Notify::new(),
             me: parking_lot::Mutex::new(std::sync::Weak::new()),
             config,

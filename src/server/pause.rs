@@ -1,4 +1,5 @@
-//! CLIENT PAUSE and CLIENT UNPAUSE, and the write pause of a shutdown waiting for replicas.
+//! CLIENT PAUSE and CLIENT UNPAUSE, and the write pauses of a shutdown waiting for replicas and of
+//! a failover.
 //!
 //! A pause has a mode (WRITE or ALL) and an end time, per [`Purpose`], as in Redis 7: a new
 //! pause for a purpose keeps the stricter mode and the later end of the two, and ending one
@@ -44,10 +45,13 @@ pub enum Purpose {
     Client = 0,
     /// SHUTDOWN waiting for lagging replicas (`server::shutdown`).
     Shutdown = 1,
+    /// FAILOVER, until the primary role has passed on or the failover is aborted
+    /// (`server::failover`).
+    Failover = 2,
 }
 
 /// Mode and end (Unix ms) of each purpose's pause; `NONE` when it has none.
-type Slots = [(u8, i64); 2];
+type Slots = [(u8, i64); 3];
 
 #[derive(Default)]
 pub struct Pause {

@@ -38,7 +38,9 @@
 //! cut short: Redis replicas only count a MULTI once its EXEC is applied) gets a full
 //! synchronisation, as does any other ID. INFO stats counts `sync_full`, `sync_partial_ok`
 //! and `sync_partial_err`. INFO's `master_replid` stays the server's run ID: with one stream
-//! per replica there is no single replication ID.
+//! per replica there is no single replication ID. A follower promoted by `PSYNC ... FAILOVER`
+//! remembers the stream it followed in the same way (its ID, the bytes applied, the log's next
+//! record), so the old primary continues it as a replica (`server::failover`).
 
 //! ## Offsets and WAIT
 //! A replica's replication offset counts the stream's bytes from the `FULLRESYNC` offset (0).
@@ -165,6 +167,23 @@ impl Replica {
         }
     }
 
+    pub fn ip(&self) -> &str {
+        &self.ip
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn replid(&self) -> &str {
+        &self.replid
+    }
+
+    /// Stream bytes written to it.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
     fn state(&self) -> State {
         match self.state.load(Ordering::Relaxed) {
             0 => State::WaitBgsave,
@@ -249,19 +268,29 @@ impl Replicas {
     /// Unregisters a replica; an online stream is remembered where it stopped.
     fn remove(&self, rep: &Replica) {
         self.list.lock().retain(|r| r.client_id != rep.client_id);
-        // A SHUTDOWN waiting for this replica waits no longer.
+        // A SHUTDOWN or FAILOVER waiting for this replica waits no longer.
         self.acked.notify_waiters();
         if rep.state() == State::Online {
-            let mut q = self.resumable.lock();
-            if q.len() >= RESUMABLE {
-                q.pop_front();
-            }
-            q.push_back(Resume {
-                replid: rep.replid.clone(),
-                bytes: rep.sent.load(Ordering::Relaxed),
-                next: rep.next.load(Ordering::Relaxed),
-            });
+            self.remember(
+                rep.replid.clone(),
+                rep.sent.load(Ordering::Relaxed),
+                rep.next.load(Ordering::Relaxed),
+            );
         }
+    }
+
+    /// Remembers that after `bytes` of stream `replid` the next log record to send is `next`:
+    /// a replica that applied exactly those bytes continues from there.
+    pub fn remember(&self, replid: String, bytes: u64, next: u64) {
+        let mut q = self.resumable.lock();
+        if q.len() >= RESUMABLE {
+            q.pop_front();
+        }
+        q.push_back(Resume {
+            replid,
+            bytes,
+            next,
+        });
     }
 
     /// The log offset to continue stream `replid` from for a replica that applied exactly
@@ -302,10 +331,7 @@ impl Replicas {
     /// Asks every replica to acknowledge `offset` once its stream carried it, then waits for
     /// acknowledgements until `done`.
     async fn wait_acks(&self, offset: u64, done: impl Fn() -> bool) {
-        for r in self.list.lock().iter() {
-            r.getack_at.fetch_max(offset, Ordering::AcqRel);
-            r.getack.notify_one();
-        }
+        self.ask_acks(offset);
         loop {
             let woken = self.acked.notified();
             tokio::pin!(woken);
@@ -368,6 +394,68 @@ impl Replicas {
                     && now.saturating_sub(r.last_ack_ms.load(Ordering::Relaxed)) / 1000 <= max_lag
             })
             .count()
+    }
+
+    /// The replica at `host` (its address, compared as Redis compares it: ignoring case) and
+    /// listening `port`, and whether it is online (FAILOVER TO).
+    pub fn find(&self, host: &str, port: i64) -> Option<(Arc<Replica>, bool)> {
+        self.list
+            .lock()
+            .iter()
+            .find(|r| r.ip.eq_ignore_ascii_case(host) && i64::from(r.port) == port)
+            .map(|r| (r.clone(), r.state() == State::Online))
+    }
+
+    /// A replica that has applied the log up to `offset` and acknowledged every byte of its
+    /// stream, so that its offset is exactly the stream's: the one given, or the first found
+    /// (FAILOVER hands over to it).
+    pub fn caught_up(&self, only: Option<&Replica>, offset: u64) -> Option<Arc<Replica>> {
+        self.list
+            .lock()
+            .iter()
+            .filter(|r| only.is_none_or(|o| o.client_id == r.client_id))
+            .find(|r| {
+                r.state() == State::Online
+                    && r.applied.load(Ordering::Acquire) >= offset
+                    && r.acked.load(Ordering::Relaxed) == r.sent.load(Ordering::Relaxed)
+            })
+            .cloned()
+    }
+
+    /// Asks every replica to acknowledge the log up to `offset` once its stream carried it.
+    pub fn ask_acks(&self, offset: u64) {
+        for r in self.list.lock().iter() {
+            r.getack_at.fetch_max(offset, Ordering::AcqRel);
+            r.getack.notify_one();
+        }
+    }
+
+    /// Completes on the next acknowledgement or disconnection.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.acked.notified()
+    }
+
+    /// Drops every replica's connection (a primary that becomes a replica, as Redis's
+    /// `disconnectSlaves`); returns once their streams have stopped, or after `limit`.
+    pub async fn disconnect_all(&self, clients: &super::clients::Clients, limit: Duration) {
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let woken = self.acked.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                let ids: Vec<u64> = self.list.lock().iter().map(|r| r.client_id).collect();
+                if ids.is_empty() {
+                    return;
+                }
+                for id in ids {
+                    if let Some(c) = clients.get(id) {
+                        c.kill();
+                    }
+                }
+                woken.await;
+            }
+        })
+        .await;
     }
 
     /// ROLE's replica entries: (ip, port, acknowledged offset).
@@ -444,11 +532,13 @@ impl Drop for Registered<'_> {
 }
 
 /// What a replica asked for: `PSYNC <replid> <offset>` (`continue_from` holds the two unless
-/// the ID is `?`), or `SYNC` (`psync` false).
+/// the ID is `?`), or `SYNC` (`psync` false). `failover`: `PSYNC ... FAILOVER` from the
+/// primary this server follows, which makes this server the primary (`failover`).
 #[derive(Debug)]
 pub struct SyncRequest {
     pub psync: bool,
     pub continue_from: Option<(Vec<u8>, i64)>,
+    pub failover: bool,
 }
 
 /// Serves a replica after its `PSYNC` or `SYNC` until it disconnects or falls behind the log.
@@ -474,6 +564,13 @@ pub async fn serve<T: Transport>(
         .to_string();
     sess.info.replica.store(true, Ordering::Relaxed);
     let reps = &srv.replicas;
+    if req.failover {
+        tracing::info!(client = %sess.info.addr, "MASTER MODE enabled (failover request)");
+        // The old primary continues as a replica from where its stream to this server ended.
+        if let Some((replid, applied, next)) = super::follow::promote(&me).await {
+            reps.remember(replid, applied, next);
+        }
+    }
     // PSYNC <id> <offset>: the replica applied offset - 1 bytes of stream <id>.
     let resume = req.continue_from.as_ref().and_then(|(id, off)| {
         let applied = u64::try_from(off.checked_sub(1)?).ok()?;
@@ -754,7 +851,8 @@ async fn stream<T: Transport>(
             rep.checkpoint(bytes, from - 1);
         }
         let asked = rep.getack_at.load(Ordering::Acquire);
-        if asked != 0 && from > asked {
+        // Once a failover hands over, the stream's length is the offset it names (see below).
+        if asked != 0 && from > asked && !srv.failover.in_progress() {
             rep.getack_at
                 .compare_exchange(asked, 0, Ordering::AcqRel, Ordering::Relaxed)
                 .ok();
@@ -784,7 +882,11 @@ async fn stream<T: Transport>(
         tokio::select! {
             _ = srv.log.wait_for(from, Some(ping_at)) => {
                 if tokio::time::Instant::now() >= ping_at && srv.log.readable() < from {
-                    if send(srv, sock, rep, b"*1\r\n$4\r\nPING\r\n", &mut killed).await.is_err() {
+                    // As in Redis, no PING while a failover runs: it would move the offset
+                    // that the replica must reach and that PSYNC FAILOVER names.
+                    if !srv.failover.active()
+                        && send(srv, sock, rep, b"*1\r\n$4\r\nPING\r\n", &mut killed).await.is_err()
+                    {
                         return;
                     }
                     last_write = tokio::time::Instant::now();
