@@ -1613,3 +1613,46 @@ fn failover_waits_for_its_replica_and_ends_on_abort_timeout_or_force() {
     assert_eq!(q::<i64>(&mut r, &["EXISTS", "a", "late", "during", "b"]), 4);
     assert_same_digest(&mut c, &mut r);
 }
+
+/// Writers keep incrementing their counters on Eddy while FAILOVER hands the primary role to
+/// its redis-server replica: every write Eddy acknowledged is on the new primary, and no
+/// other (each counter there equals the number of its acknowledged INCRs); once the hand-over
+/// is done, writes to Eddy get READONLY.
+#[test]
+fn no_acknowledged_write_is_lost_across_a_failover() {
+    let Some((srv, mut c, rep)) = loaded_primary_with_replica() else {
+        return;
+    };
+    let writers: Vec<_> = (0..4)
+        .map(|i| {
+            let mut w = srv.conn();
+            std::thread::spawn(move || {
+                let key = format!("counter:{i}");
+                let mut acked = 0i64;
+                loop {
+                    match redis::cmd("INCR").arg(&key).query::<i64>(&mut w) {
+                        Ok(n) => {
+                            acked += 1;
+                            assert_eq!(n, acked);
+                        }
+                        Err(e) => {
+                            assert!(err_text(&e).starts_with("READONLY"), "{e}");
+                            return (key, acked);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    assert!(poll_until(Duration::from_secs(10), || {
+        (0..4).all(|i| q::<Option<i64>>(&mut c, &["GET", &format!("counter:{i}")]) > Some(100))
+    }));
+    assert_eq!(q::<String>(&mut c, &["FAILOVER"]), "OK");
+    let mut r = rep.conn();
+    for w in writers {
+        let (key, acked) = w.join().expect("writer");
+        assert_eq!(q::<i64>(&mut r, &["GET", &key]), acked, "{key}");
+    }
+    wait_replica_after_failover(&mut c);
+    assert_same_digest(&mut c, &mut r);
+}
