@@ -1656,3 +1656,170 @@ fn no_acknowledged_write_is_lost_across_a_failover() {
     wait_replica_after_failover(&mut c);
     assert_same_digest(&mut c, &mut r);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Redis Sentinel managing Eddy
+// ---------------------------------------------------------------------------------------------
+
+/// A Sentinel (`redis-server --sentinel`) watching the primary at `port` as `m` (quorum 1),
+/// killed on drop.
+struct Sentinel {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Sentinel {
+    fn watch(primary_port: u16) -> Sentinel {
+        let dir = TempDir::new("sentinel");
+        let port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\n\
+                 sentinel monitor m 127.0.0.1 {primary_port} 1\n\
+                 sentinel down-after-milliseconds m 1000\n\
+                 sentinel failover-timeout m 10000\n"
+            ),
+        )
+        .expect("sentinel.conf");
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server --sentinel");
+        Sentinel {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// A SENTINEL subcommand's reply, flattened to its strings.
+    fn ask(&self, args: &[&str]) -> Vec<String> {
+        fn flat(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Array(a) => a.iter().for_each(|x| flat(x, out)),
+                other => out.extend(vstr(other)),
+            }
+        }
+        let mut out = Vec::new();
+        let reply = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| {
+                let mut cmd = redis::cmd("SENTINEL");
+                for a in args {
+                    cmd.arg(*a);
+                }
+                cmd.query::<Value>(&mut c)
+            });
+        if let Ok(v) = reply {
+            flat(&v, &mut out);
+        }
+        out
+    }
+
+    /// Waits until the Sentinel names `port` as the primary of `m`.
+    fn wait_primary(&self, port: u16) {
+        let want = vec!["127.0.0.1".to_string(), port.to_string()];
+        assert!(
+            poll_until(Duration::from_secs(30), || self
+                .ask(&["GET-MASTER-ADDR-BY-NAME", "m"])
+                == want),
+            "{:?}",
+            self.ask(&["MASTER", "m"])
+        );
+    }
+
+    /// Waits until the Sentinel lists `port` as a healthy replica of `m`.
+    fn wait_replica(&self, port: u16) {
+        assert!(
+            poll_until(Duration::from_secs(30), || {
+                let r = self.ask(&["REPLICAS", "m"]);
+                let at = r.iter().position(|s| *s == format!("127.0.0.1:{port}"));
+                at.is_some_and(|i| r[i..].iter().take(12).any(|s| s == "slave"))
+            }),
+            "{:?}",
+            self.ask(&["REPLICAS", "m"])
+        );
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sentinel-managed high availability works with Eddy in either role, with nothing configured
+/// for Eddy: SENTINEL FAILOVER promotes an Eddy that follows a Redis primary (REPLICAOF NO ONE
+/// inside Sentinel's MULTI, CONFIG REWRITE, CLIENT KILL) and later turns the old Redis primary
+/// into Eddy's replica; a second failover hands the role back to Redis and turns Eddy into its
+/// replica. Every write reaches the other side each time.
+#[test]
+fn sentinel_fails_over_between_redis_and_eddy() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let redis = Redis::primary(&[]);
+    let _: () = redis::cmd("SET")
+        .arg("a")
+        .arg("1")
+        .query(&mut redis.conn())
+        .unwrap();
+    let eddy = Server::start();
+    follow(&eddy, &redis);
+    let sentinel = Sentinel::watch(redis.port);
+    sentinel.wait_replica(eddy.port());
+
+    assert_eq!(sentinel.ask(&["FAILOVER", "m"]), ["OK"]);
+    sentinel.wait_primary(eddy.port());
+    wait_role(eddy.port(), "role:master");
+    let mut e = eddy.conn();
+    let _: () = redis::cmd("SET").arg("b").arg("2").query(&mut e).unwrap();
+    // Sentinel turns the old primary into a replica of the new one (after about 10 s).
+    wait_role(redis.port, "master_link_status:up");
+    assert_eq!(wait_replicas(&mut eddy.conn(), 1), 1);
+    assert_eq!(q::<String>(&mut redis.conn(), &["GET", "b"]), "2");
+
+    sentinel.wait_replica(redis.port);
+    assert_eq!(sentinel.ask(&["FAILOVER", "m"]), ["OK"]);
+    sentinel.wait_primary(redis.port);
+    wait_role(redis.port, "role:master");
+    let _: () = redis::cmd("SET")
+        .arg("c")
+        .arg("3")
+        .query(&mut redis.conn())
+        .unwrap();
+    wait_role(eddy.port(), "master_link_status:up");
+    assert_eq!(wait_replicas(&mut redis.conn(), 1), 1);
+    let mut e = eddy.conn();
+    assert_eq!(q::<String>(&mut e, &["GET", "c"]), "3");
+    assert_same_digest(&mut e, &mut redis.conn());
+}
+
+/// Waits until INFO replication of the server at `port` says `what`, on a new connection each
+/// time: Sentinel ends the clients' connections of the servers it reconfigures (CLIENT KILL
+/// TYPE normal).
+fn wait_role(port: u16, what: &str) {
+    let info = || {
+        redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| {
+                redis::cmd("INFO")
+                    .arg("replication")
+                    .query::<String>(&mut c)
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        poll_until(Duration::from_secs(30), || info().contains(what)),
+        "{}",
+        info()
+    );
+}
