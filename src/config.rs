@@ -258,6 +258,33 @@ pub static DEFS: &[Def] = &[
     },
     def("masterauth", Kind::Str, "", true),
     def("masteruser", Kind::Str, "", true),
+    // What a follower tells its primary and Sentinel (INFO replication's `slave_priority`,
+    // `replica_announced`; the handshake's `REPLCONF listening-port|ip-address`).
+    Def {
+        name: "replica-priority",
+        alias: Some("slave-priority"),
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        default: "100",
+        runtime: true,
+    },
+    def("replica-announced", Kind::Bool, "yes", true),
+    Def {
+        name: "replica-announce-ip",
+        alias: Some("slave-announce-ip"),
+        kind: Kind::Str,
+        default: "",
+        runtime: true,
+    },
+    Def {
+        name: "replica-announce-port",
+        alias: Some("slave-announce-port"),
+        kind: Kind::Int { min: 0, max: 65535 },
+        default: "0",
+        runtime: true,
+    },
     Def {
         name: "replica-read-only",
         alias: Some("slave-read-only"),

@@ -1823,3 +1823,88 @@ fn wait_role(port: u16, what: &str) {
         info()
     );
 }
+
+/// An Eddy that must never be promoted (it is there for the change feed): with
+/// `replica-priority 0` Sentinel finds no replica to promote, as with a Redis replica.
+#[test]
+fn sentinel_never_promotes_a_replica_with_priority_0() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let redis = Redis::primary(&[]);
+    let eddy = Server::start_with(&["--replica-priority", "0"]);
+    let mut e = follow(&eddy, &redis);
+    assert!(repl_info(&mut e).contains("slave_priority:0"));
+    let sentinel = Sentinel::watch(redis.port);
+    sentinel.wait_replica(eddy.port());
+    assert_eq!(
+        sentinel.ask(&["FAILOVER", "m"]),
+        Vec::<String>::new(),
+        "the failover is refused"
+    );
+    let err = redis::Client::open(format!("redis://127.0.0.1:{}/", sentinel.port))
+        .and_then(|c| c.get_connection())
+        .and_then(|mut c| {
+            redis::cmd("SENTINEL")
+                .arg("FAILOVER")
+                .arg("m")
+                .query::<String>(&mut c)
+        })
+        .expect_err("no replica to promote");
+    assert_eq!(err_text(&err), "NOGOODSLAVE No suitable replica to promote");
+    assert!(repl_info(&mut e).contains("role:slave"));
+}
+
+/// `replica-announce-ip` and `-port` (a replica behind NAT or in a container) are what the
+/// primary shows and what FAILOVER TO matches, both ways; `replica-priority` and
+/// `replica-announced` are what INFO replication reports.
+#[test]
+fn replicas_announce_their_address_and_priority() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let redis = Redis::primary(&[]);
+    let eddy = Server::start_with(&[
+        "--replica-announce-ip",
+        "eddy.example",
+        "--replica-announce-port",
+        "7777",
+        "--replica-priority",
+        "5",
+        "--replica-announced",
+        "no",
+    ]);
+    let mut e = follow(&eddy, &redis);
+    let info = repl_info(&mut e);
+    assert!(info.contains("slave_priority:5"), "{info}");
+    assert!(info.contains("replica_announced:0"), "{info}");
+    let info = redis.info("replication");
+    assert!(info.contains("slave0:ip=eddy.example,port=7777,"), "{info}");
+    let cfg: Vec<String> = q(&mut e, &["CONFIG", "GET", "slave-announce-ip"]);
+    assert_eq!(cfg, ["slave-announce-ip", "eddy.example"]);
+
+    // The other way: a Redis replica announcing `localhost` is found under that name only.
+    let primary = Server::start();
+    let mut p = primary.conn();
+    let rep = Redis::spawn(&[
+        "--replicaof",
+        "127.0.0.1",
+        &primary.port().to_string(),
+        "--replica-announce-ip",
+        "localhost",
+    ]);
+    wait_role(rep.port, "master_link_status:up");
+    wait_primary_with_replica(&mut p);
+    let port = rep.port.to_string();
+    assert!(repl_info(&mut p).contains(&format!("slave0:ip=localhost,port={port},")));
+    assert_eq!(
+        qerr(&mut p, &["FAILOVER", "TO", "127.0.0.1", &port]),
+        "ERR FAILOVER target HOST and PORT is not a replica."
+    );
+    assert_eq!(
+        q::<String>(&mut p, &["FAILOVER", "TO", "LOCALHOST", &port]),
+        "OK"
+    );
+    wait_replica_after_failover(&mut p);
+    assert!(repl_info(&mut p).contains(&format!("master_port:{port}")));
+}

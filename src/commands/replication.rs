@@ -160,17 +160,20 @@ fn replconf(ctx: &mut Ctx, a: Args) -> CmdResult {
     if a.len().is_multiple_of(2) {
         return Err(error::SYNTAX.into());
     }
-    let mut conf = ctx.sess.replconf;
+    let mut conf = ctx.sess.replconf.clone();
     for pair in a.iter().skip(1).collect::<Vec<_>>().chunks(2) {
         let (opt, val) = (pair[0], pair[1]);
         if is(opt, "listening-port") {
             conf.port = int(val)?.clamp(0, u16::MAX as i64) as u16;
         } else if is(opt, "ip-address") {
-            if val.len() >= 46 {
-                return Err(CmdError::from(
-                    "ERR REPLCONF ip-address provided by replica instance is too long: 46 bytes are allowed",
-                ));
+            // Redis's NET_HOST_STR_LEN: a host name fits too.
+            if val.len() >= 256 {
+                return Err(CmdError::owned(format!(
+                    "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                    val.len()
+                )));
             }
+            conf.ip = Some(String::from_utf8_lossy(val).into_owned());
         } else if is(opt, "capa") {
             conf.eof |= is(val, "eof");
         } else if is(opt, "getack") && ctx.sess.from_primary() {

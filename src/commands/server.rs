@@ -1157,8 +1157,9 @@ fn follower_info(
     if !up {
         kv("master_link_down_since_seconds", secs(st.down_since));
     }
-    kv("slave_priority", "100".into());
+    kv("slave_priority", srv.config.get("replica-priority"));
     let ro = srv.config.hot.replica_read_only.load(Ordering::Relaxed);
     kv("slave_read_only", (ro as u8).to_string());
-    kv("replica_announced", "1".into());
+    let announced = srv.config.get("replica-announced") == "yes";
+    kv("replica_announced", (announced as u8).to_string());
 }

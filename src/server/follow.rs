@@ -653,10 +653,18 @@ impl LineIo<'_> {
                 return Err(format!("the primary refused AUTH: {r}"));
             }
         }
-        let port = srv.port.load(Ordering::Relaxed).to_string();
+        let port = match srv.config.get("replica-announce-port").as_str() {
+            "0" => srv.port.load(Ordering::Relaxed).to_string(),
+            announced => announced.to_string(),
+        };
         // Older primaries refuse these; the replication works without them.
         self.ask(&[b"REPLCONF", b"listening-port", port.as_bytes()])
             .await?;
+        let ip = srv.config.get("replica-announce-ip");
+        if !ip.is_empty() {
+            self.ask(&[b"REPLCONF", b"ip-address", ip.as_bytes()])
+                .await?;
+        }
         self.ask(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
             .await?;
         Ok(())

@@ -80,10 +80,13 @@ const REPLICA_LIMITS: Limits = Limits {
 };
 
 /// What a replica told us in its handshake (`REPLCONF`), kept in its session.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ReplConf {
     /// `listening-port`: shown in INFO replication and ROLE.
     pub port: u16,
+    /// `ip-address` (a replica's `replica-announce-ip`): shown, and matched by FAILOVER TO,
+    /// instead of the connection's address, as in Redis.
+    pub ip: Option<String>,
     /// `rdb-only 1`: the client wants the image and no stream (`redis-cli --rdb`).
     pub rdb_only: bool,
     /// `capa eof`: it reads an image of unknown length, sent as it is built.
@@ -554,14 +557,15 @@ pub async fn serve<T: Transport>(
     let Some(me) = srv.me() else {
         return;
     };
-    let conf = sess.replconf;
-    let ip = sess
-        .info
-        .addr
-        .rsplit_once(':')
-        .map_or(sess.info.addr.as_str(), |(h, _)| h)
-        .trim_matches(['[', ']'])
-        .to_string();
+    let conf = sess.replconf.clone();
+    let ip = conf.ip.clone().unwrap_or_else(|| {
+        sess.info
+            .addr
+            .rsplit_once(':')
+            .map_or(sess.info.addr.as_str(), |(h, _)| h)
+            .trim_matches(['[', ']'])
+            .to_string()
+    });
     sess.info.replica.store(true, Ordering::Relaxed);
     let reps = &srv.replicas;
     if req.failover {
