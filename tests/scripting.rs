@@ -1104,6 +1104,34 @@ fn busy_and_killed(srv: Server) {
     );
 }
 
+/// With a password, a busy script can still be killed from a new connection: AUTH, HELLO
+/// with AUTH and RESET run while the script is busy, as in Redis (they are `allow_busy`).
+#[test]
+fn a_new_connection_authenticates_and_kills_a_busy_script() {
+    let srv = Server::start_with(&["--requirepass", "pw"]);
+    let mut a = srv.raw();
+    assert_eq!(wire(&mut a, &["AUTH", "pw"]), "+OK\r\n");
+    assert_eq!(
+        wire(&mut a, &["CONFIG", "SET", "busy-reply-threshold", "50"]),
+        "+OK\r\n"
+    );
+    a.send_cmd(&["EVAL", "while true do end", "0"]);
+    let mut b = srv.raw();
+    assert!(common::poll_until(Duration::from_secs(10), || {
+        assert_eq!(wire(&mut b, &["AUTH", "pw"]), "+OK\r\n");
+        matches!(b.call(&["PING"]), Resp::Error(e) if e.starts_with("BUSY "))
+    }));
+    let mut d = srv.raw();
+    assert!(matches!(
+        d.call(&["HELLO", "2", "AUTH", "default", "pw"]),
+        Resp::Array(_)
+    ));
+    assert_eq!(wire(&mut d, &["RESET"]), "+RESET\r\n");
+    assert_eq!(wire(&mut d, &["AUTH", "pw"]), "+OK\r\n");
+    assert_eq!(wire(&mut d, &["SCRIPT", "KILL"]), "+OK\r\n");
+    assert_killed(&mut a);
+}
+
 #[test]
 fn script_kill_is_not_caught_by_pcall() {
     let srv = Server::start();
