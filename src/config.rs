@@ -10,6 +10,11 @@
 //! the command line (`--name value ...`), later values winning. Unknown or malformed options are
 //! an error naming the option.
 //!
+//! Every Redis 7.0 directive is known, so an existing redis.conf loads: those Eddy has no use
+//! for are inert ([`Def::inert`]: checked and answered as Redis does, their non-default values
+//! logged at start-up and on CONFIG SET), and the few whose absence would change what clients
+//! get (cluster mode, TLS, a Unix socket) stop the start instead (`check_unsupported`).
+//!
 //! The side doors' ports follow `port` unless set: `msgpack-port` is `port + 100` and
 //! `http-port` is `port + 2000` (6479 and 8379 for the default 6379), so a second server started
 //! with only `--port 7000`, as one starts a second redis-server, does not collide with the first
@@ -58,6 +63,9 @@ pub struct Def {
     pub default: &'static str,
     /// Can be changed with CONFIG SET.
     pub runtime: bool,
+    /// A Redis directive Eddy accepts (so an existing redis.conf loads, and CONFIG GET/SET
+    /// answer as Redis's) but that changes nothing here; see [`INERT_NOTE`].
+    pub inert: bool,
 }
 
 const fn def(name: &'static str, kind: Kind, default: &'static str, runtime: bool) -> Def {
@@ -67,10 +75,49 @@ const fn def(name: &'static str, kind: Kind, default: &'static str, runtime: boo
         kind,
         default,
         runtime,
+        inert: false,
+    }
+}
+
+/// What the log says of an inert option set to something other than its default.
+pub const INERT_NOTE: &str =
+    "accepted for compatibility with redis.conf, but this option has no effect in Eddy";
+
+/// A Redis directive accepted with no effect (`Def::inert`), settable at run time as in Redis.
+const fn inert(name: &'static str, kind: Kind, default: &'static str) -> Def {
+    Def {
+        name,
+        alias: None,
+        kind,
+        default,
+        runtime: true,
+        inert: true,
+    }
+}
+
+/// [`inert`], but fixed at start-up (Redis's immutable configs).
+const fn inert_fixed(name: &'static str, kind: Kind, default: &'static str) -> Def {
+    Def {
+        runtime: false,
+        ..inert(name, kind, default)
+    }
+}
+
+/// [`inert`] under an old name too (Redis's `slave-*` aliases).
+const fn inert_aliased(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+) -> Def {
+    Def {
+        alias: Some(alias),
+        ..inert(name, kind, default)
     }
 }
 
 const U16: Kind = Kind::Int { min: 0, max: 65535 };
+const I32: i64 = i32::MAX as i64;
 const NONNEG: Kind = Kind::Int {
     min: 0,
     max: i64::MAX,
@@ -156,7 +203,21 @@ pub static DEFS: &[Def] = &[
         true,
     ),
     def("logfile", Kind::Str, "", false),
-    def("daemonize", Kind::Enum(&["no"]), "no", false),
+    // As Redis: `daemonize yes` detaches (`main.rs`), and the pid is written to `pidfile`, which
+    // a daemon without one writes to /var/run/redis.pid.
+    def("daemonize", Kind::Bool, "no", false),
+    def("pidfile", Kind::Str, "", false),
+    // Redis 7's protected mode: with no password for the default user, only loopback
+    // connections are served (`server::conn::serve`).
+    def("protected-mode", Kind::Bool, "yes", true),
+    // DEBUG: `no` refuses it, `local` serves it on loopback connections only. Eddy's default is
+    // `yes` (Redis's is `no`): DEBUG DIGEST is how Eddy and its replicas are compared.
+    def(
+        "enable-debug-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "yes",
+        false,
+    ),
     // Eddy loads no modules: MODULE LOAD is refused as Redis refuses it at this default.
     def("enable-module-command", Kind::Enum(&["no"]), "no", false),
     // Threads serving connections (tokio workers). One, as in Redis: see `main.rs` for why.
@@ -209,6 +270,7 @@ pub static DEFS: &[Def] = &[
         kind: Kind::ShutdownFlags,
         default: "default",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "shutdown-on-sigint",
@@ -216,6 +278,7 @@ pub static DEFS: &[Def] = &[
         kind: Kind::ShutdownFlags,
         default: "default",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "shutdown-timeout",
@@ -226,6 +289,7 @@ pub static DEFS: &[Def] = &[
         },
         default: "10",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "repl-timeout",
@@ -236,6 +300,7 @@ pub static DEFS: &[Def] = &[
         },
         default: "60",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "repl-ping-replica-period",
@@ -246,6 +311,7 @@ pub static DEFS: &[Def] = &[
         },
         default: "10",
         runtime: true,
+        inert: false,
     },
     // Following a Redis primary (`server::follow`). `replicaof` is read at start-up; REPLICAOF
     // changes the primary at run time.
@@ -255,6 +321,7 @@ pub static DEFS: &[Def] = &[
         kind: Kind::Str,
         default: "",
         runtime: false,
+        inert: false,
     },
     def("masterauth", Kind::Str, "", true),
     def("masteruser", Kind::Str, "", true),
@@ -269,14 +336,26 @@ pub static DEFS: &[Def] = &[
         },
         default: "100",
         runtime: true,
+        inert: false,
     },
     def("replica-announced", Kind::Bool, "yes", true),
+    // `no`: while the link to the primary is down, commands without the `stale` flag get
+    // Redis's MASTERDOWN error (`server::replication::write_refused`).
+    Def {
+        name: "replica-serve-stale-data",
+        alias: Some("slave-serve-stale-data"),
+        kind: Kind::Bool,
+        default: "yes",
+        runtime: true,
+        inert: false,
+    },
     Def {
         name: "replica-announce-ip",
         alias: Some("slave-announce-ip"),
         kind: Kind::Str,
         default: "",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "replica-announce-port",
@@ -284,6 +363,7 @@ pub static DEFS: &[Def] = &[
         kind: Kind::Int { min: 0, max: 65535 },
         default: "0",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "replica-read-only",
@@ -291,6 +371,7 @@ pub static DEFS: &[Def] = &[
         kind: Kind::Bool,
         default: "yes",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "min-replicas-to-write",
@@ -298,6 +379,7 @@ pub static DEFS: &[Def] = &[
         kind: NONNEG,
         default: "0",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "min-replicas-max-lag",
@@ -305,6 +387,7 @@ pub static DEFS: &[Def] = &[
         kind: NONNEG,
         default: "10",
         runtime: true,
+        inert: false,
     },
     // Compact collection encodings (hashes and sets).
     Def {
@@ -313,6 +396,7 @@ pub static DEFS: &[Def] = &[
         kind: NONNEG,
         default: "128",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "hash-max-listpack-value",
@@ -320,6 +404,7 @@ pub static DEFS: &[Def] = &[
         kind: Kind::Memory,
         default: "64",
         runtime: true,
+        inert: false,
     },
     def("set-max-intset-entries", NONNEG, "512", true),
     def("set-max-listpack-entries", NONNEG, "128", true),
@@ -333,6 +418,7 @@ pub static DEFS: &[Def] = &[
         kind: NONNEG,
         default: "128",
         runtime: true,
+        inert: false,
     },
     Def {
         name: "zset-max-listpack-value",
@@ -340,6 +426,7 @@ pub static DEFS: &[Def] = &[
         kind: Kind::Memory,
         default: "64",
         runtime: true,
+        inert: false,
     },
     // Lists: the bound of one packed node (negative: -1..-5 = 4..64 KiB; positive: entries).
     Def {
@@ -351,6 +438,7 @@ pub static DEFS: &[Def] = &[
         },
         default: "-2",
         runtime: true,
+        inert: false,
     },
     def(
         "slowlog-log-slower-than",
@@ -378,7 +466,249 @@ pub static DEFS: &[Def] = &[
         kind: NONNEG,
         default: "5000",
         runtime: true,
+        inert: false,
     },
+    // Redis directives Eddy accepts with no effect (`Def::inert`), with Redis 7.0's defaults
+    // and checks, so that an existing redis.conf loads and CONFIG answers as Redis's. They tune
+    // what Eddy does differently or not at all: the AOF and RDB files (the change log and its
+    // snapshots replace them), memory allocation and defragmentation, lazy freeing, encodings,
+    // diskless replication, process titles, syslog and CPU affinity. A non-default value is
+    // logged at start-up ([`Config::inert_settings`]). Cluster mode and TLS, which change what a
+    // client gets, are refused instead ([`Config::check_unsupported`]).
+    inert(
+        "acl-pubsub-default",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+    ),
+    inert("acllog-max-len", NONNEG, "128"),
+    inert("activedefrag", Kind::Bool, "no"),
+    inert(
+        "active-defrag-cycle-max",
+        Kind::Int { min: 1, max: 99 },
+        "25",
+    ),
+    inert(
+        "active-defrag-cycle-min",
+        Kind::Int { min: 1, max: 99 },
+        "1",
+    ),
+    inert("active-defrag-ignore-bytes", Kind::Memory, "104857600"),
+    inert(
+        "active-defrag-max-scan-fields",
+        Kind::Int {
+            min: 1,
+            max: i64::MAX,
+        },
+        "1000",
+    ),
+    inert(
+        "active-defrag-threshold-lower",
+        Kind::Int { min: 0, max: 1000 },
+        "10",
+    ),
+    inert(
+        "active-defrag-threshold-upper",
+        Kind::Int { min: 0, max: 1000 },
+        "100",
+    ),
+    inert("active-expire-effort", Kind::Int { min: 1, max: 10 }, "1"),
+    inert("activerehashing", Kind::Bool, "yes"),
+    inert_fixed("always-show-logo", Kind::Bool, "no"),
+    inert("aof-disable-auto-gc", Kind::Bool, "no"),
+    inert("aof-load-truncated", Kind::Bool, "yes"),
+    inert("aof-rewrite-incremental-fsync", Kind::Bool, "yes"),
+    inert("aof-timestamp-enabled", Kind::Bool, "no"),
+    inert("aof-use-rdb-preamble", Kind::Bool, "yes"),
+    inert_fixed("aof_rewrite_cpulist", Kind::Str, ""),
+    inert_fixed("appenddirname", Kind::Str, "appendonlydir"),
+    inert_fixed("appendfilename", Kind::Str, "appendonly.aof"),
+    inert("auto-aof-rewrite-min-size", Kind::Memory, "67108864"),
+    inert(
+        "auto-aof-rewrite-percentage",
+        Kind::Int { min: 0, max: I32 },
+        "100",
+    ),
+    inert_fixed("bgsave_cpulist", Kind::Str, ""),
+    inert("bind-source-addr", Kind::Str, ""),
+    inert_fixed("bio_cpulist", Kind::Str, ""),
+    inert("cluster-allow-pubsubshard-when-down", Kind::Bool, "yes"),
+    inert("cluster-allow-reads-when-down", Kind::Bool, "no"),
+    inert("cluster-allow-replica-migration", Kind::Bool, "yes"),
+    inert("cluster-announce-bus-port", U16, "0"),
+    inert("cluster-announce-hostname", Kind::Str, ""),
+    inert("cluster-announce-ip", Kind::Str, ""),
+    inert("cluster-announce-port", U16, "0"),
+    inert("cluster-announce-tls-port", U16, "0"),
+    inert_fixed("cluster-config-file", Kind::Str, "nodes.conf"),
+    // Refused when `yes` (check_unsupported).
+    inert_fixed("cluster-enabled", Kind::Bool, "no"),
+    inert("cluster-link-sendbuf-limit", Kind::Memory, "0"),
+    inert(
+        "cluster-migration-barrier",
+        Kind::Int { min: 0, max: I32 },
+        "1",
+    ),
+    inert("cluster-node-timeout", NONNEG, "15000"),
+    inert_fixed("cluster-port", U16, "0"),
+    inert(
+        "cluster-preferred-endpoint-type",
+        Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip",
+    ),
+    inert_aliased(
+        "cluster-replica-no-failover",
+        "cluster-slave-no-failover",
+        Kind::Bool,
+        "no",
+    ),
+    inert_aliased(
+        "cluster-replica-validity-factor",
+        "cluster-slave-validity-factor",
+        Kind::Int { min: 0, max: I32 },
+        "10",
+    ),
+    inert("cluster-require-full-coverage", Kind::Bool, "yes"),
+    inert("crash-log-enabled", Kind::Bool, "yes"),
+    inert("crash-memcheck-enabled", Kind::Bool, "yes"),
+    inert_fixed("dbfilename", Kind::Str, "dump.rdb"),
+    inert_fixed("disable-thp", Kind::Bool, "yes"),
+    inert("dynamic-hz", Kind::Bool, "yes"),
+    inert_fixed(
+        "enable-protected-configs",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+    ),
+    inert("ignore-warnings", Kind::Str, ""),
+    inert_fixed("io-threads-do-reads", Kind::Bool, "no"),
+    inert("jemalloc-bg-thread", Kind::Bool, "yes"),
+    inert("lazyfree-lazy-eviction", Kind::Bool, "no"),
+    inert("lazyfree-lazy-expire", Kind::Bool, "no"),
+    inert("lazyfree-lazy-server-del", Kind::Bool, "no"),
+    inert("lazyfree-lazy-user-del", Kind::Bool, "no"),
+    inert("lazyfree-lazy-user-flush", Kind::Bool, "no"),
+    inert("list-compress-depth", Kind::Int { min: 0, max: I32 }, "0"),
+    inert("maxmemory-clients", Kind::Str, "0"),
+    inert(
+        "maxmemory-eviction-tenacity",
+        Kind::Int { min: 0, max: 100 },
+        "10",
+    ),
+    inert("no-appendfsync-on-rewrite", Kind::Bool, "no"),
+    inert(
+        "oom-score-adj",
+        Kind::Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+    ),
+    inert("oom-score-adj-values", Kind::Str, "0 200 800"),
+    inert(
+        "proc-title-template",
+        Kind::Str,
+        "{title} {listen-addr} {server-mode}",
+    ),
+    inert(
+        "propagation-error-behavior",
+        Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore",
+    ),
+    inert("rdb-del-sync-files", Kind::Bool, "no"),
+    inert("rdb-save-incremental-fsync", Kind::Bool, "yes"),
+    inert_fixed("rdbchecksum", Kind::Bool, "yes"),
+    inert("rdbcompression", Kind::Bool, "yes"),
+    inert("repl-backlog-size", Kind::Memory, "1048576"),
+    inert("repl-backlog-ttl", NONNEG, "3600"),
+    inert("repl-disable-tcp-nodelay", Kind::Bool, "no"),
+    inert(
+        "repl-diskless-load",
+        Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+    ),
+    inert("repl-diskless-sync", Kind::Bool, "yes"),
+    inert(
+        "repl-diskless-sync-delay",
+        Kind::Int { min: 0, max: I32 },
+        "5",
+    ),
+    inert(
+        "repl-diskless-sync-max-replicas",
+        Kind::Int { min: 0, max: I32 },
+        "0",
+    ),
+    inert("replica-ignore-disk-write-errors", Kind::Bool, "no"),
+    inert_aliased(
+        "replica-ignore-maxmemory",
+        "slave-ignore-maxmemory",
+        Kind::Bool,
+        "yes",
+    ),
+    inert_aliased("replica-lazy-flush", "slave-lazy-flush", Kind::Bool, "no"),
+    inert(
+        "sanitize-dump-payload",
+        Kind::Enum(&["no", "yes", "clients"]),
+        "no",
+    ),
+    inert_fixed("server_cpulist", Kind::Str, ""),
+    inert_fixed("set-proc-title", Kind::Bool, "yes"),
+    inert_fixed(
+        "socket-mark-id",
+        Kind::Int {
+            min: 0,
+            max: u32::MAX as i64,
+        },
+        "0",
+    ),
+    inert("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
+    inert("stream-node-max-bytes", Kind::Memory, "4096"),
+    inert("stream-node-max-entries", NONNEG, "100"),
+    inert_fixed(
+        "supervised",
+        Kind::Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+    ),
+    inert_fixed("syslog-enabled", Kind::Bool, "no"),
+    inert_fixed(
+        "syslog-facility",
+        Kind::Enum(&[
+            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+        ]),
+        "local0",
+    ),
+    inert_fixed("syslog-ident", Kind::Str, "redis"),
+    inert(
+        "tls-auth-clients",
+        Kind::Enum(&["no", "yes", "optional"]),
+        "yes",
+    ),
+    inert("tls-ca-cert-dir", Kind::Str, ""),
+    inert("tls-ca-cert-file", Kind::Str, ""),
+    inert("tls-cert-file", Kind::Str, ""),
+    inert("tls-ciphers", Kind::Str, ""),
+    inert("tls-ciphersuites", Kind::Str, ""),
+    inert("tls-client-cert-file", Kind::Str, ""),
+    inert("tls-client-key-file", Kind::Str, ""),
+    inert("tls-client-key-file-pass", Kind::Str, ""),
+    inert("tls-cluster", Kind::Bool, "no"),
+    inert("tls-dh-params-file", Kind::Str, ""),
+    inert("tls-key-file", Kind::Str, ""),
+    inert("tls-key-file-pass", Kind::Str, ""),
+    // Refused when not 0 (check_unsupported).
+    inert_fixed("tls-port", U16, "0"),
+    inert("tls-prefer-server-ciphers", Kind::Bool, "no"),
+    inert("tls-protocols", Kind::Str, ""),
+    inert("tls-replication", Kind::Bool, "no"),
+    inert(
+        "tls-session-cache-size",
+        Kind::Int { min: 0, max: I32 },
+        "20480",
+    ),
+    inert(
+        "tls-session-cache-timeout",
+        Kind::Int { min: 0, max: I32 },
+        "300",
+    ),
+    inert("tls-session-caching", Kind::Bool, "yes"),
+    // Refused when set (check_unsupported).
+    inert_fixed("unixsocket", Kind::Str, ""),
+    inert_fixed("unixsocketperm", Kind::Str, "0"),
 ];
 
 /// Hot-path mirrors of some options.
@@ -406,6 +736,8 @@ pub struct Hot {
     /// Read after every command (`commands::latency`): whether to count its duration, and
     /// `latency-monitor-threshold` in nanoseconds (`u64::MAX` when off).
     pub latency_tracking: AtomicBool,
+    /// Read when a connection is accepted (`server::conn`).
+    pub protected_mode: AtomicBool,
     pub latency_monitor_ns: AtomicU64,
     /// `notify-keyspace-events` as flags. Set from the value as given, not its canonical form:
     /// like Redis, "An" shows as "A" but keeps `n` in effect.
@@ -423,6 +755,7 @@ pub struct Hot {
     pub repl_ping_replica_period: AtomicU64,
     /// Read before every write command while following a primary (`server::follow`).
     pub replica_read_only: AtomicBool,
+    pub replica_serve_stale_data: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -585,6 +918,7 @@ impl Config {
             }
         }
         c.derive_door_ports(&explicit);
+        c.check_unsupported()?;
         Ok(c)
     }
 
@@ -644,12 +978,43 @@ impl Config {
         Ok(())
     }
 
+    /// Redis settings that would change what clients get and that Eddy does not provide: the
+    /// start stops with an error rather than run without them.
+    fn check_unsupported(&self) -> Result<(), String> {
+        if self.get("cluster-enabled") == "yes" {
+            return Err("cluster-enabled yes: Eddy has no cluster mode".into());
+        }
+        if self.get("tls-port") != "0" {
+            return Err("tls-port: Eddy does not serve TLS (put a TLS terminator in front)".into());
+        }
+        if !self.get("unixsocket").is_empty() {
+            return Err("unixsocket: Eddy listens on TCP only".into());
+        }
+        Ok(())
+    }
+
+    /// The inert options (`Def::inert`) set to something other than Redis's default, for the
+    /// start-up log.
+    pub fn inert_settings(&self) -> Vec<(&'static str, String)> {
+        let vals = self.values.read();
+        DEFS.iter()
+            .zip(vals.iter())
+            .filter(|(d, v)| d.inert && v.as_str() != d.default)
+            .map(|(d, v)| (d.name, v.clone()))
+            .collect()
+    }
+
     /// Sets several options at once: all are validated before any is applied (CONFIG SET).
     pub fn set_many(&self, pairs: &[(usize, String)]) -> Result<(), (usize, String)> {
         let mut canon = Vec::with_capacity(pairs.len());
         for (i, v) in pairs {
             let cur = self.get_index(*i);
             canon.push((*i, canonical_over(&DEFS[*i], &cur, v).map_err(|e| (*i, e))?));
+        }
+        for (i, v) in &canon {
+            if DEFS[*i].inert && v.as_str() != DEFS[*i].default {
+                tracing::warn!(option = DEFS[*i].name, value = %v, "{INERT_NOTE}");
+            }
         }
         {
             let mut vals = self.values.write();
@@ -744,8 +1109,16 @@ impl Config {
             find("latency-tracking").is_some_and(|i| v[i] == "yes"),
             Ordering::Relaxed,
         );
+        h.protected_mode.store(
+            find("protected-mode").is_some_and(|i| v[i] == "yes"),
+            Ordering::Relaxed,
+        );
         h.replica_read_only.store(
             find("replica-read-only").is_some_and(|i| v[i] == "yes"),
+            Ordering::Relaxed,
+        );
+        h.replica_serve_stale_data.store(
+            find("replica-serve-stale-data").is_some_and(|i| v[i] == "yes"),
             Ordering::Relaxed,
         );
         let monitor_ms = num("latency-monitor-threshold");

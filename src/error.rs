@@ -49,6 +49,9 @@ pub const PFDEBUG_NO_KEY: &str = "ERR The specified key does not exist";
 pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 /// MODULE LOAD / LOADEX / UNLOAD, as Redis 7 refuses them while `enable-module-command` is `no`.
 pub const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+/// Redis 7's words for a connection protected mode refuses.
+pub const DENIED_PROTECTED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+pub const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 pub const INCR_OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const INCR_NAN: &str = "ERR increment would produce NaN or Infinity";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
@@ -80,6 +83,8 @@ pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config fil
 pub const LOADING: &str = "LOADING Eddy is loading the dataset in memory";
 pub const MAXCLIENTS: &str = "ERR max number of clients reached";
 pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+pub const MASTERDOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const READONLY_KEY: &str = "ERR this key is read-only";

@@ -17,6 +17,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Before any thread exists: fork(2) keeps only the calling thread.
+    let daemon = config.get("daemonize") == "yes";
+    let log_to_file = !config.get("logfile").is_empty();
+    if daemon {
+        daemonize();
+    }
     let level = match config.get("loglevel").as_str() {
         "debug" => "debug",
         "verbose" => "info",
@@ -48,6 +54,15 @@ fn main() {
             }
         },
     }
+    let pidfile = match config.get("pidfile") {
+        p if !p.is_empty() => Some(p),
+        _ if daemon => Some("/var/run/redis.pid".to_string()),
+        _ => None,
+    }
+    .filter(|p| write_pidfile(p));
+    for (option, value) in config.inert_settings() {
+        tracing::warn!(option, value = %value, "{}", eddy::config::INERT_NOTE);
+    }
     // reqwest (trigger HTTP targets) is built without a crypto provider: rustls uses ring.
     eddy::triggers::http::install_crypto();
     // One I/O thread by default, as Redis serves clients from one thread. With two, the
@@ -77,9 +92,57 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = rt.block_on(eddy::server::run(config)) {
+    let result = rt.block_on(eddy::server::run(config));
+    if let Some(p) = pidfile {
+        tracing::info!("Removing the pid file.");
+        let _ = std::fs::remove_file(p);
+    }
+    if let Err(e) = result {
+        if log_to_file {
+            tracing::error!("{e}");
+        }
         eprintln!("eddy-server: {e}");
         std::process::exit(1);
     }
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
+}
+
+/// `daemonize yes`, as Redis does it: the parent exits, the child leads a new session with its
+/// standard streams on /dev/null (so with `logfile ""` the log goes nowhere, as Redis's does).
+fn daemonize() {
+    // SAFETY: called before any other thread exists; the child continues single-threaded.
+    unsafe {
+        match libc::fork() {
+            -1 => {
+                eprintln!(
+                    "eddy-server: can't fork: {}",
+                    std::io::Error::last_os_error()
+                );
+                std::process::exit(1);
+            }
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+}
+
+/// Writes this process's id to `path`, as Redis writes `pidfile`; false (logged) if it can't.
+fn write_pidfile(path: &str) -> bool {
+    match std::fs::write(path, format!("{}\n", std::process::id())) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(path, error = %e, "Failed to write PID file");
+            false
+        }
+    }
 }

@@ -1908,3 +1908,41 @@ fn replicas_announce_their_address_and_priority() {
     wait_replica_after_failover(&mut p);
     assert!(repl_info(&mut p).contains(&format!("master_port:{port}")));
 }
+
+/// `replica-serve-stale-data no`: while a follower's link is down, only `stale` commands run
+/// (INFO, ECHO, CONFIG, ROLE, ...); reads get MASTERDOWN, writes READONLY, a transaction with a
+/// read MASTERDOWN; `yes` serves the stale data again.
+#[test]
+fn a_follower_without_stale_data_refuses_reads_while_its_link_is_down() {
+    // Nothing listens on a port just freed: the link stays down.
+    let dead = free_port().to_string();
+    let srv = Server::start_with(&[
+        "--replicaof",
+        "127.0.0.1",
+        &dead,
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    let mut c = srv.conn();
+    let down = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    for cmd in [&["GET", "a"][..], &["PING"], &["DBSIZE"]] {
+        assert_eq!(qerr(&mut c, cmd), down, "{cmd:?}");
+    }
+    assert_eq!(
+        qerr(&mut c, &["SET", "a", "1"]),
+        "READONLY You can't write against a read only replica."
+    );
+    assert_eq!(q::<String>(&mut c, &["ECHO", "x"]), "x");
+    assert!(q::<String>(&mut c, &["INFO", "replication"]).contains("master_link_status:down"));
+    let _: Value = qv(&mut c, &["ROLE"]);
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    assert_eq!(qerr(&mut c, &["GET", "a"]), down);
+    assert!(qerr(&mut c, &["EXEC"]).starts_with("EXECABORT"));
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("slave-serve-stale-data")
+        .arg("yes")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(q::<Option<String>>(&mut c, &["GET", "a"]), None);
+}

@@ -890,6 +890,11 @@ fn debug_protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
 }
 
 fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
+    match ctx.srv.config.get("enable-debug-command").as_str() {
+        "yes" => {}
+        "local" if ctx.sess.info.is_local() => {}
+        _ => return Err(error::DEBUG_NOT_ALLOWED.into()),
+    }
     let sub = a.get(1);
     if is(sub, "SLEEP") && a.len() == 3 {
         let secs = float(a.get(2))?;

@@ -123,6 +123,12 @@ impl ClientInfo {
         }
     }
 
+    /// Whether the peer is on this host (a loopback address), as Redis's `connIsLocal`:
+    /// `enable-debug-command local`, protected mode.
+    pub fn is_local(&self) -> bool {
+        is_loopback(&self.addr)
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
@@ -335,5 +341,21 @@ pub async fn trim_idle_buffers(srv: Arc<crate::server::Server>) {
             return;
         }
         srv.clients.ask_idle_to_trim();
+    }
+}
+
+/// Whether `addr` (`ip:port`, as a client's address is kept) is a loopback address.
+pub fn is_loopback(addr: &str) -> bool {
+    addr.parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| is_loopback_ip(a.ip()))
+}
+
+/// Whether `ip` is a loopback address (IPv4-mapped IPv6 ones included).
+pub fn is_loopback_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        ip => ip.is_loopback(),
     }
 }

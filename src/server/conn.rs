@@ -54,12 +54,23 @@ pub async fn serve<T: Transport, C: Codec>(
 ) {
     let mut codec = C::default();
     let maxclients = srv.config.hot.maxclients.load(Ordering::Relaxed) as usize;
-    if srv.clients.count() >= maxclients {
+    let refusal = if srv.clients.count() >= maxclients {
+        Some(error::MAXCLIENTS)
+    } else if srv.config.hot.protected_mode.load(Ordering::Relaxed)
+        && !srv.auth_required()
+        && !super::clients::is_loopback_ip(addr.ip())
+    {
+        // Redis 7's protected mode: without a password, only this host is served.
+        Some(error::DENIED_PROTECTED)
+    } else {
+        None
+    };
+    if let Some(msg) = refusal {
         srv.stats
             .rejected_connections
             .fetch_add(1, Ordering::Relaxed);
         let mut out = Out::new(false);
-        codec.error(&mut out, error::MAXCLIENTS);
+        codec.error(&mut out, msg);
         let _ = sock.write_all(&out.buf).await;
         sock.close(None).await;
         return;

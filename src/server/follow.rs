@@ -294,6 +294,14 @@ impl Upstream {
         self.status.lock().clone()
     }
 
+    /// Whether the stream from the primary flows (false while connecting or loading an image).
+    pub fn link_up(&self) -> bool {
+        self.status
+            .lock()
+            .as_ref()
+            .is_some_and(|s| s.state == LinkState::Connected)
+    }
+
     fn update(&self, gen: u64, f: impl FnOnce(&mut Status)) {
         if *self.generation.borrow() != gen {
             return;

@@ -415,9 +415,17 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         Err(e) => return Err(e),
     }
     crate::bridge::load(&srv)?;
+    // A configured primary makes this server a replica from its first command (writes
+    // refused), as Redis is one from its configuration.
+    if primary.is_some() {
+        srv.keyspace.follower.store(true, Ordering::Release);
+    }
     // Everything a client can ask about (keys, log position, groups) is loaded before LOADING
     // ends.
     srv.loading.store(false, Ordering::Release);
+    if primary.is_some() {
+        follow::follow(&srv, primary);
+    }
     tracing::info!("DB loaded from disk");
     // As in Redis, this line comes once the data is loaded (clients connecting earlier get
     // LOADING); tools and tests wait for it.
@@ -430,9 +438,6 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     tokio::spawn(crate::changes::groups::flusher(srv.clone()));
     crate::triggers::start_all(&srv);
     crate::bridge::start(&srv);
-    if primary.is_some() {
-        follow::follow(&srv, primary);
-    }
     tokio::spawn(crate::keyspace::expiry::run(srv.clone()));
     tokio::spawn(clients::trim_idle_buffers(srv.clone()));
     tokio::spawn(crate::persistence::snapshot::save_rules(srv.clone()));

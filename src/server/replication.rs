@@ -478,10 +478,12 @@ impl Replicas {
     }
 }
 
-/// Whether a write must be refused, as Redis's `processCommand` refuses it (for EXEC: when its
-/// transaction holds a write): `READONLY` while this server follows a primary with
-/// `replica-read-only yes` (`follow`), `NOREPLICAS` when `min-replicas-to-write` asks for more
-/// good replicas than there are. Off (two loads) while neither applies.
+/// Whether a command must be refused, as Redis's `processCommand` refuses it: a write (for
+/// EXEC: when its transaction holds one) with `READONLY` while this server follows a primary
+/// with `replica-read-only yes` (`follow`), or with `NOREPLICAS` when `min-replicas-to-write`
+/// asks for more good replicas than there are; any command but a `stale` one with
+/// `MASTERDOWN` while the link to the primary is down and `replica-serve-stale-data` is `no`.
+/// Off (two loads) while none applies.
 #[inline]
 pub fn write_refused(
     ctx: &crate::commands::Ctx,
@@ -507,22 +509,32 @@ fn refused_cold(
     if ctx.sess.replaying || ctx.sess.from_primary() {
         return None;
     }
-    let writes = spec.flags & crate::commands::flag::WRITE != 0
-        || (spec.name == "exec" && ctx.sess.tx.queued_with(crate::commands::flag::WRITE));
-    if !writes {
-        return None;
-    }
+    use crate::commands::flag::{STALE, WRITE};
+    let writes = spec.flags & WRITE != 0 || (spec.name == "exec" && ctx.sess.tx.queued_with(WRITE));
     let hot = &ctx.srv.config.hot;
-    // A follower's change feed is its own: consumer groups read `__changes__` there too.
-    if ctx.srv.keyspace.follower.load(Ordering::Relaxed)
-        && hot.replica_read_only.load(Ordering::Relaxed)
-        && !crate::commands::feed_stream::group_op(spec, args)
-    {
-        return Some(crate::error::READONLY_REPLICA);
+    let follower = ctx.srv.keyspace.follower.load(Ordering::Relaxed);
+    if writes {
+        // A follower's change feed is its own: consumer groups read `__changes__` there too.
+        if follower
+            && hot.replica_read_only.load(Ordering::Relaxed)
+            && !crate::commands::feed_stream::group_op(spec, args)
+        {
+            return Some(crate::error::READONLY_REPLICA);
+        }
+        let lag = hot.min_replicas_max_lag.load(Ordering::Relaxed);
+        if want > 0 && lag > 0 && (ctx.srv.replicas.good(lag) as u64) < want {
+            return Some(crate::error::NOREPLICAS);
+        }
     }
-    let lag = hot.min_replicas_max_lag.load(Ordering::Relaxed);
-    (want > 0 && lag > 0 && (ctx.srv.replicas.good(lag) as u64) < want)
-        .then_some(crate::error::NOREPLICAS)
+    // `replica-serve-stale-data no`: while the link is down only `stale` commands run (for
+    // EXEC: only if everything queued is one).
+    let stale_denied = spec.flags & STALE == 0
+        || (spec.name == "exec" && ctx.sess.tx.queued_any(|s| s.flags & STALE == 0));
+    (follower
+        && !hot.replica_serve_stale_data.load(Ordering::Relaxed)
+        && stale_denied
+        && !ctx.srv.upstream.link_up())
+    .then_some(crate::error::MASTERDOWN)
 }
 
 /// Unregisters the replica when its connection ends, however it ends.

@@ -1,0 +1,271 @@
+//! Eddy started the way Redis is: from a redis.conf holding every directive redis-server 7.0
+//! has, detached (`daemonize yes`, `pidfile`), refusing what it does not provide (cluster mode,
+//! TLS, a Unix socket) at start rather than running without it, and with Redis's protected mode
+//! and `enable-debug-command`.
+//!
+//! Runs against redis-server too (`EDDY_TEST_SERVER=redis-server`), which is how the
+//! expectations were checked, bar the Eddy-only refusals and log lines.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// The binary under test: eddy-server, or redis-server in reference mode.
+fn binary() -> &'static str {
+    if reference_mode() {
+        "redis-server"
+    } else {
+        server_bin()
+    }
+}
+
+/// `CONFIG GET *` as (name, value) pairs.
+fn all_config(c: &mut redis::Connection) -> Vec<(String, String)> {
+    let flat: Vec<String> = q(c, &["CONFIG", "GET", "*"]);
+    flat.chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect()
+}
+
+/// A default redis-server's `CONFIG GET *` (None, the test skips, without redis-server).
+fn redis_defaults() -> Option<Vec<(String, String)>> {
+    if !require_tool("redis-server") {
+        return None;
+    }
+    let port = free_port();
+    let mut child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--logfile", ""])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let mut conn = None;
+    poll_until(Duration::from_secs(10), || {
+        conn = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+            .ok();
+        conn.is_some()
+    });
+    let all = all_config(conn.as_mut().expect("redis-server answers"));
+    let _ = child.kill();
+    let _ = child.wait();
+    Some(all)
+}
+
+/// A config file with every directive a default redis-server reports, at its value, loads:
+/// Eddy starts, and CONFIG GET answers each with the value the file gave, as Redis does.
+#[test]
+fn every_directive_of_a_redis_conf_loads_and_reads_back() {
+    let Some(reference) = redis_defaults() else {
+        return;
+    };
+    assert!(reference.len() > 150, "{}", reference.len());
+    let dir = TempDir::new("conf");
+    let file = dir.path().join("redis.conf");
+    // CONFIG GET lists `replicaof` (empty: none), which a file names only to set.
+    let reference: Vec<_> = reference
+        .into_iter()
+        .filter(|(k, v)| !(v.is_empty() && (k == "replicaof" || k == "slaveof")))
+        .collect();
+    let text: String = reference
+        .iter()
+        .map(|(k, v)| format!("{k} \"{}\"\n", v.replace('"', "\\\"")))
+        .collect();
+    std::fs::write(&file, text).expect("write redis.conf");
+    // What this test's server needs of its own: the foreground, a log it reads, DEBUG.
+    let own = [
+        ("daemonize", "no"),
+        ("pidfile", ""),
+        ("logfile", ""),
+        ("enable-debug-command", "yes"),
+    ];
+    let mut args = vec![file.to_str().unwrap().to_string()];
+    for (k, v) in own {
+        args.extend([format!("--{k}"), v.to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let srv = Server::start_in(dir, &args);
+    let mut c = srv.conn();
+    assert_eq!(q::<String>(&mut c, &["SET", "k", "v"]), "OK");
+    let got: std::collections::HashMap<String, String> = all_config(&mut c).into_iter().collect();
+    // The test harness sets these on the command line too.
+    let harness = ["port", "dir", "bind", "save", "logfile"];
+    for (k, v) in &reference {
+        if harness.contains(&k.as_str()) || own.iter().any(|(o, _)| o == k) {
+            continue;
+        }
+        assert_eq!(got.get(k), Some(v), "{k}");
+    }
+}
+
+/// `daemonize yes` returns at once and leaves the server running in the background, its pid in
+/// `pidfile` and its log in `logfile`; SHUTDOWN removes the pid file.
+#[test]
+fn daemonize_detaches_and_writes_the_pid_file() {
+    let dir = TempDir::new("daemon");
+    let port = free_port();
+    let pidfile = dir.path().join("server.pid");
+    let logfile = dir.path().join("server.log");
+    let status = Command::new(binary())
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--daemonize", "yes", "--save", ""])
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--logfile")
+        .arg(&logfile)
+        .arg("--dir")
+        .arg(dir.path())
+        .args(if reference_mode() {
+            &[][..]
+        } else {
+            &DOORS_OFF[..]
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run the server");
+    assert!(status.success(), "{status}");
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut conn = None;
+    assert!(poll_until(Duration::from_secs(20), || {
+        conn = redis::Client::open(url.as_str())
+            .and_then(|c| c.get_connection())
+            .ok();
+        conn.is_some()
+    }));
+    let mut c = conn.unwrap();
+    assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let info: String = q(&mut c, &["INFO", "server"]);
+    assert_eq!(info_field(&info, "process_id"), i64::from(pid));
+    assert!(poll_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&logfile).is_ok_and(|l| l.contains("Ready to accept connections"))
+    }));
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
+    assert!(
+        poll_until(Duration::from_secs(10), || !pidfile.exists()),
+        "the pid file outlived the server"
+    );
+    assert!(poll_until(Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }));
+}
+
+/// Cluster mode, TLS and a Unix socket change what clients get, and Eddy has none of them: a
+/// redis.conf asking for one stops the start with a message naming it.
+#[test]
+fn what_eddy_does_not_provide_stops_the_start() {
+    if !eddy_only("what_eddy_does_not_provide_stops_the_start") {
+        return;
+    }
+    for (args, says) in [
+        (&["--cluster-enabled", "yes"][..], "cluster-enabled yes"),
+        (&["--tls-port", "6380"], "tls-port"),
+        (&["--unixsocket", "/tmp/eddy.sock"], "unixsocket"),
+    ] {
+        let (code, out) = run_server_expecting_exit(args, IO_TIMEOUT);
+        assert_eq!(code, Some(1), "{args:?}: {out}");
+        assert!(out.contains(says), "{args:?}: {out}");
+    }
+}
+
+/// A directive that changes nothing in Eddy loads, and its non-default value is named in the
+/// log; CONFIG SET checks values as Redis does.
+#[test]
+fn an_inert_directive_set_away_from_its_default_is_logged() {
+    if !eddy_only("an_inert_directive_set_away_from_its_default_is_logged") {
+        return;
+    }
+    let srv = Server::start_with(&["--activedefrag", "yes", "--lazyfree-lazy-user-del", "yes"]);
+    let log = srv.log();
+    for name in ["activedefrag", "lazyfree-lazy-user-del"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("no effect in Eddy") && l.contains(name)),
+            "{log}"
+        );
+    }
+    let mut c = srv.conn();
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "SET", "active-expire-effort", "11"]),
+        "ERR CONFIG SET failed (possibly related to argument 'active-expire-effort') - argument must be between 1 and 10 inclusive"
+    );
+    assert_eq!(
+        qerr(&mut c, &["CONFIG", "SET", "supervised", "systemd"]),
+        "ERR CONFIG SET failed (possibly related to argument 'supervised') - can't set immutable config"
+    );
+}
+
+/// `enable-debug-command no` refuses DEBUG with Redis's words; `local` serves it on loopback
+/// connections.
+#[test]
+fn enable_debug_command_gates_debug() {
+    let srv = Server::start_with(&["--enable-debug-command", "no"]);
+    let mut c = srv.conn();
+    assert_eq!(
+        qerr(&mut c, &["DEBUG", "DIGEST"]),
+        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+    );
+    let srv = Server::start_with(&["--enable-debug-command", "local"]);
+    let digest: String = q(&mut srv.conn(), &["DEBUG", "DIGEST"]);
+    assert_eq!(digest, "0".repeat(40));
+}
+
+/// This host's address on a non-loopback interface, if it has one.
+fn outside_address() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // No packet is sent: connecting a UDP socket only picks the route's source address.
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// Redis 7's protected mode: bound to every interface with no password, a connection from
+/// another address is refused with Redis's DENIED message, while loopback ones are served;
+/// `protected-mode no` or a password lets it in.
+#[test]
+fn protected_mode_serves_only_loopback_without_a_password() {
+    let Some(ip) = outside_address() else {
+        skip(
+            "protected_mode_serves_only_loopback_without_a_password",
+            "this host has no non-loopback address to connect from",
+        );
+        return;
+    };
+    let srv = Server::start_with(&["--bind", "0.0.0.0"]);
+    let mut local = srv.conn();
+    let outside = format!("redis://{ip}:{}/", srv.port());
+    // The refusal comes unasked, then the connection closes (read before writing anything: a
+    // request the server never reads would turn its close into a reset).
+    let mut sock = std::net::TcpStream::connect((ip, srv.port())).expect("connect");
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut sock, &mut said).expect("the refusal");
+    assert!(
+        said.starts_with("-DENIED Redis is running in protected mode") && said.ends_with("\r\n"),
+        "{said}"
+    );
+    assert_eq!(q::<String>(&mut local, &["PING"]), "PONG");
+    let ok: String = q(&mut local, &["CONFIG", "SET", "protected-mode", "no"]);
+    assert_eq!(ok, "OK");
+    let mut c = redis::Client::open(outside.as_str())
+        .and_then(|c| c.get_connection())
+        .expect("served");
+    assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
+    let ok: String = q(&mut local, &["CONFIG", "SET", "protected-mode", "yes"]);
+    assert_eq!(ok, "OK");
+    let ok: String = q(&mut local, &["CONFIG", "SET", "requirepass", "pw"]);
+    assert_eq!(ok, "OK");
+    let with_pass = format!("redis://:pw@{ip}:{}/", srv.port());
+    let mut c = redis::Client::open(with_pass.as_str())
+        .and_then(|c| c.get_connection())
+        .expect("served with the password");
+    assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
+}
