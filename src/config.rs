@@ -12,8 +12,8 @@
 //!
 //! Every Redis 7.0 directive is known, so an existing redis.conf loads: those Eddy has no use
 //! for are inert ([`Def::inert`]: checked and answered as Redis does, their non-default values
-//! logged at start-up and on CONFIG SET), and the few whose absence would change what clients
-//! get (cluster mode, TLS, a Unix socket) stop the start instead (`check_unsupported`).
+//! logged at start-up and on CONFIG SET), and the two whose absence would change what clients
+//! get (cluster mode, TLS) stop the start instead (`check_unsupported`).
 //!
 //! The side doors' ports follow `port` unless set: `msgpack-port` is `port + 100` and
 //! `http-port` is `port + 2000` (6479 and 8379 for the default 6379), so a second server started
@@ -127,6 +127,9 @@ const NONNEG: Kind = Kind::Int {
 pub static DEFS: &[Def] = &[
     def("port", U16, "6379", false),
     def("bind", Kind::Str, "127.0.0.1", false),
+    // RESP on a Unix socket too (its path; empty: none), with this octal mode (0: the umask's).
+    def("unixsocket", Kind::Str, "", false),
+    def("unixsocketperm", Kind::Str, "0", false),
     // The other front doors (docs/websocket.md, docs/msgpack.md); 0 turns one off. When not
     // set, they follow `port` (see the module docs and `Config::derive_door_ports`).
     def("http-port", U16, "8379", false),
@@ -706,9 +709,6 @@ pub static DEFS: &[Def] = &[
         "300",
     ),
     inert("tls-session-caching", Kind::Bool, "yes"),
-    // Refused when set (check_unsupported).
-    inert_fixed("unixsocket", Kind::Str, ""),
-    inert_fixed("unixsocketperm", Kind::Str, "0"),
 ];
 
 /// Hot-path mirrors of some options.
@@ -978,17 +978,14 @@ impl Config {
         Ok(())
     }
 
-    /// Redis settings that would change what clients get and that Eddy does not provide: the
-    /// start stops with an error rather than run without them.
+    /// Redis settings that would change what clients get and that Eddy does not provide
+    /// (cluster mode, TLS): the start stops with an error rather than run without them.
     fn check_unsupported(&self) -> Result<(), String> {
         if self.get("cluster-enabled") == "yes" {
             return Err("cluster-enabled yes: Eddy has no cluster mode".into());
         }
         if self.get("tls-port") != "0" {
             return Err("tls-port: Eddy does not serve TLS (put a TLS terminator in front)".into());
-        }
-        if !self.get("unixsocket").is_empty() {
-            return Err("unixsocket: Eddy listens on TCP only".into());
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Eddy started the way Redis is: from a redis.conf holding every directive redis-server 7.0
-//! has, detached (`daemonize yes`, `pidfile`), refusing what it does not provide (cluster mode,
-//! TLS, a Unix socket) at start rather than running without it, and with Redis's protected mode
-//! and `enable-debug-command`.
+//! has, detached (`daemonize yes`, `pidfile`), serving a Unix socket (`unixsocket`), refusing
+//! what it does not provide (cluster mode, TLS) at start rather than running without it, and
+//! with Redis's protected mode and `enable-debug-command`.
 //!
 //! Runs against redis-server too (`EDDY_TEST_SERVER=redis-server`), which is how the
 //! expectations were checked, bar the Eddy-only refusals and log lines.
@@ -158,8 +158,8 @@ fn daemonize_detaches_and_writes_the_pid_file() {
     }));
 }
 
-/// Cluster mode, TLS and a Unix socket change what clients get, and Eddy has none of them: a
-/// redis.conf asking for one stops the start with a message naming it.
+/// Cluster mode and TLS change what clients get, and Eddy has neither: a redis.conf asking for
+/// one stops the start with a message naming it.
 #[test]
 fn what_eddy_does_not_provide_stops_the_start() {
     if !eddy_only("what_eddy_does_not_provide_stops_the_start") {
@@ -168,7 +168,6 @@ fn what_eddy_does_not_provide_stops_the_start() {
     for (args, says) in [
         (&["--cluster-enabled", "yes"][..], "cluster-enabled yes"),
         (&["--tls-port", "6380"], "tls-port"),
-        (&["--unixsocket", "/tmp/eddy.sock"], "unixsocket"),
     ] {
         let (code, out) = run_server_expecting_exit(args, IO_TIMEOUT);
         assert_eq!(code, Some(1), "{args:?}: {out}");
@@ -268,4 +267,66 @@ fn protected_mode_serves_only_loopback_without_a_password() {
         .and_then(|c| c.get_connection())
         .expect("served with the password");
     assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
+}
+
+/// `unixsocket` serves RESP on a Unix socket with `unixsocketperm`'s mode, to redis-cli and the
+/// `redis` crate; CLIENT LIST shows the path as the address and flag `U`; protected mode does
+/// not refuse it (the peer is on this host); the file is gone after SHUTDOWN.
+#[test]
+fn a_unix_socket_serves_clients_with_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("unix");
+    let path = dir.path().join("server.sock");
+    let p = path.to_str().unwrap().to_string();
+    let mut srv = Server::start_with(&[
+        "--unixsocket",
+        &p,
+        "--unixsocketperm",
+        "700",
+        "--bind",
+        "0.0.0.0",
+    ]);
+    let mode = std::fs::metadata(&path)
+        .expect("socket file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let client = redis::Client::open(format!("redis+unix://{p}")).expect("url");
+    let mut c = client
+        .get_connection()
+        .expect("connect over the Unix socket");
+    assert_eq!(q::<String>(&mut c, &["SET", "k", "v"]), "OK");
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
+    let me: String = q(&mut c, &["CLIENT", "INFO"]);
+    assert!(me.contains(&format!("addr={p}:0 ")), "{me}");
+    let flags = me
+        .split(' ')
+        .find_map(|f| f.strip_prefix("flags="))
+        .unwrap_or_default();
+    assert!(flags.contains('U'), "{me}");
+    if require_tool("redis-cli") {
+        let out = Command::new("redis-cli")
+            .args(["-s", &p, "GET", "k"])
+            .output()
+            .expect("redis-cli");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "v");
+    }
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
+    assert!(srv.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(!path.exists(), "the socket file outlived the server");
+}
+
+/// `bind 127.0.0.1 -addr`: an address marked optional that this host does not have is skipped
+/// (as Redis skips it), and the others are served.
+#[test]
+fn an_optional_bind_address_that_does_not_exist_is_skipped() {
+    let srv = Server::start_with(&["--bind", "127.0.0.1 -203.0.113.77"]);
+    assert_eq!(q::<String>(&mut srv.conn(), &["PING"]), "PONG");
+    if !reference_mode() {
+        assert!(
+            srv.log().contains("optional address not bound"),
+            "{}",
+            srv.log()
+        );
+    }
 }

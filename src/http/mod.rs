@@ -117,8 +117,9 @@ async fn websocket(
             crate::server::conn::serve::<_, crate::server::door::WebSocket>(
                 srv,
                 ws::WsTransport::new(sock),
-                addr,
+                addr.to_string(),
                 laddr,
+                crate::server::clients::is_loopback_ip(addr.ip()),
             )
         })
 }

@@ -126,7 +126,12 @@ impl ClientInfo {
     /// Whether the peer is on this host (a loopback address), as Redis's `connIsLocal`:
     /// `enable-debug-command local`, protected mode.
     pub fn is_local(&self) -> bool {
-        is_loopback(&self.addr)
+        self.is_unix() || is_loopback(&self.addr)
+    }
+
+    /// Whether it came through the Unix socket (whose address is its path).
+    pub fn is_unix(&self) -> bool {
+        self.addr.starts_with('/')
     }
 
     pub fn kill(&self) {
@@ -164,6 +169,9 @@ impl ClientInfo {
             s.push('b');
         }
         crate::pubsub::tracking::flag_chars(self, &mut s);
+        if self.is_unix() {
+            s.push('U');
+        }
         if s.is_empty() {
             s.push('N');
         }

@@ -23,7 +23,6 @@
 //! client running (`scripting`) ends the batch the same way, and the task awaits the script's end
 //! or its passing `busy-reply-threshold` (from then on commands get BUSY).
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,12 +44,14 @@ const READ_CHUNK: usize = 16 * 1024;
 /// given back when it idles (`clients::trim_idle_buffers`).
 const BIG_BUF: usize = 64 * 1024;
 
-/// Serves one connection of door `C` until it closes. `laddr` is the local address it came in on.
+/// Serves one connection of door `C` until it closes. `addr` and `laddr` are the peer's and the
+/// local address (a Unix socket's path, as `path:0`); `local`: the peer is on this host.
 pub async fn serve<T: Transport, C: Codec>(
     srv: Arc<Server>,
     mut sock: T,
-    addr: SocketAddr,
+    addr: String,
     laddr: String,
+    local: bool,
 ) {
     let mut codec = C::default();
     let maxclients = srv.config.hot.maxclients.load(Ordering::Relaxed) as usize;
@@ -58,7 +59,7 @@ pub async fn serve<T: Transport, C: Codec>(
         Some(error::MAXCLIENTS)
     } else if srv.config.hot.protected_mode.load(Ordering::Relaxed)
         && !srv.auth_required()
-        && !super::clients::is_loopback_ip(addr.ip())
+        && !local
     {
         // Redis 7's protected mode: without a password, only this host is served.
         Some(error::DENIED_PROTECTED)
@@ -76,7 +77,7 @@ pub async fn serve<T: Transport, C: Codec>(
         return;
     }
     let id = srv.clients.next_id();
-    let info = srv.clients.register(id, addr.to_string(), laddr);
+    let info = srv.clients.register(id, addr, laddr);
     info.door.store(C::DOOR as u8, Ordering::Relaxed);
     let mut sess = Session::new(info.clone(), !srv.auth_required());
     sess.door = C::DOOR;

@@ -87,25 +87,33 @@ pub trait Transport: Send {
     }
 }
 
-impl Transport for tokio::net::TcpStream {
-    async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
-        AsyncReadExt::read_buf(self, buf).await
-    }
-    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        AsyncWriteExt::write_all(self, buf).await
-    }
-    async fn write_all_bufs(&mut self, bufs: &[bytes::Bytes]) -> std::io::Result<()> {
-        let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
-        let mut rest = &mut slices[..];
-        while !rest.is_empty() {
-            match AsyncWriteExt::write_vectored(self, rest).await? {
-                0 => return Err(std::io::ErrorKind::WriteZero.into()),
-                n => IoSlice::advance_slices(&mut rest, n),
+/// A byte stream (TCP, or a Unix socket: `unixsocket`) is a transport as it is.
+macro_rules! stream_transport {
+    ($t:ty) => {
+        impl Transport for $t {
+            async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+                AsyncReadExt::read_buf(self, buf).await
+            }
+            async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                AsyncWriteExt::write_all(self, buf).await
+            }
+            async fn write_all_bufs(&mut self, bufs: &[bytes::Bytes]) -> std::io::Result<()> {
+                let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+                let mut rest = &mut slices[..];
+                while !rest.is_empty() {
+                    match AsyncWriteExt::write_vectored(self, rest).await? {
+                        0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                        n => IoSlice::advance_slices(&mut rest, n),
+                    }
+                }
+                Ok(())
             }
         }
-        Ok(())
-    }
+    };
 }
+
+stream_transport!(tokio::net::TcpStream);
+stream_transport!(tokio::net::UnixStream);
 
 /// One request frame's outcome.
 #[derive(Debug)]

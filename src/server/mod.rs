@@ -331,20 +331,35 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         None
     };
     let port = config.get_i64("port") as u16;
-    let binds: Vec<String> = config
+    // `-addr`: bind it if it exists (Redis's "optional" address, as in `bind 127.0.0.1 -::1`).
+    let binds: Vec<(String, bool)> = config
         .get("bind")
         .split_whitespace()
-        .map(|s| s.trim_start_matches('-').to_string())
+        .map(|s| (s.trim_start_matches('-').to_string(), s.starts_with('-')))
         .collect();
     let backlog = config.get_i64("tcp-backlog").clamp(0, u32::MAX.into()) as u32;
     warn_somaxconn(backlog);
     let mut listeners = Vec::new();
-    for b in &binds {
-        let l = listen(b, port, backlog)
-            .await
-            .map_err(|e| format!("can't bind {b}:{port}: {e}"))?;
-        listeners.push(l);
+    let mut bound = Vec::new();
+    for (b, optional) in &binds {
+        match listen(b, port, backlog).await {
+            Ok(l) => {
+                listeners.push(l);
+                bound.push(b.clone());
+            }
+            Err(e) if *optional => {
+                tracing::warn!(addr = %b, error = %e, "optional address not bound");
+            }
+            Err(e) => return Err(format!("can't bind {b}:{port}: {e}")),
+        }
     }
+    let binds = bound;
+    let unix_path = config.get("unixsocket");
+    let unix = if unix_path.is_empty() {
+        None
+    } else {
+        Some(listen_unix(&unix_path, &config.get("unixsocketperm"))?)
+    };
     // The other front doors, on their own ports (0: that door is off, as `port 0` in Redis).
     let mut doors = Vec::new();
     for (name, opt) in [("msgpack", "msgpack-port"), ("http", "http-port")] {
@@ -386,6 +401,9 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
         .collect();
     for l in listeners {
         tokio::spawn(accept_loop::<door::Resp>(srv.clone(), l));
+    }
+    if let Some(l) = unix {
+        tokio::spawn(unix_accept_loop(srv.clone(), l, unix_path.clone()));
     }
     let mut door_addrs = Vec::new();
     for (name, l) in doors {
@@ -431,6 +449,9 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     // LOADING); tools and tests wait for it.
     for a in &addrs {
         tracing::info!(addr = %a, "Ready to accept connections tcp");
+    }
+    if !unix_path.is_empty() {
+        tracing::info!(path = %unix_path, "Ready to accept connections unix");
     }
     for (name, a) in &door_addrs {
         tracing::info!(addr = %a, "Ready to accept connections {name}");
@@ -508,6 +529,10 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
             follow::save_position(&srv, p);
         }
     }
+    if !unix_path.is_empty() {
+        tracing::info!("Removing the unix socket file.");
+        let _ = std::fs::remove_file(&unix_path);
+    }
     tracing::info!("Eddy is now ready to exit, bye bye...");
     Ok(())
 }
@@ -558,12 +583,17 @@ fn warn_somaxconn(backlog: u32) {
     }
 }
 
-/// Accepts the connections of a TCP front door (RESP or MessagePack).
-async fn accept_loop<C: door::Codec>(srv: Arc<Server>, l: TcpListener) {
+/// Takes connections from `accept` and hands each to `serve`, until the server shuts down; a
+/// failed accept (out of descriptors, say) is logged and tried again shortly.
+async fn accept_each<S, F: std::future::Future<Output = std::io::Result<S>>>(
+    srv: &Server,
+    mut accept: impl FnMut() -> F,
+    mut serve: impl FnMut(S),
+) {
     loop {
-        let (sock, addr) = tokio::select! {
-            r = l.accept() => match r {
-                Ok(x) => x,
+        let s = tokio::select! {
+            r = accept() => match r {
+                Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -575,11 +605,68 @@ async fn accept_loop<C: door::Codec>(srv: Arc<Server>, l: TcpListener) {
         srv.stats
             .connections_received
             .fetch_add(1, Ordering::Relaxed);
-        let _ = sock.set_nodelay(true);
-        keepalive(&sock, srv.config.get_i64("tcp-keepalive"));
-        let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tokio::spawn(conn::serve::<_, C>(srv.clone(), sock, addr, laddr));
+        serve(s);
     }
+}
+
+/// Accepts the connections of a TCP front door (RESP or MessagePack).
+async fn accept_loop<C: door::Codec>(srv: Arc<Server>, l: TcpListener) {
+    accept_each(
+        &srv,
+        || l.accept(),
+        |(sock, addr)| {
+            let _ = sock.set_nodelay(true);
+            keepalive(&sock, srv.config.get_i64("tcp-keepalive"));
+            let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let local = clients::is_loopback_ip(addr.ip());
+            tokio::spawn(conn::serve::<_, C>(
+                srv.clone(),
+                sock,
+                addr.to_string(),
+                laddr,
+                local,
+            ));
+        },
+    )
+    .await
+}
+
+/// `unixsocket`: binds `path` (a file left there by an earlier run is removed first, as Redis
+/// does) with `unixsocketperm`'s mode (octal; 0 leaves the umask's).
+fn listen_unix(path: &str, perm: &str) -> Result<tokio::net::UnixListener, String> {
+    let mode = u32::from_str_radix(perm, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("unixsocketperm: '{perm}' is not an octal mode"))?;
+    let _ = std::fs::remove_file(path);
+    let l = tokio::net::UnixListener::bind(path)
+        .map_err(|e| format!("can't bind the Unix socket '{path}': {e}"))?;
+    if mode != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("can't set the mode of '{path}': {e}"))?;
+    }
+    Ok(l)
+}
+
+/// Accepts the connections of the Unix socket (RESP; a peer there is on this host). Their
+/// address, as in Redis's CLIENT LIST, is the socket's path.
+async fn unix_accept_loop(srv: Arc<Server>, l: tokio::net::UnixListener, path: String) {
+    let addr = format!("{path}:0");
+    accept_each(
+        &srv,
+        || l.accept(),
+        |(sock, _)| {
+            tokio::spawn(conn::serve::<_, door::Resp>(
+                srv.clone(),
+                sock,
+                addr.clone(),
+                addr.clone(),
+                true,
+            ));
+        },
+    )
+    .await
 }
 
 /// `tcp-keepalive` as Redis's `anetKeepAlive` sets it: probes after `secs` idle, then every
