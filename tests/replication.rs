@@ -1743,13 +1743,24 @@ impl Sentinel {
         );
     }
 
-    /// Waits until the Sentinel lists `port` as a healthy replica of `m`.
+    /// Waits until the Sentinel lists `port` as a replica of `m` that it can promote: flagged
+    /// `slave` only, and with its own INFO read (`master-link-status ok`). Listed from the
+    /// primary's INFO alone, a replica is not yet eligible (SENTINEL FAILOVER answers
+    /// NOGOODSLAVE).
     fn wait_replica(&self, port: u16) {
+        let name = format!("127.0.0.1:{port}");
         assert!(
             poll_until(Duration::from_secs(30), || {
                 let r = self.ask(&["REPLICAS", "m"]);
-                let at = r.iter().position(|s| *s == format!("127.0.0.1:{port}"));
-                at.is_some_and(|i| r[i..].iter().take(12).any(|s| s == "slave"))
+                let fields: Vec<(&str, &str)> = r
+                    .chunks(2)
+                    .filter(|p| p.len() == 2)
+                    .map(|p| (p[0].as_str(), p[1].as_str()))
+                    .skip_while(|&(k, v)| !(k == "name" && v == name))
+                    .take_while(|&(k, v)| !(k == "name" && v != name))
+                    .collect();
+                fields.contains(&("flags", "slave"))
+                    && fields.contains(&("master-link-status", "ok"))
             }),
             "{:?}",
             self.ask(&["REPLICAS", "m"])
