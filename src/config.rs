@@ -68,6 +68,13 @@ pub struct Def {
     pub inert: bool,
 }
 
+impl Def {
+    /// An inert option set to something other than Redis's default (logged: it has no effect).
+    fn inert_changed(&self, value: &str) -> bool {
+        self.inert && value != self.default
+    }
+}
+
 const fn def(name: &'static str, kind: Kind, default: &'static str, runtime: bool) -> Def {
     Def {
         name,
@@ -76,6 +83,20 @@ const fn def(name: &'static str, kind: Kind, default: &'static str, runtime: boo
         default,
         runtime,
         inert: false,
+    }
+}
+
+/// [`def`] under an old name too (Redis's `slave-*` aliases).
+const fn aliased(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+    runtime: bool,
+) -> Def {
+    Def {
+        alias: Some(alias),
+        ..def(name, kind, default, runtime)
     }
 }
 
@@ -117,7 +138,10 @@ const fn inert_aliased(
 }
 
 const U16: Kind = Kind::Int { min: 0, max: 65535 };
-const I32: i64 = i32::MAX as i64;
+const NONNEG_I32: Kind = Kind::Int {
+    min: 0,
+    max: i32::MAX as i64,
+};
 const NONNEG: Kind = Kind::Int {
     min: 0,
     max: i64::MAX,
@@ -267,182 +291,144 @@ pub static DEFS: &[Def] = &[
     def("nats-bridge-subscribe", Kind::Str, "", false),
     def("nats-bridge-publish", Kind::Str, "", false),
     // Serving replicas (`server::replication`), with Redis's names and defaults.
-    Def {
-        name: "shutdown-on-sigterm",
-        alias: None,
-        kind: Kind::ShutdownFlags,
-        default: "default",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "shutdown-on-sigint",
-        alias: None,
-        kind: Kind::ShutdownFlags,
-        default: "default",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "shutdown-timeout",
-        alias: None,
-        kind: Kind::Int {
+    def("shutdown-on-sigterm", Kind::ShutdownFlags, "default", true),
+    def("shutdown-on-sigint", Kind::ShutdownFlags, "default", true),
+    def(
+        "shutdown-timeout",
+        Kind::Int {
             min: 0,
             max: i32::MAX as i64,
         },
-        default: "10",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "repl-timeout",
-        alias: None,
-        kind: Kind::Int {
+        "10",
+        true,
+    ),
+    def(
+        "repl-timeout",
+        Kind::Int {
             min: 1,
             max: i32::MAX as i64,
         },
-        default: "60",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "repl-ping-replica-period",
-        alias: Some("repl-ping-slave-period"),
-        kind: Kind::Int {
+        "60",
+        true,
+    ),
+    aliased(
+        "repl-ping-replica-period",
+        "repl-ping-slave-period",
+        Kind::Int {
             min: 1,
             max: i32::MAX as i64,
         },
-        default: "10",
-        runtime: true,
-        inert: false,
-    },
+        "10",
+        true,
+    ),
     // Following a Redis primary (`server::follow`). `replicaof` is read at start-up; REPLICAOF
     // changes the primary at run time.
-    Def {
-        name: "replicaof",
-        alias: Some("slaveof"),
-        kind: Kind::Str,
-        default: "",
-        runtime: false,
-        inert: false,
-    },
+    aliased("replicaof", "slaveof", Kind::Str, "", false),
     def("masterauth", Kind::Str, "", true),
     def("masteruser", Kind::Str, "", true),
     // What a follower tells its primary and Sentinel (INFO replication's `slave_priority`,
     // `replica_announced`; the handshake's `REPLCONF listening-port|ip-address`).
-    Def {
-        name: "replica-priority",
-        alias: Some("slave-priority"),
-        kind: Kind::Int {
+    aliased(
+        "replica-priority",
+        "slave-priority",
+        Kind::Int {
             min: 0,
             max: i32::MAX as i64,
         },
-        default: "100",
-        runtime: true,
-        inert: false,
-    },
+        "100",
+        true,
+    ),
     def("replica-announced", Kind::Bool, "yes", true),
     // `no`: while the link to the primary is down, commands without the `stale` flag get
     // Redis's MASTERDOWN error (`server::replication::write_refused`).
-    Def {
-        name: "replica-serve-stale-data",
-        alias: Some("slave-serve-stale-data"),
-        kind: Kind::Bool,
-        default: "yes",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "replica-announce-ip",
-        alias: Some("slave-announce-ip"),
-        kind: Kind::Str,
-        default: "",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "replica-announce-port",
-        alias: Some("slave-announce-port"),
-        kind: Kind::Int { min: 0, max: 65535 },
-        default: "0",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "replica-read-only",
-        alias: Some("slave-read-only"),
-        kind: Kind::Bool,
-        default: "yes",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "min-replicas-to-write",
-        alias: Some("min-slaves-to-write"),
-        kind: NONNEG,
-        default: "0",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "min-replicas-max-lag",
-        alias: Some("min-slaves-max-lag"),
-        kind: NONNEG,
-        default: "10",
-        runtime: true,
-        inert: false,
-    },
+    aliased(
+        "replica-serve-stale-data",
+        "slave-serve-stale-data",
+        Kind::Bool,
+        "yes",
+        true,
+    ),
+    aliased(
+        "replica-announce-ip",
+        "slave-announce-ip",
+        Kind::Str,
+        "",
+        true,
+    ),
+    aliased(
+        "replica-announce-port",
+        "slave-announce-port",
+        Kind::Int { min: 0, max: 65535 },
+        "0",
+        true,
+    ),
+    aliased(
+        "replica-read-only",
+        "slave-read-only",
+        Kind::Bool,
+        "yes",
+        true,
+    ),
+    aliased(
+        "min-replicas-to-write",
+        "min-slaves-to-write",
+        NONNEG,
+        "0",
+        true,
+    ),
+    aliased(
+        "min-replicas-max-lag",
+        "min-slaves-max-lag",
+        NONNEG,
+        "10",
+        true,
+    ),
     // Compact collection encodings (hashes and sets).
-    Def {
-        name: "hash-max-listpack-entries",
-        alias: Some("hash-max-ziplist-entries"),
-        kind: NONNEG,
-        default: "128",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "hash-max-listpack-value",
-        alias: Some("hash-max-ziplist-value"),
-        kind: Kind::Memory,
-        default: "64",
-        runtime: true,
-        inert: false,
-    },
+    aliased(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        NONNEG,
+        "128",
+        true,
+    ),
+    aliased(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        Kind::Memory,
+        "64",
+        true,
+    ),
     def("set-max-intset-entries", NONNEG, "512", true),
     def("set-max-listpack-entries", NONNEG, "128", true),
     def("set-max-listpack-value", Kind::Memory, "64", true),
     // HyperLogLog: the longest sparse representation before promotion to dense.
     def("hll-sparse-max-bytes", Kind::Memory, "3000", true),
     // Sorted sets' compact encoding.
-    Def {
-        name: "zset-max-listpack-entries",
-        alias: Some("zset-max-ziplist-entries"),
-        kind: NONNEG,
-        default: "128",
-        runtime: true,
-        inert: false,
-    },
-    Def {
-        name: "zset-max-listpack-value",
-        alias: Some("zset-max-ziplist-value"),
-        kind: Kind::Memory,
-        default: "64",
-        runtime: true,
-        inert: false,
-    },
+    aliased(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        NONNEG,
+        "128",
+        true,
+    ),
+    aliased(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        Kind::Memory,
+        "64",
+        true,
+    ),
     // Lists: the bound of one packed node (negative: -1..-5 = 4..64 KiB; positive: entries).
-    Def {
-        name: "list-max-listpack-size",
-        alias: Some("list-max-ziplist-size"),
-        kind: Kind::Int {
+    aliased(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        Kind::Int {
             min: i32::MIN as i64,
             max: i32::MAX as i64,
         },
-        default: "-2",
-        runtime: true,
-        inert: false,
-    },
+        "-2",
+        true,
+    ),
     def(
         "slowlog-log-slower-than",
         Kind::Int {
@@ -463,14 +449,13 @@ pub static DEFS: &[Def] = &[
         "50 99 99.9",
         true,
     ),
-    Def {
-        name: "busy-reply-threshold",
-        alias: Some("lua-time-limit"),
-        kind: NONNEG,
-        default: "5000",
-        runtime: true,
-        inert: false,
-    },
+    aliased(
+        "busy-reply-threshold",
+        "lua-time-limit",
+        NONNEG,
+        "5000",
+        true,
+    ),
     // Redis directives Eddy accepts with no effect (`Def::inert`), with Redis 7.0's defaults
     // and checks, so that an existing redis.conf loads and CONFIG answers as Redis's. They tune
     // what Eddy does differently or not at all: the AOF and RDB files (the change log and its
@@ -526,11 +511,7 @@ pub static DEFS: &[Def] = &[
     inert_fixed("appenddirname", Kind::Str, "appendonlydir"),
     inert_fixed("appendfilename", Kind::Str, "appendonly.aof"),
     inert("auto-aof-rewrite-min-size", Kind::Memory, "67108864"),
-    inert(
-        "auto-aof-rewrite-percentage",
-        Kind::Int { min: 0, max: I32 },
-        "100",
-    ),
+    inert("auto-aof-rewrite-percentage", NONNEG_I32, "100"),
     inert_fixed("bgsave_cpulist", Kind::Str, ""),
     inert("bind-source-addr", Kind::Str, ""),
     inert_fixed("bio_cpulist", Kind::Str, ""),
@@ -546,11 +527,7 @@ pub static DEFS: &[Def] = &[
     // Refused when `yes` (check_unsupported).
     inert_fixed("cluster-enabled", Kind::Bool, "no"),
     inert("cluster-link-sendbuf-limit", Kind::Memory, "0"),
-    inert(
-        "cluster-migration-barrier",
-        Kind::Int { min: 0, max: I32 },
-        "1",
-    ),
+    inert("cluster-migration-barrier", NONNEG_I32, "1"),
     inert("cluster-node-timeout", NONNEG, "15000"),
     inert_fixed("cluster-port", U16, "0"),
     inert(
@@ -567,7 +544,7 @@ pub static DEFS: &[Def] = &[
     inert_aliased(
         "cluster-replica-validity-factor",
         "cluster-slave-validity-factor",
-        Kind::Int { min: 0, max: I32 },
+        NONNEG_I32,
         "10",
     ),
     inert("cluster-require-full-coverage", Kind::Bool, "yes"),
@@ -589,7 +566,7 @@ pub static DEFS: &[Def] = &[
     inert("lazyfree-lazy-server-del", Kind::Bool, "no"),
     inert("lazyfree-lazy-user-del", Kind::Bool, "no"),
     inert("lazyfree-lazy-user-flush", Kind::Bool, "no"),
-    inert("list-compress-depth", Kind::Int { min: 0, max: I32 }, "0"),
+    inert("list-compress-depth", NONNEG_I32, "0"),
     inert("maxmemory-clients", Kind::Str, "0"),
     inert(
         "maxmemory-eviction-tenacity",
@@ -626,16 +603,8 @@ pub static DEFS: &[Def] = &[
         "disabled",
     ),
     inert("repl-diskless-sync", Kind::Bool, "yes"),
-    inert(
-        "repl-diskless-sync-delay",
-        Kind::Int { min: 0, max: I32 },
-        "5",
-    ),
-    inert(
-        "repl-diskless-sync-max-replicas",
-        Kind::Int { min: 0, max: I32 },
-        "0",
-    ),
+    inert("repl-diskless-sync-delay", NONNEG_I32, "5"),
+    inert("repl-diskless-sync-max-replicas", NONNEG_I32, "0"),
     inert("replica-ignore-disk-write-errors", Kind::Bool, "no"),
     inert_aliased(
         "replica-ignore-maxmemory",
@@ -698,16 +667,8 @@ pub static DEFS: &[Def] = &[
     inert("tls-prefer-server-ciphers", Kind::Bool, "no"),
     inert("tls-protocols", Kind::Str, ""),
     inert("tls-replication", Kind::Bool, "no"),
-    inert(
-        "tls-session-cache-size",
-        Kind::Int { min: 0, max: I32 },
-        "20480",
-    ),
-    inert(
-        "tls-session-cache-timeout",
-        Kind::Int { min: 0, max: I32 },
-        "300",
-    ),
+    inert("tls-session-cache-size", NONNEG_I32, "20480"),
+    inert("tls-session-cache-timeout", NONNEG_I32, "300"),
     inert("tls-session-caching", Kind::Bool, "yes"),
 ];
 
@@ -996,7 +957,7 @@ impl Config {
         let vals = self.values.read();
         DEFS.iter()
             .zip(vals.iter())
-            .filter(|(d, v)| d.inert && v.as_str() != d.default)
+            .filter(|(d, v)| d.inert_changed(v))
             .map(|(d, v)| (d.name, v.clone()))
             .collect()
     }
@@ -1009,7 +970,7 @@ impl Config {
             canon.push((*i, canonical_over(&DEFS[*i], &cur, v).map_err(|e| (*i, e))?));
         }
         for (i, v) in &canon {
-            if DEFS[*i].inert && v.as_str() != DEFS[*i].default {
+            if DEFS[*i].inert_changed(v) {
                 tracing::warn!(option = DEFS[*i].name, value = %v, "{INERT_NOTE}");
             }
         }

@@ -69,10 +69,9 @@ struct Plan {
 
 impl Plan {
     fn describe(&self) -> String {
-        match &self.target {
-            Some(t) => format!("{}:{}", t.host, t.port),
-            None => "any replica".into(),
-        }
+        self.target
+            .as_ref()
+            .map_or_else(|| "any replica".into(), Target::to_string)
     }
 }
 
@@ -202,8 +201,7 @@ async fn wait_for_sync(srv: Arc<Server>) {
                     .map_or_else(|| rep.ip().to_string(), |t| t.host.clone()),
                 port: rep.port(),
             };
-            tracing::info!(target = %format!("{}:{}", t.host, t.port),
-                "FAILOVER target is synced, failing over");
+            tracing::info!(target = %t, "FAILOVER target is synced, failing over");
             hand_over(&srv, t, Some(rep)).await;
             return;
         }

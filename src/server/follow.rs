@@ -99,6 +99,12 @@ pub struct Target {
     pub port: u16,
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
 impl Target {
     /// `host port`, as REPLICAOF and the `replicaof` option give it.
     pub fn parse(host: &[u8], port: &[u8]) -> Result<Target, &'static str> {

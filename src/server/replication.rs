@@ -335,6 +335,11 @@ impl Replicas {
     /// acknowledgements until `done`.
     async fn wait_acks(&self, offset: u64, done: impl Fn() -> bool) {
         self.ask_acks(offset);
+        self.wait_until(done).await
+    }
+
+    /// Returns once `done`, looking again after every acknowledgement and disconnection.
+    async fn wait_until(&self, done: impl Fn() -> bool) {
         loop {
             let woken = self.acked.notified();
             tokio::pin!(woken);
@@ -441,24 +446,13 @@ impl Replicas {
     /// Drops every replica's connection (a primary that becomes a replica, as Redis's
     /// `disconnectSlaves`); returns once their streams have stopped, or after `limit`.
     pub async fn disconnect_all(&self, clients: &super::clients::Clients, limit: Duration) {
-        let _ = tokio::time::timeout(limit, async {
-            loop {
-                let woken = self.acked.notified();
-                tokio::pin!(woken);
-                woken.as_mut().enable();
-                let ids: Vec<u64> = self.list.lock().iter().map(|r| r.client_id).collect();
-                if ids.is_empty() {
-                    return;
-                }
-                for id in ids {
-                    if let Some(c) = clients.get(id) {
-                        c.kill();
-                    }
-                }
-                woken.await;
+        for r in self.list.lock().iter() {
+            if let Some(c) = clients.get(r.client_id) {
+                c.kill();
             }
-        })
-        .await;
+        }
+        let stopped = self.wait_until(|| self.is_empty());
+        let _ = tokio::time::timeout(limit, stopped).await;
     }
 
     /// ROLE's replica entries: (ip, port, acknowledged offset).
@@ -528,11 +522,13 @@ fn refused_cold(
     }
     // `replica-serve-stale-data no`: while the link is down only `stale` commands run (for
     // EXEC: only if everything queued is one).
-    let stale_denied = spec.flags & STALE == 0
-        || (spec.name == "exec" && ctx.sess.tx.queued_any(|s| s.flags & STALE == 0));
+    let stale_denied = || {
+        spec.flags & STALE == 0
+            || (spec.name == "exec" && ctx.sess.tx.queued_any(|s| s.flags & STALE == 0))
+    };
     (follower
         && !hot.replica_serve_stale_data.load(Ordering::Relaxed)
-        && stale_denied
+        && stale_denied()
         && !ctx.srv.upstream.link_up())
     .then_some(crate::error::MASTERDOWN)
 }
