@@ -234,6 +234,13 @@ pub static DEFS: &[Def] = &[
     // a daemon without one writes to /var/run/redis.pid.
     def("daemonize", Kind::Bool, "no", false),
     def("pidfile", Kind::Str, "", false),
+    // Acted on at start (`server::supervise`).
+    def(
+        "supervised",
+        Kind::Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+        false,
+    ),
     // Redis 7's protected mode: with no password for the default user, only loopback
     // connections are served (`server::conn::serve`).
     def("protected-mode", Kind::Bool, "yes", true),
@@ -631,11 +638,6 @@ pub static DEFS: &[Def] = &[
     inert("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
     inert("stream-node-max-bytes", Kind::Memory, "4096"),
     inert("stream-node-max-entries", NONNEG, "100"),
-    inert_fixed(
-        "supervised",
-        Kind::Enum(&["upstart", "systemd", "auto", "no"]),
-        "no",
-    ),
     inert_fixed("syslog-enabled", Kind::Bool, "no"),
     inert_fixed(
         "syslog-facility",

@@ -18,9 +18,11 @@ fn main() {
         }
     };
     // Before any thread exists: fork(2) keeps only the calling thread.
-    let daemon = config.get("daemonize") == "yes";
+    // Supervised, the server does not fork: the service manager tracks the process it started.
+    let (supervised, supervise_log) = eddy::server::supervise::start(&config.get("supervised"));
+    let background = config.get("daemonize") == "yes" && !supervised;
     let log_to_file = !config.get("logfile").is_empty();
-    if daemon {
+    if background {
         daemonize();
     }
     let level = match config.get("loglevel").as_str() {
@@ -56,10 +58,15 @@ fn main() {
     }
     let pidfile = match config.get("pidfile") {
         p if !p.is_empty() => Some(p),
-        _ if daemon => Some("/var/run/redis.pid".to_string()),
+        _ if background => Some("/var/run/redis.pid".to_string()),
         _ => None,
     }
     .filter(|p| write_pidfile(p));
+    match supervise_log {
+        Some((true, line)) => tracing::warn!("{line}"),
+        Some((false, line)) => tracing::info!("{line}"),
+        None => {}
+    }
     for (option, value) in config.inert_settings() {
         tracing::warn!(option, value = %value, "{}", eddy::config::INERT_NOTE);
     }

@@ -330,3 +330,182 @@ fn an_optional_bind_address_that_does_not_exist_is_skipped() {
         );
     }
 }
+
+/// A datagram socket bound where systemd binds its notify socket, so the test hears what a
+/// `Type=notify` unit's manager would.
+struct NotifySocket {
+    sock: std::os::unix::net::UnixDatagram,
+    /// `NOTIFY_SOCKET` for the server.
+    name: String,
+}
+
+impl NotifySocket {
+    fn at_path(dir: &TempDir) -> NotifySocket {
+        let path = dir.path().join("notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).expect("bind the notify socket");
+        NotifySocket::ready(sock, path.to_string_lossy().into_owned())
+    }
+
+    fn in_abstract_namespace(tag: &str) -> NotifySocket {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("eddy-test-{}-{tag}-{}", std::process::id(), free_port());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).expect("address");
+        let sock = std::os::unix::net::UnixDatagram::bind_addr(&addr).expect("bind");
+        NotifySocket::ready(sock, format!("@{name}"))
+    }
+
+    fn ready(sock: std::os::unix::net::UnixDatagram, name: String) -> NotifySocket {
+        sock.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        NotifySocket { sock, name }
+    }
+
+    /// The lines received until one starts with `last` (all of them, that one included); panics
+    /// after 30 s without a message.
+    fn until(&self, last: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self.sock.recv(&mut buf).unwrap_or_else(|e| {
+                panic!("no notification ({e}) before {last:?}; so far {lines:?}")
+            });
+            for l in String::from_utf8_lossy(&buf[..n]).lines() {
+                lines.push(l.to_string());
+                if l.starts_with(last) {
+                    return lines;
+                }
+            }
+        }
+    }
+}
+
+/// `supervised systemd`: the server tells systemd it is loading, then `READY=1` once it serves,
+/// and `STOPPING=1` when it shuts down; under supervision `daemonize yes` does not fork (the
+/// process the manager started is the server).
+#[test]
+fn systemd_hears_ready_once_the_data_is_loaded_and_stopping_at_shutdown() {
+    let dir = TempDir::new("systemd");
+    let notify = NotifySocket::at_path(&dir);
+    let srv = Server::start_in_env(
+        dir,
+        &["--supervised", "systemd", "--daemonize", "yes"],
+        &[("NOTIFY_SOCKET", notify.name.as_str())],
+    );
+    let lines = notify.until("READY=1");
+    assert!(lines[0].starts_with("STATUS="), "{lines:?}");
+    assert!(
+        lines.contains(&"STATUS=Ready to accept connections".to_string()),
+        "{lines:?}"
+    );
+    let mut c = srv.conn();
+    let info: String = q(&mut c, &["INFO", "server"]);
+    assert!(info.contains("process_supervised:systemd\r\n"), "{info}");
+    assert_eq!(info_field(&info, "process_id"), i64::from(srv.pid()));
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
+    assert_eq!(notify.until("STOPPING=1").last().unwrap(), "STOPPING=1");
+}
+
+/// `supervised auto` picks systemd from `NOTIFY_SOCKET`, here an address in the abstract
+/// namespace (`@name`), as systemd's own sockets often are.
+#[test]
+fn auto_supervision_finds_systemd_at_an_abstract_address() {
+    let notify = NotifySocket::in_abstract_namespace("auto");
+    let srv = Server::start_in_env(
+        TempDir::new("systemd-auto"),
+        &["--supervised", "auto"],
+        &[("NOTIFY_SOCKET", notify.name.as_str())],
+    );
+    notify.until("READY=1");
+    let info: String = q(&mut srv.conn(), &["INFO", "server"]);
+    assert!(info.contains("process_supervised:systemd\r\n"), "{info}");
+}
+
+/// A supervised replica is ready (read-only) once loaded, and updates its status when its first
+/// sync with the primary has finished.
+#[test]
+fn a_supervised_replica_reports_its_sync() {
+    let primary = Server::start();
+    let _: () = q(&mut primary.conn(), &["SET", "k", "v"]);
+    let dir = TempDir::new("systemd-replica");
+    let notify = NotifySocket::at_path(&dir);
+    let port = primary.port().to_string();
+    let replica = Server::start_in_env(
+        dir,
+        &["--supervised", "systemd", "--replicaof", "127.0.0.1", &port],
+        &[("NOTIFY_SOCKET", notify.name.as_str())],
+    );
+    let first = notify.until("READY=1");
+    assert!(
+        first.iter().any(|l| l.contains("read-only mode")),
+        "{first:?}"
+    );
+    notify.until("STATUS=MASTER <-> REPLICA sync: Finished with success");
+    let v: Option<String> = q(&mut replica.conn(), &["GET", "k"]);
+    assert_eq!(v.as_deref(), Some("v"));
+}
+
+/// Asked for systemd supervision without `NOTIFY_SOCKET`, the server says so in its log and
+/// runs unsupervised.
+#[test]
+fn systemd_supervision_without_its_socket_is_off() {
+    let srv = Server::start_with(&["--supervised", "systemd"]);
+    let info: String = q(&mut srv.conn(), &["INFO", "server"]);
+    assert!(info.contains("process_supervised:no\r\n"), "{info}");
+    assert!(
+        srv.log().contains("NOTIFY_SOCKET not found"),
+        "{}",
+        srv.log()
+    );
+}
+
+/// `supervised upstart` (with `UPSTART_JOB` set, as upstart's `expect stop` jobs run): the
+/// server stops itself to say it is configured, and serves once continued.
+#[test]
+fn upstart_supervision_stops_until_continued() {
+    let dir = TempDir::new("upstart");
+    let port = free_port();
+    let mut child = Command::new(binary())
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--supervised", "upstart", "--save", ""])
+        .arg("--dir")
+        .arg(dir.path())
+        .args(if reference_mode() {
+            &[][..]
+        } else {
+            &DOORS_OFF[..]
+        })
+        .env("UPSTART_JOB", "eddy-test")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let stat = format!("/proc/{}/stat", child.id());
+    // The state follows the command name, which is in parentheses.
+    let state = || {
+        std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").and_then(|(_, r)| r.chars().next()))
+    };
+    let stopped = poll_until(Duration::from_secs(20), || state() == Some('T'));
+    if !stopped {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server did not stop itself (state {:?})", state());
+    }
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGCONT) };
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut conn = None;
+    assert!(poll_until(Duration::from_secs(20), || {
+        conn = redis::Client::open(url.as_str())
+            .and_then(|c| c.get_connection())
+            .ok();
+        conn.is_some()
+    }));
+    let mut c = conn.unwrap();
+    let info: String = q(&mut c, &["INFO", "server"]);
+    assert!(info.contains("process_supervised:upstart\r\n"), "{info}");
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
+    let _ = child.wait();
+}

@@ -446,7 +446,10 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("arch_bits", "64".into());
             kv("multiplexing_api", "epoll".into());
             kv("process_id", std::process::id().to_string());
-            kv("process_supervised", "no".into());
+            kv(
+                "process_supervised",
+                crate::server::supervise::mode().into(),
+            );
             kv("run_id", srv.run_id.clone());
             kv("tcp_port", srv.port.load(Ordering::Relaxed).to_string());
             kv("server_time_usec", crate::util::now_us().to_string());

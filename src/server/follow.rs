@@ -542,12 +542,14 @@ impl Link {
                 let mut sess = new_session(info.clone());
                 load_image(&mut io, srv, gen, &mut sess).await?;
                 tracing::info!("MASTER <-> REPLICA sync: finished with success");
+                super::supervise::synced(false);
                 self.sess = Some(sess);
                 (id.to_string(), off)
             }
             ["+CONTINUE", rest @ ..] if self.resume.is_some() => {
                 let (id, off) = self.resume.clone().unwrap_or_default();
                 tracing::info!("MASTER <-> REPLICA sync: partial resynchronisation accepted");
+                super::supervise::synced(true);
                 let db = self.db;
                 // After a restart the session is new, in the database the stream had selected.
                 let sess = self.sess.get_or_insert_with(|| {

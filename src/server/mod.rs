@@ -16,6 +16,7 @@ pub mod pause;
 pub mod replication;
 pub mod session;
 pub mod shutdown;
+pub mod supervise;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -435,7 +436,8 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     crate::bridge::load(&srv)?;
     // A configured primary makes this server a replica from its first command (writes
     // refused), as Redis is one from its configuration.
-    if primary.is_some() {
+    let replica = primary.is_some();
+    if replica {
         srv.keyspace.follower.store(true, Ordering::Release);
     }
     // Everything a client can ask about (keys, log position, groups) is loaded before LOADING
@@ -456,6 +458,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     for (name, a) in &door_addrs {
         tracing::info!(addr = %a, "Ready to accept connections {name}");
     }
+    supervise::ready(replica);
     tokio::spawn(crate::changes::groups::flusher(srv.clone()));
     crate::triggers::start_all(&srv);
     crate::bridge::start(&srv);

@@ -52,6 +52,8 @@ impl Shutdown {
 /// otherwise the server is stopping. Dropped while it waits (its client went away), it
 /// stops the server at once, as Redis carries on with a shutdown whose client left.
 pub async fn run(srv: &Server, save: Option<bool>, now: bool) -> bool {
+    // As Redis, when a shutdown begins, even one SHUTDOWN ABORT later cancels.
+    super::supervise::notify("STOPPING=1\n");
     let secs: u64 = srv.config.get("shutdown-timeout").parse().unwrap_or(10);
     let reps = &srv.replicas;
     /// What the state says to do.

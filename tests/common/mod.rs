@@ -219,9 +219,12 @@ impl Server {
                 .arg(dir.path())
                 .args(rest)
                 .env("NO_COLOR", "1")
-                .env_remove("RUST_LOG")
-                .envs(env.iter().copied());
+                .env_remove("RUST_LOG");
         }
+        // A test run under a service manager must not pass its supervision on.
+        cmd.env_remove("NOTIFY_SOCKET")
+            .env_remove("UPSTART_JOB")
+            .envs(env.iter().copied());
         cmd.current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
