@@ -801,6 +801,67 @@ fn debug_digest_is_redis_digest_of_the_same_data() {
     );
 }
 
+/// DEBUG OBJECT's line in Redis's format (`Value at:... encoding:... serializedlength:...`,
+/// quicklist figures for a list), `ERR no such key` without the key; DEBUG ERROR replies its
+/// argument as the error line; DEBUG LOG replies OK.
+#[test]
+fn debug_object_error_and_log_answer_as_redis_does() {
+    let srv = Server::start_with(&debug_args());
+    let mut c = srv.conn();
+    let _: () = q(&mut c, &["SET", "s", "hello"]);
+    let _: () = q(&mut c, &["SET", "n", "12345"]);
+    let _: i64 = q(&mut c, &["SADD", "st", "1", "2"]);
+    let _: i64 = q(&mut c, &["RPUSH", "l", "a", "b", "c"]);
+    let field = |line: &str, name: &str| -> String {
+        line.split(' ')
+            .find_map(|w| w.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+            .to_string()
+    };
+    for (key, enc, len) in [("s", "embstr", "6"), ("n", "int", "3")] {
+        let line: String = q(&mut c, &["DEBUG", "OBJECT", key]);
+        assert!(line.starts_with("Value at:0x"), "{line}");
+        assert_eq!(field(&line, "refcount"), "1", "{line}");
+        assert_eq!(field(&line, "encoding"), enc, "{line}");
+        assert_eq!(field(&line, "serializedlength"), len, "{line}");
+        field(&line, "lru").parse::<u64>().expect("lru");
+        field(&line, "lru_seconds_idle")
+            .parse::<u64>()
+            .expect("idle");
+    }
+    let set: String = q(&mut c, &["DEBUG", "OBJECT", "st"]);
+    assert_eq!(field(&set, "encoding"), "intset", "{set}");
+    let list: String = q(&mut c, &["DEBUG", "OBJECT", "l"]);
+    assert_eq!(field(&list, "encoding"), "quicklist", "{list}");
+    assert_eq!(field(&list, "ql_nodes"), "1", "{list}");
+    assert_eq!(field(&list, "ql_avg_node"), "3.00", "{list}");
+    assert_eq!(field(&list, "ql_listpack_max"), "-2", "{list}");
+    assert_eq!(field(&list, "ql_compressed"), "0", "{list}");
+    field(&list, "ql_uncompressed_size")
+        .parse::<u64>()
+        .expect("size");
+    assert_eq!(
+        qerr(&mut c, &["DEBUG", "OBJECT", "nokey"]),
+        "ERR no such key"
+    );
+    assert!(
+        qerr(&mut c, &["DEBUG", "OBJECT"]).starts_with("ERR unknown subcommand or wrong number"),
+    );
+    let mut raw = srv.raw();
+    for (arg, line) in [
+        ("-WRONGTYPE made up", "--WRONGTYPE made up\r\n"),
+        ("plain", "-plain\r\n"),
+    ] {
+        raw.send_cmd(&["DEBUG", "ERROR", arg]);
+        let (_, bytes) = raw.read_frame();
+        assert_eq!(String::from_utf8_lossy(&bytes), line);
+    }
+    let ok: String = q(&mut c, &["DEBUG", "LOG", "from the test"]);
+    assert_eq!(ok, "OK");
+    // The connection carries on after each.
+    assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
+}
+
 /// DEBUG PROTOCOL's sample of each type, byte for byte as redis-server 7.0.15 sends it, in
 /// RESP2 and RESP3 (an attribute or a push comes before a real reply).
 #[test]

@@ -927,6 +927,18 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         }
     } else if is(sub, "PROTOCOL") && a.len() == 3 {
         debug_protocol(ctx, a.get(2))?;
+    } else if is(sub, "OBJECT") && a.len() == 3 {
+        let line = debug_object(ctx, a.get(2)).ok_or(error::NO_SUCH_KEY)?;
+        ctx.out.simple(&line);
+    } else if is(sub, "ERROR") && a.len() == 3 {
+        // The argument is the whole error line, code included (client libraries' tests use it
+        // to see how they surface a server error).
+        return Err(crate::error::CmdError(
+            String::from_utf8_lossy(a.get(2)).into_owned().into(),
+        ));
+    } else if is(sub, "LOG") && a.len() == 3 {
+        tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(a.get(2)));
+        ctx.out.ok();
     } else if is(sub, "HELP") {
         let lines = [
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -934,6 +946,13 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "ERROR <string>",
+            "    Return a Redis protocol error with <string> as message. Useful for clients",
+            "    unit tests to simulate Redis errors.",
+            "LOG <message>",
+            "    Write <message> to the server log.",
+            "OBJECT <key>",
+            "    Show low level info about `key` and associated value.",
             "POPULATE <count> [<prefix>] [<size>]",
             "    Create <count> string keys named key:<num>. If <prefix> is specified then",
             "    it is used instead of the 'key' prefix. Unlike in Redis they are recorded",
@@ -956,6 +975,37 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         return Err(error::subcommand_syntax(sub, "debug"));
     }
     Ok(())
+}
+
+/// DEBUG OBJECT's line, in Redis's format: the value's address, its encoding, the length of its
+/// RDB serialization (Eddy's, uncompressed), its access clock and idle seconds (their meaning
+/// changes under an LFU policy, as in Redis), and for a quicklist its nodes. None: no such key.
+fn debug_object(ctx: &mut Ctx, key: &[u8]) -> Option<String> {
+    use crate::keyspace::value::Collection;
+    let now = crate::keyspace::value::Meta::now().clock();
+    let fill = ctx.srv.config.get("list-max-listpack-size");
+    let mut l = ctx.lock1(key);
+    let v = l.peek(key)?;
+    let mut body = Vec::new();
+    crate::keyspace::encoding::encode_value(v, &mut body);
+    let clock = v.access_clock();
+    let mut line = format!(
+        "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{clock} \
+         lru_seconds_idle:{}",
+        v as *const _,
+        v.encoding(),
+        body.len() - 1,
+        now.wrapping_sub(clock) & 0x7fff_ffff,
+    );
+    if let crate::keyspace::value::Value::List(list, _) = v {
+        let (nodes, bytes) = list.node_stats();
+        line += &format!(
+            " ql_nodes:{nodes} ql_avg_node:{:.2} ql_listpack_max:{fill} ql_compressed:0 \
+             ql_uncompressed_size:{bytes}",
+            list.len() as f64 / nodes.max(1) as f64,
+        );
+    }
+    Some(line)
 }
 
 /// DEBUG POPULATE count [prefix] [size]: keys `<prefix>:<n>` (prefix `key`) set to
