@@ -340,6 +340,11 @@ fn a_redis_replica_gets_every_type_and_follows_every_write() {
     assert_same(&contents(&mut r), &contents(&mut c));
     assert_same_digest(&mut r, &mut c);
 
+    // Every byte the replica read, the primary counted as sent (and more may be on the way).
+    let sent = info_int(&mut c, "stats", "total_net_repl_output_bytes");
+    let read = info_int(&mut r, "stats", "total_net_repl_input_bytes");
+    assert!(read > 0 && sent >= read, "sent {sent}, read {read}");
+
     // The primary reports its replica.
     let info: String = q(&mut c, &["INFO", "replication"]);
     assert!(info.contains("connected_slaves:1"), "{info}");
@@ -919,6 +924,10 @@ fn eddy_follows_a_redis_primary_through_every_type_and_write() {
     assert_eq!(wait_replicas(&mut p, 1), 1);
     assert_same(&contents(&mut e), &contents(&mut p));
     assert_same_digest(&mut e, &mut p);
+
+    let read = info_int(&mut e, "stats", "total_net_repl_input_bytes");
+    let sent = info_int(&mut p, "stats", "total_net_repl_output_bytes");
+    assert!(read > 0 && sent >= read, "sent {sent}, read {read}");
 
     // What a Redis replica reports: ROLE, INFO, the link in CLIENT LIST, READONLY writes.
     let offset = info_int(&mut p, "replication", "master_repl_offset");

@@ -198,26 +198,17 @@ const EXPIRY_BYTES: usize = std::mem::size_of::<crate::keyspace::value::Key>() +
 /// the database tables); the allocator-internal fields of jemalloc are left out, as Redis does
 /// on other allocators.
 fn memory_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
-    let srv = ctx.srv;
-    let rss = rss_bytes();
-    let (used, peak) = used_memory(rss);
-    let dbs: Vec<(usize, (usize, usize))> = srv
-        .keyspace
-        .db_sizes()
-        .into_iter()
-        .enumerate()
-        .filter(|(_, (k, _))| *k > 0)
-        .collect();
+    let Memory {
+        rss,
+        used,
+        peak,
+        startup,
+        overhead,
+        dataset,
+        lua,
+        dbs,
+    } = Memory::now(ctx.srv);
     let keys: usize = dbs.iter().map(|(_, (k, _))| k).sum();
-    let tables: usize = dbs
-        .iter()
-        .map(|(_, (k, e))| k * ENTRY_BYTES + e * EXPIRY_BYTES)
-        .sum();
-    let lua = srv.scripts.stats.lua_bytes.load(Ordering::Relaxed) as usize;
-    // Redis counts start-up memory as overhead, and divides only what is beyond it by the keys.
-    let startup = crate::util::alloc::startup().min(used);
-    let overhead = (tables + lua) as u64 + startup;
-    let dataset = used.saturating_sub(overhead);
     let out = &mut *ctx.out;
     out.map(18 + dbs.len());
     let int = |out: &mut crate::protocol::resp::Out, name: &str, v: u64| {
@@ -232,7 +223,7 @@ fn memory_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
     int(out, "clients.normal", 0);
     int(out, "cluster.links", 0);
     int(out, "aof.buffer", 0);
-    int(out, "lua.caches", lua as u64);
+    int(out, "lua.caches", lua);
     int(out, "functions.caches", 0);
     for (i, (k, e)) in &dbs {
         out.bulk_str(&format!("db.{i}"));
@@ -261,6 +252,55 @@ fn memory_stats(ctx: &mut Ctx, _a: Args) -> CmdResult {
     out.double(rss as f64 / used.max(1) as f64);
     int(out, "fragmentation.bytes", rss.saturating_sub(used));
     Ok(())
+}
+
+/// The memory figures MEMORY STATS and INFO's memory section share.
+struct Memory {
+    rss: u64,
+    used: u64,
+    peak: u64,
+    /// Live bytes once the server was set up (Redis's `used_memory_startup`).
+    startup: u64,
+    /// Start-up memory, the database tables' estimated entries, and the Lua heap.
+    overhead: u64,
+    /// What is beyond the overhead: the keys' and values' own bytes.
+    dataset: u64,
+    lua: u64,
+    /// Non-empty databases: (index, (keys, keys with a TTL)).
+    dbs: Vec<(usize, (usize, usize))>,
+}
+
+impl Memory {
+    fn now(srv: &crate::server::Server) -> Memory {
+        let rss = rss_bytes();
+        let (used, peak) = used_memory(rss);
+        let dbs: Vec<(usize, (usize, usize))> = srv
+            .keyspace
+            .db_sizes()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (k, _))| *k > 0)
+            .collect();
+        let tables: usize = dbs
+            .iter()
+            .map(|(_, (k, e))| k * ENTRY_BYTES + e * EXPIRY_BYTES)
+            .sum();
+        let lua = srv.scripts.stats.lua_bytes.load(Ordering::Relaxed);
+        // Redis counts start-up memory as overhead, and divides only what is beyond it by the
+        // keys.
+        let startup = crate::util::alloc::startup().min(used);
+        let overhead = tables as u64 + lua + startup;
+        Memory {
+            rss,
+            used,
+            peak,
+            startup,
+            overhead,
+            dataset: used.saturating_sub(overhead),
+            lua,
+            dbs,
+        }
+    }
 }
 
 fn memory_usage(ctx: &mut Ctx, a: Args) -> CmdResult {
@@ -337,6 +377,28 @@ pub fn used_memory(rss: u64) -> (u64, u64) {
         0 => (rss, rss),
         u => (u, crate::util::alloc::peak().max(u)),
     }
+}
+
+/// (user, system) CPU seconds of the calling thread.
+fn thread_cpu_secs() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime), secs(ru.ru_stime))
+}
+
+/// The machine's memory (`MemTotal` in /proc/meminfo), in bytes.
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 /// (user, system) CPU seconds of this process.
@@ -444,7 +506,11 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             );
             kv("arch_bits", "64".into());
+            kv("monotonic_clock", "POSIX clock_gettime".into());
             kv("multiplexing_api", "epoll".into());
+            kv("atomicvar_api", "c11-builtin".into());
+            // Not built with GCC.
+            kv("gcc_version", "0.0.0".into());
             kv("process_id", std::process::id().to_string());
             kv(
                 "process_supervised",
@@ -491,35 +557,96 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("clients_in_timeout_table", "0".into());
         }
         "memory" => {
-            let rss = rss_bytes();
+            let m = Memory::now(srv);
             let max: u64 = srv.config.get("maxmemory").parse().unwrap_or(0);
-            let (used, peak) = used_memory(rss);
-            kv("used_memory", used.to_string());
-            kv("used_memory_human", human(used));
-            kv("used_memory_rss", rss.to_string());
-            kv("used_memory_rss_human", human(rss));
-            kv("used_memory_peak", peak.to_string());
-            kv("used_memory_peak_human", human(peak));
-            kv("maxmemory", max.to_string());
-            kv("maxmemory_human", human(max));
-            kv("maxmemory_policy", srv.config.get("maxmemory-policy"));
+            let pct = |part: u64, whole: u64| {
+                format!("{:.2}%", 100.0 * part as f64 / whole.max(1) as f64)
+            };
+            let ratio = |a: u64, b: u64| format!("{:.2}", a as f64 / b.max(1) as f64);
+            kv("used_memory", m.used.to_string());
+            kv("used_memory_human", human(m.used));
+            kv("used_memory_rss", m.rss.to_string());
+            kv("used_memory_rss_human", human(m.rss));
+            kv("used_memory_peak", m.peak.to_string());
+            kv("used_memory_peak_human", human(m.peak));
+            kv("used_memory_peak_perc", pct(m.used, m.peak));
+            kv("used_memory_overhead", m.overhead.to_string());
+            kv("used_memory_startup", m.startup.to_string());
+            kv("used_memory_dataset", m.dataset.to_string());
             kv(
-                "mem_not_counted_for_evict",
-                crate::keyspace::evict::not_counted(srv).to_string(),
+                "used_memory_dataset_perc",
+                pct(m.dataset, m.used.saturating_sub(m.startup)),
             );
-            kv(
-                "mem_fragmentation_ratio",
-                format!("{:.2}", rss as f64 / used.max(1) as f64),
-            );
-            kv("mem_allocator", "libc".into());
+            // glibc's malloc keeps no separate "active" figure: what it has handed out is the
+            // live count, and what it holds resident is the process's.
+            kv("allocator_allocated", m.used.to_string());
+            kv("allocator_active", m.used.to_string());
+            kv("allocator_resident", m.rss.to_string());
+            let total = total_system_memory();
+            kv("total_system_memory", total.to_string());
+            kv("total_system_memory_human", human(total));
+            // One Lua state runs both EVAL scripts and functions; its heap is reported as the
+            // eval VM's, and the bookkeeping Redis keeps outside Lua is inside it here.
             let lua = &srv.scripts.stats;
-            let lua_bytes = lua.lua_bytes.load(Ordering::Relaxed);
-            kv("used_memory_lua", lua_bytes.to_string());
-            kv("used_memory_lua_human", human(lua_bytes));
+            kv("used_memory_lua", m.lua.to_string());
+            kv("used_memory_vm_eval", m.lua.to_string());
+            kv("used_memory_lua_human", human(m.lua));
+            kv("used_memory_scripts_eval", "0".into());
             kv(
                 "number_of_cached_scripts",
                 lua.scripts.load(Ordering::Relaxed).to_string(),
             );
+            kv(
+                "number_of_functions",
+                lua.functions.load(Ordering::Relaxed).to_string(),
+            );
+            kv(
+                "number_of_libraries",
+                lua.libraries.load(Ordering::Relaxed).to_string(),
+            );
+            kv("used_memory_vm_functions", "0".into());
+            kv("used_memory_vm_total", m.lua.to_string());
+            kv("used_memory_vm_total_human", human(m.lua));
+            kv("used_memory_functions", "0".into());
+            kv("used_memory_scripts", "0".into());
+            kv("used_memory_scripts_human", "0B".into());
+            kv("maxmemory", max.to_string());
+            kv("maxmemory_human", human(max));
+            kv("maxmemory_policy", srv.config.get("maxmemory-policy"));
+            kv("allocator_frag_ratio", "1.00".into());
+            kv("allocator_frag_bytes", "0".into());
+            kv("allocator_rss_ratio", ratio(m.rss, m.used));
+            kv(
+                "allocator_rss_bytes",
+                m.rss.saturating_sub(m.used).to_string(),
+            );
+            kv("rss_overhead_ratio", "1.00".into());
+            kv("rss_overhead_bytes", "0".into());
+            kv("mem_fragmentation_ratio", ratio(m.rss, m.used));
+            kv(
+                "mem_fragmentation_bytes",
+                m.rss.saturating_sub(m.used).to_string(),
+            );
+            kv(
+                "mem_not_counted_for_evict",
+                crate::keyspace::evict::not_counted(srv).to_string(),
+            );
+            // Replicas stream from the change log, which has its own figure below; Eddy has no
+            // AOF buffer or cluster links.
+            for k in [
+                "mem_replication_backlog",
+                "mem_total_replication_buffers",
+                "mem_clients_slaves",
+                "mem_clients_normal",
+                "mem_cluster_links",
+                "mem_aof_buffer",
+            ] {
+                kv(k, "0".into());
+            }
+            kv("mem_allocator", "libc".into());
+            kv("active_defrag_running", "0".into());
+            kv("lazyfree_pending_objects", "0".into());
+            kv("lazyfreed_objects", "0".into());
             kv("changes_memory_bytes", srv.log.memory_bytes().to_string());
         }
         "persistence" => {
@@ -537,6 +664,17 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                     p.loaded_records.load(Ordering::Relaxed).to_string(),
                 );
             }
+            // Snapshots are taken without fork(2): no copy-on-write to report.
+            for k in [
+                "current_cow_peak",
+                "current_cow_size",
+                "current_cow_size_age",
+            ] {
+                kv(k, "0".into());
+            }
+            kv("current_fork_perc", "0.00".into());
+            kv("current_save_keys_processed", "0".into());
+            kv("current_save_keys_total", "0".into());
             let since = srv
                 .log
                 .last_offset()
@@ -566,6 +704,10 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 "-1".into()
             };
             kv("rdb_current_bgsave_time_sec", cur);
+            kv("rdb_saves", p.saves.load(Ordering::Relaxed).to_string());
+            kv("rdb_last_cow_size", "0".into());
+            kv("rdb_last_load_keys_expired", "0".into());
+            kv("rdb_last_load_keys_loaded", "0".into());
             kv(
                 "aof_enabled",
                 (srv.config.get_bool("appendonly") as u8).to_string(),
@@ -575,7 +717,12 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("aof_last_rewrite_time_sec", "-1".into());
             kv("aof_current_rewrite_time_sec", "-1".into());
             kv("aof_last_bgrewrite_status", "ok".into());
+            kv("aof_rewrites", "0".into());
+            kv("aof_rewrites_consecutive_failures", "0".into());
             kv("aof_last_write_status", "ok".into());
+            kv("aof_last_cow_size", "0".into());
+            kv("module_fork_in_progress", "0".into());
+            kv("module_fork_last_cow_size", "0".into());
         }
         "stats" => {
             let st = &srv.stats;
@@ -588,15 +735,28 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 "total_commands_processed",
                 st.commands_processed.load(Ordering::Relaxed).to_string(),
             );
-            kv("instantaneous_ops_per_sec", "0".into());
+            use crate::server::rates::Metric;
+            let rates = &srv.rates;
             kv(
-                "total_net_input_bytes",
-                st.net_input_bytes.load(Ordering::Relaxed).to_string(),
+                "instantaneous_ops_per_sec",
+                rates.get(Metric::Commands).to_string(),
             );
-            kv(
-                "total_net_output_bytes",
-                st.net_output_bytes.load(Ordering::Relaxed).to_string(),
-            );
+            for (k, c) in [
+                ("total_net_input_bytes", &st.net_input_bytes),
+                ("total_net_output_bytes", &st.net_output_bytes),
+                ("total_net_repl_input_bytes", &st.net_repl_input_bytes),
+                ("total_net_repl_output_bytes", &st.net_repl_output_bytes),
+            ] {
+                kv(k, c.load(Ordering::Relaxed).to_string());
+            }
+            for (k, m) in [
+                ("instantaneous_input_kbps", Metric::NetInput),
+                ("instantaneous_output_kbps", Metric::NetOutput),
+                ("instantaneous_input_repl_kbps", Metric::ReplInput),
+                ("instantaneous_output_repl_kbps", Metric::ReplOutput),
+            ] {
+                kv(k, rates.kbps(m));
+            }
             kv(
                 "rejected_connections",
                 st.rejected_connections.load(Ordering::Relaxed).to_string(),
@@ -610,21 +770,60 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 kv(k, v.load(Ordering::Relaxed).to_string());
             }
             kv("expired_keys", ks.expired.to_string());
+            kv("expired_stale_perc", "0.00".into());
+            kv("expired_time_cap_reached_count", "0".into());
+            kv("expire_cycle_cpu_milliseconds", "0".into());
             kv("evicted_keys", ks.evicted.to_string());
+            kv("evicted_clients", "0".into());
+            kv("total_eviction_exceeded_time", "0".into());
+            kv("current_eviction_exceeded_time", "0".into());
             kv("keyspace_hits", ks.hits.to_string());
             kv("keyspace_misses", ks.misses.to_string());
             let ps = &srv.pubsub;
             kv("pubsub_channels", ps.channel_count().to_string());
             kv("pubsub_patterns", ps.pattern_count().to_string());
             kv("pubsubshard_channels", ps.shard_channel_count().to_string());
+            // No fork(2), no MIGRATE socket cache, no defragmenter: Redis's zeros.
+            for k in [
+                "latest_fork_usec",
+                "total_forks",
+                "migrate_cached_sockets",
+                "slave_expires_tracked_keys",
+                "active_defrag_hits",
+                "active_defrag_misses",
+                "active_defrag_key_hits",
+                "active_defrag_key_misses",
+                "total_active_defrag_time",
+                "current_active_defrag_time",
+            ] {
+                kv(k, "0".into());
+            }
             let (_, keys, items, prefixes) = ps.tracking.counts();
             kv("tracking_total_keys", keys.to_string());
             kv("tracking_total_items", items.to_string());
             kv("tracking_total_prefixes", prefixes.to_string());
+            kv("unexpected_error_replies", "0".into());
             kv(
                 "total_error_replies",
                 st.errors.load(Ordering::Relaxed).to_string(),
             );
+            kv("dump_payload_sanitizations", "0".into());
+            kv(
+                "total_reads_processed",
+                st.reads_processed.load(Ordering::Relaxed).to_string(),
+            );
+            kv(
+                "total_writes_processed",
+                st.writes_processed.load(Ordering::Relaxed).to_string(),
+            );
+            for k in [
+                "io_threaded_reads_processed",
+                "io_threaded_writes_processed",
+                "reply_buffer_shrinks",
+                "reply_buffer_expands",
+            ] {
+                kv(k, "0".into());
+            }
             // Redis 7.2's field: subscribers closed by `client-output-buffer-limit`.
             kv(
                 "client_output_buffer_limit_disconnections",
@@ -668,6 +867,11 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("used_cpu_user", format!("{u:.6}"));
             kv("used_cpu_sys_children", "0.000000".into());
             kv("used_cpu_user_children", "0.000000".into());
+            // The thread serving this command: with the default `io-threads 1`, the one that
+            // runs every command, as Redis's main thread does.
+            let (u, s) = thread_cpu_secs();
+            kv("used_cpu_sys_main_thread", format!("{s:.6}"));
+            kv("used_cpu_user_main_thread", format!("{u:.6}"));
         }
         "commandstats" => {
             let t = table();
@@ -687,6 +891,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 );
             }
         }
+        "cluster" => kv("cluster_enabled", "0".into()),
         "keyspace" => {
             for (i, (keys, expires)) in srv.keyspace.db_sizes().into_iter().enumerate() {
                 if keys > 0 {
@@ -1132,6 +1337,10 @@ fn config_resetstat(ctx: &mut Ctx, _a: Args) -> CmdResult {
         &srv.stats.rejected_connections,
         &srv.stats.net_input_bytes,
         &srv.stats.net_output_bytes,
+        &srv.stats.net_repl_input_bytes,
+        &srv.stats.net_repl_output_bytes,
+        &srv.stats.reads_processed,
+        &srv.stats.writes_processed,
         &srv.stats.errors,
         &srv.pubsub.obl_disconnections,
     ] {

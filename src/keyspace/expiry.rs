@@ -29,6 +29,7 @@ pub async fn run(srv: Arc<Server>) {
         tick.tick().await;
         crate::keyspace::value::tick_clock();
         crate::util::reanchor();
+        srv.rates.sample(&srv);
         if srv.shutting_down() {
             return;
         }

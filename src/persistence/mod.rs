@@ -41,6 +41,8 @@ pub struct PersistState {
     pub last_fsync_ms: AtomicU64,
     pub loading_started_ms: AtomicU64,
     pub loaded_records: AtomicU64,
+    /// Snapshots saved since start (INFO's `rdb_saves`).
+    pub saves: AtomicU64,
     /// This run's `RUN` file (with a disk log).
     pub run: OnceLock<Run>,
 }

@@ -126,6 +126,7 @@ pub fn finish(srv: &Server, job: Arc<SnapJob>) -> std::io::Result<()> {
             srv.lastsave
                 .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
             srv.persist.last_bgsave_ok.store(true, Ordering::Relaxed);
+            srv.persist.saves.fetch_add(1, Ordering::Relaxed);
             tracing::info!(offset = job.offset, "snapshot saved");
         }
         Err(e) => {

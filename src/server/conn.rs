@@ -157,9 +157,7 @@ async fn run_loop<T: Transport, C: Codec>(
             match n {
                 Ok(0) | Err(_) => return None,
                 Ok(n) => {
-                    srv.stats
-                        .net_input_bytes
-                        .fetch_add(n as u64, Ordering::Relaxed);
+                    srv.stats.read(n);
                 }
             }
             if info.killed.load(Ordering::Acquire) {
@@ -232,9 +230,7 @@ async fn run_loop<T: Transport, C: Codec>(
             pending |= !inbuf.is_empty();
         }
         if !out.buf.is_empty() {
-            srv.stats
-                .net_output_bytes
-                .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+            srv.stats.wrote(out.buf.len());
             // A pipelined batch's replies go out after the other connections that are ready
             // have run theirs, as Redis writes every reply in `beforeSleep`, after the event
             // loop's round: sent one by one, each reply found the client asleep and paid a
@@ -409,9 +405,7 @@ async fn write_pushes<T: Transport, C: Codec>(
         queued.iter().map(|m| m.resp.clone()).collect()
     };
     len = msgs.iter().map(|m| m.len()).sum();
-    srv.stats
-        .net_output_bytes
-        .fetch_add(len as u64, Ordering::Relaxed);
+    srv.stats.wrote(len);
     killable(sock.write_all_bufs(&msgs), killed).await
 }
 
@@ -424,9 +418,7 @@ async fn write_late_reply<T: Transport, C: Codec>(
     mut reply: Out,
 ) -> Option<()> {
     codec.finish(&mut reply, 0, 0);
-    srv.stats
-        .net_output_bytes
-        .fetch_add(reply.buf.len() as u64, Ordering::Relaxed);
+    srv.stats.wrote(reply.buf.len());
     sock.write_all(&reply.buf).await.ok()
 }
 
@@ -468,9 +460,7 @@ async fn write_messages<T: Transport, C: Codec>(
         codec.pushes(&buf, &mut enc);
         buf = enc;
     }
-    srv.stats
-        .net_output_bytes
-        .fetch_add(buf.len() as u64, Ordering::Relaxed);
+    srv.stats.wrote(buf.len());
     let r = write_killable(sock, &buf, killed).await;
     ps.written(n);
     r

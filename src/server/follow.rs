@@ -507,6 +507,8 @@ impl Link {
         let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let mut io = LineIo {
             sock: &mut sock,
+            stats: &srv.stats,
+            counting: false,
             buf: BytesMut::with_capacity(64 * 1024),
             timeout,
         };
@@ -521,6 +523,9 @@ impl Link {
             psync.push(b"FAILOVER");
         }
         let reply = io.ask(&psync).await?;
+        // What came after the reply line is the image's or the stream's.
+        io.counting = true;
+        io.count(io.buf.len());
         let words: Vec<&str> = reply.split_ascii_whitespace().collect();
         if failover {
             if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
@@ -597,6 +602,10 @@ fn new_session(info: Arc<ClientInfo>) -> Session {
 /// The connection during the handshake and the image: lines and counted reads.
 struct LineIo<'a> {
     sock: &'a mut TcpStream,
+    /// Counts what is read once the handshake is over (INFO's `total_net_repl_input_bytes`:
+    /// the image and the stream, as Redis counts).
+    stats: &'a super::Stats,
+    counting: bool,
     buf: BytesMut,
     timeout: Duration,
 }
@@ -607,8 +616,20 @@ impl LineIo<'_> {
             Err(_) => Err("timed out reading from the primary".into()),
             Ok(Err(e)) => Err(format!("reading from the primary: {e}")),
             Ok(Ok(0)) => Err("the primary closed the connection".into()),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(n)) => {
+                self.count(n);
+                Ok(())
+            }
         }
+    }
+
+    fn count(&self, n: usize) {
+        if !self.counting {
+            return;
+        }
+        self.stats
+            .net_repl_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Adds what the socket holds already (up to [`READY_MAX`] bytes), without waiting: an
@@ -617,7 +638,7 @@ impl LineIo<'_> {
         while self.buf.len() < READY_MAX {
             self.buf.reserve(64 * 1024);
             match self.sock.try_read_buf(&mut self.buf) {
-                Ok(n) if n > 0 => {}
+                Ok(n) if n > 0 => self.count(n),
                 _ => return,
             }
         }
@@ -1015,7 +1036,11 @@ async fn stream(
                 Err(_) => return Err("no data from the primary within repl-timeout".into()),
                 Ok(Err(e)) => return Err(format!("reading from the primary: {e}")),
                 Ok(Ok(0)) => return Err("the primary closed the connection".into()),
-                Ok(Ok(_)) => {}
+                Ok(Ok(n)) => {
+                    srv.stats
+                        .net_repl_input_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
             },
             _ = acks.tick() => send_ack(sock, offset).await?,
             _ = info.kill.notified() => return Err("the link was killed (CLIENT KILL)".into()),

@@ -13,6 +13,7 @@ pub mod door;
 pub mod failover;
 pub mod follow;
 pub mod pause;
+pub mod rates;
 pub mod replication;
 pub mod session;
 pub mod shutdown;
@@ -49,7 +50,29 @@ pub struct Stats {
     pub rejected_connections: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    /// Bytes read from this server's primary and written to its replicas.
+    pub net_repl_input_bytes: AtomicU64,
+    pub net_repl_output_bytes: AtomicU64,
+    /// Socket reads and writes of client connections (INFO's `total_reads_processed`, ...).
+    pub reads_processed: AtomicU64,
+    pub writes_processed: AtomicU64,
     pub errors: AtomicU64,
+}
+
+impl Stats {
+    /// A client connection's read of `n` bytes.
+    #[inline]
+    pub fn read(&self, n: usize) {
+        self.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.reads_processed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client connection's write of `n` bytes.
+    #[inline]
+    pub fn wrote(&self, n: usize) {
+        self.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.writes_processed.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 pub struct Server {
@@ -87,6 +110,8 @@ pub struct Server {
     /// Change-feed pushes encoded once for subscriptions that ask for the same thing.
     pub feed_shares: crate::changes::subscribe::Shares,
     pub stats: Stats,
+    /// INFO's instantaneous rates, sampled every 100 ms.
+    pub rates: rates::Rates,
     pub started: Instant,
     pub started_unix: u64,
     pub run_id: String,
@@ -164,6 +189,7 @@ impl Server {
             upstream: Default::default(),
             feed_shares: Default::default(),
             stats: Stats::default(),
+            rates: rates::Rates::default(),
             started: Instant::now(),
             started_unix: now / 1000,
             run_id: random_hex(40),

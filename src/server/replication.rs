@@ -605,7 +605,10 @@ pub async fn serve<T: Transport>(
         reps.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
         tracing::info!(replica = %sess.info.addr, next, "partial resynchronisation accepted");
         let line = format!("+CONTINUE {}\r\n", rep.replid);
-        if write(sock, line.as_bytes(), &mut killed).await.is_err() {
+        if write(srv, sock, line.as_bytes(), &mut killed)
+            .await
+            .is_err()
+        {
             return;
         }
         rep.sent.store(bytes, Ordering::Relaxed);
@@ -616,7 +619,10 @@ pub async fn serve<T: Transport>(
         tracing::info!(replica = %sess.info.addr, "replica asks for a full synchronisation");
         if req.psync {
             let line = format!("+FULLRESYNC {} 0\r\n", rep.replid);
-            if write(sock, line.as_bytes(), &mut killed).await.is_err() {
+            if write(srv, sock, line.as_bytes(), &mut killed)
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -708,9 +714,10 @@ async fn send_image<T: Transport>(
     killed: &mut super::conn::Killed<'_, '_>,
 ) -> Option<u64> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4);
+    let builder_srv = srv.clone();
     let builder = tokio::task::spawn_blocking(move || {
         crate::persistence::rdb::build(
-            &srv,
+            &builder_srv,
             parts,
             |o| drop(tx.blocking_send(Piece::Start(o))),
             |piece| tx.blocking_send(Piece::Data(piece.to_vec())).is_ok(),
@@ -724,7 +731,7 @@ async fn send_image<T: Transport>(
                 Some(Piece::Start(o)) => break o,
                 _ => return None,
             },
-            _ = keepalive.tick() => write(sock, b"\n", killed).await.ok()?,
+            _ = keepalive.tick() => write(&srv, sock, b"\n", killed).await.ok()?,
             _ = killed.as_mut() => return None,
         }
     };
@@ -732,7 +739,7 @@ async fn send_image<T: Transport>(
     let mark = eof.then(|| super::random_hex(40));
     let mut whole = Vec::new();
     if let Some(m) = &mark {
-        write(sock, format!("$EOF:{m}\r\n").as_bytes(), killed)
+        write(&srv, sock, format!("$EOF:{m}\r\n").as_bytes(), killed)
             .await
             .ok()?;
     }
@@ -742,7 +749,7 @@ async fn send_image<T: Transport>(
             _ = killed.as_mut() => return None,
         };
         match piece {
-            Some(Piece::Data(d)) if mark.is_some() => write(sock, &d, killed).await.ok()?,
+            Some(Piece::Data(d)) if mark.is_some() => write(&srv, sock, &d, killed).await.ok()?,
             Some(Piece::Data(d)) => whole.extend_from_slice(&d),
             Some(Piece::Start(_)) => {}
             None => break,
@@ -751,12 +758,17 @@ async fn send_image<T: Transport>(
     // A builder that died mid-way leaves a truncated image: drop the replica (it retries).
     builder.await.ok()?;
     match &mark {
-        Some(m) => write(sock, m.as_bytes(), killed).await.ok()?,
+        Some(m) => write(&srv, sock, m.as_bytes(), killed).await.ok()?,
         None => {
-            write(sock, format!("${}\r\n", whole.len()).as_bytes(), killed)
-                .await
-                .ok()?;
-            write(sock, &whole, killed).await.ok()?;
+            write(
+                &srv,
+                sock,
+                format!("${}\r\n", whole.len()).as_bytes(),
+                killed,
+            )
+            .await
+            .ok()?;
+            write(&srv, sock, &whole, killed).await.ok()?;
         }
     }
     Some(offset)
@@ -852,7 +864,7 @@ async fn stream<T: Transport>(
             from = l + 1;
         }
         if !out.is_empty() {
-            if write(sock, &out, &mut killed).await.is_err() {
+            if write(srv, sock, &out, &mut killed).await.is_err() {
                 return;
             }
             last_write = tokio::time::Instant::now();
@@ -919,11 +931,16 @@ async fn stream<T: Transport>(
     }
 }
 
+/// Writes to a replica, counted in INFO's `total_net_repl_output_bytes`.
 async fn write<T: Transport>(
+    srv: &Server,
     sock: &mut T,
     b: &[u8],
     killed: &mut super::conn::Killed<'_, '_>,
 ) -> std::io::Result<()> {
+    srv.stats
+        .net_repl_output_bytes
+        .fetch_add(b.len() as u64, Ordering::Relaxed);
     tokio::select! {
         r = sock.write_all(b) => r,
         _ = killed.as_mut() => Err(std::io::ErrorKind::ConnectionAborted.into()),
@@ -938,7 +955,7 @@ async fn send<T: Transport>(
     b: &[u8],
     killed: &mut super::conn::Killed<'_, '_>,
 ) -> std::io::Result<()> {
-    write(sock, b, killed).await?;
+    write(srv, sock, b, killed).await?;
     let bytes = srv.replicas.note_sent(rep, b.len());
     // The log offset reached is unchanged: the previous checkpoint's.
     let log = rep.checkpoints.lock().back().map(|&(_, l)| l);
