@@ -179,6 +179,51 @@ fn monitor_shows_a_transactions_commands_when_exec_runs_them() {
     assert_eq!(monitor_line(&mut m), format!(r#"{p} "EXEC""#));
 }
 
+/// A script command is shown before the commands it calls (even when it fails), and those as
+/// the script client's: address `lua`, in the database the script selected, as Redis 7 shows
+/// them.
+#[test]
+fn monitor_shows_a_script_before_its_commands_as_the_lua_client() {
+    let srv = Server::start();
+    let mut c = srv.raw();
+    let lib = "#!lua name=mlib\nredis.register_function('myget', function(keys, args) return \
+               redis.call('GET', keys[1]) end)";
+    assert!(matches!(c.call(&["FUNCTION", "LOAD", lib]), Resp::Bulk(_)));
+    let mut m = start_monitor(&srv);
+    let p = format!("[0 {}]", addr_of(&c));
+    assert!(matches!(
+        c.call(&["FCALL", "myget", "1", "k"]),
+        Resp::NullBulk
+    ));
+    let get = r#"return redis.call("GET", "k")"#;
+    assert!(matches!(c.call(&["EVAL", get, "0"]), Resp::NullBulk));
+    let select = r#"redis.call("SELECT", 3) return redis.call("SET", "x", "1")"#;
+    assert!(matches!(c.call(&["EVAL", select, "0"]), Resp::Simple(_)));
+    assert!(matches!(
+        c.call(&["EVALSHA", &"0".repeat(40), "0"]),
+        Resp::Error(_)
+    ));
+    assert_eq!(c.call(&["PING"]), Resp::Simple("PONG".into()));
+    assert_eq!(
+        monitor_line(&mut m),
+        format!(r#"{p} "FCALL" "myget" "1" "k""#)
+    );
+    assert_eq!(monitor_line(&mut m), r#"[0 lua] "GET" "k""#);
+    assert_eq!(
+        monitor_line(&mut m),
+        format!(r#"{p} "EVAL" "return redis.call(\"GET\", \"k\")" "0""#)
+    );
+    assert_eq!(monitor_line(&mut m), r#"[0 lua] "GET" "k""#);
+    assert!(monitor_line(&mut m).starts_with(&format!(r#"{p} "EVAL" "redis.call("#)));
+    assert_eq!(monitor_line(&mut m), r#"[3 lua] "SELECT" "3""#);
+    assert_eq!(monitor_line(&mut m), r#"[3 lua] "SET" "x" "1""#);
+    assert_eq!(
+        monitor_line(&mut m),
+        format!(r#"{p} "EVALSHA" "{}" "0""#, "0".repeat(40))
+    );
+    assert_eq!(monitor_line(&mut m), format!(r#"{p} "PING""#));
+}
+
 #[test]
 fn a_monitor_sees_its_own_commands_after_the_reply_and_may_not_touch_keys() {
     let srv = Server::start();

@@ -121,18 +121,22 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn eval(ctx: &mut Ctx, a: Args) -> CmdResult {
+    crate::pubsub::monitor::feed_script(ctx, a);
     scripting::eval(ctx, a, EvalKind::Body, false)
 }
 
 fn evalsha(ctx: &mut Ctx, a: Args) -> CmdResult {
+    crate::pubsub::monitor::feed_script(ctx, a);
     scripting::eval(ctx, a, EvalKind::Sha, false)
 }
 
 fn eval_ro(ctx: &mut Ctx, a: Args) -> CmdResult {
+    crate::pubsub::monitor::feed_script(ctx, a);
     scripting::eval(ctx, a, EvalKind::Body, true)
 }
 
 fn evalsha_ro(ctx: &mut Ctx, a: Args) -> CmdResult {
+    crate::pubsub::monitor::feed_script(ctx, a);
     scripting::eval(ctx, a, EvalKind::Sha, true)
 }
 
@@ -213,10 +217,12 @@ fn script_help(ctx: &mut Ctx, _a: Args) -> CmdResult {
 }
 
 fn fcall(ctx: &mut Ctx, a: Args) -> CmdResult {
+    crate::pubsub::monitor::feed_script(ctx, a);
     functions::fcall(ctx, a, false)
 }
 
 fn fcall_ro(ctx: &mut Ctx, a: Args) -> CmdResult {
+    crate::pubsub::monitor::feed_script(ctx, a);
     functions::fcall(ctx, a, true)
 }
 

@@ -9,7 +9,9 @@
 //! they parsed with `(redacted)`: the handlers mark the argument positions ([`redact`]) exactly
 //! where Redis's `redactClientCommandArgument` would, so what is hidden depends on how far parsing
 //! got, as in Redis. The commands of a MULTI/EXEC are shown when EXEC runs them (each goes through
-//! the dispatcher), followed by EXEC itself — the order Redis 7 prints.
+//! the dispatcher), followed by EXEC itself — the order Redis 7 prints. A script command (EVAL,
+//! EVALSHA, FCALL and their `_RO` forms) is shown before it runs, and the commands the script
+//! calls as the script client's: address `lua` ([`as_script`]), as Redis shows them.
 //!
 //! A line is `+<unix seconds>.<microseconds> [<db> <ip:port>] "arg" "arg" ...` with Redis's
 //! `sdscatrepr` escaping. A monitor sees its own commands too, after their replies.
@@ -77,6 +79,22 @@ impl Monitors {
 thread_local! {
     /// Argument positions the running AUTH/HELLO/MIGRATE redacted (bit i = argument i).
     static REDACTED: Cell<u64> = const { Cell::new(0) };
+    /// A script's `redis.call` is running on this thread ([`as_script`]).
+    static IN_SCRIPT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, a command a script called: monitors show it with the address `lua`, as Redis shows
+/// its script client's commands.
+pub fn as_script<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_SCRIPT.with(|c| c.set(false));
+        }
+    }
+    IN_SCRIPT.with(|c| c.set(true));
+    let _reset = Reset;
+    f()
 }
 
 /// Starts a command that may redact arguments (AUTH, HELLO, MIGRATE): forgets earlier marks.
@@ -157,14 +175,22 @@ pub fn refused(ctx: &Ctx, r: &Resolved) -> bool {
         && (r.spec.flags & flag::READONLY != 0 || crate::server::pause::may_replicate(r.spec))
 }
 
+/// Shows a script command (EVAL, EVALSHA, FCALL and their `_RO` forms) before it runs, as
+/// Redis does: they are `skip_monitor` for the dispatcher, and their line comes before those of
+/// the commands the script calls (even when the script then fails or is not found).
+pub fn feed_script(ctx: &mut Ctx, args: Args) {
+    if ctx.sess.monitors_seen && ctx.srv.pubsub.monitors.active() {
+        show(ctx, args, 0);
+    }
+}
+
 /// Shows a command that has just run to every monitor (the dispatcher calls this only in a
 /// batch that saw a monitor). The caller's own line goes after its reply, as in Redis.
 pub fn feed(ctx: &mut Ctx, r: &Resolved, args: Args) {
     if r.spec.flags & (flag::SKIP_MONITOR | flag::ADMIN) != 0 {
         return;
     }
-    let ps: &PubSub = &ctx.srv.pubsub;
-    if !ps.monitors.active() {
+    if !ctx.srv.pubsub.monitors.active() {
         return;
     }
     let full = &crate::commands::table().full_names[r.id];
@@ -177,11 +203,21 @@ pub fn feed(ctx: &mut Ctx, r: &Resolved, args: Args) {
     } else {
         0
     };
+    show(ctx, args, redacted);
+}
+
+fn show(ctx: &mut Ctx, args: Args, redacted: u64) {
+    let ps: &PubSub = &ctx.srv.pubsub;
+    let addr = if IN_SCRIPT.with(Cell::get) {
+        "lua"
+    } else {
+        ctx.sess.info.addr.as_str()
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0);
-    let text = Bytes::from(line(now, ctx.sess.db, &ctx.sess.info.addr, args, redacted));
+    let text = Bytes::from(line(now, ctx.sess.db, addr, args, redacted));
     let me = ctx.sess.id;
     for m in ps.monitors.list.read().iter() {
         if m.id == me {

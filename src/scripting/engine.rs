@@ -1130,7 +1130,7 @@ unsafe fn dispatch(
             now: ctx.now,
         };
         let mut clock = st.clock.borrow_mut();
-        let us = commands::call(&mut c, &r, argv, &mut clock);
+        let us = crate::pubsub::monitor::as_script(|| commands::call(&mut c, &r, argv, &mut clock));
         // Redis logs a script's commands too, as its script client's (no address, no name).
         commands::slowlog::record(&c, r.spec, &argv, us, commands::slowlog::Caller::Script);
         if matches!(
