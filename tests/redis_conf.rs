@@ -42,17 +42,26 @@ fn redis_defaults() -> Option<Vec<(String, String)>> {
         .stdout(Stdio::null())
         .spawn()
         .expect("start redis-server");
-    let mut conn = None;
-    poll_until(Duration::from_secs(10), || {
-        conn = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .and_then(|c| c.get_connection())
-            .ok();
-        conn.is_some()
-    });
-    let all = all_config(conn.as_mut().expect("redis-server answers"));
+    let all = all_config(&mut connect_when_up(port));
     let _ = child.kill();
     let _ = child.wait();
     Some(all)
+}
+
+/// A connection to the server that is starting on `port`, once it accepts one (20 s at most).
+fn connect_when_up(port: u16) -> redis::Connection {
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut conn = None;
+    assert!(
+        poll_until(Duration::from_secs(20), || {
+            conn = redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .ok();
+            conn.is_some()
+        }),
+        "nothing answers on port {port}"
+    );
+    conn.expect("connected")
 }
 
 /// A config file with every directive a default redis-server reports, at its value, loads:
@@ -128,15 +137,7 @@ fn daemonize_detaches_and_writes_the_pid_file() {
         .status()
         .expect("run the server");
     assert!(status.success(), "{status}");
-    let url = format!("redis://127.0.0.1:{port}/");
-    let mut conn = None;
-    assert!(poll_until(Duration::from_secs(20), || {
-        conn = redis::Client::open(url.as_str())
-            .and_then(|c| c.get_connection())
-            .ok();
-        conn.is_some()
-    }));
-    let mut c = conn.unwrap();
+    let mut c = connect_when_up(port);
     assert_eq!(q::<String>(&mut c, &["PING"]), "PONG");
     let pid: u32 = std::fs::read_to_string(&pidfile)
         .expect("pid file")
@@ -495,15 +496,7 @@ fn upstart_supervision_stops_until_continued() {
     }
     // SAFETY: kill(2) on the child this test started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGCONT) };
-    let url = format!("redis://127.0.0.1:{port}/");
-    let mut conn = None;
-    assert!(poll_until(Duration::from_secs(20), || {
-        conn = redis::Client::open(url.as_str())
-            .and_then(|c| c.get_connection())
-            .ok();
-        conn.is_some()
-    }));
-    let mut c = conn.unwrap();
+    let mut c = connect_when_up(port);
     let info: String = q(&mut c, &["INFO", "server"]);
     assert!(info.contains("process_supervised:upstart\r\n"), "{info}");
     let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);

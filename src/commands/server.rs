@@ -592,18 +592,13 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("used_memory_vm_eval", m.lua.to_string());
             kv("used_memory_lua_human", human(m.lua));
             kv("used_memory_scripts_eval", "0".into());
-            kv(
-                "number_of_cached_scripts",
-                lua.scripts.load(Ordering::Relaxed).to_string(),
-            );
-            kv(
-                "number_of_functions",
-                lua.functions.load(Ordering::Relaxed).to_string(),
-            );
-            kv(
-                "number_of_libraries",
-                lua.libraries.load(Ordering::Relaxed).to_string(),
-            );
+            for (k, c) in [
+                ("number_of_cached_scripts", &lua.scripts),
+                ("number_of_functions", &lua.functions),
+                ("number_of_libraries", &lua.libraries),
+            ] {
+                kv(k, c.load(Ordering::Relaxed).to_string());
+            }
             kv("used_memory_vm_functions", "0".into());
             kv("used_memory_vm_total", m.lua.to_string());
             kv("used_memory_vm_total_human", human(m.lua));
@@ -808,14 +803,12 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 st.errors.load(Ordering::Relaxed).to_string(),
             );
             kv("dump_payload_sanitizations", "0".into());
-            kv(
-                "total_reads_processed",
-                st.reads_processed.load(Ordering::Relaxed).to_string(),
-            );
-            kv(
-                "total_writes_processed",
-                st.writes_processed.load(Ordering::Relaxed).to_string(),
-            );
+            for (k, c) in [
+                ("total_reads_processed", &st.reads_processed),
+                ("total_writes_processed", &st.writes_processed),
+            ] {
+                kv(k, c.load(Ordering::Relaxed).to_string());
+            }
             for k in [
                 "io_threaded_reads_processed",
                 "io_threaded_writes_processed",
