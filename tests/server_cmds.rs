@@ -1180,6 +1180,64 @@ fn command_docs_describes_get() {
     }
 }
 
+/// COMMAND GETKEYSANDFLAGS gives each key the flags of the key spec that finds it, as Redis 7.0
+/// does (what redis-py's `test_command_getkeysandflags` checks): LMOVE's source and destination
+/// differ, SET's flags depend on GET, a keyword or a key count places the keys.
+#[test]
+fn command_getkeysandflags_gives_each_key_its_specs_flags() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let cases: &[(&str, &str)] = &[
+        ("LMOVE a b LEFT RIGHT", "a:RW,access,delete b:RW,insert"),
+        ("SET k v", "k:OW,update"),
+        ("SET k v GET", "k:RW,access,update"),
+        (
+            "EVAL s 2 k1 k2 x",
+            "k1:RW,access,update k2:RW,access,update",
+        ),
+        (
+            "ZUNIONSTORE d 2 a b WEIGHTS 1 2",
+            "d:OW,update a:RO,access b:RO,access",
+        ),
+        (
+            "XREAD COUNT 1 STREAMS s1 s2 0 0",
+            "s1:RO,access s2:RO,access",
+        ),
+        ("GEORADIUS g 0 0 1 km STORE d", "g:RO,access d:OW,update"),
+        ("SORT k BY x STORE d", "k:RO,access d:OW,update"),
+        (
+            "MIGRATE h 1 \"\" 0 5 KEYS a b",
+            "a:RW,access,delete b:RW,access,delete",
+        ),
+        ("BITFIELD k GET u8 0", "k:RO,access"),
+        ("BITFIELD k GET u8 0 SET u8 0 1", "k:RW,access,update"),
+        ("PFCOUNT a b", "a:RW,access b:RW,access"),
+        ("MSET a 1 b 2", "a:OW,update b:OW,update"),
+    ];
+    for (line, want) in cases {
+        let mut args = vec!["COMMAND", "GETKEYSANDFLAGS"];
+        args.extend(line.split(' ').map(|a| if a == "\"\"" { "" } else { a }));
+        let got = match qv(&mut c, &args) {
+            Value::Array(keys) => keys
+                .iter()
+                .map(|k| match k {
+                    Value::Array(kf) => {
+                        let flags: Vec<String> = match &kf[1] {
+                            Value::Array(f) | Value::Set(f) => f.iter().filter_map(vstr).collect(),
+                            other => panic!("{other:?}"),
+                        };
+                        format!("{}:{}", vstr(&kf[0]).unwrap(), flags.join(","))
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(&got, want, "{line}");
+    }
+}
+
 #[test]
 fn command_getkeys_extracts_key_names() {
     let srv = Server::start();

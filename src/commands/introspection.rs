@@ -12,6 +12,7 @@
 //! (first, last, step) triple, which describes every key position the table can express.
 
 use super::args::is;
+use super::keyspecs::{Begin, Find, KeySpec};
 use super::{arity_ok, cmd, flag, table, CommandSpec, Ctx, Table};
 use crate::error::{CmdError, CmdResult, SYNTAX};
 use crate::protocol::resp::{Args, Out};
@@ -258,12 +259,35 @@ fn getkeys_impl(ctx: &mut Ctx, a: Args, with_flags: bool) -> CmdResult {
     if keys.is_empty() && !no_mandatory_keys(&t.full_names[id]) {
         return Err(INVALID_ARGS.into());
     }
-    let kflags = key_flags(spec);
+    let coarse = key_flags(spec);
+    // Each key gets the flags of the spec that finds it; one no spec finds (SORT's STORE
+    // destination) those of the last `unknown` spec, which Redis keeps for such keys.
+    let specs = super::keyspecs::of(&t.full_names[id]);
+    let found = specs.map(|s| super::keyspecs::positions(s, argv));
+    let flags_of = |p: usize| -> &'static [&'static str] {
+        let Some(specs) = specs else { return coarse };
+        found
+            .iter()
+            .flatten()
+            .find(|&&(q, _)| q == p)
+            .map(|&(_, n)| specs[n].flags)
+            .or_else(|| {
+                specs
+                    .iter()
+                    .rev()
+                    .find(|ks| matches!(ks.begin, Begin::Unknown))
+                    .map(|ks| ks.flags)
+            })
+            .map_or(coarse, |f| {
+                super::keyspecs::resolved(&t.full_names[id], f, argv)
+            })
+    };
     ctx.out.array(keys.len());
     for p in keys {
         if with_flags {
             ctx.out.array(2);
             ctx.out.bulk(argv.get(p));
+            let kflags = flags_of(p);
             ctx.out.set(kflags.len());
             for f in kflags {
                 ctx.out.simple(f);
@@ -332,7 +356,8 @@ fn sorted_categories(spec: &CommandSpec) -> Vec<&'static str> {
     cats
 }
 
-/// Key-spec flags, coarse because the table has no per-key access description: a read-only
+/// Key-spec flags for a command Redis has no key specs for (Eddy's own; Redis's are in
+/// `keyspecs`), coarse because the table has no per-key access description: a read-only
 /// command only reads its keys; a write command is described by the broad `RW` + `update`, which
 /// never understates what it may do; a pub/sub command's "keys" are shard channels (`not_key`).
 /// A keyed command that neither reads nor writes its keys (WATCH) gets Redis's bare `RO`.
@@ -374,11 +399,18 @@ fn write_info(out: &mut Out, t: &Table, id: usize) {
         out.simple(&format!("@{c}"));
     }
     out.set(0); // tips
-    if first > 0 && step > 0 {
-        out.set(1);
-        write_key_spec(out, spec);
-    } else {
-        out.set(0);
+    match super::keyspecs::of(&t.full_names[id]) {
+        Some(specs) => {
+            out.set(specs.len());
+            for ks in specs {
+                write_key_spec(out, ks);
+            }
+        }
+        None if first > 0 && step > 0 => {
+            out.set(1);
+            write_key_spec(out, &legacy_key_spec(spec));
+        }
+        None => out.set(0),
     }
     let subs = t.subcommand_ids(id);
     out.set(subs.len());
@@ -387,41 +419,84 @@ fn write_info(out: &mut Out, t: &Table, id: usize) {
     }
 }
 
-/// The range key spec equivalent to the legacy triple: Redis's range `lastkey` counts from the
-/// first key when non-negative, from the end of the arguments when negative.
-fn write_key_spec(out: &mut Out, spec: &CommandSpec) {
+/// The range key spec equivalent to the legacy triple, for a command Redis has no specs for:
+/// Redis's range `lastkey` counts from the first key when non-negative, from the end of the
+/// arguments when negative.
+fn legacy_key_spec(spec: &CommandSpec) -> KeySpec {
     let (first, last, step) = spec.keys;
-    out.map(3);
+    KeySpec {
+        flags: key_flags(spec),
+        begin: Begin::Index(first as i64),
+        find: Find::Range {
+            lastkey: if last < 0 {
+                last as i64
+            } else {
+                (last - first) as i64
+            },
+            step: step as i64,
+            limit: 0,
+        },
+        notes: "",
+    }
+}
+
+/// One key spec as Redis 7.0's `addReplyCommandKeySpecs` writes it.
+fn write_key_spec(out: &mut Out, ks: &KeySpec) {
+    out.map(3 + usize::from(!ks.notes.is_empty()));
+    if !ks.notes.is_empty() {
+        out.bulk_str("notes");
+        out.bulk_str(ks.notes);
+    }
     out.bulk_str("flags");
-    let kf = key_flags(spec);
-    out.set(kf.len());
-    for f in kf {
+    out.set(ks.flags.len());
+    for f in ks.flags {
         out.simple(f);
     }
+    let int_map = |out: &mut Out, kind: &str, fields: &[(&str, i64)]| {
+        out.map(2);
+        out.bulk_str("type");
+        out.bulk_str(kind);
+        out.bulk_str("spec");
+        out.map(fields.len());
+        for (k, v) in fields {
+            out.bulk_str(k);
+            out.int(*v);
+        }
+    };
     out.bulk_str("begin_search");
-    out.map(2);
-    out.bulk_str("type");
-    out.bulk_str("index");
-    out.bulk_str("spec");
-    out.map(1);
-    out.bulk_str("index");
-    out.int(first as i64);
+    match ks.begin {
+        Begin::Index(i) => int_map(out, "index", &[("index", i)]),
+        Begin::Keyword(kw, from) => {
+            out.map(2);
+            out.bulk_str("type");
+            out.bulk_str("keyword");
+            out.bulk_str("spec");
+            out.map(2);
+            out.bulk_str("keyword");
+            out.bulk_str(kw);
+            out.bulk_str("startfrom");
+            out.int(from);
+        }
+        Begin::Unknown => int_map(out, "unknown", &[]),
+    }
     out.bulk_str("find_keys");
-    out.map(2);
-    out.bulk_str("type");
-    out.bulk_str("range");
-    out.bulk_str("spec");
-    out.map(3);
-    out.bulk_str("lastkey");
-    out.int(if last < 0 {
-        last as i64
-    } else {
-        (last - first) as i64
-    });
-    out.bulk_str("keystep");
-    out.int(step as i64);
-    out.bulk_str("limit");
-    out.int(0);
+    match ks.find {
+        Find::Range {
+            lastkey,
+            step,
+            limit,
+        } => int_map(
+            out,
+            "range",
+            &[("lastkey", lastkey), ("keystep", step), ("limit", limit)],
+        ),
+        Find::Keynum { idx, first, step } => int_map(
+            out,
+            "keynum",
+            &[("keynumidx", idx), ("firstkey", first), ("keystep", step)],
+        ),
+        Find::Unknown => int_map(out, "unknown", &[]),
+    }
 }
 
 /// One COMMAND DOCS value (Redis 7.0 `addReplyCommandDocs`): `arguments` and `subcommands` only

@@ -25,6 +25,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
+pub mod keyspecs;
 pub mod latency;
 pub mod lists;
 pub mod migrate;
