@@ -107,7 +107,8 @@ pub fn positions(specs: &[KeySpec], argv: Args) -> Vec<(usize, usize)> {
                     continue;
                 }
                 match crate::util::num::parse_i64(argv.get(at as usize)) {
-                    Some(k) if k >= 0 => (first + f, first + f + k - 1, step),
+                    // The count is the client's: saturate, and the end check below refuses it.
+                    Some(k) if k >= 0 => (first + f, (first + f).saturating_add(k) - 1, step),
                     _ => continue,
                 }
             }
@@ -808,6 +809,11 @@ mod tests {
             [(3, 0), (4, 0)]
         );
         assert_eq!(found("eval", &["EVAL", "s", "nope"]), []);
+        assert_eq!(
+            found("eval", &["EVAL", "s", "9223372036854775807", "k"]),
+            []
+        );
+        assert_eq!(found("eval", &["EVAL", "s", "-1", "k"]), []);
         assert_eq!(
             found(
                 "zunionstore",
