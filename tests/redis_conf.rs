@@ -48,6 +48,24 @@ fn redis_defaults() -> Option<Vec<(String, String)>> {
     Some(all)
 }
 
+/// The server under test on `port` with its data in `dir`, for a test that runs the process
+/// itself (detaching, stopping): no snapshots, Eddy's other doors off, output discarded.
+fn server_command(port: u16, dir: &TempDir) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", ""])
+        .arg("--dir")
+        .arg(dir.path())
+        .args(if reference_mode() {
+            &[][..]
+        } else {
+            &DOORS_OFF[..]
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
 /// A connection to the server that is starting on `port`, once it accepts one (20 s at most).
 fn connect_when_up(port: u16) -> redis::Connection {
     let url = format!("redis://127.0.0.1:{port}/");
@@ -118,22 +136,12 @@ fn daemonize_detaches_and_writes_the_pid_file() {
     let port = free_port();
     let pidfile = dir.path().join("server.pid");
     let logfile = dir.path().join("server.log");
-    let status = Command::new(binary())
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--daemonize", "yes", "--save", ""])
+    let status = server_command(port, &dir)
+        .args(["--daemonize", "yes"])
         .arg("--pidfile")
         .arg(&pidfile)
         .arg("--logfile")
         .arg(&logfile)
-        .arg("--dir")
-        .arg(dir.path())
-        .args(if reference_mode() {
-            &[][..]
-        } else {
-            &DOORS_OFF[..]
-        })
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .status()
         .expect("run the server");
     assert!(status.success(), "{status}");
@@ -465,20 +473,10 @@ fn systemd_supervision_without_its_socket_is_off() {
 fn upstart_supervision_stops_until_continued() {
     let dir = TempDir::new("upstart");
     let port = free_port();
-    let mut child = Command::new(binary())
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--supervised", "upstart", "--save", ""])
-        .arg("--dir")
-        .arg(dir.path())
-        .args(if reference_mode() {
-            &[][..]
-        } else {
-            &DOORS_OFF[..]
-        })
+    let mut child = server_command(port, &dir)
+        .args(["--supervised", "upstart"])
         .env("UPSTART_JOB", "eddy-test")
         .env_remove("NOTIFY_SOCKET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("start the server");
     let stat = format!("/proc/{}/stat", child.id());

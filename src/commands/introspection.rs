@@ -263,14 +263,13 @@ fn getkeys_impl(ctx: &mut Ctx, a: Args, with_flags: bool) -> CmdResult {
     // Each key gets the flags of the spec that finds it; one no spec finds (SORT's STORE
     // destination) those of the last `unknown` spec, which Redis keeps for such keys.
     let specs = super::keyspecs::of(&t.full_names[id]);
-    let found = specs.map(|s| super::keyspecs::positions(s, argv));
+    let finders = specs.map(|s| super::keyspecs::finders(s, argv));
     let flags_of = |p: usize| -> &'static [&'static str] {
-        let Some(specs) = specs else { return coarse };
-        found
-            .iter()
-            .flatten()
-            .find(|&&(q, _)| q == p)
-            .map(|&(_, n)| specs[n].flags)
+        let (Some(specs), Some(finders)) = (specs, &finders) else {
+            return coarse;
+        };
+        finders[p]
+            .map(|n| specs[n].flags)
             .or_else(|| {
                 specs
                     .iter()

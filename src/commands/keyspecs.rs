@@ -7,7 +7,7 @@
 //! keys) keep the single range spec built from their legacy key triple
 //! (`introspection::key_flags`).
 //!
-//! [`positions`] evaluates the specs as Redis's `getKeysUsingKeySpecs` does; a spec of type
+//! [`finders`] evaluates the specs as Redis's `getKeysUsingKeySpecs` does; a spec of type
 //! `unknown` (SORT's BY/GET/STORE) finds nothing, as in Redis, whose SORT has its own key
 //! extraction.
 
@@ -58,22 +58,22 @@ pub fn of(name: &str) -> Option<&'static [KeySpec]> {
         .map(|i| SPECS[i].1)
 }
 
-/// The argument positions the specs find in `argv` (the command name at 0), each with the index
-/// of the spec that found it. A spec that does not fit the arguments (a keyword missing, a bad
-/// key count, keys past the end) finds nothing.
-pub fn positions(specs: &[KeySpec], argv: Args) -> Vec<(usize, usize)> {
+/// For each argument of `argv` (the command name at 0), the index of the first spec that finds it
+/// as a key (a lookup by position, so a command with many keys costs linear time). A spec that
+/// does not fit the arguments (a keyword missing, a bad key count, keys past the end) finds
+/// nothing.
+pub fn finders(specs: &[KeySpec], argv: Args) -> Vec<Option<usize>> {
     let argc = argv.len() as i64;
-    let mut out = Vec::new();
+    let mut out = vec![None; argv.len()];
     for (n, spec) in specs.iter().enumerate() {
         let first = match spec.begin {
             Begin::Index(i) => i,
             Begin::Keyword(kw, from) => {
+                let is_kw = |i: &i64| argv.get(*i as usize).eq_ignore_ascii_case(kw.as_bytes());
                 let found = if from > 0 {
-                    (from..argc).find(|&i| argv.get(i as usize).eq_ignore_ascii_case(kw.as_bytes()))
+                    (from..argc).find(is_kw)
                 } else {
-                    (1..=argc + from)
-                        .rev()
-                        .find(|&i| argv.get(i as usize).eq_ignore_ascii_case(kw.as_bytes()))
+                    (1..=argc + from).rev().find(is_kw)
                 };
                 match found {
                     Some(i) => i + 1,
@@ -119,7 +119,7 @@ pub fn positions(specs: &[KeySpec], argv: Args) -> Vec<(usize, usize)> {
         }
         let mut i = first;
         while i <= last {
-            out.push((i as usize, n));
+            out[i as usize].get_or_insert(n);
             i += step;
         }
     }
@@ -790,7 +790,11 @@ mod tests {
             buf.extend_from_slice(a.as_bytes());
             ranges.push((s, buf.len()));
         }
-        positions(of(name).expect("listed"), Args::new(&buf, &ranges))
+        finders(of(name).expect("listed"), Args::new(&buf, &ranges))
+            .into_iter()
+            .enumerate()
+            .filter_map(|(p, n)| Some((p, n?)))
+            .collect()
     }
 
     #[test]

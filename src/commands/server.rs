@@ -379,11 +379,12 @@ pub fn used_memory(rss: u64) -> (u64, u64) {
     }
 }
 
-/// (user, system) CPU seconds of the calling thread.
-fn thread_cpu_secs() -> (f64, f64) {
-    // SAFETY: getrusage fills the struct it is given.
+/// (user, system) CPU seconds of `who`: `RUSAGE_SELF` (the process) or `RUSAGE_THREAD` (the
+/// calling thread), from getrusage(2) as Redis reads them.
+fn cpu_secs(who: libc::c_int) -> (f64, f64) {
+    // SAFETY: getrusage only fills the struct it is given.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
+    if unsafe { libc::getrusage(who, &mut ru) } != 0 {
         return (0.0, 0.0);
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
@@ -399,19 +400,6 @@ fn total_system_memory() -> u64 {
             line.split_whitespace().nth(1)?.parse::<u64>().ok()
         })
         .map_or(0, |kb| kb * 1024)
-}
-
-/// (user, system) CPU seconds of this process.
-fn cpu_secs() -> (f64, f64) {
-    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
-        return (0.0, 0.0);
-    };
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = 100.0;
-    let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / tick;
-    (get(11), get(12))
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -855,14 +843,14 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("repl_backlog_histlen", "0".into());
         }
         "cpu" => {
-            let (u, s) = cpu_secs();
+            let (u, s) = cpu_secs(libc::RUSAGE_SELF);
             kv("used_cpu_sys", format!("{s:.6}"));
             kv("used_cpu_user", format!("{u:.6}"));
             kv("used_cpu_sys_children", "0.000000".into());
             kv("used_cpu_user_children", "0.000000".into());
             // The thread serving this command: with the default `io-threads 1`, the one that
             // runs every command, as Redis's main thread does.
-            let (u, s) = thread_cpu_secs();
+            let (u, s) = cpu_secs(libc::RUSAGE_THREAD);
             kv("used_cpu_sys_main_thread", format!("{s:.6}"));
             kv("used_cpu_user_main_thread", format!("{u:.6}"));
         }

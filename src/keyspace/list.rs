@@ -671,13 +671,13 @@ impl List {
         }
     }
 
-    /// Every element, head to tail (reversible).
     /// The number of nodes and the bytes their entries take (DEBUG OBJECT's quicklist figures).
     pub fn node_stats(&self) -> (usize, usize) {
         let bytes = self.nodes.iter().map(|p| p.data().len()).sum();
         (self.nodes.len(), bytes)
     }
 
+    /// Every element, head to tail (reversible).
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
         self.nodes.iter().flat_map(Pack::iter)
     }

@@ -624,12 +624,9 @@ impl LineIo<'_> {
     }
 
     fn count(&self, n: usize) {
-        if !self.counting {
-            return;
+        if self.counting {
+            self.stats.repl_read(n);
         }
-        self.stats
-            .net_repl_input_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Adds what the socket holds already (up to [`READY_MAX`] bytes), without waiting: an
@@ -1036,11 +1033,7 @@ async fn stream(
                 Err(_) => return Err("no data from the primary within repl-timeout".into()),
                 Ok(Err(e)) => return Err(format!("reading from the primary: {e}")),
                 Ok(Ok(0)) => return Err("the primary closed the connection".into()),
-                Ok(Ok(n)) => {
-                    srv.stats
-                        .net_repl_input_bytes
-                        .fetch_add(n as u64, Ordering::Relaxed);
-                }
+                Ok(Ok(n)) => srv.stats.repl_read(n),
             },
             _ = acks.tick() => send_ack(sock, offset).await?,
             _ = info.kill.notified() => return Err("the link was killed (CLIENT KILL)".into()),

@@ -73,6 +73,18 @@ impl Stats {
         self.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
         self.writes_processed.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// `n` bytes read from this server's primary (its image or stream).
+    pub fn repl_read(&self, n: usize) {
+        self.net_repl_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// `n` bytes written to a replica.
+    pub fn repl_wrote(&self, n: usize) {
+        self.net_repl_output_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
 }
 
 pub struct Server {
@@ -469,7 +481,7 @@ pub async fn run(config: Config) -> anyhow_lite::Result<()> {
     // Everything a client can ask about (keys, log position, groups) is loaded before LOADING
     // ends.
     srv.loading.store(false, Ordering::Release);
-    if primary.is_some() {
+    if replica {
         follow::follow(&srv, primary);
     }
     tracing::info!("DB loaded from disk");

@@ -26,15 +26,22 @@ const METRICS: usize = 5;
 
 #[derive(Default, Clone, Copy)]
 struct Track {
-    last_ms: u64,
     last_value: u64,
     samples: [u64; SAMPLES],
+}
+
+/// The counters' tracks, and when and where the last sample went (shared: they are sampled
+/// together).
+#[derive(Default)]
+struct State {
+    last_ms: u64,
     idx: usize,
+    tracks: [Track; METRICS],
 }
 
 #[derive(Default)]
 pub struct Rates {
-    tracks: Mutex<[Track; METRICS]>,
+    state: Mutex<State>,
 }
 
 impl Rates {
@@ -50,25 +57,29 @@ impl Rates {
             &st.net_repl_output_bytes,
         ]
         .map(|c| c.load(Ordering::Relaxed));
-        let mut tracks = self.tracks.lock();
-        for (t, v) in tracks.iter_mut().zip(values) {
-            let dt = now.saturating_sub(t.last_ms);
+        let mut st = self.state.lock();
+        let (last, idx) = (st.last_ms, st.idx);
+        let dt = now.saturating_sub(last);
+        for (t, v) in st.tracks.iter_mut().zip(values) {
             // The first sample has no interval to measure over (and a counter reset, CONFIG
             // RESETSTAT, no meaningful difference).
-            let rate = match (t.last_ms, v.checked_sub(t.last_value)) {
-                (last, Some(d)) if last != 0 && dt > 0 => d * 1000 / dt,
+            t.samples[idx] = match v.checked_sub(t.last_value) {
+                Some(d) if last != 0 && dt > 0 => d * 1000 / dt,
                 _ => 0,
             };
-            t.samples[t.idx] = rate;
-            t.idx = (t.idx + 1) % SAMPLES;
-            t.last_ms = now;
             t.last_value = v;
         }
+        st.last_ms = now;
+        st.idx = (idx + 1) % SAMPLES;
     }
 
     /// The mean of the last samples of `m`, per second.
     pub fn get(&self, m: Metric) -> u64 {
-        self.tracks.lock()[m as usize].samples.iter().sum::<u64>() / SAMPLES as u64
+        self.state.lock().tracks[m as usize]
+            .samples
+            .iter()
+            .sum::<u64>()
+            / SAMPLES as u64
     }
 
     /// `m` in KiB per second, as INFO prints it.

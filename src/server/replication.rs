@@ -938,9 +938,7 @@ async fn write<T: Transport>(
     b: &[u8],
     killed: &mut super::conn::Killed<'_, '_>,
 ) -> std::io::Result<()> {
-    srv.stats
-        .net_repl_output_bytes
-        .fetch_add(b.len() as u64, Ordering::Relaxed);
+    srv.stats.repl_wrote(b.len());
     tokio::select! {
         r = sock.write_all(b) => r,
         _ = killed.as_mut() => Err(std::io::ErrorKind::ConnectionAborted.into()),

@@ -122,7 +122,7 @@ pub fn notify(msg: &str) {
 }
 
 /// The start-up notification, once the data is loaded: a replica is read-only until its first
-/// sync (and says `READY=1` again after it, [`synced`]).
+/// sync (its status changes after it, [`synced`]).
 pub fn ready(replica: bool) {
     if replica {
         notify(
