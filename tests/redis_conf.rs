@@ -66,7 +66,9 @@ fn server_command(port: u16, dir: &TempDir) -> Command {
     cmd
 }
 
-/// A connection to the server that is starting on `port`, once it accepts one (20 s at most).
+/// A connection to the server that is starting on `port`, once it answers PING (20 s at most).
+/// A server accepts connections while it loads and answers LOADING until it is done, so taking
+/// the first connection is not enough.
 fn connect_when_up(port: u16) -> redis::Connection {
     let url = format!("redis://127.0.0.1:{port}/");
     let mut conn = None;
@@ -74,7 +76,8 @@ fn connect_when_up(port: u16) -> redis::Connection {
         poll_until(Duration::from_secs(20), || {
             conn = redis::Client::open(url.as_str())
                 .and_then(|c| c.get_connection())
-                .ok();
+                .ok()
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).ok().map(|_| c));
             conn.is_some()
         }),
         "nothing answers on port {port}"
