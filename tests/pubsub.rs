@@ -841,3 +841,25 @@ fn a_subscriber_that_never_reads_is_disconnected_and_the_others_get_everything()
     // The server carries on.
     assert_eq!(q::<String>(&mut p, &["PING"]), "PONG");
 }
+
+/// Commands sent on two connections one after the other run in that order, as Redis's event
+/// loop serves them: a SUBSCRIBE written before a PUBLISH on another connection hears it, even
+/// when both arrive together. (tokio's default LIFO slot served the second connection first
+/// in about half of such pairs.)
+#[test]
+fn a_subscribe_sent_before_a_publish_on_another_connection_hears_it() {
+    let srv = Server::start();
+    let mut publisher = srv.raw();
+    // Both connections are served once first: a new connection is registered for writes too,
+    // and the kernel reports it ready ahead of one whose bytes came earlier.
+    assert_eq!(publisher.call(&["PING"]), Resp::Simple("PONG".into()));
+    for i in 0..100 {
+        let channel = format!("order:{i}");
+        let mut subscriber = srv.raw();
+        assert_eq!(subscriber.call(&["PING"]), Resp::Simple("PONG".into()));
+        subscriber.send_cmd(&["SUBSCRIBE", &channel]);
+        publisher.send_cmd(&["PUBLISH", &channel, "m"]);
+        assert_eq!(publisher.read_reply(), Resp::Int(1), "pair {i}");
+    }
+}
+
