@@ -1104,6 +1104,30 @@ fn busy_and_killed(srv: Server) {
     );
 }
 
+/// A transaction whose commands meet a busy script is discarded whole: the queued command
+/// refused with BUSY dooms it, and EXEC itself, refused too, answers EXECABORT with the BUSY
+/// error and leaves the connection out of MULTI (Redis's `rejectCommand`).
+#[test]
+fn exec_during_a_busy_script_aborts_the_whole_transaction() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["SET", "xx", "1"]);
+    let mut t = srv.raw();
+    assert_eq!(wire(&mut t, &["MULTI"]), "+OK\r\n");
+    assert_eq!(wire(&mut t, &["INCR", "xx"]), "+QUEUED\r\n");
+    let mut a = start_busy(&srv, &mut c, "while true do end");
+    assert!(matches!(t.call(&["INCR", "xx"]), Resp::Error(e) if e.starts_with("BUSY ")));
+    assert_eq!(
+        wire(&mut t, &["EXEC"]),
+        "-EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. \
+         You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    assert_eq!(q::<String>(&mut c, &["SCRIPT", "KILL"]), "OK");
+    assert_killed(&mut a);
+    assert_eq!(q::<i64>(&mut c, &["GET", "xx"]), 1);
+    assert_eq!(wire(&mut t, &["PING", "asdf"]), "$4\r\nasdf\r\n");
+}
+
 /// With a password, a busy script can still be killed from a new connection: AUTH, HELLO
 /// with AUTH and RESET run while the script is busy, as in Redis (they are `allow_busy`).
 #[test]

@@ -240,7 +240,8 @@ pub fn queue(ctx: &mut Ctx, r: &Resolved, args: &Args) -> bool {
     true
 }
 
-/// Replies to a command that could not be resolved (unknown, wrong arity). Inside MULTI this
+/// Replies to a command that could not be resolved (unknown, wrong arity) or was refused
+/// before it ran (another client's script is busy). Inside MULTI this
 /// dooms the transaction. An EXEC refused this way, in MULTI or not, replies `EXECABORT` and
 /// discards the transaction and the watched keys at once (Redis's `rejectCommand`).
 pub fn rejected(sess: &mut Session, args: &Args, e: &CmdError, out: &mut Out) {

@@ -822,8 +822,8 @@ pub(super) fn run_batch<C: Codec>(
                                 commands::table().stats[r.id]
                                     .rejected
                                     .fetch_add(1, Ordering::Relaxed);
-                                sess.tx.flag();
-                                out.error(srv.scripts.run.busy_error());
+                                let busy = srv.scripts.run.busy_error().into();
+                                commands::transactions::rejected(sess, &args, &busy, out);
                             }
                         }
                         last_cmd = r.id;
