@@ -478,7 +478,8 @@ fn object_idletime(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 fn object_refcount(ctx: &mut Ctx, a: Args) -> CmdResult {
-    match with_object(ctx, a.get(2), |_| 1) {
+    let shared = crate::keyspace::evict::shares_integers(ctx.srv);
+    match with_object(ctx, a.get(2), |v| v.refcount(shared)) {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
     }

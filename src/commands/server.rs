@@ -1170,15 +1170,17 @@ fn debug_object(ctx: &mut Ctx, key: &[u8]) -> Option<String> {
     use crate::keyspace::value::Collection;
     let now = crate::keyspace::value::Meta::now().clock();
     let fill = ctx.srv.config.get("list-max-listpack-size");
+    let shared = crate::keyspace::evict::shares_integers(ctx.srv);
     let mut l = ctx.lock1(key);
     let v = l.peek(key)?;
     let mut body = Vec::new();
     crate::keyspace::encoding::encode_value(v, &mut body);
     let clock = v.access_clock();
     let mut line = format!(
-        "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{clock} \
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{clock} \
          lru_seconds_idle:{}",
         v as *const _,
+        v.refcount(shared),
         v.encoding(),
         body.len() - 1,
         now.wrapping_sub(clock) & 0x7fff_ffff,

@@ -97,6 +97,18 @@ pub fn counted(srv: &Server) -> u64 {
     crate::util::alloc::used().saturating_sub(not_counted(srv))
 }
 
+/// Whether Redis would share the object of a small integer value (`OBJ_SHARED_INTEGERS`): not
+/// when a limit is set under an LRU or LFU policy, whose per-object access data a shared
+/// object cannot keep.
+pub fn shares_integers(srv: &Server) -> bool {
+    let policy = Policy::from_index(srv.config.hot.maxmemory_policy.load(Ordering::Relaxed));
+    limit(srv).is_none()
+        || !matches!(
+            policy,
+            Policy::AllKeysLru | Policy::AllKeysLfu | Policy::VolatileLru | Policy::VolatileLfu
+        )
+}
+
 /// The limit, or None when there is none.
 #[inline]
 pub fn limit(srv: &Server) -> Option<u64> {

@@ -297,6 +297,22 @@ impl Value {
         }
     }
 
+    /// OBJECT REFCOUNT's figure. Eddy shares no values, but Redis keeps one object for each
+    /// integer below 10000 (`OBJ_SHARED_INTEGERS`, refcount `INT_MAX`) and clients and test
+    /// suites read that: an `int` string in that range reports it where Redis would share it.
+    pub fn refcount(&self, shares_integers: bool) -> i64 {
+        match self {
+            Value::Str(s, _)
+                if shares_integers
+                    && self.encoding() == "int"
+                    && crate::util::num::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n)) =>
+            {
+                i64::from(i32::MAX)
+            }
+            _ => 1,
+        }
+    }
+
     /// Approximate heap bytes owned by the value beyond its handle (for INFO memory, eviction).
     /// Bytes of a string or elements of a collection: O(1), a lower bound on the size of the
     /// value's encoding, so callers can skip large values without measuring them.
