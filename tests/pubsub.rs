@@ -863,3 +863,44 @@ fn a_subscribe_sent_before_a_publish_on_another_connection_hears_it() {
     }
 }
 
+/// CLIENT REPLY OFF silences replies but not pub/sub: subscribe and unsubscribe confirmations
+/// and messages still arrive, in RESP2 and RESP3, as in Redis 7.0.15 (its `CLIENT_PUSHING`).
+#[test]
+fn client_reply_off_still_delivers_pubsub_confirmations_and_messages() {
+    let srv = Server::start();
+    let mut p = srv.conn();
+    for resp3 in [false, true] {
+        let mut rd = srv.raw();
+        if resp3 {
+            assert!(matches!(rd.call(&["HELLO", "3"]), Resp::Map(_)));
+        }
+        let wrap = |items: Vec<Resp>| {
+            if resp3 {
+                Resp::Push(items)
+            } else {
+                Resp::Array(items)
+            }
+        };
+        let bulk = |s: &str| Resp::Bulk(s.as_bytes().to_vec());
+        rd.send_cmd(&["CLIENT", "REPLY", "OFF"]);
+        rd.send_cmd(&["SUBSCRIBE", "channel"]);
+        assert_eq!(
+            rd.read_reply(),
+            wrap(vec![bulk("subscribe"), bulk("channel"), Resp::Int(1)])
+        );
+        assert_eq!(q::<i64>(&mut p, &["PUBLISH", "channel", "hello"]), 1);
+        assert_eq!(
+            rd.read_reply(),
+            wrap(vec![bulk("message"), bulk("channel"), bulk("hello")])
+        );
+        rd.send_cmd(&["UNSUBSCRIBE", "channel"]);
+        assert_eq!(
+            rd.read_reply(),
+            wrap(vec![bulk("unsubscribe"), bulk("channel"), Resp::Int(0)])
+        );
+        // Other replies stay silent: the next thing read is what CLIENT REPLY ON answers.
+        rd.send_cmd(&["PING"]);
+        rd.send_cmd(&["CLIENT", "REPLY", "ON"]);
+        assert_eq!(rd.read_reply(), Resp::Simple("OK".into()));
+    }
+}

@@ -87,8 +87,10 @@ fn subs<'c>(ctx: &'c mut Ctx) -> &'c mut ClientSubs {
         .get_or_insert_with(|| Box::new(ClientSubs::new(ps, info)))
 }
 
-/// `[kind, name, count]` as a push (RESP3) or array (RESP2); `name` None is a null.
+/// `[kind, name, count]` as a push (RESP3) or array (RESP2); `name` None is a null. Sent
+/// under CLIENT REPLY OFF too, as Redis 7.0.15 sends them.
 fn confirm(ctx: &mut Ctx, kind: &str, name: Option<&[u8]>, count: usize) {
+    ctx.sess.pushing = true;
     ctx.out.push(3);
     ctx.out.bulk_str(kind);
     match name {

@@ -846,10 +846,15 @@ pub(super) fn run_batch<C: Codec>(
                         }
                     }
                 }
+                let pushing = std::mem::take(&mut sess.pushing);
                 match before {
-                    ReplyMode::Off if sess.reply == ReplyMode::Off => out.truncate(mark),
+                    ReplyMode::Off if sess.reply == ReplyMode::Off && !pushing => {
+                        out.truncate(mark)
+                    }
                     ReplyMode::Skip => {
-                        out.truncate(mark);
+                        if !pushing {
+                            out.truncate(mark);
+                        }
                         if sess.reply == ReplyMode::Skip {
                             sess.reply = ReplyMode::On;
                         }

@@ -116,6 +116,9 @@ pub struct Session {
     pub resp3: bool,
     pub authenticated: bool,
     pub reply: ReplyMode,
+    /// The running command replied with pub/sub confirmations, which CLIENT REPLY OFF and
+    /// SKIP do not silence (Redis's `CLIENT_PUSHING`); the connection loop clears it.
+    pub pushing: bool,
     pub no_evict: bool,
     pub no_touch: bool,
     pub action: Option<Action>,
@@ -156,6 +159,7 @@ impl Session {
             resp3: false,
             authenticated,
             reply: ReplyMode::On,
+            pushing: false,
             no_evict: false,
             no_touch: false,
             action: None,
