@@ -384,8 +384,20 @@ fn object_idletime_refcount_help() {
     q::<()>(&mut c, &["SET", "k", "v"]);
     let idle: i64 = q(&mut c, &["OBJECT", "IDLETIME", "k"]);
     assert!((0..=2).contains(&idle), "idle {idle}");
-    let rc: i64 = q(&mut c, &["OBJECT", "REFCOUNT", "k"]);
-    assert!(rc >= 1);
+    assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "k"]), 1);
+    // Integers below 10000 are Redis's shared objects, unless an LRU/LFU limit is in force.
+    let shared = i64::from(i32::MAX);
+    for (value, rc) in [("9999", shared), ("0", shared), ("10000", 1), ("-1", 1), ("07", 1)] {
+        q::<()>(&mut c, &["SET", "n", value]);
+        assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "n"]), rc, "{value}");
+    }
+    q::<()>(&mut c, &["SET", "n", "5"]);
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "n"]), shared);
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1gb"]);
+    q::<()>(&mut c, &["SET", "n", "5"]);
+    assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "n"]), 1);
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
     assert_eq!(qv(&mut c, &["OBJECT", "IDLETIME", "missing"]), Value::Nil);
     assert_eq!(qv(&mut c, &["OBJECT", "REFCOUNT", "missing"]), Value::Nil);
     let help = qv(&mut c, &["OBJECT", "HELP"]);
