@@ -387,12 +387,25 @@ fn object_idletime_refcount_help() {
     assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "k"]), 1);
     // Integers below 10000 are Redis's shared objects, unless an LRU/LFU limit is in force.
     let shared = i64::from(i32::MAX);
-    for (value, rc) in [("9999", shared), ("0", shared), ("10000", 1), ("-1", 1), ("07", 1)] {
+    for (value, rc) in [
+        ("9999", shared),
+        ("0", shared),
+        ("10000", 1),
+        ("-1", 1),
+        ("07", 1),
+    ] {
         q::<()>(&mut c, &["SET", "n", value]);
-        assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "n"]), rc, "{value}");
+        assert_eq!(
+            q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "n"]),
+            rc,
+            "{value}"
+        );
     }
     q::<()>(&mut c, &["SET", "n", "5"]);
-    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    );
     assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "n"]), shared);
     q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1gb"]);
     q::<()>(&mut c, &["SET", "n", "5"]);

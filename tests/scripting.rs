@@ -1834,3 +1834,22 @@ fn script_debug_turns_debugging_off_and_refuses_the_debugger() {
         );
     }
 }
+
+/// `redis.call` with as many arguments as Lua's stack holds (`unpack` of 7999 values) has room
+/// for its reply, from a script and from a function, as in Redis.
+#[test]
+fn a_call_with_thousands_of_unpacked_arguments_returns_its_reply() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let body = "local a = {} for i = 1, 7999 do a[i] = 1 end \
+                return redis.call('lpush', KEYS[1], unpack(a))";
+    assert_eq!(q::<i64>(&mut c, &["EVAL", body, "1", "l"]), 7999);
+    let lib = format!(
+        "#!lua name=unpacklib\nredis.register_function('f', function(KEYS, ARGV) {body} end)"
+    );
+    assert_eq!(
+        q::<String>(&mut c, &["FUNCTION", "LOAD", &lib]),
+        "unpacklib"
+    );
+    assert_eq!(q::<i64>(&mut c, &["FCALL", "f", "1", "l"]), 2 * 7999);
+}

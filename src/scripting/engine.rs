@@ -1001,6 +1001,10 @@ unsafe fn call_inner(l: *mut mlua::ffi::lua_State, protected: bool) -> Result<i3
     // the guards' drops (the reply buffer merely leaks then).
     drop(c);
     drop(scratch);
+    // The arguments are spent: popping them leaves room on the stack for the reply, which a
+    // call with thousands of arguments (`unpack` of a big table) would otherwise not have, as
+    // Redis pops them too.
+    mlua::ffi::lua_settop(l, 0);
     match reply {
         Reply::Value(out) => {
             let pushed =
