@@ -155,3 +155,38 @@ fn a_transaction_and_a_script_log_their_commands() {
     assert_eq!(bulk(&es[3][4]), "?:0");
     assert_eq!(bulk(&es[3][5]), "");
 }
+
+/// ACL SETUSER's arguments and the passwords CONFIG SET sets are logged as `(redacted)`, as
+/// Redis's `redactClientCommandArgument` hides them; other settings show as they are.
+#[test]
+fn user_rules_and_configured_passwords_are_redacted() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    q::<()>(&mut c, &["SLOWLOG", "RESET"]);
+    let _ = qerr(&mut c, &["ACL", "SETUSER", "bad user", "+get", "+set"]);
+    q::<()>(&mut c, &["ACL", "SETUSER", "someone", "+get", "+set"]);
+    q::<()>(&mut c, &["CONFIG", "SET", "masterauth", ""]);
+    q::<()>(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-samples", "5", "masteruser", "u"],
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    let got: Vec<Vec<String>> = entries(&mut c).iter().map(|e| args_of(e)).collect();
+    let setuser = ["ACL", "SETUSER", "(redacted)", "(redacted)", "(redacted)"];
+    let want: [&[&str]; 5] = [
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory-samples",
+            "5",
+            "masteruser",
+            "(redacted)",
+        ],
+        &["CONFIG", "SET", "masterauth", "(redacted)"],
+        &setuser,
+        &setuser,
+        &["SLOWLOG", "RESET"],
+    ];
+    assert_eq!(got, want, "{got:?}");
+}

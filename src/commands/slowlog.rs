@@ -7,8 +7,9 @@
 //! [`record`] runs after every command a client, a transaction or a script runs (as in Redis,
 //! a script's commands are logged as its script client's, address `?:0`), but does work only
 //! past the threshold: one relaxed load otherwise. Commands flagged `SKIP_SLOWLOG` (EXEC, whose
-//! commands are logged one by one) are not logged, and passwords (AUTH, HELLO's AUTH) show as
-//! `(redacted)`, as in Redis.
+//! commands are logged one by one) are not logged, and passwords and users' rules (AUTH,
+//! HELLO's AUTH, MIGRATE's, ACL SETUSER, CONFIG SET of a password) show as `(redacted)`, as in
+//! Redis.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -132,13 +133,13 @@ pub fn record(ctx: &Ctx, spec: &CommandSpec, args: &Args, micros: u64, caller: C
     if micros < limit || spec.flags & SKIP_SLOWLOG != 0 {
         return;
     }
-    let redacted = redacted_from(args);
+    let redacted = redacted(args);
     let n = args.len().min(MAX_ARGS);
     let kept = (0..n)
         .map(|j| {
             if n != args.len() && j == n - 1 {
                 format!("... ({} more arguments)", args.len() - n + 1).into_bytes()
-            } else if redacted.is_some_and(|from| j >= from) {
+            } else if redacted & (1 << j) != 0 {
                 b"(redacted)".to_vec()
             } else {
                 let a = args.get(j);
@@ -172,24 +173,38 @@ pub fn record(ctx: &Ctx, spec: &CommandSpec, args: &Args, micros: u64, caller: C
     log.entries.truncate(max);
 }
 
-/// The first argument Redis hides from the log, if any: AUTH's, and HELLO's after AUTH.
-fn redacted_from(args: &Args) -> Option<usize> {
+/// The arguments Redis hides from the log (bit j: argument j, below [`MAX_ARGS`]): AUTH's,
+/// HELLO's after AUTH, MIGRATE's credentials, all of ACL SETUSER's, and the values of the
+/// password settings CONFIG SET sets (Redis's `redactClientCommandArgument`).
+fn redacted(args: &Args) -> u64 {
+    let from = |i: usize| u64::MAX.checked_shl(i as u32).unwrap_or(0);
     let name = args.get(0);
+    let arg_is = |i: usize, s: &str| i < args.len() && is(args.get(i), s);
     if is(name, "auth") {
-        return Some(1);
-    }
-    if is(name, "hello") {
-        return (2..args.len())
-            .find(|&i| is(args.get(i), "auth"))
-            .map(|i| i + 1);
-    }
-    if is(name, "migrate") {
+        from(1)
+    } else if is(name, "hello") {
+        (2..args.len())
+            .find(|&i| arg_is(i, "auth"))
+            .map_or(0, |i| from(i + 1))
+    } else if is(name, "migrate") {
         // From the target's credentials on (keys after them too: never less than Redis hides).
-        return (6..args.len())
-            .find(|&i| is(args.get(i), "auth") || is(args.get(i), "auth2"))
-            .map(|i| i + 1);
+        (6..args.len())
+            .find(|&i| arg_is(i, "auth") || arg_is(i, "auth2"))
+            .map_or(0, |i| from(i + 1))
+    } else if is(name, "acl") && arg_is(1, "setuser") {
+        from(2)
+    } else if is(name, "config") && arg_is(1, "set") {
+        (2..args.len().min(MAX_ARGS))
+            .step_by(2)
+            .filter(|&i| {
+                ["requirepass", "masterauth", "masteruser"]
+                    .iter()
+                    .any(|s| arg_is(i, s))
+            })
+            .fold(0, |bits, i| bits | 1 << (i + 1))
+    } else {
+        0
     }
-    None
 }
 
 fn slowlog_get(ctx: &mut Ctx, a: Args) -> CmdResult {
