@@ -1966,3 +1966,34 @@ fn lolwut_answers_with_the_version_line() {
         format!("={}\r\ntxt:Redis ver. {version}\n\r\n", version.len() + 16)
     );
 }
+
+/// INFO errorstats counts error replies by their code (the first word; `ERR` for a line
+/// without one), refused commands included, as `total_error_replies` counts them all; CONFIG
+/// RESETSTAT clears both.
+#[test]
+fn info_errorstats_counts_error_replies_by_code() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    q::<()>(&mut c, &["SET", "s", "v"]);
+    let _ = qerr(&mut c, &["LPUSH", "s", "x"]);
+    let _ = qerr(&mut c, &["INCR", "s"]);
+    let _ = qerr(&mut c, &["NOSUCHCOMMAND"]);
+    let _ = qerr(&mut c, &["GET"]);
+    let _ = qerr(&mut c, &["XGROUP", "CREATECONSUMER", "nostream", "g", "c"]);
+    let stats = info(&mut c, "errorstats");
+    let lines: Vec<&str> = stats.lines().skip(1).filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines,
+        ["errorstat_ERR:count=4", "errorstat_WRONGTYPE:count=1"],
+        "{stats}"
+    );
+    let all = info(&mut c, "stats");
+    assert_eq!(
+        info_field(&all, "total_error_replies").as_deref(),
+        Some("5")
+    );
+    q::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    let stats = info(&mut c, "errorstats");
+    assert_eq!(stats.trim_end(), "# Errorstats", "{stats}");
+}

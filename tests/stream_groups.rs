@@ -1024,3 +1024,43 @@ fn a_stream_dump_restores_in_redis_and_a_redis_dump_in_eddy() {
     restore(&mut r, "again", &again);
     assert_eq!(stream_state(&mut r, "again"), stream_state(&mut r, "s"));
 }
+
+/// XGROUP DESTROY unblocks a client blocked in XREADGROUP on that group with a NOGROUP error,
+/// which counts as the call's failure and an error reply (errorstats, commandstats), as Redis
+/// counts a blocked command's error when it unblocks.
+#[test]
+fn a_destroyed_group_fails_its_blocked_reader_and_counts_the_error() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["CONFIG", "RESETSTAT"]);
+    q::<()>(
+        &mut c,
+        &["XGROUP", "CREATE", "mystream", "mygroup", "$", "MKSTREAM"],
+    );
+    let mut rd = srv.raw();
+    rd.send_cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "mygroup",
+        "Alice",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "mystream",
+        ">",
+    ]);
+    assert!(common::blocked_clients_reach(&mut c, 1));
+    assert_eq!(
+        q::<i64>(&mut c, &["XGROUP", "DESTROY", "mystream", "mygroup"]),
+        1
+    );
+    assert!(matches!(rd.read_reply(), Resp::Error(e) if e.starts_with("NOGROUP ")));
+    let info: String = q(&mut c, &["INFO", "all"]);
+    assert!(info.contains("errorstat_NOGROUP:count=1\r\n"), "{info}");
+    assert!(
+        info.contains("cmdstat_xreadgroup:calls=1,")
+            && info.contains(",rejected_calls=0,failed_calls=1"),
+        "{info}"
+    );
+    assert_eq!(common::info_field(&info, "total_error_replies"), 1);
+}

@@ -18,7 +18,6 @@
 //! and for each 64 KB written or reply line read. Inside MULTI or a script MIGRATE is refused
 //! (flags `no-multi`, `noscript`), since there it could only block the server.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -221,7 +220,7 @@ pub async fn transfer(m: &Migration) -> Outcome {
 pub fn finish(ctx: &mut Ctx, m: &Migration, outcome: Outcome) {
     // Counted as the dispatcher counts a command's error (INFO `total_error_replies`).
     let fail = |ctx: &mut Ctx, e: &str| {
-        ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);
+        ctx.srv.stats.error_reply(e);
         ctx.out.error(e);
     };
     let lines = match outcome {

@@ -648,13 +648,13 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
         // As a Redis replica ignores maxmemory, the primary's writes are never refused.
         if !ctx.sess.replaying && !ctx.sess.from_primary() && out_of_memory(ctx, r, max) {
             st.rejected.fetch_add(1, Ordering::Relaxed);
-            transactions::rejected(ctx.sess, &args, &error::OOM.into(), ctx.out);
+            transactions::rejected(ctx.srv, ctx.sess, &args, &error::OOM.into(), ctx.out);
             return;
         }
     }
     if let Some(e) = crate::server::replication::write_refused(ctx, r.spec, &args) {
         st.rejected.fetch_add(1, Ordering::Relaxed);
-        transactions::rejected(ctx.sess, &args, &e.into(), ctx.out);
+        transactions::rejected(ctx.srv, ctx.sess, &args, &e.into(), ctx.out);
         return;
     }
     if ctx.sess.tx.in_multi() && transactions::queue(ctx, r, &args) {
@@ -754,7 +754,7 @@ pub fn call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) -> u64
     }
     if let Err(e) = res {
         st.failed.fetch_add(1, Ordering::Relaxed);
-        ctx.srv.stats.errors.fetch_add(1, Ordering::Relaxed);
+        ctx.srv.stats.error_reply(e.as_str());
         if ctx.sess.from_primary() {
             crate::server::follow::primary_command_failed(&args, e.as_str());
         }

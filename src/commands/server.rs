@@ -872,6 +872,11 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
                 );
             }
         }
+        "errorstats" => {
+            for (code, n) in srv.stats.error_codes.lock().iter() {
+                kv(&format!("errorstat_{code}"), format!("count={n}"));
+            }
+        }
         "cluster" => kv("cluster_enabled", "0".into()),
         "keyspace" => {
             for (i, (keys, expires)) in srv.keyspace.db_sizes().into_iter().enumerate() {
@@ -1329,6 +1334,7 @@ fn config_resetstat(ctx: &mut Ctx, _a: Args) -> CmdResult {
     ] {
         c.store(0, Ordering::Relaxed);
     }
+    srv.stats.error_codes.lock().clear();
     ctx.out.ok();
     Ok(())
 }

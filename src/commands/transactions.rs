@@ -31,6 +31,7 @@ use crate::keyspace::txn::{self, DirtyFlag, Registry};
 use crate::keyspace::value::Key;
 use crate::protocol::resp::{Args, Out};
 use crate::server::session::{Action, Session};
+use crate::server::Server;
 
 const T: &[&str] = &["transaction"];
 
@@ -244,16 +245,18 @@ pub fn queue(ctx: &mut Ctx, r: &Resolved, args: &Args) -> bool {
 /// before it ran (another client's script is busy). Inside MULTI this
 /// dooms the transaction. An EXEC refused this way, in MULTI or not, replies `EXECABORT` and
 /// discards the transaction and the watched keys at once (Redis's `rejectCommand`).
-pub fn rejected(sess: &mut Session, args: &Args, e: &CmdError, out: &mut Out) {
+pub fn rejected(srv: &Server, sess: &mut Session, args: &Args, e: &CmdError, out: &mut Out) {
     if sess.from_primary() {
         crate::server::follow::primary_command_failed(args, e.as_str());
     }
-    if args.get(0).eq_ignore_ascii_case(b"exec") {
+    let e = if args.get(0).eq_ignore_ascii_case(b"exec") {
         sess.tx.discard();
-        out.error(error::exec_abort(e.as_str()).as_str());
-        return;
-    }
-    sess.tx.flag();
+        error::exec_abort(e.as_str())
+    } else {
+        sess.tx.flag();
+        e.clone()
+    };
+    srv.stats.error_reply(e.as_str());
     out.error(e.as_str());
 }
 

@@ -287,6 +287,16 @@ async fn run_loop<T: Transport, C: Codec>(
             Some(Action::Block(b)) => {
                 let reply =
                     wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;
+                if let Some(e) = reply.strip_prefix(b"-") {
+                    // Ended by an error (its key or group went away): a failed call, as Redis
+                    // counts it on unblocking.
+                    srv.stats
+                        .error_reply(std::str::from_utf8(e).unwrap_or("ERR").trim_end());
+                    let id = sess.info.last_cmd.load(Ordering::Relaxed);
+                    if let Some(st) = commands::table().stats.get(id) {
+                        st.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
                 let reply = Out {
                     buf: reply,
                     resp3: sess.resp3,
@@ -780,7 +790,7 @@ pub(super) fn run_batch<C: Codec>(
                 let mark = out.mark();
                 out.resp3 = sess.resp3;
                 match commands::resolve(&args, &mut names) {
-                    Err(e) => commands::transactions::rejected(sess, &args, &e, out),
+                    Err(e) => commands::transactions::rejected(srv, sess, &args, &e, out),
                     Ok(r) => {
                         if paused && crate::server::pause::holds(srv, sess, r.spec) {
                             // Not started: the connection waits for the pause, then runs it.
@@ -823,7 +833,7 @@ pub(super) fn run_batch<C: Codec>(
                                     .rejected
                                     .fetch_add(1, Ordering::Relaxed);
                                 let busy = srv.scripts.run.busy_error().into();
-                                commands::transactions::rejected(sess, &args, &busy, out);
+                                commands::transactions::rejected(srv, sess, &args, &busy, out);
                             }
                         }
                         last_cmd = r.id;

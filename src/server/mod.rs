@@ -57,9 +57,26 @@ pub struct Stats {
     pub reads_processed: AtomicU64,
     pub writes_processed: AtomicU64,
     pub errors: AtomicU64,
+    /// Error replies by their code, the error's first word (INFO errorstats).
+    pub error_codes: parking_lot::Mutex<std::collections::BTreeMap<Box<str>, u64>>,
 }
 
 impl Stats {
+    /// An error reply `e` (without its `-`): counted in `total_error_replies` and by its code,
+    /// the first word (Redis's `afterErrorReply`: `ERR` when the line has no space).
+    #[cold]
+    pub fn error_reply(&self, e: &str) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let code = e.split_once(' ').map_or("ERR", |(code, _)| code);
+        let mut codes = self.error_codes.lock();
+        match codes.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                codes.insert(code.into(), 1);
+            }
+        }
+    }
+
     /// A client connection's read of `n` bytes.
     #[inline]
     pub fn read(&self, n: usize) {
