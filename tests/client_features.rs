@@ -830,7 +830,7 @@ fn pause_write_holds_a_set_but_not_a_get_until_unpause() {
 }
 
 #[test]
-fn pause_write_holds_publish_and_writes_queued_in_multi() {
+fn pause_write_holds_publish_pfcount_and_writes_queued_in_multi() {
     let srv = Server::start();
     let mut admin = srv.conn();
     let mut w = srv.raw();
@@ -842,6 +842,17 @@ fn pause_write_holds_publish_and_writes_queued_in_multi() {
     }));
     q::<()>(&mut admin, &["CLIENT", "UNPAUSE"]);
     assert_eq!(w.read_reply(), Resp::Int(0));
+    // PFCOUNT may rewrite its key's cached count, so Redis holds it too.
+    q::<()>(&mut admin, &["PFADD", "hll", "a"]);
+    q::<()>(&mut admin, &["CLIENT", "PAUSE", "100000", "WRITE"]);
+    w.send_cmd(&["PFCOUNT", "hll"]);
+    assert!(poll_until(common::IO_TIMEOUT, || {
+        let line = client_line(&mut admin, wid);
+        field(&line, "cmd").as_deref() == Some("pfcount")
+            && field(&line, "flags").is_some_and(|f| f.contains('b'))
+    }));
+    q::<()>(&mut admin, &["CLIENT", "UNPAUSE"]);
+    assert_eq!(w.read_reply(), Resp::Int(1));
     q::<()>(&mut admin, &["CLIENT", "PAUSE", "100000", "WRITE"]);
     assert_eq!(w.call(&["MULTI"]), Resp::Simple("OK".into()));
     w.send_cmd(&["SET", "k", "1"]);

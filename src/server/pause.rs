@@ -153,13 +153,14 @@ impl Pause {
     }
 }
 
-/// Whether a command is one a WRITE pause holds back (Redis's `is_may_replicate_command`, for
-/// the commands Eddy has). EXEC is decided by its queue, by the caller.
+/// Whether a command is one a WRITE pause holds back (Redis's `is_may_replicate_command`: the
+/// writes, and the commands Redis 7.0 flags `CMD_MAY_REPLICATE`; PFCOUNT may rewrite its
+/// key's cached count). EXEC is decided by its queue, by the caller.
 pub fn may_replicate(spec: &CommandSpec) -> bool {
     spec.flags & flag::WRITE != 0
         || matches!(
             spec.name,
-            "publish" | "spublish" | "eval" | "evalsha" | "fcall"
+            "pfcount" | "publish" | "spublish" | "eval" | "evalsha" | "fcall"
         )
 }
 
