@@ -883,7 +883,8 @@ fn xautoclaim_args(a: &Args) -> CmdResult<(StreamId, u64, bool)> {
     let mut j = 6;
     while j < a.len() {
         if is(a.get(j), "COUNT") && j + 1 < a.len() {
-            let max = i64::MAX / AUTOCLAIM_ATTEMPTS as i64;
+            // Redis's bound: its buffers hold `count` IDs of 16 bytes or 10 attempts each.
+            let max = i64::MAX / AUTOCLAIM_ATTEMPTS.max(16) as i64;
             count = match parse_i64(a.get(j + 1)) {
                 Some(n) if (1..=max).contains(&n) => n as u64,
                 _ => return Err(err(error::XAUTOCLAIM_COUNT)),
@@ -908,8 +909,11 @@ fn xautoclaim(ctx: &mut Ctx, a: Args) -> CmdResult {
         let count = usize::try_from(count).unwrap_or(usize::MAX);
         return feed_stream::xautoclaim(ctx, group, consumer, min_idle, start, count, justid);
     }
-    let (mut l, min_idle) = claim_start(ctx, &a, error::XAUTOCLAIM_MIN_IDLE)?;
+    // Every argument is checked before the key, as Redis reports syntax errors first.
+    let min_idle = min_idle_arg(a.get(4), error::XAUTOCLAIM_MIN_IDLE)?;
     let (start, count, justid) = xautoclaim_args(&a)?;
+    let mut l = ctx.lock1(key);
+    stream_with_group(&mut l, key, group)?;
     let rule = ClaimRule {
         min_idle,
         now,
