@@ -199,6 +199,9 @@ pub static DEFS: &[Def] = &[
     ),
     def("save", Kind::Save, "3600 1 300 100 60 10000", true),
     def("maxmemory", Kind::Memory, "0", true),
+    // Where a stream's nodes end, which `~` trimming follows (`keyspace::stream`).
+    def("stream-node-max-bytes", Kind::Memory, "4096", true),
+    def("stream-node-max-entries", NONNEG, "100", true),
     def(
         "maxmemory-policy",
         Kind::Enum(&[
@@ -636,8 +639,6 @@ pub static DEFS: &[Def] = &[
         "0",
     ),
     inert("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
-    inert("stream-node-max-bytes", Kind::Memory, "4096"),
-    inert("stream-node-max-entries", NONNEG, "100"),
     inert_fixed("syslog-enabled", Kind::Bool, "no"),
     inert_fixed(
         "syslog-facility",
@@ -690,6 +691,8 @@ pub struct Hot {
     pub set_max_listpack_value: AtomicU64,
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
+    pub stream_node_max_bytes: AtomicU64,
+    pub stream_node_max_entries: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
     /// Read by every script run.
     pub busy_reply_threshold: AtomicU64,
@@ -1035,6 +1038,8 @@ impl Config {
             (&h.set_max_listpack_value, "set-max-listpack-value"),
             (&h.zset_max_listpack_entries, "zset-max-listpack-entries"),
             (&h.zset_max_listpack_value, "zset-max-listpack-value"),
+            (&h.stream_node_max_bytes, "stream-node-max-bytes"),
+            (&h.stream_node_max_entries, "stream-node-max-entries"),
             (&h.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
             (&h.busy_reply_threshold, "busy-reply-threshold"),
             (&h.slowlog_max_len, "slowlog-max-len"),

@@ -570,3 +570,59 @@ fn group_writes_record_their_resulting_state() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// `~` trimming follows the nodes Redis would have built, so the lengths it leaves are Redis's:
+/// after exact trims leave a node part-deleted, with `stream-node-max-entries` changed, under a
+/// LIMIT, and after XDEL empties a node (the cases of Redis's own stream tests).
+#[test]
+fn approximate_trimming_leaves_the_lengths_redis_leaves() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let xlen = |c: &mut redis::Connection| q::<i64>(c, &["XLEN", "s"]);
+    for j in 0..1000 {
+        let _: String = q(&mut c, &["XADD", "s", "*", "item", &j.to_string()]);
+    }
+    for (how, n, left) in [
+        ("=", "666", 666),
+        ("=", "555", 555),
+        ("~", "444", 500),
+        ("~", "400", 400),
+    ] {
+        let _: i64 = q(&mut c, &["XTRIM", "s", "MAXLEN", how, n]);
+        assert_eq!(xlen(&mut c), left, "MAXLEN {how} {n}");
+    }
+
+    q::<()>(&mut c, &["DEL", "s"]);
+    q::<()>(&mut c, &["CONFIG", "SET", "stream-node-max-entries", "10"]);
+    for _ in 0..100 {
+        let _: String = q(&mut c, &["XADD", "s", "*", "item", "v"]);
+    }
+    for left in [71, 62] {
+        let add = [
+            "XADD", "s", "MAXLEN", "~", "55", "LIMIT", "30", "*", "item", "v",
+        ];
+        let _: String = q(&mut c, &add);
+        assert_eq!(xlen(&mut c), left);
+    }
+    let info = qv(&mut c, &["XINFO", "STREAM", "s"]);
+    assert_eq!(
+        vget(&info, "radix-tree-keys"),
+        Some(Value::Int(7)),
+        "{info:?}"
+    );
+
+    q::<()>(&mut c, &["DEL", "s"]);
+    q::<()>(&mut c, &["CONFIG", "SET", "stream-node-max-entries", "2"]);
+    let ids: Vec<String> = (0..3)
+        .map(|_| q(&mut c, &["XADD", "s", "*", "item", "v"]))
+        .collect();
+    let trim = |c: &mut redis::Connection, limit: &str| -> i64 {
+        q(c, &["XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", limit])
+    };
+    assert_eq!(trim(&mut c, "1"), 0);
+    assert_eq!(trim(&mut c, "2"), 2);
+    // XDEL of a node's last live entry frees the node: nothing is left to trim.
+    assert_eq!(q::<i64>(&mut c, &["XDEL", "s", &ids[2]]), 1);
+    assert_eq!(trim(&mut c, "0"), 0);
+    q::<()>(&mut c, &["CONFIG", "SET", "stream-node-max-entries", "100"]);
+}

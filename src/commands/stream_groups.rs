@@ -8,9 +8,9 @@
 //! [`serve_blocked`] reads for them with the same code a non-blocking read uses.
 //!
 //! Consumers follow Redis 7.0: XINFO CONSUMERS reports `name`, `pending`, `idle` (7.2's
-//! `inactive` and `active-time` are not kept). XINFO STREAM's `radix-tree-keys` and
-//! `radix-tree-nodes` describe Redis's storage, which Eddy does not have: they are reported as
-//! if entries were packed 100 to a node (`keys` = nodes used, `nodes` = keys + 1).
+//! `inactive` and `active-time` are not kept). XINFO STREAM's `radix-tree-keys` is the number
+//! of Redis-style nodes the stream's entries fall in (`keyspace::stream`); `radix-tree-nodes`,
+//! the radix tree's own count, is reported as keys + 1.
 //!
 //! ## Recorded effects (exact replay)
 //! Group state changes are recorded as commands that set the resulting state explicitly, as
@@ -1310,9 +1310,6 @@ fn xinfo_groups(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-/// Entries per radix-tree node assumed by XINFO STREAM's tree figures (module docs).
-const NODE_ENTRIES: usize = 100;
-
 fn xinfo_stream(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(2);
     let full = match a.len() {
@@ -1340,7 +1337,7 @@ fn xinfo_stream(ctx: &mut Ctx, a: Args) -> CmdResult {
     let s = xinfo_target(&mut l, key)?;
     let out = &mut *ctx.out;
     let len = s.len_entries();
-    let tree_keys = len.div_ceil(NODE_ENTRIES);
+    let tree_keys = s.node_count();
     out.map(if full.is_some() { 9 } else { 10 });
     out.bulk_str("length");
     out.int(len as i64);

@@ -24,7 +24,9 @@ use super::args::is;
 use super::{cmd, feed_stream, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
 use crate::error::{self, CmdError, CmdResult};
-use crate::keyspace::stream::{pack, unpack, Stream, StreamId};
+use std::sync::atomic::Ordering;
+
+use crate::keyspace::stream::{pack, unpack, NodeLimits, Stream, StreamId, TrimSpec};
 use crate::keyspace::value::{Meta, Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::{Args, Out};
@@ -65,8 +67,14 @@ pub static COMMANDS: &[CommandSpec] = &[
 pub(super) const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 const NOT_GREATER: &str =
     "ERR The ID specified in XADD is equal or smaller than the target stream top item";
-/// Redis's default `stream-node-max-entries`, the size of the nodes `~` trims.
-const NODE_ENTRIES: usize = 100;
+/// The node limits in force (`stream-node-max-*`).
+fn node_limits(ctx: &Ctx) -> NodeLimits {
+    let h = &ctx.srv.config.hot;
+    NodeLimits {
+        entries: h.stream_node_max_entries.load(Ordering::Relaxed),
+        bytes: h.stream_node_max_bytes.load(Ordering::Relaxed),
+    }
+}
 
 pub(super) fn err(s: &'static str) -> CmdError {
     s.into()
@@ -168,35 +176,28 @@ impl Trim {
         Ok(())
     }
 
-    /// Trims `s`; returns how many entries were removed.
-    fn apply(&self, s: &mut Stream) -> usize {
-        let (exact, below) = match self.strategy {
+    /// Trims `s` by Redis's node rules (`Stream::trim`); returns how many entries were removed.
+    /// Without LIMIT, `~` does at most 100 nodes' worth of work, as Redis bounds it.
+    fn apply(&self, s: &mut Stream, nodes: NodeLimits) -> usize {
+        let (maxlen, minid) = match self.strategy {
             Strategy::None => return 0,
-            Strategy::MaxLen(n) => (
-                s.len_entries()
-                    .saturating_sub(usize::try_from(n).unwrap_or(usize::MAX)),
-                None,
-            ),
-            Strategy::MinId(id) => (s.count_below(id), Some(id)),
+            Strategy::MaxLen(n) => (Some(usize::try_from(n).unwrap_or(usize::MAX)), None),
+            Strategy::MinId(id) => (None, Some(id)),
         };
-        let n = if self.approx {
-            let limit = match self.limit {
-                None => 100 * NODE_ENTRIES,
-                Some(0) => usize::MAX,
-                Some(l) => usize::try_from(l).unwrap_or(usize::MAX),
-            };
-            if exact == s.len_entries() && exact <= limit {
-                exact
-            } else {
-                exact.min(limit) / NODE_ENTRIES * NODE_ENTRIES
-            }
-        } else {
-            exact
+        let limit = match self.limit {
+            Some(l) => usize::try_from(l).unwrap_or(usize::MAX),
+            None if self.approx => match 100 * nodes.entries.min(1 << 40) {
+                0 => 10_000,
+                n => n.min(1_000_000) as usize,
+            },
+            None => 0,
         };
-        if n == 0 {
-            return 0;
-        }
-        s.trim_front(n, below)
+        s.trim(TrimSpec {
+            maxlen,
+            minid,
+            approx: self.approx,
+            limit,
+        })
     }
 }
 
@@ -228,6 +229,7 @@ fn first_if_any(s: &Stream) -> Option<StreamId> {
 }
 
 fn xadd(ctx: &mut Ctx, a: Args) -> CmdResult {
+    let nodes = node_limits(ctx);
     let key = a.get(1);
     let mut trim = Trim {
         strategy: Strategy::None,
@@ -323,8 +325,8 @@ fn xadd(ctx: &mut Ctx, a: Args) -> CmdResult {
     let Some(Value::Stream(s, _)) = l.peek(key) else {
         return Err(error::WRONGTYPE.into());
     };
-    s.append(id, pack(a.iter().skip(i + 1)));
-    let removed = trim.apply(s);
+    s.append(id, pack(a.iter().skip(i + 1)), nodes);
+    let removed = trim.apply(s, nodes);
     // The first ID is a walk down the entry tree: only a trim records it.
     let first = if removed > 0 { first_if_any(s) } else { None };
     let idb = id.to_bytes();
@@ -481,6 +483,7 @@ fn xdel(ctx: &mut Ctx, a: Args) -> CmdResult {
 
 fn xtrim(ctx: &mut Ctx, a: Args) -> CmdResult {
     let key = a.get(1);
+    let nodes = node_limits(ctx);
     let mut trim = Trim {
         strategy: Strategy::None,
         approx: false,
@@ -506,7 +509,7 @@ fn xtrim(ctx: &mut Ctx, a: Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let removed = trim.apply(s);
+    let removed = trim.apply(s, nodes);
     if removed > 0 {
         let first = first_if_any(s);
         record_trim(&mut l, key, first);

@@ -7,6 +7,15 @@
 //! first ID is the map's first key. Unlike other collections a stream may exist empty (XDEL and
 //! XTRIM never delete the key), as in Redis.
 //!
+//! ## Nodes
+//! Redis keeps a stream's entries in radix-tree nodes of up to `stream-node-max-entries`
+//! entries and `stream-node-max-bytes` bytes, and `~` trimming removes whole nodes only, so the
+//! length an XADD or XTRIM with `~` leaves depends on where nodes begin. Eddy keeps the same
+//! boundaries beside its map ([`Nodes`]: per node its last ID and its live and total entry
+//! counts, 24 bytes a node) and trims by them as Redis's `streamTrim` does, so `MAXLEN ~`,
+//! `MINID ~` and `LIMIT` leave the lengths Redis leaves. A node's bytes are counted from Eddy's
+//! packed entries, a close stand-in for Redis's listpack sizes.
+//!
 //! ## Snapshot / DUMP encoding
 //! Streams are written in Redis's RDB encoding (type 19, see
 //! [`stream_rdb`](super::stream_rdb)), so a stream DUMP restores in Redis and back. Snapshots
@@ -154,10 +163,103 @@ pub fn unpack(b: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     })
 }
 
+/// Where a node ends and how full it may grow (the `stream-node-max-*` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct NodeLimits {
+    /// 0: no limit.
+    pub entries: u64,
+    /// 0: no limit.
+    pub bytes: u64,
+}
+
+impl NodeLimits {
+    pub const DEFAULT: NodeLimits = NodeLimits {
+        entries: 100,
+        bytes: 4096,
+    };
+}
+
+/// One of Redis's radix-tree nodes, as far as trimming needs it.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// The ID of the last entry appended to it (deleted or not).
+    last: StreamId,
+    /// Entries not deleted.
+    live: u32,
+    /// Entries appended to it, deleted or not (a node takes no more once full).
+    total: u32,
+    bytes: u32,
+}
+
+/// The node boundaries of a stream (module docs). Not part of its value: two streams with the
+/// same entries are equal (and print alike) however their nodes fell.
+#[derive(Clone, Default)]
+struct Nodes(std::collections::VecDeque<Node>);
+
+impl PartialEq for Nodes {
+    fn eq(&self, _: &Nodes) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Nodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
+}
+
+impl Nodes {
+    fn push(&mut self, id: StreamId, bytes: usize, lim: NodeLimits) {
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        match self.0.back_mut() {
+            Some(n)
+                if (lim.entries == 0 || u64::from(n.total) < lim.entries)
+                    && (lim.bytes == 0 || u64::from(n.bytes) + u64::from(bytes) < lim.bytes) =>
+            {
+                n.last = id;
+                n.live += 1;
+                n.total += 1;
+                n.bytes = n.bytes.saturating_add(bytes);
+            }
+            _ => self.0.push_back(Node {
+                last: id,
+                live: 1,
+                total: 1,
+                bytes,
+            }),
+        }
+    }
+
+    /// An entry was deleted: a node left with none goes, as Redis frees it.
+    fn removed(&mut self, id: StreamId) {
+        let i = self.0.partition_point(|n| n.last < id);
+        if let Some(n) = self.0.get_mut(i) {
+            n.live = n.live.saturating_sub(1);
+            if n.live == 0 {
+                self.0.remove(i);
+            }
+        }
+    }
+}
+
+/// How to trim a stream (XADD's and XTRIM's options).
+#[derive(Debug, Clone, Copy)]
+pub struct TrimSpec {
+    /// Keep at most this many entries ...
+    pub maxlen: Option<usize>,
+    /// ... or none below this ID.
+    pub minid: Option<StreamId>,
+    /// `~`: whole nodes only.
+    pub approx: bool,
+    /// At most this many entries removed (0: no bound).
+    pub limit: usize,
+}
+
 /// A stream.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stream {
     entries: BTreeMap<StreamId, Box<[u8]>>,
+    nodes: Nodes,
     pub last_id: StreamId,
     pub entries_added: u64,
     pub max_deleted: StreamId,
@@ -185,9 +287,11 @@ impl Stream {
             .map_or(StreamId::MIN, |(k, _)| *k)
     }
 
-    /// Appends an entry with `id` (the caller checked `id > last_id`).
-    pub fn append(&mut self, id: StreamId, packed: Box<[u8]>) {
+    /// Appends an entry with `id` (the caller checked `id > last_id`), in the last node if
+    /// `lim` lets it grow.
+    pub fn append(&mut self, id: StreamId, packed: Box<[u8]>, lim: NodeLimits) {
         self.bytes += packed.len() + 48;
+        self.nodes.push(id, packed.len() + 4, lim);
         self.entries.insert(id, packed);
         self.last_id = id;
         self.entries_added += 1;
@@ -197,6 +301,7 @@ impl Stream {
         match self.entries.remove(&id) {
             Some(p) => {
                 self.bytes -= p.len() + 48;
+                self.nodes.removed(id);
                 if id > self.max_deleted {
                     self.max_deleted = id;
                 }
@@ -206,9 +311,49 @@ impl Stream {
         }
     }
 
-    /// Removes up to `n` entries from the start (only those whose ID is below `below`, if given) (XTRIM, which does
-    /// not update `max_deleted_entry_id`, as in Redis). Returns how many were removed.
-    pub fn trim_front(&mut self, n: usize, below: Option<StreamId>) -> usize {
+    /// Trims as Redis's `streamTrim` does: whole nodes from the front while the length stays
+    /// at least `maxlen` (or while a node's last ID is below `minid`) and `limit` allows; then,
+    /// unless `approx`, entries of the next node one by one. XTRIM does not move
+    /// `max_deleted_entry_id`, as in Redis. Returns how many entries were removed.
+    pub fn trim(&mut self, t: TrimSpec) -> usize {
+        let mut removed = 0;
+        while let Some(&node) = self.nodes.0.front() {
+            let len = self.entries.len();
+            if t.maxlen.is_some_and(|m| len <= m) {
+                break;
+            }
+            let live = node.live as usize;
+            if t.limit != 0 && removed + live > t.limit {
+                break;
+            }
+            let whole = match (t.maxlen, t.minid) {
+                (Some(m), _) => len - live >= m,
+                (None, Some(id)) => node.last < id,
+                (None, None) => false,
+            };
+            if whole {
+                removed += self.drop_front(live, None);
+                self.nodes.0.pop_front();
+                continue;
+            }
+            if !t.approx {
+                let n = match t.maxlen {
+                    Some(m) => len - m,
+                    None => live,
+                };
+                let k = self.drop_front(n, t.minid);
+                removed += k;
+                if let Some(front) = self.nodes.0.front_mut() {
+                    front.live -= k as u32;
+                }
+            }
+            break;
+        }
+        removed
+    }
+
+    /// Removes up to `n` entries from the start, only those below `below` if given.
+    fn drop_front(&mut self, n: usize, below: Option<StreamId>) -> usize {
         let mut k = 0;
         while k < n {
             let Some(e) = self.entries.first_entry() else {
@@ -222,6 +367,11 @@ impl Stream {
             k += 1;
         }
         k
+    }
+
+    /// Radix-tree nodes, as XINFO STREAM reports them.
+    pub fn node_count(&self) -> usize {
+        self.nodes.0.len()
     }
 
     /// Number of entries with an ID below `id`.
@@ -317,6 +467,7 @@ impl Stream {
     ) {
         let packed = pack(items);
         self.bytes += packed.len() + 48;
+        self.nodes.push(id, packed.len() + 4, NodeLimits::DEFAULT);
         self.entries.insert(id, packed);
     }
 
@@ -400,10 +551,15 @@ mod tests {
     #[test]
     fn encode_round_trips() {
         let mut s = Stream::default();
-        s.append(StreamId::new(5, 1), pack([&b"f"[..], b"v"].into_iter()));
+        s.append(
+            StreamId::new(5, 1),
+            pack([&b"f"[..], b"v"].into_iter()),
+            NodeLimits::DEFAULT,
+        );
         s.append(
             StreamId::new(7, 0),
             pack([&b"a"[..], b"123", b"b", b""].into_iter()),
+            NodeLimits::DEFAULT,
         );
         s.remove(StreamId::new(5, 1));
         s.last_id = StreamId::new(9, 9);

@@ -238,7 +238,7 @@ pub fn decode(r: &mut Reader, ty: u8) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::super::encoding::{decode_value, encode_value};
-    use super::super::stream::pack;
+    use super::super::stream::{pack, NodeLimits};
     use super::*;
 
     fn sample() -> Vec<u8> {
@@ -250,7 +250,11 @@ mod tests {
             } else {
                 vec![b"n", v.as_bytes()]
             };
-            s.append(StreamId::new(i, i % 3), pack(items.into_iter()));
+            s.append(
+                StreamId::new(i, i % 3),
+                pack(items.into_iter()),
+                NodeLimits::DEFAULT,
+            );
         }
         s.last_id = StreamId::new(121, 0);
         let mut g = Group::new(StreamId::new(3, 0), Some(3));
