@@ -111,10 +111,6 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
     ("xinfo groups s", Some("*4\r\n*12\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:0\r\n$7\r\npending\r\n:0\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n$-1\r\n$3\r\nlag\r\n$-1\r\n*12\r\n$4\r\nname\r\n$2\r\ng2\r\n$9\r\nconsumers\r\n:4\r\n$7\r\npending\r\n:2\r\n$17\r\nlast-delivered-id\r\n$3\r\n5-5\r\n$12\r\nentries-read\r\n:2\r\n$3\r\nlag\r\n:1\r\n*12\r\n$4\r\nname\r\n$2\r\ng3\r\n$9\r\nconsumers\r\n:1\r\n$7\r\npending\r\n:0\r\n$17\r\nlast-delivered-id\r\n$3\r\n3-1\r\n$12\r\nentries-read\r\n:1\r\n$3\r\nlag\r\n:2\r\n*12\r\n$4\r\nname\r\n$2\r\ng4\r\n$9\r\nconsumers\r\n:0\r\n$7\r\npending\r\n:0\r\n$17\r\nlast-delivered-id\r\n$3\r\n1-1\r\n$12\r\nentries-read\r\n$-1\r\n$3\r\nlag\r\n$-1\r\n")),
     ("xautoclaim s nog c 0 0", Some("-NOGROUP No such key 's' or consumer group 'nog'\r\n")),
     ("xautoclaim nokey g c 0 0", Some("-NOGROUP No such key 'nokey' or consumer group 'g'\r\n")),
-    // Arguments are checked before the key and group.
-    ("xautoclaim nokey g c 0 0 count 0", Some("-ERR COUNT must be > 0\r\n")),
-    ("xautoclaim nokey g c x 0", Some("-ERR Invalid min-idle-time argument for XAUTOCLAIM\r\n")),
-    ("xautoclaim s g2 c 0 0 count 576460752303423488", Some("-ERR COUNT must be > 0\r\n")),
     ("xautoclaim s g2 c abc 0", Some("-ERR Invalid min-idle-time argument for XAUTOCLAIM\r\n")),
     ("xautoclaim s g2 c 0 bad", Some("-ERR Invalid stream ID specified as stream command argument\r\n")),
     ("xautoclaim s g2 c 0 (0", Some("*3\r\n$3\r\n0-0\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n3-1\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n*0\r\n")),
@@ -186,6 +182,10 @@ const SCRIPT: &[(&str, Option<&str>)] = &[
     ("xreadgroup group g c noack streams h >", Some("*1\r\n*2\r\n$1\r\nh\r\n*1\r\n*2\r\n$3\r\n4-1\r\n*2\r\n$1\r\nd\r\n$1\r\n4\r\n")),
     ("xpending h g", Some("*4\r\n:2\r\n$3\r\n2-1\r\n$3\r\n3-1\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n1\r\n*2\r\n$1\r\nd\r\n$1\r\n1\r\n")),
     ("xinfo groups h", Some("*1\r\n*12\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:2\r\n$7\r\npending\r\n:2\r\n$17\r\nlast-delivered-id\r\n$3\r\n4-1\r\n$12\r\nentries-read\r\n:4\r\n$3\r\nlag\r\n:0\r\n")),
+    // Arguments are checked before the key and group.
+    ("xautoclaim nokey g c 0 0 count 0", Some("-ERR COUNT must be > 0\r\n")),
+    ("xautoclaim nokey g c x 0", Some("-ERR Invalid min-idle-time argument for XAUTOCLAIM\r\n")),
+    ("xautoclaim s g2 c 0 0 count 576460752303423488", Some("-ERR COUNT must be > 0\r\n")),
 ];
 
 /// The replies to [`SCRIPT`] (by index) that differ in RESP3, as redis-server 7.0.15 sent them;
