@@ -1853,3 +1853,38 @@ fn a_call_with_thousands_of_unpacked_arguments_returns_its_reply() {
     );
     assert_eq!(q::<i64>(&mut c, &["FCALL", "f", "1", "l"]), 2 * 7999);
 }
+
+/// `redis.acl_check_cmd` tells a script whether its user may run a command with given
+/// arguments (commands and keys), and raises an error for an unknown command, as in Redis 7.
+#[test]
+fn acl_check_cmd_answers_for_the_scripts_user() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let rules = [
+        "ACL", "SETUSER", "bob", "on", "nopass", "~xx", "+@all", "-hset",
+    ];
+    q::<()>(&mut c, &rules);
+    let mut bob = srv.raw();
+    assert_eq!(wire(&mut bob, &["AUTH", "bob", "x"]), "+OK\r\n");
+    let check = |r: &mut Raw, call: &str| {
+        let script = format!("return redis.acl_check_cmd({call})");
+        wire(r, &["EVAL", &script, "1", "xx"])
+    };
+    assert_eq!(check(&mut bob, "'set','xx',1"), ":1\r\n");
+    assert_eq!(check(&mut bob, "'hset','xx','f',1"), "$-1\r\n");
+    assert_eq!(check(&mut bob, "'set','yy',1"), "$-1\r\n");
+    assert_eq!(check(&mut bob, "'config','get','x'"), ":1\r\n");
+    let unknown = check(&mut bob, "'invalid-cmd','arg'");
+    assert!(
+        unknown.starts_with("-ERR Invalid command passed to redis.acl_check_cmd()"),
+        "{unknown}"
+    );
+    let none = check(&mut bob, "");
+    assert!(
+        none.starts_with("-ERR Please specify at least one argument for this redis lib call"),
+        "{none}"
+    );
+    // The default user may run anything.
+    let mut r = srv.raw();
+    assert_eq!(check(&mut r, "'hset','yy','f',1"), ":1\r\n");
+}

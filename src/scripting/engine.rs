@@ -327,6 +327,10 @@ impl Engine {
         unsafe {
             redis.raw_set("call", lua.create_c_function(lua_redis_call)?)?;
             redis.raw_set("pcall", lua.create_c_function(lua_redis_pcall)?)?;
+            redis.raw_set(
+                "acl_check_cmd",
+                lua.create_c_function(lua_redis_acl_check_cmd)?,
+            )?;
         }
         g.raw_set("redis", redis)?;
         let errtext = lua.create_function(|lua, v: Value| error_value(lua, v))?;
@@ -1052,23 +1056,18 @@ enum Reply {
 ///
 /// # Safety
 /// `l` is the state of a running C function call.
-unsafe fn dispatch(
+/// The arguments of a `redis` library call, from the Lua stack into `buf`: strings as they
+/// are, numbers as Redis prints them.
+unsafe fn read_args<'b>(
     l: *mut mlua::ffi::lua_State,
-    ctx: &mut Ctx,
-    st: &Call,
-    scratch: &mut Scratch,
-) -> Reply {
+    buf: &'b mut Vec<u8>,
+    ranges: &'b mut Vec<(usize, usize)>,
+) -> Result<Args<'b>, &'static str> {
     use mlua::ffi;
-    let refuse = |e: &str| Reply::Error(e.to_string());
     let n = ffi::lua_gettop(l);
     if n == 0 {
-        return refuse(error::SCRIPT_NO_ARGS);
+        return Err(error::SCRIPT_NO_ARGS);
     }
-    let Scratch {
-        argv: buf,
-        ranges,
-        out: spare,
-    } = scratch;
     buf.clear();
     ranges.clear();
     for i in 1..=n {
@@ -1088,11 +1087,76 @@ unsafe fn dispatch(
                     buf.extend_from_slice(crate::util::num::fmt_g(x, 17).as_bytes());
                 }
             }
-            _ => return refuse(error::SCRIPT_BAD_ARG),
+            _ => return Err(error::SCRIPT_BAD_ARG),
         }
         ranges.push((s, buf.len()));
     }
-    let argv = Args::new(buf, ranges);
+    Ok(Args::new(buf, ranges))
+}
+
+/// `redis.acl_check_cmd(command, arg, ...)`: whether the script's user may run that command
+/// with those arguments (not logged in ACL LOG), as in Redis 7. The command is looked up as
+/// Redis's `lookupCommand` does, without checking its arity; an unknown one raises an error.
+unsafe extern "C-unwind" fn lua_redis_acl_check_cmd(
+    l: *mut mlua::ffi::lua_State,
+) -> std::ffi::c_int {
+    match acl_check_inner(l) {
+        Ok(allowed) => {
+            mlua::ffi::lua_settop(l, 0);
+            mlua::ffi::lua_pushboolean(l, std::ffi::c_int::from(allowed));
+            1
+        }
+        Err(e) => {
+            mlua::ffi::lua_settop(l, 0);
+            push_error_table(l, e.as_bytes());
+            mlua::ffi::lua_error(l)
+        }
+    }
+}
+
+/// The body of [`lua_redis_acl_check_cmd`], which owns nothing once it returns (see
+/// [`redis_call_raw`]).
+unsafe fn acl_check_inner(l: *mut mlua::ffi::lua_State) -> Result<bool, &'static str> {
+    let Some(active) = active() else {
+        return Err("ERR redis.acl_check_cmd can only be called inside a script invocation");
+    };
+    let (Ok(c), Ok(mut scratch)) = (active.ctx.try_borrow(), active.scratch.try_borrow_mut())
+    else {
+        return Err(REENTERED);
+    };
+    let Scratch { argv, ranges, .. } = &mut *scratch;
+    let args = read_args(l, argv, ranges)?;
+    let t = commands::table();
+    let mut id = t
+        .lookup(args.get(0))
+        .ok_or("ERR Invalid command passed to redis.acl_check_cmd()")?;
+    if !t.specs[id].subcommands.is_empty() && args.len() > 1 {
+        id = t
+            .lookup_sub(id, args.get(1))
+            .ok_or("ERR Invalid command passed to redis.acl_check_cmd()")?;
+    }
+    Ok(match c.sess.restricted(&c.srv.acl) {
+        Some(user) => user.rules().check(id, t.specs[id], args).is_ok(),
+        None => true,
+    })
+}
+
+unsafe fn dispatch(
+    l: *mut mlua::ffi::lua_State,
+    ctx: &mut Ctx,
+    st: &Call,
+    scratch: &mut Scratch,
+) -> Reply {
+    let refuse = |e: &str| Reply::Error(e.to_string());
+    let Scratch {
+        argv: buf,
+        ranges,
+        out: spare,
+    } = scratch;
+    let argv = match read_args(l, buf, ranges) {
+        Ok(a) => a,
+        Err(e) => return refuse(e),
+    };
     let r = match commands::resolve(&argv, &mut commands::LastName::default()) {
         Ok(r) => r,
         Err(e) if e.as_str().starts_with("ERR wrong number of arguments") => {
