@@ -1888,3 +1888,22 @@ fn acl_check_cmd_answers_for_the_scripts_user() {
     let mut r = srv.raw();
     assert_eq!(check(&mut r, "'hset','yy','f',1"), ":1\r\n");
 }
+
+/// Replacing a library frees the old one: 5,000 FUNCTION LOAD REPLACE leave the interpreter's
+/// memory where a few loads leave it (each load once leaked about 1.5 KB of Lua objects).
+#[test]
+fn replacing_a_library_again_and_again_does_not_grow_lua_memory() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let lib = "#!lua name=again\nredis.register_function('f', function(KEYS, ARGV) \
+               return redis.call('incr', KEYS[1]) end)";
+    let mut p = redis::pipe();
+    for _ in 0..5000 {
+        p.cmd("FUNCTION").arg("LOAD").arg("REPLACE").arg(lib);
+    }
+    let _: Vec<String> = p.query(&mut c).expect("loads");
+    assert_eq!(q::<i64>(&mut c, &["FCALL", "f", "1", "n"]), 1);
+    let info: String = q(&mut c, &["INFO", "memory"]);
+    let lua = common::info_field(&info, "used_memory_lua");
+    assert!(lua < 2 * 1024 * 1024, "used_memory_lua {lua}");
+}

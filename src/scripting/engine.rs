@@ -188,8 +188,11 @@ end
 -- `redis` a script touched.
 -- `overlay` maps such a proxy to its `vars`: Redis keeps KEYS and ARGV in the globals
 -- themselves, so rawget, next and pairs on `_G` see them, then the globals they do not shadow.
+-- `global`: the proxy is a globals table, which `_G` names. Only the two long-lived ones are:
+-- a weak-keyed entry whose value refers back to its key is never collected in Lua 5.1, so a
+-- proxy made per library load that did this was kept forever (1.5 KB a FUNCTION LOAD).
 local overlay = setmetatable({}, {__mode = 'k'})
-local function sandbox(vars)
+local function sandbox(vars, global)
   setmetatable(vars, {__index = G, __metatable = false})
   local env = setmetatable({}, {
     __index = vars,
@@ -198,11 +201,11 @@ local function sandbox(vars)
   })
   protected[env] = G
   overlay[env] = vars
-  vars._G = env
+  if global then vars._G = env end
   return env
 end
 local vars, fvars = {}, {}
-local env, fenv = sandbox(vars), sandbox(fvars)
+local env, fenv = sandbox(vars, true), sandbox(fvars, true)
 local raw_set, load, set_env, byte = rawset, loadstring, setfenv, string.byte
 G.rawset = function(t, k, v)
   if protected[t] then error('Attempt to modify a readonly table', 0) end
