@@ -1907,3 +1907,19 @@ fn replacing_a_library_again_and_again_does_not_grow_lua_memory() {
     let lua = common::info_field(&info, "used_memory_lua");
     assert!(lua < 2 * 1024 * 1024, "used_memory_lua {lua}");
 }
+
+/// Function names are case-insensitive, as Redis keeps them: FCALL finds `test` as `TEST`, and
+/// another library cannot register `TEST` beside it.
+#[test]
+fn function_names_match_in_any_case() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let lib = "#!lua name=one\nredis.register_function('test', function() return 'hello1' end)";
+    assert_eq!(q::<String>(&mut c, &["FUNCTION", "LOAD", lib]), "one");
+    assert_eq!(q::<String>(&mut c, &["FCALL", "TEST", "0"]), "hello1");
+    let clash = "#!lua name=two\nredis.register_function('TEST', function() return 2 end)";
+    assert_eq!(
+        qerr(&mut c, &["FUNCTION", "LOAD", clash]),
+        "ERR Function TEST already exists"
+    );
+}

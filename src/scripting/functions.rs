@@ -268,12 +268,13 @@ impl Engine {
         Ok(())
     }
 
-    /// A function by name, with its library's name.
+    /// A function by name (any case: Redis keeps them in a case-insensitive dict), with its
+    /// library's name.
     fn find(&self, name: &str) -> Option<(&str, &Func)> {
         self.libraries.iter().find_map(|(l, lib)| {
             lib.functions
                 .iter()
-                .find(|f| f.name == name)
+                .find(|f| f.name.eq_ignore_ascii_case(name))
                 .map(|f| (l.as_str(), f))
         })
     }
