@@ -1762,3 +1762,18 @@ fn bzmpop_waiters_are_served_in_order_by_a_store_command() {
     assert_eq!(w2.read_wire(), "*3\r\n$3\r\ndst\r\n$1\r\na\r\n$1\r\n1\r\n");
     assert_eq!(qv(&mut c, &["EXISTS", "dst"]), Value::Int(0));
 }
+
+/// A score may be written out at any length, as Redis's `string2d` reads it: DBL_MAX with all
+/// its 309 digits and 17 decimals is a score.
+#[test]
+fn a_score_written_out_in_full_is_read() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let dblmax = format!("{:.17}", f64::MAX);
+    assert!(dblmax.len() > 300, "{dblmax}");
+    assert_eq!(q::<i64>(&mut c, &["ZADD", "zz", &dblmax, "dblmax"]), 1);
+    assert_eq!(
+        q::<String>(&mut c, &["ZSCORE", "zz", "dblmax"]),
+        "1.7976931348623157e+308"
+    );
+}

@@ -63,7 +63,9 @@ impl LongDouble {
 /// `strtod` over all of `s` as Redis's strict float arguments take it: no leading blank, not
 /// empty, not NaN (out-of-range results are left to the caller).
 fn whole_number(s: &[u8]) -> Option<Strtod> {
-    if s.is_empty() || s.len() > 256 || s[0].is_ascii_whitespace() {
+    // No length bound, as Redis's `string2d` has none: DBL_MAX printed with its decimals is
+    // 327 characters, and the parse is linear in the length.
+    if s.is_empty() || s[0].is_ascii_whitespace() {
         return None;
     }
     strtod(std::str::from_utf8(s).ok()?).filter(|r| !r.v.is_nan())
