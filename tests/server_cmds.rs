@@ -1997,3 +1997,31 @@ fn info_errorstats_counts_error_replies_by_code() {
     let stats = info(&mut c, "errorstats");
     assert_eq!(stats.trim_end(), "# Errorstats", "{stats}");
 }
+
+/// DEBUG RELOAD leaves the data as it was (the same DEBUG DIGEST, TTLs kept) and each value as
+/// loading builds it: a string made `raw` by APPEND is `embstr` again, as in Redis.
+#[test]
+fn debug_reload_keeps_the_data_and_rebuilds_encodings() {
+    let srv = Server::start_with(&debug_args());
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["SET", "s", "v"]);
+    q::<()>(&mut c, &["APPEND", "s", "w"]);
+    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", "s"]), "raw");
+    q::<()>(&mut c, &["HSET", "h", "f", "1", "g", "2"]);
+    q::<()>(&mut c, &["ZADD", "z", "1.5", "a", "2", "b"]);
+    q::<()>(&mut c, &["RPUSH", "l", "x", "y"]);
+    q::<()>(&mut c, &["SADD", "set", "1", "2"]);
+    let _: String = q(&mut c, &["XADD", "x", "1-1", "f", "v"]);
+    q::<()>(&mut c, &["PEXPIRE", "h", "100000"]);
+    let before: String = q(&mut c, &["DEBUG", "DIGEST"]);
+    assert_eq!(q::<String>(&mut c, &["DEBUG", "RELOAD"]), "OK");
+    assert_eq!(q::<String>(&mut c, &["DEBUG", "DIGEST"]), before);
+    assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", "s"]), "embstr");
+    assert_eq!(q::<String>(&mut c, &["GET", "s"]), "vw");
+    assert!(q::<i64>(&mut c, &["PTTL", "h"]) > 0);
+    assert_eq!(
+        q::<String>(&mut c, &["OBJECT", "ENCODING", "z"]),
+        "listpack"
+    );
+    assert_eq!(q::<String>(&mut c, &["ZSCORE", "z", "a"]), "1.5");
+}

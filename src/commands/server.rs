@@ -1106,6 +1106,9 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
     } else if is(sub, "POPULATE") && (3..=5).contains(&a.len()) {
         debug_populate(ctx, a)?;
         ctx.out.ok();
+    } else if is(sub, "RELOAD") && a.len() == 2 {
+        debug_reload(ctx);
+        ctx.out.ok();
     } else if is(sub, "DIGEST") && a.len() == 2 {
         let d = digest::dataset(&mut ctx.lock_all());
         ctx.out.simple(&crate::util::hex(&d));
@@ -1148,6 +1151,10 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
             "    Create <count> string keys named key:<num>. If <prefix> is specified then",
             "    it is used instead of the 'key' prefix. Unlike in Redis they are recorded",
             "    in the change log (kept across restarts, sent to replicas).",
+            "RELOAD",
+            "    Pass every value through its RDB serialization and back, as Redis's save and",
+            "    reload would (encodings follow the current limits). TTLs are kept; nothing is",
+            "    written to disk.",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -1166,6 +1173,28 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
         return Err(error::subcommand_syntax(sub, "debug"));
     }
     Ok(())
+}
+
+/// DEBUG RELOAD: Redis saves, flushes and loads its RDB file, so every value leaves it as
+/// loading builds it (a `raw` string is `embstr` again, collections take the encoding the
+/// current limits give). Eddy passes each value through the same encoding in memory, under
+/// all the shards' locks as Redis blocks for the reload, and keeps TTLs. The data is the same
+/// after as before, so no change is recorded and nothing goes to disk.
+fn debug_reload(ctx: &mut Ctx) {
+    use crate::keyspace::encoding::{decode_value, encode_value, Reader};
+    let mut l = ctx.lock_all();
+    let mut buf = Vec::new();
+    for shard in l.shards_mut() {
+        for db in shard.dbs.iter_mut() {
+            for v in db.keys.values_mut() {
+                buf.clear();
+                encode_value(v, &mut buf);
+                if let Some(fresh) = decode_value(&mut Reader::new(&buf)) {
+                    *v = fresh;
+                }
+            }
+        }
+    }
 }
 
 /// DEBUG OBJECT's line, in Redis's format: the value's address, its encoding, the length of its
