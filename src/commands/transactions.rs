@@ -249,15 +249,17 @@ pub fn rejected(srv: &Server, sess: &mut Session, args: &Args, e: &CmdError, out
     if sess.from_primary() {
         crate::server::follow::primary_command_failed(args, e.as_str());
     }
+    let abort;
     let e = if args.get(0).eq_ignore_ascii_case(b"exec") {
         sess.tx.discard();
-        error::exec_abort(e.as_str())
+        abort = error::exec_abort(e.as_str());
+        abort.as_str()
     } else {
         sess.tx.flag();
-        e.clone()
+        e.as_str()
     };
-    srv.stats.error_reply(e.as_str());
-    out.error(e.as_str());
+    srv.stats.error_reply(e);
+    out.error(e);
 }
 
 fn multi(ctx: &mut Ctx, _a: Args) -> CmdResult {
