@@ -517,3 +517,21 @@ fn arity_and_subcommand_errors_and_help() {
             .collect::<Vec<_>>()
     );
 }
+
+/// The active expiry cycle is a latency event of its own, `expire-cycle`, as in Redis: freeing
+/// a big expired key takes it past the threshold.
+#[test]
+fn a_slow_expire_cycle_is_a_latency_event() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+    let fill = "for i = 1, tonumber(ARGV[1]) do redis.call('sadd', KEYS[1], i) end";
+    q::<()>(&mut c, &["EVAL", fill, "1", "mybigkey", "300000"]);
+    q::<()>(&mut c, &["PEXPIRE", "mybigkey", "50"]);
+    assert!(common::poll_until(
+        std::time::Duration::from_secs(20),
+        || { q::<i64>(&mut c, &["DBSIZE"]) == 0 }
+    ));
+    let latest = qv(&mut c, &["LATENCY", "LATEST"]);
+    assert!(format!("{latest:?}").contains("expire-cycle"), "{latest:?}");
+}

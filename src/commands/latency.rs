@@ -425,6 +425,18 @@ pub fn sample(srv: &Server, spec: &CommandSpec, ns: u64) {
     } else {
         "command"
     };
+    add_now(srv, event, ns);
+}
+
+/// Records `event`, which took `ns`, if that reaches `latency-monitor-threshold` (Redis's
+/// `latencyAddSampleIfNeeded`): for the server's own work, such as `expire-cycle`.
+pub fn sample_if_needed(srv: &Server, event: &'static str, ns: u64) {
+    if ns >= srv.config.hot.latency_monitor_ns.load(Ordering::Relaxed) {
+        add_now(srv, event, ns);
+    }
+}
+
+fn add_now(srv: &Server, event: &'static str, ns: u64) {
     let now = (crate::util::now_ms() / 1000) as i64;
     srv.latency.add(event, ns / 1_000_000, now);
 }

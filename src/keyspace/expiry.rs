@@ -71,6 +71,8 @@ pub fn cycle(srv: &Server, rng: &mut impl Rng) -> usize {
             break;
         }
     }
+    let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    crate::commands::latency::sample_if_needed(srv, "expire-cycle", ns);
     deleted
 }
 
