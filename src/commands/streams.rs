@@ -3,11 +3,11 @@
 //! [`stream_groups`](super::stream_groups).
 //!
 //! ## Approximate trimming (`~`)
-//! Redis trims with `~` whole radix-tree nodes only (up to 100 entries each), so it may trim
-//! fewer entries than `=` would. Eddy keeps no nodes: with `~` it removes the largest multiple
-//! of 100 not above what `=` would remove (and the LIMIT, default 10000, 0 meaning none), or
-//! everything `=` would remove when that empties the stream. It never trims more than `=`; on a
-//! stream built by appends only this matches Redis for the common cases, but not always.
+//! Redis trims with `~` whole radix-tree nodes only (`stream-node-max-entries` and `-bytes`
+//! each), so it may trim fewer entries than `=` would. Eddy keeps the same node boundaries
+//! beside its entries (`keyspace::stream`, "Nodes") and trims by them as Redis's `streamTrim`
+//! does, LIMIT included (default: 100 nodes' worth; 0 meaning none), so the length left is
+//! Redis's.
 //!
 //! Recorded effects (DESIGN.md, "Record what happened"):
 //! * XADD records `XADD key <id> f v ...` (event `xadd`) with the generated ID made explicit and
@@ -20,12 +20,12 @@
 //!
 //! A stream that becomes empty is kept, as in Redis.
 
+use std::sync::atomic::Ordering;
+
 use super::args::is;
 use super::{cmd, feed_stream, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
 use crate::error::{self, CmdError, CmdResult};
-use std::sync::atomic::Ordering;
-
 use crate::keyspace::stream::{pack, unpack, NodeLimits, Stream, StreamId, TrimSpec};
 use crate::keyspace::value::{Meta, Value, ValueType};
 use crate::keyspace::Locked;

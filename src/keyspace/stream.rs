@@ -374,11 +374,6 @@ impl Stream {
         self.nodes.0.len()
     }
 
-    /// Number of entries with an ID below `id`.
-    pub fn count_below(&self, id: StreamId) -> usize {
-        self.entries.range(..id).count()
-    }
-
     /// The packed fields of entry `id`, if it exists.
     pub fn get(&self, id: StreamId) -> Option<&[u8]> {
         self.entries.get(&id).map(|p| &p[..])
