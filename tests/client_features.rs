@@ -978,3 +978,34 @@ fn idle_timeout_closes_normal_clients_but_spares_subscribers_and_monitors() {
         format!(r#"[0 {at}] "PUBLISH" "ch" "hi""#)
     );
 }
+
+/// A write pause lets scripts and functions that declare `no-writes` run, as Redis drops
+/// `write` from such a call's flags; a script without the declaration waits.
+#[test]
+fn pause_write_lets_no_writes_scripts_run() {
+    let srv = Server::start();
+    let mut admin = srv.conn();
+    let lib = "#!lua name=f1\nredis.register_function{function_name='f1', \
+               callback=function() return 'hello' end, flags={'no-writes'}}";
+    q::<()>(&mut admin, &["SET", "x", "y"]);
+    q::<()>(&mut admin, &["FUNCTION", "LOAD", "REPLACE", lib]);
+    let ro = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    let sha: String = q(&mut admin, &["SCRIPT", "LOAD", ro]);
+    q::<()>(&mut admin, &["CLIENT", "PAUSE", "100000", "WRITE"]);
+    let mut w = srv.raw();
+    let wid = client_id(&mut w);
+    assert_eq!(w.call(&["EVAL", ro, "1", "x"]), Resp::Bulk(b"y".to_vec()));
+    assert_eq!(
+        w.call(&["EVALSHA", &sha, "1", "x"]),
+        Resp::Bulk(b"y".to_vec())
+    );
+    assert_eq!(w.call(&["FCALL", "f1", "0"]), Resp::Bulk(b"hello".to_vec()));
+    w.send_cmd(&["EVAL", "return redis.call('get', KEYS[1])", "1", "x"]);
+    assert!(poll_until(common::IO_TIMEOUT, || {
+        let line = client_line(&mut admin, wid);
+        field(&line, "cmd").as_deref() == Some("eval")
+            && field(&line, "flags").is_some_and(|f| f.contains('b'))
+    }));
+    q::<()>(&mut admin, &["CLIENT", "UNPAUSE"]);
+    assert_eq!(w.read_reply(), Resp::Bulk(b"y".to_vec()));
+}

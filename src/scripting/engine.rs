@@ -437,6 +437,12 @@ impl Engine {
         std::str::from_utf8(sha).is_ok_and(|s| self.scripts.contains_key(&s.to_ascii_lowercase()))
     }
 
+    /// The flags of the cached script `sha`, if it is cached.
+    pub fn flags_of(&self, sha: &[u8]) -> Option<ScriptFlags> {
+        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
+        self.scripts.get(&sha).map(|s| s.flags)
+    }
+
     pub fn cached(&self) -> usize {
         self.scripts.len()
     }

@@ -38,7 +38,7 @@ pub struct Func {
 }
 
 impl Func {
-    fn no_writes(&self) -> bool {
+    pub(super) fn no_writes(&self) -> bool {
         self.flags.iter().any(|f| f == "no-writes")
     }
 }
@@ -270,7 +270,7 @@ impl Engine {
 
     /// A function by name (any case: Redis keeps them in a case-insensitive dict), with its
     /// library's name.
-    fn find(&self, name: &str) -> Option<(&str, &Func)> {
+    pub(super) fn find(&self, name: &str) -> Option<(&str, &Func)> {
         self.libraries.iter().find_map(|(l, lib)| {
             lib.functions
                 .iter()

@@ -326,6 +326,30 @@ impl Scripting {
         self.with(|e| e.load(body).map(|s| s.0))
     }
 
+    /// Whether EVAL, EVALSHA or FCALL (`name`, with its arguments `a`) may write: not when the
+    /// script or function declares `no-writes`, as Redis then drops `write` and
+    /// `may_replicate` from the call's flags (a write pause lets it run). An unknown script or
+    /// function, a bad shebang, or an interpreter busy on another thread count as writing: the
+    /// command itself then says what is wrong.
+    pub fn call_may_write(&self, name: &str, a: &crate::protocol::resp::Args) -> bool {
+        let declared_read_only = match name {
+            "eval" => engine::shebang(a.get(1)).is_ok_and(|s| s.flags.shebang && s.flags.no_writes),
+            "evalsha" | "fcall" => self.engine.try_lock().is_some_and(|g| {
+                g.as_ref().is_some_and(|e| match name {
+                    "evalsha" => e
+                        .flags_of(a.get(1))
+                        .is_some_and(|f| f.shebang && f.no_writes),
+                    _ => std::str::from_utf8(a.get(1))
+                        .ok()
+                        .and_then(|n| e.find(n))
+                        .is_some_and(|(_, f)| f.no_writes()),
+                })
+            }),
+            _ => false,
+        };
+        !declared_read_only
+    }
+
     /// SCRIPT EXISTS for one SHA1.
     pub fn exists(&self, sha: &[u8]) -> bool {
         let g = self.engine.lock();

@@ -792,7 +792,7 @@ pub(super) fn run_batch<C: Codec>(
                 match commands::resolve(&args, &mut names) {
                     Err(e) => commands::transactions::rejected(srv, sess, &args, &e, out),
                     Ok(r) => {
-                        if paused && crate::server::pause::holds(srv, sess, r.spec) {
+                        if paused && crate::server::pause::holds(srv, sess, r.spec, &args) {
                             // Not started: the connection waits for the pause, then runs it.
                             // CLIENT LIST shows it as the client's command meanwhile, as Redis.
                             last_cmd = r.id;

@@ -174,17 +174,23 @@ pub fn applies(mode: u8, spec: &CommandSpec, queued_writes: bool) -> bool {
     }
 }
 
-/// Whether the pause in effect holds back `spec` on this connection (monitors never wait).
+/// Whether the pause in effect holds back `spec` (called with `args`) on this connection
+/// (monitors never wait). A script or function that declares `no-writes` is not held by a
+/// write pause, as in Redis.
 pub fn holds(
     srv: &crate::server::Server,
     sess: &crate::server::session::Session,
     spec: &CommandSpec,
+    args: &crate::protocol::resp::Args,
 ) -> bool {
     let mode = srv.pause.current();
     mode != NONE
         && !sess.info.monitor.load(Ordering::Relaxed)
         && !sess.from_primary()
         && applies(mode, spec, sess.tx.queued_any(may_replicate))
+        && (mode == ALL
+            || !matches!(spec.name, "eval" | "evalsha" | "fcall")
+            || srv.scripts.call_may_write(spec.name, args))
 }
 
 #[cfg(test)]
