@@ -330,6 +330,12 @@ fn client_reply_off_on_skip() {
     c.send_cmd(&["ECHO", "skipped"]);
     c.send_cmd(&["ECHO", "seen"]);
     assert_eq!(c.read_wire(), "$4\r\nseen\r\n");
+    // CLIENT REPLY ON right after SKIP clears the skip and answers.
+    c.send_cmd(&["CLIENT", "REPLY", "SKIP"]);
+    assert_eq!(
+        c.call(&["CLIENT", "REPLY", "ON"]),
+        Resp::Simple("OK".into())
+    );
     assert_eq!(c.call(&["GET", "a"]), Resp::Bulk(b"1".to_vec()));
     assert_eq!(
         c.call(&["CLIENT", "REPLY", "FOO"]),

@@ -862,7 +862,9 @@ pub(super) fn run_batch<C: Codec>(
                         out.truncate(mark)
                     }
                     ReplyMode::Skip => {
-                        if !pushing {
+                        // CLIENT REPLY ON right after SKIP answers OK, as in Redis: it clears
+                        // the skip before its reply is written.
+                        if !pushing && sess.reply != ReplyMode::On {
                             out.truncate(mark);
                         }
                         if sess.reply == ReplyMode::Skip {
