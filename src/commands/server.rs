@@ -786,10 +786,7 @@ fn section(ctx: &Ctx, name: &str, o: &mut String) {
             kv("tracking_total_items", items.to_string());
             kv("tracking_total_prefixes", prefixes.to_string());
             kv("unexpected_error_replies", "0".into());
-            kv(
-                "total_error_replies",
-                st.errors.load(Ordering::Relaxed).to_string(),
-            );
+            kv("total_error_replies", st.error_replies().to_string());
             kv("dump_payload_sanitizations", "0".into());
             for (k, c) in [
                 ("total_reads_processed", &st.reads_processed),
@@ -1153,8 +1150,7 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
             "    in the change log (kept across restarts, sent to replicas).",
             "RELOAD",
             "    Pass every value through its RDB serialization and back, as Redis's save and",
-            "    reload would (encodings follow the current limits). TTLs are kept; nothing is",
-            "    written to disk.",
+            "    reload would. TTLs are kept; nothing is written to disk.",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -1176,8 +1172,8 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 /// DEBUG RELOAD: Redis saves, flushes and loads its RDB file, so every value leaves it as
-/// loading builds it (a `raw` string is `embstr` again, collections take the encoding the
-/// current limits give). Eddy passes each value through the same encoding in memory, under
+/// loading builds it (a `raw` string is `embstr` again; collections take the encoding Eddy's
+/// decoders give, which follow the default limits). Eddy passes each value through the same encoding in memory, under
 /// all the shards' locks as Redis blocks for the reload, and keeps TTLs. The data is the same
 /// after as before, so no change is recorded and nothing goes to disk.
 fn debug_reload(ctx: &mut Ctx) {
@@ -1358,7 +1354,6 @@ fn config_resetstat(ctx: &mut Ctx, _a: Args) -> CmdResult {
         &srv.stats.net_repl_output_bytes,
         &srv.stats.reads_processed,
         &srv.stats.writes_processed,
-        &srv.stats.errors,
         &srv.pubsub.obl_disconnections,
     ] {
         c.store(0, Ordering::Relaxed);

@@ -434,7 +434,7 @@ impl Engine {
     }
 
     pub fn exists(&self, sha: &[u8]) -> bool {
-        std::str::from_utf8(sha).is_ok_and(|s| self.scripts.contains_key(&s.to_ascii_lowercase()))
+        self.flags_of(sha).is_some()
     }
 
     /// The flags of the cached script `sha`, if it is cached.

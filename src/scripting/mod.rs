@@ -326,28 +326,30 @@ impl Scripting {
         self.with(|e| e.load(body).map(|s| s.0))
     }
 
-    /// Whether EVAL, EVALSHA or FCALL (`name`, with its arguments `a`) may write: not when the
-    /// script or function declares `no-writes`, as Redis then drops `write` and
-    /// `may_replicate` from the call's flags (a write pause lets it run). An unknown script or
-    /// function, a bad shebang, or an interpreter busy on another thread count as writing: the
-    /// command itself then says what is wrong.
+    /// Whether the command `name` (with its arguments `a`) may write, as far as scripts go:
+    /// an EVAL, EVALSHA or FCALL whose script or function declares `no-writes` does not (Redis
+    /// then drops `write` and `may_replicate` from the call's flags, so a write pause lets it
+    /// run); any other command is left to its flags (true). An unknown script or function, a
+    /// bad shebang, or an interpreter busy on another thread count as writing: the command
+    /// itself then says what is wrong.
     pub fn call_may_write(&self, name: &str, a: &crate::protocol::resp::Args) -> bool {
-        let declared_read_only = match name {
-            "eval" => engine::shebang(a.get(1)).is_ok_and(|s| s.flags.shebang && s.flags.no_writes),
-            "evalsha" | "fcall" => self.engine.try_lock().is_some_and(|g| {
-                g.as_ref().is_some_and(|e| match name {
-                    "evalsha" => e
-                        .flags_of(a.get(1))
-                        .is_some_and(|f| f.shebang && f.no_writes),
-                    _ => std::str::from_utf8(a.get(1))
-                        .ok()
-                        .and_then(|n| e.find(n))
-                        .is_some_and(|(_, f)| f.no_writes()),
-                })
+        let in_engine = |f: &dyn Fn(&engine::Engine) -> bool| {
+            self.engine
+                .try_lock()
+                .is_some_and(|g| g.as_ref().is_some_and(f))
+        };
+        let no_writes = match name {
+            "eval" => engine::shebang(a.get(1)).is_ok_and(|s| s.flags.no_writes),
+            "evalsha" => in_engine(&|e| e.flags_of(a.get(1)).is_some_and(|f| f.no_writes)),
+            "fcall" => in_engine(&|e| {
+                std::str::from_utf8(a.get(1))
+                    .ok()
+                    .and_then(|n| e.find(n))
+                    .is_some_and(|(_, f)| f.no_writes())
             }),
             _ => false,
         };
-        !declared_read_only
+        !no_writes
     }
 
     /// SCRIPT EXISTS for one SHA1.

@@ -56,17 +56,16 @@ pub struct Stats {
     /// Socket reads and writes of client connections (INFO's `total_reads_processed`, ...).
     pub reads_processed: AtomicU64,
     pub writes_processed: AtomicU64,
-    pub errors: AtomicU64,
-    /// Error replies by their code, the error's first word (INFO errorstats).
+    /// Error replies by their code, the error's first word (INFO errorstats); their sum is
+    /// `total_error_replies`.
     pub error_codes: parking_lot::Mutex<std::collections::BTreeMap<Box<str>, u64>>,
 }
 
 impl Stats {
-    /// An error reply `e` (without its `-`): counted in `total_error_replies` and by its code,
-    /// the first word (Redis's `afterErrorReply`: `ERR` when the line has no space).
+    /// An error reply `e` (without its `-`), counted by its code, the first word (Redis's
+    /// `afterErrorReply`: `ERR` when the line has no space).
     #[cold]
     pub fn error_reply(&self, e: &str) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
         let code = e.split_once(' ').map_or("ERR", |(code, _)| code);
         let mut codes = self.error_codes.lock();
         match codes.get_mut(code) {
@@ -75,6 +74,11 @@ impl Stats {
                 codes.insert(code.into(), 1);
             }
         }
+    }
+
+    /// Error replies since the start or CONFIG RESETSTAT (INFO `total_error_replies`).
+    pub fn error_replies(&self) -> u64 {
+        self.error_codes.lock().values().sum()
     }
 
     /// A client connection's read of `n` bytes.
