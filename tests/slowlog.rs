@@ -26,6 +26,12 @@ fn entries(c: &mut redis::Connection) -> Vec<Vec<Value>> {
     }
 }
 
+/// Logs every command from now on, in an emptied log (its first entry is the SLOWLOG RESET).
+fn log_everything(c: &mut redis::Connection) {
+    q::<()>(c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    q::<()>(c, &["SLOWLOG", "RESET"]);
+}
+
 fn args_of(e: &[Value]) -> Vec<String> {
     match &e[3] {
         Value::Array(a) => a.iter().map(bulk).collect(),
@@ -38,8 +44,7 @@ fn logs_every_command_past_the_threshold_newest_first_with_cut_arguments() {
     let srv = Server::start();
     let mut c = srv.conn();
     q::<()>(&mut c, &["CLIENT", "SETNAME", "worker-7"]);
-    q::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
-    q::<()>(&mut c, &["SLOWLOG", "RESET"]);
+    log_everything(&mut c);
     let long = "v".repeat(200);
     q::<()>(&mut c, &["SET", "k", &long]);
     let many: Vec<String> = (0..40).map(|i| i.to_string()).collect();
@@ -142,8 +147,7 @@ fn bad_arguments_get_redis_errors() {
 fn a_transaction_and_a_script_log_their_commands() {
     let srv = Server::start();
     let mut c = srv.conn();
-    q::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
-    q::<()>(&mut c, &["SLOWLOG", "RESET"]);
+    log_everything(&mut c);
     q::<()>(&mut c, &["EVAL", "redis.call('set', 'a', 'b')", "0"]);
     let mut tx = redis::pipe();
     tx.atomic().cmd("INCR").arg("n").ignore();
@@ -162,8 +166,7 @@ fn a_transaction_and_a_script_log_their_commands() {
 fn user_rules_and_configured_passwords_are_redacted() {
     let srv = Server::start();
     let mut c = srv.conn();
-    q::<()>(&mut c, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
-    q::<()>(&mut c, &["SLOWLOG", "RESET"]);
+    log_everything(&mut c);
     let _ = qerr(&mut c, &["ACL", "SETUSER", "bad user", "+get", "+set"]);
     q::<()>(&mut c, &["ACL", "SETUSER", "someone", "+get", "+set"]);
     q::<()>(&mut c, &["CONFIG", "SET", "masterauth", ""]);
