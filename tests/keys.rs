@@ -653,6 +653,49 @@ fn restore(
     cmd.query(c)
 }
 
+/// RESTORE builds a collection under the compact-form limits in force, as Redis's loader
+/// converts: a payload DUMPed as a listpack or intset lands as a hashtable or skiplist when the
+/// limits were lowered since.
+#[test]
+fn restore_converts_by_the_limits_in_force() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    q::<()>(&mut c, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+    // 200 integers: more than an intset may now hold and than a listpack may (Redis 7.2 and
+    // Eddy would take a listpack for a few).
+    let ints: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    let mut sadd = vec!["SADD", "s"];
+    sadd.extend(ints.iter().map(String::as_str));
+    q::<()>(&mut c, &sadd);
+    q::<()>(&mut c, &["ZADD", "z", "1", "a", "2", "b"]);
+    let (h, s, z) = (dump(&mut c, "h"), dump(&mut c, "s"), dump(&mut c, "z"));
+    for (key, before) in [("h", "listpack"), ("s", "intset"), ("z", "listpack")] {
+        assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", key]), before);
+    }
+    for (opt, val) in [
+        ("hash-max-listpack-entries", "2"),
+        ("set-max-intset-entries", "150"),
+        ("zset-max-listpack-entries", "0"),
+    ] {
+        q::<()>(&mut c, &["CONFIG", "SET", opt, val]);
+    }
+    for (key, payload, after) in [
+        ("h2", &h, "hashtable"),
+        ("s2", &s, "hashtable"),
+        ("z2", &z, "skiplist"),
+    ] {
+        restore(&mut c, key, "0", payload, &[]).expect("restore");
+        assert_eq!(
+            q::<String>(&mut c, &["OBJECT", "ENCODING", key]),
+            after,
+            "{key}"
+        );
+    }
+    assert_eq!(q::<i64>(&mut c, &["HLEN", "h2"]), 3);
+    assert_eq!(q::<i64>(&mut c, &["SCARD", "s2"]), 200);
+    assert_eq!(q::<f64>(&mut c, &["ZSCORE", "z2", "b"]), 2.0);
+}
+
 #[test]
 fn dump_restore_round_trip() {
     let srv = Server::start();

@@ -229,8 +229,10 @@ pub struct ChangeEvent {
 }
 
 impl ChangeEvent {
-    /// Decodes an image into a value.
+    /// Decodes an image into a value (built under the default limits: only its contents are
+    /// read).
     pub fn image_value(img: &[u8]) -> Option<crate::keyspace::value::Value> {
-        crate::keyspace::encoding::decode_value(&mut crate::keyspace::encoding::Reader::new(img))
+        use crate::keyspace::encoding::{decode_value, Limits, Reader};
+        decode_value(&mut Reader::new(img), &Limits::DEFAULT)
     }
 }

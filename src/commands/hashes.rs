@@ -70,12 +70,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The compact-form thresholds currently configured.
 fn limits(ctx: &Ctx) -> HashLimits {
-    use std::sync::atomic::Ordering::Relaxed;
-    let h = &ctx.srv.config.hot;
-    HashLimits {
-        entries: h.hash_max_listpack_entries.load(Relaxed) as usize,
-        value: h.hash_max_listpack_value.load(Relaxed) as usize,
-    }
+    HashLimits::current(&ctx.srv.config.hot)
 }
 
 /// The hash at `key` for reading: `Ok(None)` if missing, WRONGTYPE for other types.

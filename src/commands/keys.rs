@@ -10,7 +10,7 @@ use super::args::{int, is, Cursor};
 use super::{cmd, container, flag::*, CommandSpec, Ctx};
 use crate::changes::ChangeKind;
 use crate::error::{self, CmdError, CmdResult};
-use crate::keyspace::encoding::{dump, undump, RestoreError};
+use crate::keyspace::encoding::{dump, undump, Limits, RestoreError};
 use crate::keyspace::value::{Value, ValueType};
 use crate::keyspace::Locked;
 use crate::protocol::resp::Args;
@@ -689,7 +689,7 @@ fn restore(ctx: &mut Ctx, a: Args) -> CmdResult {
     if ttl < 0 {
         return Err(error::NEGATIVE_TTL.into());
     }
-    let mut v = undump(payload).map_err(|e| match e {
+    let mut v = undump(payload, &Limits::current(&ctx.srv.config.hot)).map_err(|e| match e {
         RestoreError::VersionOrChecksum => CmdError::from(error::BAD_DUMP),
         RestoreError::BadData => CmdError::from(error::BAD_DUMP_DATA),
     })?;

@@ -11,7 +11,6 @@
 //! has change `remove` and type `none`, and a companion `del` record (no args, as Redis's `del`
 //! notification) follows it. Writes that change nothing record nothing.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -94,13 +93,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn fill(ctx: &Ctx) -> Fill {
-    Fill(
-        ctx.srv
-            .config
-            .hot
-            .list_max_listpack_size
-            .load(Ordering::Relaxed),
-    )
+    Fill::current(&ctx.srv.config.hot)
 }
 
 /// The list at `key` for reading: `Ok(None)` if missing, WRONGTYPE for other types.

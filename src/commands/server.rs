@@ -1172,12 +1172,13 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
 }
 
 /// DEBUG RELOAD: Redis saves, flushes and loads its RDB file, so every value leaves it as
-/// loading builds it (a `raw` string is `embstr` again; collections take the encoding Eddy's
-/// decoders give, which follow the default limits). Eddy passes each value through the same encoding in memory, under
+/// loading builds it (a `raw` string is `embstr` again; collections convert by the
+/// limits in force). Eddy passes each value through the same encoding in memory, under
 /// all the shards' locks as Redis blocks for the reload, and keeps TTLs. The data is the same
 /// after as before, so no change is recorded and nothing goes to disk.
 fn debug_reload(ctx: &mut Ctx) {
-    use crate::keyspace::encoding::{decode_value, encode_value, Reader};
+    use crate::keyspace::encoding::{decode_value, encode_value, Limits, Reader};
+    let lim = Limits::current(&ctx.srv.config.hot);
     let mut l = ctx.lock_all();
     let mut buf = Vec::new();
     for shard in l.shards_mut() {
@@ -1185,7 +1186,7 @@ fn debug_reload(ctx: &mut Ctx) {
             for v in db.keys.values_mut() {
                 buf.clear();
                 encode_value(v, &mut buf);
-                if let Some(fresh) = decode_value(&mut Reader::new(&buf)) {
+                if let Some(fresh) = decode_value(&mut Reader::new(&buf), &lim) {
                     *v = fresh;
                 }
             }

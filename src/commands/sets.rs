@@ -84,13 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The compact-form thresholds currently configured.
 fn limits(ctx: &Ctx) -> SetLimits {
-    use std::sync::atomic::Ordering::Relaxed;
-    let h = &ctx.srv.config.hot;
-    SetLimits {
-        intset_entries: h.set_max_intset_entries.load(Relaxed) as usize,
-        listpack_entries: h.set_max_listpack_entries.load(Relaxed) as usize,
-        listpack_value: h.set_max_listpack_value.load(Relaxed) as usize,
-    }
+    SetLimits::current(&ctx.srv.config.hot)
 }
 
 /// The set at `key` for reading: `Ok(None)` if missing, WRONGTYPE for other types.

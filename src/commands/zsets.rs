@@ -28,8 +28,6 @@
 //!
 //! Writes that change nothing record nothing.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use smallvec::SmallVec;
 
 use super::args::{count, float, int, is, non_negative};
@@ -182,11 +180,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 // Helpers
 
 pub(crate) fn limits(ctx: &Ctx) -> ZLimits {
-    let h = &ctx.srv.config.hot;
-    ZLimits {
-        entries: h.zset_max_listpack_entries.load(Relaxed) as usize,
-        value: h.zset_max_listpack_value.load(Relaxed) as usize,
-    }
+    ZLimits::current(&ctx.srv.config.hot)
 }
 
 /// The sorted set at `key` (counting a hit or miss): `Ok(None)` if missing, WRONGTYPE for

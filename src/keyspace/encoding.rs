@@ -349,10 +349,42 @@ pub fn listpack_elements(r: &mut Reader) -> Option<Vec<Vec<u8>>> {
     (!v.is_empty()).then_some(v)
 }
 
+/// The compact-form limits decoded collections are built under. Loading converts by the limits
+/// in force, as Redis's loaders do: with `zset-max-listpack-entries 0` a snapshot's or a
+/// RESTORE payload's sorted set lands as a skiplist, and a set of 200 integers as a hashtable
+/// under `set-max-intset-entries 100`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub hash: super::hash::HashLimits,
+    pub set: super::set::SetLimits,
+    pub zset: super::zset::ZLimits,
+    pub list: super::list::Fill,
+}
+
+impl Limits {
+    /// Redis's defaults (what a value is built with when no server is at hand).
+    pub const DEFAULT: Limits = Limits {
+        hash: super::hash::HashLimits::DEFAULT,
+        set: super::set::SetLimits::DEFAULT,
+        zset: super::zset::ZLimits::DEFAULT,
+        list: super::list::Fill::DEFAULT,
+    };
+
+    /// The limits configured now.
+    pub fn current(hot: &crate::config::Hot) -> Limits {
+        Limits {
+            hash: super::hash::HashLimits::current(hot),
+            set: super::set::SetLimits::current(hot),
+            zset: super::zset::ZLimits::current(hot),
+            list: super::list::Fill::current(hot),
+        }
+    }
+}
+
 /// Decodes one value from the reader.
-pub fn decode_value(r: &mut Reader) -> Option<Value> {
+pub fn decode_value(r: &mut Reader, lim: &Limits) -> Option<Value> {
     let t = r.u8()?;
-    decode_body(t, r)
+    decode_body(t, r, lim)
 }
 
 /// Whether [`decode_body`] knows RDB type `t` (every type Redis 7 writes but modules').
@@ -381,22 +413,22 @@ pub fn decodable(t: u8) -> bool {
 
 /// Decodes the body of a value of RDB type `t` (an RDB file puts the key between the type
 /// byte and the body: `server::follow` reads it so). Keep [`decodable`] in step.
-pub fn decode_body(t: u8, r: &mut Reader) -> Option<Value> {
+pub fn decode_body(t: u8, r: &mut Reader, lim: &Limits) -> Option<Value> {
     match t {
         RDB_TYPE_STRING => Some(Value::Str(Str::from_vec(r.string()?), Meta::now())),
-        // Hashes and sets (keyspace::hash, keyspace::set), built with the default limits.
-        super::hash::RDB_TYPE_HASH => super::hash::rdb_decode(r),
-        super::hash::RDB_TYPE_HASH_LISTPACK => super::hash::rdb_decode_listpack(r),
-        super::set::RDB_TYPE_SET => super::set::rdb_decode(r),
-        super::set::RDB_TYPE_SET_LISTPACK => super::set::rdb_decode_listpack(r),
-        super::set::RDB_TYPE_SET_INTSET => super::set::rdb_decode_intset(r),
-        // Sorted sets (keyspace::zset), built with the default limits.
-        super::zset::RDB_TYPE_ZSET_2 => super::zset::rdb_decode(r, true),
-        super::zset::RDB_TYPE_ZSET => super::zset::rdb_decode(r, false),
-        super::zset::RDB_TYPE_ZSET_LISTPACK => super::zset::rdb_decode_listpack(r),
+        // Hashes and sets (keyspace::hash, keyspace::set).
+        super::hash::RDB_TYPE_HASH => super::hash::rdb_decode(r, lim.hash),
+        super::hash::RDB_TYPE_HASH_LISTPACK => super::hash::rdb_decode_listpack(r, lim.hash),
+        super::set::RDB_TYPE_SET => super::set::rdb_decode(r, lim.set),
+        super::set::RDB_TYPE_SET_LISTPACK => super::set::rdb_decode_listpack(r, lim.set),
+        super::set::RDB_TYPE_SET_INTSET => super::set::rdb_decode_intset(r, lim.set),
+        // Sorted sets (keyspace::zset).
+        super::zset::RDB_TYPE_ZSET_2 => super::zset::rdb_decode(r, true, lim.zset),
+        super::zset::RDB_TYPE_ZSET => super::zset::rdb_decode(r, false, lim.zset),
+        super::zset::RDB_TYPE_ZSET_LISTPACK => super::zset::rdb_decode_listpack(r, lim.zset),
         // Lists (keyspace::list): what Eddy writes, and Redis 7's quicklist of listpacks.
-        super::list::RDB_TYPE_LIST => super::list::rdb_decode(r, false),
-        super::list::RDB_TYPE_LIST_QUICKLIST_2 => super::list::rdb_decode(r, true),
+        super::list::RDB_TYPE_LIST => super::list::rdb_decode(r, false, lim.list),
+        super::list::RDB_TYPE_LIST_QUICKLIST_2 => super::list::rdb_decode(r, true, lim.list),
         // Streams (keyspace::stream): Eddy's own body, not a Redis type.
         super::stream::RDB_TYPE_STREAM_EDDY => super::stream::rdb_decode(r, false),
         super::stream::RDB_TYPE_STREAM_EDDY_GROUPS => super::stream::rdb_decode(r, true),
@@ -442,10 +474,10 @@ pub fn unseal(p: &[u8]) -> Result<&[u8], RestoreError> {
     Ok(body)
 }
 
-pub fn undump(p: &[u8]) -> Result<Value, RestoreError> {
+pub fn undump(p: &[u8], lim: &Limits) -> Result<Value, RestoreError> {
     let body = unseal(p)?;
     let mut r = Reader::new(body);
-    match decode_value(&mut r) {
+    match decode_value(&mut r, lim) {
         Some(v) if r.pos == body.len() => Ok(v),
         _ => Err(RestoreError::BadData),
     }
@@ -454,6 +486,10 @@ pub fn undump(p: &[u8]) -> Result<Value, RestoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn undump(p: &[u8]) -> Result<Value, RestoreError> {
+        super::undump(p, &Limits::DEFAULT)
+    }
 
     fn s(v: &Value) -> &[u8] {
         match v {

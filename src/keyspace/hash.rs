@@ -38,6 +38,18 @@ impl HashLimits {
         entries: 128,
         value: 64,
     };
+
+    /// The limits configured now.
+    pub fn current(hot: &crate::config::Hot) -> HashLimits {
+        HashLimits {
+            entries: hot
+                .hash_max_listpack_entries
+                .load(std::sync::atomic::Ordering::Relaxed) as usize,
+            value: hot
+                .hash_max_listpack_value
+                .load(std::sync::atomic::Ordering::Relaxed) as usize,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,7 +455,7 @@ impl Collection for Hash {
 
 /// Reads an `RDB_TYPE_HASH` body (after the type byte). Every length is checked against the
 /// bytes actually left, so a forged count cannot make it allocate.
-pub fn rdb_decode(r: &mut super::encoding::Reader) -> Option<super::value::Value> {
+pub fn rdb_decode(r: &mut super::encoding::Reader, lim: HashLimits) -> Option<super::value::Value> {
     let n = usize::try_from(r.length()?).ok()?;
     if n == 0 {
         return None;
@@ -452,11 +464,14 @@ pub fn rdb_decode(r: &mut super::encoding::Reader) -> Option<super::value::Value
     for _ in 0..n {
         pairs.push((r.string()?, r.string()?));
     }
-    from_rdb_pairs(pairs)
+    from_rdb_pairs(pairs, lim)
 }
 
 /// Reads an `RDB_TYPE_HASH_LISTPACK` body (what Redis 7 DUMPs for a small hash).
-pub fn rdb_decode_listpack(r: &mut super::encoding::Reader) -> Option<super::value::Value> {
+pub fn rdb_decode_listpack(
+    r: &mut super::encoding::Reader,
+    lim: HashLimits,
+) -> Option<super::value::Value> {
     let el = super::encoding::listpack_elements(r)?;
     if el.len() % 2 != 0 {
         return None;
@@ -466,13 +481,13 @@ pub fn rdb_decode_listpack(r: &mut super::encoding::Reader) -> Option<super::val
     while let (Some(f), Some(v)) = (it.next(), it.next()) {
         pairs.push((f, v));
     }
-    from_rdb_pairs(pairs)
+    from_rdb_pairs(pairs, lim)
 }
 
 /// A hash from decoded pairs; `None` if a field repeats (a corrupt payload, as Redis judges it).
-fn from_rdb_pairs(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Option<super::value::Value> {
+fn from_rdb_pairs(pairs: Vec<(Vec<u8>, Vec<u8>)>, lim: HashLimits) -> Option<super::value::Value> {
     let n = pairs.len();
-    let h = Hash::from_pairs(pairs, HashLimits::DEFAULT);
+    let h = Hash::from_pairs(pairs, lim);
     if h.len() != n {
         return None;
     }

@@ -36,11 +36,22 @@ pub struct Fill(pub i64);
 
 impl Default for Fill {
     fn default() -> Self {
-        Fill(-2)
+        Fill::DEFAULT
     }
 }
 
 impl Fill {
+    /// `list-max-listpack-size`'s default: nodes of up to 8 KiB.
+    pub const DEFAULT: Fill = Fill(-2);
+
+    /// The bound configured now.
+    pub fn current(hot: &crate::config::Hot) -> Fill {
+        Fill(
+            hot.list_max_listpack_size
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     fn allows(self, node: &Pack, entry: usize) -> bool {
         if node.n == 0 {
             return true;
@@ -706,26 +717,26 @@ impl List {
     }
 
     /// Reads an `RDB_TYPE_LIST` body.
-    pub fn rdb_decode_list(r: &mut Reader) -> Option<List> {
+    pub fn rdb_decode_list(r: &mut Reader, fill: Fill) -> Option<List> {
         let n = r.length()?;
         let mut l = List::new();
         for _ in 0..n {
             let s = r.string()?;
-            l.push(&s, false, Fill::default());
+            l.push(&s, false, fill);
         }
         (l.len > 0).then_some(l)
     }
 
     /// Reads an `RDB_TYPE_LIST_QUICKLIST_2` body (Redis 7's: plain or listpack nodes).
-    pub fn rdb_decode_quicklist2(r: &mut Reader) -> Option<List> {
+    pub fn rdb_decode_quicklist2(r: &mut Reader, fill: Fill) -> Option<List> {
         let nodes = r.length()?;
         let mut l = List::new();
         for _ in 0..nodes {
             let container = r.length()?;
             let blob = r.string()?;
             match container {
-                1 => l.push(&blob, false, Fill::default()),
-                2 => decode_listpack(&blob, &mut l)?,
+                1 => l.push(&blob, false, fill),
+                2 => decode_listpack(&blob, &mut l, fill)?,
                 _ => return None,
             }
         }
@@ -734,11 +745,11 @@ impl List {
 }
 
 /// Decodes a list body of type `RDB_TYPE_LIST` or (`quicklist2`) `RDB_TYPE_LIST_QUICKLIST_2`.
-pub fn rdb_decode(r: &mut Reader, quicklist2: bool) -> Option<super::value::Value> {
+pub fn rdb_decode(r: &mut Reader, quicklist2: bool, fill: Fill) -> Option<super::value::Value> {
     let l = if quicklist2 {
-        List::rdb_decode_quicklist2(r)?
+        List::rdb_decode_quicklist2(r, fill)?
     } else {
-        List::rdb_decode_list(r)?
+        List::rdb_decode_list(r, fill)?
     };
     Some(super::value::Value::List(
         Box::new(l),
@@ -747,8 +758,8 @@ pub fn rdb_decode(r: &mut Reader, quicklist2: bool) -> Option<super::value::Valu
 }
 
 /// Appends the elements of a Redis listpack to `l`; `None` if it is malformed.
-fn decode_listpack(b: &[u8], l: &mut List) -> Option<()> {
-    super::encoding::listpack_for_each(b, |e| l.push(e, false, Fill::default()))
+fn decode_listpack(b: &[u8], l: &mut List, fill: Fill) -> Option<()> {
+    super::encoding::listpack_for_each(b, |e| l.push(e, false, fill))
 }
 
 impl Collection for List {

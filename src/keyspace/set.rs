@@ -60,6 +60,16 @@ impl SetLimits {
         listpack_entries: 128,
         listpack_value: 64,
     };
+
+    /// The limits configured now.
+    pub fn current(hot: &crate::config::Hot) -> SetLimits {
+        use std::sync::atomic::Ordering::Relaxed;
+        SetLimits {
+            intset_entries: hot.set_max_intset_entries.load(Relaxed) as usize,
+            listpack_entries: hot.set_max_listpack_entries.load(Relaxed) as usize,
+            listpack_value: hot.set_max_listpack_value.load(Relaxed) as usize,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -511,7 +521,7 @@ impl Collection for Set {
 }
 
 /// Reads an `RDB_TYPE_SET` body (after the type byte); duplicates or an empty set are bad data.
-pub fn rdb_decode(r: &mut super::encoding::Reader) -> Option<super::value::Value> {
+pub fn rdb_decode(r: &mut super::encoding::Reader, lim: SetLimits) -> Option<super::value::Value> {
     let n = usize::try_from(r.length()?).ok()?;
     if n == 0 {
         return None;
@@ -520,17 +530,19 @@ pub fn rdb_decode(r: &mut super::encoding::Reader) -> Option<super::value::Value
     for _ in 0..n {
         members.push(r.string()?);
     }
-    from_rdb_members(members)
+    from_rdb_members(members, lim)
 }
 
 /// Reads an `RDB_TYPE_SET_LISTPACK` body (what Redis 7.2 DUMPs for a small set of strings).
-pub fn rdb_decode_listpack(r: &mut super::encoding::Reader) -> Option<super::value::Value> {
-    from_rdb_members(super::encoding::listpack_elements(r)?)
+pub fn rdb_decode_listpack(
+    r: &mut super::encoding::Reader,
+    lim: SetLimits,
+) -> Option<super::value::Value> {
+    from_rdb_members(super::encoding::listpack_elements(r)?, lim)
 }
 
 /// A set from decoded members; `None` if a member repeats (a corrupt payload).
-fn from_rdb_members(members: Vec<Vec<u8>>) -> Option<super::value::Value> {
-    let lim = SetLimits::DEFAULT;
+fn from_rdb_members(members: Vec<Vec<u8>>, lim: SetLimits) -> Option<super::value::Value> {
     let first = members.first()?;
     let mut s = Set::for_first(first, members.len(), lim);
     for m in &members {
@@ -542,14 +554,17 @@ fn from_rdb_members(members: Vec<Vec<u8>>) -> Option<super::value::Value> {
 }
 
 /// Reads an `RDB_TYPE_SET_INTSET` body: an RDB string holding Redis's intset blob.
-pub fn rdb_decode_intset(r: &mut super::encoding::Reader) -> Option<super::value::Value> {
+pub fn rdb_decode_intset(
+    r: &mut super::encoding::Reader,
+    lim: SetLimits,
+) -> Option<super::value::Value> {
     let blob = r.string()?;
     let is = IntSet::from_blob(&blob)?;
     if is.is_empty() {
         return None;
     }
     let mut s = Set::Ints(is);
-    if s.len() > SetLimits::DEFAULT.intset_entries {
+    if s.len() > lim.intset_entries {
         s.convert_to_table();
     }
     Some(super::value::Value::Set(s, super::value::Meta::now()))

@@ -561,7 +561,11 @@ mod tests {
         let v = Value::Stream(Box::new(s), Meta::now());
         let mut out = Vec::new();
         super::super::encoding::encode_value(&v, &mut out);
-        let back = super::super::encoding::decode_value(&mut Reader::new(&out)).unwrap();
+        let back = super::super::encoding::decode_value(
+            &mut Reader::new(&out),
+            &super::super::encoding::Limits::DEFAULT,
+        )
+        .unwrap();
         assert_eq!(
             format!("{:?}", back).split("Meta").next(),
             format!("{:?}", v).split("Meta").next()
@@ -578,7 +582,7 @@ mod tests {
 
     #[test]
     fn snapshots_of_earlier_versions_still_load() {
-        use super::super::encoding::{decode_value, write_len, write_string};
+        use super::super::encoding::{decode_value, write_len, write_string, Limits};
         // Type 64: one entry 1-1 {a: b}, last ID 1-2, entries_added 2, max deleted 1-2.
         let mut b = vec![RDB_TYPE_STREAM_EDDY];
         for n in [1, 1, 1, 2] {
@@ -589,7 +593,7 @@ mod tests {
         for n in [1, 2, 2, 1, 2] {
             write_len(&mut b, n);
         }
-        let Some(Value::Stream(s, _)) = decode_value(&mut Reader::new(&b)) else {
+        let Some(Value::Stream(s, _)) = decode_value(&mut Reader::new(&b), &Limits::DEFAULT) else {
             panic!("type 64 did not load");
         };
         assert_eq!(s.len_entries(), 1);

@@ -237,7 +237,7 @@ pub fn decode(r: &mut Reader, ty: u8) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::encoding::{decode_value, encode_value};
+    use super::super::encoding::{decode_value, encode_value, Limits};
     use super::super::stream::{pack, NodeLimits};
     use super::*;
 
@@ -272,7 +272,7 @@ mod tests {
     fn a_stream_round_trips_through_several_nodes() {
         let b = sample();
         assert_eq!(b[0], RDB_TYPE_STREAM_LISTPACKS_2);
-        let Some(Value::Stream(s, _)) = decode_value(&mut Reader::new(&b)) else {
+        let Some(Value::Stream(s, _)) = decode_value(&mut Reader::new(&b), &Limits::DEFAULT) else {
             panic!("did not decode");
         };
         assert_eq!(s.len_entries(), 120);
@@ -285,13 +285,13 @@ mod tests {
     fn mangled_stream_bodies_are_refused_or_read_never_a_panic() {
         let b = sample();
         for cut in 0..b.len() {
-            let _ = decode_value(&mut Reader::new(&b[..cut]));
+            let _ = decode_value(&mut Reader::new(&b[..cut]), &Limits::DEFAULT);
         }
         for at in 0..b.len() {
             for x in [0x00, 0x7f, 0x80, 0xc0, 0xf4, 0xff] {
                 let mut m = b.clone();
                 m[at] ^= x;
-                let _ = decode_value(&mut Reader::new(&m));
+                let _ = decode_value(&mut Reader::new(&m), &Limits::DEFAULT);
             }
         }
     }

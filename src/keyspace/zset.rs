@@ -57,6 +57,15 @@ impl ZLimits {
         entries: 128,
         value: 64,
     };
+
+    /// The limits configured now.
+    pub fn current(hot: &crate::config::Hot) -> ZLimits {
+        use std::sync::atomic::Ordering::Relaxed;
+        ZLimits {
+            entries: hot.zset_max_listpack_entries.load(Relaxed) as usize,
+            value: hot.zset_max_listpack_value.load(Relaxed) as usize,
+        }
+    }
 }
 
 /// Total order of (score, member) pairs.
@@ -1063,9 +1072,8 @@ impl Collection for ZSet {
 }
 
 /// Reads an `RDB_TYPE_ZSET_2` (binary scores) or `RDB_TYPE_ZSET` (scores as short strings)
-/// body; built with the default limits. Duplicate members and NaN scores are refused, as Redis
-/// refuses them.
-pub fn rdb_decode(r: &mut Reader, binary: bool) -> Option<Value> {
+/// body. Duplicate members and NaN scores are refused, as Redis refuses them.
+pub fn rdb_decode(r: &mut Reader, binary: bool, lim: ZLimits) -> Option<Value> {
     let n = usize::try_from(r.length()?).ok()?;
     if n == 0 {
         return None;
@@ -1093,12 +1101,12 @@ pub fn rdb_decode(r: &mut Reader, binary: bool) -> Option<Value> {
         }
         pairs.push((m, score));
     }
-    from_rdb_pairs(pairs)
+    from_rdb_pairs(pairs, lim)
 }
 
 /// Reads an `RDB_TYPE_ZSET_LISTPACK` body (what Redis 7 DUMPs for a small sorted set): members
 /// and scores alternate, scores as integers or decimal text.
-pub fn rdb_decode_listpack(r: &mut Reader) -> Option<Value> {
+pub fn rdb_decode_listpack(r: &mut Reader, lim: ZLimits) -> Option<Value> {
     let el = super::encoding::listpack_elements(r)?;
     if el.len() % 2 != 0 {
         return None;
@@ -1112,11 +1120,11 @@ pub fn rdb_decode_listpack(r: &mut Reader) -> Option<Value> {
         }
         pairs.push((Str::from_vec(m), score));
     }
-    from_rdb_pairs(pairs)
+    from_rdb_pairs(pairs, lim)
 }
 
 /// A sorted set from decoded pairs in any order; `None` if a member repeats.
-fn from_rdb_pairs(mut pairs: Vec<(Str, f64)>) -> Option<Value> {
+fn from_rdb_pairs(mut pairs: Vec<(Str, f64)>, lim: ZLimits) -> Option<Value> {
     pairs.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
     // Equal members sort next to each other only when their scores are equal; check properly.
     let mut seen: hashbrown::HashSet<&[u8], Hasher> =
@@ -1127,7 +1135,7 @@ fn from_rdb_pairs(mut pairs: Vec<(Str, f64)>) -> Option<Value> {
         }
     }
     drop(seen);
-    let z = ZSet::from_sorted(&pairs, ZLimits::DEFAULT);
+    let z = ZSet::from_sorted(&pairs, lim);
     Some(Value::ZSet(Box::new(z), Meta::now()))
 }
 
@@ -1272,7 +1280,7 @@ mod tests {
         let mut out = Vec::new();
         z.rdb_encode(&mut out);
         let mut r = Reader::new(&out[1..]);
-        match rdb_decode(&mut r, true) {
+        match rdb_decode(&mut r, true, lim()) {
             Some(Value::ZSet(d, _)) => assert_eq!(*d, z),
             other => panic!("{other:?}"),
         }

@@ -24,8 +24,8 @@ use std::sync::atomic::Ordering;
 
 use super::snapshot::{self, Format};
 use crate::keyspace::encoding::{
-    decodable, decode_body, encode_value, seal, unseal, write_len, write_string, Reader, CRC64,
-    RDB_VERSION_MAX,
+    decodable, decode_body, encode_value, seal, unseal, write_len, write_string, Limits, Reader,
+    CRC64, RDB_VERSION_MAX,
 };
 use crate::keyspace::Shard;
 use crate::server::Server;
@@ -307,7 +307,9 @@ impl Parser {
                     let key_len = need!(r.length());
                     let key = need!(r.take(usize::try_from(key_len).unwrap_or(usize::MAX)));
                     let body = r.pos;
-                    let value = need!(decode_body(t, &mut r));
+                    // Only compared with the value held (`follow`'s diff); the key is applied by
+                    // RESTORE, which builds it under the limits in force.
+                    let value = need!(decode_body(t, &mut r, &Limits::DEFAULT));
                     let mut payload = Vec::with_capacity(1 + r.pos - body + 10);
                     payload.push(t);
                     payload.extend_from_slice(&buf[body..r.pos]);

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::keyspace::encoding::{decode_value, encode_value, write_string, Reader};
+use crate::keyspace::encoding::{decode_value, encode_value, write_string, Limits, Reader};
 use crate::keyspace::value::Key;
 use crate::keyspace::Shard;
 use crate::server::Server;
@@ -276,6 +276,7 @@ pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
         String::from_utf8_lossy(r.take(elen).ok_or_else(|| bad("truncated header", r.pos))?)
             .into_owned();
     let ks = &srv.keyspace;
+    let lim = Limits::current(&srv.config.hot);
     let mut keys = 0u64;
     let mut blocks = 0u32;
     loop {
@@ -314,7 +315,7 @@ pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
                 .ok_or_else(|| bad("truncated entry", eat))?;
             let key = br.string().ok_or_else(|| bad("bad key", eat))?;
             let exp = u64_at(&mut br).ok_or_else(|| bad("truncated entry", eat))?;
-            let val = decode_value(&mut br).ok_or_else(|| bad("bad value", eat))?;
+            let val = decode_value(&mut br, &lim).ok_or_else(|| bad("bad value", eat))?;
             if db >= ks.ndbs() {
                 return Err(bad("database index beyond `databases`", eat));
             }
