@@ -352,6 +352,49 @@ fn xread_block_wakes_every_reader_when_another_client_adds() {
     );
 }
 
+/// As in Redis 7.0, XREADGROUP creates its consumer only when it serves it: a `>` read that
+/// finds nothing (answering nil, timing out, or still blocked) leaves the group without it; the
+/// blocked reader is created when an entry wakes it, and a history read creates it at once.
+#[test]
+fn xreadgroup_creates_its_consumer_only_when_it_serves_it() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let consumers = |c: &mut redis::Connection| -> i64 {
+        let Value::Array(groups) = qv(c, &["XINFO", "GROUPS", "s"]) else {
+            panic!("XINFO GROUPS")
+        };
+        let Value::Array(fields) = &groups[0] else {
+            panic!("a group")
+        };
+        match &fields[3] {
+            Value::Int(n) => *n,
+            other => panic!("consumers: {other:?}"),
+        }
+    };
+    let _: () = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    let read = |c: &mut redis::Connection, who: &str, extra: &[&str], id: &str| -> Value {
+        let mut args = vec!["XREADGROUP", "GROUP", "g", who];
+        args.extend_from_slice(extra);
+        args.extend(["STREAMS", "s", id]);
+        qv(c, &args)
+    };
+    assert_eq!(read(&mut c, "c1", &["NOACK"], ">"), Value::Nil);
+    assert_eq!(read(&mut c, "c2", &["BLOCK", "1"], ">"), Value::Nil);
+    assert_eq!(consumers(&mut c), 0);
+    let mut r = srv.raw();
+    r.send_cmd(BLOCKED_READ);
+    wait_blocked(&mut c, 1);
+    assert_eq!(consumers(&mut c), 0);
+    let _: String = q(&mut c, &["XADD", "s", "1-1", "f", "v"]);
+    assert_eq!(
+        read_ids(&r.read_reply()),
+        [("s".to_string(), vec!["1-1".to_string()])]
+    );
+    assert_eq!(consumers(&mut c), 1);
+    let _: Value = read(&mut c, "c3", &[], "0");
+    assert_eq!(consumers(&mut c), 2);
+}
+
 #[test]
 fn xreadgroup_block_gives_each_waiter_distinct_entries() {
     let srv = Server::start();

@@ -274,9 +274,11 @@ fn change_group<R>(
     stream_mut(l, key)?.with_group(group, f)
 }
 
-/// XREADGROUP on one stream whose group exists, for `consumer` (created if missing): `>`
-/// delivers up to `count` new entries; an ID delivers again the consumer's pending entries
-/// after it (deleted ones come back without fields). Records what changed.
+/// XREADGROUP on one stream whose group exists, for `consumer`: `>` delivers up to `count` new
+/// entries; an ID delivers again the consumer's pending entries after it (deleted ones come
+/// back without fields). Records what changed. The consumer is created (or its seen-time
+/// refreshed) only when the read is served, as in Redis 7.0: a `>` read that finds nothing new,
+/// and so blocks or answers nil, leaves the group as it was.
 fn read_group(
     l: &mut Locked,
     key: &[u8],
@@ -288,12 +290,19 @@ fn read_group(
 ) -> Vec<Entry> {
     let now = l.now;
     let r = change_group(l, key, group, |s, g| {
-        let created = g.seen(consumer, now);
         let mut pending = Vec::new();
         let mut moved = None;
+        let fresh = match from {
+            From::New => copy_range(s, g.last_id, count),
+            From::After(_) => Vec::new(),
+        };
+        if matches!(from, From::New) && fresh.is_empty() {
+            return (false, fresh, pending, moved);
+        }
+        let created = g.seen(consumer, now);
         let items = match from {
             From::New => {
-                let items = copy_range(s, g.last_id, count);
+                let items = fresh;
                 for (id, _) in &items {
                     s.advance(g, *id);
                     if !noack {
