@@ -190,7 +190,9 @@ pub static DEFS: &[Def] = &[
         crate::pubsub::limits::DEFAULT,
         true,
     ),
-    def("appendonly", Kind::Bool, "yes", false),
+    // Settable so that CONFIG SET to its current value succeeds, as in Redis; a change is
+    // refused (`fixed_while_running`).
+    def("appendonly", Kind::Bool, "yes", true),
     def(
         "appendfsync",
         Kind::Enum(&["always", "everysec", "no"]),
@@ -675,6 +677,14 @@ pub static DEFS: &[Def] = &[
     inert("tls-session-caching", Kind::Bool, "yes"),
 ];
 
+/// Why an option Redis changes at run time keeps its start-up value in Eddy (None: it changes).
+fn fixed_while_running(name: &str) -> Option<&'static str> {
+    // Redis starts or stops its AOF; Eddy's change log is also its replication stream and the
+    // feed readers resume from, so it is on or off for a whole run.
+    (name == "appendonly")
+        .then_some("the change log is switched on or off only at start-up (--appendonly)")
+}
+
 /// Hot-path mirrors of some options.
 #[derive(Debug, Default)]
 pub struct Hot {
@@ -972,7 +982,13 @@ impl Config {
         let mut canon = Vec::with_capacity(pairs.len());
         for (i, v) in pairs {
             let cur = self.get_index(*i);
-            canon.push((*i, canonical_over(&DEFS[*i], &cur, v).map_err(|e| (*i, e))?));
+            let v = canonical_over(&DEFS[*i], &cur, v).map_err(|e| (*i, e))?;
+            if v != cur {
+                if let Some(why) = fixed_while_running(DEFS[*i].name) {
+                    return Err((*i, why.into()));
+                }
+            }
+            canon.push((*i, v));
         }
         for (i, v) in &canon {
             if DEFS[*i].inert_changed(v) {

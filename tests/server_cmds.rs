@@ -2004,6 +2004,44 @@ fn info_errorstats_counts_error_replies_by_code() {
     assert_eq!(stats.trim_end(), "# Errorstats", "{stats}");
 }
 
+/// DEBUG RELOAD's options, as Redis's: NOFLUSH keeps what is in memory, and then a function
+/// library the snapshot also holds is an error unless MERGE; NOSAVE loads the file as it is.
+#[test]
+fn debug_reload_options_follow_redis() {
+    let srv = Server::start_with(&debug_args());
+    let mut c = srv.conn();
+    let lib = |name: &str| {
+        format!(
+            "#!lua name={name}\nredis.register_function('{name}', function() return '{name}' end)"
+        )
+    };
+    let _: String = q(&mut c, &["FUNCTION", "LOAD", &lib("one")]);
+    assert_eq!(q::<String>(&mut c, &["DEBUG", "RELOAD"]), "OK");
+    assert!(qerr(&mut c, &["DEBUG", "RELOAD", "NOFLUSH"]).contains("Error trying to load the RDB"));
+    assert_eq!(
+        q::<String>(&mut c, &["DEBUG", "RELOAD", "NOFLUSH", "MERGE"]),
+        "OK"
+    );
+    // NOSAVE loads the snapshot on disk: `two` and `k` are kept by NOFLUSH, `one` merged.
+    let _: String = q(&mut c, &["FUNCTION", "LOAD", &lib("two")]);
+    q::<()>(&mut c, &["SET", "k", "v"]);
+    assert_eq!(
+        q::<String>(&mut c, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"]),
+        "OK"
+    );
+    assert_eq!(q::<String>(&mut c, &["FCALL", "one", "0"]), "one");
+    assert_eq!(q::<String>(&mut c, &["FCALL", "two", "0"]), "two");
+    assert_eq!(q::<String>(&mut c, &["GET", "k"]), "v");
+    // Without NOFLUSH, NOSAVE brings back the older snapshot's data.
+    assert_eq!(q::<String>(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]), "OK");
+    assert_eq!(qv(&mut c, &["GET", "k"]), Value::Nil);
+    assert!(qerr(&mut c, &["FCALL", "two", "0"]).contains("Function not found"));
+    assert_eq!(
+        qerr(&mut c, &["DEBUG", "RELOAD", "FAST"]),
+        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+    );
+}
+
 /// DEBUG RELOAD leaves the data as it was (the same DEBUG DIGEST, TTLs kept) and each value as
 /// loading builds it: a string made `raw` by APPEND is `embstr` again, as in Redis.
 #[test]

@@ -809,7 +809,7 @@ fn flush_mode(a: &Args) -> CmdResult {
 
 /// Empties databases `dbs` (all shards locked). Clients blocked on keys there are served as if
 /// those keys were deleted: XREADGROUP waits end with Redis's error.
-fn clear_dbs(l: &mut Locked, dbs: &[usize]) {
+pub(crate) fn clear_dbs(l: &mut Locked, dbs: &[usize]) {
     let mut ready = Vec::new();
     for sh in l.shards_mut() {
         for &db in dbs {

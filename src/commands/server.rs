@@ -35,7 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns the Unix timestamp of the last successful save to disk.", "", "1.0.0", "O(1)"),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, (0, 0, 0), SV, "server", shutdown,
         "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
-    cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), SV, "server", debug,
+    cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | EXCLUSIVE, (0, 0, 0), SV, "server", debug,
         "A container for debugging commands.", "subcommand [argument ...]", "1.0.0", "Depends on subcommand."),
     CommandSpec {
         name: "config",
@@ -1103,8 +1103,11 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
     } else if is(sub, "POPULATE") && (3..=5).contains(&a.len()) {
         debug_populate(ctx, a)?;
         ctx.out.ok();
-    } else if is(sub, "RELOAD") && a.len() == 2 {
-        debug_reload(ctx);
+    } else if is(sub, "RELOAD") {
+        debug_reload(ctx, a)?;
+        ctx.out.ok();
+    } else if is(sub, "LOADAOF") && a.len() == 2 {
+        debug_loadaof(ctx)?;
         ctx.out.ok();
     } else if is(sub, "DIGEST") && a.len() == 2 {
         let d = digest::dataset(&mut ctx.lock_all());
@@ -1148,9 +1151,13 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
             "    Create <count> string keys named key:<num>. If <prefix> is specified then",
             "    it is used instead of the 'key' prefix. Unlike in Redis they are recorded",
             "    in the change log (kept across restarts, sent to replicas).",
-            "RELOAD",
-            "    Pass every value through its RDB serialization and back, as Redis's save and",
-            "    reload would. TTLs are kept; nothing is written to disk.",
+            "LOADAOF",
+            "    Empty the keyspace and rebuild it from the disk: the snapshot, then the",
+            "    change log records after it, as a restart would.",
+            "RELOAD [option ...]",
+            "    Save the snapshot, empty the keyspace and the functions, and load them back.",
+            "    Options: MERGE (a key or library the snapshot holds replaces the one in",
+            "    memory), NOFLUSH (keep what is in memory), NOSAVE (load the snapshot on disk).",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -1171,26 +1178,72 @@ fn debug(ctx: &mut Ctx, a: Args) -> CmdResult {
     Ok(())
 }
 
-/// DEBUG RELOAD: Redis saves, flushes and loads its RDB file, so every value leaves it as
-/// loading builds it (a `raw` string is `embstr` again; collections convert by the
-/// limits in force). Eddy passes each value through the same encoding in memory, under
-/// all the shards' locks as Redis blocks for the reload, and keeps TTLs. The data is the same
-/// after as before, so no change is recorded and nothing goes to disk.
-fn debug_reload(ctx: &mut Ctx) {
-    use crate::keyspace::encoding::{decode_value, encode_value, Limits, Reader};
-    let lim = Limits::current(&ctx.srv.config.hot);
-    let mut l = ctx.lock_all();
-    let mut buf = Vec::new();
-    for shard in l.shards_mut() {
-        for db in shard.dbs.iter_mut() {
-            for v in db.keys.values_mut() {
-                buf.clear();
-                encode_value(v, &mut buf);
-                if let Some(fresh) = decode_value(&mut Reader::new(&buf), &lim) {
-                    *v = fresh;
-                }
-            }
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE], as Redis's: take a snapshot (the same file SAVE
+/// writes, so it is the log's checkpoint too), empty the keyspace and the function libraries,
+/// and load the snapshot back, so every value leaves it as loading builds it (a `raw` string
+/// is `embstr` again; collections convert by the limits in force). NOFLUSH keeps what is in
+/// memory, and then a key or library the snapshot also holds is an error unless MERGE lets the
+/// snapshot's replace it. Nothing is recorded: after a save the data is what it was. With
+/// NOSAVE an older snapshot may bring back older data the log does not describe, as Redis's
+/// AOF would not.
+fn debug_reload(ctx: &mut Ctx, a: Args) -> CmdResult {
+    use crate::persistence::snapshot;
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for opt in a.iter().skip(2) {
+        if is(opt, "MERGE") {
+            merge = true;
+        } else if is(opt, "NOFLUSH") {
+            flush = false;
+        } else if is(opt, "NOSAVE") {
+            save = false;
+        } else {
+            return Err(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into(),
+            );
         }
+    }
+    if save {
+        // DEBUG runs with the world lock held exclusively, as `snapshot::start` needs.
+        let job = snapshot::start(ctx.srv).ok_or("ERR Background save already in progress")?;
+        snapshot::finish(ctx.srv, job).map_err(|e| CmdError(format!("ERR {e}").into()))?;
+    }
+    if flush {
+        empty_data(ctx);
+    }
+    let path =
+        std::path::Path::new(&ctx.srv.config.get("dir")).join(crate::persistence::SNAPSHOT_FILE);
+    match snapshot::load(ctx.srv, &path, merge) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err("ERR Error trying to load the RDB dump".into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "DEBUG RELOAD could not load the snapshot");
+            Err("ERR Error trying to load the RDB dump".into())
+        }
+    }
+}
+
+/// Empties every database and the function libraries without recording it (DEBUG RELOAD and
+/// LOADAOF load the same data back), as Redis's `emptyData` does.
+fn empty_data(ctx: &mut Ctx) {
+    let all: Vec<usize> = (0..ctx.srv.keyspace.ndbs()).collect();
+    super::keys::clear_dbs(&mut ctx.lock_all(), &all);
+    ctx.srv.scripts.function_flush();
+}
+
+/// DEBUG LOADAOF: empty the keyspace and rebuild it from the disk (the snapshot, then the log
+/// records after it), as a restart would. Redis reloads its AOF so; Eddy's change log is that
+/// file, so this checks that what was logged rebuilds what was in memory.
+fn debug_loadaof(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.log.disk.is_none() {
+        return Err("ERR DEBUG LOADAOF needs the change log on disk (appendonly yes)".into());
+    }
+    empty_data(ctx);
+    match crate::persistence::recovery::reload_from_disk(ctx.srv) {
+        Ok(n) => {
+            tracing::warn!(records = n, "change log loaded by DEBUG LOADAOF");
+            Ok(())
+        }
+        Err(e) => Err(CmdError(format!("ERR DEBUG LOADAOF failed: {e}").into())),
     }
 }
 

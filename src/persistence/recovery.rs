@@ -60,6 +60,58 @@ pub fn replay(srv: &Server, sess: &mut Session, ev: &ChangeEvent, out: &mut Out)
     }
 }
 
+/// DEBUG LOADAOF: rebuilds the (emptied) keyspace from what is on disk, as a restart would: the
+/// snapshot, then every log record after it. The caller holds the world lock exclusively, so
+/// nothing commits meanwhile; this first waits for the writer to have written (under
+/// `appendfsync always`, fsynced) every committed record, so it reads back all of them.
+pub fn reload_from_disk(srv: &Server) -> Result<u64, String> {
+    let end = srv.log.last_offset();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while srv.log.readable() < end {
+        if std::time::Instant::now() > deadline {
+            return Err("the change log writer did not catch up within 10 s".into());
+        }
+        srv.log.wake_writer();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let dir = PathBuf::from(srv.config.get("dir"));
+    let snap = snapshot::load(srv, &dir.join(super::SNAPSHOT_FILE), true)?;
+    let mut next = snap.map_or(0, |s| s.offset) + 1;
+    let info = srv
+        .clients
+        .register(srv.clients.next_id(), "replay".into(), String::new());
+    let id = info.id;
+    let mut sess = Session::new(info, true);
+    sess.replaying = true;
+    let mut out = Out::new(false);
+    let mut replayed = 0u64;
+    let mut evs = Vec::new();
+    let read = loop {
+        if next > end {
+            break Ok(());
+        }
+        evs.clear();
+        if let Err(crate::changes::log::ReadError::Trimmed { earliest }) =
+            srv.log.read_with(next, 1024, |ev| evs.push(ev.to_event()))
+        {
+            break Err(format!(
+                "the change log starts at offset {earliest} but the snapshot covers only up to {}",
+                next - 1
+            ));
+        }
+        let Some(last) = evs.last().map(|e| e.offset) else {
+            break Ok(());
+        };
+        for ev in evs.iter().filter(|e| e.offset <= end) {
+            replay(srv, &mut sess, ev, &mut out);
+            replayed += 1;
+        }
+        next = last + 1;
+    };
+    srv.clients.unregister(id);
+    read.map(|()| replayed)
+}
+
 /// A transaction being read (records sharing a `tx_id`, `tx_n` of them): held back until its
 /// last record is read, so replay applies all of it or, at a torn end, none.
 struct Open {
@@ -87,7 +139,7 @@ fn flush(open: &mut Option<Open>, apply: &mut impl FnMut(&ChangeEvent)) {
 pub fn recover(srv: &Server, segments: Vec<PathBuf>) -> Result<Option<Current>, String> {
     let dir = PathBuf::from(srv.config.get("dir"));
     let t0 = std::time::Instant::now();
-    let snap = snapshot::load(srv, &dir.join(super::SNAPSHOT_FILE))?;
+    let snap = snapshot::load(srv, &dir.join(super::SNAPSHOT_FILE), true)?;
     let (mut last, mut last_ts, mut next_tx) = match &snap {
         Some(s) => {
             tracing::info!(keys = s.keys, offset = s.offset, "snapshot loaded");

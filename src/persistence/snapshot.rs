@@ -249,8 +249,10 @@ pub struct Loaded {
     pub keys: u64,
 }
 
-/// Loads `path` into the (empty) keyspace. Errors name the file and what is wrong.
-pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
+/// Loads `path` into the keyspace. A key or function library already there is replaced when
+/// `merge`, and is an error otherwise (DEBUG RELOAD NOFLUSH without MERGE). Errors name the
+/// file and what is wrong.
+pub fn load(srv: &Server, path: &Path, merge: bool) -> Result<Option<Loaded>, String> {
     let name = path.display().to_string();
     let mut f = match File::open(path) {
         Ok(f) => f,
@@ -285,8 +287,14 @@ pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
             Some(1) => {}
             Some(2) => {
                 let body = checked(&mut r).ok_or_else(|| bad("bad functions block", at))?;
+                use crate::scripting::functions::Policy;
+                let policy = if merge {
+                    Policy::Replace
+                } else {
+                    Policy::Append
+                };
                 srv.scripts
-                    .function_restore(body, crate::scripting::functions::Policy::Replace)
+                    .function_restore(body, policy)
                     .map_err(|e| bad(&format!("functions: {}", e.as_str()), at))?;
                 continue;
             }
@@ -320,13 +328,23 @@ pub fn load(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
                 return Err(bad("database index beyond `databases`", eat));
             }
             let si = ks.shard_of(&key);
-            ks.with_shard(si, |sh| {
+            let fresh = ks.with_shard(si, |sh| {
                 let d = &mut sh.dbs[db];
+                if d.keys.contains_key(&key[..]) {
+                    if !merge {
+                        return false;
+                    }
+                    d.expires.swap_remove(&key[..]);
+                }
                 if exp != 0 {
                     d.expires.insert(Key::from_slice(&key), exp);
                 }
                 d.keys.insert(Key::from_vec(key), val);
+                true
             });
+            if !fresh {
+                return Err(bad("a key that is already in the keyspace", eat));
+            }
             keys += 1;
         }
         blocks += 1;
