@@ -1421,6 +1421,15 @@ fn functions_load_call_list_and_delete() {
             "#!lua name=d\nredis.call('PING')",
             "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'call'",
         ),
+        // While a library loads it sees only `redis`: no other global, not even `_G`.
+        (
+            "#!lua name=m\nreturn math.random()",
+            "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'math'",
+        ),
+        (
+            "#!lua name=m\nlocal g = _G",
+            "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable '_G'",
+        ),
         (
             "#!lua name=e\nredis.register_function()",
             "ERR Error registering functions: ERR wrong number of arguments to redis.register_function",
@@ -1532,6 +1541,15 @@ fn functions_load_call_list_and_delete() {
     assert_eq!(
         qerr(&mut c, &["FUNCTION", "FLUSH", "LATER"]),
         "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+    );
+    // Too many arguments is the subcommand's syntax error, as in Redis.
+    assert_eq!(
+        qerr(&mut c, &["FUNCTION", "flush", "SYNC", "extra"]),
+        "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP."
+    );
+    assert_eq!(
+        qerr(&mut c, &["FUNCTION", "restore", "a", "b", "c"]),
+        "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."
     );
     q::<()>(&mut c, &["FUNCTION", "FLUSH", "SYNC"]);
     assert_eq!(qv(&mut c, &["FUNCTION", "LIST"]), Value::Array(vec![]));

@@ -271,7 +271,8 @@ fn function_flush(ctx: &mut Ctx, a: Args) -> CmdResult {
     match a.len() {
         2 => {}
         3 if a.get(2).eq_ignore_ascii_case(b"sync") || a.get(2).eq_ignore_ascii_case(b"async") => {}
-        _ => return Err(error::FUNCTION_FLUSH_MODE.into()),
+        3 => return Err(error::FUNCTION_FLUSH_MODE.into()),
+        _ => return Err(error::subcommand_syntax(a.get(1), "function")),
     }
     if ctx.srv.scripts.has_functions() {
         ctx.srv.scripts.function_flush();
@@ -290,7 +291,7 @@ fn function_restore(ctx: &mut Ctx, a: Args) -> CmdResult {
             b"REPLACE" => (Policy::Replace, b"REPLACE"),
             _ => return Err(error::FUNCTION_RESTORE_POLICY.into()),
         },
-        _ => return Err(error::SYNTAX.into()),
+        _ => return Err(error::subcommand_syntax(a.get(1), "function")),
     };
     ctx.srv.scripts.function_restore(a.get(2), policy)?;
     record(ctx, &[b"FUNCTION", b"RESTORE", a.get(2), word]);

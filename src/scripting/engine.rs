@@ -116,9 +116,11 @@ pub struct Engine {
     pub(super) run: Arc<RunState>,
     /// The globals scripts see (reads fall through to the real ones; writes are refused).
     env: Table,
-    /// The globals of function libraries, and what a library sees while it loads (`redis`).
+    /// The globals of function libraries.
     pub(super) fenv: Table,
-    pub(super) fvars: Table,
+    /// `loading(redis)`: a library's code runs next and sees only that `redis` table;
+    /// `loading(nil)`: it ran, and the functions' globals are all back.
+    pub(super) loading: Function,
     /// `sandbox(t)`: a read-only view of `t` whose missing fields fail like missing globals.
     pub(super) sandbox: Function,
     /// `run(f, function)`: calls `f()` with KEYS and ARGV set as globals, or `f(KEYS, ARGV)` for
@@ -192,8 +194,12 @@ end
 -- a weak-keyed entry whose value refers back to its key is never collected in Lua 5.1, so a
 -- proxy made per library load that did this was kept forever (1.5 KB a FUNCTION LOAD).
 local overlay = setmetatable({}, {__mode = 'k'})
+local function missing(_, n)
+  error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+end
 local function sandbox(vars, global)
-  setmetatable(vars, {__index = G, __metatable = false})
+  local meta = {__index = G, __metatable = false}
+  setmetatable(vars, meta)
   local env = setmetatable({}, {
     __index = vars,
     __newindex = refuse,
@@ -202,10 +208,23 @@ local function sandbox(vars, global)
   protected[env] = G
   overlay[env] = vars
   if global then vars._G = env end
-  return env
+  return env, meta
 end
 local vars, fvars = {}, {}
-local env, fenv = sandbox(vars, true), sandbox(fvars, true)
+local env = sandbox(vars, true)
+local fenv, fmeta = sandbox(fvars, true)
+-- While a library loads, Redis 7 swaps the functions' globals for the library API: its code
+-- sees `redis` (the load-time one) and nothing else, not even `_G` or `tostring`. Its
+-- callbacks, called later, see all the globals again.
+local nothing = setmetatable({}, {__index = missing, __metatable = false})
+local function loading(redis)
+  fvars.redis = redis
+  if redis then
+    fvars._G, fmeta.__index = nil, nothing
+  else
+    fvars._G, fmeta.__index = fenv, G
+  end
+end
 local raw_set, load, set_env, byte = rawset, loadstring, setfenv, string.byte
 G.rawset = function(t, k, v)
   if protected[t] then error('Attempt to modify a readonly table', 0) end
@@ -303,13 +322,8 @@ local function run(f, fn)
   return xpcall(call, handler)
 end
 G.debug = nil
-setmetatable(G, {
-  __index = function(_, n)
-    error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-  end,
-  __metatable = false,
-})
-return run, env, fenv, fvars, sandbox
+setmetatable(G, {__index = missing, __metatable = false})
+return run, env, fenv, loading, sandbox
 "#;
 
 impl Engine {
@@ -337,8 +351,8 @@ impl Engine {
         }
         g.raw_set("redis", redis)?;
         let errtext = lua.create_function(|lua, v: Value| error_value(lua, v))?;
-        type Boot = (Function, Table, Table, Table, Function);
-        let (runner, env, fenv, fvars, sandbox): Boot =
+        type Boot = (Function, Table, Table, Function, Function);
+        let (runner, env, fenv, loading, sandbox): Boot =
             lua.load(BOOT).set_name("=eddy").call((errtext, unsafe {
                 // SAFETY: it follows the C function contract and raises nothing.
                 lua.create_c_function(lua_run_args)?
@@ -358,7 +372,7 @@ impl Engine {
             run,
             env,
             fenv,
-            fvars,
+            loading,
             sandbox,
             runner,
             scratch: RefCell::new(Scratch::default()),

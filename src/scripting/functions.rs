@@ -200,11 +200,11 @@ impl Engine {
             let reg =
                 scope.create_function(|_, args: Variadic<Value>| register(&registered, args))?;
             let redis = self.loading_redis(reg)?;
-            self.fvars.raw_set("redis", redis)?;
+            self.loading.call::<()>(redis)?;
             self.run.loading();
             let ran = f.call::<()>(());
             self.run.loaded();
-            self.fvars.raw_set("redis", Value::Nil)?;
+            self.loading.call::<()>(Value::Nil)?;
             Ok(ran)
         })?;
         if let Err(e) = ran {
