@@ -1941,3 +1941,68 @@ fn function_names_match_in_any_case() {
         "ERR Function TEST already exists"
     );
 }
+
+/// Over `maxmemory`, a script is judged by its flags, as in Redis 7: a function or shebang
+/// script that may write is refused before it runs unless it declares `allow-oom`; a
+/// `no-writes` one runs; a plain EVAL runs, and only its first command that may grow memory is
+/// refused (after a write it is let finish).
+#[test]
+fn scripts_over_maxmemory_are_judged_by_their_flags() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let lib = "#!lua name=oom\n\
+        redis.register_function('w', function() return redis.call('set', 'x', '1') end)\n\
+        redis.register_function{function_name='oomok', callback=function() return redis.call('set', 'x', '2') end, flags={'allow-oom'}}\n\
+        redis.register_function{function_name='ro', callback=function() return redis.call('get', 'x') end, flags={'no-writes'}}";
+    assert_eq!(q::<String>(&mut c, &["FUNCTION", "LOAD", lib]), "oom");
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    assert_eq!(qerr(&mut c, &["FCALL", "w", "1", "x"]), OOM);
+    assert_eq!(q::<String>(&mut c, &["FCALL", "oomok", "1", "x"]), "OK");
+    assert_eq!(q::<String>(&mut c, &["FCALL_RO", "ro", "1", "x"]), "2");
+    assert_eq!(
+        qerr(
+            &mut c,
+            &[
+                "EVAL",
+                "#!lua\nreturn redis.call('set', KEYS[1], '1')",
+                "1",
+                "y"
+            ]
+        ),
+        OOM
+    );
+    assert_eq!(
+        q::<String>(
+            &mut c,
+            &[
+                "EVAL",
+                "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], '1')",
+                "1",
+                "y"
+            ]
+        ),
+        "OK"
+    );
+    let plain = qerr(
+        &mut c,
+        &["EVAL", "return redis.call('set', KEYS[1], '3')", "1", "y"],
+    );
+    assert!(plain.starts_with(OOM), "{plain}");
+    // A command that cannot grow memory is not refused, and after a write the rest may run.
+    assert_eq!(
+        q::<String>(
+            &mut c,
+            &[
+                "EVAL",
+                "redis.call('del', KEYS[2]); return redis.call('set', KEYS[1], '4')",
+                "2",
+                "y",
+                "z"
+            ]
+        ),
+        "OK"
+    );
+    q::<()>(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(q::<String>(&mut c, &["FCALL", "w", "1", "x"]), "OK");
+}

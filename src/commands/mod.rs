@@ -646,7 +646,7 @@ pub fn execute(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     }
     if let Some(max) = crate::keyspace::evict::limit(ctx.srv) {
         // As a Redis replica ignores maxmemory, the primary's writes are never refused.
-        if !ctx.sess.replaying && !ctx.sess.from_primary() && out_of_memory(ctx, r, max) {
+        if !ctx.sess.replaying && !ctx.sess.from_primary() && out_of_memory(ctx, r, &args, max) {
             st.rejected.fetch_add(1, Ordering::Relaxed);
             transactions::rejected(ctx.srv, ctx.sess, &args, &error::OOM.into(), ctx.out);
             return;
@@ -705,11 +705,27 @@ fn acl_log(ctx: &Ctx, d: &crate::acl::Denied, context: AclContext, id: usize) {
 /// command must be refused because memory is still over the limit. As Redis's
 /// `processCommand`: commands flagged `denyoom` are refused, EXEC when it would run one, and
 /// inside MULTI everything but EXEC, DISCARD, QUIT and RESET (queueing takes memory too).
-fn out_of_memory(ctx: &mut Ctx, r: &Resolved, max: u64) -> bool {
-    if crate::keyspace::evict::perform(ctx.srv, max) {
+/// A script or function that declares flags is refused unless they say `no-writes` or
+/// `allow-oom`; one without (a plain EVAL) runs, and `session::Session::script_oom` then
+/// refuses its first `denyoom` command.
+fn out_of_memory(ctx: &mut Ctx, r: &Resolved, args: &Args, max: u64) -> bool {
+    let over = !crate::keyspace::evict::perform(ctx.srv, max);
+    let name = table().full_names[r.id].as_str();
+    let script = matches!(
+        name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    );
+    if script || name == "exec" {
+        ctx.sess.script_oom = over;
+    }
+    if !over {
         return false;
     }
-    let name = table().full_names[r.id].as_str();
+    if script {
+        let f = ctx.srv.scripts.call_flags(name, args);
+        ctx.sess.script_oom = !f.allow_oom;
+        return f.shebang && !f.no_writes && !f.allow_oom;
+    }
     if r.spec.flags & flag::DENYOOM != 0 {
         return true;
     }

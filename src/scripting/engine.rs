@@ -43,6 +43,8 @@ pub struct ScriptFlags {
     /// The script has a shebang: it declares its flags (no `flags=` means it may write).
     pub shebang: bool,
     pub no_writes: bool,
+    /// `allow-oom`: it may run, and write, with memory over `maxmemory`.
+    pub allow_oom: bool,
 }
 
 /// A parsed `#!lua` line.
@@ -81,7 +83,8 @@ pub fn shebang(body: &[u8]) -> Result<Shebang, CmdError> {
             for f in list.split(',').filter(|f| !f.is_empty()) {
                 match f {
                     "no-writes" => flags.no_writes = true,
-                    "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                    "allow-oom" => flags.allow_oom = true,
+                    "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
                     _ => {
                         return Err(CmdError::owned(format!(
                             "ERR Unexpected flag in script shebang: {f}"
@@ -1203,6 +1206,17 @@ unsafe fn dispatch(
         if let Some(e) = crate::server::replication::write_refused(ctx, r.spec, &argv) {
             return refuse(e);
         }
+    }
+    // Over `maxmemory` when the script started: its first write that may grow memory is
+    // refused; once it wrote, stopping half-way would be worse (Redis's `scriptVerifyOOM`).
+    if r.spec.flags & flag::DENYOOM != 0
+        && ctx.sess.script_oom
+        && !st.run.wrote()
+        && crate::keyspace::evict::limit(ctx.srv).is_some()
+    {
+        return refuse(error::OOM);
+    }
+    if r.spec.is_write() {
         st.run.mark_write();
     }
     let resp3 = st.resp3.load(Ordering::Relaxed);

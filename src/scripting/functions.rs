@@ -41,6 +41,15 @@ impl Func {
     pub(super) fn no_writes(&self) -> bool {
         self.flags.iter().any(|f| f == "no-writes")
     }
+
+    /// The flags as a script's shebang would give them.
+    pub(super) fn script_flags(&self) -> super::engine::ScriptFlags {
+        super::engine::ScriptFlags {
+            shebang: true,
+            no_writes: self.no_writes(),
+            allow_oom: self.flags.iter().any(|f| f == "allow-oom"),
+        }
+    }
 }
 
 #[derive(Clone)]

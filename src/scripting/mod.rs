@@ -252,6 +252,10 @@ impl RunState {
     fn mark_write(&self) {
         self.wrote.store(true, Ordering::Release);
     }
+
+    fn wrote(&self) -> bool {
+        self.wrote.load(Ordering::Acquire)
+    }
 }
 
 /// The server's scripting state: the interpreter (created on first use) and the run state.
@@ -326,30 +330,27 @@ impl Scripting {
         self.with(|e| e.load(body).map(|s| s.0))
     }
 
-    /// Whether the command `name` (with its arguments `a`) may write, as far as scripts go:
-    /// an EVAL, EVALSHA or FCALL whose script or function declares `no-writes` does not (Redis
-    /// then drops `write` and `may_replicate` from the call's flags, so a write pause lets it
-    /// run); any other command is left to its flags (true). An unknown script or function, a
-    /// bad shebang, or an interpreter busy on another thread count as writing: the command
-    /// itself then says what is wrong.
-    pub fn call_may_write(&self, name: &str, a: &crate::protocol::resp::Args) -> bool {
-        let in_engine = |f: &dyn Fn(&engine::Engine) -> bool| {
-            self.engine
-                .try_lock()
-                .is_some_and(|g| g.as_ref().is_some_and(f))
+    /// The flags the script or function that the command `name` (with its arguments `a`) would
+    /// run declares, as Redis derives a call's command flags from them: an EVAL, EVALSHA or
+    /// FCALL whose script declares `no-writes` neither writes (a write pause lets it run) nor
+    /// is refused when memory is over `maxmemory`; one with flags but neither `no-writes` nor
+    /// `allow-oom` is refused then. Other commands, an unknown script or function, a bad
+    /// shebang, or an interpreter busy on another thread give the flags of a script without a
+    /// shebang (it may write; the command itself then says what is wrong).
+    pub fn call_flags(&self, name: &str, a: &crate::protocol::resp::Args) -> engine::ScriptFlags {
+        let in_engine = |f: &dyn Fn(&engine::Engine) -> Option<engine::ScriptFlags>| {
+            self.engine.try_lock().and_then(|g| g.as_ref().and_then(f))
         };
-        let no_writes = match name {
-            "eval" => engine::shebang(a.get(1)).is_ok_and(|s| s.flags.no_writes),
-            "evalsha" => in_engine(&|e| e.flags_of(a.get(1)).is_some_and(|f| f.no_writes)),
-            "fcall" => in_engine(&|e| {
-                std::str::from_utf8(a.get(1))
-                    .ok()
-                    .and_then(|n| e.find(n))
-                    .is_some_and(|(_, f)| f.no_writes())
+        let flags = match name {
+            "eval" | "eval_ro" => engine::shebang(a.get(1)).ok().map(|s| s.flags),
+            "evalsha" | "evalsha_ro" => in_engine(&|e| e.flags_of(a.get(1))),
+            "fcall" | "fcall_ro" => in_engine(&|e| {
+                let (_, f) = e.find(std::str::from_utf8(a.get(1)).ok()?)?;
+                Some(f.script_flags())
             }),
-            _ => false,
+            _ => None,
         };
-        !no_writes
+        flags.unwrap_or_default()
     }
 
     /// SCRIPT EXISTS for one SHA1.

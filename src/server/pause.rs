@@ -188,7 +188,7 @@ pub fn holds(
         && !sess.info.monitor.load(Ordering::Relaxed)
         && !sess.from_primary()
         && applies(mode, spec, sess.tx.queued_any(may_replicate))
-        && (mode == ALL || srv.scripts.call_may_write(spec.name, args))
+        && (mode == ALL || !srv.scripts.call_flags(spec.name, args).no_writes)
 }
 
 #[cfg(test)]

@@ -125,6 +125,9 @@ pub struct Session {
     pub info: Arc<ClientInfo>,
     /// Replaying the log at start-up: commands apply without recording.
     pub replaying: bool,
+    /// Memory was over `maxmemory` when this session's script (or EXEC) started: the script's
+    /// first `denyoom` command is refused, as Redis's `pre_command_oom_state` makes it.
+    pub script_oom: bool,
     /// This connection's change-feed subscription (CHANGES SUBSCRIBE); dropping it stops it.
     pub feed: Option<crate::changes::subscribe::Subscription>,
     /// Pub/sub subscriptions and their message queue, from the first (P|S)SUBSCRIBE on;
@@ -165,6 +168,7 @@ impl Session {
             action: None,
             info,
             replaying: false,
+            script_oom: false,
             feed: None,
             pubsub: None,
             tx: Default::default(),
