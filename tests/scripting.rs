@@ -1427,6 +1427,10 @@ fn functions_load_call_list_and_delete() {
             "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'math'",
         ),
         (
+            "#!lua name=m\nredis.math.random()",
+            "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'math'",
+        ),
+        (
             "#!lua name=m\nlocal g = _G",
             "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable '_G'",
         ),

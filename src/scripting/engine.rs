@@ -124,8 +124,6 @@ pub struct Engine {
     /// `loading(redis)`: a library's code runs next and sees only that `redis` table;
     /// `loading(nil)`: it ran, and the functions' globals are all back.
     pub(super) loading: Function,
-    /// `sandbox(t)`: a read-only view of `t` whose missing fields fail like missing globals.
-    pub(super) sandbox: Function,
     /// `run(f, function)`: calls `f()` with KEYS and ARGV set as globals, or `f(KEYS, ARGV)` for
     /// a function, under the error handler.
     runner: Function,
@@ -217,15 +215,16 @@ local vars, fvars = {}, {}
 local env = sandbox(vars, true)
 local fenv, fmeta = sandbox(fvars, true)
 -- While a library loads, Redis 7 swaps the functions' globals for the library API: its code
--- sees `redis` (the load-time one) and nothing else, not even `_G` or `tostring`. Its
--- callbacks, called later, see all the globals again.
+-- sees `redis` (the load-time one, `api`, read-only, its other fields missing too) and nothing
+-- else, not even `_G` or `tostring`. Its callbacks, called later, see all the globals again.
 local nothing = setmetatable({}, {__index = missing, __metatable = false})
-local function loading(redis)
-  fvars.redis = redis
-  if redis then
-    fvars._G, fmeta.__index = nil, nothing
+local function loading(api)
+  if api then
+    local redis, meta = sandbox(api)
+    meta.__index = nothing
+    fvars.redis, fvars._G, fmeta.__index = redis, nil, nothing
   else
-    fvars._G, fmeta.__index = fenv, G
+    fvars.redis, fvars._G, fmeta.__index = nil, fenv, G
   end
 end
 local raw_set, load, set_env, byte = rawset, loadstring, setfenv, string.byte
@@ -326,7 +325,7 @@ local function run(f, fn)
 end
 G.debug = nil
 setmetatable(G, {__index = missing, __metatable = false})
-return run, env, fenv, loading, sandbox
+return run, env, fenv, loading
 "#;
 
 impl Engine {
@@ -354,8 +353,8 @@ impl Engine {
         }
         g.raw_set("redis", redis)?;
         let errtext = lua.create_function(|lua, v: Value| error_value(lua, v))?;
-        type Boot = (Function, Table, Table, Function, Function);
-        let (runner, env, fenv, loading, sandbox): Boot =
+        type Boot = (Function, Table, Table, Function);
+        let (runner, env, fenv, loading): Boot =
             lua.load(BOOT).set_name("=eddy").call((errtext, unsafe {
                 // SAFETY: it follows the C function contract and raises nothing.
                 lua.create_c_function(lua_run_args)?
@@ -376,7 +375,6 @@ impl Engine {
             env,
             fenv,
             loading,
-            sandbox,
             runner,
             scratch: RefCell::new(Scratch::default()),
             scripts: HashMap::new(),

@@ -235,8 +235,8 @@ impl Engine {
         ))
     }
 
-    /// The `redis` table a library sees while it loads: its other fields (`call`, ...) are
-    /// missing, and reading them fails as reading a missing global does.
+    /// The fields of the `redis` table a library sees while it loads (`loading` makes it
+    /// read-only; its other fields, `call`, ..., fail as missing globals do).
     fn loading_redis(&self, register: Function) -> mlua::Result<Table> {
         let real: Table = self.lua.globals().raw_get("redis")?;
         let t = self.lua.create_table()?;
@@ -253,7 +253,7 @@ impl Engine {
             // `redis` is a read-only proxy: its fields come through `__index`.
             t.raw_set(k, real.get::<Value>(k)?)?;
         }
-        self.sandbox.call(t)
+        Ok(t)
     }
 
     /// Installs `lib`, replacing a library of the same name only if `replace`. RESTORE words
