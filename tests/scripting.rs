@@ -466,6 +466,12 @@ fn the_sandbox_refuses_globals_and_the_os() {
             "user_script:1: Attempt to modify a readonly table",
         ),
         ("rawset(_G, 'q', 1)", "Attempt to modify a readonly table"),
+        // Nor can their metatables be replaced or changed (Redis's "trick global protection").
+        ("setmetatable(_G, {})", "Attempt to modify a readonly table"),
+        (
+            "local g = getmetatable(_G) g.__index = {}",
+            "user_script:1: Attempt to modify a readonly table",
+        ),
         (
             "return y",
             "user_script:1: Script attempted to access nonexistent global variable 'y'",

@@ -201,10 +201,11 @@ end
 local function sandbox(vars, global)
   local meta = {__index = G, __metatable = false}
   setmetatable(vars, meta)
+  -- getmetatable(_G) gives a read-only view, so changing it fails as Redis 7's does.
   local env = setmetatable({}, {
     __index = vars,
     __newindex = refuse,
-    __metatable = false,
+    __metatable = readonly({}),
   })
   protected[env] = G
   overlay[env] = vars
@@ -231,6 +232,10 @@ local raw_set, load, set_env, byte = rawset, loadstring, setfenv, string.byte
 G.rawset = function(t, k, v)
   if protected[t] then error('Attempt to modify a readonly table', 0) end
   return raw_set(t, k, v)
+end
+G.setmetatable = function(t, m)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return setmetatable(t, m)
 end
 local raw_get, raw_next, raw_pairs, raw_ipairs = rawget, next, pairs, ipairs
 G.rawget = function(t, k)
