@@ -229,7 +229,12 @@ pub fn decode(r: &mut Reader, ty: u8) -> Option<Value> {
     }
     let groups = r.length()?;
     for _ in 0..groups {
-        let (name, g): (Key, Group) = Group::decode_redis(r, ty)?;
+        let (name, mut g): (Key, Group) = Group::decode_redis(r, ty)?;
+        if ty < RDB_TYPE_STREAM_LISTPACKS_2 {
+            // Redis 6 kept no read counter; Redis 7 estimates it when it loads one, so the
+            // group's lag is known where the stream's history allows.
+            g.entries_read = s.estimate_entries_read(g.last_id);
+        }
         s.groups.insert(name, g);
     }
     Some(Value::Stream(Box::new(s), Meta::now()))
@@ -279,6 +284,48 @@ mod tests {
         let mut again = Vec::new();
         encode_value(&Value::Stream(s, Meta::now()), &mut again);
         assert_eq!(again, b);
+    }
+
+    /// A Redis 6 body (type 15) has no group read counters: each is estimated from the
+    /// stream, as Redis 7 does on load, so XINFO can report the lag.
+    #[test]
+    fn a_redis_6_group_gets_its_read_counter_estimated() {
+        use super::super::encoding::{write_len, write_string};
+        let mut s = Stream::default();
+        for ms in [5, 6] {
+            s.append(
+                StreamId::new(ms, 0),
+                pack([&b"f"[..], b"v"].into_iter()),
+                NodeLimits::DEFAULT,
+            );
+        }
+        s.last_id = StreamId::new(6, 0);
+        let mut b = Vec::new();
+        encode(&s, &mut b);
+        // Type 19's fields after the last ID (first ID, largest deleted ID, entries added) and
+        // its group count go; type 15 has groups right after the last ID.
+        let mut tail = Vec::new();
+        for n in [5, 0, 0, 0, 2, 0] {
+            write_len(&mut tail, n);
+        }
+        assert!(b.ends_with(&tail));
+        b.truncate(b.len() - tail.len());
+        b[0] = RDB_TYPE_STREAM_LISTPACKS;
+        write_len(&mut b, 3);
+        for (name, ms) in [(&b"at-first"[..], 5), (b"before", 0), (b"at-last", 6)] {
+            write_string(&mut b, name);
+            write_len(&mut b, ms);
+            write_len(&mut b, 0);
+            write_len(&mut b, 0);
+            write_len(&mut b, 0);
+        }
+        let Some(Value::Stream(s, _)) = decode_value(&mut Reader::new(&b), &Limits::DEFAULT) else {
+            panic!("did not decode");
+        };
+        let read = |g: &[u8]| s.groups.get(g).map(|g| g.entries_read);
+        assert_eq!(read(b"at-first"), Some(Some(1)));
+        assert_eq!(read(b"before"), Some(Some(0)));
+        assert_eq!(read(b"at-last"), Some(Some(2)));
     }
 
     #[test]
