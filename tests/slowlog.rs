@@ -193,3 +193,30 @@ fn user_rules_and_configured_passwords_are_redacted() {
     ];
     assert_eq!(got, want, "{got:?}");
 }
+
+/// A command that blocked is logged when it is served, as in Redis: after the command that
+/// served it. One whose timeout ends it is not logged.
+#[test]
+fn a_blocked_command_is_logged_when_it_unblocks() {
+    let srv = Server::start();
+    let mut c = srv.conn();
+    log_everything(&mut c);
+    let mut r = srv.raw();
+    r.send_cmd(&["BLPOP", "jobs", "0"]);
+    let blocked = |c: &mut redis::Connection| {
+        let info: String = q(c, &["INFO", "clients"]);
+        info.contains("blocked_clients:1\r")
+    };
+    assert!(common::poll_until(
+        std::time::Duration::from_secs(10),
+        || blocked(&mut c)
+    ));
+    q::<()>(&mut c, &["RPUSH", "jobs", "a"]);
+    let _ = r.read_reply();
+    let logged: Vec<Vec<String>> = entries(&mut c).iter().map(|e| args_of(e)).collect();
+    assert_eq!(logged[0], ["BLPOP", "jobs", "0"], "{logged:?}");
+    assert_eq!(logged[1], ["RPUSH", "jobs", "a"], "{logged:?}");
+    assert_eq!(qv(&mut c, &["BLPOP", "nothing", "0.01"]), Value::Nil);
+    let logged: Vec<Vec<String>> = entries(&mut c).iter().map(|e| args_of(e)).collect();
+    assert_eq!(logged[1], ["BLPOP", "jobs", "0"], "{logged:?}");
+}

@@ -283,6 +283,7 @@ pub(super) fn block_on(ctx: &mut Ctx) -> Arc<Waiter> {
         waiter: waiter.clone(),
         rx,
         deadline: None,
+        slow: None,
     }));
     waiter
 }

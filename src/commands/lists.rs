@@ -739,6 +739,7 @@ pub(crate) fn block(ctx: &mut Ctx, mut l: Locked, keys: &[&[u8]], op: Op, ms: u6
         waiter: Arc::clone(&w),
         rx,
         deadline,
+        slow: None,
     }));
 }
 

@@ -739,6 +739,16 @@ fn out_of_memory(ctx: &mut Ctx, r: &Resolved, args: &Args, max: u64) -> bool {
 /// the client's (a script's commands are logged as its script client's, `scripting::engine`).
 pub fn logged_call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
     let us = call(ctx, r, args, clock);
+    use crate::server::session::Action;
+    if matches!(ctx.sess.action, Some(Action::Block(_))) {
+        // Redis logs a command that blocked when it is served (or ended by an error), so the
+        // log shows it after what woke it; one that times out is not logged.
+        let e = slowlog::entry(ctx, r.spec, &args, slowlog::Caller::Client);
+        if let Some(Action::Block(b)) = ctx.sess.action.as_mut() {
+            b.slow = e.map(|e| (e, us));
+        }
+        return;
+    }
     slowlog::record(ctx, r.spec, &args, us, slowlog::Caller::Client);
 }
 

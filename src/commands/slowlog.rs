@@ -96,7 +96,9 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     ],
 }];
 
-struct Entry {
+/// One logged command.
+#[derive(Debug)]
+pub struct Entry {
     id: u64,
     unix_secs: u64,
     micros: u64,
@@ -126,12 +128,30 @@ pub enum Caller {
 
 /// Logs the command in `args` that ran for `micros`, if the threshold says so.
 pub fn record(ctx: &Ctx, spec: &CommandSpec, args: &Args, micros: u64, caller: Caller) {
-    let hot = &ctx.srv.config.hot;
-    let Ok(limit) = u64::try_from(hot.slowlog_log_slower_than.load(Ordering::Relaxed)) else {
+    let Ok(limit) = u64::try_from(
+        ctx.srv
+            .config
+            .hot
+            .slowlog_log_slower_than
+            .load(Ordering::Relaxed),
+    ) else {
         return;
     };
-    if micros < limit || spec.flags & SKIP_SLOWLOG != 0 {
+    if micros < limit {
         return;
+    }
+    if let Some(e) = entry(ctx, spec, args, caller) {
+        push(ctx.srv, e, micros);
+    }
+}
+
+/// The log's entry for a command, time not yet known: `None` when the log is off or the command
+/// is exempt. A blocking command keeps its entry while it waits (`session::Blocked`), and it is
+/// pushed when the command is served, as Redis logs it then.
+pub fn entry(ctx: &Ctx, spec: &CommandSpec, args: &Args, caller: Caller) -> Option<Entry> {
+    let hot = &ctx.srv.config.hot;
+    if hot.slowlog_log_slower_than.load(Ordering::Relaxed) < 0 || spec.flags & SKIP_SLOWLOG != 0 {
+        return None;
     }
     let redacted = redacted(args);
     let n = args.len().min(MAX_ARGS);
@@ -151,10 +171,10 @@ pub fn record(ctx: &Ctx, spec: &CommandSpec, args: &Args, micros: u64, caller: C
             }
         })
         .collect();
-    let mut entry = Entry {
+    Some(Entry {
         id: 0, // set under the lock
-        unix_secs: crate::util::now_ms() / 1000,
-        micros,
+        unix_secs: 0,
+        micros: 0,
         args: kept,
         addr: match caller {
             Caller::Client => ctx.sess.info.addr.clone(),
@@ -164,9 +184,22 @@ pub fn record(ctx: &Ctx, spec: &CommandSpec, args: &Args, micros: u64, caller: C
             Caller::Client => ctx.sess.info.name.lock().clone(),
             Caller::Script => Vec::new(),
         },
+    })
+}
+
+/// Logs `entry` if `micros` reaches `slowlog-log-slower-than`.
+pub fn push(srv: &crate::server::Server, mut entry: Entry, micros: u64) {
+    let hot = &srv.config.hot;
+    let Ok(limit) = u64::try_from(hot.slowlog_log_slower_than.load(Ordering::Relaxed)) else {
+        return;
     };
+    if micros < limit {
+        return;
+    }
+    entry.micros = micros;
+    entry.unix_secs = crate::util::now_ms() / 1000;
     let max = hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
-    let mut log = ctx.srv.slowlog.inner.lock();
+    let mut log = srv.slowlog.inner.lock();
     entry.id = log.next_id;
     log.next_id += 1;
     log.entries.push_front(entry);

@@ -791,6 +791,12 @@ pub fn unblock(srv: &crate::server::Server, id: u64, error: bool) -> bool {
     true
 }
 
+/// Whether `reply` is what [`timeout_reply`] gives (a null array in either protocol): no
+/// served command answers that.
+pub fn is_timeout_reply(reply: &[u8]) -> bool {
+    reply == b"*-1\r\n" || reply == b"_\r\n"
+}
+
 /// The reply to a wait that timed out.
 pub fn timeout_reply(w: &Waiter) -> Vec<u8> {
     let mut o = w.out();

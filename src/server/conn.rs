@@ -284,9 +284,16 @@ async fn run_loop<T: Transport, C: Codec>(
             Some(Action::Sleep { .. })
             | Some(Action::WaitReplicas { .. })
             | Some(Action::Migrate(_)) => {}
-            Some(Action::Block(b)) => {
+            Some(Action::Block(mut b)) => {
+                let slow = b.slow.take();
                 let reply =
                     wait_blocked(srv, sock, codec, &mut inbuf, sess, b, killed.as_mut()).await?;
+                // Logged when served (or ended by an error), not when it timed out, as Redis.
+                if let Some((entry, us)) = slow {
+                    if !crate::keyspace::blocking::is_timeout_reply(&reply) {
+                        commands::slowlog::push(srv, entry, us);
+                    }
+                }
                 if let Some(e) = reply.strip_prefix(b"-") {
                     // Ended by an error (its key or group went away): a failed call, as Redis
                     // counts it on unblocking.
@@ -494,6 +501,7 @@ async fn wait_blocked<T: Transport, C: Codec>(
         waiter,
         mut rx,
         deadline,
+        ..
     } = b;
     let expiry = async {
         match deadline {

@@ -49,6 +49,8 @@ pub struct Blocked {
     pub rx: tokio::sync::oneshot::Receiver<Vec<u8>>,
     /// None: wait forever.
     pub deadline: Option<tokio::time::Instant>,
+    /// The command's slow-log entry and how long its first run took, logged when it unblocks.
+    pub slow: Option<(crate::commands::slowlog::Entry, u64)>,
 }
 
 /// CLIENT REPLY modes.
