@@ -432,6 +432,29 @@ fn read_only_scripts_refuse_writes() {
         e.starts_with("ERR Write commands are not allowed from read-only scripts."),
         "{e}"
     );
+    // Commands that may replicate (PUBLISH, PFCOUNT) are refused too; a plain script may.
+    for body in [
+        "return redis.call('publish', 'ch', 'msg')",
+        "#!lua flags=no-writes\nreturn redis.call('publish', 'ch', 'msg')",
+    ] {
+        let cmd = if body.starts_with("#!") {
+            "EVAL"
+        } else {
+            "EVAL_RO"
+        };
+        let e = qerr(&mut c, &[cmd, body, "0"]);
+        assert!(
+            e.starts_with("ERR Write commands are not allowed from read-only scripts."),
+            "{body}: {e}"
+        );
+    }
+    assert_eq!(
+        q::<i64>(
+            &mut c,
+            &["EVAL", "return redis.call('publish', 'ch', 'msg')", "0"]
+        ),
+        0
+    );
     assert_eq!(
         qerr(&mut c, &["EVAL_RO", "#!lua\nreturn 1", "0"]),
         "ERR Can not execute a script with write flag using *_ro command."

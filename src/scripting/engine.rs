@@ -1202,10 +1202,12 @@ unsafe fn dispatch(
     if stream_block(&argv) {
         return Reply::Error(error::script_stream_block(argv.get(0)));
     }
+    // A read-only script may neither write nor replicate anything (PUBLISH, PFCOUNT): a write
+    // pause lets it run on that promise.
+    if st.read_only && crate::server::pause::may_replicate(r.spec) {
+        return refuse(error::SCRIPT_RO_WRITE);
+    }
     if r.spec.is_write() {
-        if st.read_only {
-            return refuse(error::SCRIPT_RO_WRITE);
-        }
         if let Some(e) = crate::server::replication::write_refused(ctx, r.spec, &argv) {
             return refuse(e);
         }
