@@ -738,8 +738,8 @@ fn out_of_memory(ctx: &mut Ctx, r: &Resolved, args: &Args, max: u64) -> bool {
 /// [`call`] for a client's own command or one its transaction runs, which the slow log sees as
 /// the client's (a script's commands are logged as its script client's, `scripting::engine`).
 pub fn logged_call(ctx: &mut Ctx, r: &Resolved, args: Args, clock: &mut Instant) {
-    let us = call(ctx, r, args, clock);
     use crate::server::session::Action;
+    let us = call(ctx, r, args, clock);
     if matches!(ctx.sess.action, Some(Action::Block(_))) {
         // Redis logs a command that blocked when it is served (or ended by an error), so the
         // log shows it after what woke it; one that times out is not logged.

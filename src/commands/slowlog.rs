@@ -128,21 +128,24 @@ pub enum Caller {
 
 /// Logs the command in `args` that ran for `micros`, if the threshold says so.
 pub fn record(ctx: &Ctx, spec: &CommandSpec, args: &Args, micros: u64, caller: Caller) {
-    let Ok(limit) = u64::try_from(
-        ctx.srv
-            .config
-            .hot
-            .slowlog_log_slower_than
-            .load(Ordering::Relaxed),
-    ) else {
-        return;
-    };
-    if micros < limit {
+    // Checked before the entry is built: most commands are not logged.
+    if !slow_enough(ctx.srv, micros) {
         return;
     }
     if let Some(e) = entry(ctx, spec, args, caller) {
         push(ctx.srv, e, micros);
     }
+}
+
+/// Whether a command that ran `micros` goes in the log (`slowlog-log-slower-than`; negative:
+/// the log is off).
+fn slow_enough(srv: &crate::server::Server, micros: u64) -> bool {
+    let limit = srv
+        .config
+        .hot
+        .slowlog_log_slower_than
+        .load(Ordering::Relaxed);
+    u64::try_from(limit).is_ok_and(|l| micros >= l)
 }
 
 /// The log's entry for a command, time not yet known: `None` when the log is off or the command
@@ -189,13 +192,10 @@ pub fn entry(ctx: &Ctx, spec: &CommandSpec, args: &Args, caller: Caller) -> Opti
 
 /// Logs `entry` if `micros` reaches `slowlog-log-slower-than`.
 pub fn push(srv: &crate::server::Server, mut entry: Entry, micros: u64) {
-    let hot = &srv.config.hot;
-    let Ok(limit) = u64::try_from(hot.slowlog_log_slower_than.load(Ordering::Relaxed)) else {
-        return;
-    };
-    if micros < limit {
+    if !slow_enough(srv, micros) {
         return;
     }
+    let hot = &srv.config.hot;
     entry.micros = micros;
     entry.unix_secs = crate::util::now_ms() / 1000;
     let max = hot.slowlog_max_len.load(Ordering::Relaxed) as usize;
