@@ -715,16 +715,20 @@ fn out_of_memory(ctx: &mut Ctx, r: &Resolved, args: &Args, max: u64) -> bool {
         name,
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
     );
-    if script || name == "exec" {
+    if script {
+        let f = if over {
+            ctx.srv.scripts.call_flags(name, args)
+        } else {
+            Default::default()
+        };
+        ctx.sess.script_oom = over && !f.allow_oom;
+        return over && f.shebang && !f.no_writes && !f.allow_oom;
+    }
+    if name == "exec" {
         ctx.sess.script_oom = over;
     }
     if !over {
         return false;
-    }
-    if script {
-        let f = ctx.srv.scripts.call_flags(name, args);
-        ctx.sess.script_oom = !f.allow_oom;
-        return f.shebang && !f.no_writes && !f.allow_oom;
     }
     if r.spec.flags & flag::DENYOOM != 0 {
         return true;

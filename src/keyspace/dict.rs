@@ -132,10 +132,6 @@ impl<V> Dict<V> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.entries.iter_mut().map(|(_, v)| v)
-    }
-
     pub fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
         let e = &self.entries;
