@@ -2201,11 +2201,24 @@ fn clients_connecting_during_recovery_get_loading() {
     eprintln!("{outcome}");
     let dbsize = raw.call(&["DBSIZE"]);
     assert_eq!(dbsize, Resp::Int(RECORDS as i64));
+    // The loading flag clears just before the ready line is logged, so a client can be served
+    // before that line reaches the pipe: wait for it rather than read the log once.
+    let log_text = || {
+        out.lock()
+            .map(|l| strip_ansi(&l.join("\n")))
+            .unwrap_or_default()
+    };
+    let ready = poll_until(Duration::from_secs(20), || {
+        log_text().contains("Ready to accept connections")
+    });
     let _ = child.kill();
     let _ = child.wait();
-    let log = out.lock().map(|l| l.join("\n")).unwrap_or_default();
+    let log = log_text();
+    assert!(ready, "the ready line comes after recovery:\n{log}");
+    let loaded_at = log.find("DB loaded from disk").expect("recovery line");
+    let ready_at = log.find("Ready to accept connections").expect("ready line");
     assert!(
-        strip_ansi(&log).contains("Ready to accept connections"),
+        loaded_at < ready_at,
         "the ready line comes after recovery:\n{log}"
     );
 }
