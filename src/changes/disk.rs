@@ -556,7 +556,9 @@ mod tests {
         log.commit(&mut r, 1);
         let mut bytes = HEADER.to_vec();
         bytes.extend_from_slice(&1u64.to_le_bytes());
-        assert!(log.copy_from(1, usize::MAX, &mut bytes).is_some());
+        let mut tail = crate::util::pages::PageBuf::default();
+        assert!(log.copy_from(1, usize::MAX, &mut tail).is_some());
+        bytes.extend_from_slice(&tail);
         let mut recs = Vec::new();
         let mut p = HEADER_LEN as usize;
         while p < bytes.len() {

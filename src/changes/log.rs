@@ -67,6 +67,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::util::pages::PageBuf;
+
 use super::{ChangeEvent, ChangeKind, Origin, Recorder, Who};
 use crate::keyspace::value::ValueType;
 
@@ -419,7 +421,8 @@ impl<'a> Reader<'a> {
 
 struct Segment {
     first: u64,
-    data: Vec<u8>,
+    /// In a mapping of its own (`util::pages`): segments come and go with write bursts.
+    data: PageBuf,
     /// Start of each record in `data`; record `first + i` starts at `starts[i]`.
     starts: Vec<u32>,
 }
@@ -771,7 +774,7 @@ impl ChangeLog {
 
     /// Copies committed records with offsets >= `from` (at most about `max` bytes, whole
     /// records) into `out`; returns the last offset copied and its timestamp.
-    pub fn copy_from(&self, from: u64, max: usize, out: &mut Vec<u8>) -> Option<(u64, u64)> {
+    pub fn copy_from(&self, from: u64, max: usize, out: &mut PageBuf) -> Option<(u64, u64)> {
         let g = self.inner.lock();
         let si = g.segments.iter().rposition(|s| s.first <= from)?;
         let mut last = None;
@@ -899,7 +902,7 @@ impl ChangeLog {
                 }
                 None => Segment {
                     first,
-                    data: Vec::with_capacity(SEGMENT_CAPACITY),
+                    data: PageBuf::with_capacity(SEGMENT_CAPACITY),
                     starts: Vec::with_capacity(1024),
                 },
             };
@@ -1355,7 +1358,7 @@ mod tests {
         log.commit(&mut rec(1), 1);
         log.commit(&mut rec(500), 1);
         log.commit(&mut rec(1), 1);
-        let mut buf = Vec::new();
+        let mut buf = PageBuf::default();
         // A pass of about 1 KiB would stop a few records into the group: it takes all of it.
         assert_eq!(log.copy_from(1, 1024, &mut buf).map(|x| x.0), Some(501));
         buf.clear();
@@ -1367,7 +1370,7 @@ mod tests {
         let log = ChangeLog::new("e".into(), 1 << 30);
         log.commit(&mut rec(1), 1);
         let g = log.inner.lock();
-        let mut bytes = g.segments[0].data.clone();
+        let mut bytes = g.segments[0].data.to_vec();
         assert!(decode_record(&bytes).is_some());
         let last = bytes.len() - 1;
         bytes[last] ^= 1;

@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use super::disk::{create_segment, SegMeta};
 use super::log::WriterSleep;
 use crate::server::Server;
+use crate::util::pages::PageBuf;
 
-/// Bytes copied from memory per pass: small, so the copy buffer stays a reused heap block
-/// rather than a resident mapping (a pass is one `write`; 64 KiB writes already saturate it).
+/// Bytes copied from memory per pass (a pass is one `write`; 64 KiB writes already saturate
+/// the disk).
 const PASS_BYTES: usize = 64 << 10;
 /// Under `always`, at most this many bytes are written between two fsyncs.
 const SYNC_BATCH_BYTES: usize = 1 << 20;
@@ -142,7 +143,9 @@ fn zero_source() -> &'static [u8] {
 #[derive(Default)]
 pub struct Tail {
     current: Option<Current>,
-    buf: Vec<u8>,
+    /// The pass's copy of its records, in a mapping of its own (`util::pages`), made on the
+    /// first pass of a burst and dropped when the burst ends.
+    buf: PageBuf,
     /// `changes-segment-bytes`, read when the writer starts.
     seg_bytes: u64,
 }
@@ -152,7 +155,6 @@ pub fn spawn(srv: Arc<Server>, current: Option<Current>) -> std::thread::JoinHan
     if let Some(disk) = srv.log.disk.as_ref() {
         let mut t = disk.tail.lock();
         t.current = current;
-        t.buf = Vec::with_capacity(PASS_BYTES + (1 << 16));
         t.seg_bytes = srv.config.get_i64("changes-segment-bytes").max(1 << 16) as u64;
     }
     std::thread::Builder::new()
@@ -185,13 +187,18 @@ fn write_pass(
     } = t;
     buf.clear();
     let from = log.written() + 1;
+    if buf.capacity() == 0 && from <= log.last_offset() {
+        // Room for a pass and the record that takes it past PASS_BYTES.
+        *buf = PageBuf::with_capacity(PASS_BYTES + (1 << 16));
+    }
     let Some((last, last_ts)) = log.copy_from(from, PASS_BYTES, buf) else {
         return Ok(None);
     };
     append(disk, current, *seg_bytes, from, last, last_ts, buf)?;
     let n = buf.len();
     if buf.capacity() > 2 * PASS_BYTES {
-        *buf = Vec::with_capacity(PASS_BYTES);
+        // A large record grew it: give that back now.
+        *buf = PageBuf::default();
     }
     Ok(Some((last, !copied_all(log, last), n)))
 }
@@ -373,9 +380,8 @@ fn run(srv: &Server) {
                 // buffers) promptly rather than at the next housekeeping tick.
                 if busy && last_release.elapsed() >= RELEASE_GAP {
                     busy = false;
-                    // The copy buffer too: a pass that took a record past PASS_BYTES doubled
-                    // it into a 128 KiB block, which malloc maps on its own and would keep.
-                    disk.tail.lock().buf = Vec::new();
+                    // The copy buffer too: its pages stay resident while it is mapped.
+                    disk.tail.lock().buf = PageBuf::default();
                     log.trim_idle();
                     last_release = Instant::now();
                     crate::util::alloc::release_freed(256 << 10);

@@ -52,6 +52,12 @@ fn account(delta: i64) {
     }
 }
 
+/// Counts bytes mapped outside the allocator ([`crate::util::pages`]) as allocated (negative:
+/// unmapped), so `used_memory` and `maxmemory` see the change log's tail wherever it lives.
+pub fn count_mapped(delta: i64) {
+    account(delta);
+}
+
 /// Publishes this thread's pending delta now, so [`used`] shows what the thread just freed
 /// (eviction deletes keys until the count is under `maxmemory`).
 pub fn publish() {

@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod glob;
 pub mod num;
+pub mod pages;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
