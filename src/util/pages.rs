@@ -4,8 +4,8 @@
 //! The change log's in-memory segments (64 KiB each) and the log writer's copy buffer come and
 //! go with every write burst. From malloc they were carved out of the same heap as the keys a
 //! burst creates: when the segments were freed, the pages between live keys stayed resident
-//! (a burst of 100,000 SADDs into 1,000 sets peaked at ~500 KiB of log memory above its data,
-//! and left 60-180 KiB of it resident). glibc only maps blocks of 128 KiB and up on their own,
+//! (a burst of 100,000 SADDs into 1,000 sets peaked ~500 KiB above the memory it left live;
+//! moving the log out took 16-180 KiB off its RSS). glibc only maps 128 KiB blocks and up alone,
 //! and raises that threshold after the first such block is freed. A mapping of its own goes back
 //! to the OS the moment the buffer is dropped, and the heap holds only long-lived data.
 //!
