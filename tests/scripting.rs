@@ -433,15 +433,13 @@ fn read_only_scripts_refuse_writes() {
         "{e}"
     );
     // Commands that may replicate (PUBLISH, PFCOUNT) are refused too; a plain script may.
-    for body in [
-        "return redis.call('publish', 'ch', 'msg')",
-        "#!lua flags=no-writes\nreturn redis.call('publish', 'ch', 'msg')",
+    for (cmd, body) in [
+        ("EVAL_RO", "return redis.call('publish', 'ch', 'msg')"),
+        (
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('publish', 'ch', 'msg')",
+        ),
     ] {
-        let cmd = if body.starts_with("#!") {
-            "EVAL"
-        } else {
-            "EVAL_RO"
-        };
         let e = qerr(&mut c, &[cmd, body, "0"]);
         assert!(
             e.starts_with("ERR Write commands are not allowed from read-only scripts."),

@@ -203,14 +203,7 @@ fn a_blocked_command_is_logged_when_it_unblocks() {
     log_everything(&mut c);
     let mut r = srv.raw();
     r.send_cmd(&["BLPOP", "jobs", "0"]);
-    let blocked = |c: &mut redis::Connection| {
-        let info: String = q(c, &["INFO", "clients"]);
-        info.contains("blocked_clients:1\r")
-    };
-    assert!(common::poll_until(
-        std::time::Duration::from_secs(10),
-        || blocked(&mut c)
-    ));
+    assert!(common::blocked_clients_reach(&mut c, 1));
     q::<()>(&mut c, &["RPUSH", "jobs", "a"]);
     let _ = r.read_reply();
     let logged: Vec<Vec<String>> = entries(&mut c).iter().map(|e| args_of(e)).collect();
