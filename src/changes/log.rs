@@ -67,7 +67,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::util::pages::PageBuf;
+use crate::util::pages::{PageBuf, PageU32s};
 
 use super::{ChangeEvent, ChangeKind, Origin, Recorder, Who};
 use crate::keyspace::value::ValueType;
@@ -116,6 +116,9 @@ fn event_name(b: &[u8]) -> &str {
 const SEGMENT_BYTES: usize = 64 << 10;
 /// A segment's allocation: room for the commit that takes it past [`SEGMENT_BYTES`].
 const SEGMENT_CAPACITY: usize = SEGMENT_BYTES + 4096;
+/// The smallest record: the fixed header, the key's length and the argument count. A segment's
+/// index is sized for a segment of these, so it never grows.
+const MIN_RECORD: usize = FIXED + 8;
 /// Emptied segments kept for reuse during a burst: a writer pass can trim a few at once. A
 /// spare exists only in place of a segment that was live, so they never raise the peak.
 const SPARE_SEGMENTS: usize = 4;
@@ -423,8 +426,9 @@ struct Segment {
     first: u64,
     /// In a mapping of its own (`util::pages`): segments come and go with write bursts.
     data: PageBuf,
-    /// Start of each record in `data`; record `first + i` starts at `starts[i]`.
-    starts: Vec<u32>,
+    /// Start of each record in `data`; record `first + i` starts at `starts[i]`. Mapped like
+    /// `data`, for the same reason.
+    starts: PageU32s,
 }
 
 struct Inner {
@@ -903,7 +907,7 @@ impl ChangeLog {
                 None => Segment {
                     first,
                     data: PageBuf::with_capacity(SEGMENT_CAPACITY),
-                    starts: Vec::with_capacity(1024),
+                    starts: PageU32s::with_capacity(SEGMENT_CAPACITY / MIN_RECORD),
                 },
             };
             inner.segments.push_back(seg);

@@ -12,6 +12,10 @@
 //! A mapping costs a system call to create and to drop, and its pages fault in on first write,
 //! so this is only for buffers of tens of KiB that live for many operations (the log keeps a
 //! few spare segments during a burst so that writes do not map one per segment).
+//!
+//! [`PageU32s`] does the same for an array of `u32`: a segment's record index, a 4-8 KiB block
+//! that lives and dies with its segment. Left in malloc's heap it was the last churn there: the
+//! same load left ~44 freed index blocks (180 KiB) between the sets' allocations.
 
 use std::ops::{Deref, DerefMut};
 
@@ -67,6 +71,45 @@ impl PageBuf {
     }
 }
 
+/// A growable array of `u32` in a mapping of its own (see the module docs).
+#[derive(Default)]
+pub struct PageU32s {
+    buf: PageBuf,
+}
+
+impl PageU32s {
+    /// An empty array with room for at least `n` values.
+    pub fn with_capacity(n: usize) -> PageU32s {
+        PageU32s {
+            buf: PageBuf::with_capacity(n * 4),
+        }
+    }
+
+    pub fn push(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_ne_bytes());
+    }
+
+    /// Empties the array and keeps its mapping.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+}
+
+impl Deref for PageU32s {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        let b: &[u8] = &self.buf;
+        if b.is_empty() {
+            return &[];
+        }
+        // SAFETY: a non-empty buffer is a mapping, so it starts on a page boundary (aligned for
+        // u32); its length is a multiple of 4 (only `push` writes it) and every 4 bytes were
+        // written from one u32, so each is a valid value. The borrow of `self` keeps the
+        // mapping alive and unchanged for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<u32>(), b.len() / 4) }
+    }
+}
+
 /// Maps `len` bytes, or fails as a failed heap allocation does. The bytes count as allocated
 /// (`used_memory`) until [`unmapped`].
 fn map(len: usize) -> MmapMut {
@@ -114,7 +157,25 @@ impl DerefMut for PageBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::PageBuf;
+    use super::{PageBuf, PageU32s};
+
+    #[test]
+    fn u32s_grow_past_their_mapping_and_read_back() {
+        let mut v = PageU32s::with_capacity(4);
+        assert!(v.is_empty());
+        for i in 0..5000u32 {
+            v.push(i * 3);
+        }
+        assert_eq!(v.len(), 5000);
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32 * 3));
+        assert_eq!(v.partition_point(|&x| x < 3000), 1000);
+        assert_eq!(v.get(4999), Some(&14_997));
+        v.clear();
+        assert!(v.is_empty());
+        v.push(7);
+        assert_eq!(&*v, &[7]);
+        assert!(PageU32s::default().is_empty());
+    }
 
     #[test]
     fn grows_past_its_mapping_and_keeps_its_bytes() {
