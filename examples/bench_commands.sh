@@ -9,6 +9,10 @@
 #
 # Usage: examples/bench_commands.sh EDDY_BIN [ROUNDS] [REQUESTS] [ONLY]
 # ONLY, a regex, runs just the workloads whose name matches (e.g. EVALSHA for issue 10 item 6).
+# PERSIST=aof (the default) runs both servers with an append-only log fsynced every second, Eddy's
+# default and what `vs-redis.sh --redis-args "--appendonly yes --appendfsync everysec"` compares;
+# PERSIST=none runs both without one. (Eddy logging its writes against a Redis that logs nothing
+# charged Eddy for durability on every write workload.)
 # Each workload is "name|setup;setup...|benchmarked command" (redis-benchmark syntax,
 # __rand_int__ expands to a random zero-padded number below 100000; Redis refuses it as a bit
 # offset, so SETBIT uses a fixed one). A setup prefixed "K*" runs K times
@@ -23,11 +27,16 @@ ONLY=${4:-.}
 WORK=$(mktemp -d -t benchcmd.XXXXXX)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 RP=$(free_port); EP=$(free_port)
-redis-server --port "$RP" --save '' --appendonly no --dir "$WORK" --logfile "$WORK/redis.log" &
+case "${PERSIST:-aof}" in
+  aof) AOF=(--appendonly yes --appendfsync everysec) ;;
+  none) AOF=(--appendonly no) ;;
+  *) echo "PERSIST must be aof or none" >&2; exit 2 ;;
+esac
+redis-server --port "$RP" --save '' "${AOF[@]}" --dir "$WORK" --logfile "$WORK/redis.log" &
 RPID=$!
 # The HTTP and MessagePack front doors are off: they are not measured, and their default ports
 # may be taken by another server on the machine.
-"$EDDY" --port "$EP" --dir "$WORK/eddy" --http-port 0 --msgpack-port 0 > "$WORK/eddy.log" 2>&1 &
+"$EDDY" --port "$EP" --dir "$WORK/eddy" --http-port 0 --msgpack-port 0 "${AOF[@]}" > "$WORK/eddy.log" 2>&1 &
 EPID=$!
 trap 'kill $RPID $EPID 2>/dev/null' EXIT
 for p in "$RP" "$EP"; do
@@ -56,6 +65,8 @@ WORKLOADS=(
   "XADD||XADD bench:s * f v"
   "XRANGE_100|100*XADD bench:r * f v|XRANGE bench:r - + COUNT 100"
   "XREADGROUP|N*XADD bench:g * f v;XGROUP CREATE bench:g g 0|XREADGROUP GROUP g c COUNT 1 NOACK STREAMS bench:g >"
+  # Without NOACK each delivery enters the group's pending list, as for a consumer that XACKs.
+  "XREADGROUP_PEL|N*XADD bench:p * f v;XGROUP CREATE bench:p g 0|XREADGROUP GROUP g c COUNT 1 STREAMS bench:p >"
   "SETBIT||SETBIT bench:bits 1234567 1"
   "BITCOUNT|SETBIT bench:bc 1000000 1|BITCOUNT bench:bc"
   "PFADD||PFADD bench:hll __rand_int__"
@@ -71,6 +82,7 @@ rps() { # port pid command... -> "requests/s server-CPU-us-per-request"
   echo "$out $(awk -v a="$c0" -v b="$(cpu_ns "$2")" -v n="$N" 'BEGIN{printf "%.3f", (b-a)/1000/n}')"
 }
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+echo "persistence: ${PERSIST:-aof} (both servers)"
 printf "%-16s %12s %12s %7s %7s %7s %6s\n" workload redis eddy ratio r_us e_us cpux
 for w in "${WORKLOADS[@]}"; do
   IFS='|' read -r name setup cmd <<< "$w"
