@@ -533,6 +533,45 @@ fn a_subscriber_that_starts_on_disk_reaches_the_memory_tail() {
     );
 }
 
+/// A push backlog is written off the client runtime until the socket is full, and the
+/// connection's own write finishes it (`server::background::write_now`): a subscriber that
+/// starts reading only after the socket filled must still get every event, whole and in order,
+/// and the connection must go on answering commands after it.
+#[test]
+fn a_subscriber_that_reads_late_gets_every_event_whole_and_in_order() {
+    if !eddy_only("a_subscriber_that_reads_late_gets_every_event_whole_and_in_order") {
+        return;
+    }
+    let srv = Server::start();
+    let mut c = srv.conn();
+    let mut r = srv.raw();
+    assert!(matches!(
+        r.call(&["CHANGES", "SUBSCRIBE", "latest"]),
+        Resp::Array(_)
+    ));
+    let from = last_offset(&mut c) + 1;
+    // 20,000 events of ~1.3 KB: far more than the socket buffers hold while nobody reads.
+    let n = 20_000;
+    let value = |i: i64| format!("{i:06}{}", "v".repeat(1000));
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("SET").arg(format!("late:{i}")).arg(value(i)).ignore();
+    }
+    p.query::<()>(&mut c).expect("pipeline");
+    for i in 0..n {
+        let ev = next_push(&mut r, false);
+        assert_eq!(raw_offset(&ev), from + i, "events arrive in order");
+        assert_eq!(raw_key(&ev), format!("late:{i}"));
+        let args = match ev.field("args") {
+            Some(Resp::Array(a)) => a.clone(),
+            other => panic!("args: {other:?}"),
+        };
+        assert_eq!(args[2].text(), Some(value(i)), "event {i} arrived whole");
+    }
+    assert_eq!(r.call(&["CHANGES", "UNSUBSCRIBE"]), Resp::Int(1));
+    assert!(matches!(r.call(&["PING"]), Resp::Simple(s) if s == "PONG"));
+}
+
 /// (offset, consumer, idle, deliveries)
 fn pending(c: &mut redis::Connection, args: &[&str]) -> Vec<(i64, String, i64, i64)> {
     let mut all = vec!["CHANGES", "PENDING"];

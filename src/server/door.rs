@@ -14,10 +14,12 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::io::IoSlice;
+use std::os::fd::AsFd;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::background;
 use crate::protocol::resp::{ArgBuf, Limits, Out, Parsed};
 use crate::protocol::value::{self, Value};
 use crate::protocol::{json, msgpack, BadRequest};
@@ -66,7 +68,8 @@ pub trait Transport: Send {
     ) -> impl Future<Output = std::io::Result<usize>> + Send;
     fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = std::io::Result<()>> + Send;
     /// Writes several buffers in order, as one write where the transport can (a push backlog
-    /// is many small messages: gathering them costs a copy of every byte).
+    /// is many small messages: gathering them costs a copy of every byte). Byte streams write a
+    /// large backlog off the client runtime (`server::background::write_now`).
     fn write_all_bufs(
         &mut self,
         bufs: &[bytes::Bytes],
@@ -100,6 +103,11 @@ macro_rules! stream_transport {
             async fn write_all_bufs(&mut self, bufs: &[bytes::Bytes]) -> std::io::Result<()> {
                 let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
                 let mut rest = &mut slices[..];
+                // A push backlog is written off the client runtime (`server::background`).
+                if bufs.iter().map(|b| b.len()).sum::<usize>() >= background::OFFLOAD_MIN {
+                    let done = background::write_now(self.as_fd(), bufs).await;
+                    IoSlice::advance_slices(&mut rest, done);
+                }
                 while !rest.is_empty() {
                     match AsyncWriteExt::write_vectored(self, rest).await? {
                         0 => return Err(std::io::ErrorKind::WriteZero.into()),
