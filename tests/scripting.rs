@@ -382,6 +382,57 @@ fn pcall_library_errors_and_odd_numbers_match_redis() {
     );
 }
 
+/// Lua 5.1's `unpack` computed the range's length in int arithmetic, and a range whose
+/// length overflowed crashed the server (Redis's own suite, "Test table unpack with invalid
+/// indexes"). Every case answers as Redis's patched Lua does, and the server carries on.
+#[test]
+fn unpack_refuses_ranges_that_overflow_and_keeps_lua_5_1_results() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    let too_many = |r: &mut Raw, script: &str| {
+        let e = eval(r, script);
+        assert!(
+            e.starts_with("-ERR user_script:1: too many results to unpack script: "),
+            "{script}: {e}"
+        );
+    };
+    too_many(&mut r, "return {unpack({1,2,3}, -2, 2147483647)}");
+    too_many(&mut r, "return {unpack({1,2,3}, 0, 2147483647)}");
+    too_many(&mut r, "return {unpack({1,2,3}, -2147483648, -2)}");
+    assert_eq!(eval(&mut r, "return {unpack({1,2,3}, -1, -2)}"), "*0\r\n");
+    assert_eq!(eval(&mut r, "return {unpack({1,2,3}, 1, -1)}"), "*0\r\n");
+    assert_eq!(
+        eval(&mut r, "return {unpack({1,2,3}, '2', 3.9)}"),
+        "*2\r\n:2\r\n:3\r\n"
+    );
+    // The bounds are C ints: 2^32 + 2 is 2.
+    assert_eq!(
+        eval(&mut r, "return {unpack({1,2,3}, 1, 4294967298)}"),
+        "*2\r\n:1\r\n:2\r\n"
+    );
+    // The limit counts the arguments too, as lua_checkstack does (8,000 slots).
+    let count = |n: usize, args: &str| {
+        format!("local t = {{}} for i = 1, {n} do t[i] = i end return select('#', unpack(t{args}))")
+    };
+    assert_eq!(eval(&mut r, &count(7999, "")), ":7999\r\n");
+    too_many(&mut r, &count(8000, ""));
+    assert_eq!(eval(&mut r, &count(7998, ", 1")), ":7998\r\n");
+    too_many(&mut r, &count(7999, ", 1"));
+    let e = eval(&mut r, "return {unpack(nil)}");
+    assert!(
+        e.starts_with("-ERR user_script:1: bad argument #1 to 'unpack' (table expected, got nil)"),
+        "{e}"
+    );
+    let e = eval(&mut r, "return {unpack({1}, 'x')}");
+    assert!(
+        e.starts_with(
+            "-ERR user_script:1: bad argument #2 to 'unpack' (number expected, got string)"
+        ),
+        "{e}"
+    );
+    assert_eq!(r.call(&["PING"]), Resp::Simple("PONG".into()));
+}
+
 #[test]
 fn a_scripts_writes_break_watch_and_notify_like_any_write() {
     let srv = Server::start();

@@ -280,6 +280,39 @@ G.loadstring = function(s, name)
   if f then set_env(f, env) end
   return f, e
 end
+-- Lua 5.1's unpack takes the range's length as `e - i + 1` in int arithmetic: with
+-- unpack(t, 0, 2^31 - 1) that overflows, the compiler may drop the check that relies on it
+-- (signed overflow is undefined), and the VM crashed the server. Redis patched its copy of
+-- Lua to count in unsigned arithmetic; the vendored one is not patched, so the range is checked
+-- here and the original only runs on ranges it handles. The arguments are read as the C code
+-- reads them ((int) of a truncated number, the low 32 bits; NaN, infinities and |x| >= 2^63
+-- give 0 as on x86), and errors are the original's, raised at the caller's level.
+local raw_unpack, floor, tonum, select = unpack, math.floor, tonumber, select
+local function int_arg(v, n)
+  local x = tonum(v)
+  if x == nil then
+    error("bad argument #" .. n .. " to 'unpack' (number expected, got " .. type(v) .. ")", 3)
+  end
+  if x ~= x or x >= 9223372036854775808 or x < -9223372036854775808 then return 0 end
+  x = (x >= 0 and floor(x) or -floor(-x)) % 4294967296
+  if x >= 2147483648 then x = x - 4294967296 end
+  return x
+end
+G.unpack = function(...)
+  local argc, t, i, e = select('#', ...), ...
+  if type(t) ~= 'table' then
+    local got = argc == 0 and 'no value' or type(t)
+    error("bad argument #1 to 'unpack' (table expected, got " .. got .. ")", 2)
+  end
+  i = i == nil and 1 or int_arg(i, 2)
+  if e == nil then e = #t else e = int_arg(e, 3) end
+  if i > e then return end
+  -- lua_checkstack's limit: the arguments plus the results within LUAI_MAXCSTACK.
+  if e - i + 1 + argc > 8000 then error('too many results to unpack', 2) end
+  -- As many arguments as the caller passed: they count against the same limit.
+  if argc == 1 then return raw_unpack(t) elseif argc == 2 then return raw_unpack(t, i) end
+  return raw_unpack(t, i, e)
+end
 for _, name in ipairs({'print', 'getfenv', 'setfenv', 'newproxy', 'module', 'require',
                        'loadfile', 'dofile'}) do
   G[name] = nil
