@@ -382,6 +382,42 @@ fn pcall_library_errors_and_odd_numbers_match_redis() {
     );
 }
 
+/// The strings' metatable is shared by every script: one that could change it would run its
+/// code inside other users' scripts (Redis's CVE-2025-46818). It is read-only, as in Redis 7,
+/// and string methods still work.
+#[test]
+fn the_string_metatable_is_read_only_for_every_script() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    for script in [
+        "getmetatable('').__index = function() return 'owned' end",
+        "getmetatable('').__add = 1",
+    ] {
+        let e = eval(&mut r, script);
+        assert!(
+            e.starts_with("-ERR user_script:1: Attempt to modify a readonly table script: "),
+            "{script}: {e}"
+        );
+    }
+    for script in [
+        "rawset(getmetatable(''), '__index', {})",
+        "setmetatable(getmetatable(''), {})",
+    ] {
+        let e = eval(&mut r, script);
+        assert!(
+            e.starts_with("-ERR Attempt to modify a readonly table script: "),
+            "{script}: {e}"
+        );
+    }
+    assert_eq!(
+        eval(
+            &mut r,
+            "return {('abc'):sub(2), getmetatable('').__index == string}"
+        ),
+        "*2\r\n$2\r\nbc\r\n:1\r\n"
+    );
+}
+
 /// Lua 5.1's `unpack` computed the range's length in int arithmetic, and a range whose
 /// length overflowed crashed the server (Redis's own suite, "Test table unpack with invalid
 /// indexes"). Every case answers as Redis's patched Lua does, and the server carries on.

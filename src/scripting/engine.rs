@@ -183,6 +183,14 @@ for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson',
                        'bit', 'struct'}) do
   G[name] = readonly(G[name])
 end
+-- Strings share one metatable across every script and function: a script that set its
+-- __index to a function would have that function run inside later scripts, with their user's
+-- rights (Redis's CVE-2025-46818). Scripts get a read-only view of it, as Redis 7 makes it
+-- read-only, and its __index is the read-only `string` (so `getmetatable('').__index == string`
+-- holds, as in Redis).
+local string_meta = getmetatable('')
+string_meta.__index = G.string
+string_meta.__metatable = readonly(string_meta)
 -- Scripts and functions each see the globals through their own proxy; `vars` holds what
 -- their runs add (KEYS and ARGV for scripts, the load-time `redis` for libraries).
 -- Reads go through a chain of tables (proxy, then `vars`, then the globals), which the VM
@@ -397,6 +405,15 @@ impl Engine {
                 // SAFETY: it follows the C function contract and raises nothing.
                 lua.create_c_function(lua_run_args)?
             }))?;
+        // Lua 5.1's parser interns the chunk name without anchoring it, so a collection
+        // during the parse could free it while the lexer still uses it (Redis's
+        // CVE-2025-49844, fixed there in its copy of lparser.c). The names Eddy loads chunks
+        // under stay referenced from the registry, so the parser always finds them live.
+        // (`loadstring`'s name comes from the caller's stack, which anchors it.)
+        lua.set_named_registry_value(
+            "eddy.chunk_names",
+            ["@user_script", "@user_function", "=eddy"],
+        )?;
         let hook = run.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
